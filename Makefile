@@ -1,0 +1,36 @@
+# vivit-go: common tasks. The README's commands work without make, too.
+GO ?= go
+FUZZTIME ?= 30s
+
+.PHONY: build test test-openblas race bench run fuzz vet generate
+
+build:
+	$(GO) build ./...
+
+test:
+	$(GO) test ./...
+
+# The OpenBLAS/LAPACKE backend (needs libopenblas-dev and liblapacke-dev).
+test-openblas:
+	$(GO) test -tags openblas ./...
+
+race:
+	$(GO) test -race -short ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && false)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./bench/
+
+run:
+	$(GO) run ./cmd/vivit eigen
+
+# Regenerates the embedded example (deterministic).
+generate:
+	$(GO) generate ./example
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./safetensors
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME) ./npy

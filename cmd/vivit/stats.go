@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/npy"
+)
+
+const statsExamples = `  vivit stats
+  vivit stats --model model.safetensors --data batch.safetensors --format json
+  vivit stats --model model.safetensors --data batch.safetensors --mc 1 --seed 7 --diag-ggn diag.npy --grad-variance var.npy
+`
+
+type statsJSON struct {
+	Loss               float64      `json:"loss"`
+	GradNorm           float64      `json:"grad_norm"`
+	PerSampleGradNorms []float64    `json:"per_sample_grad_norms"`
+	GGNTrace           float64      `json:"ggn_trace"`
+	MCSamples          int          `json:"mc_samples"`
+	Layers             []statsLayer `json:"layers"`
+}
+
+type statsLayer struct {
+	Layer    int      `json:"layer"`
+	Params   []string `json:"params"`
+	GradNorm float64  `json:"grad_norm"`
+	GGNTrace float64  `json:"ggn_trace"`
+	SNR      *float64 `json:"snr"`
+}
+
+func runStats(args []string, stdout, stderr io.Writer) error {
+	c := newCommon("stats", "Loss, gradient, per-sample gradient norms, gradient variance and the diagonal of the GGN, per layer.", statsExamples, stderr)
+	diag := c.fs.String("diag-ggn", "", "write the GGN diagonal as a [P] float64 .npy `FILE`")
+	gvar := c.fs.String("grad-variance", "", "write the per-parameter gradient variance as a [P] float64 .npy `FILE`")
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	if c.groups != "full" {
+		return usagef("--groups does not apply to stats (its statistics are always per layer)")
+	}
+	m, b, err := c.load()
+	if err != nil {
+		return err
+	}
+	opts, err := c.options(m, b.Len())
+	if err != nil {
+		return err
+	}
+	st, err := vivit.ComputeStats(m, b, opts)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path string
+		data []float64
+	}{{*diag, st.DiagGGN}, {*gvar, st.GradVariance}} {
+		if f.path == "" {
+			continue
+		}
+		if err := npy.WriteFile(f.path, &npy.Array{Shape: []int{len(f.data)}, Data: f.data}); err != nil {
+			return err
+		}
+	}
+	w, closeOut, err := c.output(stdout)
+	if err != nil {
+		return err
+	}
+	switch c.format {
+	case "json":
+		out := statsJSON{Loss: st.Loss, GradNorm: st.GradNorm, PerSampleGradNorms: st.PerSampleGradNorms,
+			GGNTrace: st.GGNTrace, MCSamples: c.mc}
+		for _, l := range st.Layers {
+			out.Layers = append(out.Layers, statsLayer{Layer: l.Layer, Params: l.Params, GradNorm: l.GradNorm, GGNTrace: l.GGNTrace, SNR: jsonFloat(l.SNR)})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(out)
+	case "csv":
+		cw := csv.NewWriter(w)
+		f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+		cw.Write([]string{"layer", "params", "grad_norm", "ggn_trace", "snr"})
+		for _, l := range st.Layers {
+			cw.Write([]string{strconv.Itoa(l.Layer), strings.Join(l.Params, " "), f(l.GradNorm), f(l.GGNTrace), f(l.SNR)})
+		}
+		cw.Flush()
+		err = cw.Error()
+	default:
+		fmt.Fprintf(w, "loss %.6g, ‖∇L‖ %.6g, tr(GGN) %.6g", st.Loss, st.GradNorm, st.GGNTrace)
+		if c.mc > 0 {
+			fmt.Fprintf(w, " (Monte-Carlo, M=%d)", c.mc)
+		}
+		fmt.Fprintf(w, ", batch of %d\n\n", len(st.PerSampleLoss))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "layer\tparams\t‖∇L‖\ttr(GGN)\tgradient SNR\t")
+		for _, l := range st.Layers {
+			fmt.Fprintf(tw, "%d\t%s\t%.4e\t%.4e\t%.4g\t\n", l.Layer, strings.Join(l.Params, ","), l.GradNorm, l.GGNTrace, l.SNR)
+		}
+		err = tw.Flush()
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	return err
+}

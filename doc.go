@@ -1,0 +1,42 @@
+// Package vivit gives exact, cheap access to the curvature of a neural
+// network's mini-batch loss through the low-rank structure of its
+// generalized Gauss-Newton matrix (GGN), after ViViT (Dangel, Tatzel and
+// Hennig, 2021).
+//
+// For a model f_θ with outputs z_n ∈ R^C and batch loss L = w Σ_n ℓ(z_n, y_n),
+// the GGN is G = w Σ_n J_nᵀ H_n J_n = V Vᵀ with V ∈ R^{D×N·C}. The engine
+// backpropagates the loss Hessian's square root through the network, forms
+// the small Gram matrix VᵀV (N·C × N·C) without forming V, and maps its
+// eigenpairs back to parameter space.
+//
+// # Entry points
+//
+//   - TopEigen: the k largest eigenpairs of G, eigenvectors in the model's
+//     state_dict layout.
+//   - Spectrum: every nonzero eigenvalue of G, and its trace.
+//   - Directional: TopEigen plus the per-sample directional derivatives
+//     γ_nk = e_kᵀ∇ℓ_n and λ_nk = e_kᵀG_n e_k.
+//
+// Each takes *Options, whose zero value (or nil) means the exact GGN of the
+// whole batch and the whole network. The knobs are Monte-Carlo sampling of
+// the loss Hessian (MCSamples, Seed), a curvature sub-batch (SubBatch) and
+// block-diagonal parameter groups (Groups).
+//
+// # Conventions
+//
+// Parameters are flattened in state_dict order, each tensor row-major in its
+// PyTorch layout. Eigenvalues are descending; eigenvalues at or below
+// RankTol·λ₁ count as zero, are never divided by and are not returned, so a
+// result may hold fewer than k pairs. Eigenvectors have unit norm and their
+// entry of largest magnitude positive. Per-sample quantities use the
+// unnormalised per-sample loss ℓ_n, as in the reference fixtures.
+//
+// # Cost
+//
+// With n curvature samples and c factor columns per sample (c = C exact,
+// c = M Monte-Carlo), the Gram matrix takes O((n·c)²) memory and
+// O((n·c)²·Σ_l out_l + n²·Σ_l in_l) time for linear layers; the backward
+// pass holds one (n·c)×out_l factor per parameter layer. Nothing of size
+// D×n·c or D×D is formed. Directional adds one gradient backward pass and
+// an N × n·c cross Gram.
+package vivit

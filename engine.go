@@ -1,0 +1,197 @@
+package vivit
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/jacobians"
+	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model"
+)
+
+// Timing records the wall time of each stage of a run.
+type Timing struct {
+	Forward     time.Duration // forward pass and loss
+	Backprop    time.Duration // backpropagation of the loss-Hessian factor
+	Gram        time.Duration // Gram matrices
+	Eigen       time.Duration // eigensolves
+	MapBack     time.Duration // eigenvectors to parameter space
+	Directional time.Duration // gradient backprop and γ, λ
+}
+
+// Total returns the sum of all stages.
+func (t Timing) Total() time.Duration {
+	return t.Forward + t.Backprop + t.Gram + t.Eigen + t.MapBack + t.Directional
+}
+
+var errNilModel = errors.New("vivit: nil model")
+
+// pass holds one forward pass and the curvature factors of a run.
+type pass struct {
+	net   *Model
+	batch *Batch
+	opts  Options
+
+	acts    []*mat.Dense // forward activations of the whole batch
+	losses  []float64    // ℓ_n
+	idx     []int        // curvature samples
+	w       float64      // batch weight of L
+	wCurv   float64      // weight of the curvature (sub-)batch
+	cols    int          // factor columns per sample (C or M)
+	factors []jacobians.LayerFactor
+
+	timing Timing
+}
+
+// newPass validates its inputs, runs the forward pass and backpropagates
+// the curvature factor.
+func newPass(m *Model, b *Batch, o *Options) (*pass, error) {
+	if m == nil {
+		return nil, errNilModel
+	}
+	if o == nil {
+		o = &Options{}
+	}
+	if err := b.Check(m); err != nil {
+		return nil, err
+	}
+	n := b.Len()
+	if err := o.check(m, n); err != nil {
+		return nil, err
+	}
+	p := &pass{net: m, batch: b, opts: *o}
+	t0 := time.Now()
+	p.acts = m.Forward(b.Inputs)
+	p.losses = m.Loss.PerSample(p.logits(), b.Targets)
+	for i, l := range p.losses {
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return nil, fmt.Errorf("vivit: the loss of sample %d is %v", i, l)
+		}
+	}
+	p.w = m.Loss.Weight(n)
+	p.idx = o.curvatureSamples(n)
+	p.wCurv = m.Loss.Weight(len(p.idx))
+	p.timing.Forward = time.Since(t0)
+
+	t0 = time.Now()
+	p.factors, p.cols = p.curvatureFactors(p.idx, p.wCurv)
+	p.timing.Backprop = time.Since(t0)
+	return p, nil
+}
+
+func (p *pass) logits() *mat.Dense { return p.acts[len(p.acts)-1] }
+
+// curvatureFactors backpropagates the loss-Hessian factor of the samples
+// idx, scaled by √w, and returns the per-layer factors and the columns per
+// sample.
+func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, int) {
+	acts := make([]*mat.Dense, len(p.acts))
+	for i, a := range p.acts {
+		acts[i] = model.Subset(a, idx)
+	}
+	z := acts[len(acts)-1]
+	c := p.net.NumOutputs()
+	cols := c
+	var s *mat.Dense
+	if m := p.opts.MCSamples; m > 0 {
+		cols = m
+		s = mat.NewDense(len(idx)*m, c, nil)
+		p.net.Loss.SampleSqrtHessianTo(s, z, m, p.opts.Seed, idx, math.Sqrt(w))
+	} else {
+		s = mat.NewDense(len(idx)*c, c, nil)
+		p.net.Loss.SqrtHessianTo(s, z, math.Sqrt(w))
+	}
+	return jacobians.Backprop(p.net, acts, s, cols), cols
+}
+
+// gradientFactors backpropagates the per-sample loss gradients of the whole
+// batch: column n of the result is ∇_θ ℓ_n (unnormalised).
+func (p *pass) gradientFactors() []jacobians.LayerFactor {
+	z := p.logits()
+	n, c := z.Dims()
+	g := mat.NewDense(n, c, nil)
+	p.net.Loss.GradTo(g, z, p.batch.Targets)
+	return jacobians.Backprop(p.net, p.acts, g, 1)
+}
+
+// block is one parameter group resolved against the factors.
+type block struct {
+	name    string
+	layout  *model.Layout
+	factors []lowrank.Factor // in state_dict order
+	// which layer factor each entry came from, for pairing with other
+	// factor lists (gradients, whole-batch curvature)
+	source []int
+	keep   [][]bool
+}
+
+// blocks resolves the option groups (or the whole network) against the
+// layer factors.
+func (p *pass) blocks() []block {
+	groups := p.opts.Groups
+	if groups == nil {
+		var all []string
+		for _, q := range p.net.Params() {
+			all = append(all, q.Name)
+		}
+		groups = []Group{{Params: all}}
+	}
+	var bs []block
+	for _, g := range groups {
+		in := map[string]bool{}
+		for _, name := range g.Params {
+			in[name] = true
+		}
+		b := block{name: g.Name}
+		var ps []*model.Param
+		for fi, lf := range p.factors {
+			pl := p.net.Layers[lf.Layer].(model.ParamLayer)
+			keep := make([]bool, len(lf.Params))
+			any := false
+			for i, name := range lf.Params {
+				keep[i] = in[name]
+				if keep[i] {
+					any = true
+					ps = append(ps, pl.Params()[i])
+				}
+			}
+			if !any {
+				continue
+			}
+			b.factors = append(b.factors, lf.Factor.Select(keep))
+			b.source = append(b.source, fi)
+			b.keep = append(b.keep, keep)
+		}
+		b.layout = model.NewLayout(ps)
+		bs = append(bs, b)
+	}
+	return bs
+}
+
+// selectLike restricts other layer factors (same layers as the pass's
+// curvature factors) to the block's tensors.
+func (b *block) selectLike(other []jacobians.LayerFactor) []lowrank.Factor {
+	fs := make([]lowrank.Factor, len(b.factors))
+	for i, src := range b.source {
+		fs[i] = other[src].Factor.Select(b.keep[i])
+	}
+	return fs
+}
+
+// mapBack returns the parameter-space vectors V u_j for the rows u_j of u,
+// one row per vector, in the block's layout.
+func (b *block) mapBack(u *mat.Dense) *mat.Dense {
+	k, _ := u.Dims()
+	out := mat.NewDense(k, b.layout.Size(), nil)
+	off := 0
+	for _, f := range b.factors {
+		d := f.Dim()
+		f.MulTo(out.Slice(0, k, off, off+d).(*mat.Dense), u)
+		off += d
+	}
+	return out
+}

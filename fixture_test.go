@@ -1,0 +1,186 @@
+package vivit_test
+
+import (
+	"math"
+	"testing"
+
+	"gonum.org/v1/gonum/floats"
+
+	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/internal/fixture"
+)
+
+// fixtureCases are the reference cases the engine reproduces.
+var fixtureCases = []string{"digits_mlp", "mse_regression", "digits_cnn"}
+
+func loadCase(t *testing.T, name string) (*fixture.Case, *vivit.Model, *vivit.Batch) {
+	t.Helper()
+	c, err := fixture.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := vivit.LoadModel(c.Model())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := vivit.LoadBatch(c.Batch(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, m, b
+}
+
+// maxRelErr returns max_i |got_i − want_i| / max_i |want_i|.
+func maxRelErr(got, want []float64) float64 {
+	if len(got) != len(want) {
+		return math.Inf(1)
+	}
+	scale := floats.Norm(want, math.Inf(1))
+	var e float64
+	for i := range got {
+		e = math.Max(e, math.Abs(got[i]-want[i]))
+	}
+	return e / scale
+}
+
+func flat(rows [][]float64) []float64 {
+	var out []float64
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func TestFixtureTopEigen(t *testing.T) {
+	for _, name := range fixtureCases {
+		t.Run(name, func(t *testing.T) {
+			c, m, b := loadCase(t, name)
+			e := c.Expected
+			if got := m.NumParams(); got != e.NumParams {
+				t.Fatalf("NumParams = %d, want %d", got, e.NumParams)
+			}
+			res, err := vivit.Directional(m, b, e.K, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(res.Loss-e.Loss) > 1e-12*e.Loss {
+				t.Errorf("loss = %.17g, want %.17g", res.Loss, e.Loss)
+			}
+			blk := res.Blocks[0]
+			if err := maxRelErr(blk.Values, e.TopEigenvalues); err > 1e-12 {
+				t.Errorf("top eigenvalues: max rel error %.3g\n got %v\nwant %v", err, blk.Values, e.TopEigenvalues)
+			}
+			want, err := c.Array("eigvecs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := e.NumParams
+			for j := 0; j < e.K; j++ {
+				got := blk.Vector(j)
+				ref := want.Data[j*p : (j+1)*p]
+				if err := maxRelErr(got, ref); err > 1e-9 {
+					t.Errorf("eigenvector %d: max rel error %.3g (relative gap %.3g)", j, err, e.TopEigengaps[j])
+				}
+			}
+			if err := maxRelErr(flat(denseRows(blk.Gamma)), flat(e.Gamma)); err > 1e-9 {
+				t.Errorf("gamma: max rel error %.3g", err)
+			}
+			if err := maxRelErr(flat(denseRows(blk.Lambda)), flat(e.Lambda)); err > 1e-9 {
+				t.Errorf("lambda: max rel error %.3g", err)
+			}
+		})
+	}
+}
+
+func TestFixtureSpectrum(t *testing.T) {
+	for _, name := range fixtureCases {
+		t.Run(name, func(t *testing.T) {
+			c, m, b := loadCase(t, name)
+			e := c.Expected
+			res, err := vivit.Spectrum(m, b, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals := res.Blocks[0].Values
+			if len(vals) != e.Rank {
+				t.Fatalf("rank = %d, want %d", len(vals), e.Rank)
+			}
+			if err := maxRelErr(vals, e.Eigenvalues); err > 1e-12 {
+				t.Errorf("spectrum: max rel error %.3g", err)
+			}
+			if tr := res.Blocks[0].Trace; math.Abs(tr-e.Stats.GGNTrace) > 1e-12*e.Stats.GGNTrace {
+				t.Errorf("trace = %.17g, want %.17g", tr, e.Stats.GGNTrace)
+			}
+		})
+	}
+}
+
+func TestFixtureSubBatch(t *testing.T) {
+	for _, name := range fixtureCases {
+		t.Run(name, func(t *testing.T) {
+			c, m, b := loadCase(t, name)
+			sb := c.Expected.SubBatch
+			if sb == nil {
+				t.Skip("no sub-batch reference")
+			}
+			res, err := vivit.Spectrum(m, b, &vivit.Options{SubBatch: sb.Indices})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := maxRelErr(res.Blocks[0].Values, sb.Eigenvalues); err > 1e-12 {
+				t.Errorf("sub-batch spectrum: max rel error %.3g (got %d values, want %d)", err, len(res.Blocks[0].Values), len(sb.Eigenvalues))
+			}
+			top, err := vivit.TopEigen(m, b, 5, &vivit.Options{SubBatch: sb.Indices})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := maxRelErr(top.Blocks[0].Values, sb.Eigenvalues[:5]); err > 1e-12 {
+				t.Errorf("sub-batch top-5: max rel error %.3g", err)
+			}
+		})
+	}
+}
+
+func TestFixturePerLayer(t *testing.T) {
+	for _, name := range fixtureCases {
+		t.Run(name, func(t *testing.T) {
+			c, m, b := loadCase(t, name)
+			opts := &vivit.Options{Groups: vivit.LayerGroups(m)}
+			top, err := vivit.TopEigen(m, b, c.Expected.K, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec, err := vivit.Spectrum(m, b, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(top.Blocks) != len(c.Expected.PerLayer) {
+				t.Fatalf("%d blocks, want %d", len(top.Blocks), len(c.Expected.PerLayer))
+			}
+			for i, want := range c.Expected.PerLayer {
+				blk := top.Blocks[i]
+				if got := blk.Layout.Names; !equalStrings(got, want.Params) {
+					t.Errorf("block %d params %v, want %v", i, got, want.Params)
+				}
+				if err := maxRelErr(blk.Values, want.TopEigenvalues); err > 1e-12 {
+					t.Errorf("layer %d: top eigenvalues max rel error %.3g\n got %v\nwant %v", want.Layer, err, blk.Values, want.TopEigenvalues)
+				}
+				if got := len(spec.Blocks[i].Values); got != want.Rank {
+					t.Errorf("layer %d: rank %d, want %d", want.Layer, got, want.Rank)
+				}
+			}
+		})
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,35 @@
+package gram
+
+import "gonum.org/v1/gonum/mat"
+
+// Contributor is a block of V that can add its Gram matrix to a sum.
+type Contributor interface {
+	Cols() int
+	AddGramTo(dst *mat.SymDense)
+}
+
+// Of returns Σ_f V_fᵀV_f, the Gram matrix of the stacked blocks. All blocks
+// must have the same number of columns.
+func Of(fs ...Contributor) *mat.SymDense {
+	if len(fs) == 0 {
+		panic("gram: no factors")
+	}
+	n := fs[0].Cols()
+	g := mat.NewSymDense(n, nil)
+	for _, f := range fs {
+		if f.Cols() != n {
+			panic("gram: factors have different column counts")
+		}
+		f.AddGramTo(g)
+	}
+	return g
+}
+
+// Trace returns the trace of a symmetric matrix.
+func Trace(g *mat.SymDense) float64 {
+	var t float64
+	for i := 0; i < g.SymmetricDim(); i++ {
+		t += g.At(i, i)
+	}
+	return t
+}

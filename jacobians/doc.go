@@ -1,0 +1,13 @@
+// Package jacobians backpropagates stacked factors through a network.
+//
+// A factor at the network output is an (n·c)×C matrix: c vectors per
+// sample, stacked sample-major (row i·c+j is vector j of sample i). The
+// exact square root of the loss Hessian (c = C), a Monte-Carlo one (c = M)
+// and the per-sample loss gradients (c = 1) are all such factors; the same
+// backward pass turns each into one lowrank.Factor per parameter layer,
+// whose columns are J_iᵀ s_ij: the GGN factor V, or the per-sample
+// gradients.
+//
+// Backprop keeps the factor at each parameter layer's output, which is the
+// only per-layer memory it holds: O(n·c·Σ out_l) for linear layers.
+package jacobians

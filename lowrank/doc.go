@@ -1,0 +1,21 @@
+// Package lowrank holds blocks of the GGN factor V in structured form.
+//
+// G = V Vᵀ with V ∈ R^{D×n·c}: one column per (sample, factor column)
+// pair, column i·c+j belonging to sample i. A Factor is the block of rows of
+// V that belongs to one layer's parameters (or a subset of them, see
+// Select). It never stores V itself: a linear layer's block is kept as the
+// backpropagated factor rows S ((n·c)×out) and the layer inputs A (n×in),
+// which is O(n·c·out + n·in) memory instead of O(out·in·n·c).
+//
+// # Vectors
+//
+// Sets of vectors are passed as the rows of a *mat.Dense: MulTo(dst, u)
+// writes V u_j into row j of dst for every row u_j of u. Parameter-space
+// vectors are laid out in state_dict order of the factor's tensors, each
+// flattened row-major (weight then bias for a linear layer).
+//
+// # Scaling
+//
+// A factor is whatever its rows hold: callers fold √w (the batch weight)
+// into S before backpropagation, so V Vᵀ is the GGN directly.
+package lowrank

@@ -1,0 +1,26 @@
+package lowrank
+
+import "gonum.org/v1/gonum/mat"
+
+// Factor is one block of rows of V.
+type Factor interface {
+	// Dim returns the number of parameters (rows of this block of V).
+	Dim() int
+	// Cols returns the number of columns of V.
+	Cols() int
+	// MulTo writes V u_j into row j of dst (k×Dim) for each row u_j of u (k×Cols).
+	MulTo(dst, u *mat.Dense)
+	// TransMulTo writes Vᵀ v_j into row j of dst (k×Cols) for each row v_j of v (k×Dim).
+	TransMulTo(dst, v *mat.Dense)
+	// AddGramTo adds VᵀV to dst (Cols×Cols, upper triangle).
+	AddGramTo(dst *mat.SymDense)
+	// AddCrossTo adds VᵀY to dst (Cols × y.Cols()). y must be a factor of
+	// the same layer and parameters (same concrete type); anything else
+	// panics.
+	AddCrossTo(dst *mat.Dense, y Factor)
+	// AddDiagTo adds the diagonal of V Vᵀ (length Dim) to dst.
+	AddDiagTo(dst []float64)
+	// Select returns the factor restricted to the tensors with keep[i]
+	// true, in the layer's state_dict order; nil if none is kept.
+	Select(keep []bool) Factor
+}

@@ -1,0 +1,206 @@
+package lowrank
+
+import (
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/gram"
+)
+
+// Linear is the block of V for a linear layer's weight [out, in] and bias
+// [out]: column r is vec(S_r A_{r/c}ᵀ) for the weight and S_r for the bias.
+type Linear struct {
+	S            *mat.Dense // (n·c)×out backpropagated factor rows
+	A            *mat.Dense // n×in layer inputs
+	C            int        // factor columns per sample
+	Weight, Bias bool       // which tensors the block covers
+}
+
+// NewLinear returns the block for factor rows s and inputs a.
+func NewLinear(s, a *mat.Dense, c int, weight, bias bool) *Linear {
+	r, _ := s.Dims()
+	n, _ := a.Dims()
+	if n*c != r {
+		panic("lowrank: factor rows do not match samples × columns")
+	}
+	return &Linear{S: s, A: a, C: c, Weight: weight, Bias: bias}
+}
+
+func (l *Linear) dims() (n, out, in int) {
+	n, in = l.A.Dims()
+	_, out = l.S.Dims()
+	return n, out, in
+}
+
+func (l *Linear) Dim() int {
+	_, out, in := l.dims()
+	d := 0
+	if l.Weight {
+		d += out * in
+	}
+	if l.Bias {
+		d += out
+	}
+	return d
+}
+
+func (l *Linear) Cols() int { r, _ := l.S.Dims(); return r }
+
+func (l *Linear) Select(keep []bool) Factor {
+	w, b := l.Weight && keep[0], l.Bias && len(keep) > 1 && keep[1]
+	if !w && !b {
+		return nil
+	}
+	return &Linear{S: l.S, A: l.A, C: l.C, Weight: w, Bias: b}
+}
+
+func checkShape(m *mat.Dense, r, c int) {
+	if mr, mc := m.Dims(); mr != r || mc != c {
+		panic("lowrank: shape mismatch")
+	}
+}
+
+// aggregate writes B[i] = Σ_j u[i·c+j] S_{i·c+j} into b (n×out).
+func (l *Linear) aggregate(b *mat.Dense, u []float64) {
+	n, _, _ := l.dims()
+	b.Zero()
+	for i := 0; i < n; i++ {
+		br := b.RawRowView(i)
+		for j := 0; j < l.C; j++ {
+			r := i*l.C + j
+			if u[r] != 0 {
+				floats.AddScaled(br, u[r], l.S.RawRowView(r))
+			}
+		}
+	}
+}
+
+func (l *Linear) MulTo(dst, u *mat.Dense) {
+	k, _ := u.Dims()
+	n, out, in := l.dims()
+	checkShape(u, k, l.Cols())
+	checkShape(dst, k, l.Dim())
+	b := mat.NewDense(n, out, nil)
+	for j := 0; j < k; j++ {
+		l.aggregate(b, u.RawRowView(j))
+		row := dst.RawRowView(j)
+		off := 0
+		if l.Weight {
+			w := mat.NewDense(out, in, row[:out*in])
+			w.Mul(b.T(), l.A)
+			off = out * in
+		}
+		if l.Bias {
+			bias := row[off : off+out]
+			for i := range bias {
+				bias[i] = 0
+			}
+			for i := 0; i < n; i++ {
+				floats.Add(bias, b.RawRowView(i))
+			}
+		}
+	}
+}
+
+func (l *Linear) TransMulTo(dst, v *mat.Dense) {
+	k, _ := v.Dims()
+	n, out, in := l.dims()
+	checkShape(v, k, l.Dim())
+	checkShape(dst, k, l.Cols())
+	t := mat.NewDense(n, out, nil)
+	for j := 0; j < k; j++ {
+		row := v.RawRowView(j)
+		off := 0
+		if l.Weight {
+			t.Mul(l.A, mat.NewDense(out, in, row[:out*in]).T())
+			off = out * in
+		} else {
+			t.Zero()
+		}
+		if l.Bias {
+			bias := row[off : off+out]
+			for i := 0; i < n; i++ {
+				floats.Add(t.RawRowView(i), bias)
+			}
+		}
+		d := dst.RawRowView(j)
+		for r := range d {
+			d[r] = floats.Dot(l.S.RawRowView(r), t.RawRowView(r/l.C))
+		}
+	}
+}
+
+// kernelWeights returns α, β of the Hadamard kernel: the weight contributes
+// α·(A Aᵀ), the bias β·1.
+func (l *Linear) kernelWeights() (alpha, beta float64) {
+	if l.Weight {
+		alpha = 1
+	}
+	if l.Bias {
+		beta = 1
+	}
+	return alpha, beta
+}
+
+func (l *Linear) AddGramTo(dst *mat.SymDense) {
+	r := l.Cols()
+	if dst.SymmetricDim() != r {
+		panic("lowrank: Gram destination has wrong size")
+	}
+	var p mat.Dense
+	p.Mul(l.S, l.S.T())
+	alpha, beta := l.kernelWeights()
+	var k *mat.Dense
+	if l.Weight {
+		k = new(mat.Dense)
+		k.Mul(l.A, l.A.T())
+	}
+	gram.AddExpandedHadamardSym(dst, &p, k, l.C, alpha, beta)
+}
+
+func (l *Linear) AddCrossTo(dst *mat.Dense, y Factor) {
+	o, ok := y.(*Linear)
+	if !ok || o.Weight != l.Weight || o.Bias != l.Bias {
+		panic("lowrank: cross product of factors of different layers")
+	}
+	var p mat.Dense
+	p.Mul(l.S, o.S.T())
+	alpha, beta := l.kernelWeights()
+	var k *mat.Dense
+	if l.Weight {
+		k = new(mat.Dense)
+		k.Mul(l.A, o.A.T())
+	}
+	gram.AddExpandedHadamard(dst, &p, k, l.C, o.C, alpha, beta)
+}
+
+func (l *Linear) AddDiagTo(dst []float64) {
+	n, out, in := l.dims()
+	if len(dst) != l.Dim() {
+		panic("lowrank: diagonal destination has wrong length")
+	}
+	// diag over weight (o, i) is Σ_n Q[n,o] A[n,i]² with Q[n,o] = Σ_j S[n·c+j, o]².
+	q := mat.NewDense(n, out, nil)
+	for i := 0; i < n; i++ {
+		qr := q.RawRowView(i)
+		for j := 0; j < l.C; j++ {
+			for o, v := range l.S.RawRowView(i*l.C + j) {
+				qr[o] += v * v
+			}
+		}
+	}
+	off := 0
+	if l.Weight {
+		a2 := mat.NewDense(n, in, nil)
+		a2.MulElem(l.A, l.A)
+		var w mat.Dense
+		w.Mul(q.T(), a2)
+		floats.Add(dst[:out*in], w.RawMatrix().Data)
+		off = out * in
+	}
+	if l.Bias {
+		for i := 0; i < n; i++ {
+			floats.Add(dst[off:off+out], q.RawRowView(i))
+		}
+	}
+}

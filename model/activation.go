@@ -1,0 +1,87 @@
+package model
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Elementwise is an activation applied entrywise; its input Jacobian is
+// diagonal. The derivative is expressed through the forward input x and
+// output y so that no extra state is kept.
+type Elementwise struct {
+	Name  string
+	Shape []int
+	F     func(x float64) float64
+	// DF returns σ'(x) given x and y = σ(x).
+	DF func(x, y float64) float64
+}
+
+func (e *Elementwise) Type() string    { return e.Name }
+func (e *Elementwise) InShape() []int  { return e.Shape }
+func (e *Elementwise) OutShape() []int { return e.Shape }
+
+func (e *Elementwise) Forward(y, x *mat.Dense) {
+	n, f := x.Dims()
+	checkDims(y, n, f, e.Name+" output")
+	for i := 0; i < n; i++ {
+		xr, yr := x.RawRowView(i), y.RawRowView(i)
+		for j, v := range xr {
+			yr[j] = e.F(v)
+		}
+	}
+}
+
+func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
+	r, f := s.Dims()
+	checkDims(dst, r, f, e.Name+" factor destination")
+	n, _ := in.Dims()
+	if n*cols != r {
+		panic("model: factor rows do not match samples × cols")
+	}
+	d := make([]float64, f)
+	for i := 0; i < n; i++ {
+		xr, yr := in.RawRowView(i), out.RawRowView(i)
+		for j := range d {
+			d[j] = e.DF(xr[j], yr[j])
+		}
+		for c := 0; c < cols; c++ {
+			sr, dr := s.RawRowView(i*cols+c), dst.RawRowView(i*cols+c)
+			for j, v := range sr {
+				dr[j] = v * d[j]
+			}
+		}
+	}
+}
+
+// NewReLU returns PyTorch's ReLU; its derivative at 0 is 0, as in autograd.
+func NewReLU(shape []int) *Elementwise {
+	return &Elementwise{Name: "relu", Shape: shape,
+		F: func(x float64) float64 { return math.Max(x, 0) },
+		DF: func(x, _ float64) float64 {
+			if x > 0 {
+				return 1
+			}
+			return 0
+		}}
+}
+
+// NewTanh returns tanh, with derivative 1 − y².
+func NewTanh(shape []int) *Elementwise {
+	return &Elementwise{Name: "tanh", Shape: shape, F: math.Tanh,
+		DF: func(_, y float64) float64 { return 1 - y*y }}
+}
+
+// NewSigmoid returns the logistic sigmoid, with derivative y(1 − y).
+func NewSigmoid(shape []int) *Elementwise {
+	return &Elementwise{Name: "sigmoid", Shape: shape,
+		F: func(x float64) float64 {
+			// Two branches keep exp from overflowing for large |x|.
+			if x >= 0 {
+				return 1 / (1 + math.Exp(-x))
+			}
+			ex := math.Exp(x)
+			return ex / (1 + ex)
+		},
+		DF: func(_, y float64) float64 { return y * (1 - y) }}
+}

@@ -1,0 +1,257 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Architecture is the JSON description of a network stored in a
+// checkpoint's metadata under "architecture" (see docs/formats.md).
+type Architecture struct {
+	InputShape []int             `json:"input_shape"`
+	Layers     []json.RawMessage `json:"layers"`
+	Loss       struct {
+		Type      string `json:"type"`
+		Reduction string `json:"reduction"`
+	} `json:"loss"`
+}
+
+// LayerSpec is one entry of Architecture.Layers: its type and its other
+// fields, still encoded.
+type LayerSpec struct {
+	Index  int
+	Type   string
+	Fields map[string]json.RawMessage
+}
+
+// Int decodes an integer field; ok is false if the field is absent.
+func (s LayerSpec) Int(name string) (v int, ok bool, err error) {
+	raw, ok := s.Fields[name]
+	if !ok {
+		return 0, false, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return 0, true, s.errorf("field %q must be an integer, got %s", name, raw)
+	}
+	return v, true, nil
+}
+
+// Bool decodes a boolean field, returning def if it is absent.
+func (s LayerSpec) Bool(name string, def bool) (bool, error) {
+	raw, ok := s.Fields[name]
+	if !ok {
+		return def, nil
+	}
+	var v bool
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return false, s.errorf("field %q must be true or false, got %s", name, raw)
+	}
+	return v, nil
+}
+
+// Float decodes a number field, returning def if it is absent.
+func (s LayerSpec) Float(name string, def float64) (float64, error) {
+	raw, ok := s.Fields[name]
+	if !ok {
+		return def, nil
+	}
+	var v float64
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return 0, s.errorf("field %q must be a number, got %s", name, raw)
+	}
+	return v, nil
+}
+
+// Pair decodes a field that is an integer or a list of two integers (as
+// PyTorch accepts for kernel sizes, strides and paddings), returning def if
+// it is absent.
+func (s LayerSpec) Pair(name string, def [2]int) ([2]int, error) {
+	raw, ok := s.Fields[name]
+	if !ok {
+		return def, nil
+	}
+	var one int
+	if err := json.Unmarshal(raw, &one); err == nil {
+		return [2]int{one, one}, nil
+	}
+	var two []int
+	if err := json.Unmarshal(raw, &two); err != nil || len(two) != 2 {
+		return def, s.errorf("field %q must be an integer or a list of two integers, got %s", name, raw)
+	}
+	return [2]int{two[0], two[1]}, nil
+}
+
+func (s LayerSpec) errorf(format string, args ...any) error {
+	return fmt.Errorf("architecture: layer %d (%s): %s", s.Index, s.Type, fmt.Sprintf(format, args...))
+}
+
+// Builder makes a layer from its spec and per-sample input shape.
+type Builder struct {
+	Fields []string // accepted fields besides "type"
+	Build  func(s LayerSpec, in []int) (Layer, error)
+}
+
+// builders maps architecture type names to layer builders.
+var builders = map[string]Builder{
+	"linear":  {Fields: []string{"in", "out", "bias"}, Build: buildLinear},
+	"relu":    {Build: elementwise(NewReLU)},
+	"tanh":    {Build: elementwise(NewTanh)},
+	"sigmoid": {Build: elementwise(NewSigmoid)},
+	"flatten": {Fields: []string{"start_dim", "end_dim"}, Build: buildFlatten},
+}
+
+// LayerTypes returns the supported layer type names, sorted.
+func LayerTypes() []string {
+	var ts []string
+	for t := range builders {
+		ts = append(ts, t)
+	}
+	sort.Strings(ts)
+	return ts
+}
+
+func elementwise(f func([]int) *Elementwise) func(LayerSpec, []int) (Layer, error) {
+	return func(_ LayerSpec, in []int) (Layer, error) { return f(in), nil }
+}
+
+func buildLinear(s LayerSpec, in []int) (Layer, error) {
+	nin, okIn, err := s.Int("in")
+	if err != nil {
+		return nil, err
+	}
+	nout, okOut, err := s.Int("out")
+	if err != nil {
+		return nil, err
+	}
+	if !okIn || !okOut {
+		return nil, s.errorf("needs fields \"in\" and \"out\"")
+	}
+	if nin < 1 || nout < 1 {
+		return nil, s.errorf("in and out must be positive, got in=%d out=%d", nin, nout)
+	}
+	if len(in) != 1 || in[0] != nin {
+		return nil, s.errorf("expects input of shape [%d], but the previous layer gives %v (add a flatten layer?)", nin, in)
+	}
+	bias, err := s.Bool("bias", true)
+	if err != nil {
+		return nil, err
+	}
+	return NewLinear(s.Index, nin, nout, bias), nil
+}
+
+func buildFlatten(s LayerSpec, in []int) (Layer, error) {
+	start, ok, err := s.Int("start_dim")
+	if err != nil {
+		return nil, err
+	}
+	if ok && start != 1 {
+		return nil, s.errorf("only start_dim 1 is supported, got %d", start)
+	}
+	end, ok, err := s.Int("end_dim")
+	if err != nil {
+		return nil, err
+	}
+	if ok && end != -1 {
+		return nil, s.errorf("only end_dim -1 is supported, got %d", end)
+	}
+	return &reshape{name: "flatten", in: in, out: []int{Numel(in)}}, nil
+}
+
+// Build makes an untrained network (zero parameters) from an architecture.
+func (a *Architecture) Build() (*Network, error) {
+	if len(a.InputShape) == 0 {
+		return nil, fmt.Errorf("architecture: input_shape is missing or empty")
+	}
+	total := 1
+	for _, d := range a.InputShape {
+		if d < 1 {
+			return nil, fmt.Errorf("architecture: input_shape %v has a non-positive dimension", a.InputShape)
+		}
+		if total > maxFeatures/d {
+			return nil, fmt.Errorf("architecture: input_shape %v is too large", a.InputShape)
+		}
+		total *= d
+	}
+	if len(a.Layers) == 0 {
+		return nil, fmt.Errorf("architecture: no layers")
+	}
+	loss := Loss{Kind: LossKind(a.Loss.Type), Reduction: Reduction(a.Loss.Reduction)}
+	if err := loss.Validate(); err != nil {
+		return nil, fmt.Errorf("architecture: loss: %v", err)
+	}
+	net := &Network{InputShape: append([]int(nil), a.InputShape...), Loss: loss}
+	shape := net.InputShape
+	for i, raw := range a.Layers {
+		spec, err := parseLayerSpec(i, raw)
+		if err != nil {
+			return nil, err
+		}
+		b, ok := builders[spec.Type]
+		if !ok {
+			return nil, fmt.Errorf("architecture: layer %d: unknown type %q (supported: %s)", i, spec.Type, strings.Join(LayerTypes(), ", "))
+		}
+		allowed := map[string]bool{"type": true}
+		for _, f := range b.Fields {
+			allowed[f] = true
+		}
+		for f := range spec.Fields {
+			if !allowed[f] {
+				return nil, spec.errorf("unknown field %q", f)
+			}
+		}
+		l, err := b.Build(spec, shape)
+		if err != nil {
+			return nil, err
+		}
+		if Numel(l.OutShape()) < 1 || Numel(l.OutShape()) > maxFeatures {
+			return nil, spec.errorf("output shape %v is empty or too large", l.OutShape())
+		}
+		net.Layers = append(net.Layers, l)
+		shape = l.OutShape()
+	}
+	if len(shape) != 1 {
+		return nil, fmt.Errorf("architecture: the last layer gives shape %v; the loss needs a vector of outputs (add a flatten layer?)", shape)
+	}
+	if net.Loss.Kind == CrossEntropy && shape[0] < 2 {
+		return nil, fmt.Errorf("architecture: cross_entropy needs at least 2 outputs, the network has %d", shape[0])
+	}
+	return net, nil
+}
+
+// maxFeatures bounds every per-sample tensor so that a crafted architecture
+// cannot ask for unbounded memory.
+const maxFeatures = 1 << 28
+
+func parseLayerSpec(i int, raw json.RawMessage) (LayerSpec, error) {
+	spec := LayerSpec{Index: i}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&spec.Fields); err != nil || spec.Fields == nil {
+		return spec, fmt.Errorf("architecture: layer %d is not a JSON object", i)
+	}
+	t, ok := spec.Fields["type"]
+	if !ok {
+		return spec, fmt.Errorf("architecture: layer %d has no \"type\"", i)
+	}
+	if err := json.Unmarshal(t, &spec.Type); err != nil {
+		return spec, fmt.Errorf("architecture: layer %d: \"type\" must be a string, got %s", i, t)
+	}
+	return spec, nil
+}
+
+// ParseArchitecture decodes an architecture JSON document, rejecting
+// unknown top-level fields.
+func ParseArchitecture(data []byte) (*Architecture, error) {
+	var a Architecture
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return nil, fmt.Errorf("architecture: invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("architecture: trailing data after the JSON object")
+	}
+	return &a, nil
+}

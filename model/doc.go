@@ -1,0 +1,25 @@
+// Package model holds the sequential networks and losses that vivit
+// analyses, and reads them from PyTorch checkpoints.
+//
+// # Storage
+//
+// A batch of activations is a *mat.Dense with one row per sample; a row is
+// the sample's tensor flattened in PyTorch's contiguous (row-major) layout,
+// so a [C, H, W] feature map is stored channel by channel. Parameters keep
+// PyTorch's layouts too (Linear weight [out, in], Conv2d weight
+// [out, in, kh, kw]), flattened row-major, in state_dict order.
+//
+// # Factors
+//
+// Backpropagated factors are stacked row-wise as well: a factor for a batch
+// of n samples with c columns per sample is an (n·c)×F matrix whose row
+// i·c+j is column j of sample i. Layers transform such stacks with
+// BackwardInput; parameter layers turn them into lowrank factors.
+//
+// # Errors
+//
+// Building a network from an architecture, loading tensors and checking a
+// batch return errors that name the layer, tensor or field at fault. Methods
+// on a built network panic only on programmer misuse (a matrix of the wrong
+// shape), never on user input.
+package model

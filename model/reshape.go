@@ -1,0 +1,17 @@
+package model
+
+import "gonum.org/v1/gonum/mat"
+
+// reshape changes a sample's shape but not its flat storage (flatten).
+type reshape struct {
+	name    string
+	in, out []int
+}
+
+func (r *reshape) Type() string    { return r.name }
+func (r *reshape) InShape() []int  { return r.in }
+func (r *reshape) OutShape() []int { return r.out }
+
+func (r *reshape) Forward(y, x *mat.Dense) { y.Copy(x) }
+
+func (r *reshape) BackwardInput(dst, s, _, _ *mat.Dense, _ int) { dst.Copy(s) }

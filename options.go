@@ -1,0 +1,130 @@
+package vivit
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/vivit-go/vivit/eigen"
+	"github.com/vivit-go/vivit/model"
+)
+
+// Options are the approximation knobs shared by every entry point. The zero
+// value (or a nil *Options) means: exact curvature over the whole batch, one
+// block for the whole network, an automatically chosen eigensolver.
+type Options struct {
+	// MCSamples is the number M of Monte-Carlo samples of the loss Hessian
+	// per sample; 0 means the exact factor (C columns per sample).
+	MCSamples int
+	// Seed seeds the Monte-Carlo draws. A sample's draws depend only on
+	// (Seed, its index in the batch), so results are reproducible and a
+	// sample gets the same draws in a sub-batch as in the whole batch.
+	Seed uint64
+	// SubBatch lists the samples (indices into the batch) whose curvature is
+	// used; nil means all. The GGN is then renormalised to the sub-batch:
+	// G_S = (1/|S|) Σ_{n∈S} G_n for a mean reduction, Σ_{n∈S} G_n for sum.
+	// Gradients and directional derivatives still use the whole batch.
+	SubBatch []int
+	// Groups splits the parameters into blocks, giving a block-diagonal GGN
+	// with one eigenproblem per group. nil means one block for the whole
+	// network; see LayerGroups.
+	Groups []Group
+	// Solver computes the top-k eigenpairs of each Gram matrix; nil picks
+	// one by size (eigen.Auto).
+	Solver eigen.Solver
+	// RankTol is the relative threshold below which eigenvalues count as
+	// zero: λ ≤ RankTol·λ₁ is dropped and never divided by. 0 means 1e-10,
+	// the fixtures' convention.
+	RankTol float64
+}
+
+// Group is a named set of parameter tensors (state_dict names).
+type Group struct {
+	Name   string
+	Params []string
+}
+
+// LayerGroups returns one group per parameter layer, named by the layer's
+// index, holding its tensors (e.g. "0.weight", "0.bias").
+func LayerGroups(m *Model) []Group {
+	var gs []Group
+	for i, l := range m.Layers {
+		pl, ok := l.(model.ParamLayer)
+		if !ok {
+			continue
+		}
+		g := Group{Name: fmt.Sprint(i)}
+		for _, p := range pl.Params() {
+			g.Params = append(g.Params, p.Name)
+		}
+		gs = append(gs, g)
+	}
+	return gs
+}
+
+const defaultRankTol = 1e-10
+
+func (o *Options) rankTol() float64 {
+	if o.RankTol > 0 {
+		return o.RankTol
+	}
+	return defaultRankTol
+}
+
+// check validates the options against a network and batch size.
+func (o *Options) check(m *Model, n int) error {
+	if o.MCSamples < 0 {
+		return fmt.Errorf("vivit: MCSamples must be ≥ 0, got %d", o.MCSamples)
+	}
+	if o.RankTol < 0 || o.RankTol >= 1 {
+		return fmt.Errorf("vivit: RankTol must be in [0, 1), got %g", o.RankTol)
+	}
+	if o.SubBatch != nil {
+		if len(o.SubBatch) == 0 {
+			return fmt.Errorf("vivit: empty sub-batch")
+		}
+		seen := map[int]bool{}
+		for _, i := range o.SubBatch {
+			if i < 0 || i >= n {
+				return fmt.Errorf("vivit: sub-batch index %d is out of range [0, %d)", i, n)
+			}
+			if seen[i] {
+				return fmt.Errorf("vivit: sub-batch index %d is repeated", i)
+			}
+			seen[i] = true
+		}
+	}
+	known := map[string]bool{}
+	for _, p := range m.Params() {
+		known[p.Name] = true
+	}
+	for gi, g := range o.Groups {
+		if len(g.Params) == 0 {
+			return fmt.Errorf("vivit: group %d (%q) has no parameters", gi, g.Name)
+		}
+		seen := map[string]bool{}
+		for _, p := range g.Params {
+			if !known[p] {
+				return fmt.Errorf("vivit: group %q: unknown parameter %q", g.Name, p)
+			}
+			if seen[p] {
+				return fmt.Errorf("vivit: group %q lists %q twice", g.Name, p)
+			}
+			seen[p] = true
+		}
+	}
+	return nil
+}
+
+// curvatureSamples returns the sorted sub-batch, or all n samples.
+func (o *Options) curvatureSamples(n int) []int {
+	if o.SubBatch == nil {
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx
+	}
+	idx := append([]int(nil), o.SubBatch...)
+	sort.Ints(idx)
+	return idx
+}

@@ -1,0 +1,56 @@
+package vivit
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vivit-go/vivit/eigen"
+	"github.com/vivit-go/vivit/gram"
+)
+
+// SpectrumBlock is the nonzero spectrum of one block of the GGN.
+type SpectrumBlock struct {
+	Name   string
+	Layout *Layout
+	// Values are all eigenvalues above RankTol·λ₁, descending; their count
+	// is the numerical rank.
+	Values []float64
+	// Trace is tr(G) of the block, the sum of all its eigenvalues
+	// (including the ones dropped as numerically zero).
+	Trace float64
+}
+
+// SpectrumResult is what Spectrum returns.
+type SpectrumResult struct {
+	NumParams        int
+	BatchSize        int
+	CurvatureSamples int
+	Columns          int
+	Blocks           []SpectrumBlock
+	Timing           Timing
+}
+
+// Spectrum returns the whole nonzero spectrum of the GGN of the batch loss
+// (or of each block of opts.Groups). It computes eigenvalues only.
+func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
+	p, err := newPass(m, b, opts)
+	if err != nil {
+		return nil, err
+	}
+	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols}
+	for _, blk := range p.blocks() {
+		t0 := time.Now()
+		g := gram.Of(contributors(blk.factors)...)
+		p.timing.Gram += time.Since(t0)
+		t0 = time.Now()
+		vals, err := eigen.Values(g)
+		if err != nil {
+			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)
+		}
+		p.timing.Eigen += time.Since(t0)
+		r := eigen.NumericalRank(vals, p.opts.rankTol())
+		res.Blocks = append(res.Blocks, SpectrumBlock{Name: blk.name, Layout: blk.layout, Values: vals[:r], Trace: gram.Trace(g)})
+	}
+	res.Timing = p.timing
+	return res, nil
+}

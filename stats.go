@@ -1,0 +1,156 @@
+package vivit
+
+import (
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/jacobians"
+)
+
+// Stats are first-order statistics and the diagonal GGN of a batch, from
+// one forward pass, one gradient backward pass and one factor backward
+// pass. Vectors of length P are in the model's Layout.
+type Stats struct {
+	Layout        *Layout
+	Loss          float64   // L = w Σ_n ℓ_n
+	PerSampleLoss []float64 // ℓ_n
+	// Grad is ∇L; GradNorm its norm.
+	Grad     []float64
+	GradNorm float64
+	// PerSampleGradNorms are ‖∇ℓ_n‖ of the unnormalised per-sample losses.
+	PerSampleGradNorms []float64
+	// GradVariance is (1/N) Σ_n (∇ℓ_n)² − ((1/N) Σ_n ∇ℓ_n)² per parameter,
+	// the population variance of the per-sample gradients (independent of w).
+	GradVariance []float64
+	// DiagGGN is the diagonal of G (Monte-Carlo when Options.MCSamples > 0,
+	// from the curvature sub-batch when Options.SubBatch is set).
+	DiagGGN  []float64
+	GGNTrace float64 // Σ DiagGGN
+	Layers   []LayerStats
+	Timing   Timing
+}
+
+// LayerStats are the statistics restricted to one parameter layer.
+type LayerStats struct {
+	Layer    int      // index in the model
+	Params   []string // its tensors
+	GradNorm float64  // ‖∇L restricted to the layer‖
+	GGNTrace float64  // trace of the layer's diagonal GGN block
+	// SNR is ‖ḡ‖²/Σ_p v_p over the layer, with ḡ the batch mean of the
+	// per-sample gradients and v their variance; NaN when the variance is 0
+	// (e.g. N = 1).
+	SNR float64
+}
+
+// ComputeStats returns the loss, gradient, gradient noise and diagonal GGN
+// of the batch. Options.Groups is ignored: statistics are per layer.
+func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
+	p, err := newPass(m, b, opts)
+	if err != nil {
+		return nil, err
+	}
+	n := b.Len()
+	layout := m.Layout()
+	d := layout.Size()
+	st := &Stats{Layout: layout, PerSampleLoss: p.losses, Loss: p.w * sum(p.losses)}
+
+	t0 := time.Now()
+	grads := p.gradientFactors()
+	nf := float64(n)
+	st.Grad = make([]float64, d)
+	sq := make([]float64, d) // Σ_n g_{n,p}²
+	st.DiagGGN = make([]float64, d)
+	ones := mat.NewDense(1, n, nil)
+	for i := range ones.RawRowView(0) {
+		ones.RawRowView(0)[i] = p.w
+	}
+	norms := mat.NewSymDense(n, nil)
+	off := 0
+	for i, gf := range grads {
+		f := gf.Factor
+		dim := f.Dim()
+		f.MulTo(mat.NewDense(1, dim, st.Grad[off:off+dim]), ones)
+		f.AddDiagTo(sq[off : off+dim])
+		f.AddGramTo(norms)
+		p.factors[i].Factor.AddDiagTo(st.DiagGGN[off : off+dim])
+		off += dim
+	}
+	st.GradNorm = floats.Norm(st.Grad, 2)
+	st.PerSampleGradNorms = make([]float64, n)
+	for i := range st.PerSampleGradNorms {
+		st.PerSampleGradNorms[i] = math.Sqrt(norms.At(i, i))
+	}
+	// ḡ = ∇L/(N·w).
+	st.GradVariance = make([]float64, d)
+	for i := range sq {
+		mean := st.Grad[i] / (nf * p.w)
+		st.GradVariance[i] = math.Max(sq[i]/nf-mean*mean, 0)
+	}
+	st.GGNTrace = floats.Sum(st.DiagGGN)
+	st.Layers = layerStats(grads, st, n, p.w)
+	p.timing.Directional = time.Since(t0)
+	st.Timing = p.timing
+	return st, nil
+}
+
+func layerStats(grads []jacobians.LayerFactor, st *Stats, n int, w float64) []LayerStats {
+	var ls []LayerStats
+	off := 0
+	for _, gf := range grads {
+		dim := gf.Factor.Dim()
+		g := st.Grad[off : off+dim]
+		var mean2, variance float64
+		for i, v := range g {
+			mu := v / (float64(n) * w)
+			mean2 += mu * mu
+			variance += st.GradVariance[off+i]
+		}
+		snr := math.NaN()
+		if variance > 0 {
+			snr = mean2 / variance
+		}
+		ls = append(ls, LayerStats{
+			Layer: gf.Layer, Params: gf.Params,
+			GradNorm: floats.Norm(g, 2),
+			GGNTrace: floats.Sum(st.DiagGGN[off : off+dim]),
+			SNR:      snr,
+		})
+		off += dim
+	}
+	return ls
+}
+
+// Gradient returns the batch loss L and its gradient ∇L in the model's
+// layout: one forward and one backward pass, no curvature.
+func Gradient(m *Model, b *Batch) (loss float64, grad []float64, err error) {
+	if m == nil {
+		return 0, nil, errNilModel
+	}
+	if err := b.Check(m); err != nil {
+		return 0, nil, err
+	}
+	n := b.Len()
+	acts := m.Forward(b.Inputs)
+	z := acts[len(acts)-1]
+	w := m.Loss.Weight(n)
+	loss = w * sum(m.Loss.PerSample(z, b.Targets))
+	_, c := z.Dims()
+	g := mat.NewDense(n, c, nil)
+	m.Loss.GradTo(g, z, b.Targets)
+	g.Scale(w, g) // ∇L = Σ_n J_nᵀ (w ∇ℓ_n): fold w in and sum over samples
+	grad = make([]float64, m.NumParams())
+	ones := mat.NewDense(1, n, nil)
+	for i := range ones.RawRowView(0) {
+		ones.RawRowView(0)[i] = 1
+	}
+	off := 0
+	for _, lf := range jacobians.Backprop(m, acts, g, 1) {
+		dim := lf.Factor.Dim()
+		lf.Factor.MulTo(mat.NewDense(1, dim, grad[off:off+dim]), ones)
+		off += dim
+	}
+	return loss, grad, nil
+}

@@ -1,0 +1,235 @@
+package vivit
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/directional"
+	"github.com/vivit-go/vivit/eigen"
+	"github.com/vivit-go/vivit/gram"
+	"github.com/vivit-go/vivit/jacobians"
+	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model"
+)
+
+// Model is a sequential network with its loss.
+type Model = model.Network
+
+// Batch is a mini-batch of inputs and targets.
+type Batch = model.Batch
+
+// Layout says where each named tensor sits in a flat parameter vector.
+type Layout = model.Layout
+
+// LoadModel reads a checkpoint (safetensors with the architecture in its
+// metadata).
+func LoadModel(path string) (*Model, error) { return model.LoadCheckpoint(path, nil) }
+
+// LoadBatch reads a batch (safetensors with "inputs" and "targets") for m.
+func LoadBatch(path string, m *Model) (*Batch, error) { return model.LoadBatch(path, m) }
+
+// Block holds the results for one parameter group (the whole network when
+// no groups are given).
+type Block struct {
+	Name   string  // group name; "" for the whole network
+	Layout *Layout // the block's tensors, state_dict order
+	// Values are the top eigenvalues, descending; fewer than asked for when
+	// the GGN block's numerical rank is smaller.
+	Values []float64
+	// Vectors holds the unit eigenvectors as rows (len(Values) × Layout.Size()),
+	// each with its entry of largest magnitude positive.
+	Vectors *mat.Dense
+	// Gamma and Lambda are the per-sample directional derivatives γ_nk and
+	// λ_nk (N × len(Values)); set by Directional only.
+	Gamma, Lambda *mat.Dense
+	// Rank is the numerical rank of the block's GGN when it is known (all
+	// of it was computed, or fewer than k eigenvalues were nonzero), else -1.
+	Rank int
+}
+
+// Vector returns eigenvector j as a flat slice in the block's layout.
+func (b *Block) Vector(j int) []float64 { return b.Vectors.RawRowView(j) }
+
+// Tensor returns the named tensor of eigenvector j (a view) and its shape.
+func (b *Block) Tensor(j int, name string) ([]float64, []int, bool) {
+	return b.Layout.Tensor(b.Vector(j), name)
+}
+
+// Result is what TopEigen and Directional return.
+type Result struct {
+	NumParams        int     // D, all parameters of the model
+	BatchSize        int     // N
+	CurvatureSamples int     // samples in the curvature (sub-)batch
+	Columns          int     // factor columns per sample: C, or M with Monte-Carlo
+	Loss             float64 // L = w Σ ℓ_n
+	Blocks           []Block // one per group, in order
+	Timing           Timing
+}
+
+// TopEigen returns the k largest eigenvalues of the GGN of the batch loss
+// and their eigenvectors in the model's parameter layout, for the whole
+// network or each group of opts.Groups.
+func TopEigen(m *Model, b *Batch, k int, opts *Options) (*Result, error) {
+	return run(m, b, k, opts, false)
+}
+
+// Directional is TopEigen plus the per-sample first- and second-order
+// directional derivatives γ_nk = e_kᵀ∇ℓ_n and λ_nk = e_kᵀG_n e_k of every
+// sample of the batch along each eigenvector (unnormalised per-sample loss,
+// so w Σ_n λ_nk = λ_k and w Σ_n γ_nk = e_kᵀ∇L).
+func Directional(m *Model, b *Batch, k int, opts *Options) (*Result, error) {
+	return run(m, b, k, opts, true)
+}
+
+func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Result, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("vivit: k must be at least 1, got %d", k)
+	}
+	p, err := newPass(m, b, opts)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{
+		NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx),
+		Columns: p.cols, Loss: p.w * sum(p.losses),
+	}
+	var gradF, wholeF []jacobians.LayerFactor
+	if withDirectional {
+		t0 := time.Now()
+		gradF = p.gradientFactors()
+		if len(p.idx) != b.Len() {
+			// λ_nk of samples outside the sub-batch needs their factor
+			// columns: backpropagate the whole batch too.
+			wholeF, _ = p.curvatureFactors(p.opts.curvatureSamples(b.Len()), p.w)
+		}
+		p.timing.Directional += time.Since(t0)
+	}
+	for _, blk := range p.blocks() {
+		out := Block{Name: blk.name, Layout: blk.layout, Rank: -1}
+		t0 := time.Now()
+		g := gram.Of(contributors(blk.factors)...)
+		p.timing.Gram += time.Since(t0)
+
+		t0 = time.Now()
+		vals, u, rank, err := topK(g, k, p.opts)
+		if err != nil {
+			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)
+		}
+		out.Rank = rank
+		p.timing.Eigen += time.Since(t0)
+
+		t0 = time.Now()
+		out.Values = vals
+		if len(vals) == 0 {
+			// The block's GGN is zero (e.g. dead ReLUs): no direction.
+			out.Vectors = &mat.Dense{}
+			res.Blocks = append(res.Blocks, out)
+			continue
+		}
+		ut := mat.DenseCopyOf(u.T()) // rows are Gram eigenvectors
+		for j, l := range vals {
+			row := ut.RawRowView(j)
+			for i := range row {
+				row[i] /= math.Sqrt(l)
+			}
+		}
+		out.Vectors = blk.mapBack(ut)
+		r, _ := u.Dims()
+		for j := range vals {
+			// Normalise the sign like the reference: the entry of largest
+			// magnitude is positive. ũ_j follows so that γ matches e_j.
+			if normalizeSign(out.Vectors.RawRowView(j)) {
+				for i := 0; i < r; i++ {
+					u.Set(i, j, -u.At(i, j))
+				}
+			}
+		}
+		p.timing.MapBack += time.Since(t0)
+
+		if withDirectional && len(vals) > 0 {
+			t0 = time.Now()
+			n := b.Len()
+			cross := mat.NewDense(n, p.cols*len(p.idx), nil)
+			for i, f := range blk.selectLike(gradF) {
+				f.AddCrossTo(cross, blk.factors[i])
+			}
+			out.Gamma = directional.Gamma(cross, u, vals)
+			if wholeF == nil {
+				out.Lambda = directional.LambdaOwn(u, vals, p.cols, p.wCurv)
+			} else {
+				x := mat.NewDense(n*p.cols, p.cols*len(p.idx), nil)
+				for i, f := range blk.selectLike(wholeF) {
+					f.AddCrossTo(x, blk.factors[i])
+				}
+				out.Lambda = directional.LambdaCross(x, u, vals, p.cols, p.w)
+			}
+			p.timing.Directional += time.Since(t0)
+		}
+		res.Blocks = append(res.Blocks, out)
+	}
+	res.Timing = p.timing
+	return res, nil
+}
+
+func sum(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+// normalizeSign flips v in place so that its entry of largest magnitude is
+// positive (the first such entry on ties) and reports whether it flipped.
+func normalizeSign(v []float64) bool {
+	best := 0
+	for i, x := range v {
+		if math.Abs(x) > math.Abs(v[best]) {
+			best = i
+		}
+	}
+	if len(v) == 0 || v[best] >= 0 {
+		return false
+	}
+	for i := range v {
+		v[i] = -v[i]
+	}
+	return true
+}
+
+func contributors(fs []lowrank.Factor) []gram.Contributor {
+	cs := make([]gram.Contributor, len(fs))
+	for i, f := range fs {
+		cs[i] = f
+	}
+	return cs
+}
+
+// topK returns the nonzero eigenpairs among the k largest of g (vectors as
+// columns) and the numerical rank when it is known (else -1).
+func topK(g *mat.SymDense, k int, o Options) ([]float64, *mat.Dense, int, error) {
+	n := g.SymmetricDim()
+	if k > n {
+		k = n
+	}
+	solver := o.Solver
+	if solver == nil {
+		solver = eigen.Auto(n, k)
+	}
+	vals, vecs, err := solver.TopK(g, k)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("eigensolver %s: %w", solver.Name(), err)
+	}
+	r := eigen.NumericalRank(vals, o.rankTol())
+	rank := -1
+	if r < len(vals) || len(vals) == n {
+		rank = r
+	}
+	if r == 0 {
+		return nil, nil, rank, nil
+	}
+	return vals[:r], mat.DenseCopyOf(vecs.Slice(0, n, 0, r)), rank, nil
+}
