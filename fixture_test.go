@@ -75,13 +75,18 @@ func TestFixtureTopEigen(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := e.NumParams
+			var worst float64
 			for j := 0; j < e.K; j++ {
 				got := blk.Vector(j)
 				ref := want.Data[j*p : (j+1)*p]
-				if err := maxRelErr(got, ref); err > 1e-9 {
+				err := maxRelErr(got, ref)
+				worst = math.Max(worst, err)
+				if err > 1e-9 {
 					t.Errorf("eigenvector %d: max rel error %.3g (relative gap %.3g)", j, err, e.TopEigengaps[j])
 				}
 			}
+			t.Logf("eigenvalues %.2g, eigenvectors %.2g, γ %.2g, λ %.2g (max relative errors)", maxRelErr(blk.Values, e.TopEigenvalues), worst,
+				maxRelErr(flat(denseRows(blk.Gamma)), flat(e.Gamma)), maxRelErr(flat(denseRows(blk.Lambda)), flat(e.Lambda)))
 			if err := maxRelErr(flat(denseRows(blk.Gamma)), flat(e.Gamma)); err > 1e-9 {
 				t.Errorf("gamma: max rel error %.3g", err)
 			}
