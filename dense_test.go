@@ -298,3 +298,81 @@ func checkAgainstDense(t *testing.T, m *vivit.Model, b *vivit.Batch, ref *denseR
 		}
 	}
 }
+
+// TestDenseSubBatchAndGroups checks the sub-batch GGN (renormalised to the
+// sub-batch), the directional derivatives of samples outside it, and
+// block-diagonal groups against dense brute force.
+func TestDenseSubBatchAndGroups(t *testing.T) {
+	const tol = 1e-6
+	for li, l := range tinyLosses {
+		arch := fmt.Sprintf(`{"input_shape":[3],"layers":[%s],"loss":%s}`, tinyArchs[0].layers, l)
+		m := tinyNet(t, arch, uint64(100+li))
+		b := tinyBatch(m, 6, uint64(100+li))
+		ref := buildDense(m, b)
+		sub := []int{4, 1, 2}
+		d := ref.ggn.SymmetricDim()
+		gs := mat.NewSymDense(d, nil)
+		ws := m.Loss.Weight(len(sub))
+		for _, n := range sub {
+			gs.AddSym(gs, scaledSym(ref.gn[n], ws))
+		}
+		res, err := vivit.Directional(m, b, 2, &vivit.Options{SubBatch: sub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk := res.Blocks[0]
+		for j, lam := range blk.Values {
+			e := mat.NewVecDense(d, blk.Vector(j))
+			var r mat.VecDense
+			r.MulVec(gs, e)
+			r.AddScaledVec(&r, -lam, e)
+			if mat.Norm(&r, 2) > tol*blk.Values[0] {
+				t.Errorf("%s: sub-batch eigenpair %d residual %.3g", l, j, mat.Norm(&r, 2))
+			}
+			for n := 0; n < b.Len(); n++ {
+				wantL := mat.Inner(e, ref.gn[n], e)
+				wantG := mat.Dot(e, mat.NewVecDense(d, ref.grads[n]))
+				if math.Abs(blk.Lambda.At(n, j)-wantL) > tol*(1+wantL) || math.Abs(blk.Gamma.At(n, j)-wantG) > tol*(1+math.Abs(wantG)) {
+					t.Errorf("%s: sample %d direction %d: γ, λ = %.8g, %.8g, dense %.8g, %.8g", l, n, j, blk.Gamma.At(n, j), blk.Lambda.At(n, j), wantG, wantL)
+				}
+			}
+		}
+
+		// Groups: the second layer's bias alone, and the first layer's weight
+		// with the second layer's weight (a group across layers).
+		groups := []vivit.Group{{Name: "b2", Params: []string{"2.bias"}}, {Name: "w", Params: []string{"2.weight", "0.weight"}}}
+		gr, err := vivit.TopEigen(m, b, 3, &vivit.Options{Groups: groups})
+		if err != nil {
+			t.Fatal(err)
+		}
+		layout := m.Layout()
+		for gi, g := range gr.Blocks {
+			// Dense block: rows/columns of the group's tensors in state_dict order.
+			var idx []int
+			for _, name := range g.Layout.Names {
+				i := layout.Index(name)
+				for p := layout.Offsets[i]; p < layout.Offsets[i+1]; p++ {
+					idx = append(idx, p)
+				}
+			}
+			blkG := mat.NewSymDense(len(idx), nil)
+			for a := range idx {
+				for c := a; c < len(idx); c++ {
+					blkG.SetSym(a, c, ref.ggn.At(idx[a], idx[c]))
+				}
+			}
+			var es mat.EigenSym
+			es.Factorize(blkG, false)
+			dv := es.Values(nil)
+			sort.Sort(sort.Reverse(sort.Float64Slice(dv)))
+			for j, v := range g.Values {
+				if math.Abs(v-dv[j]) > tol*dv[0] {
+					t.Errorf("%s: group %d eigenvalue %d = %.8g, dense %.8g", l, gi, j, v, dv[j])
+				}
+			}
+		}
+		if names := gr.Blocks[1].Layout.Names; len(names) != 2 || names[0] != "0.weight" || names[1] != "2.weight" {
+			t.Errorf("group tensors %v, want state_dict order [0.weight 2.weight]", names)
+		}
+	}
+}

@@ -118,13 +118,17 @@ func (o *Options) check(m *Model, n int) error {
 // curvatureSamples returns the sorted sub-batch, or all n samples.
 func (o *Options) curvatureSamples(n int) []int {
 	if o.SubBatch == nil {
-		idx := make([]int, n)
-		for i := range idx {
-			idx[i] = i
-		}
-		return idx
+		return allSamples(n)
 	}
 	idx := append([]int(nil), o.SubBatch...)
 	sort.Ints(idx)
+	return idx
+}
+
+func allSamples(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
 	return idx
 }

@@ -103,7 +103,7 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		if len(p.idx) != b.Len() {
 			// λ_nk of samples outside the sub-batch needs their factor
 			// columns: backpropagate the whole batch too.
-			wholeF, _ = p.curvatureFactors(p.opts.curvatureSamples(b.Len()), p.w)
+			wholeF, _ = p.curvatureFactors(allSamples(b.Len()), p.w)
 		}
 		p.timing.Directional += time.Since(t0)
 	}
