@@ -1,0 +1,118 @@
+package bench
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vivit-go/vivit"
+)
+
+// mlpCases are the MLPs of the performance targets (issue 2 and 4).
+var mlpCases = []struct {
+	name  string
+	sizes []int
+	n     int
+}{
+	{"mlp-64-128x3-10/N=128", []int{64, 128, 128, 128, 10}, 128},
+	{"mlp-784-512-512-10/N=128", []int{784, 512, 512, 10}, 128},
+}
+
+// gradientTime returns the mean time of one forward+backward gradient pass.
+func gradientTime(b *testing.B, m *vivit.Model, batch *vivit.Batch) time.Duration {
+	const reps = 20
+	t0 := time.Now()
+	for i := 0; i < reps; i++ {
+		if _, _, err := vivit.Gradient(m, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(t0) / reps
+}
+
+func reportStages(b *testing.B, sum vivit.Timing, grad time.Duration) {
+	n := float64(b.N)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / n }
+	b.ReportMetric(ms(sum.Backprop), "ms-backprop")
+	b.ReportMetric(ms(sum.Gram), "ms-gram")
+	b.ReportMetric(ms(sum.Eigen), "ms-eigen")
+	b.ReportMetric(ms(sum.MapBack), "ms-mapback")
+	b.ReportMetric(ms(sum.Directional), "ms-directional")
+	b.ReportMetric(float64(sum.Total())/n/float64(grad), "x-grad")
+}
+
+func addTiming(a *vivit.Timing, t vivit.Timing) {
+	a.Forward += t.Forward
+	a.Backprop += t.Backprop
+	a.Gram += t.Gram
+	a.Eigen += t.Eigen
+	a.MapBack += t.MapBack
+	a.Directional += t.Directional
+}
+
+func BenchmarkGradient(b *testing.B) {
+	for _, c := range mlpCases {
+		b.Run(c.name, func(b *testing.B) {
+			m, batch, err := MLP(c.sizes, "relu", c.n, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := vivit.Gradient(m, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkTopEigen(b *testing.B) {
+	for _, c := range mlpCases {
+		for _, mc := range []int{0, 1} {
+			name := c.name + "/exact/k=10"
+			if mc > 0 {
+				name = fmt.Sprintf("%s/mc=%d/k=10", c.name, mc)
+			}
+			b.Run(name, func(b *testing.B) {
+				m, batch, err := MLP(c.sizes, "relu", c.n, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				grad := gradientTime(b, m, batch)
+				var sum vivit.Timing
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					res, err := vivit.TopEigen(m, batch, 10, &vivit.Options{MCSamples: mc})
+					if err != nil {
+						b.Fatal(err)
+					}
+					addTiming(&sum, res.Timing)
+				}
+				reportStages(b, sum, grad)
+			})
+		}
+	}
+}
+
+func BenchmarkDirectional(b *testing.B) {
+	for _, c := range mlpCases {
+		b.Run(c.name+"/exact/k=10", func(b *testing.B) {
+			m, batch, err := MLP(c.sizes, "relu", c.n, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			grad := gradientTime(b, m, batch)
+			var sum vivit.Timing
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				res, err := vivit.Directional(m, batch, 10, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				addTiming(&sum, res.Timing)
+			}
+			reportStages(b, sum, grad)
+		})
+	}
+}
