@@ -1,6 +1,7 @@
 package vivit_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -188,4 +189,55 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestFixtureStats(t *testing.T) {
+	for _, name := range fixtureCases {
+		t.Run(name, func(t *testing.T) {
+			c, m, b := loadCase(t, name)
+			e := c.Expected
+			st, err := vivit.ComputeStats(m, b, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func(what string, got, want []float64, tol float64) {
+				t.Helper()
+				if err := maxRelErr(got, want); err > tol {
+					t.Errorf("%s: max rel error %.3g", what, err)
+				}
+			}
+			check("per-sample loss", st.PerSampleLoss, e.PerSampleLoss, 1e-12)
+			check("loss", []float64{st.Loss}, []float64{e.Loss}, 1e-12)
+			check("grad norm", []float64{st.GradNorm}, []float64{e.GradNorm}, 1e-12)
+			check("per-sample grad norms", st.PerSampleGradNorms, e.Stats.PerSampleGradNorms, 1e-12)
+			check("GGN trace", []float64{st.GGNTrace}, []float64{e.Stats.GGNTrace}, 1e-12)
+			for _, f := range []struct {
+				name string
+				got  []float64
+			}{{"grad", st.Grad}, {"diag_ggn", st.DiagGGN}, {"grad_variance", st.GradVariance}} {
+				want, err := c.Array(f.name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(f.name, f.got, want.Data, 1e-12)
+			}
+			_, grad, err := vivit.Gradient(m, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("Gradient", grad, st.Grad, 1e-14)
+			if len(st.Layers) != len(e.Stats.Layers) {
+				t.Fatalf("%d layers, want %d", len(st.Layers), len(e.Stats.Layers))
+			}
+			for i, want := range e.Stats.Layers {
+				got := st.Layers[i]
+				if got.Layer != want.Layer || !equalStrings(got.Params, want.Params) {
+					t.Errorf("layer %d: %d %v, want %d %v", i, got.Layer, got.Params, want.Layer, want.Params)
+				}
+				check(fmt.Sprintf("layer %d grad norm", want.Layer), []float64{got.GradNorm}, []float64{want.GradNorm}, 1e-12)
+				check(fmt.Sprintf("layer %d GGN trace", want.Layer), []float64{got.GGNTrace}, []float64{want.GGNTrace}, 1e-12)
+				check(fmt.Sprintf("layer %d SNR", want.Layer), []float64{got.SNR}, []float64{*want.SNR}, 1e-10)
+			}
+		})
+	}
 }
