@@ -64,6 +64,7 @@ func newPass(m *Model, b *Batch, o *Options) (*pass, error) {
 		return nil, err
 	}
 	p := &pass{net: m, batch: b, opts: *o}
+	o.report("forward", 0, 1)
 	t0 := time.Now()
 	p.acts = m.Forward(b.Inputs)
 	p.losses = m.Loss.PerSample(p.logits(), b.Targets)
@@ -77,6 +78,7 @@ func newPass(m *Model, b *Batch, o *Options) (*pass, error) {
 	p.wCurv = m.Loss.Weight(len(p.idx))
 	p.timing.Forward = time.Since(t0)
 
+	o.report("backprop", 0, 1)
 	t0 = time.Now()
 	p.factors, p.cols = p.curvatureFactors(p.idx, p.wCurv)
 	p.timing.Backprop = time.Since(t0)

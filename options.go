@@ -35,6 +35,17 @@ type Options struct {
 	// zero: λ ≤ RankTol·λ₁ is dropped and never divided by. 0 means 1e-10,
 	// the fixtures' convention.
 	RankTol float64
+	// Progress, if not nil, is called as each stage starts ("forward",
+	// "backprop", "gram", "eigensolve", "map-back", "directional") with the
+	// block it works on (0-based) and the number of blocks. It is meant for
+	// progress displays and must return quickly.
+	Progress func(stage string, block, blocks int)
+}
+
+func (o *Options) report(stage string, block, blocks int) {
+	if o.Progress != nil {
+		o.Progress(stage, block, blocks)
+	}
 }
 
 // Group is a named set of parameter tensors (state_dict names).

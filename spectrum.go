@@ -38,10 +38,13 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 		return nil, err
 	}
 	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols}
-	for _, blk := range p.blocks() {
+	blocks := p.blocks()
+	for bi, blk := range blocks {
+		p.opts.report("gram", bi, len(blocks))
 		t0 := time.Now()
 		g := gram.Of(contributors(blk.factors)...)
 		p.timing.Gram += time.Since(t0)
+		p.opts.report("eigensolve", bi, len(blocks))
 		t0 = time.Now()
 		vals, err := eigen.Values(g)
 		if err != nil {

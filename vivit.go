@@ -98,6 +98,7 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	}
 	var gradF, wholeF []jacobians.LayerFactor
 	if withDirectional {
+		p.opts.report("directional", 0, 1)
 		t0 := time.Now()
 		gradF = p.gradientFactors()
 		if len(p.idx) != b.Len() {
@@ -107,12 +108,15 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		}
 		p.timing.Directional += time.Since(t0)
 	}
-	for _, blk := range p.blocks() {
+	blocks := p.blocks()
+	for bi, blk := range blocks {
 		out := Block{Name: blk.name, Layout: blk.layout, Rank: -1}
+		p.opts.report("gram", bi, len(blocks))
 		t0 := time.Now()
 		g := gram.Of(contributors(blk.factors)...)
 		p.timing.Gram += time.Since(t0)
 
+		p.opts.report("eigensolve", bi, len(blocks))
 		t0 = time.Now()
 		vals, u, rank, err := topK(g, k, p.opts)
 		if err != nil {
@@ -121,6 +125,7 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		out.Rank = rank
 		p.timing.Eigen += time.Since(t0)
 
+		p.opts.report("map-back", bi, len(blocks))
 		t0 = time.Now()
 		out.Values = vals
 		if len(vals) == 0 {
@@ -150,6 +155,7 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		p.timing.MapBack += time.Since(t0)
 
 		if withDirectional && len(vals) > 0 {
+			p.opts.report("directional", bi, len(blocks))
 			t0 = time.Now()
 			n := b.Len()
 			cross := mat.NewDense(n, p.cols*len(p.idx), nil)

@@ -50,6 +50,7 @@ func runEigen(args []string, stdout, stderr io.Writer) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
+	defer c.progress.done() // also on errors, before run prints them
 	if *k < 1 {
 		return usagef("--k must be at least 1, got %d", *k)
 	}
@@ -97,6 +98,7 @@ func runEigen(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	c.progress.done()
 	w, closeOut, err := c.output(stdout)
 	if err != nil {
 		return err

@@ -28,10 +28,12 @@ type common struct {
 	groups   string
 	format   string
 	out      string
+	quiet    bool
+	progress *progress
 }
 
 func newCommon(name, summary, examples string, stderr io.Writer) *common {
-	c := &common{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	c := &common{fs: flag.NewFlagSet(name, flag.ContinueOnError), progress: &progress{}}
 	c.fs.SetOutput(stderr)
 	c.fs.StringVar(&c.model, "model", "", "checkpoint `FILE` (.safetensors with the architecture in its metadata)")
 	c.fs.StringVar(&c.arch, "arch", "", "architecture JSON `FILE`, for checkpoints saved without it")
@@ -42,6 +44,7 @@ func newCommon(name, summary, examples string, stderr io.Writer) *common {
 	c.fs.StringVar(&c.groups, "groups", "full", "parameter blocks: full (whole network) or layer (one block per layer)")
 	c.fs.StringVar(&c.format, "format", "table", "output `FORMAT`: table, json or csv")
 	c.fs.StringVar(&c.out, "out", "", "write the results to `FILE` instead of standard output")
+	c.fs.BoolVar(&c.quiet, "quiet", false, "no progress display on standard error (it is off anyway when standard error is not a terminal)")
 	c.fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vivit %s [flags]\n\n%s\n\nFlags:\n", name, summary)
 		c.fs.PrintDefaults()
@@ -57,6 +60,7 @@ func (c *common) parse(args []string) error {
 		}
 		return &usageError{err.Error()}
 	}
+	c.progress = newProgress(c.fs.Output(), c.quiet)
 	if c.fs.NArg() > 0 {
 		return usagef("unexpected argument %q", c.fs.Arg(0))
 	}
@@ -110,7 +114,7 @@ func (c *common) load() (*vivit.Model, *vivit.Batch, error) {
 
 // options turns the knobs into engine options for m.
 func (c *common) options(m *vivit.Model, n int) (*vivit.Options, error) {
-	o := &vivit.Options{MCSamples: c.mc, Seed: c.seed}
+	o := &vivit.Options{MCSamples: c.mc, Seed: c.seed, Progress: c.progress.stage}
 	if c.subbatch != "" {
 		for _, f := range strings.Split(c.subbatch, ",") {
 			i, err := strconv.Atoi(strings.TrimSpace(f))

@@ -41,6 +41,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
+	defer c.progress.done() // also on errors, before run prints them
 	m, b, err := c.load()
 	if err != nil {
 		return err
@@ -53,6 +54,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	c.progress.done()
 	w, closeOut, err := c.output(stdout)
 	if err != nil {
 		return err

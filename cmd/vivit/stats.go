@@ -42,6 +42,7 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
+	defer c.progress.done() // also on errors, before run prints them
 	if c.groups != "full" {
 		return usagef("--groups does not apply to stats (its statistics are always per layer)")
 	}
@@ -68,6 +69,7 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	c.progress.done()
 	w, closeOut, err := c.output(stdout)
 	if err != nil {
 		return err
