@@ -1,6 +1,10 @@
 package vivit_test
 
-import "gonum.org/v1/gonum/mat"
+import (
+	"strings"
+
+	"gonum.org/v1/gonum/mat"
+)
 
 func denseRows(m *mat.Dense) [][]float64 {
 	r, _ := m.Dims()
@@ -10,3 +14,5 @@ func denseRows(m *mat.Dense) [][]float64 {
 	}
 	return out
 }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
