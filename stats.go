@@ -86,8 +86,14 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	// ḡ = ∇L/(N·w).
 	st.GradVariance = make([]float64, d)
 	for i := range sq {
+		// v = E[g²] − E[g]²: rounding leaves a residue of a few ulps of E[g²]
+		// where the per-sample gradients agree (always for N = 1); that
+		// residue is zero variance, not noise.
 		mean := st.Grad[i] / (nf * p.w)
-		st.GradVariance[i] = math.Max(sq[i]/nf-mean*mean, 0)
+		ms := sq[i] / nf
+		if v := ms - mean*mean; v > 8*epsilon*ms && n > 1 {
+			st.GradVariance[i] = v
+		}
 	}
 	st.GGNTrace = floats.Sum(st.DiagGGN)
 	st.Layers = layerStats(grads, st, n, p.w)
@@ -95,6 +101,8 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	st.Timing = p.timing
 	return st, nil
 }
+
+const epsilon = 0x1p-52
 
 func layerStats(grads []jacobians.LayerFactor, st *Stats, n int, w float64) []LayerStats {
 	var ls []LayerStats
