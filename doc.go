@@ -31,6 +31,13 @@
 // entry of largest magnitude positive. Per-sample quantities use the
 // unnormalised per-sample loss ℓ_n, as in the reference fixtures.
 //
+// # Factor
+//
+// The exact cross-entropy factor has C−1 columns per sample (the loss
+// Hessian diag(p) − ppᵀ has rank C−1), MSE's has C, a Monte-Carlo factor M;
+// Result.Columns reports which. The nonzero spectrum, the eigenvectors and
+// the directional derivatives do not depend on the choice of factor.
+//
 // # Cost
 //
 // With n curvature samples and c factor columns per sample (c = C exact,

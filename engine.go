@@ -104,8 +104,9 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 		s = mat.NewDense(len(idx)*m, c, nil)
 		p.net.Loss.SampleSqrtHessianTo(s, z, m, p.opts.Seed, idx, math.Sqrt(w))
 	} else {
-		s = mat.NewDense(len(idx)*c, c, nil)
-		p.net.Loss.SqrtHessianTo(s, z, math.Sqrt(w))
+		cols = p.net.Loss.ReducedCols(c)
+		s = mat.NewDense(len(idx)*cols, c, nil)
+		p.net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(w))
 	}
 	return jacobians.Backprop(p.net, acts, s, cols), cols
 }

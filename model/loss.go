@@ -226,6 +226,63 @@ func (l Loss) SqrtHessianTo(dst, z *mat.Dense, alpha float64) {
 	}
 }
 
+// ReducedCols returns the number of columns per sample of the reduced
+// exact factor: C−1 for cross-entropy, whose Hessian diag(p) − ppᵀ has the
+// all-ones vector in its null space, and C for MSE.
+func (l Loss) ReducedCols(c int) int {
+	if l.Kind == CrossEntropy {
+		return c - 1
+	}
+	return c
+}
+
+// ReducedSqrtHessianTo writes an exact factor with ReducedCols(C) columns
+// per sample (H_n = S_n S_nᵀ), scaled by alpha, into dst. For cross-entropy
+// S_n = diag(√p) Q with Q the C×(C−1) orthonormal basis of √p⊥ given by a
+// Householder reflector that maps √p to −e_j (j the most likely class), so
+// S_n S_nᵀ = diag(√p)(I − √p√pᵀ)diag(√p) = diag(p) − ppᵀ. It shrinks the
+// Gram matrix by (C−1)/C per side at no loss. MSE uses SqrtHessianTo.
+func (l Loss) ReducedSqrtHessianTo(dst, z *mat.Dense, alpha float64) {
+	if l.Kind != CrossEntropy {
+		l.SqrtHessianTo(dst, z, alpha)
+		return
+	}
+	n, c := z.Dims()
+	checkDims(dst, n*(c-1), c, "reduced loss Hessian factor")
+	q := make([]float64, c)
+	v := make([]float64, c)
+	for i := 0; i < n; i++ {
+		softmaxTo(q, z.RawRowView(i))
+		j := 0
+		for k, pk := range q {
+			q[k] = math.Sqrt(pk)
+			if q[k] > q[j] {
+				j = k
+			}
+		}
+		// v = √p + e_j, R = I − 2vvᵀ/(vᵀv); vᵀv = 2 + 2√p_j ≥ 2.
+		copy(v, q)
+		v[j]++
+		beta := 2 / (2 + 2*q[j])
+		col := 0
+		for k := 0; k < c; k++ {
+			if k == j {
+				continue
+			}
+			// Column k of R scaled row-wise by √p: row r is √p_r (δ_rk − β v_r v_k).
+			row := dst.RawRowView(i*(c-1) + col)
+			for r := range row {
+				e := -beta * v[r] * v[k]
+				if r == k {
+					e++
+				}
+				row[r] = alpha * q[r] * e
+			}
+			col++
+		}
+	}
+}
+
 // SampleSqrtHessianTo writes a Monte-Carlo factor with m columns per sample
 // into dst (rows n·m + j), scaled by alpha, with E[S_n S_nᵀ] = H_n:
 //
