@@ -63,7 +63,12 @@ func checkShape(m *mat.Dense, r, c int) {
 // aggregate writes B[i] = Σ_j u[i·c+j] S_{i·c+j} into b (n×out).
 func (l *Linear) aggregate(b *mat.Dense, u []float64) {
 	n, _, _ := l.dims()
-	b.Zero()
+	for i := 0; i < n; i++ {
+		br := b.RawRowView(i)
+		for j := range br {
+			br[j] = 0
+		}
+	}
 	for i := 0; i < n; i++ {
 		br := b.RawRowView(i)
 		for j := 0; j < l.C; j++ {
@@ -80,14 +85,23 @@ func (l *Linear) MulTo(dst, u *mat.Dense) {
 	n, out, in := l.dims()
 	checkShape(u, k, l.Cols())
 	checkShape(dst, k, l.Dim())
-	b := mat.NewDense(n, out, nil)
+	// bcat = [B_1 … B_k] (n × k·out) with B_j[i] = Σ_c u_j[i·c+c'] S_{i·c+c'};
+	// then the weight parts of all k vectors are one product bcatᵀ A.
+	bcat := mat.NewDense(n, k*out, nil)
 	for j := 0; j < k; j++ {
-		l.aggregate(b, u.RawRowView(j))
+		l.aggregate(bcat.Slice(0, n, j*out, (j+1)*out).(*mat.Dense), u.RawRowView(j))
+	}
+	var w mat.Dense
+	if l.Weight {
+		w.Mul(bcat.T(), l.A)
+	}
+	for j := 0; j < k; j++ {
 		row := dst.RawRowView(j)
 		off := 0
 		if l.Weight {
-			w := mat.NewDense(out, in, row[:out*in])
-			w.Mul(b.T(), l.A)
+			for o := 0; o < out; o++ {
+				copy(row[o*in:(o+1)*in], w.RawRowView(j*out+o))
+			}
 			off = out * in
 		}
 		if l.Bias {
@@ -96,7 +110,7 @@ func (l *Linear) MulTo(dst, u *mat.Dense) {
 				bias[i] = 0
 			}
 			for i := 0; i < n; i++ {
-				floats.Add(bias, b.RawRowView(i))
+				floats.Add(bias, bcat.RawRowView(i)[j*out:(j+1)*out])
 			}
 		}
 	}
@@ -147,15 +161,13 @@ func (l *Linear) AddGramTo(dst *mat.SymDense) {
 	if dst.SymmetricDim() != r {
 		panic("lowrank: Gram destination has wrong size")
 	}
-	var p mat.Dense
-	p.Mul(l.S, l.S.T())
 	alpha, beta := l.kernelWeights()
 	var k *mat.Dense
 	if l.Weight {
 		k = new(mat.Dense)
 		k.Mul(l.A, l.A.T())
 	}
-	gram.AddExpandedHadamardSym(dst, &p, k, l.C, alpha, beta)
+	gram.AddSymHadamard(dst, l.S, k, l.C, alpha, beta)
 }
 
 func (l *Linear) AddCrossTo(dst *mat.Dense, y Factor) {

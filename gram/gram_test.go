@@ -1,0 +1,89 @@
+package gram
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+func randDense(rng *rand.Rand, r, c int) *mat.Dense {
+	m := mat.NewDense(r, c, nil)
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			m.Set(i, j, rng.NormFloat64())
+		}
+	}
+	return m
+}
+
+// direct computes dst[r][s] = (S_r·S_s)(α k[r/c][s/c] + β) entry by entry.
+func direct(s, k *mat.Dense, c int, alpha, beta float64) *mat.Dense {
+	r, _ := s.Dims()
+	out := mat.NewDense(r, r, nil)
+	for i := 0; i < r; i++ {
+		for j := 0; j < r; j++ {
+			g := beta
+			if alpha != 0 {
+				g += alpha * k.At(i/c, j/c)
+			}
+			out.Set(i, j, mat.Dot(s.RowView(i), s.RowView(j))*g)
+		}
+	}
+	return out
+}
+
+func TestHadamardKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct{ n, c, f int }{{1, 1, 1}, {3, 2, 5}, {7, 3, 4}, {40, 5, 9}, {70, 1, 3}, {13, 10, 2}} {
+		s := randDense(rng, tc.n*tc.c, tc.f)
+		a := randDense(rng, tc.n, 4)
+		var k mat.Dense
+		k.Mul(a, a.T())
+		for _, ab := range [][2]float64{{1, 1}, {1, 0}, {0, 1}, {0.5, -2}} {
+			want := direct(s, &k, tc.c, ab[0], ab[1])
+			kk := &k
+			if ab[0] == 0 {
+				kk = nil
+			}
+			// Tiled symmetric kernel.
+			got := mat.NewSymDense(tc.n*tc.c, nil)
+			AddSymHadamard(got, s, kk, tc.c, ab[0], ab[1])
+			// Full-product kernels.
+			var p mat.Dense
+			p.Mul(s, s.T())
+			got2 := mat.NewSymDense(tc.n*tc.c, nil)
+			AddExpandedHadamardSym(got2, &p, kk, tc.c, ab[0], ab[1])
+			got3 := mat.NewDense(tc.n*tc.c, tc.n*tc.c, nil)
+			AddExpandedHadamard(got3, &p, kk, tc.c, tc.c, ab[0], ab[1])
+			tol := 1e-13 * (1 + mat.Norm(want, math.Inf(1)))
+			if !mat.EqualApprox(got, want, tol) || !mat.EqualApprox(got2, want, tol) || !mat.EqualApprox(got3, want, tol) {
+				t.Errorf("n=%d c=%d f=%d α,β=%v: kernels disagree with the definition", tc.n, tc.c, tc.f, ab)
+			}
+		}
+	}
+}
+
+func BenchmarkGram(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	n, c, f := 128, 10, 128
+	s := randDense(rng, n*c, f)
+	a := randDense(rng, n, 128)
+	var k mat.Dense
+	k.Mul(a, a.T())
+	b.Run("tiled-sym", func(b *testing.B) {
+		dst := mat.NewSymDense(n*c, nil)
+		for i := 0; i < b.N; i++ {
+			AddSymHadamard(dst, s, &k, c, 1, 1)
+		}
+	})
+	b.Run("full-product", func(b *testing.B) {
+		dst := mat.NewSymDense(n*c, nil)
+		for i := 0; i < b.N; i++ {
+			var p mat.Dense
+			p.Mul(s, s.T())
+			AddExpandedHadamardSym(dst, &p, &k, c, 1, 1)
+		}
+	})
+}
