@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -25,6 +26,23 @@ type LayerSpec struct {
 	Index  int
 	Type   string
 	Fields map[string]json.RawMessage
+
+	budget *int // parameters the remaining layers may still allocate
+	limit  int  // the whole budget, for messages
+}
+
+// Reserve claims n parameters for the layer before it allocates them, so
+// that a crafted architecture cannot make Build allocate without bound:
+// builders of parameter layers must call it first.
+func (s LayerSpec) Reserve(n int) error {
+	if n < 0 || n > *s.budget {
+		if n < 0 {
+			return s.errorf("its parameter count overflows")
+		}
+		return s.errorf("needs %d parameters, but only %d of the %d allowed remain", n, *s.budget, s.limit)
+	}
+	*s.budget -= n
+	return nil
 }
 
 // Int decodes an integer field; ok is false if the field is absent.
@@ -139,6 +157,16 @@ func buildLinear(s LayerSpec, in []int) (Layer, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := -1 // overflow: Reserve rejects it
+	if nin <= (math.MaxInt-nout)/nout {
+		n = nin * nout
+		if bias {
+			n += nout
+		}
+	}
+	if err := s.Reserve(n); err != nil {
+		return nil, err
+	}
 	return NewLinear(s.Index, nin, nout, bias), nil
 }
 
@@ -160,8 +188,19 @@ func buildFlatten(s LayerSpec, in []int) (Layer, error) {
 	return &reshape{name: "flatten", in: in, out: []int{Numel(in)}}, nil
 }
 
+// MaxParams bounds the parameters Build allocates (2³¹, 16 GiB of float64).
+const MaxParams = 1 << 31
+
 // Build makes an untrained network (zero parameters) from an architecture.
 func (a *Architecture) Build() (*Network, error) {
+	return a.BuildLimited(MaxParams)
+}
+
+// BuildLimited is Build for at most maxParams parameters; it fails before
+// allocating anything larger. Loaders pass the number of values the
+// checkpoint actually holds, so memory is bounded by the file's real size.
+func (a *Architecture) BuildLimited(maxParams int) (*Network, error) {
+	budget := min(maxParams, MaxParams)
 	if len(a.InputShape) == 0 {
 		return nil, fmt.Errorf("architecture: input_shape is missing or empty")
 	}
@@ -189,6 +228,7 @@ func (a *Architecture) Build() (*Network, error) {
 		if err != nil {
 			return nil, err
 		}
+		spec.budget, spec.limit = &budget, min(maxParams, MaxParams)
 		b, ok := builders[spec.Type]
 		if !ok {
 			return nil, fmt.Errorf("architecture: layer %d: unknown type %q (supported: %s)", i, spec.Type, strings.Join(LayerTypes(), ", "))

@@ -14,6 +14,10 @@ import (
 // architecture JSON.
 const ArchitectureKey = "architecture"
 
+// budgetSlack is how many parameters beyond the values a checkpoint holds
+// its architecture may allocate (8 MiB of float64).
+const budgetSlack = 1 << 20
+
 // LoadCheckpoint reads a network from a safetensors checkpoint whose
 // metadata holds the architecture. If arch is not nil it is used instead
 // of the metadata (for plain state_dicts saved without it).
@@ -42,9 +46,16 @@ func FromSafetensors(f *safetensors.File, arch *Architecture) (*Network, error) 
 			return nil, err
 		}
 	}
-	net, err := arch.Build()
+	// Every parameter must be in the file: never allocate much more than it
+	// holds. The slack lets a slightly short file reach the check below
+	// that names the missing tensor.
+	held := 0
+	for _, t := range f.Tensors {
+		held += t.NumElements()
+	}
+	net, err := arch.BuildLimited(held + budgetSlack)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (the checkpoint holds %d values in all)", err, held)
 	}
 	want := map[string]*Param{}
 	for _, p := range net.Params() {

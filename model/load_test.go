@@ -180,3 +180,31 @@ func TestMSEBatchErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestArchitectureAllocationBounded(t *testing.T) {
+	huge := strings.Replace(mlpArch, `"in": 4, "out": 2`, `"in": 4, "out": 200000000`, 1)
+	_, err := FromSafetensors(encode(t, mlpTensors(), map[string]string{ArchitectureKey: huge}), nil)
+	if err == nil || !strings.Contains(err.Error(), "layer 2 (linear): needs 1000000000 parameters, but only 1048586 of the 1048602 allowed remain (the checkpoint holds 26 values in all)") {
+		t.Fatalf("error %v", err)
+	}
+	overflow := strings.Replace(mlpArch, `"in": 3, "out": 4`, `"in": 3, "out": 268435455`, 1)
+	if _, err := ParseAndBuild(overflow); err == nil {
+		t.Fatal("a 3×268435455 layer followed by a 4-input layer was accepted")
+	}
+	a, err := ParseArchitecture([]byte(strings.Replace(mlpArch, `"in": 3, "out": 4`, `"in": 3, "out": 100000000`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.BuildLimited(1000); err == nil || !strings.Contains(err.Error(), "layer 0 (linear): needs 400000000 parameters, but only 1000 of the 1000 allowed remain") {
+		t.Fatalf("BuildLimited: %v", err)
+	}
+}
+
+// ParseAndBuild is a test shorthand.
+func ParseAndBuild(arch string) (*Network, error) {
+	a, err := ParseArchitecture([]byte(arch))
+	if err != nil {
+		return nil, err
+	}
+	return a.Build()
+}
