@@ -1,0 +1,16 @@
+//go:build !openblas
+
+package eigen
+
+import "gonum.org/v1/gonum/mat"
+
+// Values returns all eigenvalues of the symmetric matrix a in descending
+// order (Dsytrd and Dsterf in pure Go; LAPACKE Dsyevd in the openblas
+// build). The error wraps ErrNotConverged if the QL/QR iteration failed.
+func Values(a mat.Symmetric) ([]float64, error) {
+	return valuesPure(a)
+}
+
+// backendAuto returns the solver of a native backend suited to (n, k), or
+// nil.
+func backendAuto(n, k int) Solver { return nil }

@@ -1,0 +1,5 @@
+//go:build !openblas
+
+package eigen
+
+func backendSolvers() []Solver { return nil }

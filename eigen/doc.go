@@ -1,0 +1,62 @@
+// Package eigen computes the leading eigenpairs, or all eigenvalues, of the
+// symmetric positive semi-definite Gram matrices Ĝ = VᵀV of the engine:
+// n×n with n = N·C' up to a few thousand, fast-decaying spectra and often
+// many (numerically) zero eigenvalues.
+//
+// # Solvers
+//
+// A Solver returns the k largest eigenpairs. Four implementations share
+// one conformance suite:
+//
+//	solver       method                                          memory (float64s)
+//	Dense        mat.EigenSym: full decomposition (reference)    ≈ 3·n²
+//	Tridiagonal  Dsytrd + Dsterf + inverse iteration + Dormqr    ≈ n² + n·k
+//	Lanczos      block Lanczos, full reorthogonalisation         n² (operator copy) + 2·n·MaxBasis + MaxBasis²
+//	LAPACKE      LAPACK Dsyevr (openblas build tag only)         ≈ 2·n² + n·k
+//
+// Dense, Tridiagonal and Lanczos are pure Go. Lanczos also works on an
+// Operator, a matrix given only by its action, through TopKOperator; the
+// operator form needs no n² copy. Auto picks a solver for (n, k).
+// Values returns all eigenvalues without vectors.
+//
+// # Contracts
+//
+// Ordering: eigenvalues are returned in descending order, eigenvectors as
+// the matching columns of an n×k matrix, each of unit 2-norm and orthogonal
+// to the others to working precision.
+//
+// Signs: every solver normalises each eigenvector so that its entry of
+// largest magnitude (the first one, on ties) is positive, so results are
+// deterministic and comparable across solvers. For a repeated eigenvalue
+// the basis of its eigenspace is not unique and differs between solvers.
+//
+// Multiplicities: all solvers return repeated eigenvalues with their
+// multiplicity and orthonormal eigenvectors for them. Dense and LAPACKE do
+// so by construction; Tridiagonal reorthogonalises the inverse-iteration
+// vectors of eigenvalues closer than 1e-3·‖T‖₁; Lanczos detects clusters of
+// BlockSize numerically equal Ritz values and then repeats with block size
+// k (see Lanczos). When k cuts through a cluster, the vectors span part of
+// its eigenspace.
+//
+// Zero eigenvalues: when k exceeds the rank, the remaining values are zero
+// to working precision (|λ| ≲ n·ε·λ₁, possibly slightly negative) with
+// orthonormal vectors of the null space. Use NumericalRank to count the
+// eigenvalues that may be divided by.
+//
+// Accuracy and tolerance: the direct solvers (Dense, Tridiagonal, LAPACKE)
+// are backward stable: eigenvalues are exact for a matrix within about
+// n·ε·λ₁ of the input, residuals ‖A·u − λ·u‖ are of that order, and an
+// eigenvector's error is about that divided by its eigengap. Lanczos
+// iterates until ‖A·u_i − λ_i·u_i‖ ≤ Tol·λ₁ for every returned pair
+// (default 1e-13), checked with a fresh application of the operator, and
+// reports the achieved residual in Stats.
+//
+// Errors: k outside [1, n] is a programming error and panics. Numerical
+// failure (an iteration that does not converge) is returned as an error
+// wrapping ErrNotConverged; no solver returns silently wrong results.
+//
+// Backends: in builds with the openblas tag, an init function registers
+// OpenBLAS (through gonum.org/v1/netlib) as gonum's BLAS for the whole
+// binary, Values uses LAPACKE's Dsyevd, and Auto returns LAPACKE. This
+// needs Debian's libopenblas-dev and liblapacke-dev.
+package eigen

@@ -1,0 +1,178 @@
+package eigen
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Operator is a symmetric linear map of R^n given by its action.
+type Operator interface {
+	// Size returns n.
+	Size() int
+	// ApplyTo sets dst = A·x for the b vectors held as the columns of the
+	// n×b matrix x. dst must be n×b, or empty, in which case it is resized.
+	ApplyTo(dst, x *mat.Dense)
+}
+
+// Solver finds the k largest eigenpairs of a symmetric positive
+// semi-definite matrix.
+type Solver interface {
+	// TopK returns the k largest eigenvalues in descending order and the
+	// matching unit eigenvectors as the columns of an n×k matrix. k must be
+	// in [1, n]; TopK panics otherwise. It returns an error only for
+	// numerical failure (non-convergence), never silently wrong results.
+	TopK(a mat.Symmetric, k int) (values []float64, vectors *mat.Dense, err error)
+	// Name identifies the solver in logs and benchmarks.
+	Name() string
+}
+
+// Stats describes the work done by an iterative solve.
+type Stats struct {
+	// Iterations counts block steps: applications of the operator to one
+	// block of basis vectors.
+	Iterations int
+	// Applies counts operator–vector products, that is the total number of
+	// columns the operator was applied to, the final check included.
+	Applies int
+	// MaxResidual is max_i ‖A·u_i − λ_i·u_i‖ / λ₁ over the returned pairs,
+	// measured with a fresh application of the operator: the quantity that
+	// Lanczos.Tol bounds. If λ₁ is zero it is the absolute residual.
+	MaxResidual float64
+}
+
+// ErrNotConverged is wrapped by the errors of solvers that failed to reach
+// their tolerance; test for it with errors.Is.
+var ErrNotConverged = errors.New("eigen: no convergence")
+
+var (
+	errBadK     = "eigen: k = %d is out of range [1, %d]"
+	errBadShape = errors.New("eigen: dimension mismatch")
+)
+
+func checkK(n, k int) {
+	if k < 1 || k > n {
+		panic(fmt.Sprintf(errBadK, k, n))
+	}
+}
+
+// NumericalRank returns the number of values greater than rtol·max(values):
+// the numerical rank of a positive semi-definite matrix whose eigenvalues
+// are values. rtol ≤ 0 means 1e-10. It returns 0 when no value is positive.
+func NumericalRank(values []float64, rtol float64) int {
+	if rtol <= 0 {
+		rtol = 1e-10
+	}
+	top := math.Inf(-1)
+	for _, v := range values {
+		top = max(top, v)
+	}
+	if !(top > 0) {
+		return 0
+	}
+	r := 0
+	for _, v := range values {
+		if v > rtol*top {
+			r++
+		}
+	}
+	return r
+}
+
+// SymOperator returns the Operator of the symmetric matrix a. It copies a
+// into full row-major storage (n² float64s) so that products use the
+// parallel general matrix multiply; later changes to a are not seen.
+func SymOperator(a mat.Symmetric) Operator {
+	n := a.SymmetricDim()
+	full := make([]float64, n*n)
+	if rs, ok := a.(mat.RawSymmetricer); ok {
+		raw := rs.RawSymmetric()
+		for i := 0; i < n; i++ {
+			for j := i; j < n; j++ {
+				var v float64
+				if raw.Uplo == blas.Upper {
+					v = raw.Data[i*raw.Stride+j]
+				} else {
+					v = raw.Data[j*raw.Stride+i]
+				}
+				full[i*n+j] = v
+				full[j*n+i] = v
+			}
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			for j := i; j < n; j++ {
+				v := a.At(i, j)
+				full[i*n+j] = v
+				full[j*n+i] = v
+			}
+		}
+	}
+	return &symOp{n: n, a: blas64.General{Rows: n, Cols: n, Stride: n, Data: full}}
+}
+
+// rowApplier is the fast path of operators that act on vectors stored as
+// the rows of a b×n matrix: dst = x·A (= (A·xᵀ)ᵀ, A symmetric).
+type rowApplier interface {
+	applyRows(dst, x blas64.General)
+}
+
+type symOp struct {
+	n int
+	a blas64.General
+}
+
+func (o *symOp) Size() int { return o.n }
+
+func (o *symOp) ApplyTo(dst, x *mat.Dense) {
+	r, b := x.Dims()
+	if r != o.n {
+		panic(errBadShape)
+	}
+	if dst.IsEmpty() {
+		dst.ReuseAs(o.n, b)
+	}
+	if dr, dc := dst.Dims(); dr != o.n || dc != b {
+		panic(errBadShape)
+	}
+	// The kernel works on vectors as rows, so transpose in and out:
+	// O(n·b) against O(n²·b).
+	xt := mat.DenseCopyOf(x.T())
+	yt := mat.NewDense(b, o.n, nil)
+	o.applyRows(yt.RawMatrix(), xt.RawMatrix())
+	dst.Copy(yt.T())
+}
+
+func (o *symOp) applyRows(dst, x blas64.General) {
+	mulVecs(false, 1, o.a, x, 0, dst)
+}
+
+// normalizeSigns flips the sign of each column of v so that its entry of
+// largest magnitude (the first one on ties) is positive.
+func normalizeSigns(v *mat.Dense) {
+	r, c := v.Dims()
+	raw := v.RawMatrix()
+	for j := 0; j < c; j++ {
+		best, bi := -1.0, 0
+		for i := 0; i < r; i++ {
+			if a := math.Abs(raw.Data[i*raw.Stride+j]); a > best {
+				best, bi = a, i
+			}
+		}
+		if raw.Data[bi*raw.Stride+j] < 0 {
+			for i := 0; i < r; i++ {
+				raw.Data[i*raw.Stride+j] = -raw.Data[i*raw.Stride+j]
+			}
+		}
+	}
+}
+
+// fullCopy returns a in a fresh n×n row-major array holding both
+// triangles, for the LAPACK routines.
+func fullCopy(a mat.Symmetric) []float64 {
+	return SymOperator(a).(*symOp).a.Data
+}
