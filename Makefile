@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: build test test-openblas race bench run fuzz vet generate
+.PHONY: build test test-openblas race bench bench-openblas gobench run fuzz vet generate
 
 build:
 	$(GO) build ./...
@@ -21,8 +21,17 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && false)
 
+# A compact table of every performance case (stage times, Gram FLOP rate
+# next to a plain dense product, multiple of a gradient pass, peak heap).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./bench/
+	$(GO) run ./bench/cmd/benchreport
+
+bench-openblas:
+	$(GO) run -tags openblas ./bench/cmd/benchreport
+
+# The Go benchmarks themselves (benchstat-friendly).
+gobench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x -count 5 ./bench/
 
 run:
 	$(GO) run ./cmd/vivit eigen
