@@ -9,53 +9,132 @@ import (
 	"text/tabwriter"
 
 	"github.com/vivit-go/vivit"
-	"github.com/vivit-go/vivit/npy"
 )
+
+const eigenSummary = `Top-k eigenvalues and eigenvectors of the generalized Gauss-Newton matrix
+(GGN) of the batch loss, computed through the small Gram matrix of its
+low-rank factor. With --directional, also the per-sample directional
+derivatives gamma and lambda along each eigenvector (see 'vivit directional').`
 
 const eigenExamples = `  vivit eigen --k 5
   vivit eigen --model model.safetensors --data batch.safetensors --k 10 --format json
+  vivit eigen --model model.pt --arch arch.json --inputs X.npy --targets y.npy --k 10
   vivit eigen --model model.safetensors --data batch.safetensors --k 10 --mc 1 --seed 3 --groups layer
-  vivit eigen --model model.safetensors --data batch.safetensors --k 10 --directional --eigvecs top10.npy
+  vivit eigen --model model.safetensors --data batch.safetensors --k 10 --eigvecs top10.safetensors
 `
 
-// eigenJSON is the JSON form of 'vivit eigen'.
+const directionalSummary = `Per-sample directional derivatives along the top-k GGN eigenvectors e_k:
+the slope gamma_nk = e_kᵀ∇ℓ_n and the curvature lambda_nk = e_kᵀ G_n e_k of
+each sample's loss ℓ_n, and, per direction, their mean, variance and
+signal-to-noise ratio over the batch (ViViT, section 4).`
+
+const directionalExamples = `  vivit directional --k 5
+  vivit directional --k 5 --plot directional.png
+  vivit directional --model model.safetensors --data batch.safetensors --k 10 --format json
+  vivit directional --model model.safetensors --data batch.safetensors --k 10 --format csv --out gamma_lambda.csv
+`
+
+// eigenJSON is the JSON form of 'vivit eigen' and 'vivit directional'.
 type eigenJSON struct {
-	NumParams        int           `json:"num_params"`
-	BatchSize        int           `json:"batch_size"`
-	CurvatureSamples int           `json:"curvature_samples"`
-	Columns          int           `json:"columns_per_sample"`
-	Loss             float64       `json:"loss"`
-	K                int           `json:"k"`
-	Eigenvalues      []float64     `json:"eigenvalues,omitempty"`
-	Gamma            [][]float64   `json:"gamma,omitempty"`
-	Lambda           [][]float64   `json:"lambda,omitempty"`
-	Groups           []eigenGroup  `json:"groups,omitempty"`
-	Warnings         []string      `json:"warnings,omitempty"`
-	Seconds          timingSeconds `json:"seconds"`
+	NumParams        int              `json:"num_params"`
+	BatchSize        int              `json:"batch_size"`
+	CurvatureSamples int              `json:"curvature_samples"`
+	Columns          int              `json:"columns_per_sample"`
+	MCSamples        int              `json:"mc_samples"`
+	Loss             float64          `json:"loss"`
+	K                int              `json:"k"`
+	Rank             *int             `json:"rank,omitempty"`
+	Eigenvalues      []float64        `json:"eigenvalues,omitempty"`
+	Gamma            [][]float64      `json:"gamma,omitempty"`
+	Lambda           [][]float64      `json:"lambda,omitempty"`
+	Directions       []directionStats `json:"directions,omitempty"`
+	Groups           []eigenGroup     `json:"groups,omitempty"`
+	Warnings         []string         `json:"warnings,omitempty"`
+	Seconds          *timingSeconds   `json:"seconds,omitempty"`
 }
 
 type eigenGroup struct {
-	Name        string      `json:"name"`
-	Params      []string    `json:"params"`
-	Eigenvalues []float64   `json:"eigenvalues"`
-	Gamma       [][]float64 `json:"gamma,omitempty"`
-	Lambda      [][]float64 `json:"lambda,omitempty"`
+	Name        string           `json:"name"`
+	Params      []string         `json:"params"`
+	Rank        *int             `json:"rank,omitempty"`
+	Eigenvalues []float64        `json:"eigenvalues"`
+	Gamma       [][]float64      `json:"gamma,omitempty"`
+	Lambda      [][]float64      `json:"lambda,omitempty"`
+	Directions  []directionStats `json:"directions,omitempty"`
+}
+
+// directionStats are the statistics over the batch of γ_nk and λ_nk for
+// one direction k.
+type directionStats struct {
+	K              int      `json:"k"`
+	Eigenvalue     float64  `json:"eigenvalue"`
+	GammaMean      float64  `json:"gamma_mean"`
+	GammaVariance  float64  `json:"gamma_variance"`
+	GammaSNR       *float64 `json:"gamma_snr"`
+	LambdaMean     float64  `json:"lambda_mean"`
+	LambdaVariance float64  `json:"lambda_variance"`
+	LambdaSNR      *float64 `json:"lambda_snr"`
+}
+
+func directions(blk vivit.Block) []directionStats {
+	if blk.Gamma == nil {
+		return nil
+	}
+	g, l := summarize(blk.Gamma), summarize(blk.Lambda)
+	ds := make([]directionStats, len(blk.Values))
+	for j, v := range blk.Values {
+		ds[j] = directionStats{K: j + 1, Eigenvalue: v,
+			GammaMean: g.mean[j], GammaVariance: g.variance[j], GammaSNR: jsonFloat(g.snr[j]),
+			LambdaMean: l.mean[j], LambdaVariance: l.variance[j], LambdaSNR: jsonFloat(l.snr[j])}
+	}
+	return ds
 }
 
 func runEigen(args []string, stdout, stderr io.Writer) error {
-	c := newCommon("eigen", "Top-k eigenvalues (and eigenvectors) of the generalized Gauss-Newton matrix of the batch loss.", eigenExamples, stderr)
+	return runTop("eigen", eigenSummary, eigenExamples, false, args, stdout, stderr)
+}
+
+func runDirectional(args []string, stdout, stderr io.Writer) error {
+	return runTop("directional", directionalSummary, directionalExamples, true, args, stdout, stderr)
+}
+
+// runTop runs 'eigen' (dirCmd false) or 'directional'.
+func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, stderr io.Writer) error {
+	c := newCommon(name, summary, examples, stdout, stderr, withKnobs)
 	k := c.fs.Int("k", 10, "number `K` of leading eigenpairs")
-	dir := c.fs.Bool("directional", false, "also compute per-sample directional derivatives gamma and lambda")
-	vecs := c.fs.String("eigvecs", "", "write the eigenvectors as a [k, P] float64 .npy `FILE` in state_dict order (whole network only)")
+	c.add("k", "")
+	dir := &dirCmd
+	if !dirCmd {
+		dir = c.fs.Bool("directional", false, "also compute the per-sample directional derivatives gamma and lambda (as 'vivit directional')")
+		c.add("directional", "")
+	}
+	vecs := c.fs.String("eigvecs", "", "write the eigenvectors to `FILE`: .npy ([k, P] float64, state_dict order), or .safetensors / .pt (one [k, ...shape] float64 tensor per parameter, under its own name)")
+	c.add("eigvecs", groupOutput)
+	var plotFile *string
+	if dirCmd {
+		plotFile = c.fs.String("plot", "", "draw the distributions of gamma and lambda over the samples, per direction, to a PNG `FILE`")
+		c.add("plot", groupOutput)
+	}
 	if err := c.parse(args); err != nil {
 		return err
 	}
 	defer c.progress.done() // also on errors, before run prints them
+	if err := c.needBatch(); err != nil {
+		return err
+	}
 	if *k < 1 {
 		return usagef("--k must be at least 1, got %d", *k)
 	}
-	if *vecs != "" && c.groups != "full" {
-		return usagef("--eigvecs writes whole-network eigenvectors; it cannot be combined with --groups %s", c.groups)
+	if err := checkExt("eigvecs", *vecs, eigvecsExts...); err != nil {
+		return err
+	}
+	if ext := extOf(*vecs); ext == ".npy" && c.groupsBy == "layer" {
+		return usagef("--eigvecs %s: a .npy file holds whole-network eigenvectors; with --groups layer write .safetensors or .pt", *vecs)
+	}
+	if plotFile != nil {
+		if err := checkExt("plot", *plotFile, ".png"); err != nil {
+			return err
+		}
 	}
 	m, b, err := c.load()
 	if err != nil {
@@ -81,143 +160,120 @@ func runEigen(args []string, stdout, stderr io.Writer) error {
 				w = fmt.Sprintf("group %s: %s", blk.Name, w)
 			}
 			warnings = append(warnings, w)
-			fmt.Fprintln(stderr, "vivit: warning:", w)
+			c.warn("%s", w)
 		}
 	}
 	if *vecs != "" {
-		blk := res.Blocks[0]
-		r, cols := blk.Vectors.Dims()
-		if r == 0 {
-			cols = blk.Layout.Size()
-		}
-		data := make([]float64, 0, r*cols)
-		for j := 0; j < r; j++ {
-			data = append(data, blk.Vector(j)...)
-		}
-		if err := npy.WriteFile(*vecs, &npy.Array{Shape: []int{r, cols}, Data: data}); err != nil {
+		if err := writeEigvecs(*vecs, res, c.groupsBy == "layer"); err != nil {
 			return err
 		}
 	}
-	c.progress.done()
-	w, closeOut, err := c.output(stdout)
-	if err != nil {
-		return err
+	if plotFile != nil && *plotFile != "" {
+		if err := directionalPlot(*plotFile, res, c.mc); err != nil {
+			return err
+		}
 	}
-	switch c.format {
-	case "json":
-		err = writeEigenJSON(w, res, *k, c.groups == "layer", warnings)
-	case "csv":
-		err = writeEigenCSV(w, res, *dir)
-	default:
-		err = writeEigenTable(w, res, *dir)
-	}
-	if cerr := closeOut(); err == nil {
-		err = cerr
+	err = c.writeResult(func(w io.Writer) error {
+		switch c.format {
+		case "json":
+			return c.writeEigenJSON(w, res, *k, warnings)
+		case "csv":
+			return writeEigenCSV(w, res, *dir)
+		}
+		if dirCmd {
+			return writeDirectionalTable(w, res, c.mc)
+		}
+		return writeEigenTable(w, res, *dir, c.mc)
+	})
+	if err == nil {
+		c.timing(res.Timing)
 	}
 	return err
 }
 
-func rows(m interface {
-	Dims() (int, int)
-	At(int, int) float64
-}) [][]float64 {
-	if m == nil {
-		return nil
-	}
-	r, c := m.Dims()
-	out := make([][]float64, r)
-	for i := range out {
-		out[i] = make([]float64, c)
-		for j := range out[i] {
-			out[i][j] = m.At(i, j)
-		}
-	}
-	return out
-}
-
-func matRows(blk vivit.Block) (gamma, lambda [][]float64) {
-	if blk.Gamma != nil {
-		gamma = rows(blk.Gamma)
-	}
-	if blk.Lambda != nil {
-		lambda = rows(blk.Lambda)
-	}
-	return gamma, lambda
-}
-
-func writeEigenJSON(w io.Writer, res *vivit.Result, k int, grouped bool, warnings []string) error {
+func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings []string) error {
 	out := eigenJSON{
 		NumParams: res.NumParams, BatchSize: res.BatchSize, CurvatureSamples: res.CurvatureSamples,
-		Columns: res.Columns, Loss: res.Loss, K: k, Warnings: warnings, Seconds: seconds(res.Timing),
+		Columns: res.Columns, MCSamples: c.mc, Loss: res.Loss, K: k, Warnings: warnings, Seconds: c.seconds(res.Timing),
 	}
-	if grouped {
+	rank := func(blk vivit.Block) *int {
+		if blk.Rank < 0 {
+			return nil
+		}
+		r := blk.Rank
+		return &r
+	}
+	if c.groupsBy == "layer" {
 		for _, blk := range res.Blocks {
-			g := eigenGroup{Name: blk.Name, Params: blk.Layout.Names, Eigenvalues: nonNil(blk.Values)}
-			g.Gamma, g.Lambda = matRows(blk)
-			out.Groups = append(out.Groups, g)
+			out.Groups = append(out.Groups, eigenGroup{Name: blk.Name, Params: blk.Layout.Names, Rank: rank(blk),
+				Eigenvalues: nonNil(blk.Values), Gamma: rows(blk.Gamma), Lambda: rows(blk.Lambda), Directions: directions(blk)})
 		}
 	} else {
 		blk := res.Blocks[0]
 		out.Eigenvalues = nonNil(blk.Values)
-		out.Gamma, out.Lambda = matRows(blk)
+		out.Rank = rank(blk)
+		out.Gamma, out.Lambda, out.Directions = rows(blk.Gamma), rows(blk.Lambda), directions(blk)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
 
-func nonNil(v []float64) []float64 {
-	if v == nil {
-		return []float64{}
+// curvatureNote describes where the curvature comes from.
+func curvatureNote(res *vivit.Result, mc int) string {
+	if mc > 0 {
+		return fmt.Sprintf("Monte-Carlo curvature from %d samples, %d sampled column%s each", res.CurvatureSamples, mc, plural(mc))
 	}
-	return v
+	return fmt.Sprintf("exact curvature from %d samples, %d factor columns each", res.CurvatureSamples, res.Columns)
 }
 
-func groupName(blk vivit.Block) string {
-	if blk.Name == "" {
-		return "all"
-	}
-	return blk.Name
-}
-
-func writeEigenTable(w io.Writer, res *vivit.Result, dir bool) error {
-	fmt.Fprintf(w, "GGN top eigenvalues: %d parameters, batch of %d (curvature from %d samples × %d columns), loss %.6g\n\n",
-		res.NumParams, res.BatchSize, res.CurvatureSamples, res.Columns, res.Loss)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+func writeEigenTable(w io.Writer, res *vivit.Result, dir bool, mc int) error {
 	if dir {
-		fmt.Fprintln(tw, "group\tk\teigenvalue\tmean γ\tvar γ\tSNR γ\tmean λ\tvar λ\tSNR λ\t")
-	} else {
-		fmt.Fprintln(tw, "group\tk\teigenvalue\t")
+		return writeDirectionalTable(w, res, mc)
 	}
+	fmt.Fprintf(w, "GGN top eigenvalues: %d parameters, batch of %d, loss %.6g\n(%s)\n\n",
+		res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "group\tk\teigenvalue\t")
 	for _, blk := range res.Blocks {
-		var gs, ls summary
-		if dir && blk.Gamma != nil {
-			gs, ls = summarize(blk.Gamma), summarize(blk.Lambda)
-		}
 		for j, v := range blk.Values {
-			if dir {
-				fmt.Fprintf(tw, "%s\t%d\t%.6e\t%.4e\t%.4e\t%.4g\t%.4e\t%.4e\t%.4g\t\n", groupName(blk), j+1, v,
-					gs.mean[j], gs.variance[j], gs.snr[j], ls.mean[j], ls.variance[j], ls.snr[j])
-			} else {
-				fmt.Fprintf(tw, "%s\t%d\t%.6e\t\n", groupName(blk), j+1, v)
-			}
+			fmt.Fprintf(tw, "%s\t%d\t%.6e\t\n", blockName(blk.Name), j+1, v)
+		}
+	}
+	return tw.Flush()
+}
+
+func writeDirectionalTable(w io.Writer, res *vivit.Result, mc int) error {
+	fmt.Fprintf(w, "GGN directional derivatives: %d parameters, batch of %d, loss %.6g\n(%s)\n\n",
+		res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "group\tk\teigenvalue\tmean γ\tvar γ\tSNR γ\tmean λ\tvar λ\tSNR λ\t")
+	for _, blk := range res.Blocks {
+		for _, d := range directions(blk) {
+			fmt.Fprintf(tw, "%s\t%d\t%.6e\t%.4e\t%.4e\t%s\t%.4e\t%.4e\t%s\t\n", blockName(blk.Name), d.K, d.Eigenvalue,
+				d.GammaMean, d.GammaVariance, snrText(d.GammaSNR), d.LambdaMean, d.LambdaVariance, snrText(d.LambdaSNR))
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if dir {
-		fmt.Fprintln(w, "\nγ_nk = e_kᵀ∇ℓ_n and λ_nk = e_kᵀG_n e_k over the samples n: mean, population variance, SNR = mean²/variance.")
+	_, err := fmt.Fprint(w, `
+γ_nk = e_kᵀ∇ℓ_n (slope) and λ_nk = e_kᵀG_n e_k (curvature) of each sample's loss
+along eigenvector e_k; mean and population variance over the batch, SNR =
+mean²/variance. Per-sample values: --format json or csv.
+`)
+	return err
+}
+
+func snrText(v *float64) string {
+	if v == nil {
+		return "-"
 	}
-	t := res.Timing
-	fmt.Fprintf(w, "\ntime: %.3fs (forward %.3fs, backprop %.3fs, Gram %.3fs, eigensolve %.3fs, map-back %.3fs, directional %.3fs)\n",
-		t.Total().Seconds(), t.Forward.Seconds(), t.Backprop.Seconds(), t.Gram.Seconds(), t.Eigen.Seconds(), t.MapBack.Seconds(), t.Directional.Seconds())
-	return nil
+	return fmt.Sprintf("%.4g", *v)
 }
 
 func writeEigenCSV(w io.Writer, res *vivit.Result, dir bool) error {
 	cw := csv.NewWriter(w)
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	if dir {
 		cw.Write([]string{"group", "k", "eigenvalue", "sample", "gamma", "lambda"})
 	} else {
@@ -226,15 +282,22 @@ func writeEigenCSV(w io.Writer, res *vivit.Result, dir bool) error {
 	for _, blk := range res.Blocks {
 		for j, v := range blk.Values {
 			if !dir {
-				cw.Write([]string{groupName(blk), strconv.Itoa(j + 1), f(v)})
+				cw.Write([]string{blockName(blk.Name), strconv.Itoa(j + 1), csvFloat(v)})
 				continue
 			}
 			n, _ := blk.Gamma.Dims()
 			for i := 0; i < n; i++ {
-				cw.Write([]string{groupName(blk), strconv.Itoa(j + 1), f(v), strconv.Itoa(i), f(blk.Gamma.At(i, j)), f(blk.Lambda.At(i, j))})
+				cw.Write([]string{blockName(blk.Name), strconv.Itoa(j + 1), csvFloat(v), strconv.Itoa(i), csvFloat(blk.Gamma.At(i, j)), csvFloat(blk.Lambda.At(i, j))})
 			}
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

@@ -6,116 +6,221 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/vivit-go/vivit"
-	"github.com/vivit-go/vivit/example"
-	"github.com/vivit-go/vivit/model"
 )
 
 var errHelp = errors.New("help requested")
 
-// common holds the flags every computing command shares.
+// Flag groups, in the order --help lists them.
+const (
+	groupInput  = "Input"
+	groupKnobs  = "Approximation"
+	groupOutput = "Output"
+)
+
+// common holds the flags the commands share and the parsing around them.
 type common struct {
+	name     string
+	summary  string
+	examples string
 	fs       *flag.FlagSet
-	model    string
-	arch     string
-	data     string
+	stdout   io.Writer
+	stderr   io.Writer
+	order    []string          // flag names in the order of definition
+	groups   map[string]string // flag name → group
+	formats  []string          // accepted --format values
+
+	// input
+	model, arch, data, inputs, targets string
+	// approximation knobs (computing commands)
 	mc       int
 	seed     uint64
 	subbatch string
-	groups   string
+	groupsBy string
+	// output
 	format   string
 	out      string
 	quiet    bool
+	noTiming bool
+
 	progress *progress
 }
 
-func newCommon(name, summary, examples string, stderr io.Writer) *common {
-	c := &common{fs: flag.NewFlagSet(name, flag.ContinueOnError), progress: &progress{}}
-	c.fs.SetOutput(stderr)
-	c.fs.StringVar(&c.model, "model", "", "checkpoint `FILE` (.safetensors with the architecture in its metadata)")
-	c.fs.StringVar(&c.arch, "arch", "", "architecture JSON `FILE`, for checkpoints saved without it")
-	c.fs.StringVar(&c.data, "data", "", "batch `FILE` (.safetensors with \"inputs\" and \"targets\")")
-	c.fs.IntVar(&c.mc, "mc", 0, "Monte-Carlo samples `M` of the loss Hessian per sample (0 = exact)")
-	c.fs.Uint64Var(&c.seed, "seed", 0, "`SEED` for the Monte-Carlo draws")
-	c.fs.StringVar(&c.subbatch, "subbatch", "", "curvature from these samples only: comma-separated `INDICES` (0-based)")
-	c.fs.StringVar(&c.groups, "groups", "full", "parameter blocks: full (whole network) or layer (one block per layer)")
-	c.fs.StringVar(&c.format, "format", "table", "output `FORMAT`: table, json or csv")
-	c.fs.StringVar(&c.out, "out", "", "write the results to `FILE` instead of standard output")
-	c.fs.BoolVar(&c.quiet, "quiet", false, "no progress display on standard error (it is off anyway when standard error is not a terminal)")
-	c.fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vivit %s [flags]\n\n%s\n\nFlags:\n", name, summary)
-		c.fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nExamples:\n%s", examples)
+// knobs says whether a command takes the approximation knobs.
+type knobs bool
+
+const (
+	withKnobs    knobs = true
+	withoutKnobs knobs = false
+)
+
+func newCommon(name, summary, examples string, stdout, stderr io.Writer, k knobs) *common {
+	c := &common{
+		name: name, summary: summary, examples: examples,
+		fs:     flag.NewFlagSet("vivit "+name, flag.ContinueOnError),
+		stdout: stdout, stderr: stderr, groups: map[string]string{},
+		formats:  []string{"table", "json", "csv"},
+		progress: &progress{},
+	}
+	c.fs.SetOutput(io.Discard) // errors are reported by run, help by parse
+	c.fs.Usage = func() {}
+	c.str(&c.model, "model", "", groupInput, "checkpoint `FILE`: .safetensors (architecture in its metadata, or --arch) or a PyTorch .pt/.pth state_dict (needs --arch); default: the embedded example")
+	c.str(&c.arch, "arch", "", groupInput, "architecture JSON `FILE` (docs/formats.md), for checkpoints saved without it; overrides the checkpoint's own")
+	c.str(&c.data, "data", "", groupInput, "batch `FILE`: .safetensors (or .pt) with tensors \"inputs\" and \"targets\"")
+	c.str(&c.inputs, "inputs", "", groupInput, "batch inputs as a .npy (or .pt) `FILE` of shape [N, ...input_shape], or flattened per sample; with --targets")
+	c.str(&c.targets, "targets", "", groupInput, "batch targets as a .npy (or .pt) `FILE`: integer class indices [N] (cross_entropy) or floats [N, C] (mse)")
+	if k {
+		c.fs.IntVar(&c.mc, "mc", 0, "Monte-Carlo samples `M` of the loss Hessian per sample (0 = exact GGN)")
+		c.add("mc", groupKnobs)
+		c.fs.Uint64Var(&c.seed, "seed", 0, "`SEED` of the Monte-Carlo draws (needs --mc)")
+		c.add("seed", groupKnobs)
+		c.str(&c.subbatch, "subbatch", "", groupKnobs, "curvature from these samples only: comma-separated 0-based `INDICES` (gradients still use the whole batch)")
+		c.str(&c.groupsBy, "groups", "full", groupKnobs, "parameter blocks `MODE`: full (one GGN for the whole network) or layer (block-diagonal, one block per layer)")
+	}
+	c.str(&c.format, "format", "table", groupOutput, "output `FORMAT`: table, json or csv")
+	c.str(&c.out, "out", "", groupOutput, "write the results to `FILE` instead of standard output")
+	c.fs.BoolVar(&c.quiet, "quiet", false, "no progress, timings or warnings on standard error (progress is off anyway when it is not a terminal)")
+	c.add("quiet", groupOutput)
+	if k {
+		c.fs.BoolVar(&c.noTiming, "no-timing", false, "leave wall-clock timings out of the output (for reproducible output)")
+		c.add("no-timing", groupOutput)
 	}
 	return c
+}
+
+func (c *common) add(name, group string) {
+	c.order = append(c.order, name)
+	c.groups[name] = group
+}
+
+func (c *common) str(p *string, name, def, group, usage string) {
+	c.fs.StringVar(p, name, def, usage)
+	c.add(name, group)
+}
+
+// help writes the command's usage to w.
+func (c *common) help(w io.Writer) {
+	fmt.Fprintf(w, "Usage: vivit %s [flags]\n\n%s\n", c.name, c.summary)
+	for _, g := range []string{"", groupInput, groupKnobs, groupOutput} {
+		first := true
+		for _, name := range c.order {
+			if c.groups[name] != g {
+				continue
+			}
+			if first {
+				title := g + " flags"
+				if g == "" {
+					title = "Command flags"
+				}
+				fmt.Fprintf(w, "\n%s:\n", title)
+				first = false
+			}
+			f := c.fs.Lookup(name)
+			arg, usage := flag.UnquoteUsage(f)
+			head := "  --" + name
+			if arg != "" {
+				head += " " + arg
+			}
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+				usage += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(w, "%s\n%s", head, wrap(usage, "      ", 80))
+		}
+	}
+	fmt.Fprintf(w, "\nExamples:\n%s", c.examples)
+}
+
+// set reports whether the flag was given on the command line.
+func (c *common) set(name string) bool {
+	found := false
+	c.fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			found = true
+		}
+	})
+	return found
 }
 
 func (c *common) parse(args []string) error {
 	if err := c.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			c.help(c.stdout)
 			return errHelp
 		}
-		return &usageError{err.Error()}
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			msg = "unknown flag --" + strings.TrimPrefix(name, "-")
+		}
+		msg = strings.ReplaceAll(msg, "for flag -", "for flag --")
+		return usagef("%s (see 'vivit %s --help')", msg, c.name)
 	}
-	c.progress = newProgress(c.fs.Output(), c.quiet)
+	c.progress = newProgress(c.stderr, c.quiet)
 	if c.fs.NArg() > 0 {
-		return usagef("unexpected argument %q", c.fs.Arg(0))
+		return usagef("unexpected argument %q (flags start with --; see 'vivit %s --help')", c.fs.Arg(0), c.name)
 	}
-	switch c.format {
-	case "table", "json", "csv":
-	default:
-		return usagef("--format must be table, json or csv, got %q", c.format)
+	if !contains(c.formats, c.format) {
+		return usagef("--format must be %s, got %q", orList(c.formats), c.format)
 	}
-	if (c.model == "") != (c.data == "") {
-		return usagef("--model and --data go together (give both, or neither for the embedded example)")
+	if c.data != "" && (c.inputs != "" || c.targets != "") {
+		return usagef("--data and --inputs/--targets are alternatives: give one batch")
+	}
+	if (c.inputs == "") != (c.targets == "") {
+		return usagef("--inputs and --targets go together")
 	}
 	if c.arch != "" && c.model == "" {
 		return usagef("--arch needs --model")
 	}
+	if c.model == "" && c.batchGiven() {
+		return usagef("a batch (--data or --inputs) needs --model; without both, commands use the embedded example")
+	}
 	if c.mc < 0 {
 		return usagef("--mc must be ≥ 0, got %d", c.mc)
 	}
-	switch c.groups {
-	case "full", "layer":
-	default:
-		return usagef("--groups must be full or layer, got %q", c.groups)
+	if c.set("seed") && c.mc == 0 {
+		return usagef("--seed needs --mc (it seeds the Monte-Carlo draws; the exact GGN is not random)")
+	}
+	if c.groupsBy != "" && c.groupsBy != "full" && c.groupsBy != "layer" {
+		return usagef("--groups must be full or layer, got %q", c.groupsBy)
 	}
 	return nil
 }
 
-// load reads the model and batch, or the embedded example.
-func (c *common) load() (*vivit.Model, *vivit.Batch, error) {
-	if c.model == "" {
-		return example.Load()
+// needBatch checks that a batch is given along with --model.
+func (c *common) needBatch() error {
+	if c.model != "" && !c.batchGiven() {
+		return usagef("--model needs a batch: --data FILE, or --inputs X.npy --targets Y.npy")
 	}
-	var arch *model.Architecture
-	if c.arch != "" {
-		data, err := os.ReadFile(c.arch)
-		if err != nil {
-			return nil, nil, err
-		}
-		if arch, err = model.ParseArchitecture(data); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", c.arch, err)
-		}
-	}
-	m, err := model.LoadCheckpoint(c.model, arch)
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := model.LoadBatch(c.data, m)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, b, nil
+	return nil
 }
 
-// options turns the knobs into engine options for m.
+func (c *common) batchGiven() bool { return c.data != "" || c.inputs != "" }
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// orList spells a list as "a, b or c".
+func orList(items []string) string {
+	if len(items) == 1 {
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// options turns the knobs into engine options for m and a batch of n.
 func (c *common) options(m *vivit.Model, n int) (*vivit.Options, error) {
 	o := &vivit.Options{MCSamples: c.mc, Seed: c.seed, Progress: c.progress.stage}
 	if c.subbatch != "" {
+		seen := map[int]bool{}
 		for _, f := range strings.Split(c.subbatch, ",") {
 			i, err := strconv.Atoi(strings.TrimSpace(f))
 			if err != nil {
@@ -124,23 +229,99 @@ func (c *common) options(m *vivit.Model, n int) (*vivit.Options, error) {
 			if i < 0 || i >= n {
 				return nil, usagef("--subbatch: index %d is out of range for a batch of %d samples", i, n)
 			}
+			if seen[i] {
+				return nil, usagef("--subbatch: index %d is repeated", i)
+			}
+			seen[i] = true
 			o.SubBatch = append(o.SubBatch, i)
 		}
 	}
-	if c.groups == "layer" {
+	if c.groupsBy == "layer" {
 		o.Groups = vivit.LayerGroups(m)
 	}
 	return o, nil
 }
 
 // output opens the destination of the results.
-func (c *common) output(stdout io.Writer) (io.Writer, func() error, error) {
+func (c *common) output() (io.Writer, func() error, error) {
 	if c.out == "" {
-		return stdout, func() error { return nil }, nil
+		return c.stdout, func() error { return nil }, nil
 	}
 	f, err := os.Create(c.out)
 	if err != nil {
 		return nil, nil, err
 	}
 	return f, f.Close, nil
+}
+
+// writeResult writes the results with write, to stdout or --out.
+func (c *common) writeResult(write func(io.Writer) error) error {
+	c.progress.done()
+	w, closeOut, err := c.output()
+	if err != nil {
+		return err
+	}
+	err = write(w)
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// warn prints a warning on standard error unless --quiet.
+func (c *common) warn(format string, args ...any) {
+	if c.quiet {
+		return
+	}
+	c.progress.done()
+	fmt.Fprintf(c.stderr, "vivit: warning: "+format+"\n", args...)
+}
+
+// timing prints the stage timings on standard error (table output), unless
+// --quiet or --no-timing.
+func (c *common) timing(t vivit.Timing) {
+	if c.quiet || c.noTiming || c.format != "table" {
+		return
+	}
+	if c.name == "stats" {
+		// ComputeStats records its gradient pass under Directional.
+		fmt.Fprintf(c.stderr, "vivit: %.3fs (forward %.3fs, factor backprop %.3fs, gradients and statistics %.3fs)\n",
+			t.Total().Seconds(), t.Forward.Seconds(), t.Backprop.Seconds(), t.Directional.Seconds())
+		return
+	}
+	fmt.Fprintf(c.stderr, "vivit: %.3fs (forward %.3fs, backprop %.3fs, Gram %.3fs, eigensolve %.3fs, map-back %.3fs, directional %.3fs)\n",
+		t.Total().Seconds(), t.Forward.Seconds(), t.Backprop.Seconds(), t.Gram.Seconds(), t.Eigen.Seconds(), t.MapBack.Seconds(), t.Directional.Seconds())
+}
+
+// checkExt checks a file flag's extension against the accepted ones.
+func checkExt(flagName, path string, exts ...string) error {
+	if path == "" {
+		return nil
+	}
+	if !contains(exts, extOf(path)) {
+		return usagef("--%s %s: the file name must end in %s", flagName, path, orList(exts))
+	}
+	return nil
+}
+
+// extOf returns the lower-case extension of a path.
+func extOf(path string) string { return strings.ToLower(filepath.Ext(path)) }
+
+// wrap breaks text into lines of at most width columns, each starting
+// with indent.
+func wrap(text, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, word := range strings.Fields(text) {
+		if len([]rune(line))+1+len([]rune(word)) > width && line != indent {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += word
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }

@@ -5,13 +5,18 @@
 //
 // Usage:
 //
-//	vivit eigen     [--model M --data D] [--k K] [knobs] [--directional] [--eigvecs FILE.npy]
-//	vivit spectrum  [--model M --data D] [knobs]
-//	vivit stats     [--model M --data D] [--mc M --seed S] [--diag-ggn F.npy] [--grad-variance F.npy]
+//	vivit eigen       [--model M (--data D | --inputs X --targets Y)] [--k K] [knobs] [--directional] [--eigvecs FILE]
+//	vivit spectrum    [--model M --data D] [knobs] [--plot FILE.png]
+//	vivit directional [--model M --data D] [--k K] [knobs] [--plot FILE.png]
+//	vivit stats       [--model M --data D] [knobs] [--diag-ggn F.npy] [--grad-variance F.npy]
+//	vivit inspect     [--model M [--arch A.json]] [--data D]
 //	vivit version
 //
-// Without --model and --data every command runs on the embedded example: a
-// 64-32-10 tanh MLP trained on the UCI digits and a held-out batch.
+// Checkpoints are safetensors files (architecture in the metadata or given
+// with --arch) or PyTorch .pt/.pth state_dicts (with --arch). Batches are
+// safetensors files or .npy pairs. Without --model every command runs on
+// the embedded example: a 64-32-10 tanh MLP trained on the UCI digits and
+// a held-out batch. docs/guide.md is the manual.
 //
 // Exit codes: 0 success, 1 runtime failure, 2 usage error.
 package main
@@ -21,6 +26,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 )
 
 // version is set at link time (-ldflags "-X main.version=…").
@@ -41,15 +48,28 @@ Usage:
   vivit <command> [flags]
 
 Commands:
-  eigen      top-k eigenvalues and eigenvectors of the GGN (and per-sample directional derivatives)
-  spectrum   all nonzero eigenvalues of the GGN and its trace
-  stats      loss, gradient, gradient noise and the diagonal of the GGN
-  version    print the version
+  eigen        top-k eigenvalues and eigenvectors of the GGN
+  spectrum     all nonzero eigenvalues of the GGN, its rank and trace (and a plot)
+  directional  per-sample slopes and curvatures along the top eigenvectors (and a plot)
+  stats        loss, gradient, gradient noise and the diagonal of the GGN
+  inspect      what a checkpoint holds and whether vivit supports it
+  version      print the version
 
 Run 'vivit <command> --help' for a command's flags and examples. Without
---model and --data, commands run on the embedded example (a 64-32-10 MLP
-trained on the UCI digits data).
+--model, commands run on the embedded example (a 64-32-10 MLP trained on the
+UCI digits data). Exit codes: 0 success, 1 runtime failure, 2 usage error.
 `
+
+type command func(args []string, stdout, stderr io.Writer) error
+
+var commands = map[string]command{
+	"eigen":       runEigen,
+	"spectrum":    runSpectrum,
+	"directional": runDirectional,
+	"stats":       runStats,
+	"inspect":     runInspect,
+	"version":     runVersion,
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -62,24 +82,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	switch args[0] {
-	case "eigen":
-		err = runEigen(args[1:], stdout, stderr)
-	case "spectrum":
-		err = runSpectrum(args[1:], stdout, stderr)
-	case "stats":
-		err = runStats(args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "vivit", version)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, mainUsage)
+	switch name := args[0]; name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && commands[args[1]] != nil {
+			err = commands[args[1]]([]string{"--help"}, stdout, stderr)
+		} else {
+			fmt.Fprint(stdout, mainUsage)
+		}
+	case "--version", "-version":
+		err = runVersion(nil, stdout, stderr)
 	default:
-		err = usagef("unknown command %q (want eigen, spectrum, stats or version)", args[0])
+		cmd, ok := commands[name]
+		if !ok {
+			err = usagef("unknown command %q (want eigen, spectrum, directional, stats, inspect or version; see 'vivit help')", name)
+			break
+		}
+		err = cmd(args[1:], stdout, stderr)
 	}
-	if err == nil {
-		return 0
-	}
-	if errors.Is(err, errHelp) {
+	if err == nil || errors.Is(err, errHelp) {
 		return 0
 	}
 	fmt.Fprintln(stderr, "vivit:", err)
@@ -88,4 +108,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return 1
+}
+
+func runVersion(args []string, stdout, _ io.Writer) error {
+	if len(args) > 0 {
+		if args[0] == "--help" || args[0] == "-h" {
+			fmt.Fprint(stdout, "Usage: vivit version\n\nPrints the version of vivit, of Go and of the main dependencies.\n")
+			return errHelp
+		}
+		return usagef("version takes no arguments, got %q", args[0])
+	}
+	v := version
+	deps := ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if mv := info.Main.Version; mv != "" && mv != "(devel)" && version == "v0.1.0-dev" {
+			v = mv
+		}
+		for _, d := range info.Deps {
+			switch d.Path {
+			case "gonum.org/v1/gonum", "gonum.org/v1/plot", "github.com/nlpodyssey/gopickle":
+				deps += fmt.Sprintf(", %s %s", d.Path, d.Version)
+			}
+		}
+	}
+	_, err := fmt.Fprintf(stdout, "vivit %s (%s %s/%s%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH, deps)
+	return err
 }

@@ -13,6 +13,10 @@ import (
 	"github.com/vivit-go/vivit/npy"
 )
 
+const statsSummary = `Loss, gradient, per-sample gradient norms, gradient variance and the
+diagonal of the GGN of the batch, with per-layer gradient norms, GGN traces
+and gradient signal-to-noise ratios.`
+
 const statsExamples = `  vivit stats
   vivit stats --model model.safetensors --data batch.safetensors --format json
   vivit stats --model model.safetensors --data batch.safetensors --mc 1 --seed 7 --diag-ggn diag.npy --grad-variance var.npy
@@ -36,15 +40,26 @@ type statsLayer struct {
 }
 
 func runStats(args []string, stdout, stderr io.Writer) error {
-	c := newCommon("stats", "Loss, gradient, per-sample gradient norms, gradient variance and the diagonal of the GGN, per layer.", statsExamples, stderr)
-	diag := c.fs.String("diag-ggn", "", "write the GGN diagonal as a [P] float64 .npy `FILE`")
-	gvar := c.fs.String("grad-variance", "", "write the per-parameter gradient variance as a [P] float64 .npy `FILE`")
+	c := newCommon("stats", statsSummary, statsExamples, stdout, stderr, withKnobs)
+	diag := c.fs.String("diag-ggn", "", "write the GGN diagonal as a [P] float64 .npy `FILE` (state_dict order)")
+	c.add("diag-ggn", groupOutput)
+	gvar := c.fs.String("grad-variance", "", "write the per-parameter gradient variance as a [P] float64 .npy `FILE` (state_dict order)")
+	c.add("grad-variance", groupOutput)
 	if err := c.parse(args); err != nil {
 		return err
 	}
 	defer c.progress.done() // also on errors, before run prints them
-	if c.groups != "full" {
+	if err := c.needBatch(); err != nil {
+		return err
+	}
+	if c.groupsBy != "full" {
 		return usagef("--groups does not apply to stats (its statistics are always per layer)")
+	}
+	if err := checkExt("diag-ggn", *diag, ".npy"); err != nil {
+		return err
+	}
+	if err := checkExt("grad-variance", *gvar, ".npy"); err != nil {
+		return err
 	}
 	m, b, err := c.load()
 	if err != nil {
@@ -69,45 +84,50 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	c.progress.done()
-	w, closeOut, err := c.output(stdout)
-	if err != nil {
+	err = c.writeResult(func(w io.Writer) error {
+		var err error
+		switch c.format {
+		case "json":
+			out := statsJSON{Loss: st.Loss, GradNorm: st.GradNorm, PerSampleGradNorms: st.PerSampleGradNorms,
+				GGNTrace: st.GGNTrace, MCSamples: c.mc}
+			for _, l := range st.Layers {
+				out.Layers = append(out.Layers, statsLayer{Layer: l.Layer, Params: l.Params, GradNorm: l.GradNorm, GGNTrace: l.GGNTrace, SNR: jsonFloat(l.SNR)})
+			}
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			err = enc.Encode(out)
+		case "csv":
+			cw := csv.NewWriter(w)
+			cw.Write([]string{"layer", "params", "grad_norm", "ggn_trace", "snr"})
+			for _, l := range st.Layers {
+				cw.Write([]string{strconv.Itoa(l.Layer), strings.Join(l.Params, " "), csvFloat(l.GradNorm), csvFloat(l.GGNTrace), csvFloat(l.SNR)})
+			}
+			cw.Flush()
+			err = cw.Error()
+		default:
+			fmt.Fprintf(w, "loss %.6g, ‖∇L‖ %.6g, tr(GGN) %.6g", st.Loss, st.GradNorm, st.GGNTrace)
+			if c.mc > 0 {
+				fmt.Fprintf(w, " (Monte-Carlo, M=%d)", c.mc)
+			}
+			fmt.Fprintf(w, ", batch of %d\n\n", len(st.PerSampleLoss))
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "layer\tparams\t‖∇L‖\ttr(GGN)\tgradient SNR\t")
+			for _, l := range st.Layers {
+				fmt.Fprintf(tw, "%d\t%s\t%.4e\t%.4e\t%.4g\t\n", l.Layer, strings.Join(l.Params, ","), l.GradNorm, l.GGNTrace, l.SNR)
+			}
+			if err = tw.Flush(); err == nil {
+				_, err = fmt.Fprint(w, `
+‖∇L‖: norm of the layer's part of the batch gradient; tr(GGN): trace of the
+layer's diagonal GGN block; gradient SNR: ‖mean per-sample gradient‖² over
+the summed per-sample gradient variance (population, divisor N) of the layer.
+Per-sample gradient norms: --format json.
+`)
+			}
+		}
 		return err
-	}
-	switch c.format {
-	case "json":
-		out := statsJSON{Loss: st.Loss, GradNorm: st.GradNorm, PerSampleGradNorms: st.PerSampleGradNorms,
-			GGNTrace: st.GGNTrace, MCSamples: c.mc}
-		for _, l := range st.Layers {
-			out.Layers = append(out.Layers, statsLayer{Layer: l.Layer, Params: l.Params, GradNorm: l.GradNorm, GGNTrace: l.GGNTrace, SNR: jsonFloat(l.SNR)})
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(out)
-	case "csv":
-		cw := csv.NewWriter(w)
-		f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-		cw.Write([]string{"layer", "params", "grad_norm", "ggn_trace", "snr"})
-		for _, l := range st.Layers {
-			cw.Write([]string{strconv.Itoa(l.Layer), strings.Join(l.Params, " "), f(l.GradNorm), f(l.GGNTrace), f(l.SNR)})
-		}
-		cw.Flush()
-		err = cw.Error()
-	default:
-		fmt.Fprintf(w, "loss %.6g, ‖∇L‖ %.6g, tr(GGN) %.6g", st.Loss, st.GradNorm, st.GGNTrace)
-		if c.mc > 0 {
-			fmt.Fprintf(w, " (Monte-Carlo, M=%d)", c.mc)
-		}
-		fmt.Fprintf(w, ", batch of %d\n\n", len(st.PerSampleLoss))
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "layer\tparams\t‖∇L‖\ttr(GGN)\tgradient SNR\t")
-		for _, l := range st.Layers {
-			fmt.Fprintf(tw, "%d\t%s\t%.4e\t%.4e\t%.4g\t\n", l.Layer, strings.Join(l.Params, ","), l.GradNorm, l.GGNTrace, l.SNR)
-		}
-		err = tw.Flush()
-	}
-	if cerr := closeOut(); err == nil {
-		err = cerr
+	})
+	if err == nil {
+		c.timing(st.Timing)
 	}
 	return err
 }
