@@ -49,14 +49,11 @@ type Stats struct {
 // their tolerance; test for it with errors.Is.
 var ErrNotConverged = errors.New("eigen: no convergence")
 
-var (
-	errBadK     = "eigen: k = %d is out of range [1, %d]"
-	errBadShape = errors.New("eigen: dimension mismatch")
-)
+var errBadShape = errors.New("eigen: dimension mismatch")
 
 func checkK(n, k int) {
 	if k < 1 || k > n {
-		panic(fmt.Sprintf(errBadK, k, n))
+		panic(fmt.Sprintf("eigen: k = %d is out of range [1, %d]", k, n))
 	}
 }
 

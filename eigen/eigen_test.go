@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -111,7 +112,7 @@ func problems() []problem {
 	for i := range flat {
 		flat[i] = 1 - float64(i)/float64(len(flat))
 	}
-	ps = append(ps, withSpectrum("flat/n=200", flat, rng, 1, 10))
+	ps = append(ps, withSpectrum("flat/n=200", flat, rng, 1, 10, 200))
 
 	low := make([]float64, 40)
 	copy(low, []float64{5, 4, 3, 2, 1})
@@ -600,6 +601,23 @@ func TestSytrdFull(t *testing.T) {
 					t.Fatalf("n=%d: reflector entry (%d,%d) = %g, Dsytrd %g", n, i, j, a[i*n+j], ref2[i*n+j])
 				}
 			}
+		}
+	}
+}
+
+func TestDeterministicAcrossProcs(t *testing.T) {
+	a := ggnLike(400, 2)
+	for _, s := range []Solver{Tridiagonal{}, Lanczos{}} {
+		prev := runtime.GOMAXPROCS(1)
+		v1, u1, err1 := s.TopK(a, 8)
+		runtime.GOMAXPROCS(max(prev, 2))
+		v2, u2, err2 := s.TopK(a, 8)
+		runtime.GOMAXPROCS(prev)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if !slices.Equal(v1, v2) || !mat.Equal(u1, u2) {
+			t.Errorf("%s: results depend on GOMAXPROCS", s.Name())
 		}
 	}
 }

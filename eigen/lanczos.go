@@ -44,13 +44,14 @@ type Lanczos struct {
 	// min(k, 2).
 	BlockSize int
 	// MaxBasis is the largest number of basis vectors kept before a
-	// restart. 0 means 100; it is raised to at least k + 4·BlockSize and
-	// capped at n (then there is no restart).
+	// restart. 0 means max(100, 2·k); it is raised to at least
+	// k + 4·BlockSize and capped at n (then there is no restart).
 	MaxBasis int
 	// MaxApplies caps the number of operator–vector products before
 	// TopKOperator gives up with ErrNotConverged. 0 means 20·n + 1000.
 	MaxApplies int
-	// Seed makes the random start block (and any refill) deterministic.
+	// Seed seeds the random start block and any refill (PCG): results are
+	// deterministic for a given seed.
 	Seed uint64
 }
 
@@ -83,7 +84,7 @@ func (l Lanczos) params(n, k, b int) (bs, mb, maxApplies int, tol float64) {
 	b = min(max(b, 2), k, n)
 	mb = l.MaxBasis
 	if mb <= 0 {
-		mb = 100
+		mb = max(100, 2*k)
 	}
 	mb = min(max(mb, k+4*b), n)
 	maxApplies = l.MaxApplies
@@ -381,13 +382,11 @@ func (s *lanczosState) newPending(nw, np int) error {
 // reports false if x vanishes numerically.
 func (s *lanczosState) orthonormalize(x []float64, from, r int, prev float64, tmp []float64) bool {
 	n := s.n
-	xv := blas64.Vector{N: n, Inc: 1, Data: x}
 	for range 6 {
 		if from < r {
 			rows := rowsOf(s.q, n, from, r)
-			cv := blas64.Vector{N: r - from, Inc: 1, Data: tmp[:r-from]}
-			blas64.Gemv(blas.NoTrans, 1, rows, xv, 0, cv)
-			blas64.Gemv(blas.Trans, -1, rows, cv, 1, xv)
+			gemv(blas.NoTrans, 1, rows, x, 0, tmp[:r-from])
+			gemv(blas.Trans, -1, rows, tmp[:r-from], 1, x)
 		}
 		nrm := norm(x)
 		if !(nrm > 1e-300) {
@@ -574,5 +573,5 @@ func (s *lanczosState) restart(yt *mat.Dense) int {
 }
 
 func norm(x []float64) float64 {
-	return blas64.Nrm2(blas64.Vector{N: len(x), Inc: 1, Data: x})
+	return goBLAS.Dnrm2(len(x), x, 1)
 }

@@ -21,8 +21,9 @@ import (
 )
 
 func init() {
-	// Every gonum BLAS call of the binary, in this package and elsewhere,
-	// goes to OpenBLAS.
+	// gonum's BLAS calls through blas64 (mat, lapack/gonum, …) in the whole
+	// binary go to OpenBLAS. This package's own thin-block kernels keep
+	// gonum's assembly (see goBLAS), faster for them.
 	blas64.Use(netlib.Implementation{})
 }
 

@@ -1,9 +1,6 @@
 package eigen
 
 import (
-	"runtime"
-	"sync"
-
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 )
@@ -11,35 +8,33 @@ import (
 // sytrdBlock is the panel width of sytrdFull.
 const sytrdBlock = 32
 
+// Chunk sizes of the parallel kernels of sytrdFull (measured best on a
+// 2-core machine for n = 1280).
+const symvChunk, syr2kChunk = 64, 64
+
 // sytrdFull reduces the symmetric n×n matrix held in the lower triangle
 // of the row-major array a to tridiagonal form T = Qᵀ·A·Q, with the output
 // of Dsytrd(blas.Lower): d and e hold T, tau and the part of a below the
 // subdiagonal hold the Householder reflectors of Q = H_0·…·H_{n-2}
-// (v[i+1] = 1, v[i+2:] in a[i+2:, i]), and a[i+1, i] = e[i]. The upper
-// triangle is left as it was.
+// (v[i+1] = 1, v[i+2:] in a[i+2:, i]), and a[i+1, i] = e[i]. The strict
+// upper triangle is used as workspace.
 //
 // It is Dsytrd's blocked algorithm (Dlatrd panels) with its two kernels
 // replaced by parallel ones built on matrix–vector products: gonum's Dsymv
-// and Dsyr2k are serial. With a native BLAS it calls Dsytrd.
+// and Dsyr2k are serial (and OpenBLAS's Dsytrd was slower here too).
 func sytrdFull(n int, a, d, e, tau []float64) {
-	if nativeBLAS {
-		work := []float64{0}
-		lapackImpl.Dsytrd(blas.Lower, n, a, n, d, e, tau, work, -1)
-		work = make([]float64, int(work[0]))
-		lapackImpl.Dsytrd(blas.Lower, n, a, n, d, e, tau, work, len(work))
-		return
-	}
 	nb := sytrdBlock
 	i := 0
 	if n > 2*nb {
 		vr := make([]float64, nb*n) // the panel's v vectors as rows
 		wr := make([]float64, nb*n) // and its w vectors
 		tmp := make([]float64, 2*nb)
+		ws := make([]float64, (n/symvChunk+1)*n) // symvLower's buffers
 		xc := make([]float64, 2*nb*n)
 		y := make([]float64, 2*nb*n)
 		for ; n-i > 2*nb; i += nb {
 			m := n - i
-			latrdFull(n, i, a, d, e, tau, vr[:nb*m], wr[:nb*m], tmp)
+			latrdFull(n, i, a, d, e, tau, vr[:nb*m], wr[:nb*m], tmp, ws)
 			// A[i+nb:, i+nb:] −= V·Wᵀ + W·Vᵀ (lower triangle) with the
 			// panel's V and W from row nb: X = [V W] as columns, Y = [W V]
 			// as rows.
@@ -68,14 +63,12 @@ func sytrdFull(n int, a, d, e, tau []float64) {
 // The work is split into column chunks run in parallel; a chunk's part of
 // y stays in cache while the rows of c stream past.
 func syr2kLower(m int, c []float64, ldc int, x, y blas64.General) {
-	const chunk = 64
+	chunk := syr2kChunk
 	do := func(lo int) {
 		hi := min(lo+chunk, m)
 		sub := blas64.General{Rows: y.Rows, Cols: hi - lo, Stride: y.Stride, Data: y.Data[lo:]}
 		for j := lo; j < m; j++ {
-			xv := blas64.Vector{N: x.Cols, Inc: 1, Data: x.Data[j*x.Stride : j*x.Stride+x.Cols]}
-			cv := blas64.Vector{N: hi - lo, Inc: 1, Data: c[j*ldc+lo : j*ldc+hi]}
-			blas64.Gemv(blas.Trans, -1, sub, xv, 1, cv)
+			gemv(blas.Trans, -1, sub, x.Data[j*x.Stride:j*x.Stride+x.Cols], 1, c[j*ldc+lo:j*ldc+hi])
 		}
 	}
 	parallelFor((m+chunk-1)/chunk, m*m*x.Cols/2, func(t int) { do(t * chunk) })
@@ -86,30 +79,30 @@ func syr2kLower(m int, c []float64, ldc int, x, y blas64.General) {
 // contributes its rectangle left of the diagonal (as A and Aᵀ) and its
 // diagonal block into its own buffer, and the buffers are summed in a
 // fixed order so that the result does not depend on scheduling.
-func symvLower(m int, a []float64, lda int, v, y []float64) {
-	const chunk = 64
+func symvLower(m int, a []float64, lda int, v, y, ws []float64) {
+	chunk := symvChunk
 	tasks := (m + chunk - 1) / chunk
-	if runtime.GOMAXPROCS(0) == 1 || m < 4*chunk {
-		blas64.Symv(1, blas64.Symmetric{Uplo: blas.Lower, N: m, Stride: lda, Data: a},
-			blas64.Vector{N: m, Inc: 1, Data: v}, 0, blas64.Vector{N: m, Inc: 1, Data: y})
+	if m < 4*chunk {
+		symv(m, 1, a, lda, v, 0, y)
 		return
 	}
 	part := make([][]float64, tasks)
+	if len(ws) < tasks*m {
+		ws = make([]float64, tasks*m)
+	}
 	parallelFor(tasks, m*m/2, func(t int) {
 		// Longest rows first, for balance.
 		t = tasks - 1 - t
 		lo, hi := t*chunk, min((t+1)*chunk, m)
-		z := make([]float64, hi)
+		z := ws[t*m : t*m+hi]
 		if lo > 0 {
 			rect := blas64.General{Rows: hi - lo, Cols: lo, Stride: lda, Data: a[lo*lda:]}
-			blas64.Gemv(blas.NoTrans, 1, rect, blas64.Vector{N: lo, Inc: 1, Data: v}, 0,
-				blas64.Vector{N: hi - lo, Inc: 1, Data: z[lo:hi]})
-			blas64.Gemv(blas.Trans, 1, rect, blas64.Vector{N: hi - lo, Inc: 1, Data: v[lo:hi]}, 0,
-				blas64.Vector{N: lo, Inc: 1, Data: z[:lo]})
+			gemv(blas.NoTrans, 1, rect, v[:lo], 0, z[lo:hi])
+			gemv(blas.Trans, 1, rect, v[lo:hi], 0, z[:lo])
+		} else {
+			clear(z[lo:hi])
 		}
-		blas64.Symv(1, blas64.Symmetric{Uplo: blas.Lower, N: hi - lo, Stride: lda, Data: a[lo*lda+lo:]},
-			blas64.Vector{N: hi - lo, Inc: 1, Data: v[lo:hi]}, 1,
-			blas64.Vector{N: hi - lo, Inc: 1, Data: z[lo:hi]})
+		symv(hi-lo, 1, a[lo*lda+lo:], lda, v[lo:hi], 1, z[lo:hi])
 		part[t] = z
 	})
 	clear(y[:m])
@@ -120,39 +113,11 @@ func symvLower(m int, a []float64, lda int, v, y []float64) {
 	}
 }
 
-// parallelFor runs f(0), …, f(tasks−1) on GOMAXPROCS goroutines, or
-// serially if the work (in matrix entries) is small.
-func parallelFor(tasks, work int, f func(int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers == 1 || tasks == 1 || work < 1<<16 {
-		for t := range tasks {
-			f(t)
-		}
-		return
-	}
-	next := make(chan int, tasks)
-	for t := range tasks {
-		next <- t
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for range min(workers, tasks) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range next {
-				f(t)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // latrdFull reduces the nb columns from i of the lower-storage matrix a
 // (Dlatrd, lower), leaving in the rows of vr and wr (length m = n−i, panel
 // coordinates) the vectors V and W such that the trailing matrix is
 // updated by A −= V·Wᵀ + W·Vᵀ.
-func latrdFull(n, i int, a, d, e, tau, vr, wr, tmp []float64) {
+func latrdFull(n, i int, a, d, e, tau, vr, wr, tmp, ws []float64) {
 	nb := sytrdBlock
 	m := n - i
 	clear(vr)
@@ -184,19 +149,16 @@ func latrdFull(n, i int, a, d, e, tau, vr, wr, tmp []float64) {
 		}
 		w := wr[j*m+lc+1 : (j+1)*m]
 		// w = A[c+1:, c+1:]·v on the not yet updated trailing matrix.
-		symvLower(k, a[(c+1)*n+c+1:], n, v, w)
+		symvLower(k, a[(c+1)*n+c+1:], n, v, w, ws)
 		if j > 0 {
 			// Pending update of the panel: w −= V·(Wᵀv) + W·(Vᵀv).
 			vv := blas64.General{Rows: j, Cols: k, Stride: m, Data: vr[lc+1:]}
 			ww := blas64.General{Rows: j, Cols: k, Stride: m, Data: wr[lc+1:]}
-			vec := blas64.Vector{N: k, Inc: 1, Data: v}
-			wv := blas64.Vector{N: j, Inc: 1, Data: tmp[:j]}
-			vw := blas64.Vector{N: j, Inc: 1, Data: tmp[nb : nb+j]}
-			blas64.Gemv(blas.NoTrans, 1, ww, vec, 0, wv)
-			blas64.Gemv(blas.NoTrans, 1, vv, vec, 0, vw)
-			wvec := blas64.Vector{N: k, Inc: 1, Data: w}
-			blas64.Gemv(blas.Trans, -1, vv, wv, 1, wvec)
-			blas64.Gemv(blas.Trans, -1, ww, vw, 1, wvec)
+			wv, vw := tmp[:j], tmp[nb:nb+j]
+			gemv(blas.NoTrans, 1, ww, v, 0, wv)
+			gemv(blas.NoTrans, 1, vv, v, 0, vw)
+			gemv(blas.Trans, -1, vv, wv, 1, w)
+			gemv(blas.Trans, -1, ww, vw, 1, w)
 		}
 		// w = tau·w − ½·tau²·(wᵀv)·v.
 		var wv float64

@@ -11,15 +11,16 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// Tridiagonal reduces the matrix to tridiagonal form T = Qᵀ·A·Q (Dsytrd),
-// computes the eigenvalues of T (Dsterf on each unreduced block), finds
-// the eigenvectors of the top k by inverse iteration on T, and maps them
-// back with the Householder reflectors of Q (the Dormtr product, applied
-// blockwise by Dormqr). Eigenvectors of close eigenvalues (gap below
-// 1e-3·‖T‖₁ within a block) are reorthogonalised against each other, so
-// repeated eigenvalues get orthonormal vectors with the right
-// multiplicity. Pure Go; the reduction (4/3·n³ flops) dominates and is
-// serial. Memory: about n² float64s plus n·k.
+// Tridiagonal reduces the matrix to tridiagonal form T = Qᵀ·A·Q
+// (Householder reflectors: Dsytrd's blocked algorithm with parallel
+// kernels, see sytrdFull), computes the eigenvalues of T (Dsterf on each
+// unreduced block), finds the eigenvectors of the top k by inverse
+// iteration on T (like LAPACK's Dstein), and maps them back with the
+// reflectors of Q (the Dormtr product, done by Dormqr). Eigenvectors of
+// close eigenvalues (gap below 1e-3·‖T‖₁ within a block) are
+// reorthogonalised against each other, so repeated eigenvalues get
+// orthonormal vectors with the right multiplicity. Pure Go; the reduction
+// (4/3·n³ flops) dominates. Memory: about n² float64s plus n·k.
 type Tridiagonal struct{}
 
 // Name returns "tridiagonal".
