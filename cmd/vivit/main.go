@@ -9,6 +9,8 @@
 //	vivit spectrum    [--model M --data D] [knobs] [--plot FILE.png]
 //	vivit directional [--model M --data D] [--k K] [knobs] [--plot FILE.png]
 //	vivit stats       [--model M --data D] [knobs] [--diag-ggn F.npy] [--grad-variance F.npy]
+//	vivit newton      [--model M --data D] [--k K] [--damping constant:δ|shrink:δ|skip:δ:τ] [--step FILE]
+//	vivit bench       [--model M --data D] [--k K] [--seeds S] [--plot FILE.png]
 //	vivit inspect     [--model M [--arch A.json]] [--data D]
 //	vivit version
 //
@@ -52,6 +54,8 @@ Commands:
   spectrum     all nonzero eigenvalues of the GGN, its rank and trace (and a plot)
   directional  per-sample slopes and curvatures along the top eigenvectors (and a plot)
   stats        loss, gradient, gradient noise and the diagonal of the GGN
+  newton       a damped Newton step in the top-k eigenbasis, written as tensors
+  bench        exact versus approximate curvature: error, subspace overlap, time, memory
   inspect      what a checkpoint holds and whether vivit supports it
   version      print the version
 
@@ -68,6 +72,8 @@ var commands = map[string]command{
 	"directional": runDirectional,
 	"stats":       runStats,
 	"inspect":     runInspect,
+	"newton":      runNewton,
+	"bench":       runBench,
 	"version":     runVersion,
 }
 
@@ -94,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		cmd, ok := commands[name]
 		if !ok {
-			err = usagef("unknown command %q (want eigen, spectrum, directional, stats, inspect or version; see 'vivit help')", name)
+			err = usagef("unknown command %q (want eigen, spectrum, directional, stats, newton, bench, inspect or version; see 'vivit help')", name)
 			break
 		}
 		err = cmd(args[1:], stdout, stderr)

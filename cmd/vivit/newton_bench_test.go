@@ -1,0 +1,158 @@
+package main
+
+import (
+	"encoding/json"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/internal/fixture"
+	"github.com/vivit-go/vivit/safetensors"
+)
+
+func TestNewtonCommand(t *testing.T) {
+	c, err := fixture.Load("mse_regression")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := vivit.LoadModel(c.Model())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := vivit.LoadBatch(c.Batch(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, damping := range []string{"constant:0.1", "shrink:0.01", "skip:0:1"} {
+		d, _ := vivit.ParseDamping(damping)
+		want, err := vivit.Newton(m, b, 6, d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := filepath.Join(t.TempDir(), "step.safetensors")
+		r := ok(t, "", "newton", "--model", c.Model(), "--data", c.Batch(), "--k", "6", "--damping", damping, "--out", step, "--format", "json", "--no-timing")
+		var got newtonJSON
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+			t.Fatalf("%s: %v\n%s", damping, err, r.stdout)
+		}
+		if len(got.Directions) != 6 || got.Seconds != nil {
+			t.Fatalf("%s: %d directions, seconds %v", damping, len(got.Directions), got.Seconds)
+		}
+		for j, dir := range got.Directions {
+			if math.Abs(dir.Coefficient-want.Coefficient[j]) > 1e-12*(1+math.Abs(want.Coefficient[j])) || dir.Weight != want.Weights[j] {
+				t.Errorf("%s: direction %d: %+v, want coefficient %g weight %g", damping, j, dir, want.Coefficient[j], want.Weights[j])
+			}
+		}
+		f, err := safetensors.Open(step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, name := range want.Layout.Names {
+			data, shape, err := f.Float64s(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info, _ := f.Info(name); info.DType != "F64" || !equalInts(shape, want.Layout.Shapes[i]) {
+				t.Fatalf("%s: tensor %s is %s %v, want F64 %v", damping, name, info.DType, shape, want.Layout.Shapes[i])
+			}
+			ref := want.Step[want.Layout.Offsets[i]:want.Layout.Offsets[i+1]]
+			for p := range data {
+				if math.Abs(data[p]-ref[p]) > 1e-12*(1+math.Abs(ref[p])) {
+					t.Fatalf("%s: %s[%d] = %g, want %g", damping, name, p, data[p], ref[p])
+				}
+			}
+		}
+		if f.Metadata["damping"] != damping {
+			t.Errorf("metadata damping %q", f.Metadata["damping"])
+		}
+	}
+	// The table goes to stdout when the step goes to --out.
+	r := ok(t, "", "newton", "--k", "3", "--damping", "shrink:1", "--out", filepath.Join(t.TempDir(), "s.npy"))
+	if !strings.Contains(r.stdout, "Damped Newton step (shrink:1)") {
+		t.Errorf("table missing:\n%s", r.stdout)
+	}
+}
+
+func TestBenchCommand(t *testing.T) {
+	dir := t.TempDir()
+	pngPath := filepath.Join(dir, "bench.png")
+	r := ok(t, "", "bench", "--k", "4", "--seeds", "2", "--mc-samples", "1,8", "--subbatches", "2", "--plot", pngPath, "--format", "json")
+	var got benchJSON
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	names := []string{}
+	for _, row := range got.Rows {
+		names = append(names, row.Approximation)
+	}
+	if strings.Join(names, " ") != "exact mc=1 mc=8 sub=64 mc=1+sub=64 exact/layer mc=1/layer" {
+		t.Fatalf("rows %v", names)
+	}
+	exact := got.Rows[0]
+	if exact.EigRelError != 0 || math.Abs(exact.Overlap-1) > 1e-12 || exact.Seeds != 1 || exact.SubBatch != 128 || exact.Seconds <= 0 {
+		t.Errorf("exact row %+v", exact)
+	}
+	if got.Rows[1].Seeds != 2 || got.Rows[2].Overlap <= got.Rows[1].Overlap {
+		t.Errorf("MC rows: %+v %+v (M=8 should overlap more than M=1)", got.Rows[1], got.Rows[2])
+	}
+	f, err := os.Open(pngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, h := plotSize(1); img.Bounds().Dx() != w || img.Bounds().Dy() != h {
+		t.Errorf("plot is %v", img.Bounds())
+	}
+	r = ok(t, "", "bench", "--k", "2", "--seeds", "1", "--mc-samples", "1", "--subbatches", "", "--no-layer", "--format", "csv", "--no-timing")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "exact,0,128,full,1,0,0,0,0,0,") || !strings.HasPrefix(lines[2], "mc=1,1,128,full,1,0,0,0,") {
+		t.Fatalf("csv:\n%s", r.stdout)
+	}
+	if f := strings.Split(lines[1], ","); len(f) != 12 || !strings.HasPrefix(f[10], "0.99999999999") && f[10] != "1" {
+		t.Errorf("exact overlap %q", f[10])
+	}
+}
+
+func TestNewtonBenchUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"newton", "--damping", "levenberg:1"}, 2, `--damping: damping "levenberg:1": unknown kind "levenberg"`},
+		{[]string{"newton", "--damping", "constant:-1"}, 2, "δ must be a finite number ≥ 0"},
+		{[]string{"newton", "--groups", "layer"}, 2, "--groups does not apply to newton"},
+		{[]string{"newton", "--k", "0"}, 2, "--k must be at least 1"},
+		{[]string{"newton", "--out", "step.txt"}, 2, "--out step.txt: the file name must end in .safetensors, .pt or .npy"},
+		{[]string{"bench", "--mc-samples", "1,x"}, 2, `--mc-samples: "x" is not a positive integer`},
+		{[]string{"bench", "--subbatches", "0"}, 2, `--subbatches: "0" is not a positive integer`},
+		{[]string{"bench", "--seeds", "0"}, 2, "--k and --seeds must be at least 1"},
+		{[]string{"bench", "--plot", "b.svg"}, 2, "--plot b.svg: the file name must end in .png"},
+		{[]string{"bench", "--mc", "1"}, 2, "unknown flag --mc"},
+	} {
+		r := cli(t, t.TempDir(), tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and one line with %q", tc.args, r.code, r.stderr, tc.code, tc.msg)
+		}
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
