@@ -287,6 +287,27 @@ func checkAgainstDense(t *testing.T, m *vivit.Model, b *vivit.Batch, ref *denseR
 	if err != nil {
 		t.Fatal(err)
 	}
+	nf := float64(len(ref.grads))
+	for n, g := range ref.grads {
+		var sq float64
+		for _, v := range g {
+			sq += v * v
+		}
+		if want := math.Sqrt(sq); math.Abs(st.PerSampleGradNorms[n]-want) > tol*(1+want) {
+			t.Errorf("‖∇ℓ_%d‖ = %.10g, dense %.10g", n, st.PerSampleGradNorms[n], want)
+		}
+	}
+	for i := 0; i < d; i++ {
+		var mean, sq float64
+		for _, g := range ref.grads {
+			mean += g[i] / nf
+			sq += g[i] * g[i] / nf
+		}
+		if want := sq - mean*mean; math.Abs(st.GradVariance[i]-want) > tol*(1+sq) {
+			t.Errorf("gradient variance[%d] = %.10g, dense %.10g", i, st.GradVariance[i], want)
+			break
+		}
+	}
 	for i := 0; i < d; i++ {
 		if math.Abs(st.DiagGGN[i]-ref.ggn.At(i, i)) > tol*(1+ref.ggn.At(i, i)) {
 			t.Errorf("diag GGN[%d] = %.10g, dense %.10g", i, st.DiagGGN[i], ref.ggn.At(i, i))

@@ -35,6 +35,47 @@ func TestMonteCarloTraceUnbiased(t *testing.T) {
 	}
 }
 
+// TestMonteCarloDiagonalUnbiased checks every entry of the Monte-Carlo
+// diagonal GGN against the exact one: over many seeds the squared z-scores
+// of the entries average to about 1 (a χ² test over all parameters).
+func TestMonteCarloDiagonalUnbiased(t *testing.T) {
+	c, m, b := loadCase(t, "mse_regression")
+	exact, err := c.Array("diag_ggn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const seeds = 300
+	p := len(exact.Data)
+	sum, sum2 := make([]float64, p), make([]float64, p)
+	for seed := uint64(0); seed < seeds; seed++ {
+		st, err := vivit.ComputeStats(m, b, &vivit.Options{MCSamples: 1, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range st.DiagGGN {
+			sum[i] += v
+			sum2[i] += v * v
+		}
+	}
+	var chi2 float64
+	used := 0
+	for i := range sum {
+		mean := sum[i] / seeds
+		se2 := (sum2[i]/seeds - mean*mean) / (seeds - 1)
+		if se2 <= 1e-30 {
+			continue
+		}
+		z := (mean - exact.Data[i]) / math.Sqrt(se2)
+		chi2 += z * z
+		used++
+	}
+	if r := chi2 / float64(used); r < 0.7 || r > 1.4 {
+		t.Errorf("mean squared z-score of the MC diagonal %.3f over %d entries, want ≈ 1", r, used)
+	} else {
+		t.Logf("mean squared z-score %.3f over %d entries", r, used)
+	}
+}
+
 // TestMonteCarloSpectrumTrace checks the Gram route of the MC GGN: the sum
 // of its nonzero eigenvalues equals its diagonal's sum for the same seed,
 // and averages to the exact trace.
