@@ -156,3 +156,23 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+func TestStatsPlot(t *testing.T) {
+	pngPath := filepath.Join(t.TempDir(), "stats.png")
+	ok(t, "", "stats", "--plot", pngPath, "--quiet")
+	f, err := os.Open(pngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, h := plotSize(2); img.Bounds().Dx() != w || img.Bounds().Dy() != h {
+		t.Errorf("plot is %v, want %d×%d", img.Bounds(), w, h)
+	}
+	if r := cli(t, "", "stats", "--plot", "s.jpg"); r.code != 2 || !strings.Contains(r.stderr, "must end in .png") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+}

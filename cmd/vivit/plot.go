@@ -75,7 +75,12 @@ func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
 		if step == 1 {
 			for m := 2; m <= 9; m++ {
 				if v := float64(d) + math.Log10(float64(m)); v <= hi && v >= lo {
-					ts = append(ts, plot.Tick{Value: v})
+					t := plot.Tick{Value: v}
+					if hi-lo < 1.2 && (m == 2 || m == 5) {
+						// Less than about a decade shown: label 2× and 5× too.
+						t.Label = strconv.FormatFloat(float64(m)*math.Pow(10, float64(d)), 'g', 3, 64)
+					}
+					ts = append(ts, t)
 				}
 			}
 		}

@@ -20,6 +20,7 @@ and gradient signal-to-noise ratios.`
 const statsExamples = `  vivit stats
   vivit stats --model model.safetensors --data batch.safetensors --format json
   vivit stats --model model.safetensors --data batch.safetensors --mc 1 --seed 7 --diag-ggn diag.npy --grad-variance var.npy
+  vivit stats --plot stats.png
 `
 
 type statsJSON struct {
@@ -45,6 +46,8 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	c.add("diag-ggn", groupOutput)
 	gvar := c.fs.String("grad-variance", "", "write the per-parameter gradient variance as a [P] float64 .npy `FILE` (state_dict order)")
 	c.add("grad-variance", groupOutput)
+	plotPath := c.fs.String("plot", "", "draw the per-layer gradient norms, GGN traces and gradient SNRs, and the per-sample gradient norms, into `FILE.png`")
+	c.add("plot", groupOutput)
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -59,6 +62,9 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := checkExt("grad-variance", *gvar, ".npy"); err != nil {
+		return err
+	}
+	if err := checkExt("plot", *plotPath, ".png"); err != nil {
 		return err
 	}
 	m, b, err := c.load()
@@ -81,6 +87,11 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		if err := npy.WriteFile(f.path, &npy.Array{Shape: []int{len(f.data)}, Data: f.data}); err != nil {
+			return err
+		}
+	}
+	if *plotPath != "" {
+		if err := statsPlot(*plotPath, st, c.mc); err != nil {
 			return err
 		}
 	}
