@@ -9,11 +9,6 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// blockRows is the height of the row tiles of AddSymHadamard: small enough
-// to balance the triangle over the workers, large enough for Dgemm to run
-// near its peak.
-const blockRows = 64
-
 // AddSymHadamard adds the upper triangle of (S Sᵀ) ⊙ (α K⁺ + β) to dst,
 // where K⁺ blows the n×n matrix k up over blocks of c rows and columns
 // (dst[r][s] += (S_r·S_s)(α k[r/c][s/c] + β)). S is (n·c)×f; k may be nil
@@ -42,7 +37,13 @@ func AddSymHadamard(dst *mat.SymDense, s, k *mat.Dense, c int, alpha, beta float
 	raw := dst.RawSymmetric()
 	sm := s.RawMatrix()
 	jobs := make(chan int)
-	workers := min(runtime.GOMAXPROCS(0), (r+blockRows-1)/blockRows)
+	// blockRows and parallelTiles depend on the BLAS backend (tiling_*.go):
+	// tiles small enough to balance the triangle over the workers, large
+	// enough for Dgemm to run near its peak.
+	workers := 1
+	if parallelTiles {
+		workers = min(runtime.GOMAXPROCS(0), (r+blockRows-1)/blockRows)
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)

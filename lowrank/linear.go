@@ -86,22 +86,15 @@ func (l *Linear) MulTo(dst, u *mat.Dense) {
 	checkShape(u, k, l.Cols())
 	checkShape(dst, k, l.Dim())
 	// bcat = [B_1 … B_k] (n × k·out) with B_j[i] = Σ_c u_j[i·c+c'] S_{i·c+c'};
-	// then the weight parts of all k vectors are one product bcatᵀ A.
+	// the weight part of vector j is B_jᵀ A, written straight into dst.
 	bcat := mat.NewDense(n, k*out, nil)
 	for j := 0; j < k; j++ {
-		l.aggregate(bcat.Slice(0, n, j*out, (j+1)*out).(*mat.Dense), u.RawRowView(j))
-	}
-	var w mat.Dense
-	if l.Weight {
-		w.Mul(bcat.T(), l.A)
-	}
-	for j := 0; j < k; j++ {
+		bj := bcat.Slice(0, n, j*out, (j+1)*out).(*mat.Dense)
+		l.aggregate(bj, u.RawRowView(j))
 		row := dst.RawRowView(j)
 		off := 0
 		if l.Weight {
-			for o := 0; o < out; o++ {
-				copy(row[o*in:(o+1)*in], w.RawRowView(j*out+o))
-			}
+			mat.NewDense(out, in, row[:out*in]).Mul(bj.T(), l.A)
 			off = out * in
 		}
 		if l.Bias {
@@ -110,7 +103,7 @@ func (l *Linear) MulTo(dst, u *mat.Dense) {
 				bias[i] = 0
 			}
 			for i := 0; i < n; i++ {
-				floats.Add(bias, bcat.RawRowView(i)[j*out:(j+1)*out])
+				floats.Add(bias, bj.RawRowView(i))
 			}
 		}
 	}
