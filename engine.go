@@ -108,7 +108,17 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 		s = mat.NewDense(len(idx)*cols, c, nil)
 		p.net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(w))
 	}
-	return jacobians.Backprop(p.net, acts, s, cols), cols
+	return setBudget(jacobians.Backprop(p.net, acts, s, cols), p.opts.MemoryBudget), cols
+}
+
+// setBudget passes Options.MemoryBudget to the factors that take one.
+func setBudget(fs []jacobians.LayerFactor, bytes int64) []jacobians.LayerFactor {
+	for _, f := range fs {
+		if b, ok := f.Factor.(lowrank.Budgeter); ok {
+			b.SetBudget(bytes)
+		}
+	}
+	return fs
 }
 
 // gradientFactors backpropagates the per-sample loss gradients of the whole
@@ -118,7 +128,7 @@ func (p *pass) gradientFactors() []jacobians.LayerFactor {
 	n, c := z.Dims()
 	g := mat.NewDense(n, c, nil)
 	p.net.Loss.GradTo(g, z, p.batch.Targets)
-	return jacobians.Backprop(p.net, p.acts, g, 1)
+	return setBudget(jacobians.Backprop(p.net, p.acts, g, 1), p.opts.MemoryBudget)
 }
 
 // block is one parameter group resolved against the factors.

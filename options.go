@@ -35,6 +35,12 @@ type Options struct {
 	// zero: λ ≤ RankTol·λ₁ is dropped and never divided by. 0 means 1e-10,
 	// the fixtures' convention.
 	RankTol float64
+	// MemoryBudget bounds, in bytes, the scratch memory that one operation
+	// on a layer's factor may allocate: a convolution forms its block of V
+	// in column chunks, and unfolds inputs, within it. 0 means
+	// lowrank.DefaultBudget (1 GiB). The Gram matrices, the backpropagated
+	// factors and the activations are not counted.
+	MemoryBudget int64
 	// Progress, if not nil, is called as each stage starts ("forward",
 	// "backprop", "gram", "eigensolve", "map-back", "directional") with the
 	// block it works on (0-based) and the number of blocks. It is meant for
@@ -85,6 +91,9 @@ func (o *Options) rankTol() float64 {
 func (o *Options) check(m *Model, n int) error {
 	if o.MCSamples < 0 {
 		return fmt.Errorf("vivit: MCSamples must be ≥ 0, got %d", o.MCSamples)
+	}
+	if o.MemoryBudget < 0 {
+		return fmt.Errorf("vivit: MemoryBudget must be ≥ 0, got %d", o.MemoryBudget)
 	}
 	if o.RankTol < 0 || o.RankTol >= 1 {
 		return fmt.Errorf("vivit: RankTol must be in [0, 1), got %g", o.RankTol)

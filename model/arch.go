@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -37,9 +38,9 @@ type LayerSpec struct {
 func (s LayerSpec) Reserve(n int) error {
 	if n < 0 || n > *s.budget {
 		if n < 0 {
-			return s.errorf("its parameter count overflows")
+			return fmt.Errorf("%w: %w", s.errorf("its parameter count overflows"), ErrTooLarge)
 		}
-		return s.errorf("needs %d parameters, but only %d of the %d allowed remain", n, *s.budget, s.limit)
+		return fmt.Errorf("%w: %w", s.errorf("needs %d parameters, but only %d of the %d allowed remain", n, *s.budget, s.limit), ErrTooLarge)
 	}
 	*s.budget -= n
 	return nil
@@ -119,6 +120,14 @@ var builders = map[string]Builder{
 	"tanh":    {Build: elementwise(NewTanh)},
 	"sigmoid": {Build: elementwise(NewSigmoid)},
 	"flatten": {Fields: []string{"start_dim", "end_dim"}, Build: buildFlatten},
+
+	"conv2d":     {Fields: []string{"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "padding_mode"}, Build: buildConv2d},
+	"maxpool2d":  {Fields: []string{"kernel_size", "stride", "padding", "dilation", "ceil_mode"}, Build: buildMaxPool2d},
+	"avgpool2d":  {Fields: []string{"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"}, Build: buildAvgPool2d},
+	"leaky_relu": {Fields: []string{"negative_slope", "inplace"}, Build: buildLeakyReLU},
+	"elu":        {Fields: []string{"alpha", "inplace"}, Build: buildELU},
+	"softplus":   {Fields: []string{"beta", "threshold"}, Build: buildSoftplus},
+	"dropout":    {Fields: []string{"p", "inplace"}, Build: buildDropout},
 }
 
 // LayerTypes returns the supported layer type names, sorted.
@@ -187,6 +196,9 @@ func buildFlatten(s LayerSpec, in []int) (Layer, error) {
 	}
 	return &reshape{name: "flatten", in: in, out: []int{Numel(in)}}, nil
 }
+
+// ErrTooLarge marks architectures that ask for more parameters than allowed.
+var ErrTooLarge = errors.New("architecture too large")
 
 // MaxParams bounds the parameters Build allocates (2³¹, 16 GiB of float64).
 const MaxParams = 1 << 31

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -54,8 +55,11 @@ func FromSafetensors(f *safetensors.File, arch *Architecture) (*Network, error) 
 		held += t.NumElements()
 	}
 	net, err := arch.BuildLimited(held + budgetSlack)
-	if err != nil {
+	if errors.Is(err, ErrTooLarge) {
 		return nil, fmt.Errorf("%w (the checkpoint holds %d values in all)", err, held)
+	}
+	if err != nil {
+		return nil, err
 	}
 	want := map[string]*Param{}
 	for _, p := range net.Params() {

@@ -184,7 +184,7 @@ func TestMSEBatchErrors(t *testing.T) {
 func TestArchitectureAllocationBounded(t *testing.T) {
 	huge := strings.Replace(mlpArch, `"in": 4, "out": 2`, `"in": 4, "out": 200000000`, 1)
 	_, err := FromSafetensors(encode(t, mlpTensors(), map[string]string{ArchitectureKey: huge}), nil)
-	if err == nil || !strings.Contains(err.Error(), "layer 2 (linear): needs 1000000000 parameters, but only 1048586 of the 1048602 allowed remain (the checkpoint holds 26 values in all)") {
+	if err == nil || !strings.Contains(err.Error(), "layer 2 (linear): needs 1000000000 parameters, but only 1048586 of the 1048602 allowed remain: architecture too large (the checkpoint holds 26 values in all)") {
 		t.Fatalf("error %v", err)
 	}
 	overflow := strings.Replace(mlpArch, `"in": 3, "out": 4`, `"in": 3, "out": 268435455`, 1)

@@ -1,0 +1,974 @@
+package lowrank
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+)
+
+// DefaultBudget is the scratch memory, in bytes, that one operation of a
+// factor may allocate when no budget has been set: 1 GiB.
+const DefaultBudget int64 = 1 << 30
+
+// A Budgeter is a factor whose operations need scratch memory that grows
+// with the batch or the layer (a Conv factor forms chunks of its block of
+// V). SetBudget bounds that scratch memory, in bytes, for every later
+// operation; a budget ≤ 0 means DefaultBudget.
+type Budgeter interface {
+	SetBudget(bytes int64)
+}
+
+// GramRoute is how a Conv factor computes Gram matrices and cross
+// products of its weight block.
+type GramRoute int
+
+const (
+	// RouteAuto picks the cheaper of the two routes by the cost model.
+	RouteAuto GramRoute = iota
+	// RouteExplicit forms the block of V in column chunks and adds their
+	// outer products.
+	RouteExplicit
+	// RouteKernel sums products of the factor and input position kernels.
+	RouteKernel
+)
+
+func (r GramRoute) String() string {
+	switch r {
+	case RouteExplicit:
+		return "explicit"
+	case RouteKernel:
+		return "kernel"
+	}
+	return "auto"
+}
+
+// Conv is the block of V for a Conv2d layer's weight [out, in, kh, kw]
+// (flattened to out×K, K = in·kh·kw) and bias [out]. With S_r the row r of
+// the factor reshaped to out×P (P output positions) and U_n the K×P
+// unfolded input of sample n (see ConvGeom), column r of the block is
+// vec(S_r U_{r/c}ᵀ) for the weight and S_r 1 (the sum over positions) for
+// the bias.
+//
+// A Conv keeps only S and the layer inputs. Operations that need entries
+// of V form them in chunks, regenerating unfolded inputs as they go, so
+// that the scratch memory of one operation stays within the budget (see
+// Budgeter); the destination and the stored S and inputs are not counted.
+// When even the smallest working set (one sample's unfolded input and one
+// column of V per row) exceeds the budget, that smallest working set is
+// used.
+//
+// # Cost model
+//
+// Gram matrices (and cross products XᵀY of two factors of the layer) of
+// the weight block are computed by one of two routes, chosen per call by
+// estimated cost in multiply-adds, for X with n_x samples and c_x columns
+// per sample (R_x = n_x·c_x rows), Y likewise, D = out·K and ρ the
+// fraction of nonzero entries of S (gonum's products skip zeros of their
+// left operand, and backpropagated factors are sparse after ReLUs and
+// max-pooling):
+//
+//   - explicit: form chunks of V's rows and add their outer products,
+//     ρ_x·R_x·out·P·K (+ ρ_y·R_y·out·P·K) to form, R_x·R_y·D (halved for a
+//     Gram) to multiply;
+//   - kernel: Ĝ[r,r'] = Σ_{p,q} (S_r[:,p]·S_r'[:,q]) (U_n[:,p]·U_n'[:,q]),
+//     computed per pair of samples as ⟨S_r, S_r' B_{nn'}ᵀ⟩ with the P×P
+//     input position kernel B_{nn'} = U_nᵀU_n': n_x·n_y·(P²·K +
+//     ρ·c·out·P² + c_x·c_y·out·P) (halved for a Gram).
+//
+// Each term is weighted by its measured speed relative to a large gonum
+// matrix product, and unfolding costs a few multiply-adds per entry. The
+// kernel route wins when P is small against K and c·out (late layers,
+// exact factors); the explicit route when P is large (early layers) or c
+// is small (Monte-Carlo factors). The bias block is always formed
+// explicitly (it is R×out).
+type Conv struct {
+	G            *ConvGeom
+	S            *mat.Dense // (n·c)×(out·P) backpropagated factor rows
+	A            *mat.Dense // n×(in·H·W) layer inputs
+	C            int        // factor columns per sample
+	Weight, Bias bool       // which tensors the block covers
+	// Route forces a route: RouteExplicit forms chunks of V for Gram
+	// matrices, cross products and MulTo; RouteKernel uses the kernel
+	// formulation for Gram matrices and cross products and aggregated
+	// factor rows for MulTo. RouteAuto (the zero value) uses the cost
+	// model.
+	Route GramRoute
+
+	budget int64
+	stats  *convStats // shared with Select'ed copies
+}
+
+type convStats struct {
+	once    sync.Once
+	density float64
+}
+
+// NewConv returns the block for factor rows s and layer inputs a.
+func NewConv(g *ConvGeom, s, a *mat.Dense, c int, weight, bias bool) *Conv {
+	r, sc := s.Dims()
+	n, ac := a.Dims()
+	if n*c != r {
+		panic("lowrank: factor rows do not match samples × columns")
+	}
+	if sc != g.OutSize() || ac != g.InSize() {
+		panic("lowrank: factor or inputs do not match the convolution")
+	}
+	return &Conv{G: g, S: s, A: a, C: c, Weight: weight, Bias: bias, stats: &convStats{}}
+}
+
+// SetBudget implements Budgeter.
+func (f *Conv) SetBudget(bytes int64) { f.budget = bytes }
+
+// Budget returns the scratch budget in bytes.
+func (f *Conv) Budget() int64 {
+	if f.budget <= 0 {
+		return DefaultBudget
+	}
+	return f.budget
+}
+
+// weightBudget is what remains of the budget for the weight block after
+// the bias rows of the factors (rows × out each) are set aside.
+func (f *Conv) weightBudget(rows int) int64 {
+	if !f.Bias {
+		return f.Budget()
+	}
+	return f.Budget() - int64(rows*f.G.OutC*8)
+}
+
+func (f *Conv) n() int    { n, _ := f.A.Dims(); return n }
+func (f *Conv) rows() int { r, _ := f.S.Dims(); return r }
+
+func (f *Conv) Dim() int {
+	d := 0
+	if f.Weight {
+		d += f.G.OutC * f.G.K()
+	}
+	if f.Bias {
+		d += f.G.OutC
+	}
+	return d
+}
+
+func (f *Conv) Cols() int { return f.rows() }
+
+func (f *Conv) Select(keep []bool) Factor {
+	w, b := f.Weight && keep[0], f.Bias && len(keep) > 1 && keep[1]
+	if !w && !b {
+		return nil
+	}
+	g := *f
+	g.Weight, g.Bias = w, b
+	return &g
+}
+
+// density returns the fraction of nonzero entries of S.
+func (f *Conv) density() float64 {
+	f.stats.once.Do(func() {
+		r, c := f.S.Dims()
+		nz := 0
+		for i := 0; i < r; i++ {
+			for _, v := range f.S.RawRowView(i) {
+				if v != 0 {
+					nz++
+				}
+			}
+		}
+		f.stats.density = float64(nz) / float64(r*c)
+	})
+	return f.stats.density
+}
+
+// srow returns row r of S, out·P long, reshaped as out×P.
+func (f *Conv) srow(r int) blas64.General {
+	p := f.G.P()
+	return blas64.General{Rows: f.G.OutC, Cols: p, Stride: p, Data: f.S.RawRowView(r)}
+}
+
+// sampleRows returns the c rows of sample n as one (c·out)×P matrix, or
+// ok false when S is not contiguous.
+func (f *Conv) sampleRows(n int) (blas64.General, bool) {
+	raw := f.S.RawMatrix()
+	p := f.G.P()
+	if raw.Stride != raw.Cols {
+		return blas64.General{}, false
+	}
+	return blas64.General{Rows: f.C * f.G.OutC, Cols: p, Stride: p, Data: raw.Data[n*f.C*raw.Stride:]}, true
+}
+
+// ---------------------------------------------------------------------------
+// Unfolded inputs
+
+// unfolder hands out the P×K unfolded inputs of samples, from a cache of
+// all of them or regenerated into per-worker scratch buffers.
+type unfolder struct {
+	g       *ConvGeom
+	a       *mat.Dense
+	cache   []float64
+	scratch [][]float64
+}
+
+// formWorkers is the number of goroutines that form chunks of V.
+func formWorkers() int { return runtime.GOMAXPROCS(0) }
+
+func newUnfolder(g *ConvGeom, a *mat.Dense, cached bool) *unfolder {
+	u := &unfolder{g: g, a: a}
+	pk := g.P() * g.K()
+	if cached {
+		n, _ := a.Dims()
+		u.cache = make([]float64, n*pk)
+		for i := 0; i < n; i++ {
+			g.Unfold(u.cache[i*pk:], g.K(), a.RawRowView(i))
+		}
+	} else {
+		u.scratch = make([][]float64, formWorkers())
+		for i := range u.scratch {
+			u.scratch[i] = make([]float64, pk)
+		}
+	}
+	return u
+}
+
+// sample returns Uᵀ of sample i, P×K with stride K, for the given worker.
+// Without a cache the slice is overwritten by the worker's next call.
+func (u *unfolder) sample(worker, i int) []float64 {
+	pk := u.g.P() * u.g.K()
+	if u.cache != nil {
+		return u.cache[i*pk : (i+1)*pk]
+	}
+	u.g.Unfold(u.scratch[worker], u.g.K(), u.a.RawRowView(i))
+	return u.scratch[worker]
+}
+
+// unfoldRange writes the unfolded inputs of samples [n0, n1) of a, stacked
+// vertically, into dst ((n1−n0)·P × K).
+func unfoldRange(g *ConvGeom, dst []float64, a *mat.Dense, n0, n1 int) {
+	pk := g.P() * g.K()
+	for i := n0; i < n1; i++ {
+		g.Unfold(dst[(i-n0)*pk:], g.K(), a.RawRowView(i))
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Explicit chunks of V
+
+// chunk is a rectangle of the weight: output channels [o0, o1) × patch
+// indices [k0, k1). The chunk of V's block has one row per factor row and
+// (o1−o0)·(k1−k0) columns, (o, k) row-major.
+type chunk struct{ o0, o1, k0, k1 int }
+
+func (c chunk) width() int { return (c.o1 - c.o0) * (c.k1 - c.k0) }
+
+// maxChunk caps a chunk of V's rows, in float64s: beyond a few tens of MiB
+// a larger chunk saves nothing and costs page faults on first touch.
+const maxChunk = 1 << 22
+
+// explicitPlan splits the weight into chunks whose V rows for `rows`
+// factor rows fit the budget next to the unfolded inputs, and says
+// whether the unfolded inputs of all nsamp samples are cached. Chunks hold
+// all output channels and a range of patch indices whenever the budget
+// allows (one product per sample forms them), else one channel and a
+// range of patch indices.
+func explicitPlan(g *ConvGeom, rows, nsamp int, budget int64) (chunks []chunk, cached bool) {
+	words := budget / 8
+	pk := int64(g.P() * g.K())
+	if int64(nsamp)*pk <= words/2 {
+		cached = true
+		words -= int64(nsamp) * pk
+	} else {
+		words -= int64(2*formWorkers()) * pk // up to two unfolders (cross products)
+	}
+	out, k := g.OutC, g.K()
+	w := int64(1)
+	if rows > 0 && words > 0 {
+		w = max(words/int64(rows+1), 1) // +1: AddDiagTo's column sums
+	}
+	w = min(w, max(maxChunk/int64(max(rows, 1)), int64(out)))
+	switch {
+	case w >= int64(out*k):
+		chunks = []chunk{{0, out, 0, k}}
+	case w >= int64(out):
+		kc := int(w / int64(out))
+		for k0 := 0; k0 < k; k0 += kc {
+			chunks = append(chunks, chunk{0, out, k0, min(k0+kc, k)})
+		}
+	default:
+		kc := int(w)
+		for o := 0; o < out; o++ {
+			for k0 := 0; k0 < k; k0 += kc {
+				chunks = append(chunks, chunk{o, o + 1, k0, min(k0+kc, k)})
+			}
+		}
+	}
+	return chunks, cached
+}
+
+// formWeight writes the chunk ch of V's weight block, one row per factor
+// row, into dst (rows × ch.width(), stride ch.width()).
+func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
+	k, p, out := f.G.K(), f.G.P(), f.G.OutC
+	co, kc := ch.o1-ch.o0, ch.k1-ch.k0
+	w := co * kc
+	parallelWorkers(f.n(), formWorkers(), func(wk, i int) {
+		ut := u.sample(wk, i)
+		b := blas64.General{Rows: p, Cols: kc, Stride: k, Data: ut[ch.k0:]}
+		if co == out {
+			if a, ok := f.sampleRows(i); ok {
+				c := blas64.General{Rows: f.C * out, Cols: kc, Stride: kc, Data: dst[i*f.C*w:]}
+				blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+				return
+			}
+		}
+		for j := 0; j < f.C; j++ {
+			r := i*f.C + j
+			a := blas64.General{Rows: co, Cols: p, Stride: p, Data: f.S.RawRowView(r)[ch.o0*p:]}
+			c := blas64.General{Rows: co, Cols: kc, Stride: kc, Data: dst[r*w:]}
+			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+		}
+	})
+}
+
+// biasCols returns V's bias block as rows: row r is S_r 1 (rows × out).
+func (f *Conv) biasCols() blas64.General {
+	r, out, p := f.rows(), f.G.OutC, f.G.P()
+	b := blas64.General{Rows: r, Cols: out, Stride: out, Data: make([]float64, r*out)}
+	for i := 0; i < r; i++ {
+		s := f.S.RawRowView(i)
+		for o := 0; o < out; o++ {
+			b.Data[i*out+o] = floats.Sum(s[o*p : (o+1)*p])
+		}
+	}
+	return b
+}
+
+// addOuterUpper adds x xᵀ to the upper triangle of g.
+func addOuterUpper(g blas64.Symmetric, x blas64.General) {
+	addProduct(blas64.General{Rows: g.N, Cols: g.N, Stride: g.Stride, Data: g.Data}, x, x, true)
+}
+
+// Tiles of addProduct: outputs of tile×tile, inner dimension in panels
+// of panel columns, so that a tile's operands stay in cache and every
+// product runs serially inside one worker.
+const (
+	tile  = 64
+	panel = 256
+)
+
+// addProduct adds x yᵀ to dst (x: m×w, y: n×w, dst: m×n). With upper
+// (x == y, m == n) only the upper triangle of dst is written. The tiles of
+// dst are shared among GOMAXPROCS workers.
+func addProduct(dst, x, y blas64.General, upper bool) {
+	m, n, w := x.Rows, y.Rows, x.Cols
+	if m == 0 || n == 0 || w == 0 {
+		return
+	}
+	type job struct{ i0, j0 int }
+	var jobs []job
+	for i0 := 0; i0 < m; i0 += tile {
+		j := 0
+		if upper {
+			j = i0
+		}
+		for j0 := j; j0 < n; j0 += tile {
+			jobs = append(jobs, job{i0, j0})
+		}
+	}
+	work := func(jb job) {
+		i1, j1 := min(jb.i0+tile, m), min(jb.j0+tile, n)
+		for k0 := 0; k0 < w; k0 += panel {
+			k1 := min(k0+panel, w)
+			xi := blas64.General{Rows: i1 - jb.i0, Cols: k1 - k0, Stride: x.Stride, Data: x.Data[jb.i0*x.Stride+k0:]}
+			if upper && jb.i0 == jb.j0 {
+				blas64.Syrk(blas.NoTrans, 1, xi, 1, blas64.Symmetric{Uplo: blas.Upper, N: i1 - jb.i0, Stride: dst.Stride, Data: dst.Data[jb.i0*dst.Stride+jb.j0:]})
+				continue
+			}
+			yj := blas64.General{Rows: j1 - jb.j0, Cols: k1 - k0, Stride: y.Stride, Data: y.Data[jb.j0*y.Stride+k0:]}
+			blas64.Gemm(blas.NoTrans, blas.Trans, 1, xi, yj, 1,
+				blas64.General{Rows: i1 - jb.i0, Cols: j1 - jb.j0, Stride: dst.Stride, Data: dst.Data[jb.i0*dst.Stride+jb.j0:]})
+		}
+	}
+	parallel(len(jobs), func(i int) { work(jobs[i]) })
+}
+
+// parallel runs f(0), …, f(n−1) on GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	parallelWorkers(n, runtime.GOMAXPROCS(0), func(_, i int) { f(i) })
+}
+
+// parallelWorkers runs f(worker, i) for i = 0, …, n−1 on the given number
+// of goroutines; worker identifies the goroutine (0 ≤ worker < workers),
+// for per-worker scratch.
+func parallelWorkers(n, workers int, f func(worker, i int)) {
+	workers = min(workers, n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(0, i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for g := 0; g < workers; g++ {
+		go func(g int) {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(g, i)
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+func symRaw(dst *mat.SymDense) blas64.Symmetric {
+	raw := dst.RawSymmetric()
+	if raw.Uplo != blas.Upper {
+		panic("lowrank: Gram destination must store its upper triangle")
+	}
+	return raw
+}
+
+// ---------------------------------------------------------------------------
+// Cost model
+
+// Relative costs per multiply-add (or per gathered entry for unfolding),
+// measured against a large gonum matrix product on a 2-core machine.
+const (
+	costGemm   = 1.0 // large products (forming chunks, outer products)
+	costSmall  = 1.5 // the per-pair products of the kernel route
+	costUnfold = 3.0 // gathering one entry of an unfolded input
+)
+
+// routeCosts returns the estimated costs of the explicit and kernel routes
+// of XᵀY for x = f and y (y == f for a Gram).
+func routeCosts(x, y *Conv, budget int64) (explicit, kernel float64) {
+	g := x.G
+	sym := x == y
+	k, p, out := float64(g.K()), float64(g.P()), float64(g.OutC)
+	nx, ny := float64(x.n()), float64(y.n())
+	rx, ry := float64(x.rows()), float64(y.rows())
+	d := out * k
+	pk := p * k
+
+	// explicit
+	rows, nsamp := x.rows(), x.n()
+	if !sym {
+		rows += y.rows()
+		if x.A != y.A {
+			nsamp += y.n()
+		}
+	}
+	chunks, cached := explicitPlan(g, rows, nsamp, budget)
+	unfolds := float64(nsamp) * pk
+	if !cached {
+		unfolds *= float64(len(chunks))
+	}
+	form := x.density() * rx * out * p * k
+	mult := rx * ry * d
+	if sym {
+		mult /= 2
+	} else {
+		form += y.density() * ry * out * p * k
+	}
+	explicit = costGemm*(form+mult) + costUnfold*unfolds
+
+	// kernel
+	pairs := nx * ny
+	if sym {
+		pairs = nx * (nx + 1) / 2
+	}
+	zc := math.Min(x.density()*float64(x.C), y.density()*float64(y.C))
+	perPair := p*p*k + zc*out*p*p + float64(x.C*y.C)*out*p
+	mc := kernelChunk(g, x, y, budget)
+	kunf := (ny + nx*math.Ceil(ny/float64(mc))) * pk
+	kernel = costSmall*pairs*perPair + costUnfold*kunf
+	return explicit, kernel
+}
+
+// Density returns the fraction of nonzero entries of the factor rows S.
+func (f *Conv) Density() float64 { return f.density() }
+
+// GramRouteFor returns the route a Gram (y == f) or cross product XᵀY
+// would take, and the two estimated costs in multiply-adds.
+func (f *Conv) GramRouteFor(y *Conv) (route GramRoute, explicit, kernel float64) {
+	rows := f.rows()
+	if y != f {
+		rows += y.rows()
+	}
+	explicit, kernel = routeCosts(f, y, f.weightBudget(rows))
+	route = f.Route
+	if route == RouteAuto {
+		route = RouteExplicit
+		if kernel < explicit {
+			route = RouteKernel
+		}
+	}
+	return route, explicit, kernel
+}
+
+// ---------------------------------------------------------------------------
+// Gram and cross products
+
+func (f *Conv) AddGramTo(dst *mat.SymDense) {
+	r := f.rows()
+	if dst.SymmetricDim() != r {
+		panic("lowrank: Gram destination has wrong size")
+	}
+	g := symRaw(dst)
+	if f.Weight {
+		if route, _, _ := f.GramRouteFor(f); route == RouteKernel {
+			f.kernelCross(blas64.General{Rows: r, Cols: r, Stride: g.Stride, Data: g.Data}, f, true, f.weightBudget(r))
+		} else {
+			chunks, cached := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+			u := newUnfolder(f.G, f.A, cached)
+			buf := make([]float64, r*chunks[0].width())
+			for _, ch := range chunks {
+				w := ch.width()
+				f.formWeight(buf, ch, u)
+				addOuterUpper(g, blas64.General{Rows: r, Cols: w, Stride: w, Data: buf})
+			}
+		}
+	}
+	if f.Bias {
+		addOuterUpper(g, f.biasCols())
+	}
+}
+
+func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
+	o, ok := y.(*Conv)
+	if !ok || o.Weight != f.Weight || o.Bias != f.Bias || !sameGeom(f.G, o.G) {
+		panic("lowrank: cross product of factors of different layers")
+	}
+	checkShape(dst, f.rows(), o.rows())
+	raw := dst.RawMatrix()
+	if f.Weight {
+		if route, _, _ := f.GramRouteFor(o); route == RouteKernel {
+			f.kernelCross(raw, o, false, f.weightBudget(f.rows()+o.rows()))
+		} else {
+			rows, nsamp := f.rows()+o.rows(), f.n()
+			if f.A != o.A {
+				nsamp += o.n()
+			}
+			chunks, cached := explicitPlan(f.G, rows, nsamp, f.weightBudget(rows))
+			ux := newUnfolder(f.G, f.A, cached)
+			uy := ux
+			if f.A != o.A {
+				uy = newUnfolder(f.G, o.A, cached)
+			}
+			w0 := chunks[0].width()
+			bx := make([]float64, f.rows()*w0)
+			by := make([]float64, o.rows()*w0)
+			for _, ch := range chunks {
+				w := ch.width()
+				f.formWeight(bx, ch, ux)
+				o.formWeight(by, ch, uy)
+				addProduct(raw,
+					blas64.General{Rows: f.rows(), Cols: w, Stride: w, Data: bx},
+					blas64.General{Rows: o.rows(), Cols: w, Stride: w, Data: by}, false)
+			}
+		}
+	}
+	if f.Bias {
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, f.biasCols(), o.biasCols(), 1, raw)
+	}
+}
+
+func sameGeom(a, b *ConvGeom) bool {
+	return a == b || (a.InC == b.InC && a.InH == b.InH && a.InW == b.InW && a.OutC == b.OutC &&
+		a.KH == b.KH && a.KW == b.KW && a.SH == b.SH && a.SW == b.SW &&
+		a.PH == b.PH && a.PW == b.PW && a.DH == b.DH && a.DW == b.DW)
+}
+
+// kernelChunk returns how many samples of the Z side the kernel route
+// processes at once within the budget.
+func kernelChunk(g *ConvGeom, x, y *Conv, budget int64) int {
+	p, k, out := int64(g.P()), int64(g.K()), int64(g.OutC)
+	w := int64(kernelWorkers(x.n()))
+	// Per worker: one unfolded sample, Z, a copy of X's rows if S is
+	// strided and the block; per sample of the chunk: its unfolded input
+	// (shared) and its rows of Bᵀ (per worker).
+	fixed := w * (p*k + int64(x.C+y.C)*out*p + int64(x.C*y.C))
+	per := p*k + w*p*p
+	words := budget/8 - fixed
+	ny := int64(max(x.n(), y.n()))
+	if words < per {
+		return 1
+	}
+	return int(min(words/per, ny))
+}
+
+func kernelWorkers(nx int) int { return max(1, min(runtime.GOMAXPROCS(0), nx)) }
+
+// kernelCross adds the weight part of XᵀY (X = f) to dst (R_x × R_y) by
+// the kernel route. With sym (y == f) only the upper triangle is written.
+//
+// For samples n of X and m of Y, block (n, m) of XᵀY is
+// [⟨S^x_{n,j}, S^y_{m,j'} B_{nm}ᵀ⟩]_{j,j'} with B_{nm} = U^xᵀ_n U^y_m
+// (P×P): one product Z = S^y_m B_{nm}ᵀ per pair, then the c_x×c_y inner
+// products. The Z side is the one with fewer nonzero factor entries; when
+// that is X, the roles swap and blocks are added transposed. The samples
+// of X are shared among GOMAXPROCS workers (they write disjoint entries).
+func (f *Conv) kernelCross(dst blas64.General, y *Conv, sym bool, budget int64) {
+	x := f
+	trans := false
+	if !sym && x.density()*float64(x.C) < y.density()*float64(y.C) {
+		x, y, trans = y, x, true
+	}
+	g := f.G
+	p, k, out := g.P(), g.K(), g.OutC
+	cx, cy := x.C, y.C
+	nx, ny := x.n(), y.n()
+	mc := kernelChunk(g, x, y, budget)
+	uy := make([]float64, min(mc, ny)*p*k)
+	type scratch struct {
+		bt, ux, z, blk, sx []float64
+	}
+	workers := kernelWorkers(nx)
+	scr := make([]scratch, workers)
+	for i := range scr {
+		scr[i] = scratch{
+			bt:  make([]float64, min(mc, ny)*p*p),
+			ux:  make([]float64, p*k),
+			z:   make([]float64, cy*out*p),
+			blk: make([]float64, cx*cy),
+		}
+	}
+	sameA := x.A == y.A
+	for m0 := 0; m0 < ny; m0 += mc {
+		m1 := min(m0+mc, ny)
+		unfoldRange(g, uy, y.A, m0, m1)
+		parallelWorkers(nx, workers, func(wk, n int) {
+			sc := &scr[wk]
+			lo := m0
+			if sym {
+				lo = max(m0, n)
+			}
+			if lo >= m1 {
+				return
+			}
+			ux := sc.ux
+			if sameA && n >= m0 && n < m1 {
+				ux = uy[(n-m0)*p*k : (n-m0+1)*p*k]
+			} else {
+				g.Unfold(ux, k, x.A.RawRowView(n))
+			}
+			// Bt rows (m, q) = B_{nm}ᵀ[q, :] for m in [lo, m1).
+			blas64.Gemm(blas.NoTrans, blas.Trans, 1,
+				blas64.General{Rows: (m1 - lo) * p, Cols: k, Stride: k, Data: uy[(lo-m0)*p*k:]},
+				blas64.General{Rows: p, Cols: k, Stride: k, Data: ux}, 0,
+				blas64.General{Rows: (m1 - lo) * p, Cols: p, Stride: p, Data: sc.bt})
+			sx := blas64.General{Rows: cx, Cols: out * p, Stride: out * p}
+			if a, ok := x.sampleRows(n); ok {
+				sx.Data = a.Data
+			} else {
+				if sc.sx == nil {
+					sc.sx = make([]float64, cx*out*p)
+				}
+				for j := 0; j < cx; j++ {
+					copy(sc.sx[j*out*p:(j+1)*out*p], x.S.RawRowView(n*cx+j))
+				}
+				sx.Data = sc.sx
+			}
+			for m := lo; m < m1; m++ {
+				zm := blas64.General{Rows: cy * out, Cols: p, Stride: p, Data: sc.z}
+				btm := blas64.General{Rows: p, Cols: p, Stride: p, Data: sc.bt[(m-lo)*p*p:]}
+				if a, ok := y.sampleRows(m); ok {
+					blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, btm, 0, zm)
+				} else {
+					for j := 0; j < cy; j++ {
+						zj := blas64.General{Rows: out, Cols: p, Stride: p, Data: sc.z[j*out*p:]}
+						blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, y.srow(m*cy+j), btm, 0, zj)
+					}
+				}
+				b := blas64.General{Rows: cx, Cols: cy, Stride: cy, Data: sc.blk}
+				blas64.Gemm(blas.NoTrans, blas.Trans, 1, sx,
+					blas64.General{Rows: cy, Cols: out * p, Stride: out * p, Data: sc.z}, 0, b)
+				for j := 0; j < cx; j++ {
+					for jj := 0; jj < cy; jj++ {
+						v := sc.blk[j*cy+jj]
+						r, c := n*cx+j, m*cy+jj
+						if trans {
+							r, c = c, r
+						}
+						if sym && r > c {
+							continue
+						}
+						dst.Data[r*dst.Stride+c] += v
+					}
+				}
+			}
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Diagonal
+
+func (f *Conv) AddDiagTo(dst []float64) {
+	if len(dst) != f.Dim() {
+		panic("lowrank: diagonal destination has wrong length")
+	}
+	r, k := f.rows(), f.G.K()
+	off := 0
+	if f.Weight {
+		chunks, cached := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+		u := newUnfolder(f.G, f.A, cached)
+		buf := make([]float64, r*chunks[0].width())
+		acc := make([]float64, chunks[0].width())
+		for _, ch := range chunks {
+			w := ch.width()
+			f.formWeight(buf, ch, u)
+			acc := acc[:w]
+			for i := range acc {
+				acc[i] = 0
+			}
+			for i := 0; i < r; i++ {
+				for j, v := range buf[i*w : (i+1)*w] {
+					acc[j] += v * v
+				}
+			}
+			kc := ch.k1 - ch.k0
+			for o := ch.o0; o < ch.o1; o++ {
+				floats.Add(dst[o*k+ch.k0:o*k+ch.k1], acc[(o-ch.o0)*kc:(o-ch.o0+1)*kc])
+			}
+		}
+		off = f.G.OutC * k
+	}
+	if f.Bias {
+		b := f.biasCols()
+		out := f.G.OutC
+		for i := 0; i < r; i++ {
+			for o, v := range b.Data[i*out : (i+1)*out] {
+				dst[off+o] += v * v
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Products with vectors
+
+// sampleChunk returns how many samples MulTo and TransMulTo process at once
+// within the budget: each needs its unfolded input and an out×P block per
+// worker.
+func (f *Conv) sampleChunk(workers int) int {
+	p, k, out := int64(f.G.P()), int64(f.G.K()), int64(f.G.OutC)
+	c := f.Budget() / 8 / (p*k + int64(workers)*out*p)
+	return int(max(1, min(c, int64(f.n()))))
+}
+
+// MulTo computes V u_j for the rows u_j of u by one of two routes, chosen
+// by the same cost weights as the Gram matrix:
+//
+//   - aggregated: the weight part of V u is Σ_n B_n U_nᵀ with
+//     B_n = Σ_j u[n·c+j] S_{n,j}, ρ·k·n·out·P·K multiply-adds for k
+//     vectors;
+//   - explicit: form V's rows in chunks and multiply, ρ·R·out·P·K +
+//     k·R·out·K, cheaper when there are fewer factor columns per sample
+//     than vectors (Monte-Carlo factors).
+func (f *Conv) MulTo(dst, u *mat.Dense) {
+	nv, _ := u.Dims()
+	checkShape(u, nv, f.Cols())
+	checkShape(dst, nv, f.Dim())
+	for j := 0; j < nv; j++ {
+		row := dst.RawRowView(j)
+		for i := range row {
+			row[i] = 0
+		}
+	}
+	if f.Weight && f.mulExplicit(nv) {
+		f.mulExplicitTo(dst, u)
+		if f.Bias {
+			b := f.biasCols()
+			off := f.G.OutC * f.G.K()
+			out := dst.RawMatrix()
+			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(), b, 0,
+				blas64.General{Rows: nv, Cols: f.G.OutC, Stride: out.Stride, Data: out.Data[off:]})
+		}
+		return
+	}
+	f.mulAggregatedTo(dst, u)
+}
+
+// mulExplicit reports whether MulTo of nv vectors is cheaper by forming V.
+func (f *Conv) mulExplicit(nv int) bool {
+	switch f.Route {
+	case RouteExplicit:
+		return true
+	case RouteKernel:
+		return false
+	}
+	g := f.G
+	k, p, out := float64(g.K()), float64(g.P()), float64(g.OutC)
+	n, r, rho := float64(f.n()), float64(f.rows()), f.density()
+	chunks, cached := explicitPlan(g, f.rows(), f.n(), f.weightBudget(f.rows()))
+	unfolds := n * p * k
+	if !cached {
+		unfolds *= float64(len(chunks))
+	}
+	explicit := costGemm*(rho*r*out*p*k+float64(nv)*r*out*k) + costUnfold*unfolds
+	aggregated := costGemm*(rho*float64(nv)*n*out*p*k) + float64(nv)*r*out*p + costUnfold*n*p*k
+	return explicit < aggregated
+}
+
+func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
+	r, k := f.rows(), f.G.K()
+	nv, _ := u.Dims()
+	chunks, cached := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+	un := newUnfolder(f.G, f.A, cached)
+	buf := make([]float64, r*chunks[0].width())
+	out := dst.RawMatrix()
+	for _, ch := range chunks {
+		w, kc := ch.width(), ch.k1-ch.k0
+		f.formWeight(buf, ch, un)
+		if kc == k {
+			// Whole weight rows: the chunk's columns are contiguous.
+			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+				blas64.General{Rows: r, Cols: w, Stride: w, Data: buf}, 0,
+				blas64.General{Rows: nv, Cols: w, Stride: out.Stride, Data: out.Data[ch.o0*k:]})
+			continue
+		}
+		for o := ch.o0; o < ch.o1; o++ {
+			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+				blas64.General{Rows: r, Cols: kc, Stride: w, Data: buf[(o-ch.o0)*kc:]}, 0,
+				blas64.General{Rows: nv, Cols: kc, Stride: out.Stride, Data: out.Data[o*k+ch.k0:]})
+		}
+	}
+}
+
+// mulAggregatedTo is MulTo by aggregating the factor rows of each sample,
+// vectors in parallel.
+func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
+	nv, _ := u.Dims()
+	n, p, k, out := f.n(), f.G.P(), f.G.K(), f.G.OutC
+	workers := max(1, min(runtime.GOMAXPROCS(0), nv))
+	mc := f.sampleChunk(workers)
+	uc := make([]float64, mc*p*k)
+	bufs := make([][]float64, workers)
+	for i := range bufs {
+		bufs[i] = make([]float64, out*mc*p)
+	}
+	for n0 := 0; n0 < n; n0 += mc {
+		n1 := min(n0+mc, n)
+		w := (n1 - n0) * p
+		if f.Weight {
+			unfoldRange(f.G, uc, f.A, n0, n1)
+		}
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		wg.Add(workers)
+		for wk := 0; wk < workers; wk++ {
+			go func(bj []float64) {
+				defer wg.Done()
+				for {
+					j := int(next.Add(1) - 1)
+					if j >= nv {
+						return
+					}
+					f.aggregate(bj[:out*w], u.RawRowView(j), n0, n1)
+					row := dst.RawRowView(j)
+					off := 0
+					if f.Weight {
+						blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
+							blas64.General{Rows: out, Cols: w, Stride: w, Data: bj},
+							blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 1,
+							blas64.General{Rows: out, Cols: k, Stride: k, Data: row})
+						off = out * k
+					}
+					if f.Bias {
+						for o := 0; o < out; o++ {
+							row[off+o] += floats.Sum(bj[o*w : (o+1)*w])
+						}
+					}
+				}
+			}(bufs[wk])
+		}
+		wg.Wait()
+	}
+}
+
+// aggregate writes B[o, (i−n0, q)] = Σ_c u[i·c+c'] S_{i,c'}[o, q] for the
+// samples i in [n0, n1) into b (out × (n1−n0)·P).
+func (f *Conv) aggregate(b, u []float64, n0, n1 int) {
+	p, out := f.G.P(), f.G.OutC
+	w := (n1 - n0) * p
+	for i := range b {
+		b[i] = 0
+	}
+	for i := n0; i < n1; i++ {
+		for c := 0; c < f.C; c++ {
+			r := i*f.C + c
+			a := u[r]
+			if a == 0 {
+				continue
+			}
+			s := f.S.RawRowView(r)
+			for o := 0; o < out; o++ {
+				floats.AddScaled(b[o*w+(i-n0)*p:o*w+(i-n0+1)*p], a, s[o*p:(o+1)*p])
+			}
+		}
+	}
+}
+
+func (f *Conv) TransMulTo(dst, v *mat.Dense) {
+	nv, _ := v.Dims()
+	checkShape(v, nv, f.Dim())
+	checkShape(dst, nv, f.Cols())
+	n, p, k, out := f.n(), f.G.P(), f.G.K(), f.G.OutC
+	mc := f.sampleChunk(1)
+	uc := make([]float64, mc*p*k)
+	t := make([]float64, out*mc*p)
+	for n0 := 0; n0 < n; n0 += mc {
+		n1 := min(n0+mc, n)
+		w := (n1 - n0) * p
+		if f.Weight {
+			unfoldRange(f.G, uc, f.A, n0, n1)
+		}
+		for j := 0; j < nv; j++ {
+			vj := v.RawRowView(j)
+			// T[o, (i, q)] = (V_W U_i)[o, q] + v_b[o]
+			tg := blas64.General{Rows: out, Cols: w, Stride: w, Data: t}
+			off := 0
+			if f.Weight {
+				blas64.Gemm(blas.NoTrans, blas.Trans, 1,
+					blas64.General{Rows: out, Cols: k, Stride: k, Data: vj},
+					blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 0, tg)
+				off = out * k
+			} else {
+				for i := range t[:out*w] {
+					t[i] = 0
+				}
+			}
+			if f.Bias {
+				for o := 0; o < out; o++ {
+					b := vj[off+o]
+					for i := range t[o*w : (o+1)*w] {
+						t[o*w+i] += b
+					}
+				}
+			}
+			d := dst.RawRowView(j)
+			for i := n0; i < n1; i++ {
+				for c := 0; c < f.C; c++ {
+					r := i*f.C + c
+					s := f.S.RawRowView(r)
+					var sum float64
+					for o := 0; o < out; o++ {
+						sum += floats.Dot(s[o*p:(o+1)*p], t[o*w+(i-n0)*p:o*w+(i-n0+1)*p])
+					}
+					d[r] = sum
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,339 @@
+package lowrank
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// convCase is a convolution geometry: input [inC, h, w], outC channels,
+// kernel, stride, padding and dilation.
+type convCase struct {
+	inC, h, w, outC  int
+	kh, kw, sh, sw   int
+	ph, pw, dh, dw   int
+	n, c             int // samples, columns per sample
+	sparse           bool
+	nonContiguousS   bool
+	weight, bias     bool
+	ny, cy           int // samples and columns of the cross factor
+	crossSharesInput bool
+}
+
+func (tc convCase) geom() *ConvGeom {
+	return NewConvGeom(tc.inC, tc.h, tc.w, tc.outC, tc.kh, tc.kw, tc.sh, tc.sw, tc.ph, tc.pw, tc.dh, tc.dw)
+}
+
+var convCases = []convCase{
+	{inC: 2, h: 7, w: 5, outC: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, n: 3, c: 2, weight: true, bias: true, ny: 2, cy: 1},
+	{inC: 1, h: 8, w: 8, outC: 4, kh: 3, kw: 3, sh: 2, sw: 2, ph: 0, pw: 0, dh: 1, dw: 1, n: 4, c: 3, weight: true, bias: true, ny: 4, cy: 1, crossSharesInput: true, sparse: true},
+	{inC: 3, h: 7, w: 5, outC: 2, kh: 2, kw: 3, sh: 3, sw: 2, ph: 2, pw: 1, dh: 2, dw: 1, n: 2, c: 4, weight: true, bias: false, ny: 3, cy: 2},
+	{inC: 2, h: 6, w: 7, outC: 5, kh: 3, kw: 2, sh: 1, sw: 3, ph: 2, pw: 0, dh: 2, dw: 2, n: 3, c: 1, weight: false, bias: true, ny: 2, cy: 3},
+	{inC: 4, h: 3, w: 3, outC: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, n: 5, c: 2, weight: true, bias: true, ny: 5, cy: 1, crossSharesInput: true}, // P = 1
+	{inC: 2, h: 5, w: 5, outC: 3, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, n: 2, c: 2, weight: true, bias: true, ny: 2, cy: 2, nonContiguousS: true},
+}
+
+// refUnfold returns entry (k, p) of the K×P unfolded input straight from
+// the definition of a convolution (independent of ConvGeom's table).
+func refUnfold(g *ConvGeom, x []float64, k, p int) float64 {
+	c, rest := k/(g.KH*g.KW), k%(g.KH*g.KW)
+	i, j := rest/g.KW, rest%g.KW
+	oh, ow := p/g.OutW, p%g.OutW
+	ih, iw := oh*g.SH-g.PH+i*g.DH, ow*g.SW-g.PW+j*g.DW
+	if ih < 0 || ih >= g.InH || iw < 0 || iw >= g.InW {
+		return 0
+	}
+	return x[(c*g.InH+ih)*g.InW+iw]
+}
+
+// explicitConv forms the block of V of a Conv factor column by column.
+func explicitConv(f *Conv) *mat.Dense {
+	g := f.G
+	k, p, out := g.K(), g.P(), g.OutC
+	v := mat.NewDense(f.Dim(), f.Cols(), nil)
+	for r := 0; r < f.Cols(); r++ {
+		x := f.A.RawRowView(r / f.C)
+		s := f.S.RawRowView(r)
+		row := 0
+		if f.Weight {
+			for o := 0; o < out; o++ {
+				for kk := 0; kk < k; kk++ {
+					var sum float64
+					for q := 0; q < p; q++ {
+						sum += s[o*p+q] * refUnfold(g, x, kk, q)
+					}
+					v.Set(row, r, sum)
+					row++
+				}
+			}
+		}
+		if f.Bias {
+			for o := 0; o < out; o++ {
+				var sum float64
+				for q := 0; q < p; q++ {
+					sum += s[o*p+q]
+				}
+				v.Set(row, r, sum)
+				row++
+			}
+		}
+	}
+	return v
+}
+
+func randFactorRows(rng *rand.Rand, r, c int, sparse, nonContiguous bool) *mat.Dense {
+	m := randDense(rng, r, c+2*btoi(nonContiguous))
+	if sparse {
+		raw := m.RawMatrix()
+		for i := range raw.Data {
+			if rng.Float64() < 0.6 {
+				raw.Data[i] = 0
+			}
+		}
+	}
+	if nonContiguous {
+		return m.Slice(0, r, 1, c+1).(*mat.Dense)
+	}
+	return m
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (tc convCase) factors(rng *rand.Rand) (x, y *Conv) {
+	g := tc.geom()
+	a := randDense(rng, tc.n, g.InSize())
+	x = NewConv(g, randFactorRows(rng, tc.n*tc.c, g.OutSize(), tc.sparse, tc.nonContiguousS), a, tc.c, true, true)
+	ay := randDense(rng, tc.ny, g.InSize())
+	if tc.crossSharesInput {
+		ay = a
+	}
+	y = NewConv(g, randFactorRows(rng, tc.ny*tc.cy, g.OutSize(), tc.sparse, false), ay, tc.cy, true, true)
+	keep := []bool{tc.weight, tc.bias}
+	return x.Select(keep).(*Conv), y.Select(keep).(*Conv)
+}
+
+func TestConvGeomUnfold(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range convCases {
+		g := tc.geom()
+		x := randDense(rng, 1, g.InSize()).RawRowView(0)
+		ut := make([]float64, g.P()*g.K())
+		g.Unfold(ut, g.K(), x)
+		for p := 0; p < g.P(); p++ {
+			for k := 0; k < g.K(); k++ {
+				if got, want := ut[p*g.K()+k], refUnfold(g, x, k, p); got != want {
+					t.Fatalf("%+v: Uᵀ[%d,%d] = %g, want %g", tc, p, k, got, want)
+				}
+			}
+		}
+		// FoldAdd is the adjoint of Unfold: ⟨Unfold(x), y⟩ = ⟨x, FoldAdd(y)⟩.
+		y := randDense(rng, 1, len(ut)).RawRowView(0)
+		fy := make([]float64, g.InSize())
+		g.FoldAdd(fy, y, g.K())
+		if l, r := mat.Dot(mat.NewVecDense(len(ut), ut), mat.NewVecDense(len(y), y)), mat.Dot(mat.NewVecDense(len(x), x), mat.NewVecDense(len(fy), fy)); math.Abs(l-r) > 1e-12*math.Abs(l) {
+			t.Errorf("%+v: FoldAdd is not the adjoint of Unfold: %g vs %g", tc, l, r)
+		}
+	}
+}
+
+// TestConv runs the factor conformance suite on every geometry, for both
+// Gram routes and for budgets from unlimited down to one column at a time.
+func TestConv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	nwide, nnarrow := 0, 0
+	defer func() {
+		if nwide < 3 || nnarrow < 3 {
+			t.Errorf("only %d cases chunked over patch indices × all channels, %d over one channel", nwide, nnarrow)
+		}
+	}()
+	for ci, tc := range convCases {
+		x, y := tc.factors(rng)
+		vx, vy := explicitConv(x), explicitConv(y)
+		// Budgets that give Gram chunks of some patch indices × all
+		// channels, and of some patch indices × one channel.
+		budgets := []int64{0, 1}
+		var wide, narrow bool
+		for b := int64(8); b < 1<<20 && !(wide && narrow); b += 8 {
+			ch, _ := explicitPlan(x.G, x.rows(), x.n(), b)
+			c := ch[0]
+			all, some := c.o1-c.o0 == x.G.OutC, c.k1-c.k0 < x.G.K()
+			if all && some && !wide || !all && some && !narrow {
+				wide, narrow = wide || all, narrow || !all
+				if x.Bias {
+					budgets = append(budgets, b+int64(x.rows()*x.G.OutC*8))
+				} else {
+					budgets = append(budgets, b)
+				}
+			}
+		}
+		if wide {
+			nwide++
+		}
+		if narrow {
+			nnarrow++
+		}
+		for _, route := range []GramRoute{RouteAuto, RouteExplicit, RouteKernel} {
+			for _, budget := range budgets {
+				t.Run(fmt.Sprintf("case%d/%v/budget=%d", ci, route, budget), func(t *testing.T) {
+					x.Route, y.Route = route, route
+					x.SetBudget(budget)
+					y.SetBudget(budget)
+					testFactor(t, x, vx, y, vy, rng)
+				})
+			}
+		}
+	}
+}
+
+// TestConvChunkingInvariance checks that the chunked computations agree
+// with the unchunked ones to rounding, route by route.
+func TestConvChunkingInvariance(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for ci, tc := range convCases {
+		x, y := tc.factors(rng)
+		for _, route := range []GramRoute{RouteExplicit, RouteKernel} {
+			x.Route = route
+			run := func(budget int64) (*mat.SymDense, *mat.Dense, []float64) {
+				x.SetBudget(budget)
+				g := mat.NewSymDense(x.Cols(), nil)
+				x.AddGramTo(g)
+				c := mat.NewDense(x.Cols(), y.Cols(), nil)
+				x.AddCrossTo(c, y)
+				d := make([]float64, x.Dim())
+				x.AddDiagTo(d)
+				return g, c, d
+			}
+			g0, c0, d0 := run(0)
+			for _, b := range []int64{1, 700, 5000} {
+				g, c, d := run(b)
+				scale := mat.Norm(g0, math.Inf(1))
+				if e := maxAbsDiff(g, g0); e > 1e-13*scale {
+					t.Errorf("case %d, %v, budget %d: Gram differs by %.3g", ci, route, b, e)
+				}
+				if e := maxAbsDiff(c, c0); e > 1e-13*mat.Norm(c0, math.Inf(1)) {
+					t.Errorf("case %d, %v, budget %d: cross differs by %.3g", ci, route, b, e)
+				}
+				for i := range d {
+					if math.Abs(d[i]-d0[i]) > 1e-13*(1+math.Abs(d0[i])) {
+						t.Errorf("case %d, budget %d: diagonal[%d] differs", ci, b, i)
+						break
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestConvBudget checks that the scratch memory of each operation stays
+// within the budget: the bytes allocated during an operation bound its
+// peak extra memory from above.
+func TestConvBudget(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	// V block: 8·3 rows × (64·4·3·3 + 64) = 24 × 2368 doubles ≈ 444 KiB;
+	// one sample's unfolded input is 16×36 doubles.
+	g := NewConvGeom(4, 6, 6, 64, 3, 3, 1, 1, 0, 0, 1, 1)
+	n, c := 8, 3
+	f := NewConv(g, randDense(rng, n*c, g.OutSize()), randDense(rng, n, g.InSize()), c, true, true)
+	y := NewConv(g, randDense(rng, n, g.OutSize()), f.A, 1, true, true)
+	const budget = 128 << 10
+	// gonum's parallel products allocate a little bookkeeping per call
+	// (≈ 100 bytes per goroutine: closures, a channel); it counts in the
+	// cumulative allocations but is short-lived.
+	const slack = 16 << 10
+	alloc := func(op func()) int64 {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		op()
+		runtime.ReadMemStats(&m1)
+		return int64(m1.TotalAlloc - m0.TotalAlloc)
+	}
+	for _, route := range []GramRoute{RouteExplicit, RouteKernel} {
+		f.Route = route
+		f.SetBudget(budget)
+		gram := mat.NewSymDense(f.Cols(), nil)
+		cross := mat.NewDense(f.Cols(), y.Cols(), nil)
+		diag := make([]float64, f.Dim())
+		u := randDense(rng, 2, f.Cols())
+		mu := mat.NewDense(2, f.Dim(), nil)
+		v := randDense(rng, 2, f.Dim())
+		tv := mat.NewDense(2, f.Cols(), nil)
+		f.density() // computed once per factor, outside any operation's budget
+		for _, op := range []struct {
+			name string
+			f    func()
+		}{
+			{"AddGramTo", func() { f.AddGramTo(gram) }},
+			{"AddCrossTo", func() { f.AddCrossTo(cross, y) }},
+			{"AddDiagTo", func() { f.AddDiagTo(diag) }},
+			{"MulTo", func() { f.MulTo(mu, u) }},
+			{"TransMulTo", func() { f.TransMulTo(tv, v) }},
+		} {
+			got := alloc(op.f)
+			t.Logf("%v %s: %d bytes allocated (budget %d)", route, op.name, got, budget)
+			if got > budget+slack {
+				t.Errorf("%v %s allocated %d bytes, budget %d", route, op.name, got, budget)
+			}
+		}
+	}
+	// The whole V block is ≈ 444 KiB: a budget of 128 KiB must chunk it.
+	if chunks, _ := explicitPlan(g, n*c, n, budget); len(chunks) < 2 {
+		t.Errorf("budget %d did not chunk the block: %v", budget, chunks)
+	}
+}
+
+// TestConvRouteChoice checks the cost model on clear-cut geometries.
+func TestConvRouteChoice(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, tc := range []struct {
+		name string
+		g    *ConvGeom
+		n, c int
+		want GramRoute
+	}{
+		// Few positions, long patches, exact factor: kernel.
+		{"3c3d conv3", NewConvGeom(96, 6, 6, 128, 3, 3, 1, 1, 1, 1, 1, 1), 32, 10, RouteKernel},
+		// Many positions, short patches: explicit.
+		{"3c3d conv1", NewConvGeom(3, 32, 32, 64, 5, 5, 1, 1, 0, 0, 1, 1), 8, 10, RouteExplicit},
+		// One position: the kernel route is the linear layer's Hadamard trick.
+		{"P=1", NewConvGeom(16, 3, 3, 16, 3, 3, 1, 1, 0, 0, 1, 1), 8, 4, RouteKernel},
+	} {
+		f := NewConv(tc.g, randDense(rng, tc.n*tc.c, tc.g.OutSize()), randDense(rng, tc.n, tc.g.InSize()), tc.c, true, true)
+		route, e, k := f.GramRouteFor(f)
+		if route != tc.want {
+			t.Errorf("%s: route %v (explicit %.3g, kernel %.3g), want %v", tc.name, route, e, k, tc.want)
+		}
+	}
+}
+
+func TestConvSelectAndMisuse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	g := NewConvGeom(1, 4, 4, 2, 3, 3, 1, 1, 0, 0, 1, 1)
+	f := NewConv(g, randDense(rng, 2, g.OutSize()), randDense(rng, 2, g.InSize()), 1, true, false)
+	if f.Select([]bool{false, true}) != nil {
+		t.Error("Select of a missing bias should be nil")
+	}
+	f.SetBudget(123)
+	if s := f.Select([]bool{true, false}).(*Conv); s.Budget() != 123 {
+		t.Errorf("Select lost the budget: %d", s.Budget())
+	}
+	if f.SetBudget(0); f.Budget() != DefaultBudget {
+		t.Errorf("zero budget means %d, want DefaultBudget", f.Budget())
+	}
+	var _ Budgeter = f
+	defer func() {
+		if recover() == nil {
+			t.Error("cross product with a Linear factor did not panic")
+		}
+	}()
+	f.AddCrossTo(mat.NewDense(2, 2, nil), NewLinear(randDense(rng, 2, 2), randDense(rng, 2, 2), 1, true, false))
+}

@@ -1,0 +1,128 @@
+package lowrank
+
+import "fmt"
+
+// ConvGeom is the geometry of a 2-D convolution with PyTorch's semantics
+// (nn.Conv2d with groups 1 and zero padding): an input [InC, InH, InW], a
+// weight [OutC, InC, KH, KW] and an output [OutC, OutH, OutW] with
+//
+//	Out = floor((In + 2·pad − dil·(k − 1) − 1)/stride) + 1
+//
+// per spatial dimension.
+//
+// The unfolded input of a sample is the P×K matrix Uᵀ whose row p holds the
+// input patch seen by output position p (P = OutH·OutW, positions in
+// row-major order) flattened like a weight row (K = InC·KH·KW, index
+// (c, i, j) row-major), zero where the patch overlaps the padding. Then the
+// output of the sample is W Uᵀᵀ with W the OutC×K weight matrix.
+type ConvGeom struct {
+	InC, InH, InW int
+	OutC          int
+	KH, KW        int
+	SH, SW        int // strides
+	PH, PW        int // zero padding on each side
+	DH, DW        int // dilations
+	OutH, OutW    int
+
+	// patch[p·K + k] is the flat input index read by output position p at
+	// patch index k, or -1 in the padding.
+	patch []int32
+}
+
+// ConvOutSize returns PyTorch's output size of a convolution or pooling
+// window along one dimension: floor((in + 2·pad − dil·(k − 1) − 1)/stride)
+// + 1, which is < 1 when the dilated window does not fit into the padded
+// input.
+func ConvOutSize(in, k, stride, pad, dil int) int {
+	num := in + 2*pad - dil*(k-1) - 1
+	if num < 0 {
+		return 0
+	}
+	return num/stride + 1
+}
+
+// NewConvGeom returns the geometry of a convolution; it panics if a size
+// is not positive, a padding is negative or the window does not fit (the
+// architecture builder checks these first and reports them as errors).
+func NewConvGeom(inC, inH, inW, outC, kh, kw, sh, sw, ph, pw, dh, dw int) *ConvGeom {
+	if inC < 1 || inH < 1 || inW < 1 || outC < 1 || kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1 || ph < 0 || pw < 0 {
+		panic(fmt.Sprintf("lowrank: invalid convolution geometry in=[%d %d %d] out=%d k=%dx%d s=%dx%d p=%dx%d d=%dx%d", inC, inH, inW, outC, kh, kw, sh, sw, ph, pw, dh, dw))
+	}
+	g := &ConvGeom{InC: inC, InH: inH, InW: inW, OutC: outC, KH: kh, KW: kw, SH: sh, SW: sw, PH: ph, PW: pw, DH: dh, DW: dw}
+	g.OutH = ConvOutSize(inH, kh, sh, ph, dh)
+	g.OutW = ConvOutSize(inW, kw, sw, pw, dw)
+	if g.OutH < 1 || g.OutW < 1 {
+		panic("lowrank: convolution window larger than the padded input")
+	}
+	if int64(g.P())*int64(g.K()) > 1<<31-1 || g.InC*g.InH*g.InW > 1<<31-1 {
+		panic("lowrank: convolution too large")
+	}
+	g.patch = make([]int32, g.P()*g.K())
+	k := g.K()
+	for oh := 0; oh < g.OutH; oh++ {
+		for ow := 0; ow < g.OutW; ow++ {
+			row := g.patch[(oh*g.OutW+ow)*k : (oh*g.OutW+ow+1)*k]
+			idx := 0
+			for c := 0; c < inC; c++ {
+				for i := 0; i < kh; i++ {
+					ih := oh*sh - ph + i*dh
+					for j := 0; j < kw; j++ {
+						iw := ow*sw - pw + j*dw
+						if ih < 0 || ih >= inH || iw < 0 || iw >= inW {
+							row[idx] = -1
+						} else {
+							row[idx] = int32((c*inH+ih)*inW + iw)
+						}
+						idx++
+					}
+				}
+			}
+		}
+	}
+	return g
+}
+
+// K returns InC·KH·KW, the length of a patch (and of a weight row).
+func (g *ConvGeom) K() int { return g.InC * g.KH * g.KW }
+
+// P returns OutH·OutW, the number of output positions.
+func (g *ConvGeom) P() int { return g.OutH * g.OutW }
+
+// InSize returns InC·InH·InW, the per-sample input size.
+func (g *ConvGeom) InSize() int { return g.InC * g.InH * g.InW }
+
+// OutSize returns OutC·OutH·OutW, the per-sample output size.
+func (g *ConvGeom) OutSize() int { return g.OutC * g.P() }
+
+// Unfold writes the P×K unfolded input Uᵀ of the sample x (length InSize)
+// into dst with row stride ld ≥ K.
+func (g *ConvGeom) Unfold(dst []float64, ld int, x []float64) {
+	k := g.K()
+	x = x[:g.InSize()]
+	for p := 0; p < g.P(); p++ {
+		row := dst[p*ld : p*ld+k]
+		for i, ix := range g.patch[p*k : (p+1)*k] {
+			if ix >= 0 {
+				row[i] = x[ix]
+			} else {
+				row[i] = 0
+			}
+		}
+	}
+}
+
+// FoldAdd is the adjoint of Unfold: it adds every entry of the P×K matrix
+// src (row stride ld) to the input entry it was read from, dropping the
+// padding. dst has length InSize.
+func (g *ConvGeom) FoldAdd(dst []float64, src []float64, ld int) {
+	k := g.K()
+	dst = dst[:g.InSize()]
+	for p := 0; p < g.P(); p++ {
+		row := src[p*ld : p*ld+k]
+		for i, ix := range g.patch[p*k : (p+1)*k] {
+			if ix >= 0 {
+				dst[ix] += row[i]
+			}
+		}
+	}
+}

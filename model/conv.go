@@ -1,0 +1,134 @@
+package model
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/lowrank"
+)
+
+// Conv2d is PyTorch's nn.Conv2d with groups 1 and zero padding: weight
+// [out, in, kh, kw], bias [out], per-sample input [in, H, W] and output
+// [out, OutH, OutW] (see lowrank.ConvGeom for the geometry).
+type Conv2d struct {
+	Geom         *lowrank.ConvGeom
+	Weight, Bias *Param // Bias is nil without bias
+	w            blas64.General
+}
+
+// NewConv2d returns a Conv2d layer for the geometry g with zero
+// parameters named "<index>.weight" and "<index>.bias".
+func NewConv2d(index int, g *lowrank.ConvGeom, bias bool) *Conv2d {
+	l := &Conv2d{Geom: g}
+	l.Weight = &Param{Name: fmt.Sprintf("%d.weight", index), Shape: []int{g.OutC, g.InC, g.KH, g.KW}, Data: make([]float64, g.OutC*g.K())}
+	if bias {
+		l.Bias = &Param{Name: fmt.Sprintf("%d.bias", index), Shape: []int{g.OutC}, Data: make([]float64, g.OutC)}
+	}
+	l.w = blas64.General{Rows: g.OutC, Cols: g.K(), Stride: g.K(), Data: l.Weight.Data}
+	return l
+}
+
+func (l *Conv2d) Type() string    { return "conv2d" }
+func (l *Conv2d) InShape() []int  { return []int{l.Geom.InC, l.Geom.InH, l.Geom.InW} }
+func (l *Conv2d) OutShape() []int { return []int{l.Geom.OutC, l.Geom.OutH, l.Geom.OutW} }
+func (l *Conv2d) Params() []*Param {
+	if l.Bias == nil {
+		return []*Param{l.Weight}
+	}
+	return []*Param{l.Weight, l.Bias}
+}
+
+// convScratch bounds the scratch memory of Forward (unfolded inputs of a
+// chunk of samples), in float64s.
+const convScratch = 1 << 22
+
+func (l *Conv2d) Forward(y, x *mat.Dense) {
+	g := l.Geom
+	n, _ := x.Dims()
+	checkDims(x, n, g.InSize(), "conv2d input")
+	checkDims(y, n, g.OutSize(), "conv2d output")
+	p, k, out := g.P(), g.K(), g.OutC
+	mc := max(1, min(n, convScratch/(p*k+out*p)))
+	uc := make([]float64, mc*p*k)
+	yc := make([]float64, out*mc*p)
+	for n0 := 0; n0 < n; n0 += mc {
+		n1 := min(n0+mc, n)
+		w := (n1 - n0) * p
+		for i := n0; i < n1; i++ {
+			g.Unfold(uc[(i-n0)*p*k:], k, x.RawRowView(i))
+		}
+		// Y[o, (i, q)] = Σ_k W[o, k] Uᵀ_i[q, k]
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, l.w,
+			blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 0,
+			blas64.General{Rows: out, Cols: w, Stride: w, Data: yc})
+		for i := n0; i < n1; i++ {
+			row := y.RawRowView(i)
+			for o := 0; o < out; o++ {
+				dst := row[o*p : (o+1)*p]
+				copy(dst, yc[o*w+(i-n0)*p:o*w+(i-n0+1)*p])
+				if l.Bias != nil {
+					b := l.Bias.Data[o]
+					for q := range dst {
+						dst[q] += b
+					}
+				}
+			}
+		}
+	}
+}
+
+// BackwardInput applies the transposed convolution: row r of dst is
+// fold(S_rᵀ W), the adjoint of the unfolding applied to the P×K product of
+// the factor row (out×P) and the weight.
+func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
+	g := l.Geom
+	r, _ := s.Dims()
+	checkDims(s, r, g.OutSize(), "conv2d factor")
+	checkDims(dst, r, g.InSize(), "conv2d factor destination")
+	p, k := g.P(), g.K()
+	parallelSamples(r, func() any { return make([]float64, p*k) }, func(scratch any, i int) {
+		c := blas64.General{Rows: p, Cols: k, Stride: k, Data: scratch.([]float64)}
+		// C = S_iᵀ W: the transposed left operand lets the product skip the
+		// zeros of the factor row.
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1,
+			blas64.General{Rows: g.OutC, Cols: p, Stride: p, Data: s.RawRowView(i)}, l.w, 0, c)
+		d := dst.RawRowView(i)
+		for j := range d {
+			d[j] = 0
+		}
+		g.FoldAdd(d, c.Data, k)
+	})
+}
+
+// parallelSamples runs f(scratch, i) for i = 0, …, n−1 on GOMAXPROCS
+// goroutines, each with its own scratch from newScratch.
+func parallelSamples(n int, newScratch func() any, f func(scratch any, i int)) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), n))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			defer wg.Done()
+			scratch := newScratch()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(scratch, i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (l *Conv2d) Factor(s, in *mat.Dense, cols int) lowrank.Factor {
+	return lowrank.NewConv(l.Geom, s, in, cols, true, l.Bias != nil)
+}

@@ -1,0 +1,279 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+
+	"github.com/vivit-go/vivit/lowrank"
+)
+
+// Builders of the convolutional layers and of the activations with
+// hyper-parameters; registered in builders (arch.go).
+
+// pairOrNull is LayerSpec.Pair, also returning def for an explicit null
+// (PyTorch's stride=None of the pooling layers).
+func pairOrNull(s LayerSpec, name string, def [2]int) ([2]int, error) {
+	if raw, ok := s.Fields[name]; ok && string(bytes.TrimSpace(raw)) == "null" {
+		return def, nil
+	}
+	return s.Pair(name, def)
+}
+
+func (s LayerSpec) str(name, def string) (string, error) {
+	raw, ok := s.Fields[name]
+	if !ok {
+		return def, nil
+	}
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", s.errorf("field %q must be a string, got %s", name, raw)
+	}
+	return v, nil
+}
+
+// window holds the parsed kernel_size, stride, padding and dilation of a
+// convolution or pooling layer.
+type window struct {
+	k, s, p, d [2]int
+}
+
+// parseWindow reads kernel_size (required), stride (default strideDef, or
+// kernel_size if strideDef is nil), padding (default 0) and dilation
+// (default 1, only if withDilation) and checks their signs.
+func parseWindow(s LayerSpec, strideDef *[2]int, withDilation bool) (window, error) {
+	var w window
+	if _, ok := s.Fields["kernel_size"]; !ok {
+		return w, s.errorf("needs field \"kernel_size\"")
+	}
+	var err error
+	if w.k, err = s.Pair("kernel_size", [2]int{}); err != nil {
+		return w, err
+	}
+	if w.k[0] < 1 || w.k[1] < 1 {
+		return w, s.errorf("kernel_size must be positive, got %v", w.k)
+	}
+	def := w.k
+	if strideDef != nil {
+		def = *strideDef
+	}
+	if w.s, err = pairOrNull(s, "stride", def); err != nil {
+		return w, err
+	}
+	if w.s[0] < 1 || w.s[1] < 1 {
+		return w, s.errorf("stride must be positive, got %v", w.s)
+	}
+	if w.p, err = s.Pair("padding", [2]int{0, 0}); err != nil {
+		return w, err
+	}
+	if w.p[0] < 0 || w.p[1] < 0 {
+		return w, s.errorf("padding must be non-negative, got %v", w.p)
+	}
+	w.d = [2]int{1, 1}
+	if withDilation {
+		if w.d, err = s.Pair("dilation", w.d); err != nil {
+			return w, err
+		}
+		if w.d[0] < 1 || w.d[1] < 1 {
+			return w, s.errorf("dilation must be positive, got %v", w.d)
+		}
+	}
+	// Bound every entry so that the products below cannot overflow.
+	for _, f := range []struct {
+		name string
+		v    [2]int
+	}{{"kernel_size", w.k}, {"stride", w.s}, {"padding", w.p}, {"dilation", w.d}} {
+		if f.v[0] > maxFeatures || f.v[1] > maxFeatures {
+			return w, s.errorf("%s %v is too large", f.name, f.v)
+		}
+	}
+	return w, nil
+}
+
+// fits reports an error unless the dilated window fits into the padded
+// input of shape in ([C, H, W]).
+func (w window) fits(s LayerSpec, in []int) error {
+	eh, ew := w.d[0]*(w.k[0]-1)+1, w.d[1]*(w.k[1]-1)+1
+	ph, pw := in[1]+2*w.p[0], in[2]+2*w.p[1]
+	if eh > ph || ew > pw {
+		return s.errorf("kernel_size %v with dilation %v spans %d×%d, more than the padded input %d×%d (input shape %v, padding %v)",
+			w.k, w.d, eh, ew, ph, pw, in, w.p)
+	}
+	return nil
+}
+
+func buildConv2d(s LayerSpec, in []int) (Layer, error) {
+	cin, okIn, err := s.Int("in_channels")
+	if err != nil {
+		return nil, err
+	}
+	cout, okOut, err := s.Int("out_channels")
+	if err != nil {
+		return nil, err
+	}
+	if _, okK := s.Fields["kernel_size"]; !okIn || !okOut || !okK {
+		return nil, s.errorf("needs fields \"in_channels\", \"out_channels\" and \"kernel_size\"")
+	}
+	if cin < 1 || cout < 1 {
+		return nil, s.errorf("in_channels and out_channels must be positive, got in_channels=%d out_channels=%d", cin, cout)
+	}
+	w, err := parseWindow(s, &[2]int{1, 1}, true)
+	if err != nil {
+		return nil, err
+	}
+	if groups, ok, err := s.Int("groups"); err != nil {
+		return nil, err
+	} else if ok && groups != 1 {
+		return nil, s.errorf("only groups=1 is supported, got groups=%d", groups)
+	}
+	if mode, err := s.str("padding_mode", "zeros"); err != nil {
+		return nil, err
+	} else if mode != "zeros" {
+		return nil, s.errorf("only padding_mode \"zeros\" is supported, got %q", mode)
+	}
+	bias, err := s.Bool("bias", true)
+	if err != nil {
+		return nil, err
+	}
+	if len(in) != 3 || in[0] != cin {
+		return nil, s.errorf("expects input of shape [%d H W] (in_channels=%d), but its input has shape %v", cin, cin, in)
+	}
+	if err := w.fits(s, in); err != nil {
+		return nil, err
+	}
+	// The unfolded input of a sample (P×K) and the output are bounded like
+	// every other per-sample tensor; the parameters by Reserve.
+	oh := lowrank.ConvOutSize(in[1], w.k[0], w.s[0], w.p[0], w.d[0])
+	ow := lowrank.ConvOutSize(in[2], w.k[1], w.s[1], w.p[1], w.d[1])
+	kk := w.k[0] * w.k[1] // < 2⁵⁷ after parseWindow
+	if kk > maxFeatures/cin || oh*ow > maxFeatures/(cin*kk) {
+		return nil, s.errorf("unfolded input [%d %d] is too large", oh*ow, cin*kk)
+	}
+	if cout > maxFeatures/(oh*ow) {
+		return nil, s.errorf("output [%d %d %d] is too large", cout, oh, ow)
+	}
+	n := -1 // overflow: Reserve rejects it
+	if k := cin * kk; cout <= (math.MaxInt-cout)/k {
+		n = cout * k
+		if bias {
+			n += cout
+		}
+	}
+	if err := s.Reserve(n); err != nil {
+		return nil, err
+	}
+	g := lowrank.NewConvGeom(cin, in[1], in[2], cout, w.k[0], w.k[1], w.s[0], w.s[1], w.p[0], w.p[1], w.d[0], w.d[1])
+	return NewConv2d(s.Index, g, bias), nil
+}
+
+// buildPool parses and checks the fields shared by the pooling layers.
+func buildPool(s LayerSpec, in []int, withDilation bool) (*poolGeom, error) {
+	w, err := parseWindow(s, nil, withDilation)
+	if err != nil {
+		return nil, err
+	}
+	if w.p[0] > w.k[0]/2 || w.p[1] > w.k[1]/2 {
+		return nil, s.errorf("padding %v must be at most half of kernel_size %v", w.p, w.k)
+	}
+	if ceil, err := s.Bool("ceil_mode", false); err != nil {
+		return nil, err
+	} else if ceil {
+		return nil, s.errorf("only ceil_mode false is supported")
+	}
+	if len(in) != 3 {
+		return nil, s.errorf("expects input of shape [C H W], but its input has shape %v", in)
+	}
+	if err := w.fits(s, in); err != nil {
+		return nil, err
+	}
+	oh := lowrank.ConvOutSize(in[1], w.k[0], w.s[0], w.p[0], w.d[0])
+	ow := lowrank.ConvOutSize(in[2], w.k[1], w.s[1], w.p[1], w.d[1])
+	if kk := min(w.k[0], in[1]) * min(w.k[1], in[2]); oh*ow > maxFeatures/kk {
+		return nil, s.errorf("%d windows of up to %d entries are too many", oh*ow, kk)
+	}
+	g := newPoolGeom(in[0], in[1], in[2], w.k, w.s, w.p, w.d)
+	if p := g.emptyWindow(); p >= 0 {
+		return nil, s.errorf("padding %v and dilation %v leave the window of output position (%d, %d) without input entries",
+			w.p, w.d, p/g.OutW, p%g.OutW)
+	}
+	return g, nil
+}
+
+func buildMaxPool2d(s LayerSpec, in []int) (Layer, error) {
+	g, err := buildPool(s, in, true)
+	if err != nil {
+		return nil, err
+	}
+	return &MaxPool2d{g: g}, nil
+}
+
+func buildAvgPool2d(s LayerSpec, in []int) (Layer, error) {
+	g, err := buildPool(s, in, false)
+	if err != nil {
+		return nil, err
+	}
+	cip, err := s.Bool("count_include_pad", true)
+	if err != nil {
+		return nil, err
+	}
+	return newAvgPool2d(g, cip), nil
+}
+
+// ignoreInplace accepts PyTorch's "inplace" flag, which does not change
+// the function.
+func ignoreInplace(s LayerSpec) error {
+	_, err := s.Bool("inplace", false)
+	return err
+}
+
+func buildLeakyReLU(s LayerSpec, in []int) (Layer, error) {
+	slope, err := s.Float("negative_slope", 0.01)
+	if err != nil {
+		return nil, err
+	}
+	if err := ignoreInplace(s); err != nil {
+		return nil, err
+	}
+	return NewLeakyReLU(in, slope), nil
+}
+
+func buildELU(s LayerSpec, in []int) (Layer, error) {
+	alpha, err := s.Float("alpha", 1)
+	if err != nil {
+		return nil, err
+	}
+	if err := ignoreInplace(s); err != nil {
+		return nil, err
+	}
+	return NewELU(in, alpha), nil
+}
+
+func buildSoftplus(s LayerSpec, in []int) (Layer, error) {
+	beta, err := s.Float("beta", 1)
+	if err != nil {
+		return nil, err
+	}
+	if beta <= 0 {
+		return nil, s.errorf("beta must be positive, got %v", beta)
+	}
+	threshold, err := s.Float("threshold", 20)
+	if err != nil {
+		return nil, err
+	}
+	return NewSoftplus(in, beta, threshold), nil
+}
+
+func buildDropout(s LayerSpec, in []int) (Layer, error) {
+	p, err := s.Float("p", 0.5)
+	if err != nil {
+		return nil, err
+	}
+	if p < 0 || p > 1 {
+		return nil, s.errorf("p must be in [0, 1], got %v", p)
+	}
+	if err := ignoreInplace(s); err != nil {
+		return nil, err
+	}
+	// Curvature is taken in evaluation mode, where dropout is the identity.
+	return &reshape{name: "dropout", in: in, out: in}, nil
+}

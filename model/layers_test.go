@@ -1,0 +1,351 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// buildLayer builds a single layer from its JSON spec on the given input
+// shape, with random parameters.
+func buildLayer(t *testing.T, spec string, in []int, rng *rand.Rand) Layer {
+	t.Helper()
+	var raw json.RawMessage = []byte(spec)
+	s, err := parseLayerSpec(0, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := MaxParams
+	s.budget, s.limit = &budget, MaxParams
+	b, ok := builders[s.Type]
+	if !ok {
+		t.Fatalf("unknown type %q", s.Type)
+	}
+	l, err := b.Build(s, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl, ok := l.(ParamLayer); ok {
+		for _, p := range pl.Params() {
+			for i := range p.Data {
+				p.Data[i] = rng.NormFloat64()
+			}
+		}
+	}
+	return l
+}
+
+func randMat(rng *rand.Rand, r, c int) *mat.Dense {
+	m := mat.NewDense(r, c, nil)
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			m.Set(i, j, rng.NormFloat64())
+		}
+	}
+	return m
+}
+
+func forward(l Layer, x *mat.Dense) *mat.Dense {
+	n, _ := x.Dims()
+	y := mat.NewDense(n, Numel(l.OutShape()), nil)
+	l.Forward(y, x)
+	return y
+}
+
+var layerCases = []struct {
+	spec string
+	in   []int
+}{
+	// convolutions: strides 1/2/3, paddings 0/1/2, dilation 2, odd sizes
+	{`{"type":"conv2d","in_channels":2,"out_channels":3,"kernel_size":3}`, []int{2, 7, 5}},
+	{`{"type":"conv2d","in_channels":2,"out_channels":3,"kernel_size":3,"stride":2,"padding":1}`, []int{2, 7, 5}},
+	{`{"type":"conv2d","in_channels":1,"out_channels":2,"kernel_size":[2,3],"stride":3,"padding":2,"bias":false}`, []int{1, 7, 5}},
+	{`{"type":"conv2d","in_channels":2,"out_channels":2,"kernel_size":3,"dilation":2,"padding":[1,2]}`, []int{2, 7, 5}},
+	{`{"type":"conv2d","in_channels":3,"out_channels":2,"kernel_size":[3,1],"stride":[2,1],"dilation":[1,3],"padding":[0,2]}`, []int{3, 5, 7}},
+	// pooling: non-overlapping, overlapping, padded, dilated
+	{`{"type":"maxpool2d","kernel_size":2}`, []int{2, 7, 5}},
+	{`{"type":"maxpool2d","kernel_size":3,"stride":1}`, []int{2, 7, 5}},
+	{`{"type":"maxpool2d","kernel_size":3,"stride":2,"padding":1}`, []int{2, 7, 5}},
+	{`{"type":"maxpool2d","kernel_size":[3,2],"stride":[1,2],"padding":[1,1],"dilation":2}`, []int{2, 7, 5}},
+	{`{"type":"avgpool2d","kernel_size":2}`, []int{2, 7, 5}},
+	{`{"type":"avgpool2d","kernel_size":3,"stride":1,"padding":1}`, []int{2, 7, 5}},
+	{`{"type":"avgpool2d","kernel_size":3,"stride":2,"padding":1,"count_include_pad":false}`, []int{2, 7, 5}},
+	{`{"type":"avgpool2d","kernel_size":[2,3],"stride":[1,3],"padding":[1,1],"count_include_pad":false}`, []int{1, 5, 7}},
+	// activations and shape layers
+	{`{"type":"leaky_relu"}`, []int{2, 3, 3}},
+	{`{"type":"leaky_relu","negative_slope":-0.3}`, []int{7}},
+	{`{"type":"elu"}`, []int{2, 3, 3}},
+	{`{"type":"elu","alpha":0.4}`, []int{7}},
+	{`{"type":"softplus"}`, []int{2, 3, 3}},
+	{`{"type":"softplus","beta":2,"threshold":1}`, []int{9}},
+	{`{"type":"dropout","p":0.3}`, []int{2, 3, 3}},
+	{`{"type":"relu"}`, []int{2, 3, 3}},
+	{`{"type":"tanh"}`, []int{5}},
+	{`{"type":"sigmoid"}`, []int{5}},
+	{`{"type":"flatten"}`, []int{2, 3, 3}},
+}
+
+// TestBackwardInputFiniteDifferences checks Jᵀ s of every layer against
+// central differences of ⟨s, f(x)⟩, for stacked factors with 3 columns per
+// sample.
+func TestBackwardInputFiniteDifferences(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	const n, cols, h = 2, 3, 1e-6
+	for _, tc := range layerCases {
+		t.Run(tc.spec, func(t *testing.T) {
+			l := buildLayer(t, tc.spec, tc.in, rng)
+			fin, fout := Numel(l.InShape()), Numel(l.OutShape())
+			x := randMat(rng, n, fin)
+			if l.Type() == "softplus" {
+				x.Scale(3, x) // reach both sides of the threshold
+			}
+			y := forward(l, x)
+			s := randMat(rng, n*cols, fout)
+			got := mat.NewDense(n*cols, fin, nil)
+			got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got) // must be overwritten
+			l.BackwardInput(got, s, x, y, cols)
+			var worst, scale float64
+			for i := 0; i < n; i++ {
+				for j := 0; j < fin; j++ {
+					xp, xm := mat.DenseCopyOf(x.Slice(i, i+1, 0, fin)), mat.DenseCopyOf(x.Slice(i, i+1, 0, fin))
+					xp.Set(0, j, x.At(i, j)+h)
+					xm.Set(0, j, x.At(i, j)-h)
+					yp, ym := forward(l, xp), forward(l, xm)
+					for c := 0; c < cols; c++ {
+						r := i*cols + c
+						var d float64
+						for k := 0; k < fout; k++ {
+							d += s.At(r, k) * (yp.At(0, k) - ym.At(0, k))
+						}
+						d /= 2 * h
+						worst = math.Max(worst, math.Abs(got.At(r, j)-d))
+						scale = math.Max(scale, math.Abs(d))
+					}
+				}
+			}
+			if worst > 1e-7*(1+scale) {
+				t.Errorf("max |Jᵀs − finite differences| = %.3g (scale %.3g)", worst, scale)
+			}
+		})
+	}
+}
+
+// refConv is a direct implementation of PyTorch's conv2d (cross-
+// correlation with zero padding) for one sample.
+func refConv(l *Conv2d, x []float64) []float64 {
+	g := l.Geom
+	y := make([]float64, g.OutSize())
+	for o := 0; o < g.OutC; o++ {
+		for oh := 0; oh < g.OutH; oh++ {
+			for ow := 0; ow < g.OutW; ow++ {
+				var sum float64
+				if l.Bias != nil {
+					sum = l.Bias.Data[o]
+				}
+				for c := 0; c < g.InC; c++ {
+					for i := 0; i < g.KH; i++ {
+						for j := 0; j < g.KW; j++ {
+							ih, iw := oh*g.SH-g.PH+i*g.DH, ow*g.SW-g.PW+j*g.DW
+							if ih >= 0 && ih < g.InH && iw >= 0 && iw < g.InW {
+								sum += l.Weight.Data[((o*g.InC+c)*g.KH+i)*g.KW+j] * x[(c*g.InH+ih)*g.InW+iw]
+							}
+						}
+					}
+				}
+				y[(o*g.OutH+oh)*g.OutW+ow] = sum
+			}
+		}
+	}
+	return y
+}
+
+// refPool is a direct implementation of PyTorch's max_pool2d (first
+// maximum, padding −∞) and avg_pool2d (ceil_mode false) for one sample.
+func refPool(g *poolGeom, x []float64, isMax, countIncludePad bool) []float64 {
+	y := make([]float64, g.C*g.OutH*g.OutW)
+	for c := 0; c < g.C; c++ {
+		for oh := 0; oh < g.OutH; oh++ {
+			for ow := 0; ow < g.OutW; ow++ {
+				best, sum, cnt := math.Inf(-1), 0.0, 0
+				for i := 0; i < g.KH; i++ {
+					for j := 0; j < g.KW; j++ {
+						ih, iw := oh*g.SH-g.PH+i*g.DH, ow*g.SW-g.PW+j*g.DW
+						if ih < 0 || ih >= g.H || iw < 0 || iw >= g.W {
+							continue
+						}
+						v := x[(c*g.H+ih)*g.W+iw]
+						if v > best {
+							best = v
+						}
+						sum += v
+						cnt++
+					}
+				}
+				out := &y[(c*g.OutH+oh)*g.OutW+ow]
+				switch {
+				case isMax:
+					*out = best
+				case countIncludePad:
+					*out = sum / float64(g.KH*g.KW)
+				default:
+					*out = sum / float64(cnt)
+				}
+			}
+		}
+	}
+	return y
+}
+
+func TestForwardMatchesDefinitions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, tc := range layerCases {
+		l := buildLayer(t, tc.spec, tc.in, rng)
+		x := randMat(rng, 3, Numel(tc.in))
+		y := forward(l, x)
+		for i := 0; i < 3; i++ {
+			var want []float64
+			switch l := l.(type) {
+			case *Conv2d:
+				want = refConv(l, x.RawRowView(i))
+			case *MaxPool2d:
+				want = refPool(l.g, x.RawRowView(i), true, false)
+			case *AvgPool2d:
+				want = refPool(l.g, x.RawRowView(i), false, l.countIncludePad)
+			default:
+				continue
+			}
+			for j, w := range want {
+				if got := y.At(i, j); math.Abs(got-w) > 1e-13*(1+math.Abs(w)) {
+					t.Errorf("%s: output %d of sample %d = %.17g, want %.17g", tc.spec, j, i, got, w)
+					break
+				}
+			}
+		}
+	}
+}
+
+func TestOutputShapes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, tc := range []struct {
+		spec    string
+		in, out []int
+	}{
+		{`{"type":"conv2d","in_channels":3,"out_channels":64,"kernel_size":5}`, []int{3, 32, 32}, []int{64, 28, 28}},
+		{`{"type":"maxpool2d","kernel_size":3,"stride":2,"padding":1}`, []int{64, 28, 28}, []int{64, 14, 14}},
+		{`{"type":"conv2d","in_channels":96,"out_channels":128,"kernel_size":3,"padding":1}`, []int{96, 6, 6}, []int{128, 6, 6}},
+		{`{"type":"maxpool2d","kernel_size":3,"stride":2,"padding":1}`, []int{128, 6, 6}, []int{128, 3, 3}},
+		{`{"type":"conv2d","in_channels":1,"out_channels":1,"kernel_size":3,"stride":3,"padding":2,"dilation":2}`, []int{1, 7, 5}, []int{1, 3, 2}},
+		{`{"type":"avgpool2d","kernel_size":2,"stride":null}`, []int{1, 7, 5}, []int{1, 3, 2}},
+		{`{"type":"maxpool2d","kernel_size":[3,2],"stride":[1,2],"padding":[1,1],"dilation":2}`, []int{2, 7, 5}, []int{2, 5, 3}},
+	} {
+		l := buildLayer(t, tc.spec, tc.in, rng)
+		if fmt.Sprint(l.OutShape()) != fmt.Sprint(tc.out) {
+			t.Errorf("%s on %v: output %v, want %v", tc.spec, tc.in, l.OutShape(), tc.out)
+		}
+	}
+}
+
+// TestMaxPoolTies checks that ties go to the first maximum in scan order,
+// as PyTorch's CPU kernel.
+func TestMaxPoolTies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	l := buildLayer(t, `{"type":"maxpool2d","kernel_size":2,"stride":1}`, []int{1, 2, 3}, rng)
+	x := mat.NewDense(1, 6, []float64{1, 5, 5, 5, 5, 0}) // windows [1 5; 5 5] and [5 5; 5 0]
+	y := forward(l, x)
+	s := mat.NewDense(1, 2, []float64{10, 100})
+	d := mat.NewDense(1, 6, nil)
+	l.BackwardInput(d, s, x, y, 1)
+	if want := []float64{0, 110, 0, 0, 0, 0}; fmt.Sprint(d.RawRowView(0)) != fmt.Sprint(want) {
+		t.Errorf("factor routed to %v, want %v (first maximum of each window)", d.RawRowView(0), want)
+	}
+}
+
+// TestConvPoolArchitectureErrors checks the messages for bad specs.
+func TestConvPoolArchitectureErrors(t *testing.T) {
+	arch := func(in string, layers ...string) string {
+		ls := ""
+		for i, l := range layers {
+			if i > 0 {
+				ls += ","
+			}
+			ls += l
+		}
+		return fmt.Sprintf(`{"input_shape":%s,"layers":[%s,{"type":"flatten"}],"loss":{"type":"mse","reduction":"sum"}}`, in, ls)
+	}
+	conv := `{"type":"conv2d","in_channels":1,"out_channels":2,"kernel_size":3%s}`
+	for _, tc := range []struct {
+		name, arch, want string
+	}{
+		{"conv missing kernel", arch(`[1,8,8]`, `{"type":"conv2d","in_channels":1,"out_channels":2}`),
+			`architecture: layer 0 (conv2d): needs fields "in_channels", "out_channels" and "kernel_size"`},
+		{"conv channels", arch(`[3,8,8]`, `{"type":"conv2d","in_channels":3,"out_channels":0,"kernel_size":3}`),
+			`architecture: layer 0 (conv2d): in_channels and out_channels must be positive, got in_channels=3 out_channels=0`},
+		{"conv input channels", arch(`[1,8,8]`, `{"type":"conv2d","in_channels":3,"out_channels":4,"kernel_size":3}`),
+			`architecture: layer 0 (conv2d): expects input of shape [3 H W] (in_channels=3), but its input has shape [1 8 8]`},
+		{"conv after flatten", `{"input_shape":[1,4,4],"layers":[{"type":"flatten"},{"type":"conv2d","in_channels":1,"out_channels":1,"kernel_size":1}],"loss":{"type":"mse","reduction":"sum"}}`,
+			`architecture: layer 1 (conv2d): expects input of shape [1 H W] (in_channels=1), but its input has shape [16]`},
+		{"conv kernel too large", arch(`[1,2,2]`, fmt.Sprintf(conv, `,"kernel_size":5,"padding":1`)),
+			`architecture: layer 0 (conv2d): kernel_size [5 5] with dilation [1 1] spans 5×5, more than the padded input 4×4 (input shape [1 2 2], padding [1 1])`},
+		{"conv dilation too large", arch(`[1,5,9]`, fmt.Sprintf(conv, `,"dilation":[3,1]`)),
+			`architecture: layer 0 (conv2d): kernel_size [3 3] with dilation [3 1] spans 7×3, more than the padded input 5×9 (input shape [1 5 9], padding [0 0])`},
+		{"conv groups", arch(`[1,8,8]`, fmt.Sprintf(conv, `,"groups":2`)),
+			`architecture: layer 0 (conv2d): only groups=1 is supported, got groups=2`},
+		{"conv padding mode", arch(`[1,8,8]`, fmt.Sprintf(conv, `,"padding_mode":"reflect"`)),
+			`architecture: layer 0 (conv2d): only padding_mode "zeros" is supported, got "reflect"`},
+		{"conv zero stride", arch(`[1,8,8]`, fmt.Sprintf(conv, `,"stride":[1,0]`)),
+			`architecture: layer 0 (conv2d): stride must be positive, got [1 0]`},
+		{"conv negative padding", arch(`[1,8,8]`, fmt.Sprintf(conv, `,"padding":-1`)),
+			`architecture: layer 0 (conv2d): padding must be non-negative, got [-1 -1]`},
+		{"conv zero dilation", arch(`[1,8,8]`, fmt.Sprintf(conv, `,"dilation":0`)),
+			`architecture: layer 0 (conv2d): dilation must be positive, got [0 0]`},
+		{"conv zero kernel", arch(`[1,8,8]`, fmt.Sprintf(conv, `,"kernel_size":[0,3]`)),
+			`architecture: layer 0 (conv2d): kernel_size must be positive, got [0 3]`},
+		{"conv kernel triple", arch(`[1,8,8]`, fmt.Sprintf(conv, `,"kernel_size":[3,3,3]`)),
+			`architecture: layer 0 (conv2d): field "kernel_size" must be an integer or a list of two integers, got [3,3,3]`},
+		{"conv unknown field", arch(`[1,8,8]`, fmt.Sprintf(conv, `,"transposed":true`)),
+			`architecture: layer 0 (conv2d): unknown field "transposed"`},
+		{"pool missing kernel", arch(`[1,8,8]`, `{"type":"maxpool2d","stride":2}`),
+			`architecture: layer 0 (maxpool2d): needs field "kernel_size"`},
+		{"pool padding over half", arch(`[1,8,8]`, `{"type":"maxpool2d","kernel_size":3,"padding":2}`),
+			`architecture: layer 0 (maxpool2d): padding [2 2] must be at most half of kernel_size [3 3]`},
+		{"avgpool padding over half", arch(`[1,8,8]`, `{"type":"avgpool2d","kernel_size":[2,4],"padding":[1,3]}`),
+			`architecture: layer 0 (avgpool2d): padding [1 3] must be at most half of kernel_size [2 4]`},
+		{"pool ceil mode", arch(`[1,8,8]`, `{"type":"avgpool2d","kernel_size":2,"ceil_mode":true}`),
+			`architecture: layer 0 (avgpool2d): only ceil_mode false is supported`},
+		{"pool on vector", `{"input_shape":[16],"layers":[{"type":"maxpool2d","kernel_size":2}],"loss":{"type":"mse","reduction":"sum"}}`,
+			`architecture: layer 0 (maxpool2d): expects input of shape [C H W], but its input has shape [16]`},
+		{"pool window too large", arch(`[2,4,1]`, `{"type":"maxpool2d","kernel_size":2}`),
+			`architecture: layer 0 (maxpool2d): kernel_size [2 2] with dilation [1 1] spans 2×2, more than the padded input 4×1 (input shape [2 4 1], padding [0 0])`},
+		{"pool empty window", arch(`[1,2,2]`, `{"type":"maxpool2d","kernel_size":2,"padding":1,"dilation":3}`),
+			`architecture: layer 0 (maxpool2d): padding [1 1] and dilation [3 3] leave the window of output position (0, 0) without input entries`},
+		{"pool zero stride", arch(`[1,8,8]`, `{"type":"avgpool2d","kernel_size":2,"stride":0}`),
+			`architecture: layer 0 (avgpool2d): stride must be positive, got [0 0]`},
+		{"avgpool dilation", arch(`[1,8,8]`, `{"type":"avgpool2d","kernel_size":2,"dilation":2}`),
+			`architecture: layer 0 (avgpool2d): unknown field "dilation"`},
+		{"avgpool divisor override", arch(`[1,8,8]`, `{"type":"avgpool2d","kernel_size":2,"divisor_override":3}`),
+			`architecture: layer 0 (avgpool2d): unknown field "divisor_override"`},
+		{"softplus beta", arch(`[1,8,8]`, `{"type":"softplus","beta":0}`),
+			`architecture: layer 0 (softplus): beta must be positive, got 0`},
+		{"dropout p", arch(`[1,8,8]`, `{"type":"dropout","p":1.5}`),
+			`architecture: layer 0 (dropout): p must be in [0, 1], got 1.5`},
+		{"leaky slope type", arch(`[1,8,8]`, `{"type":"leaky_relu","negative_slope":"0.1"}`),
+			`architecture: layer 0 (leaky_relu): field "negative_slope" must be a number, got "0.1"`},
+		{"elu inplace type", arch(`[1,8,8]`, `{"type":"elu","inplace":1}`),
+			`architecture: layer 0 (elu): field "inplace" must be true or false, got 1`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := ParseArchitecture([]byte(tc.arch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = a.Build()
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error\n got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
