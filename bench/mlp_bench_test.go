@@ -116,3 +116,30 @@ func BenchmarkDirectional(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStats reports ComputeStats (exact and MC diagonal GGN) as a
+// multiple of one gradient pass (issue 8's cost targets: about C+2 and 3).
+func BenchmarkStats(b *testing.B) {
+	for _, c := range mlpCases {
+		for _, mc := range []int{0, 1} {
+			name := c.name + "/exact"
+			if mc > 0 {
+				name = fmt.Sprintf("%s/mc=%d", c.name, mc)
+			}
+			b.Run(name, func(b *testing.B) {
+				m, batch, err := MLP(c.sizes, "relu", c.n, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				grad := gradientTime(b, m, batch)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := vivit.ComputeStats(m, batch, &vivit.Options{MCSamples: mc}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(grad), "x-grad")
+			})
+		}
+	}
+}
