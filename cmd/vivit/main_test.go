@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	cliPath = filepath.Join(dir, "vivit")
-	build := exec.Command("go", "build", "-o", cliPath, ".")
+	build := exec.Command("go", "build", "-tags", testBuildTags, "-o", cliPath, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building vivit:", err)

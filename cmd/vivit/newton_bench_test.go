@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -43,7 +44,8 @@ func TestNewtonCommand(t *testing.T) {
 			t.Fatalf("%s: %d directions, seconds %v", damping, len(got.Directions), got.Seconds)
 		}
 		for j, dir := range got.Directions {
-			if math.Abs(dir.Coefficient-want.Coefficient[j]) > 1e-12*(1+math.Abs(want.Coefficient[j])) || dir.Weight != want.Weights[j] {
+			// Directions with λ ≈ 1e-3 λ₁ are less well conditioned: 1e-9.
+			if math.Abs(dir.Coefficient-want.Coefficient[j]) > 1e-9*(1e-3+math.Abs(want.Coefficient[j])) || math.Abs(dir.Weight-want.Weights[j]) > 1e-9 {
 				t.Errorf("%s: direction %d: %+v, want coefficient %g weight %g", damping, j, dir, want.Coefficient[j], want.Weights[j])
 			}
 		}
@@ -61,7 +63,7 @@ func TestNewtonCommand(t *testing.T) {
 			}
 			ref := want.Step[want.Layout.Offsets[i]:want.Layout.Offsets[i+1]]
 			for p := range data {
-				if math.Abs(data[p]-ref[p]) > 1e-12*(1+math.Abs(ref[p])) {
+				if math.Abs(data[p]-ref[p]) > 1e-9*(1e-3+math.Abs(ref[p])) {
 					t.Fatalf("%s: %s[%d] = %g, want %g", damping, name, p, data[p], ref[p])
 				}
 			}
@@ -116,7 +118,9 @@ func TestBenchCommand(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[1], "exact,0,128,full,1,0,0,0,0,0,") || !strings.HasPrefix(lines[2], "mc=1,1,128,full,1,0,0,0,") {
 		t.Fatalf("csv:\n%s", r.stdout)
 	}
-	if f := strings.Split(lines[1], ","); len(f) != 12 || !strings.HasPrefix(f[10], "0.99999999999") && f[10] != "1" {
+	if f := strings.Split(lines[1], ","); len(f) != 12 {
+		t.Errorf("exact row %q", lines[1])
+	} else if v, err := strconv.ParseFloat(f[10], 64); err != nil || math.Abs(v-1) > 1e-12 {
 		t.Errorf("exact overlap %q", f[10])
 	}
 }
