@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
@@ -82,11 +83,20 @@ func (r GramRoute) String() string {
 //     ρ·c·out·P² + c_x·c_y·out·P) (halved for a Gram).
 //
 // Each term is weighted by its measured speed relative to a large gonum
-// matrix product, and unfolding costs a few multiply-adds per entry. The
-// kernel route wins when P is small against K and c·out (late layers,
-// exact factors); the explicit route when P is large (early layers) or c
-// is small (Monte-Carlo factors). The bias block is always formed
-// explicitly (it is R×out).
+// matrix product (costGemm, costSmall), and unfolding costs a few
+// multiply-adds per entry (costUnfold). The kernel route wins when P is
+// small against K and c·out (late layers, exact factors); the explicit
+// route when P is large (early layers) or c is small (Monte-Carlo
+// factors). On the 3c3d benchmark network (bench, Test3C3DConvRoutes) the
+// model picks the faster route for all three conv layers, exact and
+// Monte-Carlo; the only kernel-route layer is the last conv with the exact
+// factor (2–4× faster than explicit there). The bias block is always formed
+// explicitly (it is R×out). MulTo makes the same kind of choice, see
+// there.
+//
+// Products run on GOMAXPROCS goroutines: tiles of the Gram matrix, samples
+// when forming chunks of V, samples of X in the kernel route, vectors in
+// MulTo.
 type Conv struct {
 	G            *ConvGeom
 	S            *mat.Dense // (n·c)×(out·P) backpropagated factor rows
@@ -321,7 +331,7 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
 		if co == out {
 			if a, ok := f.sampleRows(i); ok {
 				c := blas64.General{Rows: f.C * out, Cols: kc, Stride: kc, Data: dst[i*f.C*w:]}
-				blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+				gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
 				return
 			}
 		}
@@ -329,7 +339,7 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
 			r := i*f.C + j
 			a := blas64.General{Rows: co, Cols: p, Stride: p, Data: f.S.RawRowView(r)[ch.o0*p:]}
 			c := blas64.General{Rows: co, Cols: kc, Stride: kc, Data: dst[r*w:]}
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+			gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
 		}
 	})
 }
@@ -347,53 +357,29 @@ func (f *Conv) biasCols() blas64.General {
 	return b
 }
 
+// goBLAS is gonum's pure-Go BLAS. The many small products of this file
+// (per sample, per pair of samples, per vector) run on it whatever backend
+// blas64 has been switched to: they are spread over goroutines already,
+// and a cgo call per small product would cost more than it saves. Large
+// products go through blas64 (addProduct, mulExplicitTo).
+var goBLAS gonum.Implementation
+
+// gemm is blas64.Gemm on goBLAS.
+func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float64, c blas64.General) {
+	m, k := a.Rows, a.Cols
+	if tA != blas.NoTrans {
+		m, k = a.Cols, a.Rows
+	}
+	n := b.Cols
+	if tB != blas.NoTrans {
+		n = b.Rows
+	}
+	goBLAS.Dgemm(tA, tB, m, n, k, alpha, a.Data, a.Stride, b.Data, b.Stride, beta, c.Data, c.Stride)
+}
+
 // addOuterUpper adds x xᵀ to the upper triangle of g.
 func addOuterUpper(g blas64.Symmetric, x blas64.General) {
 	addProduct(blas64.General{Rows: g.N, Cols: g.N, Stride: g.Stride, Data: g.Data}, x, x, true)
-}
-
-// Tiles of addProduct: outputs of tile×tile, inner dimension in panels
-// of panel columns, so that a tile's operands stay in cache and every
-// product runs serially inside one worker.
-const (
-	tile  = 64
-	panel = 256
-)
-
-// addProduct adds x yᵀ to dst (x: m×w, y: n×w, dst: m×n). With upper
-// (x == y, m == n) only the upper triangle of dst is written. The tiles of
-// dst are shared among GOMAXPROCS workers.
-func addProduct(dst, x, y blas64.General, upper bool) {
-	m, n, w := x.Rows, y.Rows, x.Cols
-	if m == 0 || n == 0 || w == 0 {
-		return
-	}
-	type job struct{ i0, j0 int }
-	var jobs []job
-	for i0 := 0; i0 < m; i0 += tile {
-		j := 0
-		if upper {
-			j = i0
-		}
-		for j0 := j; j0 < n; j0 += tile {
-			jobs = append(jobs, job{i0, j0})
-		}
-	}
-	work := func(jb job) {
-		i1, j1 := min(jb.i0+tile, m), min(jb.j0+tile, n)
-		for k0 := 0; k0 < w; k0 += panel {
-			k1 := min(k0+panel, w)
-			xi := blas64.General{Rows: i1 - jb.i0, Cols: k1 - k0, Stride: x.Stride, Data: x.Data[jb.i0*x.Stride+k0:]}
-			if upper && jb.i0 == jb.j0 {
-				blas64.Syrk(blas.NoTrans, 1, xi, 1, blas64.Symmetric{Uplo: blas.Upper, N: i1 - jb.i0, Stride: dst.Stride, Data: dst.Data[jb.i0*dst.Stride+jb.j0:]})
-				continue
-			}
-			yj := blas64.General{Rows: j1 - jb.j0, Cols: k1 - k0, Stride: y.Stride, Data: y.Data[jb.j0*y.Stride+k0:]}
-			blas64.Gemm(blas.NoTrans, blas.Trans, 1, xi, yj, 1,
-				blas64.General{Rows: i1 - jb.i0, Cols: j1 - jb.j0, Stride: dst.Stride, Data: dst.Data[jb.i0*dst.Stride+jb.j0:]})
-		}
-	}
-	parallel(len(jobs), func(i int) { work(jobs[i]) })
 }
 
 // parallel runs f(0), …, f(n−1) on GOMAXPROCS goroutines.
@@ -663,7 +649,7 @@ func (f *Conv) kernelCross(dst blas64.General, y *Conv, sym bool, budget int64) 
 				g.Unfold(ux, k, x.A.RawRowView(n))
 			}
 			// Bt rows (m, q) = B_{nm}ᵀ[q, :] for m in [lo, m1).
-			blas64.Gemm(blas.NoTrans, blas.Trans, 1,
+			gemm(blas.NoTrans, blas.Trans, 1,
 				blas64.General{Rows: (m1 - lo) * p, Cols: k, Stride: k, Data: uy[(lo-m0)*p*k:]},
 				blas64.General{Rows: p, Cols: k, Stride: k, Data: ux}, 0,
 				blas64.General{Rows: (m1 - lo) * p, Cols: p, Stride: p, Data: sc.bt})
@@ -683,15 +669,15 @@ func (f *Conv) kernelCross(dst blas64.General, y *Conv, sym bool, budget int64) 
 				zm := blas64.General{Rows: cy * out, Cols: p, Stride: p, Data: sc.z}
 				btm := blas64.General{Rows: p, Cols: p, Stride: p, Data: sc.bt[(m-lo)*p*p:]}
 				if a, ok := y.sampleRows(m); ok {
-					blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, btm, 0, zm)
+					gemm(blas.NoTrans, blas.NoTrans, 1, a, btm, 0, zm)
 				} else {
 					for j := 0; j < cy; j++ {
 						zj := blas64.General{Rows: out, Cols: p, Stride: p, Data: sc.z[j*out*p:]}
-						blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, y.srow(m*cy+j), btm, 0, zj)
+						gemm(blas.NoTrans, blas.NoTrans, 1, y.srow(m*cy+j), btm, 0, zj)
 					}
 				}
 				b := blas64.General{Rows: cx, Cols: cy, Stride: cy, Data: sc.blk}
-				blas64.Gemm(blas.NoTrans, blas.Trans, 1, sx,
+				gemm(blas.NoTrans, blas.Trans, 1, sx,
 					blas64.General{Rows: cy, Cols: out * p, Stride: out * p, Data: sc.z}, 0, b)
 				for j := 0; j < cx; j++ {
 					for jj := 0; jj < cy; jj++ {
@@ -879,7 +865,7 @@ func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
 					row := dst.RawRowView(j)
 					off := 0
 					if f.Weight {
-						blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
+						gemm(blas.NoTrans, blas.NoTrans, 1,
 							blas64.General{Rows: out, Cols: w, Stride: w, Data: bj},
 							blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 1,
 							blas64.General{Rows: out, Cols: k, Stride: k, Data: row})
@@ -940,7 +926,7 @@ func (f *Conv) TransMulTo(dst, v *mat.Dense) {
 			tg := blas64.General{Rows: out, Cols: w, Stride: w, Data: t}
 			off := 0
 			if f.Weight {
-				blas64.Gemm(blas.NoTrans, blas.Trans, 1,
+				gemm(blas.NoTrans, blas.Trans, 1,
 					blas64.General{Rows: out, Cols: k, Stride: k, Data: vj},
 					blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 0, tg)
 				off = out * k

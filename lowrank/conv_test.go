@@ -293,7 +293,6 @@ func TestConvBudget(t *testing.T) {
 
 // TestConvRouteChoice checks the cost model on clear-cut geometries.
 func TestConvRouteChoice(t *testing.T) {
-	rng := rand.New(rand.NewPCG(11, 12))
 	for _, tc := range []struct {
 		name string
 		g    *ConvGeom
@@ -307,7 +306,15 @@ func TestConvRouteChoice(t *testing.T) {
 		// One position: the kernel route is the linear layer's Hadamard trick.
 		{"P=1", NewConvGeom(16, 3, 3, 16, 3, 3, 1, 1, 0, 0, 1, 1), 8, 4, RouteKernel},
 	} {
-		f := NewConv(tc.g, randDense(rng, tc.n*tc.c, tc.g.OutSize()), randDense(rng, tc.n, tc.g.InSize()), tc.c, true, true)
+		// The choice depends on sizes and the density of S only.
+		ones := func(r, c int) *mat.Dense {
+			d := make([]float64, r*c)
+			for i := range d {
+				d[i] = 1
+			}
+			return mat.NewDense(r, c, d)
+		}
+		f := NewConv(tc.g, ones(tc.n*tc.c, tc.g.OutSize()), ones(tc.n, tc.g.InSize()), tc.c, true, true)
 		route, e, k := f.GramRouteFor(f)
 		if route != tc.want {
 			t.Errorf("%s: route %v (explicit %.3g, kernel %.3g), want %v", tc.name, route, e, k, tc.want)

@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/lowrank"
@@ -95,9 +96,9 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	parallelSamples(r, func() any { return make([]float64, p*k) }, func(scratch any, i int) {
 		c := blas64.General{Rows: p, Cols: k, Stride: k, Data: scratch.([]float64)}
 		// C = S_iᵀ W: the transposed left operand lets the product skip the
-		// zeros of the factor row.
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1,
-			blas64.General{Rows: g.OutC, Cols: p, Stride: p, Data: s.RawRowView(i)}, l.w, 0, c)
+		// zeros of the factor row. Rows run in parallel, each on gonum's
+		// pure-Go BLAS (no cgo call per row under another blas64 backend).
+		goBLAS.Dgemm(blas.Trans, blas.NoTrans, p, k, g.OutC, 1, s.RawRowView(i), p, l.w.Data, l.w.Stride, 0, c.Data, c.Stride)
 		d := dst.RawRowView(i)
 		for j := range d {
 			d[j] = 0
@@ -105,6 +106,10 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 		g.FoldAdd(d, c.Data, k)
 	})
 }
+
+// goBLAS is gonum's pure-Go BLAS, for products that are already spread
+// over goroutines.
+var goBLAS gonum.Implementation
 
 // parallelSamples runs f(scratch, i) for i = 0, …, n−1 on GOMAXPROCS
 // goroutines, each with its own scratch from newScratch.
