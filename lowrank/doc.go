@@ -5,7 +5,12 @@
 // V that belongs to one layer's parameters (or a subset of them, see
 // Select). It never stores V itself: a linear layer's block is kept as the
 // backpropagated factor rows S ((n·c)×out) and the layer inputs A (n×in),
-// which is O(n·c·out + n·in) memory instead of O(out·in·n·c).
+// which is O(n·c·out + n·in) memory instead of O(out·in·n·c). A
+// convolution's block (Conv) keeps the backpropagated factor at its output
+// and the layer inputs; it forms explicit columns of V only in chunks
+// within a memory budget (Budgeter, Options.MemoryBudget), and chooses per
+// call by a cost model between that and a kernel formulation over output
+// positions.
 //
 // # Vectors
 //
