@@ -1,0 +1,85 @@
+// Copyright ©2025 The vivit-go Authors. All rights reserved.
+
+package fastblas
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+type gemmer interface {
+	Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int)
+	Dsyrk(ul blas.Uplo, tA blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int)
+}
+
+var benchImpls = []struct {
+	name string
+	impl gemmer
+}{
+	{"gonum", gonum.Implementation{}},
+	{"fast", Implementation{}},
+}
+
+var benchShapes = []struct {
+	name    string
+	tA, tB  blas.Transpose
+	m, n, k int
+}{
+	{"NN256", blas.NoTrans, blas.NoTrans, 256, 256, 256},
+	{"NN512", blas.NoTrans, blas.NoTrans, 512, 512, 512},
+	{"NN1280", blas.NoTrans, blas.NoTrans, 1280, 1280, 1280},
+	// (1152×512)·(512×1152)ᵀ: B stored 1152×512.
+	{"NT1152x1152x512", blas.NoTrans, blas.Trans, 1152, 1152, 512},
+	// (5120×128)ᵀ·(128×784): A stored 128×5120.
+	{"TN5120x784x128", blas.Trans, blas.NoTrans, 5120, 784, 128},
+	// (1280×128)·(128×128).
+	{"NN1280x128x128", blas.NoTrans, blas.NoTrans, 1280, 128, 128},
+}
+
+func BenchmarkDgemm(b *testing.B) {
+	for _, s := range benchShapes {
+		rnd := rand.New(rand.NewPCG(1, 1))
+		aRows, aCols := s.m, s.k
+		if s.tA == blas.Trans {
+			aRows, aCols = s.k, s.m
+		}
+		bRows, bCols := s.k, s.n
+		if s.tB == blas.Trans {
+			bRows, bCols = s.n, s.k
+		}
+		a := randMat(rnd, aRows, aCols, aCols)
+		bm := randMat(rnd, bRows, bCols, bCols)
+		c := randMat(rnd, s.m, s.n, s.n)
+		for _, im := range benchImpls {
+			b.Run(fmt.Sprintf("%s/%s", s.name, im.name), func(b *testing.B) {
+				for b.Loop() {
+					im.impl.Dgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, aCols, bm, bCols, 0, c, s.n)
+				}
+				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFlop/s")
+			})
+		}
+	}
+}
+
+func BenchmarkDsyrk(b *testing.B) {
+	for _, s := range []struct{ n, k int }{{512, 512}, {1152, 512}} {
+		rnd := rand.New(rand.NewPCG(1, 1))
+		a := randMat(rnd, s.n, s.k, s.k)
+		c := randMat(rnd, s.n, s.n, s.n)
+		for _, im := range benchImpls {
+			b.Run(fmt.Sprintf("UN%dx%d/%s", s.n, s.k, im.name), func(b *testing.B) {
+				for b.Loop() {
+					im.impl.Dsyrk(blas.Upper, blas.NoTrans, s.n, s.k, 1, a, s.k, 0, c, s.n)
+				}
+				// Useful flops: n(n+1)k.
+				flops := float64(s.n) * float64(s.n+1) * float64(s.k) * float64(b.N)
+				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFlop/s")
+			})
+		}
+	}
+}

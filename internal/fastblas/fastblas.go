@@ -1,0 +1,182 @@
+// Copyright ©2025 The vivit-go Authors. All rights reserved.
+
+package fastblas
+
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// Implementation is gonum's pure-Go BLAS with Dgemm and Dsyrk replaced by
+// packed, cache-blocked, multi-threaded versions built around an AVX2/FMA
+// micro-kernel. All other routines are gonum's.
+type Implementation struct {
+	gonum.Implementation
+}
+
+var _ blas.Float64 = Implementation{}
+
+// Use registers Implementation as the blas64 implementation used by gonum
+// (mat, lapack64, ...). It is not called automatically.
+func Use() { blas64.Use(Implementation{}) }
+
+// Accelerated reports whether the fast paths are available on this CPU
+// (amd64 with AVX2 and FMA). When it is false, Implementation behaves
+// exactly like gonum.Implementation.
+func Accelerated() bool { return haveAsm }
+
+// fastEnabled switches the fast paths on; tests can force it (together with
+// haveAsm = false) to exercise the blocked driver with the pure-Go kernel.
+var fastEnabled = haveAsm
+
+// minFastFlops is the size (m·n·k) below which calls are delegated to gonum,
+// whose unblocked loops have less overhead for tiny products (the blocked
+// path wins from about 8×8×8 on).
+var minFastFlops = 6 * 6 * 6
+
+// minFastRows: with fewer rows than this and a non-transposed B, gonum's
+// axpy loops stream B once, which beats packing it.
+var minFastRows = 5
+
+// Dgemm performs one of the matrix-matrix operations
+//
+//	C = alpha * A * B + beta * C
+//	C = alpha * Aᵀ * B + beta * C
+//	C = alpha * A * Bᵀ + beta * C
+//	C = alpha * Aᵀ * Bᵀ + beta * C
+//
+// where A is an m×k or k×m dense matrix, B is an n×k or k×n dense matrix, C is
+// an m×n matrix, and alpha and beta are scalars. tA and tB specify whether A or
+// B are transposed.
+//
+// Arguments are validated exactly as gonum does (invalid calls are handed to
+// gonum, which panics with its usual messages). When alpha is zero, A and B
+// are not referenced; when beta is zero, C need not be set on input.
+func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	if !fastEnabled || !gemmArgsOK(tA, tB, m, n, k, a, lda, b, ldb, c, ldc) ||
+		m == 0 || n == 0 || float64(m)*float64(n)*float64(k) < float64(minFastFlops) ||
+		(m < minFastRows && tB == blas.NoTrans) {
+		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scaleGeneral(m, n, beta, c, ldc)
+		return
+	}
+	aTrans := tA != blas.NoTrans
+	bTrans := tB != blas.NoTrans
+	gemm(aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, triNone)
+}
+
+// Dsyrk performs one of the symmetric rank-k operations
+//
+//	C = alpha * A * Aᵀ + beta * C  if tA == blas.NoTrans
+//	C = alpha * Aᵀ * A + beta * C  if tA == blas.Trans or tA == blas.ConjTrans
+//
+// where A is an n×k or k×n matrix, C is an n×n symmetric matrix of which only
+// the ul triangle is referenced and updated, and alpha and beta are scalars.
+func (impl Implementation) Dsyrk(ul blas.Uplo, tA blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
+	if !fastEnabled || !syrkArgsOK(ul, tA, n, k, a, lda, c, ldc) ||
+		n == 0 || k == 0 || alpha == 0 || float64(n)*float64(n)*float64(k) < float64(2*minFastFlops) {
+		impl.Implementation.Dsyrk(ul, tA, n, k, alpha, a, lda, beta, c, ldc)
+		return
+	}
+	tri := triUpper
+	if ul == blas.Lower {
+		tri = triLower
+	}
+	if tA == blas.NoTrans {
+		// C = A·Aᵀ with A n×k: B operand is A read transposed.
+		gemm(false, true, n, n, k, alpha, a, lda, a, lda, beta, c, ldc, tri)
+	} else {
+		// C = Aᵀ·A with A k×n.
+		gemm(true, false, n, n, k, alpha, a, lda, a, lda, beta, c, ldc, tri)
+	}
+}
+
+// gemmArgsOK reports whether gonum's Dgemm would accept the arguments.
+func gemmArgsOK(tA, tB blas.Transpose, m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int) bool {
+	if !validTrans(tA) || !validTrans(tB) || m < 0 || n < 0 || k < 0 {
+		return false
+	}
+	aTrans := tA != blas.NoTrans
+	bTrans := tB != blas.NoTrans
+	if aTrans {
+		if lda < max(1, m) {
+			return false
+		}
+	} else if lda < max(1, k) {
+		return false
+	}
+	if bTrans {
+		if ldb < max(1, k) {
+			return false
+		}
+	} else if ldb < max(1, n) {
+		return false
+	}
+	if ldc < max(1, n) {
+		return false
+	}
+	if m == 0 || n == 0 {
+		return true
+	}
+	if aTrans {
+		if len(a) < (k-1)*lda+m {
+			return false
+		}
+	} else if len(a) < (m-1)*lda+k {
+		return false
+	}
+	if bTrans {
+		if len(b) < (n-1)*ldb+k {
+			return false
+		}
+	} else if len(b) < (k-1)*ldb+n {
+		return false
+	}
+	return len(c) >= (m-1)*ldc+n
+}
+
+// syrkArgsOK reports whether gonum's Dsyrk would accept the arguments.
+func syrkArgsOK(ul blas.Uplo, tA blas.Transpose, n, k int, a []float64, lda int, c []float64, ldc int) bool {
+	if ul != blas.Upper && ul != blas.Lower {
+		return false
+	}
+	if !validTrans(tA) || n < 0 || k < 0 {
+		return false
+	}
+	row, col := k, n
+	if tA == blas.NoTrans {
+		row, col = n, k
+	}
+	if lda < max(1, col) || ldc < max(1, n) {
+		return false
+	}
+	if n == 0 {
+		return true
+	}
+	return len(a) >= lda*(row-1)+col && len(c) >= ldc*(n-1)+n
+}
+
+func validTrans(t blas.Transpose) bool {
+	return t == blas.NoTrans || t == blas.Trans || t == blas.ConjTrans
+}
+
+// scaleGeneral sets C = beta*C for an m×n matrix (C = 0 when beta == 0).
+func scaleGeneral(m, n int, beta float64, c []float64, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}

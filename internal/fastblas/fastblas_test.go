@@ -1,0 +1,553 @@
+// Copyright ©2025 The vivit-go Authors. All rights reserved.
+
+package fastblas
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	"gonum.org/v1/gonum/blas/testblas"
+)
+
+var ref gonum.Implementation
+
+// forceFast makes every well-formed call take the blocked path for the
+// duration of a test.
+func forceFast(t *testing.T) {
+	t.Helper()
+	if !haveAsm {
+		t.Log("no AVX2/FMA: testing the blocked driver with the pure-Go kernel")
+	}
+	old, oldRows, oldEn := minFastFlops, minFastRows, fastEnabled
+	minFastFlops, minFastRows, fastEnabled = 0, 0, true
+	t.Cleanup(func() { minFastFlops, minFastRows, fastEnabled = old, oldRows, oldEn })
+}
+
+// useGoKernel switches to the pure-Go micro-kernel for a test.
+func useGoKernel(t *testing.T) {
+	t.Helper()
+	old := haveAsm
+	haveAsm = false
+	t.Cleanup(func() { haveAsm = old })
+}
+
+var shapes = []int{0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 127, 129, 300}
+
+var scalars = []float64{0, 1, -0.5, 2}
+
+var transposes = []blas.Transpose{blas.NoTrans, blas.Trans}
+
+func transName(t blas.Transpose) string {
+	if t == blas.NoTrans {
+		return "N"
+	}
+	return "T"
+}
+
+// randMat returns a rows×cols matrix with leading dimension ld ≥ cols whose
+// padding is NaN, sliced to the minimal length BLAS allows.
+func randMat(rnd *rand.Rand, rows, cols, ld int) []float64 {
+	if rows == 0 {
+		return make([]float64, 0)
+	}
+	s := make([]float64, (rows-1)*ld+cols)
+	for i := range s {
+		if i%ld < cols {
+			s[i] = rnd.NormFloat64()
+		} else {
+			s[i] = math.NaN()
+		}
+	}
+	return s
+}
+
+func absSlice(s []float64) []float64 {
+	r := make([]float64, len(s))
+	for i, v := range s {
+		r[i] = math.Abs(v)
+	}
+	return r
+}
+
+type gemmCase struct {
+	tA, tB      blas.Transpose
+	m, n, k     int
+	alpha, beta float64
+	padA, padB  int
+	padC        int
+	nanC        bool // fill C with NaN (only meaningful for beta = 0)
+}
+
+func (tc gemmCase) String() string {
+	return fmt.Sprintf("%s%s/m=%d,n=%d,k=%d,α=%v,β=%v,pad=%d,%d,%d,nanC=%v",
+		transName(tc.tA), transName(tc.tB), tc.m, tc.n, tc.k, tc.alpha, tc.beta, tc.padA, tc.padB, tc.padC, tc.nanC)
+}
+
+// checkGemm runs one case through impl and gonum and compares the results.
+func checkGemm(t *testing.T, rnd *rand.Rand, impl Implementation, tc gemmCase) {
+	t.Helper()
+	aRows, aCols := tc.m, tc.k
+	if tc.tA != blas.NoTrans {
+		aRows, aCols = tc.k, tc.m
+	}
+	bRows, bCols := tc.k, tc.n
+	if tc.tB != blas.NoTrans {
+		bRows, bCols = tc.n, tc.k
+	}
+	lda, ldb, ldc := max(1, aCols)+tc.padA, max(1, bCols)+tc.padB, max(1, tc.n)+tc.padC
+	a := randMat(rnd, aRows, aCols, lda)
+	b := randMat(rnd, bRows, bCols, ldb)
+	c := randMat(rnd, tc.m, tc.n, ldc)
+	if tc.nanC {
+		for i := range c {
+			c[i] = math.NaN()
+		}
+	}
+	want := append([]float64(nil), c...)
+	got := append([]float64(nil), c...)
+	aCopy, bCopy := append([]float64(nil), a...), append([]float64(nil), b...)
+
+	ref.Dgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+	impl.Dgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+
+	if !sameBits(a, aCopy) || !sameBits(b, bCopy) {
+		t.Fatalf("%v: A or B modified", tc)
+	}
+	// Error bound: 1e-13·k·(|α|·|A||B| + |β||C|) elementwise.
+	scale := make([]float64, len(c))
+	if tc.beta != 0 && !tc.nanC {
+		for i, v := range c {
+			scale[i] = math.Abs(tc.beta * v)
+		}
+	}
+	if tc.k > 0 && tc.m > 0 && tc.n > 0 {
+		ref.Dgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, math.Abs(tc.alpha), absSlice(a), lda, absSlice(b), ldb, 1, scale, ldc)
+	}
+	tol := 1e-13 * float64(max(tc.k, 1))
+	for i := range got {
+		if i%ldc >= tc.n {
+			// Padding of C must be left untouched (NaN).
+			if !math.IsNaN(got[i]) {
+				t.Fatalf("%v: padding of C modified at %d: %v", tc, i, got[i])
+			}
+			continue
+		}
+		g, w := got[i], want[i]
+		if math.IsNaN(g) || math.IsInf(g, 0) {
+			t.Fatalf("%v: C[%d,%d] = %v, want %v", tc, i/ldc, i%ldc, g, w)
+		}
+		if math.Abs(g-w) > tol*scale[i]+1e-300 {
+			t.Fatalf("%v: C[%d,%d] = %v, want %v (diff %g, bound %g)", tc, i/ldc, i%ldc, g, w, math.Abs(g-w), tol*scale[i])
+		}
+	}
+}
+
+func sameBits(x, y []float64) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for i := range x {
+		if math.Float64bits(x[i]) != math.Float64bits(y[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestDgemmShapes covers every (m, n, k) of shapes with all transposes,
+// cycling through the α/β combinations and stride paddings.
+func TestDgemmShapes(t *testing.T) {
+	forceFast(t)
+	testDgemmShapes(t, shapes)
+}
+
+// TestDgemmShapesGoKernel runs the same table (smaller shapes) with the
+// pure-Go kernel used on other architectures.
+func TestDgemmShapesGoKernel(t *testing.T) {
+	forceFast(t)
+	useGoKernel(t)
+	testDgemmShapes(t, []int{0, 1, 2, 5, 7, 8, 9, 16, 17, 33, 65})
+}
+
+func testDgemmShapes(t *testing.T, shapes []int) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	impl := Implementation{}
+	idx := 0
+	for _, m := range shapes {
+		for _, n := range shapes {
+			for _, k := range shapes {
+				for _, tA := range transposes {
+					for _, tB := range transposes {
+						idx++
+						tc := gemmCase{
+							tA: tA, tB: tB, m: m, n: n, k: k,
+							alpha: scalars[idx%4], beta: scalars[(idx/4)%4],
+							padA: (idx / 16) % 2 * 3, padB: (idx / 32) % 2 * 2, padC: (idx / 8) % 2 * 5,
+						}
+						checkGemm(t, rnd, impl, tc)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDgemmScalars tests every α/β combination (and NaN-filled C for β = 0)
+// on shapes that hit full and partial micro-tiles and several k slabs.
+func TestDgemmScalars(t *testing.T) {
+	forceFast(t)
+	rnd := rand.New(rand.NewPCG(3, 4))
+	impl := Implementation{}
+	dims := [][3]int{{1, 1, 1}, {6, 8, 4}, {7, 9, 3}, {13, 17, 300}, {33, 31, 513}, {64, 65, 16}, {129, 127, 5}}
+	for _, d := range dims {
+		for _, tA := range transposes {
+			for _, tB := range transposes {
+				for _, alpha := range scalars {
+					for _, beta := range scalars {
+						for _, pad := range []int{0, 1} {
+							tc := gemmCase{tA: tA, tB: tB, m: d[0], n: d[1], k: d[2], alpha: alpha, beta: beta, padA: pad, padB: 2 * pad, padC: 3 * pad}
+							checkGemm(t, rnd, impl, tc)
+							if beta == 0 {
+								tc.nanC = true
+								checkGemm(t, rnd, impl, tc)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDgemmRandom is a randomized property test against gonum.
+func TestDgemmRandom(t *testing.T) {
+	forceFast(t)
+	n := 400
+	if testing.Short() {
+		n = 50
+	}
+	testDgemmRandom(t, n, 5)
+}
+
+// TestDgemmRandomDefault runs the property test with the default size
+// thresholds (small calls delegated to gonum).
+func TestDgemmRandomDefault(t *testing.T) {
+	testDgemmRandom(t, 100, 15)
+}
+
+func testDgemmRandom(t *testing.T, n int, seed uint64) {
+	rnd := rand.New(rand.NewPCG(seed, 6))
+	impl := Implementation{}
+	for range n {
+		dim := func() int {
+			switch rnd.IntN(4) {
+			case 0:
+				return rnd.IntN(10)
+			case 1:
+				return rnd.IntN(600)
+			default:
+				return rnd.IntN(150)
+			}
+		}
+		tc := gemmCase{
+			tA:    []blas.Transpose{blas.NoTrans, blas.Trans, blas.ConjTrans}[rnd.IntN(3)],
+			tB:    []blas.Transpose{blas.NoTrans, blas.Trans, blas.ConjTrans}[rnd.IntN(3)],
+			m:     dim(),
+			n:     dim(),
+			k:     dim(),
+			alpha: []float64{0, 1, -1, rnd.NormFloat64()}[rnd.IntN(4)],
+			beta:  []float64{0, 1, -1, rnd.NormFloat64()}[rnd.IntN(4)],
+			padA:  rnd.IntN(3) * rnd.IntN(20),
+			padB:  rnd.IntN(3) * rnd.IntN(20),
+			padC:  rnd.IntN(3) * rnd.IntN(20),
+		}
+		tc.nanC = tc.beta == 0 && rnd.IntN(2) == 0
+		checkGemm(t, rnd, impl, tc)
+	}
+}
+
+// TestDgemmDeterministic checks that results are bitwise identical across
+// repeated calls and across GOMAXPROCS settings.
+func TestDgemmDeterministic(t *testing.T) {
+	forceFast(t)
+	rnd := rand.New(rand.NewPCG(7, 8))
+	impl := Implementation{}
+	for _, d := range [][3]int{{300, 257, 700}, {128, 784, 1100}, {1000, 64, 300}} {
+		m, n, k := d[0], d[1], d[2]
+		for _, tA := range transposes {
+			for _, tB := range transposes {
+				a := randMat(rnd, m, k, k)
+				b := randMat(rnd, k, n, n)
+				c0 := randMat(rnd, m, n, n)
+				lda, ldb := k, n
+				if tA != blas.NoTrans {
+					lda = m
+				}
+				if tB != blas.NoTrans {
+					ldb = k
+				}
+				var first []float64
+				for _, procs := range []int{1, 2, 3, 4, 2, 2} {
+					old := runtime.GOMAXPROCS(procs)
+					c := append([]float64(nil), c0...)
+					impl.Dgemm(tA, tB, m, n, k, 1.5, a, lda, b, ldb, -0.5, c, n)
+					runtime.GOMAXPROCS(old)
+					if first == nil {
+						first = c
+					} else if !sameBits(first, c) {
+						t.Fatalf("%s%s %v: result differs with GOMAXPROCS=%d", transName(tA), transName(tB), d, procs)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDgemmPanics checks that invalid arguments panic with gonum's messages.
+func TestDgemmPanics(t *testing.T) {
+	forceFast(t)
+	impl := Implementation{}
+	s := make([]float64, 100)
+	type d = testblas.Dgemmer
+	calls := []func(d){
+		func(g d) { g.Dgemm('X', blas.NoTrans, 2, 2, 2, 1, s, 2, s, 2, 0, s, 2) },
+		func(g d) { g.Dgemm(blas.NoTrans, 'X', 2, 2, 2, 1, s, 2, s, 2, 0, s, 2) },
+		func(g d) { g.Dgemm(blas.NoTrans, blas.NoTrans, -1, 2, 2, 1, s, 2, s, 2, 0, s, 2) },
+		func(g d) { g.Dgemm(blas.NoTrans, blas.NoTrans, 2, -1, 2, 1, s, 2, s, 2, 0, s, 2) },
+		func(g d) { g.Dgemm(blas.NoTrans, blas.NoTrans, 2, 2, -1, 1, s, 2, s, 2, 0, s, 2) },
+		func(g d) { g.Dgemm(blas.NoTrans, blas.NoTrans, 20, 20, 20, 1, s, 19, s, 20, 0, s, 20) },
+		func(g d) { g.Dgemm(blas.Trans, blas.NoTrans, 20, 20, 20, 1, s, 19, s, 20, 0, s, 20) },
+		func(g d) { g.Dgemm(blas.NoTrans, blas.NoTrans, 20, 20, 20, 1, s, 20, s, 19, 0, s, 20) },
+		func(g d) { g.Dgemm(blas.NoTrans, blas.Trans, 20, 20, 20, 1, s, 20, s, 19, 0, s, 20) },
+		func(g d) { g.Dgemm(blas.NoTrans, blas.NoTrans, 20, 20, 20, 1, s, 20, s, 20, 0, s, 19) },
+		func(g d) { g.Dgemm(blas.NoTrans, blas.NoTrans, 20, 20, 20, 1, s, 20, s, 20, 0, s, 20) },               // short A
+		func(g d) { g.Dgemm(blas.NoTrans, blas.NoTrans, 5, 20, 5, 1, s, 5, s, 20, 0, s, 20) },                  // short B
+		func(g d) { g.Dgemm(blas.NoTrans, blas.NoTrans, 20, 5, 5, 1, s, 5, s, 5, 0, s, 5) },                    // valid: minimal lengths
+		func(g d) { g.Dgemm(blas.NoTrans, blas.NoTrans, 21, 5, 5, 1, make([]float64, 200), 5, s, 5, 0, s, 5) }, // short C
+	}
+	for i, f := range calls {
+		want := panicMsg(func() { f(ref) })
+		got := panicMsg(func() { f(impl) })
+		if got != want {
+			t.Errorf("call %d: panic %q, want %q", i, got, want)
+		}
+	}
+}
+
+func panicMsg(f func()) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = fmt.Sprint(r)
+		}
+	}()
+	f()
+	return ""
+}
+
+type syrkCase struct {
+	ul          blas.Uplo
+	tA          blas.Transpose
+	n, k        int
+	alpha, beta float64
+	padA, padC  int
+	nanC        bool
+}
+
+func (tc syrkCase) String() string {
+	ul := "U"
+	if tc.ul == blas.Lower {
+		ul = "L"
+	}
+	return fmt.Sprintf("%s%s/n=%d,k=%d,α=%v,β=%v,pad=%d,%d,nanC=%v", ul, transName(tc.tA), tc.n, tc.k, tc.alpha, tc.beta, tc.padA, tc.padC, tc.nanC)
+}
+
+func checkSyrk(t *testing.T, rnd *rand.Rand, impl Implementation, tc syrkCase) {
+	t.Helper()
+	rows, cols := tc.n, tc.k
+	if tc.tA != blas.NoTrans {
+		rows, cols = tc.k, tc.n
+	}
+	lda, ldc := max(1, cols)+tc.padA, max(1, tc.n)+tc.padC
+	a := randMat(rnd, rows, cols, lda)
+	c := randMat(rnd, tc.n, tc.n, ldc)
+	// The other triangle is NaN and must stay so.
+	for i := 0; i < tc.n; i++ {
+		for j := 0; j < tc.n; j++ {
+			if (tc.ul == blas.Upper && j < i) || (tc.ul == blas.Lower && j > i) || tc.nanC {
+				c[i*ldc+j] = math.NaN()
+			}
+		}
+	}
+	want := append([]float64(nil), c...)
+	got := append([]float64(nil), c...)
+	ref.Dsyrk(tc.ul, tc.tA, tc.n, tc.k, tc.alpha, a, lda, tc.beta, want, ldc)
+	impl.Dsyrk(tc.ul, tc.tA, tc.n, tc.k, tc.alpha, a, lda, tc.beta, got, ldc)
+
+	tol := 1e-13 * float64(max(tc.k, 1))
+	var aa float64 // max |A|² row-norm bound, crude scale
+	for _, v := range a {
+		if !math.IsNaN(v) {
+			aa = max(aa, v*v)
+		}
+	}
+	for i := 0; i < tc.n; i++ {
+		for j := 0; j < tc.n; j++ {
+			g, w := got[i*ldc+j], want[i*ldc+j]
+			inTri := (tc.ul == blas.Upper && j >= i) || (tc.ul == blas.Lower && j <= i)
+			if !inTri {
+				if !math.IsNaN(g) {
+					t.Fatalf("%v: C[%d,%d] outside the triangle modified", tc, i, j)
+				}
+				continue
+			}
+			scale := math.Abs(tc.alpha)*aa*float64(tc.k) + math.Abs(tc.beta)*math.Abs(c[i*ldc+j])
+			if tc.nanC {
+				scale = math.Abs(tc.alpha) * aa * float64(tc.k)
+			}
+			if math.IsNaN(g) || math.Abs(g-w) > tol*scale+1e-300 {
+				t.Fatalf("%v: C[%d,%d] = %v, want %v", tc, i, j, g, w)
+			}
+		}
+	}
+	for i := range got {
+		if i%ldc >= tc.n && !math.IsNaN(got[i]) {
+			t.Fatalf("%v: padding of C modified", tc)
+		}
+	}
+}
+
+func TestDsyrk(t *testing.T) {
+	forceFast(t)
+	rnd := rand.New(rand.NewPCG(9, 10))
+	impl := Implementation{}
+	idx := 0
+	for _, n := range shapes {
+		for _, k := range shapes {
+			for _, ul := range []blas.Uplo{blas.Upper, blas.Lower} {
+				for _, tA := range transposes {
+					idx++
+					tc := syrkCase{ul: ul, tA: tA, n: n, k: k,
+						alpha: scalars[idx%4], beta: scalars[(idx/4)%4],
+						padA: idx / 16 % 2 * 3, padC: idx / 32 % 2 * 4}
+					tc.nanC = tc.beta == 0 && idx%3 == 0
+					checkSyrk(t, rnd, impl, tc)
+				}
+			}
+		}
+	}
+	for _, alpha := range scalars {
+		for _, beta := range scalars {
+			for _, ul := range []blas.Uplo{blas.Upper, blas.Lower} {
+				for _, tA := range transposes {
+					checkSyrk(t, rnd, impl, syrkCase{ul: ul, tA: tA, n: 131, k: 300, alpha: alpha, beta: beta, padA: 1, padC: 2, nanC: beta == 0})
+				}
+			}
+		}
+	}
+}
+
+func TestDsyrkPanics(t *testing.T) {
+	forceFast(t)
+	impl := Implementation{}
+	s := make([]float64, 100)
+	type syrker interface {
+		Dsyrk(ul blas.Uplo, tA blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int)
+	}
+	calls := []func(d syrker){
+		func(d syrker) { d.Dsyrk('X', blas.NoTrans, 2, 2, 1, s, 2, 0, s, 2) },
+		func(d syrker) { d.Dsyrk(blas.Upper, 'X', 2, 2, 1, s, 2, 0, s, 2) },
+		func(d syrker) { d.Dsyrk(blas.Upper, blas.NoTrans, -1, 2, 1, s, 2, 0, s, 2) },
+		func(d syrker) { d.Dsyrk(blas.Upper, blas.NoTrans, 2, -1, 1, s, 2, 0, s, 2) },
+		func(d syrker) { d.Dsyrk(blas.Upper, blas.NoTrans, 20, 20, 1, s, 19, 0, s, 20) },
+		func(d syrker) { d.Dsyrk(blas.Upper, blas.NoTrans, 20, 20, 1, s, 20, 0, s, 19) },
+		func(d syrker) { d.Dsyrk(blas.Upper, blas.NoTrans, 20, 20, 1, s, 20, 0, make([]float64, 400), 20) },
+		func(d syrker) { d.Dsyrk(blas.Upper, blas.Trans, 20, 20, 1, make([]float64, 400), 20, 0, s, 20) },
+	}
+	for i, f := range calls {
+		want := panicMsg(func() { f(ref) })
+		got := panicMsg(func() { f(impl) })
+		if got != want {
+			t.Errorf("call %d: panic %q, want %q", i, got, want)
+		}
+	}
+}
+
+// TestGonumSuite runs gonum's own Dgemm and Dsyrk tests.
+func TestGonumSuite(t *testing.T) {
+	forceFast(t)
+	testblas.TestDgemm(t, Implementation{})
+	testblas.DsyrkTest(t, Implementation{})
+}
+
+func TestGonumSuiteDefault(t *testing.T) {
+	testblas.TestDgemm(t, Implementation{})
+	testblas.DsyrkTest(t, Implementation{})
+}
+
+func TestNoAllocs(t *testing.T) {
+	if !haveAsm {
+		t.Skip("no fast path")
+	}
+	rnd := rand.New(rand.NewPCG(11, 12))
+	m, n, k := 40, 48, 50 // serial path
+	a, b, c := randMat(rnd, m, k, k), randMat(rnd, k, n, n), randMat(rnd, m, n, n)
+	impl := Implementation{}
+	impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+	allocs := testing.AllocsPerRun(50, func() {
+		impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+	})
+	if allocs != 0 {
+		t.Errorf("serial Dgemm allocates %v times per call", allocs)
+	}
+}
+
+func TestAllocsParallel(t *testing.T) {
+	if !haveAsm {
+		t.Skip("no fast path")
+	}
+	rnd := rand.New(rand.NewPCG(11, 12))
+	m, n, k := 300, 200, 600
+	a, b, c := randMat(rnd, m, k, k), randMat(rnd, k, n, n), randMat(rnd, m, n, n)
+	impl := Implementation{}
+	impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+	allocs := testing.AllocsPerRun(20, func() {
+		impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+	})
+	t.Logf("parallel Dgemm: %v allocations per call (GOMAXPROCS=%d)", allocs, runtime.GOMAXPROCS(0))
+	if allocs > 20 {
+		t.Errorf("parallel Dgemm allocates %v times per call", allocs)
+	}
+}
+
+func TestKernelMatchesGo(t *testing.T) {
+	if !haveAsm {
+		t.Skip("no assembly kernel")
+	}
+	rnd := rand.New(rand.NewPCG(13, 14))
+	for _, kc := range []int{1, 2, 3, 4, 5, 7, 8, 9, 255, 256} {
+		for _, beta := range []float64{0, 1, -0.25, math.NaN()} {
+			a := randMat(rnd, 1, kc*mr, kc*mr)
+			b := randMat(rnd, 1, kc*nr, kc*nr)
+			c := randMat(rnd, mr, nr, nr+3)
+			want := append([]float64(nil), c...)
+			microKernel(kc, a, b, c, nr+3, 1.25, beta)
+			kern6x8Go(kc, a, b, want, nr+3, 1.25, beta)
+			for i := range c {
+				if i%(nr+3) >= nr {
+					if !math.IsNaN(c[i]) {
+						t.Fatalf("padding written")
+					}
+					continue
+				}
+				if math.IsNaN(beta) != math.IsNaN(c[i]) || (!math.IsNaN(beta) && math.Abs(c[i]-want[i]) > 1e-13*float64(kc)*4) {
+					t.Fatalf("kc=%d β=%v: %v != %v", kc, beta, c[i], want[i])
+				}
+			}
+		}
+	}
+}

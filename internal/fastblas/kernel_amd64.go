@@ -1,0 +1,87 @@
+// Copyright ©2025 The vivit-go Authors. All rights reserved.
+
+//go:build amd64 && !purego
+
+package fastblas
+
+// kern6x8 computes the 6×8 product of a packed A micro-panel (kc×6, stored
+// as kc groups of 6 contiguous values) and a packed B micro-panel (kc×8,
+// stored as kc groups of 8 contiguous values) and stores
+//
+//	C[r*ldc+j] = alpha*Σ_p a[p*6+r]*b[p*8+j] + beta*C[r*ldc+j],  r<6, j<8,
+//
+// where C is not read when beta == 0. kc must be ≥ 1.
+//
+//go:noescape
+func kern6x8(kc int, a, b, c *float64, ldc int, alpha, beta float64)
+
+//go:noescape
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+
+//go:noescape
+func xgetbv() (eax, edx uint32)
+
+// haveAsm reports whether the AVX2/FMA micro-kernel can be used.
+var haveAsm = detectAVX2FMA()
+
+func detectAVX2FMA() bool {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const (
+		fmaBit     = 1 << 12
+		osxsaveBit = 1 << 27
+		avxBit     = 1 << 28
+	)
+	if ecx1&fmaBit == 0 || ecx1&osxsaveBit == 0 || ecx1&avxBit == 0 {
+		return false
+	}
+	// The OS must save/restore the XMM and YMM state.
+	if xcr0, _ := xgetbv(); xcr0&6 != 6 {
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	const avx2Bit = 1 << 5
+	return ebx7&avx2Bit != 0
+}
+
+// microKernel dispatches to the assembly kernel, or to the pure-Go kernel
+// when haveAsm is false (only in tests on amd64).
+func microKernel(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
+	// The bounds are guaranteed by the callers; these checks are cheap
+	// insurance that the assembly never touches memory outside the slices.
+	_ = a[kc*mr-1]
+	_ = b[kc*nr-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	if haveAsm {
+		kern6x8(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		return
+	}
+	kern6x8Go(kc, a, b, c, ldc, alpha, beta)
+}
+
+//go:noescape
+func packA6N(dst, src *float64, lda, n4 int)
+
+//go:noescape
+func packB8T(dst, src *float64, ldb, n4 int)
+
+// packTransposeFast packs the first 4·⌊kk/4⌋ columns p of the rows
+// src[base+r*ld : base+r*ld+kk], r < rows (rows is mr or nr), into
+// dst[p*rows+r] and returns how many columns it handled.
+func packTransposeFast(dst, src []float64, base, ld, kk, rows int) int {
+	n4 := kk / 4
+	if !haveAsm || n4 == 0 {
+		return 0
+	}
+	_ = dst[rows*4*n4-1]
+	_ = src[base+(rows-1)*ld+4*n4-1]
+	if rows == mr {
+		packA6N(&dst[0], &src[base], ld, n4)
+	} else {
+		packB8T(&dst[0], &src[base], ld, n4)
+	}
+	return 4 * n4
+}

@@ -1,0 +1,171 @@
+// Copyright ©2025 The vivit-go Authors. All rights reserved.
+
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// One rank-1 update of the 6×8 accumulator block Y4..Y15 with the packed
+// A values at AO(SI) (6 doubles) and the packed B values at BO(DI)
+// (8 doubles). Y0, Y1 hold the B row, Y2, Y3 the broadcast A values.
+#define KSTEP(AO, BO) \
+	VMOVUPD      BO(DI), Y0; \
+	VMOVUPD      BO+32(DI), Y1; \
+	VBROADCASTSD AO(SI), Y2; \
+	VBROADCASTSD AO+8(SI), Y3; \
+	VFMADD231PD  Y0, Y2, Y4; \
+	VFMADD231PD  Y1, Y2, Y5; \
+	VFMADD231PD  Y0, Y3, Y6; \
+	VFMADD231PD  Y1, Y3, Y7; \
+	VBROADCASTSD AO+16(SI), Y2; \
+	VBROADCASTSD AO+24(SI), Y3; \
+	VFMADD231PD  Y0, Y2, Y8; \
+	VFMADD231PD  Y1, Y2, Y9; \
+	VFMADD231PD  Y0, Y3, Y10; \
+	VFMADD231PD  Y1, Y3, Y11; \
+	VBROADCASTSD AO+32(SI), Y2; \
+	VBROADCASTSD AO+40(SI), Y3; \
+	VFMADD231PD  Y0, Y2, Y12; \
+	VFMADD231PD  Y1, Y2, Y13; \
+	VFMADD231PD  Y0, Y3, Y14; \
+	VFMADD231PD  Y1, Y3, Y15
+
+// Scale one accumulator row pair by alpha (Y0) and store to (DX).
+#define STORE0(R0, R1) \
+	VMULPD  Y0, R0, R0; \
+	VMULPD  Y0, R1, R1; \
+	VMOVUPD R0, (DX); \
+	VMOVUPD R1, 32(DX); \
+	ADDQ    R8, DX
+
+// Same, adding beta (Y1) times the old contents of C.
+#define STOREB(R0, R1) \
+	VMULPD      Y0, R0, R0; \
+	VMULPD      Y0, R1, R1; \
+	VFMADD231PD (DX), Y1, R0; \
+	VFMADD231PD 32(DX), Y1, R1; \
+	VMOVUPD     R0, (DX); \
+	VMOVUPD     R1, 32(DX); \
+	ADDQ        R8, DX
+
+// func kern6x8(kc int, a, b, c *float64, ldc int, alpha, beta float64)
+TEXT ·kern6x8(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $3, R8
+
+	// Prefetch the C block; it is needed only at the end.
+	MOVQ       DX, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 56(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 56(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 56(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 56(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 56(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 56(R9)
+
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	VXORPD Y13, Y13, Y13
+	VXORPD Y14, Y14, Y14
+	VXORPD Y15, Y15, Y15
+
+	MOVQ  CX, BX
+	SHRQ  $3, BX
+	ANDQ  $7, CX
+	TESTQ BX, BX
+	JZ    tail
+
+	PCALIGN $64
+loop8:
+	KSTEP(0, 0)
+	KSTEP(48, 64)
+	KSTEP(96, 128)
+	KSTEP(144, 192)
+	KSTEP(192, 256)
+	KSTEP(240, 320)
+	KSTEP(288, 384)
+	KSTEP(336, 448)
+	ADDQ $384, SI
+	ADDQ $512, DI
+	DECQ BX
+	JNZ  loop8
+
+tail:
+	TESTQ CX, CX
+	JZ    store
+
+loop1:
+	KSTEP(0, 0)
+	ADDQ $48, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop1
+
+store:
+	VBROADCASTSD alpha+40(FP), Y0
+	// VEX encodings only: legacy-SSE instructions with dirty upper YMM
+	// halves cost hundreds of cycles on this class of CPU.
+	VMOVSD       beta+48(FP), X1
+	VXORPD       X2, X2, X2
+	VUCOMISD     X2, X1
+	JNE          withbeta
+	JPS          withbeta
+
+	STORE0(Y4, Y5)
+	STORE0(Y6, Y7)
+	STORE0(Y8, Y9)
+	STORE0(Y10, Y11)
+	STORE0(Y12, Y13)
+	STORE0(Y14, Y15)
+	VZEROUPPER
+	RET
+
+withbeta:
+	VBROADCASTSD beta+48(FP), Y1
+	STOREB(Y4, Y5)
+	STOREB(Y6, Y7)
+	STOREB(Y8, Y9)
+	STOREB(Y10, Y11)
+	STOREB(Y12, Y13)
+	STOREB(Y14, Y15)
+	VZEROUPPER
+	RET
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv() (eax, edx uint32)
+TEXT ·xgetbv(SB), NOSPLIT, $0-8
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	MOVL DX, edx+4(FP)
+	RET
