@@ -2,7 +2,6 @@ package vivit_test
 
 import (
 	"fmt"
-	"math"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -61,39 +60,12 @@ func TestConvDenseBruteForce(t *testing.T) {
 // (cross products of factors with different inputs) against dense brute
 // force.
 func TestConvSubBatchDense(t *testing.T) {
-	const tol = 1e-6
 	for li, l := range tinyLosses {
 		m := convNet(t, 1, l, uint64(300+li))
 		b := tinyBatch(m, 5, uint64(300+li))
 		ref := buildDense(m, b)
 		sub := []int{3, 0}
-		d := ref.ggn.SymmetricDim()
-		gs := mat.NewSymDense(d, nil)
-		ws := m.Loss.Weight(len(sub))
-		for _, n := range sub {
-			gs.AddSym(gs, scaledSym(ref.gn[n], ws))
-		}
-		res, err := vivit.Directional(m, b, 3, &vivit.Options{SubBatch: sub, MemoryBudget: 2048})
-		if err != nil {
-			t.Fatal(err)
-		}
-		blk := res.Blocks[0]
-		for j, lam := range blk.Values {
-			e := mat.NewVecDense(d, blk.Vector(j))
-			var r mat.VecDense
-			r.MulVec(gs, e)
-			r.AddScaledVec(&r, -lam, e)
-			if mat.Norm(&r, 2) > tol*blk.Values[0] {
-				t.Errorf("%s: sub-batch eigenpair %d residual %.3g", l, j, mat.Norm(&r, 2))
-			}
-			for n := 0; n < b.Len(); n++ {
-				wantL := mat.Inner(e, ref.gn[n], e)
-				wantG := mat.Dot(e, mat.NewVecDense(d, ref.grads[n]))
-				if math.Abs(blk.Lambda.At(n, j)-wantL) > tol*(1+wantL) || math.Abs(blk.Gamma.At(n, j)-wantG) > tol*(1+math.Abs(wantG)) {
-					t.Errorf("%s: sample %d direction %d: γ, λ = %.8g, %.8g, dense %.8g, %.8g", l, n, j, blk.Gamma.At(n, j), blk.Lambda.At(n, j), wantG, wantL)
-				}
-			}
-		}
+		checkSubBatchDense(t, l, m, b, ref, 3, &vivit.Options{SubBatch: sub, MemoryBudget: 2048})
 	}
 }
 

@@ -330,34 +330,7 @@ func TestDenseSubBatchAndGroups(t *testing.T) {
 		m := tinyNet(t, arch, uint64(100+li))
 		b := tinyBatch(m, 6, uint64(100+li))
 		ref := buildDense(m, b)
-		sub := []int{4, 1, 2}
-		d := ref.ggn.SymmetricDim()
-		gs := mat.NewSymDense(d, nil)
-		ws := m.Loss.Weight(len(sub))
-		for _, n := range sub {
-			gs.AddSym(gs, scaledSym(ref.gn[n], ws))
-		}
-		res, err := vivit.Directional(m, b, 2, &vivit.Options{SubBatch: sub})
-		if err != nil {
-			t.Fatal(err)
-		}
-		blk := res.Blocks[0]
-		for j, lam := range blk.Values {
-			e := mat.NewVecDense(d, blk.Vector(j))
-			var r mat.VecDense
-			r.MulVec(gs, e)
-			r.AddScaledVec(&r, -lam, e)
-			if mat.Norm(&r, 2) > tol*blk.Values[0] {
-				t.Errorf("%s: sub-batch eigenpair %d residual %.3g", l, j, mat.Norm(&r, 2))
-			}
-			for n := 0; n < b.Len(); n++ {
-				wantL := mat.Inner(e, ref.gn[n], e)
-				wantG := mat.Dot(e, mat.NewVecDense(d, ref.grads[n]))
-				if math.Abs(blk.Lambda.At(n, j)-wantL) > tol*(1+wantL) || math.Abs(blk.Gamma.At(n, j)-wantG) > tol*(1+math.Abs(wantG)) {
-					t.Errorf("%s: sample %d direction %d: γ, λ = %.8g, %.8g, dense %.8g, %.8g", l, n, j, blk.Gamma.At(n, j), blk.Lambda.At(n, j), wantG, wantL)
-				}
-			}
-		}
+		checkSubBatchDense(t, l, m, b, ref, 2, &vivit.Options{SubBatch: []int{4, 1, 2}})
 
 		// Groups: the second layer's bias alone, and the first layer's weight
 		// with the second layer's weight (a group across layers).
@@ -394,6 +367,42 @@ func TestDenseSubBatchAndGroups(t *testing.T) {
 		}
 		if names := gr.Blocks[1].Layout.Names; len(names) != 2 || names[0] != "0.weight" || names[1] != "2.weight" {
 			t.Errorf("group tensors %v, want state_dict order [0.weight 2.weight]", names)
+		}
+	}
+}
+
+// checkSubBatchDense checks a Directional run with opts.SubBatch against
+// dense brute force: its eigenpairs against the dense sub-batch GGN
+// (renormalised to the sub-batch), its γ and λ against every sample's
+// dense gradient and G_n.
+func checkSubBatchDense(t *testing.T, label string, m *vivit.Model, b *vivit.Batch, ref *denseReference, k int, opts *vivit.Options) {
+	t.Helper()
+	const tol = 1e-6
+	d := ref.ggn.SymmetricDim()
+	gs := mat.NewSymDense(d, nil)
+	ws := m.Loss.Weight(len(opts.SubBatch))
+	for _, n := range opts.SubBatch {
+		gs.AddSym(gs, scaledSym(ref.gn[n], ws))
+	}
+	res, err := vivit.Directional(m, b, k, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk := res.Blocks[0]
+	for j, lam := range blk.Values {
+		e := mat.NewVecDense(d, blk.Vector(j))
+		var r mat.VecDense
+		r.MulVec(gs, e)
+		r.AddScaledVec(&r, -lam, e)
+		if mat.Norm(&r, 2) > tol*blk.Values[0] {
+			t.Errorf("%s: sub-batch eigenpair %d residual %.3g", label, j, mat.Norm(&r, 2))
+		}
+		for n := 0; n < b.Len(); n++ {
+			wantL := mat.Inner(e, ref.gn[n], e)
+			wantG := mat.Dot(e, mat.NewVecDense(d, ref.grads[n]))
+			if math.Abs(blk.Lambda.At(n, j)-wantL) > tol*(1+wantL) || math.Abs(blk.Gamma.At(n, j)-wantG) > tol*(1+math.Abs(wantG)) {
+				t.Errorf("%s: sample %d direction %d: γ, λ = %.8g, %.8g, dense %.8g, %.8g", label, n, j, blk.Gamma.At(n, j), blk.Lambda.At(n, j), wantG, wantL)
+			}
 		}
 	}
 }

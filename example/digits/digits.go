@@ -10,6 +10,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/model"
 )
 
 //go:embed digits.csv.gz
@@ -54,4 +58,35 @@ func Load() (pixels [][]float64, labels []int, err error) {
 		return nil, nil, fmt.Errorf("digits: %d samples, want %d", len(labels), Size)
 	}
 	return pixels, labels, nil
+}
+
+// Batch returns the samples idx as a batch for a 64-input classifier.
+func Batch(pixels [][]float64, labels []int, idx []int) *model.Batch {
+	x := mat.NewDense(len(idx), 64, nil)
+	b := &model.Batch{Inputs: x}
+	for i, n := range idx {
+		x.SetRow(i, pixels[n])
+		b.Targets.Classes = append(b.Targets.Classes, labels[n])
+	}
+	return b
+}
+
+// Accuracy returns the fraction of the batch that net classifies correctly
+// (arg-max of its outputs; ties go to the lower class).
+func Accuracy(net *model.Network, b *model.Batch) float64 {
+	z := net.Forward(b.Inputs)[len(net.Layers)]
+	correct := 0
+	for i, y := range b.Targets.Classes {
+		row := z.RawRowView(i)
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		if best == y {
+			correct++
+		}
+	}
+	return float64(correct) / float64(b.Len())
 }

@@ -26,8 +26,6 @@ import (
 	"os"
 	"strconv"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/vivit-go/vivit"
 	"github.com/vivit-go/vivit/example/digits"
 	"github.com/vivit-go/vivit/model"
@@ -111,7 +109,7 @@ func Run(cfg Config, logf func(Record)) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	test := makeBatch(pixels, labels, seq(cfg.TrainSize, digits.Size))
+	test := digits.Batch(pixels, labels, seq(cfg.TrainSize, digits.Size))
 	var all []Record
 	for _, newton := range []bool{false, true} {
 		net, err := newNet(cfg.Seed)
@@ -130,7 +128,7 @@ func Run(cfg Config, logf func(Record)) ([]Record, error) {
 				rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 				pos = 0
 			}
-			b := makeBatch(pixels, labels, order[pos:pos+cfg.Batch])
+			b := digits.Batch(pixels, labels, order[pos:pos+cfg.Batch])
 			pos += cfg.Batch
 			logNow := step%cfg.LogEvery == 0 || step == cfg.Steps
 			if !newton && !logNow {
@@ -166,7 +164,7 @@ func Run(cfg Config, logf func(Record)) ([]Record, error) {
 				}
 			}
 			if logNow {
-				r := Record{Run: name, Step: step, Loss: loss, TestAcc: accuracy(net, test),
+				r := Record{Run: name, Step: step, Loss: loss, TestAcc: digits.Accuracy(net, test),
 					Eigen: nt.Values, GradSNR: nt.GradSNR, CurvSNR: nt.CurvSNR, StepNorms: norm(update)}
 				all = append(all, r)
 				if logf != nil {
@@ -240,34 +238,6 @@ func seq(a, b int) []int {
 		s = append(s, i)
 	}
 	return s
-}
-
-func makeBatch(pixels [][]float64, labels []int, idx []int) *vivit.Batch {
-	x := mat.NewDense(len(idx), 64, nil)
-	b := &vivit.Batch{Inputs: x}
-	for i, n := range idx {
-		x.SetRow(i, pixels[n])
-		b.Targets.Classes = append(b.Targets.Classes, labels[n])
-	}
-	return b
-}
-
-func accuracy(net *vivit.Model, b *vivit.Batch) float64 {
-	z := net.Forward(b.Inputs)[len(net.Layers)]
-	correct := 0
-	for i, y := range b.Targets.Classes {
-		row := z.RawRowView(i)
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == y {
-			correct++
-		}
-	}
-	return float64(correct) / float64(b.Len())
 }
 
 func writeCSV(path string, recs []Record) error {

@@ -11,8 +11,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/vivit-go/vivit"
 	"github.com/vivit-go/vivit/example/digits"
 	"github.com/vivit-go/vivit/model"
@@ -64,7 +62,7 @@ func main() {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var total float64
 		for start := 0; start+batchSize <= trainSize; start += batchSize {
-			b := batch(pixels, labels, order[start:start+batchSize])
+			b := digits.Batch(pixels, labels, order[start:start+batchSize])
 			loss, grad, err := vivit.Gradient(net, b)
 			if err != nil {
 				log.Fatal(err)
@@ -98,8 +96,8 @@ func main() {
 	for i := trainSize; i < digits.Size; i++ {
 		idx = append(idx, i)
 	}
-	test := batch(pixels, labels, idx)
-	acc := accuracy(net, test)
+	test := digits.Batch(pixels, labels, idx)
+	acc := digits.Accuracy(net, test)
 	log.Printf("held-out accuracy on %d images: %.1f%%", len(idx), 100*acc)
 	if err := safetensors.WriteFile(filepath.Join(*out, "model.safetensors"), tensors, map[string]string{
 		model.ArchitectureKey: architecture,
@@ -122,32 +120,4 @@ func main() {
 	}, map[string]string{"description": fmt.Sprintf("UCI digits %d..%d (held out), pixels / 16", trainSize, trainSize+heldOut-1)}); err != nil {
 		log.Fatal(err)
 	}
-}
-
-func batch(pixels [][]float64, labels []int, idx []int) *vivit.Batch {
-	x := mat.NewDense(len(idx), 64, nil)
-	b := &vivit.Batch{Inputs: x}
-	for i, n := range idx {
-		x.SetRow(i, pixels[n])
-		b.Targets.Classes = append(b.Targets.Classes, labels[n])
-	}
-	return b
-}
-
-func accuracy(net *vivit.Model, b *vivit.Batch) float64 {
-	z := net.Forward(b.Inputs)[len(net.Layers)]
-	correct := 0
-	for i, y := range b.Targets.Classes {
-		row := z.RawRowView(i)
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == y {
-			correct++
-		}
-	}
-	return float64(correct) / float64(b.Len())
 }
