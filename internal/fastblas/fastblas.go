@@ -30,10 +30,10 @@ func Accelerated() bool { return haveAsm }
 // haveAsm = false) to exercise the blocked driver with the pure-Go kernel.
 var fastEnabled = haveAsm
 
-// minFastFlops is the size (m·n·k) below which calls are delegated to gonum,
+// minFastSize is the m·n·k below which calls are delegated to gonum,
 // whose unblocked loops have less overhead for tiny products (the blocked
 // path wins from about 8×8×8 on).
-var minFastFlops = 6 * 6 * 6
+var minFastSize = 6 * 6 * 6
 
 // minFastRows: with fewer rows than this and a non-transposed B, gonum's
 // axpy loops stream B once, which beats packing it.
@@ -51,17 +51,20 @@ var minFastRows = 5
 // B are transposed.
 //
 // Arguments are validated exactly as gonum does (invalid calls are handed to
-// gonum, which panics with its usual messages). When alpha is zero, A and B
-// are not referenced; when beta is zero, C need not be set on input.
+// gonum, which panics with its usual messages). When beta is zero, C need
+// not be set on input. When Accelerated() and alpha is zero, A and B are not
+// referenced.
 func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	if !fastEnabled || !gemmArgsOK(tA, tB, m, n, k, a, lda, b, ldb, c, ldc) ||
-		m == 0 || n == 0 || float64(m)*float64(n)*float64(k) < float64(minFastFlops) ||
-		(m < minFastRows && tB == blas.NoTrans) {
+	if !fastEnabled || !gemmArgsOK(tA, tB, m, n, k, a, lda, b, ldb, c, ldc) || m == 0 || n == 0 {
 		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if alpha == 0 || k == 0 {
 		scaleGeneral(m, n, beta, c, ldc)
+		return
+	}
+	if float64(m)*float64(n)*float64(k) < float64(minFastSize) || (m < minFastRows && tB == blas.NoTrans) {
+		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	aTrans := tA != blas.NoTrans
@@ -78,7 +81,7 @@ func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 // the ul triangle is referenced and updated, and alpha and beta are scalars.
 func (impl Implementation) Dsyrk(ul blas.Uplo, tA blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
 	if !fastEnabled || !syrkArgsOK(ul, tA, n, k, a, lda, c, ldc) ||
-		n == 0 || k == 0 || alpha == 0 || float64(n)*float64(n)*float64(k) < float64(2*minFastFlops) {
+		n == 0 || k == 0 || alpha == 0 || float64(n)*float64(n)*float64(k) < float64(2*minFastSize) {
 		impl.Implementation.Dsyrk(ul, tA, n, k, alpha, a, lda, beta, c, ldc)
 		return
 	}

@@ -10,8 +10,10 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/blas/testblas"
+	"gonum.org/v1/gonum/mat"
 )
 
 var ref gonum.Implementation
@@ -23,9 +25,9 @@ func forceFast(t *testing.T) {
 	if !haveAsm {
 		t.Log("no AVX2/FMA: testing the blocked driver with the pure-Go kernel")
 	}
-	old, oldRows, oldEn := minFastFlops, minFastRows, fastEnabled
-	minFastFlops, minFastRows, fastEnabled = 0, 0, true
-	t.Cleanup(func() { minFastFlops, minFastRows, fastEnabled = old, oldRows, oldEn })
+	old, oldRows, oldEn := minFastSize, minFastRows, fastEnabled
+	minFastSize, minFastRows, fastEnabled = 0, 0, true
+	t.Cleanup(func() { minFastSize, minFastRows, fastEnabled = old, oldRows, oldEn })
 }
 
 // useGoKernel switches to the pure-Go micro-kernel for a test.
@@ -58,7 +60,7 @@ func randMat(rnd *rand.Rand, rows, cols, ld int) []float64 {
 	s := make([]float64, (rows-1)*ld+cols)
 	for i := range s {
 		if i%ld < cols {
-			s[i] = rnd.NormFloat64()
+			s[i] = 2*rnd.Float64() - 1
 		} else {
 			s[i] = math.NaN()
 		}
@@ -178,9 +180,16 @@ func testDgemmShapes(t *testing.T, shapes []int) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	impl := Implementation{}
 	idx := 0
+	maxWork := 300_000 // the largest combinations add time, not coverage
+	if testing.Short() {
+		maxWork = 100_000
+	}
 	for _, m := range shapes {
 		for _, n := range shapes {
 			for _, k := range shapes {
+				if m*n*k > maxWork {
+					continue
+				}
 				for _, tA := range transposes {
 					for _, tB := range transposes {
 						idx++
@@ -227,7 +236,7 @@ func TestDgemmScalars(t *testing.T) {
 // TestDgemmRandom is a randomized property test against gonum.
 func TestDgemmRandom(t *testing.T) {
 	forceFast(t)
-	n := 400
+	n := 300
 	if testing.Short() {
 		n = 50
 	}
@@ -249,7 +258,7 @@ func testDgemmRandom(t *testing.T, n int, seed uint64) {
 			case 0:
 				return rnd.IntN(10)
 			case 1:
-				return rnd.IntN(600)
+				return rnd.IntN(400)
 			default:
 				return rnd.IntN(150)
 			}
@@ -549,5 +558,24 @@ func TestKernelMatchesGo(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestUse checks the blas64 registration through gonum's mat package.
+func TestUse(t *testing.T) {
+	Use()
+	defer blas64.Use(gonum.Implementation{})
+	if _, ok := blas64.Implementation().(Implementation); !ok {
+		t.Fatal("Use did not register Implementation")
+	}
+	rnd := rand.New(rand.NewPCG(15, 16))
+	a := mat.NewDense(70, 90, randMat(rnd, 70, 90, 90))
+	b := mat.NewDense(90, 50, randMat(rnd, 90, 50, 50))
+	var got mat.Dense
+	got.Mul(a, b)
+	want := mat.NewDense(70, 50, nil)
+	ref.Dgemm(blas.NoTrans, blas.NoTrans, 70, 50, 90, 1, a.RawMatrix().Data, 90, b.RawMatrix().Data, 50, 0, want.RawMatrix().Data, 50)
+	if !mat.EqualApprox(&got, want, 1e-12) {
+		t.Error("mat.Dense.Mul result differs from gonum")
 	}
 }

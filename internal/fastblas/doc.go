@@ -1,0 +1,69 @@
+// Copyright ©2025 The vivit-go Authors. All rights reserved.
+
+// Package fastblas provides a faster float64 BLAS for gonum without cgo.
+//
+// Implementation embeds gonum's pure-Go implementation
+// (gonum.org/v1/gonum/blas/gonum) and overrides
+//
+//   - Dgemm: C = α op(A) op(B) + β C, all transpose combinations;
+//   - Dsyrk: C = α A Aᵀ + β C or α Aᵀ A + β C, upper or lower triangle;
+//
+// with a packed, cache-blocked, multi-threaded GEMM (GotoBLAS/BLIS
+// structure) around a 6×8 AVX2/FMA register-blocked micro-kernel written in
+// Go assembly. Everything else is gonum's. Call Use to register it with
+// blas64 (and thereby gonum/mat, lapack/gonum, ...); nothing is registered
+// implicitly.
+//
+// # Algorithm
+//
+// k is split into slabs of at most 256 (the slab size depends only on k).
+// For each slab, op(B) is packed into 8-column panels shared by all workers;
+// then C is divided into work units of ≤ 96 rows (split further into column
+// groups when there are few row blocks), each of which packs its own
+// 96×kc block of op(A) into 6-row panels (L2-resident) and sweeps it
+// against the B panels (L1-resident) with the micro-kernel. Units are handed
+// to min(GOMAXPROCS, units) goroutines. Work is split over C only, never
+// over k, and the micro-tile grid is fixed, so every element of C is
+// computed with the same operations in the same order whatever the number
+// of goroutines: results are bitwise reproducible, independent of
+// GOMAXPROCS. Buffers are pooled (sync.Pool); steady-state calls do not
+// allocate.
+//
+// # When the fast path is used
+//
+// On amd64 with AVX2 and FMA (detected with CPUID/XGETBV; build tag purego
+// disables the assembly), for well-formed calls with m·n·k ≥ 216. Calls
+// that are invalid (they panic with gonum's messages), tiny, or have m < 5
+// with a non-transposed B (gonum streams B once, packing it costs more) are
+// delegated to gonum. Dsyrk also delegates k == 0 and α == 0. On other
+// architectures Implementation behaves exactly like gonum's (a pure-Go
+// kernel exists and is tested, but is not used by default).
+//
+// # Semantics
+//
+// On the accelerated path, as reference BLAS: β == 0 overwrites C (NaN in C is not propagated);
+// α == 0 does not reference A and B (gonum's Dgemm multiplies by zero and
+// so may turn Inf/NaN in A or B into NaN). With non-finite inputs, 0·Inf
+// products may give NaN where gonum's loops skip zero elements. Rounding
+// differs from gonum within the usual O(k·ε) bound (FMA, different
+// summation order).
+//
+// # Performance
+//
+// go test -bench . -count 3 on a 2-core AMD EPYC (Zen 3, AVX2/FMA; the
+// machine was shared, numbers are medians), GFlop/s = 2mnk/time (Dsyrk:
+// n(n+1)k/time):
+//
+//	shape (m×n×k)              1 core: gonum  fast    2 cores: gonum  fast
+//	NN 256×256×256                     4.3    29.7             7.9    39.4
+//	NN 512×512×512                     3.4    28.6             6.4    54.6
+//	NN 1280×1280×1280                  3.9    30.8             6.1    65.9
+//	NT 1152×1152×512                   3.5    32.0             6.4    50.6
+//	TN 5120×784×128                    4.7    34.3             4.8    65.6
+//	NN 1280×128×128                    4.5    33.4             7.3    64.1
+//	Dsyrk U,N n=512,k=512              4.9    33.4             4.6    59.6
+//	Dsyrk U,N n=1152,k=512             4.4    32.0             4.6    55.7
+//
+// The micro-kernel alone runs at ~41 GFlop/s per core (peak of a plain FMA
+// loop on this machine: ~45).
+package fastblas
