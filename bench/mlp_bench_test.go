@@ -67,6 +67,26 @@ func BenchmarkGradient(b *testing.B) {
 	}
 }
 
+// benchStages runs one engine call per iteration on an MLP case and
+// reports its stage times and its multiple of a gradient pass.
+func benchStages(b *testing.B, sizes []int, n int, run func(*vivit.Model, *vivit.Batch) (vivit.Timing, error)) {
+	m, batch, err := MLP(sizes, "relu", n, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	grad := gradientTime(b, m, batch)
+	var sum vivit.Timing
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t, err := run(m, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		addTiming(&sum, t)
+	}
+	reportStages(b, sum, grad)
+}
+
 func BenchmarkTopEigen(b *testing.B) {
 	for _, c := range mlpCases {
 		for _, mc := range []int{0, 1} {
@@ -75,21 +95,13 @@ func BenchmarkTopEigen(b *testing.B) {
 				name = fmt.Sprintf("%s/mc=%d/k=10", c.name, mc)
 			}
 			b.Run(name, func(b *testing.B) {
-				m, batch, err := MLP(c.sizes, "relu", c.n, 1)
-				if err != nil {
-					b.Fatal(err)
-				}
-				grad := gradientTime(b, m, batch)
-				var sum vivit.Timing
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
+				benchStages(b, c.sizes, c.n, func(m *vivit.Model, batch *vivit.Batch) (vivit.Timing, error) {
 					res, err := vivit.TopEigen(m, batch, 10, &vivit.Options{MCSamples: mc})
 					if err != nil {
-						b.Fatal(err)
+						return vivit.Timing{}, err
 					}
-					addTiming(&sum, res.Timing)
-				}
-				reportStages(b, sum, grad)
+					return res.Timing, nil
+				})
 			})
 		}
 	}
@@ -98,21 +110,13 @@ func BenchmarkTopEigen(b *testing.B) {
 func BenchmarkDirectional(b *testing.B) {
 	for _, c := range mlpCases {
 		b.Run(c.name+"/exact/k=10", func(b *testing.B) {
-			m, batch, err := MLP(c.sizes, "relu", c.n, 1)
-			if err != nil {
-				b.Fatal(err)
-			}
-			grad := gradientTime(b, m, batch)
-			var sum vivit.Timing
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
+			benchStages(b, c.sizes, c.n, func(m *vivit.Model, batch *vivit.Batch) (vivit.Timing, error) {
 				res, err := vivit.Directional(m, batch, 10, nil)
 				if err != nil {
-					b.Fatal(err)
+					return vivit.Timing{}, err
 				}
-				addTiming(&sum, res.Timing)
-			}
-			reportStages(b, sum, grad)
+				return res.Timing, nil
+			})
 		})
 	}
 }
@@ -127,18 +131,13 @@ func BenchmarkStats(b *testing.B) {
 				name = fmt.Sprintf("%s/mc=%d", c.name, mc)
 			}
 			b.Run(name, func(b *testing.B) {
-				m, batch, err := MLP(c.sizes, "relu", c.n, 1)
-				if err != nil {
-					b.Fatal(err)
-				}
-				grad := gradientTime(b, m, batch)
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					if _, err := vivit.ComputeStats(m, batch, &vivit.Options{MCSamples: mc}); err != nil {
-						b.Fatal(err)
+				benchStages(b, c.sizes, c.n, func(m *vivit.Model, batch *vivit.Batch) (vivit.Timing, error) {
+					st, err := vivit.ComputeStats(m, batch, &vivit.Options{MCSamples: mc})
+					if err != nil {
+						return vivit.Timing{}, err
 					}
-				}
-				b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(grad), "x-grad")
+					return st.Timing, nil
+				})
 			})
 		}
 	}
