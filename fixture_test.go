@@ -3,6 +3,7 @@ package vivit_test
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/floats"
@@ -165,7 +166,7 @@ func TestFixturePerLayer(t *testing.T) {
 			}
 			for i, want := range c.Expected.PerLayer {
 				blk := top.Blocks[i]
-				if got := blk.Layout.Names; !equalStrings(got, want.Params) {
+				if got := blk.Layout.Names; !slices.Equal(got, want.Params) {
 					t.Errorf("block %d params %v, want %v", i, got, want.Params)
 				}
 				if err := maxRelErr(blk.Values, want.TopEigenvalues); err > 1e-12 {
@@ -177,18 +178,6 @@ func TestFixturePerLayer(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestFixtureStats(t *testing.T) {
@@ -231,7 +220,7 @@ func TestFixtureStats(t *testing.T) {
 			}
 			for i, want := range e.Stats.Layers {
 				got := st.Layers[i]
-				if got.Layer != want.Layer || !equalStrings(got.Params, want.Params) {
+				if got.Layer != want.Layer || !slices.Equal(got.Params, want.Params) {
 					t.Errorf("layer %d: %d %v, want %d %v", i, got.Layer, got.Params, want.Layer, want.Params)
 				}
 				check(fmt.Sprintf("layer %d grad norm", want.Layer), []float64{got.GradNorm}, []float64{want.GradNorm}, 1e-12)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
@@ -78,7 +79,7 @@ func FromSafetensors(f *safetensors.File, arch *Architecture) (*Network, error) 
 			}
 			return nil, err
 		}
-		if !sameShape(shape, p.Shape) {
+		if !slices.Equal(shape, p.Shape) {
 			return nil, fmt.Errorf("tensor %q has shape %v, the architecture needs %v", p.Name, shape, p.Shape)
 		}
 		copy(p.Data, data)
@@ -95,18 +96,6 @@ func paramNames(net *Network) []string {
 		ns = append(ns, p.Name)
 	}
 	return ns
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // LoadBatch reads a batch for net from a safetensors file with tensors
@@ -153,7 +142,7 @@ func BatchFromSafetensors(f *safetensors.File, net *Network) (*Batch, error) {
 // NewBatch checks raw tensors against net and returns the batch. Exactly
 // one of classes (cross-entropy) and values (MSE) is used.
 func NewBatch(net *Network, inputs []float64, inShape []int, classes []int64, values []float64, tShape []int) (*Batch, error) {
-	if len(inShape) != len(net.InputShape)+1 || !sameShape(inShape[1:], net.InputShape) {
+	if len(inShape) != len(net.InputShape)+1 || !slices.Equal(inShape[1:], net.InputShape) {
 		return nil, fmt.Errorf("tensor \"inputs\" has shape %v, the network needs [N %s]", inShape, strings.Trim(fmt.Sprint(net.InputShape), "[]"))
 	}
 	n := inShape[0]

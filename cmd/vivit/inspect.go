@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -224,7 +225,7 @@ func inspect(ck *checkpoint) *inspectJSON {
 			}
 			continue
 		}
-		if !sameInts(t.Shape, p.Shape) {
+		if !slices.Equal(t.Shape, p.Shape) {
 			r.problem("tensor %q has shape %v, the architecture needs %v", t.Name, t.Shape, p.Shape)
 		}
 		if t.DType != "F32" && t.DType != "F64" {
@@ -249,18 +250,6 @@ func nonNilInts(v []int) []int {
 		return []int{}
 	}
 	return v
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func layerType(raw json.RawMessage) string {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,7 +59,7 @@ func TestNewtonCommand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if info, _ := f.Info(name); info.DType != "F64" || !equalInts(shape, want.Layout.Shapes[i]) {
+			if info, _ := f.Info(name); info.DType != "F64" || !slices.Equal(shape, want.Layout.Shapes[i]) {
 				t.Fatalf("%s: tensor %s is %s %v, want F64 %v", damping, name, info.DType, shape, want.Layout.Shapes[i])
 			}
 			ref := want.Step[want.Layout.Offsets[i]:want.Layout.Offsets[i+1]]
@@ -147,18 +148,6 @@ func TestNewtonBenchUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and one line with %q", tc.args, r.code, r.stderr, tc.code, tc.msg)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestStatsPlot(t *testing.T) {
