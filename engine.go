@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/gram"
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
@@ -183,6 +184,16 @@ func (p *pass) blocks() []block {
 		bs = append(bs, b)
 	}
 	return bs
+}
+
+// gram forms the Gram matrix of block bi of nblocks, reporting progress
+// and timing the stage.
+func (p *pass) gram(blk block, bi, nblocks int) *mat.SymDense {
+	p.opts.report("gram", bi, nblocks)
+	t0 := time.Now()
+	g := gram.Of(contributors(blk.factors)...)
+	p.timing.Gram += time.Since(t0)
+	return g
 }
 
 // selectLike restricts other layer factors (same layers as the pass's

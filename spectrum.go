@@ -40,12 +40,9 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols}
 	blocks := p.blocks()
 	for bi, blk := range blocks {
-		p.opts.report("gram", bi, len(blocks))
-		t0 := time.Now()
-		g := gram.Of(contributors(blk.factors)...)
-		p.timing.Gram += time.Since(t0)
+		g := p.gram(blk, bi, len(blocks))
 		p.opts.report("eigensolve", bi, len(blocks))
-		t0 = time.Now()
+		t0 := time.Now()
 		vals, err := eigen.Values(g)
 		if err != nil {
 			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)

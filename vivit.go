@@ -111,13 +111,9 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	blocks := p.blocks()
 	for bi, blk := range blocks {
 		out := Block{Name: blk.name, Layout: blk.layout, Rank: -1}
-		p.opts.report("gram", bi, len(blocks))
-		t0 := time.Now()
-		g := gram.Of(contributors(blk.factors)...)
-		p.timing.Gram += time.Since(t0)
-
+		g := p.gram(blk, bi, len(blocks))
 		p.opts.report("eigensolve", bi, len(blocks))
-		t0 = time.Now()
+		t0 := time.Now()
 		vals, u, rank, err := topK(g, k, p.opts)
 		if err != nil {
 			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)

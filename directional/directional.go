@@ -32,16 +32,10 @@ func LambdaOwn(u *mat.Dense, values []float64, c int, w float64) *mat.Dense {
 	if r%c != 0 {
 		panic("directional: rows not divisible by columns per sample")
 	}
-	n := r / c
-	out := mat.NewDense(n, k, nil)
-	for i := 0; i < n; i++ {
-		for j := 0; j < k; j++ {
-			var s float64
-			for q := i * c; q < (i+1)*c; q++ {
-				v := u.At(q, j)
-				s += v * v
-			}
-			out.Set(i, j, values[j]*s/w)
+	out := perSampleSquares(u, c)
+	for j, l := range values {
+		for i := 0; i < r/c; i++ {
+			out.Set(i, j, l*out.At(i, j)/w)
 		}
 	}
 	return out
@@ -58,16 +52,24 @@ func LambdaCross(cross, u *mat.Dense, values []float64, c int, w float64) *mat.D
 	}
 	var p mat.Dense
 	p.Mul(cross, u)
-	n := r / c
-	out := mat.NewDense(n, k, nil)
-	for i := 0; i < n; i++ {
-		for j := 0; j < k; j++ {
-			var s float64
-			for q := i * c; q < (i+1)*c; q++ {
-				v := p.At(q, j)
-				s += v * v
-			}
-			out.Set(i, j, s/(w*values[j]))
+	out := perSampleSquares(&p, c)
+	for j, l := range values {
+		for i := 0; i < r/c; i++ {
+			out.Set(i, j, out.At(i, j)/(w*l))
+		}
+	}
+	return out
+}
+
+// perSampleSquares returns the (rows/c)×k matrix whose entry (i, j) is the
+// sum of squares of column j over rows i·c … i·c+c−1 of m (rows × k).
+func perSampleSquares(m *mat.Dense, c int) *mat.Dense {
+	r, k := m.Dims()
+	out := mat.NewDense(r/c, k, nil)
+	for q := 0; q < r; q++ {
+		row, o := m.RawRowView(q), out.RawRowView(q/c)
+		for j, v := range row {
+			o[j] += v * v
 		}
 	}
 	return out
