@@ -3,7 +3,6 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
@@ -46,20 +45,7 @@ func Build(inputShape []int, layers []map[string]any, n int, seed uint64) (*vivi
 		return nil, nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0))
-	for _, l := range m.Layers {
-		pl, ok := l.(model.ParamLayer)
-		if !ok {
-			continue
-		}
-		ps := pl.Params()
-		fanIn := len(ps[0].Data) / ps[0].Shape[0]
-		bound := 1 / math.Sqrt(float64(fanIn))
-		for _, p := range ps {
-			for i := range p.Data {
-				p.Data[i] = bound * (2*rng.Float64() - 1)
-			}
-		}
-	}
+	m.InitDefault(rng)
 	x := mat.NewDense(n, m.InputSize(), nil)
 	for i := 0; i < n; i++ {
 		row := x.RawRowView(i)

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -113,4 +114,25 @@ func (l *Layout) Tensor(v []float64, name string) (t []float64, shape []int, ok 
 		return nil, nil, false
 	}
 	return v[l.Offsets[i]:l.Offsets[i+1]], l.Shapes[i], true
+}
+
+// InitDefault sets every parameter as PyTorch initialises Linear and Conv2d
+// layers by default: U(−1/√fan_in, 1/√fan_in) for weight and bias, with
+// fan_in the weight's elements per output (in, or in·kh·kw). Draws come
+// from rng layer by layer, weight before bias, in storage order.
+func (net *Network) InitDefault(rng *rand.Rand) {
+	for _, l := range net.Layers {
+		pl, ok := l.(ParamLayer)
+		if !ok {
+			continue
+		}
+		ps := pl.Params()
+		fanIn := len(ps[0].Data) / ps[0].Shape[0]
+		bound := 1 / math.Sqrt(float64(fanIn))
+		for _, p := range ps {
+			for i := range p.Data {
+				p.Data[i] = bound * (2*rng.Float64() - 1)
+			}
+		}
+	}
 }

@@ -218,17 +218,7 @@ func newNet(seed uint64) (*vivit.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(seed, 0))
-	for _, l := range net.Layers {
-		if lin, ok := l.(*model.Linear); ok {
-			bound := 1 / math.Sqrt(float64(lin.In))
-			for _, p := range lin.Params() {
-				for i := range p.Data {
-					p.Data[i] = bound * (2*rng.Float64() - 1)
-				}
-			}
-		}
-	}
+	net.InitDefault(rand.New(rand.NewPCG(seed, 0)))
 	return net, nil
 }
 

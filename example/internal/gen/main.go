@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"math"
 	"math/rand/v2"
 	"path/filepath"
 
@@ -45,17 +44,7 @@ func main() {
 		log.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0))
-	// PyTorch's default initialisation: U(−1/√in, 1/√in) for weight and bias.
-	for _, l := range net.Layers {
-		if lin, ok := l.(*model.Linear); ok {
-			bound := 1 / math.Sqrt(float64(lin.In))
-			for _, p := range lin.Params() {
-				for i := range p.Data {
-					p.Data[i] = bound * (2*rng.Float64() - 1)
-				}
-			}
-		}
-	}
+	net.InitDefault(rng) // PyTorch's default initialisation
 	velocity := make([]float64, net.NumParams())
 	order := rng.Perm(trainSize)
 	for epoch := 0; epoch < epochs; epoch++ {
