@@ -136,11 +136,7 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 			return err
 		}
 	}
-	m, b, err := c.load()
-	if err != nil {
-		return err
-	}
-	opts, err := c.options(m, b.Len())
+	m, b, opts, err := c.loadWithOptions()
 	if err != nil {
 		return err
 	}

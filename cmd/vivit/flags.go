@@ -216,6 +216,20 @@ func orList(items []string) string {
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
+// loadWithOptions reads the model and batch (see load) and turns the knobs
+// into engine options for them.
+func (c *common) loadWithOptions() (*vivit.Model, *vivit.Batch, *vivit.Options, error) {
+	m, b, err := c.load()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	opts, err := c.options(m, b.Len())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return m, b, opts, nil
+}
+
 // options turns the knobs into engine options for m and a batch of n.
 func (c *common) options(m *vivit.Model, n int) (*vivit.Options, error) {
 	o := &vivit.Options{MCSamples: c.mc, Seed: c.seed, Progress: c.progress.stage}

@@ -76,11 +76,7 @@ func runNewton(args []string, stdout, stderr io.Writer) error {
 	if err := checkExt("out", *stepPath, ".safetensors", ".pt", ".npy"); err != nil {
 		return err
 	}
-	m, b, err := c.load()
-	if err != nil {
-		return err
-	}
-	opts, err := c.options(m, b.Len())
+	m, b, opts, err := c.loadWithOptions()
 	if err != nil {
 		return err
 	}

@@ -59,11 +59,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 	if err := checkExt("plot", *plotFile, ".png"); err != nil {
 		return err
 	}
-	m, b, err := c.load()
-	if err != nil {
-		return err
-	}
-	opts, err := c.options(m, b.Len())
+	m, b, opts, err := c.loadWithOptions()
 	if err != nil {
 		return err
 	}

@@ -67,11 +67,7 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	if err := checkExt("plot", *plotPath, ".png"); err != nil {
 		return err
 	}
-	m, b, err := c.load()
-	if err != nil {
-		return err
-	}
-	opts, err := c.options(m, b.Len())
+	m, b, opts, err := c.loadWithOptions()
 	if err != nil {
 		return err
 	}
