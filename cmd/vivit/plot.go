@@ -5,7 +5,6 @@ import (
 	"image/color"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
 
 	"gonum.org/v1/gonum/mat"
@@ -16,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/internal/pngplot"
 )
 
 // Plot geometry: two panels of panelW × panelH pixels per row, at plotDPI.
@@ -105,24 +105,9 @@ func savePanels(path string, plots [][]*plot.Plot) error {
 	rows := len(plots)
 	w, h := plotSize(rows)
 	img := vgimg.NewWith(vgimg.UseWH(vg.Length(w)/plotDPI*vg.Inch, vg.Length(h)/plotDPI*vg.Inch), vgimg.UseDPI(plotDPI))
-	dc := draw.New(img)
 	t := draw.Tiles{Rows: rows, Cols: 2, PadX: vg.Millimeter * 6, PadY: vg.Millimeter * 6,
 		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
-	canvases := plot.Align(plots, t, dc)
-	for i := range plots {
-		for j := range plots[i] {
-			plots[i][j].Draw(canvases[i][j])
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return pngplot.SaveGrid(path, img, plots, t)
 }
 
 func groupLabel(name string) string {

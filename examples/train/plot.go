@@ -2,13 +2,14 @@ package main
 
 import (
 	"image/color"
-	"os"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/vivit-go/vivit/internal/pngplot"
 )
 
 var runColors = map[string]color.Color{
@@ -67,21 +68,6 @@ func plotRecords(path string, recs []Record, cfg Config) error {
 		plots[pi/2][pi%2] = p
 	}
 	img := vgimg.New(vg.Points(900), vg.Points(650))
-	dc := draw.New(img)
 	t := draw.Tiles{Rows: 2, Cols: 2, PadX: vg.Points(12), PadY: vg.Points(12), PadTop: vg.Points(8), PadBottom: vg.Points(8), PadLeft: vg.Points(8), PadRight: vg.Points(8)}
-	canvases := plot.Align(plots, t, dc)
-	for i := range plots {
-		for j := range plots[i] {
-			plots[i][j].Draw(canvases[i][j])
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return pngplot.SaveGrid(path, img, plots, t)
 }

@@ -1,0 +1,31 @@
+// Package pngplot writes a grid of gonum plots to a PNG file, for the
+// command line and the examples.
+package pngplot
+
+import (
+	"os"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// SaveGrid aligns plots (rows × columns, as t says) on img and writes it to
+// path as PNG.
+func SaveGrid(path string, img *vgimg.Canvas, plots [][]*plot.Plot, t draw.Tiles) error {
+	canvases := plot.Align(plots, t, draw.New(img))
+	for i := range plots {
+		for j := range plots[i] {
+			plots[i][j].Draw(canvases[i][j])
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
