@@ -17,19 +17,7 @@ var fixtureCases = []string{"digits_mlp", "mse_regression", "digits_cnn"}
 
 func loadCase(t *testing.T, name string) (*fixture.Case, *vivit.Model, *vivit.Batch) {
 	t.Helper()
-	c, err := fixture.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := vivit.LoadModel(c.Model())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := vivit.LoadBatch(c.Batch(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, m, b
+	return fixture.MustOpen(t, name)
 }
 
 // maxRelErr returns max_i |got_i − want_i| / max_i |want_i|.

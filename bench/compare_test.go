@@ -33,18 +33,8 @@ func TestOverlap(t *testing.T) {
 }
 
 func loadFixture(t *testing.T, name string) (*vivit.Model, *vivit.Batch) {
-	c, err := fixture.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := vivit.LoadModel(c.Model())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := vivit.LoadBatch(c.Batch(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Helper()
+	_, m, b := fixture.MustOpen(t, name)
 	return m, b
 }
 

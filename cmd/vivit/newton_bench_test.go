@@ -17,18 +17,7 @@ import (
 )
 
 func TestNewtonCommand(t *testing.T) {
-	c, err := fixture.Load("mse_regression")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := vivit.LoadModel(c.Model())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := vivit.LoadBatch(c.Batch(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, m, b := fixture.MustOpen(t, "mse_regression")
 	for _, damping := range []string{"constant:0.1", "shrink:0.01", "skip:0:1"} {
 		d, _ := vivit.ParseDamping(damping)
 		want, err := vivit.Newton(m, b, 6, d, nil)
