@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/vivit-go/vivit/internal/numel"
 )
 
 // FuzzRead checks that Read never panics, that every format error is an
@@ -31,7 +33,7 @@ func FuzzRead(f *testing.F) {
 			}
 			return
 		}
-		n, ok := numElements(a.Shape, 1)
+		n, ok := numel.Of(a.Shape, 1)
 		if !ok || n != len(a.Data) || a.Shape == nil {
 			t.Fatalf("shape %v with %d elements", a.Shape, len(a.Data))
 		}

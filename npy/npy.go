@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/vivit-go/vivit/internal/numel"
 )
 
 // MaxHeaderLen is the largest header length, in bytes, that Read accepts.
@@ -167,7 +169,7 @@ func decode(r io.Reader) (*raw, error) {
 	if err != nil {
 		return nil, err
 	}
-	count, ok := numElements(h.shape, d.size)
+	count, ok := numel.Of(h.shape, d.size)
 	if !ok {
 		return nil, errorf(ErrShape, "shape %s of %s overflows", shapeRepr(h.shape), h.descr)
 	}
@@ -329,7 +331,7 @@ func encodeHeader(a *Array) ([]byte, error) {
 			return nil, errorf(ErrShape, "dimension %d is %d, must be non-negative", k, d)
 		}
 	}
-	n, ok := numElements(a.Shape, 8)
+	n, ok := numel.Of(a.Shape, 8)
 	if !ok {
 		return nil, errorf(ErrShape, "element count of %v overflows", a.Shape)
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/vivit-go/vivit/internal/numel"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -270,7 +272,7 @@ func TestWriteHeader(t *testing.T) {
 // writtenHeader returns the header Write writes for a zero array.
 func writtenHeader(t *testing.T, shape []int) string {
 	t.Helper()
-	n, _ := numElements(shape, 8)
+	n, _ := numel.Of(shape, 8)
 	var buf bytes.Buffer
 	if err := Write(&buf, &Array{Shape: shape, Data: make([]float64, n)}); err != nil {
 		t.Fatal(err)
@@ -385,7 +387,7 @@ func TestReadInt64Errors(t *testing.T) {
 // index computation.
 func TestFortran(t *testing.T) {
 	for _, shape := range [][]int{{}, {5}, {2, 3}, {3, 1, 4}, {2, 3, 4, 5}, {1, 1, 7}, {2, 0, 3}} {
-		n, _ := numElements(shape, 8)
+		n, _ := numel.Of(shape, 8)
 		// Element with C index c has value c; store it at its Fortran index.
 		fdata := make([]float64, n)
 		for c := range n {
@@ -578,7 +580,7 @@ func TestRoundTrip(t *testing.T) {
 		for k := range shape {
 			shape[k] = rnd.IntN(6)
 		}
-		n, _ := numElements(shape, 8)
+		n, _ := numel.Of(shape, 8)
 		a := &Array{Shape: shape, Data: make([]float64, n)}
 		for i := range a.Data {
 			if rnd.IntN(2) == 0 {

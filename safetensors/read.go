@@ -9,11 +9,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 	"os"
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/vivit-go/vivit/internal/numel"
 )
 
 // MaxHeaderSize is the largest header length, in bytes, that Parse accepts.
@@ -188,7 +189,7 @@ func (f *File) Bytes(name string) ([]byte, TensorInfo, error) {
 	if size == 0 {
 		return nil, t, errorf(name, ErrDType, "unknown dtype %q", string(t.DType))
 	}
-	n, ok := numElements(t.Shape, size)
+	n, ok := numel.Of(t.Shape, size)
 	if !ok || int64(n)*int64(size) != t.End-t.Begin {
 		return nil, t, errorf(name, ErrSize, "dtype %s and shape %v do not match %d data bytes", t.DType, t.Shape, t.End-t.Begin)
 	}
@@ -241,34 +242,6 @@ func (f *File) Int64s(name string) ([]int64, []int, error) {
 		return v, t.Shape, nil
 	}
 	return nil, nil, errorf(name, ErrDType, "dtype %s cannot be read as int64 (want I64 or I32)", t.DType)
-}
-
-// numElements returns the product of shape, which must be non-negative,
-// and whether it and its product with size fit in an int. A zero dimension
-// gives 0 elements, but the product of the other dimensions must still fit.
-func numElements(shape []int, size int) (int, bool) {
-	n, zero := uint64(1), false
-	for _, d := range shape {
-		if d < 0 {
-			return 0, false
-		}
-		if d == 0 {
-			zero = true
-			continue
-		}
-		hi, lo := bits.Mul64(n, uint64(d))
-		if hi != 0 || lo > math.MaxInt {
-			return 0, false
-		}
-		n = lo
-	}
-	if hi, lo := bits.Mul64(n, uint64(size)); hi != 0 || lo > math.MaxInt {
-		return 0, false
-	}
-	if zero {
-		return 0, true
-	}
-	return int(n), true
 }
 
 // parseHeader parses the JSON header for a data buffer of dataLen bytes.
@@ -497,7 +470,7 @@ func (p *parser) entry(name string, dataLen int64) (TensorInfo, error) {
 	if size == 0 {
 		return t, errorf(name, ErrDType, "unknown dtype %q", string(t.DType))
 	}
-	n, ok := numElements(t.Shape, size)
+	n, ok := numel.Of(t.Shape, size)
 	if !ok {
 		return t, errorf(name, ErrShape, "element count of %v overflows", t.Shape)
 	}

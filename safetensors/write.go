@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/vivit-go/vivit/internal/numel"
 )
 
 // Tensor is a tensor to be written. Exactly one of F64, F32 and I64 must be
@@ -126,7 +128,7 @@ func encodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, error) 
 				return nil, errorf(t.Name, ErrShape, "dimension %d is %d, must be non-negative", j, d)
 			}
 		}
-		want, ok := numElements(t.Shape, dtype.Size())
+		want, ok := numel.Of(t.Shape, dtype.Size())
 		if !ok {
 			return nil, errorf(t.Name, ErrShape, "element count of %v overflows", t.Shape)
 		}
