@@ -221,7 +221,9 @@ func topK(g *mat.SymDense, k int, o Options) ([]float64, *mat.Dense, int, error)
 	if solver == nil {
 		solver = eigen.Auto(n, k)
 	}
-	vals, vecs, err := solver.TopK(g, k)
+	// The Gram matrix is ours: mirror its triangle in place so that
+	// solvers which need full storage use it without copying n² values.
+	vals, vecs, err := solver.TopK(eigen.MirrorUpper(g), k)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("eigensolver %s: %w", solver.Name(), err)
 	}

@@ -80,25 +80,66 @@ func NumericalRank(values []float64, rtol float64) int {
 	return r
 }
 
+// FullSymDense is a *mat.SymDense whose backing array holds both
+// triangles: the whole symmetric matrix, row-major with the SymDense's
+// stride. SymOperator, and so Lanczos, use it in place instead of copying
+// n² values. Build one with MirrorUpper; writing to it through the
+// SymDense's methods keeps only one triangle up to date.
+type FullSymDense struct{ *mat.SymDense }
+
+// MirrorUpper copies the upper triangle of a into the unused lower half of
+// its backing array and returns a as a FullSymDense. a must use upper
+// storage, as mat.NewSymDense does; MirrorUpper panics otherwise.
+func MirrorUpper(a *mat.SymDense) FullSymDense {
+	raw := a.RawSymmetric()
+	if raw.Uplo != blas.Upper {
+		panic("eigen: MirrorUpper needs upper storage")
+	}
+	mirrorUpper(raw.N, raw.Data, raw.Stride)
+	return FullSymDense{a}
+}
+
+// mirrorUpper sets a[j][i] = a[i][j] for j > i, in tiles: a column-wise
+// sweep of a matrix this size would miss the cache on every element.
+func mirrorUpper(n int, a []float64, lda int) {
+	const tile = 64
+	for i0 := 0; i0 < n; i0 += tile {
+		for j0 := i0; j0 < n; j0 += tile {
+			for i := i0; i < min(i0+tile, n); i++ {
+				for j := max(j0, i+1); j < min(j0+tile, n); j++ {
+					a[j*lda+i] = a[i*lda+j]
+				}
+			}
+		}
+	}
+}
+
 // SymOperator returns the Operator of the symmetric matrix a. It copies a
 // into full row-major storage (n² float64s) so that products use the
-// parallel general matrix multiply; later changes to a are not seen.
+// parallel general matrix multiply; later changes to a are not seen. A
+// FullSymDense is used in place, without a copy.
 func SymOperator(a mat.Symmetric) Operator {
 	n := a.SymmetricDim()
+	if f, ok := a.(FullSymDense); ok {
+		raw := f.RawSymmetric()
+		return &symOp{n: n, a: blas64.General{Rows: n, Cols: n, Stride: raw.Stride, Data: raw.Data}}
+	}
 	full := make([]float64, n*n)
 	if rs, ok := a.(mat.RawSymmetricer); ok {
 		raw := rs.RawSymmetric()
-		for i := 0; i < n; i++ {
-			for j := i; j < n; j++ {
-				var v float64
-				if raw.Uplo == blas.Upper {
-					v = raw.Data[i*raw.Stride+j]
-				} else {
-					v = raw.Data[j*raw.Stride+i]
-				}
-				full[i*n+j] = v
-				full[j*n+i] = v
+		// Copy the stored triangle row by row, then mirror it.
+		if raw.Uplo == blas.Upper {
+			for i := 0; i < n; i++ {
+				copy(full[i*n+i:(i+1)*n], raw.Data[i*raw.Stride+i:i*raw.Stride+n])
 			}
+			mirrorUpper(n, full, n)
+		} else {
+			for i := 0; i < n; i++ {
+				for j := 0; j <= i; j++ {
+					full[j*n+i] = raw.Data[i*raw.Stride+j]
+				}
+			}
+			mirrorUpper(n, full, n)
 		}
 	} else {
 		for i := 0; i < n; i++ {
@@ -171,5 +212,8 @@ func normalizeSigns(v *mat.Dense) {
 // fullCopy returns a in a fresh n×n row-major array holding both
 // triangles, for the LAPACK routines.
 func fullCopy(a mat.Symmetric) []float64 {
+	if f, ok := a.(FullSymDense); ok {
+		a = f.SymDense
+	}
 	return SymOperator(a).(*symOp).a.Data
 }

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 )
@@ -198,9 +197,14 @@ func (l Lanczos) solve(op Operator, k, b int) (values []float64, vectors *mat.De
 		}
 		theta, yt, scale := s.rayleighRitz(p)
 		ytk := yt.Slice(0, k, 0, cols).(*mat.Dense)
-		var worst float64
-		for _, r := range s.residuals(theta[:k], ytk) {
-			worst = max(worst, r)
+		worst := maxResidual(s.residuals(theta[:k], ytk))
+		if worst > tol*scale && (npb == 0 || exhausted) {
+			// Inverse iteration can lose orthogonality between a large
+			// cluster of tiny Ritz values (a rank-deficient operator) and
+			// the rest; before giving up, redo the last step densely.
+			theta, yt, scale = s.rayleighRitzDense(p)
+			ytk = yt.Slice(0, k, 0, cols).(*mat.Dense)
+			worst = maxResidual(s.residuals(theta[:k], ytk))
 		}
 		converged := worst <= tol*scale
 		if converged || npb == 0 || exhausted {
@@ -385,8 +389,8 @@ func (s *lanczosState) orthonormalize(x []float64, from, r int, prev float64, tm
 	for range 6 {
 		if from < r {
 			rows := rowsOf(s.q, n, from, r)
-			gemv(blas.NoTrans, 1, rows, x, 0, tmp[:r-from])
-			gemv(blas.Trans, -1, rows, tmp[:r-from], 1, x)
+			mulVecs(false, 1, rows, vecRow(x), 0, vecRow(tmp[:r-from]))
+			mulVecs(true, -1, rows, vecRow(tmp[:r-from]), 1, vecRow(x))
 		}
 		nrm := norm(x)
 		if !(nrm > 1e-300) {
@@ -570,6 +574,14 @@ func (s *lanczosState) restart(yt *mat.Dense) int {
 		}
 	}
 	return applies
+}
+
+func maxResidual(res []float64) float64 {
+	var worst float64
+	for _, r := range res {
+		worst = max(worst, r)
+	}
+	return worst
 }
 
 func norm(x []float64) float64 {

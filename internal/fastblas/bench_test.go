@@ -38,6 +38,17 @@ var benchShapes = []struct {
 	{"TN5120x784x128", blas.Trans, blas.NoTrans, 5120, 784, 128},
 	// (1280×128)·(128×128).
 	{"NN1280x128x128", blas.NoTrans, blas.NoTrans, 1280, 128, 128},
+	// Thin products of Lanczos: a block of vectors times the Gram matrix
+	// (NT) and coefficients times the basis (NN).
+	{"NT2x1152x1152", blas.NoTrans, blas.Trans, 2, 1152, 1152},
+	{"NT4x1152x1152", blas.NoTrans, blas.Trans, 4, 1152, 1152},
+	{"NT8x1152x1152", blas.NoTrans, blas.Trans, 8, 1152, 1152},
+	{"NT16x1152x1152", blas.NoTrans, blas.Trans, 16, 1152, 1152},
+	{"NT32x1152x1152", blas.NoTrans, blas.Trans, 32, 1152, 1152},
+	{"NN2x1152x100", blas.NoTrans, blas.NoTrans, 2, 1152, 100},
+	{"NN8x1152x100", blas.NoTrans, blas.NoTrans, 8, 1152, 100},
+	{"NN16x1152x100", blas.NoTrans, blas.NoTrans, 16, 1152, 100},
+	{"NN32x1152x100", blas.NoTrans, blas.NoTrans, 32, 1152, 100},
 }
 
 func BenchmarkDgemm(b *testing.B) {

@@ -63,7 +63,19 @@ func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 		scaleGeneral(m, n, beta, c, ldc)
 		return
 	}
-	if float64(m)*float64(n)*float64(k) < float64(minFastSize) || (m < minFastRows && tB == blas.NoTrans) {
+	if float64(m)*float64(n)*float64(k) < float64(minFastSize) {
+		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if tA == blas.NoTrans && m <= thinMaxRows {
+		if tB == blas.NoTrans {
+			gemmThinNN(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		} else {
+			gemmThinNT(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		}
+		return
+	}
+	if m < minFastRows && tB == blas.NoTrans {
 		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

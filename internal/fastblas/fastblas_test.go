@@ -286,7 +286,7 @@ func TestDgemmDeterministic(t *testing.T) {
 	forceFast(t)
 	rnd := rand.New(rand.NewPCG(7, 8))
 	impl := Implementation{}
-	for _, d := range [][3]int{{300, 257, 700}, {128, 784, 1100}, {1000, 64, 300}} {
+	for _, d := range [][3]int{{300, 257, 700}, {128, 784, 1100}, {1000, 64, 300}, {8, 1153, 1151}, {3, 700, 300}} {
 		m, n, k := d[0], d[1], d[2]
 		for _, tA := range transposes {
 			for _, tB := range transposes {

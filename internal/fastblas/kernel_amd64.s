@@ -169,3 +169,110 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	MOVL AX, eax+0(FP)
 	MOVL DX, edx+4(FP)
 	RET
+
+// func dot2x4(n4 int, a0, a1, b0, b1, b2, b3 *float64, acc *[32]float64)
+//
+// acc[(r*2+i)*4+l] = Σ_{q<n4} a_i[4q+l]·b_r[4q+l]: the partial sums, lane
+// by lane, of the eight dot products of two A rows with four B rows over
+// their first 4·n4 elements. n4 must be ≥ 1.
+TEXT ·dot2x4(SB), NOSPLIT, $0-64
+	MOVQ n4+0(FP), CX
+	MOVQ a0+8(FP), SI
+	MOVQ a1+16(FP), DI
+	MOVQ b0+24(FP), R8
+	MOVQ b1+32(FP), R9
+	MOVQ b2+40(FP), R10
+	MOVQ b3+48(FP), R11
+	MOVQ acc+56(FP), DX
+	XORQ AX, AX
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+
+dotloop:
+	VMOVUPD     (SI)(AX*1), Y0
+	VMOVUPD     (DI)(AX*1), Y1
+	VMOVUPD     (R8)(AX*1), Y2
+	VFMADD231PD Y2, Y0, Y4
+	VFMADD231PD Y2, Y1, Y5
+	VMOVUPD     (R9)(AX*1), Y3
+	VFMADD231PD Y3, Y0, Y6
+	VFMADD231PD Y3, Y1, Y7
+	VMOVUPD     (R10)(AX*1), Y2
+	VFMADD231PD Y2, Y0, Y8
+	VFMADD231PD Y2, Y1, Y9
+	VMOVUPD     (R11)(AX*1), Y3
+	VFMADD231PD Y3, Y0, Y10
+	VFMADD231PD Y3, Y1, Y11
+	ADDQ        $32, AX
+	DECQ        CX
+	JNZ         dotloop
+
+	VMOVUPD Y4, (DX)
+	VMOVUPD Y5, 32(DX)
+	VMOVUPD Y6, 64(DX)
+	VMOVUPD Y7, 96(DX)
+	VMOVUPD Y8, 128(DX)
+	VMOVUPD Y9, 160(DX)
+	VMOVUPD Y10, 192(DX)
+	VMOVUPD Y11, 224(DX)
+	VZEROUPPER
+	RET
+
+// func axpy2x16(k int, a0, a1, b *float64, ldb int, acc *[32]float64)
+//
+// acc[i*16+j] = Σ_{p<k} a_i[p]·b[p*ldb+j], i < 2, j < 16: two rows of a
+// product A·B over a 16-column strip of B. k must be ≥ 1.
+TEXT ·axpy2x16(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a0+8(FP), SI
+	MOVQ a1+16(FP), DI
+	MOVQ b+24(FP), R8
+	MOVQ ldb+32(FP), R9
+	SHLQ $3, R9
+	MOVQ acc+40(FP), DX
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+
+axpyloop:
+	VMOVUPD      (R8), Y0
+	VMOVUPD      32(R8), Y1
+	VMOVUPD      64(R8), Y2
+	VMOVUPD      96(R8), Y3
+	VBROADCASTSD (SI), Y12
+	VBROADCASTSD (DI), Y13
+	VFMADD231PD  Y0, Y12, Y4
+	VFMADD231PD  Y1, Y12, Y5
+	VFMADD231PD  Y2, Y12, Y6
+	VFMADD231PD  Y3, Y12, Y7
+	VFMADD231PD  Y0, Y13, Y8
+	VFMADD231PD  Y1, Y13, Y9
+	VFMADD231PD  Y2, Y13, Y10
+	VFMADD231PD  Y3, Y13, Y11
+	ADDQ         $8, SI
+	ADDQ         $8, DI
+	ADDQ         R9, R8
+	DECQ         CX
+	JNZ          axpyloop
+
+	VMOVUPD Y4, (DX)
+	VMOVUPD Y5, 32(DX)
+	VMOVUPD Y6, 64(DX)
+	VMOVUPD Y7, 96(DX)
+	VMOVUPD Y8, 128(DX)
+	VMOVUPD Y9, 160(DX)
+	VMOVUPD Y10, 192(DX)
+	VMOVUPD Y11, 224(DX)
+	VZEROUPPER
+	RET

@@ -33,3 +33,31 @@ func kern6x8Go(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
 		}
 	}
 }
+
+// dot2x4Go is the portable reference for dot2x4: the same lane-wise
+// partial sums, without fused multiply-adds.
+func dot2x4Go(n4 int, a0, a1, b0, b1, b2, b3 []float64, acc *[32]float64) {
+	*acc = [32]float64{}
+	a := [2][]float64{a0, a1}
+	b := [4][]float64{b0, b1, b2, b3}
+	for r := range 4 {
+		for i := range 2 {
+			s := acc[(r*2+i)*4 : (r*2+i)*4+4]
+			for p := 0; p < 4*n4; p++ {
+				s[p%4] += a[i][p] * b[r][p]
+			}
+		}
+	}
+}
+
+// axpy2x16Go is the portable reference for axpy2x16.
+func axpy2x16Go(k int, a0, a1, b []float64, ldb int, acc *[32]float64) {
+	*acc = [32]float64{}
+	for p := 0; p < k; p++ {
+		row := b[p*ldb : p*ldb+16]
+		for j, v := range row {
+			acc[j] += a0[p] * v
+			acc[16+j] += a1[p] * v
+		}
+	}
+}

@@ -1,0 +1,149 @@
+// Copyright ©2025 The vivit-go Authors. All rights reserved.
+
+package fastblas
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Thin products: C = α·A·op(B) + β·C where A has few rows (a block of
+// vectors, as in Lanczos or Gram–Schmidt) and B is large. Packing B, as the
+// blocked gemm does, would cost as much as the product itself, so these
+// paths read B in place: every element of C is computed by one register
+// kernel in a fixed order, independent of the number of goroutines.
+const (
+	// thinMaxRows is the largest m sent to the thin paths.
+	thinMaxRows = 16
+	// thinRowsNT and thinColsNN are the rows of B (NT) and columns of C
+	// (NN) per parallel task.
+	thinRowsNT = 64
+	thinColsNN = 256
+)
+
+// gemmThinNT sets C = alpha·A·Bᵀ + beta·C for A m×k, B n×k and C m×n,
+// all row-major, m, n, k ≥ 1.
+func gemmThinNT(m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	k4 := k / 4
+	tasks := (n + thinRowsNT - 1) / thinRowsNT
+	parallelTasks(tasks, m*n*k, func(t int) {
+		var acc [32]float64
+		for j0 := t * thinRowsNT; j0 < min((t+1)*thinRowsNT, n); j0 += 4 {
+			nb := min(4, n-j0)
+			var brow [4][]float64
+			for r := range 4 {
+				jr := j0 + min(r, nb-1) // short groups repeat the last row
+				brow[r] = b[jr*ldb : jr*ldb+k]
+			}
+			for i0 := 0; i0 < m; i0 += 2 {
+				na := min(2, m-i0)
+				arow := [2][]float64{a[i0*lda : i0*lda+k], a[(i0+na-1)*lda : (i0+na-1)*lda+k]}
+				if k4 > 0 {
+					dotKernel(k4, arow[0], arow[1], brow[0], brow[1], brow[2], brow[3], &acc)
+				}
+				for r := range nb {
+					for i := range na {
+						var s float64
+						if k4 > 0 {
+							l := acc[(r*2+i)*4 : (r*2+i)*4+4]
+							s = (l[0] + l[1]) + (l[2] + l[3])
+						}
+						ar, br := arow[i], brow[r]
+						for p := 4 * k4; p < k; p++ {
+							s += ar[p] * br[p]
+						}
+						ci := &c[(i0+i)*ldc+j0+r]
+						if beta == 0 {
+							*ci = alpha * s
+						} else {
+							*ci = alpha*s + beta**ci
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// gemmThinNN sets C = alpha·A·B + beta·C for A m×k, B k×n and C m×n, all
+// row-major, m, n, k ≥ 1.
+func gemmThinNN(m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	tasks := (n + thinColsNN - 1) / thinColsNN
+	parallelTasks(tasks, m*n*k, func(t int) {
+		var acc [32]float64
+		j1 := min((t+1)*thinColsNN, n)
+		for i0 := 0; i0 < m; i0 += 2 {
+			na := min(2, m-i0)
+			arow := [2][]float64{a[i0*lda : i0*lda+k], a[(i0+na-1)*lda : (i0+na-1)*lda+k]}
+			j0 := t * thinColsNN
+			for ; j0+16 <= j1; j0 += 16 {
+				axpyKernel(k, arow[0], arow[1], b[j0:], ldb, &acc)
+				for i := range na {
+					storeRow(c[(i0+i)*ldc+j0:(i0+i)*ldc+j0+16], acc[i*16:i*16+16], alpha, beta)
+				}
+			}
+			for j := j0; j < j1; j++ {
+				for i := range na {
+					var s float64
+					ar := arow[i]
+					for p := 0; p < k; p++ {
+						s += ar[p] * b[p*ldb+j]
+					}
+					ci := &c[(i0+i)*ldc+j]
+					if beta == 0 {
+						*ci = alpha * s
+					} else {
+						*ci = alpha*s + beta**ci
+					}
+				}
+			}
+		}
+	})
+}
+
+// storeRow sets dst = alpha·src + beta·dst (dst is not read if beta is 0).
+func storeRow(dst, src []float64, alpha, beta float64) {
+	src = src[:len(dst)]
+	if beta == 0 {
+		for j, v := range src {
+			dst[j] = alpha * v
+		}
+		return
+	}
+	for j, v := range src {
+		dst[j] = alpha*v + beta*dst[j]
+	}
+}
+
+// parallelTasks runs f(0), …, f(tasks−1), on up to GOMAXPROCS goroutines
+// when the work (in multiply-adds) is large enough to pay for them.
+func parallelTasks(tasks, work int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), tasks)
+	if workers <= 1 || work < minParallel {
+		for t := range tasks {
+			f(t)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(workers - 1)
+	run := func() {
+		for {
+			t := int(next.Add(1)) - 1
+			if t >= tasks {
+				return
+			}
+			f(t)
+		}
+	}
+	for range workers - 1 {
+		go func() {
+			defer wg.Done()
+			run()
+		}()
+	}
+	run()
+	wg.Wait()
+}
