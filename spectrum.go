@@ -50,6 +50,7 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 		p.timing.Eigen += time.Since(t0)
 		r := eigen.NumericalRank(vals, p.opts.rankTol())
 		res.Blocks = append(res.Blocks, SpectrumBlock{Name: blk.name, Layout: blk.layout, Values: vals[:r], Trace: gram.Trace(g)})
+		releaseGram(g)
 	}
 	res.Timing = p.timing
 	return res, nil

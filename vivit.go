@@ -115,6 +115,7 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		p.opts.report("eigensolve", bi, len(blocks))
 		t0 := time.Now()
 		vals, u, rank, err := topK(g, k, p.opts)
+		releaseGram(g) // the solvers keep no reference to it
 		if err != nil {
 			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)
 		}

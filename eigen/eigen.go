@@ -26,6 +26,9 @@ type Solver interface {
 	// matching unit eigenvectors as the columns of an n×k matrix. k must be
 	// in [1, n]; TopK panics otherwise. It returns an error only for
 	// numerical failure (non-convergence), never silently wrong results.
+	// It may read a (for a FullSymDense, both triangles of its storage)
+	// but must neither modify it nor keep a reference to it or its
+	// storage after returning: the engine recycles the Gram matrix.
 	TopK(a mat.Symmetric, k int) (values []float64, vectors *mat.Dense, err error)
 	// Name identifies the solver in logs and benchmarks.
 	Name() string

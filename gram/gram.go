@@ -14,15 +14,32 @@ func Of(fs ...Contributor) *mat.SymDense {
 	if len(fs) == 0 {
 		panic("gram: no factors")
 	}
+	g := mat.NewSymDense(fs[0].Cols(), nil)
+	Into(g, fs...)
+	return g
+}
+
+// Into sets g to Σ_f V_fᵀV_f, overwriting its contents (only the upper
+// triangle of g's storage is written). g must be n×n for the common
+// column count n of the blocks.
+func Into(g *mat.SymDense, fs ...Contributor) {
+	if len(fs) == 0 {
+		panic("gram: no factors")
+	}
 	n := fs[0].Cols()
-	g := mat.NewSymDense(n, nil)
+	if g.SymmetricDim() != n {
+		panic("gram: destination shape mismatch")
+	}
+	raw := g.RawSymmetric()
+	for i := 0; i < n; i++ {
+		clear(raw.Data[i*raw.Stride+i : i*raw.Stride+n])
+	}
 	for _, f := range fs {
 		if f.Cols() != n {
 			panic("gram: factors have different column counts")
 		}
 		f.AddGramTo(g)
 	}
-	return g
 }
 
 // Trace returns the trace of a symmetric matrix.

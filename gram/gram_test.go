@@ -77,6 +77,9 @@ func BenchmarkGram(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			AddSymHadamard(dst, s, &k, c, 1, 1)
 		}
+		// Useful flops: the upper triangle of S Sᵀ.
+		r := float64(n * c)
+		b.ReportMetric(r*(r+1)*float64(f)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFlop/s")
 	})
 	b.Run("full-product", func(b *testing.B) {
 		dst := mat.NewSymDense(n*c, nil)

@@ -6,8 +6,25 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/internal/fastblas"
 )
+
+// scratch recycles the workers' tile buffers between calls: touching fresh
+// memory costs page faults, which on virtual machines take as long as a
+// good part of the product.
+var scratch sync.Pool // of *[]float64
+
+func getScratch(n int) *[]float64 {
+	if b, ok := scratch.Get().(*[]float64); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]float64, n)
+	return &b
+}
 
 // AddSymHadamard adds the upper triangle of (S Sᵀ) ⊙ (α K⁺ + β) to dst,
 // where K⁺ blows the n×n matrix k up over blocks of c rows and columns
@@ -49,7 +66,11 @@ func AddSymHadamard(dst *mat.SymDense, s, k *mat.Dense, c int, alpha, beta float
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tile := make([]float64, blockRows*r)
+			buf := getScratch((blockRows + 1) * r)
+			defer scratch.Put(buf)
+			tile := (*buf)[:blockRows*r]
+			// expanded[j] = α·k[i/c][j/c] + β for the current row block.
+			expanded := (*buf)[blockRows*r : (blockRows+1)*r]
 			for i0 := range jobs {
 				i1 := min(i0+blockRows, r)
 				h, width := i1-i0, r-i0
@@ -57,23 +78,26 @@ func AddSymHadamard(dst *mat.SymDense, s, k *mat.Dense, c int, alpha, beta float
 				a := blas64.General{Rows: h, Cols: f, Stride: sm.Stride, Data: sm.Data[i0*sm.Stride:]}
 				b := blas64.General{Rows: width, Cols: f, Stride: sm.Stride, Data: sm.Data[i0*sm.Stride:]}
 				blas64.Gemm(blas.NoTrans, blas.Trans, 1, a, b, 0, t)
+				block := -1
 				for i := i0; i < i1; i++ {
-					tr := tile[(i-i0)*width : (i-i0+1)*width]
-					dr := raw.Data[i*raw.Stride : i*raw.Stride+r]
+					tr := tile[(i-i0)*width+(i-i0) : (i-i0+1)*width]
+					dr := raw.Data[i*raw.Stride+i : i*raw.Stride+r]
 					if alpha == 0 {
-						for j := i; j < r; j++ {
-							dr[j] += beta * tr[j-i0]
-						}
+						floats.AddScaled(dr, beta, tr)
 						continue
 					}
-					kr := k.RawRowView(i / c)
-					for j := i; j < r; {
-						end := min((j/c+1)*c, r)
-						g := alpha*kr[j/c] + beta
-						for ; j < end; j++ {
-							dr[j] += g * tr[j-i0]
+					if i/c != block {
+						block = i / c
+						kr := k.RawRowView(block)
+						for bj := block; bj < r/c; bj++ {
+							g := alpha*kr[bj] + beta
+							e := expanded[bj*c : (bj+1)*c]
+							for j := range e {
+								e[j] = g
+							}
 						}
 					}
+					fastblas.AddMul(dr, expanded[i:], tr)
 				}
 			}
 		}()

@@ -1,6 +1,8 @@
 package lowrank
 
 import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
@@ -60,25 +62,24 @@ func checkShape(m *mat.Dense, r, c int) {
 	}
 }
 
-// aggregate writes B[i] = Σ_j u[i·c+j] S_{i·c+j} into b (n×out).
-func (l *Linear) aggregate(b *mat.Dense, u []float64) {
-	n, _, _ := l.dims()
+// aggregate sets bcat[i][j·out:(j+1)·out] = B_j[i] = Σ_c' u_j[i·c+c'] S_{i·c+c'}
+// for the rows u_j of u: per sample, one k×c by c×out product.
+func (l *Linear) aggregate(bcat, u *mat.Dense) {
+	k, _ := u.Dims()
+	n, out, _ := l.dims()
+	ur, sr, br := u.RawMatrix(), l.S.RawMatrix(), bcat.RawMatrix()
 	for i := 0; i < n; i++ {
-		br := b.RawRowView(i)
-		for j := range br {
-			br[j] = 0
-		}
-	}
-	for i := 0; i < n; i++ {
-		br := b.RawRowView(i)
-		for j := 0; j < l.C; j++ {
-			r := i*l.C + j
-			if u[r] != 0 {
-				floats.AddScaled(br, u[r], l.S.RawRowView(r))
-			}
-		}
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
+			blas64.General{Rows: k, Cols: l.C, Stride: ur.Stride, Data: ur.Data[i*l.C:]},
+			blas64.General{Rows: l.C, Cols: out, Stride: sr.Stride, Data: sr.Data[i*l.C*sr.Stride:]},
+			0, blas64.General{Rows: k, Cols: out, Stride: out, Data: br.Data[i*br.Stride : i*br.Stride+k*out]})
 	}
 }
+
+// batchedMapBackMax bounds, in float64s, the temporary of MulTo's single
+// product for all vectors; above it each vector gets its own product,
+// which is then large enough to run near the peak anyway.
+const batchedMapBackMax = 1 << 19
 
 func (l *Linear) MulTo(dst, u *mat.Dense) {
 	k, _ := u.Dims()
@@ -86,24 +87,33 @@ func (l *Linear) MulTo(dst, u *mat.Dense) {
 	checkShape(u, k, l.Cols())
 	checkShape(dst, k, l.Dim())
 	// bcat = [B_1 … B_k] (n × k·out) with B_j[i] = Σ_c u_j[i·c+c'] S_{i·c+c'};
-	// the weight part of vector j is B_jᵀ A, written straight into dst.
+	// the weight part of vector j is B_jᵀ A.
 	bcat := mat.NewDense(n, k*out, nil)
-	for j := 0; j < k; j++ {
-		bj := bcat.Slice(0, n, j*out, (j+1)*out).(*mat.Dense)
-		l.aggregate(bj, u.RawRowView(j))
-		row := dst.RawRowView(j)
-		off := 0
-		if l.Weight {
-			mat.NewDense(out, in, row[:out*in]).Mul(bj.T(), l.A)
-			off = out * in
-		}
-		if l.Bias {
-			bias := row[off : off+out]
-			for i := range bias {
-				bias[i] = 0
+	l.aggregate(bcat, u)
+	off := 0
+	if l.Weight {
+		if k*out*in <= batchedMapBackMax {
+			// One product for all vectors, (k·out × n)·(n × in): small
+			// per-vector products run far below the peak.
+			w := mat.NewDense(k*out, in, nil)
+			w.Mul(mat.NewDense(n, k*out, bcat.RawMatrix().Data).T(), l.A)
+			for j := 0; j < k; j++ {
+				copy(dst.RawRowView(j)[:out*in], w.RawMatrix().Data[j*out*in:(j+1)*out*in])
 			}
+		} else {
+			for j := 0; j < k; j++ {
+				bj := bcat.Slice(0, n, j*out, (j+1)*out)
+				mat.NewDense(out, in, dst.RawRowView(j)[:out*in]).Mul(bj.T(), l.A)
+			}
+		}
+		off = out * in
+	}
+	if l.Bias {
+		for j := 0; j < k; j++ {
+			bias := dst.RawRowView(j)[off : off+out]
+			clear(bias)
 			for i := 0; i < n; i++ {
-				floats.Add(bias, bj.RawRowView(i))
+				floats.Add(bias, bcat.RawRowView(i)[j*out:(j+1)*out])
 			}
 		}
 	}

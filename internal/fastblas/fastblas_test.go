@@ -579,3 +579,33 @@ func TestUse(t *testing.T) {
 		t.Error("mat.Dense.Mul result differs from gonum")
 	}
 }
+
+// TestAddMul checks dst += x∘y against the scalar loop for every length
+// around the 4- and 8-element steps of the kernel, with the assembly and
+// the portable code.
+func TestAddMul(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	for _, asm := range []bool{haveAsm, false} {
+		old := haveAsm
+		haveAsm = asm
+		for n := 0; n <= 37; n++ {
+			x := randMat(rnd, 1, n+3, n+3)
+			y := randMat(rnd, 1, n+3, n+3)
+			dst := randMat(rnd, 1, n+1, n+1)
+			want := append([]float64(nil), dst...)
+			scale := absSlice(dst)
+			for i := 0; i < n; i++ {
+				want[i] += x[i] * y[i]
+				scale[i] += math.Abs(x[i] * y[i])
+			}
+			AddMul(dst[:n], x, y)
+			for i := range want {
+				// FMA rounds once where the scalar loop rounds twice.
+				if math.Abs(dst[i]-want[i]) > 4e-16*scale[i] {
+					t.Fatalf("asm=%v n=%d: dst[%d] = %v, want %v", asm, n, i, dst[i], want[i])
+				}
+			}
+		}
+		haveAsm = old
+	}
+}

@@ -115,3 +115,24 @@ func axpyKernel(k int, a0, a1, b []float64, ldb int, acc *[32]float64) {
 	}
 	axpy2x16Go(k, a0, a1, b, ldb, acc)
 }
+
+//go:noescape
+func addMul4(n4 int, dst, x, y *float64)
+
+// AddMul sets dst[i] += x[i]·y[i] for i < len(dst); x and y must be at
+// least as long as dst.
+func AddMul(dst, x, y []float64) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	x, y = x[:n], y[:n]
+	start := 0
+	if n4 := n / 4; haveAsm && n4 > 0 {
+		addMul4(n4, &dst[0], &x[0], &y[0])
+		start = 4 * n4
+	}
+	for i := start; i < n; i++ {
+		dst[i] += x[i] * y[i]
+	}
+}

@@ -276,3 +276,41 @@ axpyloop:
 	VMOVUPD Y11, 224(DX)
 	VZEROUPPER
 	RET
+
+// func addMul4(n4 int, dst, x, y *float64)
+//
+// dst[i] += x[i]·y[i] for i < 4·n4, n4 ≥ 1.
+TEXT ·addMul4(SB), NOSPLIT, $0-32
+	MOVQ n4+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ x+16(FP), SI
+	MOVQ y+24(FP), DX
+	XORQ AX, AX
+	CMPQ CX, $2
+	JL   addmul1
+
+addmul2:
+	VMOVUPD     (DI)(AX*1), Y0
+	VMOVUPD     32(DI)(AX*1), Y1
+	VMOVUPD     (SI)(AX*1), Y2
+	VMOVUPD     32(SI)(AX*1), Y3
+	VFMADD231PD (DX)(AX*1), Y2, Y0
+	VFMADD231PD 32(DX)(AX*1), Y3, Y1
+	VMOVUPD     Y0, (DI)(AX*1)
+	VMOVUPD     Y1, 32(DI)(AX*1)
+	ADDQ        $64, AX
+	SUBQ        $2, CX
+	CMPQ        CX, $2
+	JGE         addmul2
+	TESTQ       CX, CX
+	JZ          addmuldone
+
+addmul1:
+	VMOVUPD     (DI)(AX*1), Y0
+	VMOVUPD     (SI)(AX*1), Y2
+	VFMADD231PD (DX)(AX*1), Y2, Y0
+	VMOVUPD     Y0, (DI)(AX*1)
+
+addmuldone:
+	VZEROUPPER
+	RET

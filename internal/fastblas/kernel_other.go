@@ -21,3 +21,12 @@ func dotKernel(n4 int, a0, a1, b0, b1, b2, b3 []float64, acc *[32]float64) {
 func axpyKernel(k int, a0, a1, b []float64, ldb int, acc *[32]float64) {
 	axpy2x16Go(k, a0, a1, b, ldb, acc)
 }
+
+// AddMul sets dst[i] += x[i]·y[i] for i < len(dst); x and y must be at
+// least as long as dst.
+func AddMul(dst, x, y []float64) {
+	x, y = x[:len(dst)], y[:len(dst)]
+	for i := range dst {
+		dst[i] += x[i] * y[i]
+	}
+}
