@@ -8,9 +8,10 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/internal/fastblas"
 )
 
 // DefaultBudget is the scratch memory, in bytes, that one operation of a
@@ -357,12 +358,13 @@ func (f *Conv) biasCols() blas64.General {
 	return b
 }
 
-// goBLAS is gonum's pure-Go BLAS. The many small products of this file
-// (per sample, per pair of samples, per vector) run on it whatever backend
-// blas64 has been switched to: they are spread over goroutines already,
-// and a cgo call per small product would cost more than it saves. Large
-// products go through blas64 (addProduct, mulExplicitTo).
-var goBLAS gonum.Implementation
+// goBLAS runs the many small products of this file (per sample, per pair
+// of samples, per vector), which callers already spread over goroutines,
+// on the calling goroutine: internal/fastblas's serial kernels (AVX2/FMA,
+// 5–10× gonum's on these shapes; gonum's own code without them), whatever
+// backend blas64 has been switched to, since a cgo call per small product
+// would cost more than it saves.
+var goBLAS fastblas.Serial
 
 // gemm is blas64.Gemm on goBLAS.
 func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float64, c blas64.General) {

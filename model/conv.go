@@ -8,9 +8,9 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/lowrank"
 )
 
@@ -107,9 +107,13 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	})
 }
 
-// goBLAS is gonum's pure-Go BLAS, for products that are already spread
-// over goroutines.
-var goBLAS gonum.Implementation
+// goBLAS runs the many small products of this file (per sample, per pair
+// of samples, per vector), which callers already spread over goroutines,
+// on the calling goroutine: internal/fastblas's serial kernels (AVX2/FMA,
+// 5–10× gonum's on these shapes; gonum's own code without them), whatever
+// backend blas64 has been switched to, since a cgo call per small product
+// would cost more than it saves.
+var goBLAS fastblas.Serial
 
 // parallelSamples runs f(scratch, i) for i = 0, …, n−1 on GOMAXPROCS
 // goroutines, each with its own scratch from newScratch.

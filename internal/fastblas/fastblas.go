@@ -3,6 +3,8 @@
 package fastblas
 
 import (
+	"runtime"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -16,6 +18,23 @@ type Implementation struct {
 }
 
 var _ blas.Float64 = Implementation{}
+
+// Serial is Implementation without goroutines: for callers that already
+// spread many products over the cores (per sample, per tile). Its results
+// are bitwise identical to Implementation's.
+type Serial struct {
+	Implementation
+}
+
+// Dgemm is Implementation.Dgemm on the calling goroutine only.
+func (s Serial) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	s.dgemm(1, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Dsyrk is Implementation.Dsyrk on the calling goroutine only.
+func (s Serial) Dsyrk(ul blas.Uplo, tA blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
+	s.dsyrk(1, ul, tA, n, k, alpha, a, lda, beta, c, ldc)
+}
 
 // Use registers Implementation as the blas64 implementation used by gonum
 // (mat, lapack64, ...). It is not called automatically.
@@ -55,6 +74,11 @@ var minFastRows = 5
 // not be set on input. When Accelerated() and alpha is zero, A and B are not
 // referenced.
 func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	impl.dgemm(runtime.GOMAXPROCS(0), tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// dgemm is Dgemm on at most procs goroutines.
+func (impl Implementation) dgemm(procs int, tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	if !fastEnabled || !gemmArgsOK(tA, tB, m, n, k, a, lda, b, ldb, c, ldc) || m == 0 || n == 0 {
 		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
@@ -69,9 +93,9 @@ func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 	}
 	if tA == blas.NoTrans && m <= thinMaxRows {
 		if tB == blas.NoTrans {
-			gemmThinNN(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			gemmThinNN(procs, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		} else {
-			gemmThinNT(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			gemmThinNT(procs, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		}
 		return
 	}
@@ -81,7 +105,7 @@ func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 	}
 	aTrans := tA != blas.NoTrans
 	bTrans := tB != blas.NoTrans
-	gemm(aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, triNone)
+	gemm(procs, aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, triNone)
 }
 
 // Dsyrk performs one of the symmetric rank-k operations
@@ -92,6 +116,11 @@ func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 // where A is an n×k or k×n matrix, C is an n×n symmetric matrix of which only
 // the ul triangle is referenced and updated, and alpha and beta are scalars.
 func (impl Implementation) Dsyrk(ul blas.Uplo, tA blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
+	impl.dsyrk(runtime.GOMAXPROCS(0), ul, tA, n, k, alpha, a, lda, beta, c, ldc)
+}
+
+// dsyrk is Dsyrk on at most procs goroutines.
+func (impl Implementation) dsyrk(procs int, ul blas.Uplo, tA blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
 	if !fastEnabled || !syrkArgsOK(ul, tA, n, k, a, lda, c, ldc) ||
 		n == 0 || k == 0 || alpha == 0 || float64(n)*float64(n)*float64(k) < float64(2*minFastSize) {
 		impl.Implementation.Dsyrk(ul, tA, n, k, alpha, a, lda, beta, c, ldc)
@@ -103,10 +132,10 @@ func (impl Implementation) Dsyrk(ul blas.Uplo, tA blas.Transpose, n, k int, alph
 	}
 	if tA == blas.NoTrans {
 		// C = A·Aᵀ with A n×k: B operand is A read transposed.
-		gemm(false, true, n, n, k, alpha, a, lda, a, lda, beta, c, ldc, tri)
+		gemm(procs, false, true, n, n, k, alpha, a, lda, a, lda, beta, c, ldc, tri)
 	} else {
 		// C = Aᵀ·A with A k×n.
-		gemm(true, false, n, n, k, alpha, a, lda, a, lda, beta, c, ldc, tri)
+		gemm(procs, true, false, n, n, k, alpha, a, lda, a, lda, beta, c, ldc, tri)
 	}
 }
 

@@ -609,3 +609,37 @@ func TestAddMul(t *testing.T) {
 		haveAsm = old
 	}
 }
+
+// TestSerial checks that Serial gives bitwise the results of the parallel
+// Implementation, on blocked, thin and triangular products.
+func TestSerial(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(13, 14))
+	for _, d := range [][3]int{{300, 257, 300}, {8, 700, 300}, {3, 100, 700}} {
+		m, n, k := d[0], d[1], d[2]
+		for _, tB := range transposes {
+			a := randMat(rnd, m, k, k)
+			b := randMat(rnd, k, n, n)
+			ldb := n
+			if tB != blas.NoTrans {
+				b = randMat(rnd, n, k, k)
+				ldb = k
+			}
+			c0 := randMat(rnd, m, n, n)
+			want := append([]float64(nil), c0...)
+			got := append([]float64(nil), c0...)
+			Implementation{}.Dgemm(blas.NoTrans, tB, m, n, k, 1.5, a, k, b, ldb, -0.5, want, n)
+			Serial{}.Dgemm(blas.NoTrans, tB, m, n, k, 1.5, a, k, b, ldb, -0.5, got, n)
+			if !sameBits(want, got) {
+				t.Errorf("Dgemm N%s %v: Serial differs", transName(tB), d)
+			}
+		}
+	}
+	a := randMat(rnd, 200, 300, 300)
+	want := randMat(rnd, 200, 200, 200)
+	got := append([]float64(nil), want...)
+	Implementation{}.Dsyrk(blas.Upper, blas.NoTrans, 200, 300, 1, a, 300, 1, want, 200)
+	Serial{}.Dsyrk(blas.Upper, blas.NoTrans, 200, 300, 1, a, 300, 1, got, 200)
+	if !sameBits(want, got) {
+		t.Error("Dsyrk: Serial differs")
+	}
+}

@@ -3,7 +3,6 @@
 package fastblas
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -71,7 +70,7 @@ const (
 
 // gemm computes C = alpha*op(A)*op(B) + beta*C for m, n, k ≥ 1 and valid
 // arguments, restricted to a triangle of C when tri != triNone (m == n).
-func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int, tri triMode) {
+func gemm(procs int, aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int, tri triMode) {
 	j := jobPool.Get().(*gemmJob)
 	j.aTrans, j.bTrans = aTrans, bTrans
 	j.m, j.n, j.k = m, n, k
@@ -89,7 +88,7 @@ func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int,
 
 	workers := 1
 	if float64(m)*float64(n)*float64(k) >= minParallel {
-		workers = runtime.GOMAXPROCS(0)
+		workers = procs
 	}
 	j.partition(workers)
 	workers = min(workers, j.tm*j.tg)

@@ -3,7 +3,6 @@
 package fastblas
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -24,10 +23,10 @@ const (
 
 // gemmThinNT sets C = alpha·A·Bᵀ + beta·C for A m×k, B n×k and C m×n,
 // all row-major, m, n, k ≥ 1.
-func gemmThinNT(m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	k4 := k / 4
 	tasks := (n + thinRowsNT - 1) / thinRowsNT
-	parallelTasks(tasks, m*n*k, func(t int) {
+	parallelTasks(procs, tasks, m*n*k, func(t int) {
 		var acc [32]float64
 		for j0 := t * thinRowsNT; j0 < min((t+1)*thinRowsNT, n); j0 += 4 {
 			nb := min(4, n-j0)
@@ -68,9 +67,9 @@ func gemmThinNT(m, n, k int, alpha float64, a []float64, lda int, b []float64, l
 
 // gemmThinNN sets C = alpha·A·B + beta·C for A m×k, B k×n and C m×n, all
 // row-major, m, n, k ≥ 1.
-func gemmThinNN(m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+func gemmThinNN(procs, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	tasks := (n + thinColsNN - 1) / thinColsNN
-	parallelTasks(tasks, m*n*k, func(t int) {
+	parallelTasks(procs, tasks, m*n*k, func(t int) {
 		var acc [32]float64
 		j1 := min((t+1)*thinColsNN, n)
 		for i0 := 0; i0 < m; i0 += 2 {
@@ -116,10 +115,10 @@ func storeRow(dst, src []float64, alpha, beta float64) {
 	}
 }
 
-// parallelTasks runs f(0), …, f(tasks−1), on up to GOMAXPROCS goroutines
-// when the work (in multiply-adds) is large enough to pay for them.
-func parallelTasks(tasks, work int, f func(int)) {
-	workers := min(runtime.GOMAXPROCS(0), tasks)
+// parallelTasks runs f(0), …, f(tasks−1), on up to procs goroutines when
+// the work (in multiply-adds) is large enough to pay for them.
+func parallelTasks(procs, tasks, work int, f func(int)) {
+	workers := min(procs, tasks)
 	if workers <= 1 || work < minParallel {
 		for t := range tasks {
 			f(t)

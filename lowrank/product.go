@@ -1,5 +1,3 @@
-//go:build openblas
-
 package lowrank
 
 import (
@@ -8,9 +6,9 @@ import (
 )
 
 // addProduct adds x yᵀ to dst (x: m×w, y: n×w, dst: m×n) in one call of
-// the blas64 backend (OpenBLAS, which package eigen registers under this
-// build tag, threads it itself). With upper (x == y, m == n) only the
-// upper triangle of dst is written.
+// the blas64 backend, which threads it itself: internal/fastblas in the
+// pure-Go build, OpenBLAS in the openblas build. With upper (x == y,
+// m == n) only the upper triangle of dst is written.
 func addProduct(dst, x, y blas64.General, upper bool) {
 	if x.Rows == 0 || y.Rows == 0 || x.Cols == 0 {
 		return
