@@ -62,3 +62,29 @@ func Build(inputShape []int, layers []map[string]any, n int, seed uint64) (*vivi
 	}
 	return m, b, nil
 }
+
+// ThreeC3DLayers are the layers of the 3c3d-like network of the
+// performance targets (DeepOBS's 3c3d on CIFAR-10 sized inputs 3×32×32):
+// conv 3→64 5×5, max-pool 3×3 stride 2 padding 1, conv 64→96 3×3, the
+// same pool, conv 96→128 3×3 padding 1, the same pool, then linear
+// 1152→512→256→10, with ReLU after every conv and hidden linear layer.
+// It has 895,210 parameters.
+func ThreeC3DLayers() []map[string]any {
+	pool := map[string]any{"type": "maxpool2d", "kernel_size": 3, "stride": 2, "padding": 1}
+	relu := map[string]any{"type": "relu"}
+	return []map[string]any{
+		{"type": "conv2d", "in_channels": 3, "out_channels": 64, "kernel_size": 5}, relu, pool,
+		{"type": "conv2d", "in_channels": 64, "out_channels": 96, "kernel_size": 3}, relu, pool,
+		{"type": "conv2d", "in_channels": 96, "out_channels": 128, "kernel_size": 3, "padding": 1}, relu, pool,
+		{"type": "flatten"},
+		{"type": "linear", "in": 1152, "out": 512}, relu,
+		{"type": "linear", "in": 512, "out": 256}, relu,
+		{"type": "linear", "in": 256, "out": 10},
+	}
+}
+
+// ThreeC3D returns the 3c3d-like network with PyTorch's default
+// initialisation and a random batch of n CIFAR-sized samples.
+func ThreeC3D(n int, seed uint64) (*vivit.Model, *vivit.Batch, error) {
+	return Build([]int{3, 32, 32}, ThreeC3DLayers(), n, seed)
+}

@@ -45,6 +45,23 @@ func MLPCases() ([]Case, error) {
 	return cs, nil
 }
 
+// ConvCases returns the cases of the 3c3d-like network (ThreeC3D), exact
+// and Monte-Carlo (M=1) top-10 for each batch size in ns.
+func ConvCases(ns ...int) ([]Case, error) {
+	var cs []Case
+	for _, n := range ns {
+		m, b, err := ThreeC3D(n, 1)
+		if err != nil {
+			return nil, err
+		}
+		name := fmt.Sprintf("3c3d N=%d", n)
+		cs = append(cs,
+			Case{Name: name + " exact top-10", Model: m, Batch: b, K: 10},
+			Case{Name: name + " mc=1 top-10", Model: m, Batch: b, K: 10, Opts: vivit.Options{MCSamples: 1}})
+	}
+	return cs, nil
+}
+
 // Measurement is the outcome of one case.
 type Measurement struct {
 	Case      string
@@ -107,7 +124,7 @@ func Measure(c Case, reps int) (Measurement, error) {
 	cols := factorCols(c)
 	m.GramFlops = gramFlops(c.Model, cols)
 	m.GramRate = m.GramFlops / med.Gram.Seconds() / 1e9
-	m.DenseRate = denseRate(cols, sumOut(c.Model))
+	m.DenseRate = denseRate(cols, min(gramInner(c.Model), 4096))
 	return m, nil
 }
 
@@ -123,32 +140,36 @@ func factorCols(c Case) int {
 	return n * c.Model.Loss.ReducedCols(c.Model.NumOutputs())
 }
 
-func sumOut(m *vivit.Model) int {
+// gramInner returns, summed over the layers, the inner dimension of the
+// Gram stage's products: out for a linear layer (its Gram is S Sᵀ folded
+// with the input Gram), the parameter count for a convolution (whose Gram
+// is counted as the product VᵀV of its explicit factor; forming V, or the
+// kernel route's work, comes on top).
+func gramInner(m *vivit.Model) int {
 	s := 0
 	for _, l := range m.Layers {
-		if lin, ok := l.(*model.Linear); ok {
-			s += lin.Out
+		switch l := l.(type) {
+		case *model.Linear:
+			s += l.Out
+		case *model.Conv2d:
+			for _, p := range l.Params() {
+				s += len(p.Data)
+			}
 		}
 	}
 	return s
 }
 
-// gramFlops counts the Gram stage's work for linear layers: the upper
-// triangle of S Sᵀ ((nc)(nc+1)/2 dot products of length out) plus the input
-// Gram A Aᵀ, two flops per multiply-add.
+// gramFlops counts the Gram stage's work: the upper triangle of the
+// products behind gramInner ((nc)(nc+1)/2 dot products), two flops per
+// multiply-add.
 func gramFlops(m *vivit.Model, cols int) float64 {
-	var f float64
-	tri := float64(cols) * float64(cols+1) / 2
-	for _, l := range m.Layers {
-		if lin, ok := l.(*model.Linear); ok {
-			f += 2 * tri * float64(lin.Out)
-		}
-	}
-	return f
+	return float64(cols) * float64(cols+1) * float64(gramInner(m))
 }
 
 // denseRate measures the GFlop/s of a plain general product S Sᵀ with S of
-// size cols × inner, the same work the Gram stage does in one piece.
+// size cols × inner, the same work the Gram stage does in one piece (inner
+// is capped by the caller for convolutions: the rate no longer changes).
 func denseRate(cols, inner int) float64 {
 	rng := rand.New(rand.NewPCG(9, 9))
 	s := mat.NewDense(cols, inner, nil)
@@ -169,11 +190,11 @@ func denseRate(cols, inner int) float64 {
 // WriteReport prints the measurements as a compact table.
 func WriteReport(w io.Writer, ms []Measurement) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\ttotal\tbackprop\tGram\teigen\tmap-back\tdirectional\tGram GF/s\tdense GF/s\tGram/dense\tx gradient\tpeak MiB\t")
+	fmt.Fprintln(tw, "case\ttotal\tforward\tbackprop\tGram\teigen\tmap-back\tdirectional\tGram GF/s\tdense GF/s\tGram/dense\tx gradient\tpeak MiB\t")
 	ms2 := func(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
 	for _, m := range ms {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.0f%%\t%.1f\t%.0f\t\n", m.Case, ms2(m.Total),
-			ms2(m.Stages.Backprop), ms2(m.Stages.Gram), ms2(m.Stages.Eigen), ms2(m.Stages.MapBack), ms2(m.Stages.Directional),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.0f%%\t%.1f\t%.0f\t\n", m.Case, ms2(m.Total),
+			ms2(m.Stages.Forward), ms2(m.Stages.Backprop), ms2(m.Stages.Gram), ms2(m.Stages.Eigen), ms2(m.Stages.MapBack), ms2(m.Stages.Directional),
 			m.GramRate, m.DenseRate, 100*m.GramRate/m.DenseRate, float64(m.Total)/float64(m.Gradient), m.PeakMiB)
 	}
 	return tw.Flush()

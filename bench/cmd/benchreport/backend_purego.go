@@ -2,4 +2,4 @@
 
 package main
 
-const backend = "pure Go (gonum)"
+const backend = "pure Go (gonum with internal/fastblas)"

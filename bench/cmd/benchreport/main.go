@@ -26,7 +26,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cases = append(cases, extraCases()...)
+	conv, err := extraCases()
+	if err != nil {
+		log.Fatal(err)
+	}
+	cases = append(cases, conv...)
 	var ms []bench.Measurement
 	for _, c := range cases {
 		if !strings.Contains(c.Name, *filter) {
