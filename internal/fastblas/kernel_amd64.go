@@ -92,7 +92,7 @@ func dot2x4(n4 int, a0, a1, b0, b1, b2, b3 *float64, acc *[32]float64)
 //go:noescape
 func axpy2x16(k int, a0, a1, b *float64, ldb int, acc *[32]float64)
 
-// dotKernel sets acc to the lane-wise partial sums of the dot products of
+// dotKernel adds to acc the lane-wise partial sums of the dot products of
 // the rows a0, a1 with b0, …, b3 over their first 4·n4 ≥ 4 elements (see
 // dot2x4).
 func dotKernel(n4 int, a0, a1, b0, b1, b2, b3 []float64, acc *[32]float64) {

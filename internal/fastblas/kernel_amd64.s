@@ -172,9 +172,9 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 
 // func dot2x4(n4 int, a0, a1, b0, b1, b2, b3 *float64, acc *[32]float64)
 //
-// acc[(r*2+i)*4+l] = Σ_{q<n4} a_i[4q+l]·b_r[4q+l]: the partial sums, lane
-// by lane, of the eight dot products of two A rows with four B rows over
-// their first 4·n4 elements. n4 must be ≥ 1.
+// acc[(r*2+i)*4+l] += Σ_{q<n4} a_i[4q+l]·b_r[4q+l]: adds the partial sums,
+// lane by lane, of the eight dot products of two A rows with four B rows
+// over their first 4·n4 elements. n4 must be ≥ 1.
 TEXT ·dot2x4(SB), NOSPLIT, $0-64
 	MOVQ n4+0(FP), CX
 	MOVQ a0+8(FP), SI
@@ -185,14 +185,14 @@ TEXT ·dot2x4(SB), NOSPLIT, $0-64
 	MOVQ b3+48(FP), R11
 	MOVQ acc+56(FP), DX
 	XORQ AX, AX
-	VXORPD Y4, Y4, Y4
-	VXORPD Y5, Y5, Y5
-	VXORPD Y6, Y6, Y6
-	VXORPD Y7, Y7, Y7
-	VXORPD Y8, Y8, Y8
-	VXORPD Y9, Y9, Y9
-	VXORPD Y10, Y10, Y10
-	VXORPD Y11, Y11, Y11
+	VMOVUPD (DX), Y4
+	VMOVUPD 32(DX), Y5
+	VMOVUPD 64(DX), Y6
+	VMOVUPD 96(DX), Y7
+	VMOVUPD 128(DX), Y8
+	VMOVUPD 160(DX), Y9
+	VMOVUPD 192(DX), Y10
+	VMOVUPD 224(DX), Y11
 
 dotloop:
 	VMOVUPD     (SI)(AX*1), Y0

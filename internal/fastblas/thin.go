@@ -21,13 +21,18 @@ const (
 	thinColsNN = 256
 )
 
+// thinSlab is the length of the k slabs of gemmThinNT: four B rows and
+// up to sixteen A rows of a slab stay in L1 while every pair of A rows
+// passes over them.
+const thinSlab = 256
+
 // gemmThinNT sets C = alpha·A·Bᵀ + beta·C for A m×k, B n×k and C m×n,
-// all row-major, m, n, k ≥ 1.
+// all row-major, m ≤ thinMaxRows, n, k ≥ 1.
 func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	k4 := k / 4
+	k4 := k / 4 * 4 // the kernel's part; the tail is added in Go
 	tasks := (n + thinRowsNT - 1) / thinRowsNT
 	parallelTasks(procs, tasks, m*n*k, func(t int) {
-		var acc [32]float64
+		var acc [thinMaxRows / 2][32]float64
 		for j0 := t * thinRowsNT; j0 < min((t+1)*thinRowsNT, n); j0 += 4 {
 			nb := min(4, n-j0)
 			var brow [4][]float64
@@ -35,29 +40,34 @@ func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []flo
 				jr := j0 + min(r, nb-1) // short groups repeat the last row
 				brow[r] = b[jr*ldb : jr*ldb+k]
 			}
-			for i0 := 0; i0 < m; i0 += 2 {
-				na := min(2, m-i0)
-				arow := [2][]float64{a[i0*lda : i0*lda+k], a[(i0+na-1)*lda : (i0+na-1)*lda+k]}
-				if k4 > 0 {
-					dotKernel(k4, arow[0], arow[1], brow[0], brow[1], brow[2], brow[3], &acc)
+			pairs := (m + 1) / 2
+			arow := func(i int) []float64 { i = min(i, m-1); return a[i*lda : i*lda+k] }
+			for p := range pairs {
+				acc[p] = [32]float64{}
+			}
+			slab := thinSlab
+			if pairs == 1 {
+				slab = k4 // nothing to reuse: one pass
+			}
+			for p0 := 0; p0 < k4; p0 += slab {
+				p1 := min(p0+slab, k4)
+				for p := range pairs {
+					dotKernel((p1-p0)/4, arow(2*p)[p0:], arow(2*p+1)[p0:], brow[0][p0:], brow[1][p0:], brow[2][p0:], brow[3][p0:], &acc[p])
 				}
-				for r := range nb {
-					for i := range na {
-						var s float64
-						if k4 > 0 {
-							l := acc[(r*2+i)*4 : (r*2+i)*4+4]
-							s = (l[0] + l[1]) + (l[2] + l[3])
-						}
-						ar, br := arow[i], brow[r]
-						for p := 4 * k4; p < k; p++ {
-							s += ar[p] * br[p]
-						}
-						ci := &c[(i0+i)*ldc+j0+r]
-						if beta == 0 {
-							*ci = alpha * s
-						} else {
-							*ci = alpha*s + beta**ci
-						}
+			}
+			for r := range nb {
+				for i := range m {
+					l := acc[i/2][(r*2+i%2)*4 : (r*2+i%2)*4+4]
+					s := (l[0] + l[1]) + (l[2] + l[3])
+					ar, br := arow(i), brow[r]
+					for p := k4; p < k; p++ {
+						s += ar[p] * br[p]
+					}
+					ci := &c[i*ldc+j0+r]
+					if beta == 0 {
+						*ci = alpha * s
+					} else {
+						*ci = alpha*s + beta**ci
 					}
 				}
 			}
