@@ -52,7 +52,7 @@ func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []flo
 			for p0 := 0; p0 < k4; p0 += slab {
 				p1 := min(p0+slab, k4)
 				for p := range pairs {
-					dotKernel((p1-p0)/4, arow(2*p)[p0:], arow(2*p+1)[p0:], brow[0][p0:], brow[1][p0:], brow[2][p0:], brow[3][p0:], &acc[p])
+					dotKernel((p1-p0)/4, arow(2 * p)[p0:], arow(2*p + 1)[p0:], brow[0][p0:], brow[1][p0:], brow[2][p0:], brow[3][p0:], &acc[p])
 				}
 			}
 			for r := range nb {
