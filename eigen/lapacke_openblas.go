@@ -16,15 +16,15 @@ import (
 
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
-	"gonum.org/v1/netlib/blas/netlib"
 	"gonum.org/v1/netlib/lapack/lapacke"
 )
 
 func init() {
 	// gonum's BLAS calls through blas64 (mat, lapack/gonum, …) in the whole
-	// binary go to OpenBLAS. This package's own thin-block kernels keep
-	// gonum's assembly (see goBLAS), faster for them.
-	blas64.Use(netlib.Implementation{})
+	// binary go to OpenBLAS, single-threaded, with large products split
+	// over goroutines (goThreadedBLAS). This package's thin-block kernels
+	// stay on internal/fastblas (see fastBLAS), faster for them.
+	blas64.Use(goThreadedBLAS{})
 }
 
 // LAPACKE computes the top k eigenpairs with LAPACK's Dsyevr (relatively
