@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/gram"
+	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
@@ -199,24 +199,17 @@ func (p *pass) gram(blk block, bi, nblocks int) *mat.SymDense {
 	return g
 }
 
-// gramBuffers recycles the storage of Gram matrices between calls. Fresh
-// memory is expensive to touch on virtual machines (first-touch page
-// faults: a new 1152×1152 Gram took about 10 ms on the project's 2-core
-// VMs, as long as computing a third of it).
-var gramBuffers sync.Pool // of *[]float64
-
-// newGram returns an n×n SymDense, on recycled storage when there is some.
+// newGram returns an n×n SymDense on recycled storage (internal/scratch:
+// a fresh 1152×1152 Gram took about 10 ms of page faults on the project's
+// VMs, as long as computing a third of it). Its contents are undefined.
 func newGram(n int) *mat.SymDense {
-	if b, ok := gramBuffers.Get().(*[]float64); ok && cap(*b) >= n*n {
-		return mat.NewSymDense(n, (*b)[:n*n])
-	}
-	return mat.NewSymDense(n, make([]float64, n*n))
+	return mat.NewSymDense(n, *scratch.Get(n * n))
 }
 
 // releaseGram hands g's storage back for reuse; g must not be used after.
 func releaseGram(g *mat.SymDense) {
 	data := g.RawSymmetric().Data
-	gramBuffers.Put(&data)
+	scratch.Put(&data)
 }
 
 // selectLike restricts other layer factors (same layers as the pass's

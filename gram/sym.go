@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/scratch"
 )
 
 // blockRows is the height of the row tiles: small enough to balance the
@@ -18,20 +19,6 @@ import (
 // pure Go; with OpenBLAS, 64-row tiles in parallel beat 384-row tiles
 // threaded inside OpenBLAS by 2×).
 const blockRows = 64
-
-// scratch recycles the workers' tile buffers between calls: touching fresh
-// memory costs page faults, which on virtual machines take as long as a
-// good part of the product.
-var scratch sync.Pool // of *[]float64
-
-func getScratch(n int) *[]float64 {
-	if b, ok := scratch.Get().(*[]float64); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]float64, n)
-	return &b
-}
 
 // AddSymHadamard adds the upper triangle of (S Sᵀ) ⊙ (α K⁺ + β) to dst,
 // where K⁺ blows the n×n matrix k up over blocks of c rows and columns
@@ -67,7 +54,7 @@ func AddSymHadamard(dst *mat.SymDense, s, k *mat.Dense, c int, alpha, beta float
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := getScratch((blockRows + 1) * r)
+			buf := scratch.Get((blockRows + 1) * r)
 			defer scratch.Put(buf)
 			tile := (*buf)[:blockRows*r]
 			// expanded[j] = α·k[i/c][j/c] + β for the current row block.

@@ -1,12 +1,12 @@
 package lowrank
 
 import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/gram"
+	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/scratch"
 )
 
 // Linear is the block of V for a linear layer's weight [out, in] and bias
@@ -63,16 +63,18 @@ func checkShape(m *mat.Dense, r, c int) {
 }
 
 // aggregate sets bcat[i][j·out:(j+1)·out] = B_j[i] = Σ_c' u_j[i·c+c'] S_{i·c+c'}
-// for the rows u_j of u: per sample, one k×c by c×out product.
+// for the rows u_j of u: per sample and vector, a combination of the
+// sample's c factor rows.
 func (l *Linear) aggregate(bcat, u *mat.Dense) {
 	k, _ := u.Dims()
 	n, out, _ := l.dims()
-	ur, sr, br := u.RawMatrix(), l.S.RawMatrix(), bcat.RawMatrix()
+	sr := l.S.RawMatrix()
 	for i := 0; i < n; i++ {
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
-			blas64.General{Rows: k, Cols: l.C, Stride: ur.Stride, Data: ur.Data[i*l.C:]},
-			blas64.General{Rows: l.C, Cols: out, Stride: sr.Stride, Data: sr.Data[i*l.C*sr.Stride:]},
-			0, blas64.General{Rows: k, Cols: out, Stride: out, Data: br.Data[i*br.Stride : i*br.Stride+k*out]})
+		rows := sr.Data[i*l.C*sr.Stride:]
+		br := bcat.RawRowView(i)
+		for j := 0; j < k; j++ {
+			fastblas.CombRows(br[j*out:(j+1)*out], u.RawRowView(j)[i*l.C:(i+1)*l.C], rows, sr.Stride)
+		}
 	}
 }
 
@@ -88,15 +90,19 @@ func (l *Linear) MulTo(dst, u *mat.Dense) {
 	checkShape(dst, k, l.Dim())
 	// bcat = [B_1 … B_k] (n × k·out) with B_j[i] = Σ_c u_j[i·c+c'] S_{i·c+c'};
 	// the weight part of vector j is B_jᵀ A.
-	bcat := mat.NewDense(n, k*out, nil)
+	bbuf := scratch.Get(n * k * out)
+	defer scratch.Put(bbuf)
+	bcat := mat.NewDense(n, k*out, *bbuf)
 	l.aggregate(bcat, u)
 	off := 0
 	if l.Weight {
 		if k*out*in <= batchedMapBackMax {
 			// One product for all vectors, (k·out × n)·(n × in): small
 			// per-vector products run far below the peak.
-			w := mat.NewDense(k*out, in, nil)
-			w.Mul(mat.NewDense(n, k*out, bcat.RawMatrix().Data).T(), l.A)
+			wbuf := scratch.Get(k * out * in)
+			defer scratch.Put(wbuf)
+			w := mat.NewDense(k*out, in, *wbuf)
+			w.Mul(bcat.T(), l.A)
 			for j := 0; j < k; j++ {
 				copy(dst.RawRowView(j)[:out*in], w.RawMatrix().Data[j*out*in:(j+1)*out*in])
 			}

@@ -643,3 +643,42 @@ func TestSerial(t *testing.T) {
 		t.Error("Dsyrk: Serial differs")
 	}
 }
+
+// TestCombRows checks the linear combination of rows against the scalar
+// loop, for lengths around the 16-column strips, with the assembly and the
+// portable code.
+func TestCombRows(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(15, 16))
+	for _, asm := range []bool{haveAsm, false} {
+		old := haveAsm
+		haveAsm = asm
+		for _, n := range []int{0, 1, 15, 16, 17, 33, 128, 130} {
+			for _, k := range []int{0, 1, 2, 9, 10} {
+				ldb := n + 3
+				a := randMat(rnd, 1, k, k)
+				b := randMat(rnd, max(k, 1), n, ldb)
+				c := randMat(rnd, 1, n+1, n+1)
+				want := append([]float64(nil), c...)
+				scale := make([]float64, n)
+				for j := 0; j < n; j++ {
+					want[j] = 0
+					for p := 0; p < k; p++ {
+						want[j] += a[p] * b[p*ldb+j]
+						scale[j] += math.Abs(a[p] * b[p*ldb+j])
+					}
+				}
+				CombRows(c[:n], a, b, ldb)
+				for j := range want {
+					bound := 0.0
+					if j < n {
+						bound = 4e-16 * float64(k) * scale[j]
+					}
+					if math.Abs(c[j]-want[j]) > bound {
+						t.Fatalf("asm=%v n=%d k=%d: c[%d] = %v, want %v", asm, n, k, j, c[j], want[j])
+					}
+				}
+			}
+		}
+		haveAsm = old
+	}
+}

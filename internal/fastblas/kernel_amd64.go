@@ -136,3 +136,27 @@ func AddMul(dst, x, y []float64) {
 		dst[i] += x[i] * y[i]
 	}
 }
+
+//go:noescape
+func combRows(n16, k int, a, b *float64, ldb int, c *float64)
+
+// CombRows sets c[j] = Σ_{p<len(a)} a[p]·b[p·ldb+j] for j < len(c): a
+// short linear combination of rows of b (a few dozen at most: a
+// sample's factor columns), in one call without per-column overhead.
+func CombRows(c, a, b []float64, ldb int) {
+	n, k := len(c), len(a)
+	if n == 0 {
+		return
+	}
+	if k == 0 {
+		clear(c)
+		return
+	}
+	_ = b[(k-1)*ldb+n-1]
+	start := 0
+	if n16 := n / 16; haveAsm && n16 > 0 {
+		combRows(n16, k, &a[0], &b[0], ldb, &c[0])
+		start = 16 * n16
+	}
+	combRowsGo(c[start:], a, b[start:], ldb)
+}

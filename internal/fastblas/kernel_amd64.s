@@ -314,3 +314,47 @@ addmul1:
 addmuldone:
 	VZEROUPPER
 	RET
+
+// func combRows(n16, k int, a, b *float64, ldb int, c *float64)
+//
+// c[j] = Σ_{p<k} a[p]·b[p*ldb+j] for j < 16·n16: a short linear
+// combination of the rows of b, 16 columns at a time. n16, k ≥ 1.
+TEXT ·combRows(SB), NOSPLIT, $0-48
+	MOVQ n16+0(FP), BX
+	MOVQ k+8(FP), R10
+	MOVQ a+16(FP), SI
+	MOVQ b+24(FP), R8
+	MOVQ ldb+32(FP), R9
+	SHLQ $3, R9
+	MOVQ c+40(FP), DX
+
+combstrip:
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	MOVQ   R8, DI
+	XORQ   AX, AX
+	MOVQ   R10, CX
+
+combloop:
+	VBROADCASTSD (SI)(AX*8), Y0
+	VFMADD231PD  (DI), Y0, Y4
+	VFMADD231PD  32(DI), Y0, Y5
+	VFMADD231PD  64(DI), Y0, Y6
+	VFMADD231PD  96(DI), Y0, Y7
+	ADDQ         R9, DI
+	INCQ         AX
+	DECQ         CX
+	JNZ          combloop
+
+	VMOVUPD Y4, (DX)
+	VMOVUPD Y5, 32(DX)
+	VMOVUPD Y6, 64(DX)
+	VMOVUPD Y7, 96(DX)
+	ADDQ    $128, R8
+	ADDQ    $128, DX
+	DECQ    BX
+	JNZ     combstrip
+	VZEROUPPER
+	RET

@@ -60,3 +60,14 @@ func axpy2x16Go(k int, a0, a1, b []float64, ldb int, acc *[32]float64) {
 		}
 	}
 }
+
+// combRowsGo is the portable CombRows.
+func combRowsGo(c, a, b []float64, ldb int) {
+	clear(c)
+	for p, ap := range a {
+		row := b[p*ldb : p*ldb+len(c)]
+		for j, v := range row {
+			c[j] += ap * v
+		}
+	}
+}

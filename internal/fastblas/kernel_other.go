@@ -30,3 +30,14 @@ func AddMul(dst, x, y []float64) {
 		dst[i] += x[i] * y[i]
 	}
 }
+
+// CombRows sets c[j] = Σ_{p<len(a)} a[p]·b[p·ldb+j] for j < len(c).
+func CombRows(c, a, b []float64, ldb int) {
+	if len(c) == 0 {
+		return
+	}
+	if len(a) > 0 {
+		_ = b[(len(a)-1)*ldb+len(c)-1]
+	}
+	combRowsGo(c, a, b, ldb)
+}
