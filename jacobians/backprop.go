@@ -3,6 +3,7 @@ package jacobians
 import (
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
 )
@@ -48,8 +49,21 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 		if i == first {
 			break // nothing upstream needs the factor
 		}
-		next := mat.NewDense(n*c, model.Numel(l.InShape()), nil)
+		// A factor is kept by its parameter layer's block; the others are
+		// intermediates of this pass: overwritten in place by diagonal
+		// layers, recycled after the next layer has read them.
+		_, kept := l.(model.ParamLayer)
+		var next *mat.Dense
+		if ip, ok := l.(model.InPlaceLayer); ok && ip.BackwardInPlace() && !kept && cur != s {
+			next = cur
+		} else {
+			next = mat.NewDense(n*c, model.Numel(l.InShape()), *scratch.Get(n * c * model.Numel(l.InShape())))
+		}
 		l.BackwardInput(next, cur, acts[i], acts[i+1], c)
+		if next != cur && !kept && cur != s {
+			data := cur.RawMatrix().Data
+			scratch.Put(&data)
+		}
 		cur = next
 	}
 	// Reverse into layer order.

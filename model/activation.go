@@ -32,6 +32,10 @@ func (e *Elementwise) Forward(y, x *mat.Dense) {
 	}
 }
 
+// BackwardInPlace reports true: row r of the result is row r of s times
+// σ' entrywise, so dst may be s.
+func (e *Elementwise) BackwardInPlace() bool { return true }
+
 func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	r, f := s.Dims()
 	checkDims(dst, r, f, e.Name+" factor destination")
@@ -39,8 +43,8 @@ func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	if n*cols != r {
 		panic("model: factor rows do not match samples × cols")
 	}
-	d := make([]float64, f)
-	for i := 0; i < n; i++ {
+	parallelSamples(n, func() any { return make([]float64, f) }, func(scratch any, i int) {
+		d := scratch.([]float64)
 		xr, yr := in.RawRowView(i), out.RawRowView(i)
 		for j := range d {
 			d[j] = e.DF(xr[j], yr[j])
@@ -51,7 +55,7 @@ func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 				dr[j] = v * d[j]
 			}
 		}
-	}
+	})
 }
 
 // NewReLU returns PyTorch's ReLU; its derivative at 0 is 0, as in autograd.

@@ -20,8 +20,19 @@ type Layer interface {
 	// BackwardInput writes Jᵀ s_r into row r of dst for every row r of the
 	// stacked factor s, where J is the Jacobian of the layer's output with
 	// respect to its input at sample r/cols. in and out are the layer's
-	// forward input and output for those samples. dst and s must not alias.
+	// forward input and output for those samples. dst and s must not alias,
+	// unless the layer is an InPlaceLayer that reports true.
 	BackwardInput(dst, s, in, out *mat.Dense, cols int)
+}
+
+// An InPlaceLayer may be asked to overwrite its input factor:
+// BackwardInput(s, s, in, out, cols) is allowed when BackwardInPlace
+// reports true (diagonal and reshaping layers, whose row r of the result
+// depends on row r of s entrywise). The factor backward pass uses it to
+// avoid a new N·C × features matrix per such layer.
+type InPlaceLayer interface {
+	Layer
+	BackwardInPlace() bool
 }
 
 // A ParamLayer is a layer with trainable parameters.

@@ -14,4 +14,12 @@ func (r *reshape) OutShape() []int { return r.out }
 
 func (r *reshape) Forward(y, x *mat.Dense) { y.Copy(x) }
 
-func (r *reshape) BackwardInput(dst, s, _, _ *mat.Dense, _ int) { dst.Copy(s) }
+// BackwardInPlace reports true: a reshape leaves the factor rows as they
+// are.
+func (r *reshape) BackwardInPlace() bool { return true }
+
+func (r *reshape) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
+	if dst != s {
+		dst.Copy(s)
+	}
+}
