@@ -24,12 +24,12 @@ func (e *Elementwise) OutShape() []int { return e.Shape }
 func (e *Elementwise) Forward(y, x *mat.Dense) {
 	n, f := x.Dims()
 	checkDims(y, n, f, e.Name+" output")
-	for i := 0; i < n; i++ {
+	parallelSamples(n, func() any { return nil }, func(_ any, i int) {
 		xr, yr := x.RawRowView(i), y.RawRowView(i)
 		for j, v := range xr {
 			yr[j] = e.F(v)
 		}
-	}
+	})
 }
 
 // BackwardInPlace reports true: row r of the result is row r of s times

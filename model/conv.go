@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/lowrank"
 )
 
@@ -56,14 +57,16 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 	checkDims(y, n, g.OutSize(), "conv2d output")
 	p, k, out := g.P(), g.K(), g.OutC
 	mc := max(1, min(n, convScratch/(p*k+out*p)))
-	uc := make([]float64, mc*p*k)
-	yc := make([]float64, out*mc*p)
+	ub, yb := scratch.Get(mc*p*k), scratch.Get(out*mc*p)
+	defer scratch.Put(ub)
+	defer scratch.Put(yb)
+	uc, yc := *ub, *yb
 	for n0 := 0; n0 < n; n0 += mc {
 		n1 := min(n0+mc, n)
 		w := (n1 - n0) * p
-		for i := n0; i < n1; i++ {
-			g.Unfold(uc[(i-n0)*p*k:], k, x.RawRowView(i))
-		}
+		parallelSamples(n1-n0, func() any { return nil }, func(_ any, i int) {
+			g.Unfold(uc[i*p*k:], k, x.RawRowView(n0+i))
+		})
 		// Y[o, (i, q)] = Σ_k W[o, k] Uᵀ_i[q, k]
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1, l.w,
 			blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 0,

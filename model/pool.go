@@ -103,14 +103,14 @@ func (l *MaxPool2d) Forward(y, x *mat.Dense) {
 	in, out := Numel(l.InShape()), Numel(l.OutShape())
 	checkDims(x, n, in, "maxpool2d input")
 	checkDims(y, n, out, "maxpool2d output")
-	idx := make([]int32, out)
-	for i := 0; i < n; i++ {
+	parallelSamples(n, func() any { return make([]int32, out) }, func(scratch any, i int) {
+		idx := scratch.([]int32)
 		xr, yr := x.RawRowView(i), y.RawRowView(i)
 		l.argmax(idx, xr)
 		for j, ix := range idx {
 			yr[j] = xr[ix]
 		}
-	}
+	})
 }
 
 func (l *MaxPool2d) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
