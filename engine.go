@@ -187,6 +187,10 @@ func (p *pass) blocks() []block {
 	return bs
 }
 
+// release hands the pass's activations back for reuse once the results
+// are computed; the pass (and every factor built on it) is dead after.
+func (p *pass) release() { model.ReleaseActivations(p.acts) }
+
 // gram forms the Gram matrix of block bi of nblocks, reporting progress
 // and timing the stage.
 func (p *pass) gram(blk block, bi, nblocks int) *mat.SymDense {

@@ -37,6 +37,7 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer p.release()
 	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols}
 	blocks := p.blocks()
 	for bi, blk := range blocks {

@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/jacobians"
+	"github.com/vivit-go/vivit/model"
 )
 
 // Stats are first-order statistics and the diagonal GGN of a batch, from
@@ -52,6 +53,7 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer p.release()
 	n := b.Len()
 	layout := m.Layout()
 	d := layout.Size()
@@ -142,6 +144,7 @@ func Gradient(m *Model, b *Batch) (loss float64, grad []float64, err error) {
 	}
 	n := b.Len()
 	acts := m.Forward(b.Inputs)
+	defer model.ReleaseActivations(acts)
 	z := acts[len(acts)-1]
 	w := m.Loss.Weight(n)
 	loss = w * sum(m.Loss.PerSample(z, b.Targets))

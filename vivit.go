@@ -92,6 +92,7 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	if err != nil {
 		return nil, err
 	}
+	defer p.release()
 	res := &Result{
 		NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx),
 		Columns: p.cols, Loss: p.w * sum(p.losses),

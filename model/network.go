@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/internal/scratch"
 )
 
 // Network is a sequential network with a loss.
@@ -47,7 +49,9 @@ func (net *Network) NumParams() int {
 func (net *Network) Layout() *Layout { return NewLayout(net.Params()) }
 
 // Forward runs the network on x (rows are samples) and returns the
-// activations: acts[0] = x, acts[i+1] = output of layer i.
+// activations: acts[0] = x, acts[i+1] = output of layer i. Their storage
+// comes from a recycled pool; a caller that is done with them may hand it
+// back with ReleaseActivations.
 func (net *Network) Forward(x *mat.Dense) []*mat.Dense {
 	n, f := x.Dims()
 	if f != net.InputSize() {
@@ -56,10 +60,20 @@ func (net *Network) Forward(x *mat.Dense) []*mat.Dense {
 	acts := make([]*mat.Dense, len(net.Layers)+1)
 	acts[0] = x
 	for i, l := range net.Layers {
-		acts[i+1] = mat.NewDense(n, Numel(l.OutShape()), nil)
+		acts[i+1] = mat.NewDense(n, Numel(l.OutShape()), *scratch.Get(n * Numel(l.OutShape())))
 		l.Forward(acts[i+1], acts[i])
 	}
 	return acts
+}
+
+// ReleaseActivations hands the storage of acts[1:] (from Forward) back for
+// reuse; neither they nor anything that references them (factors built on
+// them) may be used afterwards. acts[0], the caller's input, is kept.
+func ReleaseActivations(acts []*mat.Dense) {
+	for _, a := range acts[1:] {
+		data := a.RawMatrix().Data
+		scratch.Put(&data)
+	}
 }
 
 // CheckFinite returns an error naming the first parameter tensor with a NaN
