@@ -13,6 +13,12 @@ import (
 	"github.com/vivit-go/vivit/internal/scratch"
 )
 
+// tileBLAS computes each tile on its worker's goroutine (the tiles are
+// what is spread over the cores), with internal/fastblas's kernels in
+// either build: as fast as OpenBLAS's on these shapes, without nesting
+// threads inside threads.
+var tileBLAS fastblas.Serial
+
 // blockRows is the height of the row tiles: small enough to balance the
 // triangle over the workers, large enough for the product to run near its
 // peak on either backend (measured on 2 cores: 64 against 128 and 192 in
@@ -65,7 +71,7 @@ func AddSymHadamard(dst *mat.SymDense, s, k *mat.Dense, c int, alpha, beta float
 				t := blas64.General{Rows: h, Cols: width, Stride: width, Data: tile[:h*width]}
 				a := blas64.General{Rows: h, Cols: f, Stride: sm.Stride, Data: sm.Data[i0*sm.Stride:]}
 				b := blas64.General{Rows: width, Cols: f, Stride: sm.Stride, Data: sm.Data[i0*sm.Stride:]}
-				blas64.Gemm(blas.NoTrans, blas.Trans, 1, a, b, 0, t)
+				tileBLAS.Dgemm(blas.NoTrans, blas.Trans, h, width, f, 1, a.Data, a.Stride, b.Data, b.Stride, 0, t.Data, t.Stride)
 				block := -1
 				for i := i0; i < i1; i++ {
 					tr := tile[(i-i0)*width+(i-i0) : (i-i0+1)*width]
