@@ -39,7 +39,8 @@ type Options struct {
 	// on a layer's factor may allocate: a convolution forms its block of V
 	// in column chunks, and unfolds inputs, within it. 0 means
 	// lowrank.DefaultBudget (1 GiB). The Gram matrices, the backpropagated
-	// factors and the activations are not counted.
+	// factors and the activations are not counted, nor are the BLAS's own
+	// packing buffers (bounded by the BLAS, a few MiB, independent of N).
 	MemoryBudget int64
 	// Progress, if not nil, is called as each stage starts ("forward",
 	// "backprop", "gram", "eigensolve", "map-back", "directional") with the
