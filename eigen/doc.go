@@ -65,9 +65,18 @@
 // failure (an iteration that does not converge) is returned as an error
 // wrapping ErrNotConverged; no solver returns silently wrong results.
 //
-// Backends: in builds with the openblas tag, an init function registers
-// OpenBLAS (through gonum.org/v1/netlib) as gonum's BLAS for the whole
-// binary, Values uses LAPACKE's Dsyevd, and Auto returns LAPACKE. The
-// package's own thin-block kernels keep gonum's assembly BLAS, faster for
-// them. This build needs Debian's libopenblas-dev and liblapacke-dev.
+// Backends: in the default build, an init function registers
+// internal/fastblas (gonum's BLAS with AVX2/FMA Dgemm and Dsyrk) for the
+// whole binary. In builds with the openblas tag it registers OpenBLAS
+// (through gonum.org/v1/netlib) instead, restricted to the calling thread
+// with large Dgemm/Dsyrk split over goroutines (OpenBLAS's own workers
+// spin after each call and slowed the Go code that followed); Values uses
+// LAPACKE's Dsyevd and Auto returns LAPACKE for many pairs. In both builds
+// the Lanczos products (a few vectors against the Gram matrix) run on
+// internal/fastblas's thin kernels, faster for them than either BLAS. The
+// openblas build needs Debian's libopenblas-dev and liblapacke-dev.
+//
+// Memory: solvers that need the matrix in full storage copy it (n²
+// float64s) unless it is a FullSymDense (MirrorUpper), which they use in
+// place; the engine passes its Gram matrices that way.
 package eigen

@@ -33,11 +33,24 @@
 //
 // On amd64 with AVX2 and FMA (detected with CPUID/XGETBV; build tag purego
 // disables the assembly), for well-formed calls with m·n·k ≥ 216. Calls
-// that are invalid (they panic with gonum's messages), tiny, or have m < 5
-// with a non-transposed B (gonum streams B once, packing it costs more) are
-// delegated to gonum. Dsyrk also delegates k == 0 and α == 0. On other
+// that are invalid (they panic with gonum's messages) or tiny are
+// delegated to gonum; Dsyrk also delegates k == 0 and α == 0. On other
 // architectures Implementation behaves exactly like gonum's (a pure-Go
 // kernel exists and is tested, but is not used by default).
+//
+// Thin products, C = α·A·op(B) + β·C with A not transposed and m ≤ 16 (a
+// block of vectors against a large matrix, as in Lanczos), skip the
+// packing, which would cost as much as the product: B is read in place by
+// register kernels of two A rows × four B rows (A·Bᵀ, in k slabs that keep
+// the B rows in L1 across all A rows) or two A rows × sixteen columns
+// (A·B). They also run in fixed tasks, so results do not depend on the
+// number of goroutines.
+//
+// Serial is Implementation without goroutines, for callers that spread
+// many small products over the cores themselves; its results are bitwise
+// those of Implementation. The package also exports two small kernels of
+// the engine's hot loops: AddMul (dst += x∘y) and CombRows (a short linear
+// combination of matrix rows).
 //
 // # Semantics
 //
@@ -63,6 +76,9 @@
 //	NN 1280×128×128                    4.5    33.4             7.3    64.1
 //	Dsyrk U,N n=512,k=512              4.9    33.4             4.6    59.6
 //	Dsyrk U,N n=1152,k=512             4.4    32.0             4.6    55.7
+//	NT 2×1152×1152 (thin)                                      5.5    20–24
+//	NT 4×1152×1152 (thin)                                      5.3    27–31
+//	NT 16×1152×1152 (thin)                                     5.7    33–40
 //
 // The micro-kernel alone runs at ~41 GFlop/s per core (peak of a plain FMA
 // loop on this machine: ~45).

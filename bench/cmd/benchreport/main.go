@@ -18,7 +18,7 @@ import (
 )
 
 func main() {
-	reps := flag.Int("reps", 5, "repetitions per case (the median is reported)")
+	reps := flag.Int("reps", 11, "repetitions per case (the median is reported)")
 	filter := flag.String("run", "", "only cases whose name contains this")
 	flag.Parse()
 	log.SetFlags(0)
