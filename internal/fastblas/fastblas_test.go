@@ -580,14 +580,23 @@ func TestUse(t *testing.T) {
 	}
 }
 
+// bothKernels runs f with the assembly kernels (where the CPU has them) and
+// with the portable code.
+func bothKernels(f func(asm bool)) {
+	old := haveAsm
+	defer func() { haveAsm = old }()
+	for _, asm := range []bool{old, false} {
+		haveAsm = asm
+		f(asm)
+	}
+}
+
 // TestAddMul checks dst += x∘y against the scalar loop for every length
 // around the 4- and 8-element steps of the kernel, with the assembly and
 // the portable code.
 func TestAddMul(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(11, 12))
-	for _, asm := range []bool{haveAsm, false} {
-		old := haveAsm
-		haveAsm = asm
+	bothKernels(func(asm bool) {
 		for n := 0; n <= 37; n++ {
 			x := randMat(rnd, 1, n+3, n+3)
 			y := randMat(rnd, 1, n+3, n+3)
@@ -606,8 +615,7 @@ func TestAddMul(t *testing.T) {
 				}
 			}
 		}
-		haveAsm = old
-	}
+	})
 }
 
 // TestSerial checks that Serial gives bitwise the results of the parallel
@@ -649,9 +657,7 @@ func TestSerial(t *testing.T) {
 // portable code.
 func TestCombRows(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(15, 16))
-	for _, asm := range []bool{haveAsm, false} {
-		old := haveAsm
-		haveAsm = asm
+	bothKernels(func(asm bool) {
 		for _, n := range []int{0, 1, 15, 16, 17, 33, 128, 130} {
 			for _, k := range []int{0, 1, 2, 9, 10} {
 				ldb := n + 3
@@ -679,6 +685,5 @@ func TestCombRows(t *testing.T) {
 				}
 			}
 		}
-		haveAsm = old
-	}
+	})
 }

@@ -170,6 +170,17 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	MOVL DX, edx+4(FP)
 	RET
 
+// Store the eight accumulators Y4..Y11 to 256 bytes at (DX).
+#define STOREACC8 \
+	VMOVUPD Y4, (DX); \
+	VMOVUPD Y5, 32(DX); \
+	VMOVUPD Y6, 64(DX); \
+	VMOVUPD Y7, 96(DX); \
+	VMOVUPD Y8, 128(DX); \
+	VMOVUPD Y9, 160(DX); \
+	VMOVUPD Y10, 192(DX); \
+	VMOVUPD Y11, 224(DX)
+
 // func dot2x4(n4 int, a0, a1, b0, b1, b2, b3 *float64, acc *[32]float64)
 //
 // acc[(r*2+i)*4+l] += Σ_{q<n4} a_i[4q+l]·b_r[4q+l]: adds the partial sums,
@@ -213,14 +224,7 @@ dotloop:
 	DECQ        CX
 	JNZ         dotloop
 
-	VMOVUPD Y4, (DX)
-	VMOVUPD Y5, 32(DX)
-	VMOVUPD Y6, 64(DX)
-	VMOVUPD Y7, 96(DX)
-	VMOVUPD Y8, 128(DX)
-	VMOVUPD Y9, 160(DX)
-	VMOVUPD Y10, 192(DX)
-	VMOVUPD Y11, 224(DX)
+	STOREACC8
 	VZEROUPPER
 	RET
 
@@ -266,14 +270,7 @@ axpyloop:
 	DECQ         CX
 	JNZ          axpyloop
 
-	VMOVUPD Y4, (DX)
-	VMOVUPD Y5, 32(DX)
-	VMOVUPD Y6, 64(DX)
-	VMOVUPD Y7, 96(DX)
-	VMOVUPD Y8, 128(DX)
-	VMOVUPD Y9, 160(DX)
-	VMOVUPD Y10, 192(DX)
-	VMOVUPD Y11, 224(DX)
+	STOREACC8
 	VZEROUPPER
 	RET
 
