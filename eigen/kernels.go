@@ -2,13 +2,13 @@ package eigen
 
 import (
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/par"
 )
 
 // goBLAS is gonum's pure-Go BLAS, called directly rather than through
@@ -58,27 +58,9 @@ func vecRow(x []float64) blas64.General {
 // task's result independent of the others, so that results do not depend
 // on scheduling.
 func parallelFor(tasks, work int, f func(int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers == 1 || tasks == 1 || work < 1<<16 {
-		for t := range tasks {
-			f(t)
-		}
-		return
+	procs := runtime.GOMAXPROCS(0)
+	if work < 1<<16 {
+		procs = 1
 	}
-	next := make(chan int, tasks)
-	for t := range tasks {
-		next <- t
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for range min(workers, tasks) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range next {
-				f(t)
-			}
-		}()
-	}
-	wg.Wait()
+	par.For(tasks, procs, func(_, t int) { f(t) })
 }

@@ -10,10 +10,11 @@ import "C"
 import (
 	"math"
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/netlib/blas/netlib"
+
+	"github.com/vivit-go/vivit/internal/par"
 )
 
 // goThreadedBLAS is OpenBLAS, restricted to the calling thread, with its
@@ -129,20 +130,5 @@ func splits(n, parts int) [][2]int {
 // inParallel runs f on every block, the blocks shared among GOMAXPROCS
 // goroutines.
 func inParallel(blocks [][2]int, f func(lo, hi int)) {
-	var wg sync.WaitGroup
-	next := make(chan [2]int, len(blocks))
-	for _, b := range blocks {
-		next <- b
-	}
-	close(next)
-	for range min(runtime.GOMAXPROCS(0), len(blocks)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range next {
-				f(b[0], b[1])
-			}
-		}()
-	}
-	wg.Wait()
+	par.For(len(blocks), runtime.GOMAXPROCS(0), func(_, i int) { f(blocks[i][0], blocks[i][1]) })
 }

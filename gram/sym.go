@@ -2,14 +2,13 @@ package gram
 
 import (
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
 )
 
@@ -53,52 +52,48 @@ func AddSymHadamard(dst *mat.SymDense, s, k *mat.Dense, c int, alpha, beta float
 	}
 	raw := dst.RawSymmetric()
 	sm := s.RawMatrix()
-	jobs := make(chan int)
-	workers := min(runtime.GOMAXPROCS(0), (r+blockRows-1)/blockRows)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := scratch.Get((blockRows + 1) * r)
-			defer scratch.Put(buf)
-			tile := (*buf)[:blockRows*r]
-			// expanded[j] = α·k[i/c][j/c] + β for the current row block.
-			expanded := (*buf)[blockRows*r : (blockRows+1)*r]
-			for i0 := range jobs {
-				i1 := min(i0+blockRows, r)
-				h, width := i1-i0, r-i0
-				t := blas64.General{Rows: h, Cols: width, Stride: width, Data: tile[:h*width]}
-				a := blas64.General{Rows: h, Cols: f, Stride: sm.Stride, Data: sm.Data[i0*sm.Stride:]}
-				b := blas64.General{Rows: width, Cols: f, Stride: sm.Stride, Data: sm.Data[i0*sm.Stride:]}
-				tileBLAS.Dgemm(blas.NoTrans, blas.Trans, h, width, f, 1, a.Data, a.Stride, b.Data, b.Stride, 0, t.Data, t.Stride)
-				block := -1
-				for i := i0; i < i1; i++ {
-					tr := tile[(i-i0)*width+(i-i0) : (i-i0+1)*width]
-					dr := raw.Data[i*raw.Stride+i : i*raw.Stride+r]
-					if alpha == 0 {
-						floats.AddScaled(dr, beta, tr)
-						continue
+	tiles := (r + blockRows - 1) / blockRows
+	workers := min(runtime.GOMAXPROCS(0), tiles)
+	bufs := make([]*[]float64, workers)
+	defer func() {
+		for _, b := range bufs {
+			if b != nil {
+				scratch.Put(b)
+			}
+		}
+	}()
+	par.For(tiles, workers, func(w, ti int) {
+		if bufs[w] == nil {
+			bufs[w] = scratch.Get((blockRows + 1) * r)
+		}
+		tile := (*bufs[w])[:blockRows*r]
+		// expanded[j] = α·k[i/c][j/c] + β for the current row block.
+		expanded := (*bufs[w])[blockRows*r : (blockRows+1)*r]
+		i0 := ti * blockRows
+		i1 := min(i0+blockRows, r)
+		h, width := i1-i0, r-i0
+		a := sm.Data[i0*sm.Stride:]
+		tileBLAS.Dgemm(blas.NoTrans, blas.Trans, h, width, f, 1, a, sm.Stride, a, sm.Stride, 0, tile, width)
+		block := -1
+		for i := i0; i < i1; i++ {
+			tr := tile[(i-i0)*width+(i-i0) : (i-i0+1)*width]
+			dr := raw.Data[i*raw.Stride+i : i*raw.Stride+r]
+			if alpha == 0 {
+				floats.AddScaled(dr, beta, tr)
+				continue
+			}
+			if i/c != block {
+				block = i / c
+				kr := k.RawRowView(block)
+				for bj := block; bj < r/c; bj++ {
+					g := alpha*kr[bj] + beta
+					e := expanded[bj*c : (bj+1)*c]
+					for j := range e {
+						e[j] = g
 					}
-					if i/c != block {
-						block = i / c
-						kr := k.RawRowView(block)
-						for bj := block; bj < r/c; bj++ {
-							g := alpha*kr[bj] + beta
-							e := expanded[bj*c : (bj+1)*c]
-							for j := range e {
-								e[j] = g
-							}
-						}
-					}
-					fastblas.AddMul(dr, expanded[i:], tr)
 				}
 			}
-		}()
-	}
-	for i0 := 0; i0 < r; i0 += blockRows {
-		jobs <- i0
-	}
-	close(jobs)
-	wg.Wait()
+			fastblas.AddMul(dr, expanded[i:], tr)
+		}
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -12,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/par"
 )
 
 // DefaultBudget is the scratch memory, in bytes, that one operation of a
@@ -386,37 +386,13 @@ func addOuterUpper(g blas64.Symmetric, x blas64.General) {
 
 // parallel runs f(0), …, f(n−1) on GOMAXPROCS goroutines.
 func parallel(n int, f func(i int)) {
-	parallelWorkers(n, runtime.GOMAXPROCS(0), func(_, i int) { f(i) })
+	par.For(n, runtime.GOMAXPROCS(0), func(_, i int) { f(i) })
 }
 
 // parallelWorkers runs f(worker, i) for i = 0, …, n−1 on the given number
 // of goroutines; worker identifies the goroutine (0 ≤ worker < workers),
 // for per-worker scratch.
-func parallelWorkers(n, workers int, f func(worker, i int)) {
-	workers = min(workers, n)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			f(0, i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(workers)
-	for g := 0; g < workers; g++ {
-		go func(g int) {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(g, i)
-			}
-		}(g)
-	}
-	wg.Wait()
-}
+func parallelWorkers(n, workers int, f func(worker, i int)) { par.For(n, workers, f) }
 
 func symRaw(dst *mat.SymDense) blas64.Symmetric {
 	raw := dst.RawSymmetric()
@@ -852,36 +828,24 @@ func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
 		if f.Weight {
 			unfoldRange(f.G, uc, f.A, n0, n1)
 		}
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		wg.Add(workers)
-		for wk := 0; wk < workers; wk++ {
-			go func(bj []float64) {
-				defer wg.Done()
-				for {
-					j := int(next.Add(1) - 1)
-					if j >= nv {
-						return
-					}
-					f.aggregate(bj[:out*w], u.RawRowView(j), n0, n1)
-					row := dst.RawRowView(j)
-					off := 0
-					if f.Weight {
-						gemm(blas.NoTrans, blas.NoTrans, 1,
-							blas64.General{Rows: out, Cols: w, Stride: w, Data: bj},
-							blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 1,
-							blas64.General{Rows: out, Cols: k, Stride: k, Data: row})
-						off = out * k
-					}
-					if f.Bias {
-						for o := 0; o < out; o++ {
-							row[off+o] += floats.Sum(bj[o*w : (o+1)*w])
-						}
-					}
+		parallelWorkers(nv, workers, func(wk, j int) {
+			bj := bufs[wk]
+			f.aggregate(bj[:out*w], u.RawRowView(j), n0, n1)
+			row := dst.RawRowView(j)
+			off := 0
+			if f.Weight {
+				gemm(blas.NoTrans, blas.NoTrans, 1,
+					blas64.General{Rows: out, Cols: w, Stride: w, Data: bj},
+					blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 1,
+					blas64.General{Rows: out, Cols: k, Stride: k, Data: row})
+				off = out * k
+			}
+			if f.Bias {
+				for o := 0; o < out; o++ {
+					row[off+o] += floats.Sum(bj[o*w : (o+1)*w])
 				}
-			}(bufs[wk])
-		}
-		wg.Wait()
+			}
+		})
 	}
 }
 

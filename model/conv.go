@@ -3,14 +3,13 @@ package model
 import (
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/lowrank"
 )
@@ -121,24 +120,14 @@ var goBLAS fastblas.Serial
 // parallelSamples runs f(scratch, i) for i = 0, …, n−1 on GOMAXPROCS
 // goroutines, each with its own scratch from newScratch.
 func parallelSamples(n int, newScratch func() any, f func(scratch any, i int)) {
-	workers := max(1, min(runtime.GOMAXPROCS(0), n))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(workers)
-	for w := 0; w < workers; w++ {
-		go func() {
-			defer wg.Done()
-			scratch := newScratch()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(scratch, i)
-			}
-		}()
-	}
-	wg.Wait()
+	procs := min(runtime.GOMAXPROCS(0), n)
+	scratch := make([]any, max(procs, 1))
+	par.For(n, procs, func(w, i int) {
+		if scratch[w] == nil {
+			scratch[w] = newScratch()
+		}
+		f(scratch[w], i)
+	})
 }
 
 func (l *Conv2d) Factor(s, in *mat.Dense, cols int) lowrank.Factor {

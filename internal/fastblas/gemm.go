@@ -4,7 +4,8 @@ package fastblas
 
 import (
 	"sync"
-	"sync/atomic"
+
+	"github.com/vivit-go/vivit/internal/par"
 )
 
 // Blocking parameters. The micro-kernel computes an mr×nr block of C from
@@ -56,9 +57,7 @@ type gemmJob struct {
 	cw     int // columns per unit (multiple of nr)
 	tm, tg int // units: tm row blocks × tg column groups
 
-	next atomic.Int64
-	wg   sync.WaitGroup
-	buf  []float64
+	buf []float64
 }
 
 var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
@@ -145,32 +144,20 @@ func (j *gemmJob) partition(workers int) {
 func roundUp(x, q int) int { return (x + q - 1) / q * q }
 
 func (j *gemmJob) runPhase(phase, nItems, workers int) {
-	j.next.Store(0)
-	w := min(workers, nItems)
-	j.wg.Add(w - 1)
-	for t := 1; t < w; t++ {
-		go j.worker(phase, nItems, t)
+	if workers <= 1 {
+		for it := 0; it < nItems; it++ {
+			j.item(phase, 0, it)
+		}
+		return
 	}
-	j.work(phase, nItems, 0)
-	j.wg.Wait()
+	par.For(nItems, workers, func(w, it int) { j.item(phase, w, it) })
 }
 
-func (j *gemmJob) worker(phase, nItems, id int) {
-	j.work(phase, nItems, id)
-	j.wg.Done()
-}
-
-func (j *gemmJob) work(phase, nItems, id int) {
-	for {
-		it := int(j.next.Add(1)) - 1
-		if it >= nItems {
-			return
-		}
-		if phase == phasePack {
-			j.packB(it)
-		} else {
-			j.computeUnit(it, j.aBufs[id])
-		}
+func (j *gemmJob) item(phase, worker, it int) {
+	if phase == phasePack {
+		j.packB(it)
+	} else {
+		j.computeUnit(it, j.aBufs[worker])
 	}
 }
 

@@ -2,10 +2,7 @@
 
 package fastblas
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "github.com/vivit-go/vivit/internal/par"
 
 // Thin products: C = α·A·op(B) + β·C where A has few rows (a block of
 // vectors, as in Lanczos or Gram–Schmidt) and B is large. Packing B, as the
@@ -128,31 +125,11 @@ func storeRow(dst, src []float64, alpha, beta float64) {
 // parallelTasks runs f(0), …, f(tasks−1), on up to procs goroutines when
 // the work (in multiply-adds) is large enough to pay for them.
 func parallelTasks(procs, tasks, work int, f func(int)) {
-	workers := min(procs, tasks)
-	if workers <= 1 || work < minParallel {
-		for t := range tasks {
+	if work < minParallel || procs <= 1 {
+		for t := 0; t < tasks; t++ {
 			f(t)
 		}
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(workers - 1)
-	run := func() {
-		for {
-			t := int(next.Add(1)) - 1
-			if t >= tasks {
-				return
-			}
-			f(t)
-		}
-	}
-	for range workers - 1 {
-		go func() {
-			defer wg.Done()
-			run()
-		}()
-	}
-	run()
-	wg.Wait()
+	par.For(tasks, procs, func(_, t int) { f(t) })
 }
