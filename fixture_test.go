@@ -218,3 +218,56 @@ func TestFixtureStats(t *testing.T) {
 		})
 	}
 }
+
+// TestSkipVectors checks Options.SkipVectors on every fixture: no
+// eigenvectors and no map-back time, the same eigenvalues and λ_nk, and
+// γ_nk up to one sign per direction, that of the Gram eigenvector's
+// convention. Newton ignores the knob.
+func TestSkipVectors(t *testing.T) {
+	for _, name := range fixtureCases {
+		t.Run(name, func(t *testing.T) {
+			c, m, b := loadCase(t, name)
+			full, err := vivit.Directional(m, b, c.Expected.K, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			skip, err := vivit.Directional(m, b, c.Expected.K, &vivit.Options{SkipVectors: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fb, sb := full.Blocks[0], skip.Blocks[0]
+			if !sb.Vectors.IsEmpty() || skip.Timing.MapBack != 0 {
+				t.Errorf("vectors %v, map-back time %v: want none", sb.Vectors.IsEmpty(), skip.Timing.MapBack)
+			}
+			if !slices.Equal(fb.Values, sb.Values) {
+				t.Errorf("eigenvalues differ: %v, want %v", sb.Values, fb.Values)
+			}
+			if err := maxRelErr(sb.Lambda.RawMatrix().Data, fb.Lambda.RawMatrix().Data); err > 1e-13 {
+				t.Errorf("λ differs by %.3g", err)
+			}
+			n, k := fb.Gamma.Dims()
+			for j := 0; j < k; j++ {
+				var same, flipped float64
+				for i := 0; i < n; i++ {
+					g, f := sb.Gamma.At(i, j), fb.Gamma.At(i, j)
+					same = math.Max(same, math.Abs(g-f))
+					flipped = math.Max(flipped, math.Abs(g+f))
+				}
+				if scale := floats.Norm(fb.Gamma.RawMatrix().Data, math.Inf(1)); math.Min(same, flipped) > 1e-12*scale {
+					t.Errorf("γ of direction %d differs beyond a sign: %.3g / %.3g", j, same, flipped)
+				}
+			}
+			s1, err := vivit.Newton(m, b, 3, vivit.Damping{Kind: vivit.Constant, Delta: 0.1}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s2, err := vivit.Newton(m, b, 3, vivit.Damping{Kind: vivit.Constant, Delta: 0.1}, &vivit.Options{SkipVectors: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(s1.Step, s2.Step) {
+				t.Error("Newton's step depends on SkipVectors")
+			}
+		})
+	}
+}

@@ -104,6 +104,11 @@ func Newton(m *Model, b *Batch, k int, d Damping, opts *Options) (*NewtonStep, e
 	if d.Delta < 0 || math.IsNaN(d.Delta) || math.IsInf(d.Delta, 0) || d.Threshold < 0 || math.IsNaN(d.Threshold) {
 		return nil, fmt.Errorf("vivit: damping δ and threshold must be finite and ≥ 0")
 	}
+	if opts != nil && opts.SkipVectors {
+		o := *opts
+		o.SkipVectors = false // the step is a combination of the vectors
+		opts = &o
+	}
 	res, err := Directional(m, b, k, opts)
 	if err != nil {
 		return nil, err

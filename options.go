@@ -42,6 +42,15 @@ type Options struct {
 	// factors and the activations are not counted, nor are the BLAS's own
 	// packing buffers (bounded by the BLAS, a few MiB, independent of N).
 	MemoryBudget int64
+	// SkipVectors leaves out the eigenvectors in parameter space: the
+	// map-back, k·N·D multiply-adds, and the k·D float64s of Block.Vectors
+	// (8 GB for k = 10 and 100M parameters), which the directional
+	// derivatives do not need. Block.Vectors is then empty and the sign of
+	// each eigenvector, which γ_nk carries, follows the Gram eigenvector's
+	// convention (its entry of largest magnitude positive) instead of the
+	// parameter-space vector's; eigenvalues, λ_nk and γ_nk² are unchanged.
+	// Newton needs the vectors and ignores it.
+	SkipVectors bool
 	// Progress, if not nil, is called as each stage starts ("forward",
 	// "backprop", "gram", "eigensolve", "map-back", "directional") with the
 	// block it works on (0-based) and the number of blocks. It is meant for

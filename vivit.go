@@ -40,7 +40,8 @@ type Block struct {
 	// the GGN block's numerical rank is smaller.
 	Values []float64
 	// Vectors holds the unit eigenvectors as rows (len(Values) × Layout.Size()),
-	// each with its entry of largest magnitude positive.
+	// each with its entry of largest magnitude positive; it is empty when
+	// Options.SkipVectors is set or no eigenvalue is nonzero.
 	Vectors *mat.Dense
 	// Gamma and Lambda are the per-sample directional derivatives γ_nk and
 	// λ_nk (N × len(Values)); set by Directional only.
@@ -123,34 +124,21 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		out.Rank = rank
 		p.timing.Eigen += time.Since(t0)
 
-		p.opts.report("map-back", bi, len(blocks))
-		t0 = time.Now()
 		out.Values = vals
+		out.Vectors = &mat.Dense{}
 		if len(vals) == 0 {
 			// The block's GGN is zero (e.g. dead ReLUs): no direction.
-			out.Vectors = &mat.Dense{}
 			res.Blocks = append(res.Blocks, out)
 			continue
 		}
-		ut := mat.DenseCopyOf(u.T()) // rows are Gram eigenvectors
-		for j, l := range vals {
-			row := ut.RawRowView(j)
-			for i := range row {
-				row[i] /= math.Sqrt(l)
-			}
+		if p.opts.SkipVectors {
+			normalizeColumnSigns(u)
+		} else {
+			p.opts.report("map-back", bi, len(blocks))
+			t0 = time.Now()
+			out.Vectors = mapBackNormalized(blk, u, vals)
+			p.timing.MapBack += time.Since(t0)
 		}
-		out.Vectors = blk.mapBack(ut)
-		r, _ := u.Dims()
-		for j := range vals {
-			// Normalise the sign like the reference: the entry of largest
-			// magnitude is positive. ũ_j follows so that γ matches e_j.
-			if normalizeSign(out.Vectors.RawRowView(j)) {
-				for i := 0; i < r; i++ {
-					u.Set(i, j, -u.At(i, j))
-				}
-			}
-		}
-		p.timing.MapBack += time.Since(t0)
 
 		if withDirectional && len(vals) > 0 {
 			p.opts.report("directional", bi, len(blocks))
@@ -176,6 +164,44 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	}
 	res.Timing = p.timing
 	return res, nil
+}
+
+// mapBackNormalized returns the unit eigenvectors e_j = V ũ_j / √λ_j of
+// the block as rows, for the Gram eigenvectors ũ_j (the columns of u),
+// with the reference's sign: the entry of largest magnitude positive. The
+// columns of u are flipped along, so that γ computed from them matches.
+func mapBackNormalized(blk block, u *mat.Dense, vals []float64) *mat.Dense {
+	ut := mat.DenseCopyOf(u.T()) // rows are Gram eigenvectors
+	for j, l := range vals {
+		row := ut.RawRowView(j)
+		for i := range row {
+			row[i] /= math.Sqrt(l)
+		}
+	}
+	vectors := blk.mapBack(ut)
+	r, _ := u.Dims()
+	for j := range vals {
+		if normalizeSign(vectors.RawRowView(j)) {
+			for i := 0; i < r; i++ {
+				u.Set(i, j, -u.At(i, j))
+			}
+		}
+	}
+	return vectors
+}
+
+// normalizeColumnSigns flips each column of u so that its entry of largest
+// magnitude (the first on ties) is positive: the sign convention of the
+// Gram eigenvectors when no parameter-space vector is formed.
+func normalizeColumnSigns(u *mat.Dense) {
+	r, c := u.Dims()
+	col := make([]float64, r)
+	for j := 0; j < c; j++ {
+		mat.Col(col, j, u)
+		if normalizeSign(col) {
+			u.SetCol(j, col)
+		}
+	}
 }
 
 func sum(xs []float64) float64 {

@@ -40,7 +40,8 @@ func MLPCases() ([]Case, error) {
 		cs = append(cs,
 			Case{Name: c.name + " N=128 exact top-10", Model: m, Batch: b, K: 10},
 			Case{Name: c.name + " N=128 mc=1 top-10", Model: m, Batch: b, K: 10, Opts: vivit.Options{MCSamples: 1}},
-			Case{Name: c.name + " N=128 exact directional", Model: m, Batch: b, K: 10, Directional: true})
+			Case{Name: c.name + " N=128 exact directional", Model: m, Batch: b, K: 10, Directional: true},
+			Case{Name: c.name + " N=128 exact directional, no vectors", Model: m, Batch: b, K: 10, Directional: true, Opts: vivit.Options{SkipVectors: true}})
 	}
 	return cs, nil
 }

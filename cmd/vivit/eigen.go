@@ -108,6 +108,8 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 		dir = c.fs.Bool("directional", false, "also compute the per-sample directional derivatives gamma and lambda (as 'vivit directional')")
 		c.add("directional", "")
 	}
+	noVecs := c.fs.Bool("no-vectors", false, "do not form the eigenvectors in parameter space (saves the map-back and k×P memory); gamma's sign then follows the Gram eigenvectors' convention, its square and lambda are unchanged")
+	c.add("no-vectors", groupKnobs)
 	vecs := c.fs.String("eigvecs", "", "write the eigenvectors to `FILE`: .npy ([k, P] float64, state_dict order), or .safetensors / .pt (one [k, ...shape] float64 tensor per parameter, under its own name)")
 	c.add("eigvecs", groupOutput)
 	var plotFile *string
@@ -128,6 +130,9 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 	if err := checkExt("eigvecs", *vecs, eigvecsExts...); err != nil {
 		return err
 	}
+	if *noVecs && *vecs != "" {
+		return usagef("--eigvecs %s needs the eigenvectors: drop --no-vectors", *vecs)
+	}
 	if ext := extOf(*vecs); ext == ".npy" && c.groupsBy == "layer" {
 		return usagef("--eigvecs %s: a .npy file holds whole-network eigenvectors; with --groups layer write .safetensors or .pt", *vecs)
 	}
@@ -140,6 +145,7 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 	if err != nil {
 		return err
 	}
+	opts.SkipVectors = *noVecs
 	compute := vivit.TopEigen
 	if *dir {
 		compute = vivit.Directional
