@@ -326,7 +326,7 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
 	k, p, out := f.G.K(), f.G.P(), f.G.OutC
 	co, kc := ch.o1-ch.o0, ch.k1-ch.k0
 	w := co * kc
-	parallelWorkers(f.n(), formWorkers(), func(wk, i int) {
+	par.For(f.n(), formWorkers(), func(wk, i int) {
 		ut := u.sample(wk, i)
 		b := blas64.General{Rows: p, Cols: kc, Stride: k, Data: ut[ch.k0:]}
 		if co == out {
@@ -383,16 +383,6 @@ func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float6
 func addOuterUpper(g blas64.Symmetric, x blas64.General) {
 	addProduct(blas64.General{Rows: g.N, Cols: g.N, Stride: g.Stride, Data: g.Data}, x, x, true)
 }
-
-// parallel runs f(0), …, f(n−1) on GOMAXPROCS goroutines.
-func parallel(n int, f func(i int)) {
-	par.For(n, runtime.GOMAXPROCS(0), func(_, i int) { f(i) })
-}
-
-// parallelWorkers runs f(worker, i) for i = 0, …, n−1 on the given number
-// of goroutines; worker identifies the goroutine (0 ≤ worker < workers),
-// for per-worker scratch.
-func parallelWorkers(n, workers int, f func(worker, i int)) { par.For(n, workers, f) }
 
 func symRaw(dst *mat.SymDense) blas64.Symmetric {
 	raw := dst.RawSymmetric()
@@ -611,7 +601,7 @@ func (f *Conv) kernelCross(dst blas64.General, y *Conv, sym bool, budget int64) 
 	for m0 := 0; m0 < ny; m0 += mc {
 		m1 := min(m0+mc, ny)
 		unfoldRange(g, uy, y.A, m0, m1)
-		parallelWorkers(nx, workers, func(wk, n int) {
+		par.For(nx, workers, func(wk, n int) {
 			sc := &scr[wk]
 			lo := m0
 			if sym {
@@ -828,7 +818,7 @@ func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
 		if f.Weight {
 			unfoldRange(f.G, uc, f.A, n0, n1)
 		}
-		parallelWorkers(nv, workers, func(wk, j int) {
+		par.For(nv, workers, func(wk, j int) {
 			bj := bufs[wk]
 			f.aggregate(bj[:out*w], u.RawRowView(j), n0, n1)
 			row := dst.RawRowView(j)

@@ -54,8 +54,9 @@ var fastEnabled = haveAsm
 // path wins from about 8×8×8 on).
 var minFastSize = 6 * 6 * 6
 
-// minFastRows: with fewer rows than this and a non-transposed B, gonum's
-// axpy loops stream B once, which beats packing it.
+// minFastRows: a product with a transposed A (a non-transposed one with
+// few rows takes the thin path), fewer rows than this and a non-transposed
+// B goes to gonum, whose axpy loops stream B once, which beats packing it.
 var minFastRows = 5
 
 // Dgemm performs one of the matrix-matrix operations
