@@ -41,7 +41,7 @@
 // Thin products, C = α·A·op(B) + β·C with A not transposed and m ≤ 16 (a
 // block of vectors against a large matrix, as in Lanczos), skip the
 // packing, which would cost as much as the product: B is read in place by
-// register kernels of two A rows × four B rows (A·Bᵀ, in k slabs that keep
+// register kernels of two A rows × six B rows (A·Bᵀ, in k slabs that keep
 // the B rows in L1 across all A rows) or two A rows × sixteen columns
 // (A·B). They also run in fixed tasks, so results do not depend on the
 // number of goroutines.
@@ -76,9 +76,9 @@
 //	NN 1280×128×128                    4.5    33.4             7.3    64.1
 //	Dsyrk U,N n=512,k=512              4.9    33.4             4.6    59.6
 //	Dsyrk U,N n=1152,k=512             4.4    32.0             4.6    55.7
-//	NT 2×1152×1152 (thin)                                      5.5    20–24
-//	NT 4×1152×1152 (thin)                                      5.3    27–31
-//	NT 16×1152×1152 (thin)                                     5.7    33–40
+//	NT 2×1152×1152 (thin)                                      5.5    28–29
+//	NT 4×1152×1152 (thin)                                      5.3    34–42
+//	NT 16×1152×1152 (thin)                                     5.7    39–43
 //
 // The micro-kernel alone runs at ~41 GFlop/s per core (peak of a plain FMA
 // loop on this machine: ~45).

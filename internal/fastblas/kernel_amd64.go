@@ -87,22 +87,27 @@ func packTransposeFast(dst, src []float64, base, ld, kk, rows int) int {
 }
 
 //go:noescape
-func dot2x4(n4 int, a0, a1, b0, b1, b2, b3 *float64, acc *[32]float64)
+func dot2x6(n4 int, a0, a1 *float64, b *[6]*float64, acc *[48]float64)
 
 //go:noescape
 func axpy2x16(k int, a0, a1, b *float64, ldb int, acc *[32]float64)
 
 // dotKernel adds to acc the lane-wise partial sums of the dot products of
-// the rows a0, a1 with b0, …, b3 over their first 4·n4 ≥ 4 elements (see
-// dot2x4).
-func dotKernel(n4 int, a0, a1, b0, b1, b2, b3 []float64, acc *[32]float64) {
+// the rows a0, a1 with the six rows b over their first 4·n4 ≥ 4 elements
+// (see dot2x6).
+func dotKernel(n4 int, a0, a1 []float64, b *[6][]float64, acc *[48]float64) {
 	l := 4*n4 - 1
-	_, _, _, _, _, _ = a0[l], a1[l], b0[l], b1[l], b2[l], b3[l]
+	_, _ = a0[l], a1[l]
+	var bp [6]*float64
+	for r := range b {
+		_ = b[r][l]
+		bp[r] = &b[r][0]
+	}
 	if haveAsm {
-		dot2x4(n4, &a0[0], &a1[0], &b0[0], &b1[0], &b2[0], &b3[0], acc)
+		dot2x6(n4, &a0[0], &a1[0], &bp, acc)
 		return
 	}
-	dot2x4Go(n4, a0, a1, b0, b1, b2, b3, acc)
+	dot2x6Go(n4, a0, a1, b, acc)
 }
 
 // axpyKernel sets acc[i*16+j] = Σ_{p<k} a_i[p]·b[p*ldb+j] for k ≥ 1 (see

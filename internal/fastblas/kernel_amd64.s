@@ -181,20 +181,23 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	VMOVUPD Y10, 192(DX); \
 	VMOVUPD Y11, 224(DX)
 
-// func dot2x4(n4 int, a0, a1, b0, b1, b2, b3 *float64, acc *[32]float64)
+// func dot2x6(n4 int, a0, a1 *float64, b *[6]*float64, acc *[48]float64)
 //
 // acc[(r*2+i)*4+l] += Σ_{q<n4} a_i[4q+l]·b_r[4q+l]: adds the partial sums,
-// lane by lane, of the eight dot products of two A rows with four B rows
+// lane by lane, of the twelve dot products of two A rows with six B rows
 // over their first 4·n4 elements. n4 must be ≥ 1.
-TEXT ·dot2x4(SB), NOSPLIT, $0-64
+TEXT ·dot2x6(SB), NOSPLIT, $0-40
 	MOVQ n4+0(FP), CX
 	MOVQ a0+8(FP), SI
 	MOVQ a1+16(FP), DI
-	MOVQ b0+24(FP), R8
-	MOVQ b1+32(FP), R9
-	MOVQ b2+40(FP), R10
-	MOVQ b3+48(FP), R11
-	MOVQ acc+56(FP), DX
+	MOVQ b+24(FP), DX
+	MOVQ (DX), R8
+	MOVQ 8(DX), R9
+	MOVQ 16(DX), R10
+	MOVQ 24(DX), R11
+	MOVQ 32(DX), R12
+	MOVQ 40(DX), R13
+	MOVQ acc+32(FP), DX
 	XORQ AX, AX
 	VMOVUPD (DX), Y4
 	VMOVUPD 32(DX), Y5
@@ -204,6 +207,10 @@ TEXT ·dot2x4(SB), NOSPLIT, $0-64
 	VMOVUPD 160(DX), Y9
 	VMOVUPD 192(DX), Y10
 	VMOVUPD 224(DX), Y11
+	VMOVUPD 256(DX), Y12
+	VMOVUPD 288(DX), Y13
+	VMOVUPD 320(DX), Y14
+	VMOVUPD 352(DX), Y15
 
 dotloop:
 	VMOVUPD     (SI)(AX*1), Y0
@@ -220,11 +227,21 @@ dotloop:
 	VMOVUPD     (R11)(AX*1), Y3
 	VFMADD231PD Y3, Y0, Y10
 	VFMADD231PD Y3, Y1, Y11
+	VMOVUPD     (R12)(AX*1), Y2
+	VFMADD231PD Y2, Y0, Y12
+	VFMADD231PD Y2, Y1, Y13
+	VMOVUPD     (R13)(AX*1), Y3
+	VFMADD231PD Y3, Y0, Y14
+	VFMADD231PD Y3, Y1, Y15
 	ADDQ        $32, AX
 	DECQ        CX
 	JNZ         dotloop
 
 	STOREACC8
+	VMOVUPD Y12, 256(DX)
+	VMOVUPD Y13, 288(DX)
+	VMOVUPD Y14, 320(DX)
+	VMOVUPD Y15, 352(DX)
 	VZEROUPPER
 	RET
 

@@ -34,12 +34,11 @@ func kern6x8Go(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
 	}
 }
 
-// dot2x4Go is the portable reference for dot2x4: it adds the same
+// dot2x6Go is the portable reference for dot2x6: it adds the same
 // lane-wise partial sums, without fused multiply-adds.
-func dot2x4Go(n4 int, a0, a1, b0, b1, b2, b3 []float64, acc *[32]float64) {
+func dot2x6Go(n4 int, a0, a1 []float64, b *[6][]float64, acc *[48]float64) {
 	a := [2][]float64{a0, a1}
-	b := [4][]float64{b0, b1, b2, b3}
-	for r := range 4 {
+	for r := range 6 {
 		for i := range 2 {
 			s := acc[(r*2+i)*4 : (r*2+i)*4+4]
 			for p := 0; p < 4*n4; p++ {

@@ -14,8 +14,8 @@ func microKernel(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
 
 func packTransposeFast(dst, src []float64, base, ld, kk, rows int) int { return 0 }
 
-func dotKernel(n4 int, a0, a1, b0, b1, b2, b3 []float64, acc *[32]float64) {
-	dot2x4Go(n4, a0, a1, b0, b1, b2, b3, acc)
+func dotKernel(n4 int, a0, a1 []float64, b *[6][]float64, acc *[48]float64) {
+	dot2x6Go(n4, a0, a1, b, acc)
 }
 
 func axpyKernel(k int, a0, a1, b []float64, ldb int, acc *[32]float64) {

@@ -13,12 +13,13 @@ const (
 	// thinMaxRows is the largest m sent to the thin paths.
 	thinMaxRows = 16
 	// thinRowsNT and thinColsNN are the rows of B (NT) and columns of C
-	// (NN) per parallel task.
-	thinRowsNT = 64
+	// (NN) per parallel task; thinRowsNT is a multiple of the kernel's six
+	// B rows.
+	thinRowsNT = 66
 	thinColsNN = 256
 )
 
-// thinSlab is the length of the k slabs of gemmThinNT: four B rows and
+// thinSlab is the length of the k slabs of gemmThinNT: six B rows and
 // up to sixteen A rows of a slab stay in L1 while every pair of A rows
 // passes over them.
 const thinSlab = 256
@@ -29,18 +30,19 @@ func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []flo
 	k4 := k / 4 * 4 // the kernel's part; the tail is added in Go
 	tasks := (n + thinRowsNT - 1) / thinRowsNT
 	parallelTasks(procs, tasks, m*n*k, func(t int) {
-		var acc [thinMaxRows / 2][32]float64
-		for j0 := t * thinRowsNT; j0 < min((t+1)*thinRowsNT, n); j0 += 4 {
-			nb := min(4, n-j0)
-			var brow [4][]float64
-			for r := range 4 {
+		var acc [thinMaxRows / 2][48]float64
+		jEnd := min((t+1)*thinRowsNT, n)
+		for j0 := t * thinRowsNT; j0 < jEnd; j0 += 6 {
+			nb := min(6, jEnd-j0)
+			var brow [6][]float64
+			for r := range 6 {
 				jr := j0 + min(r, nb-1) // short groups repeat the last row
 				brow[r] = b[jr*ldb : jr*ldb+k]
 			}
 			pairs := (m + 1) / 2
 			arow := func(i int) []float64 { i = min(i, m-1); return a[i*lda : i*lda+k] }
 			for p := range pairs {
-				acc[p] = [32]float64{}
+				acc[p] = [48]float64{}
 			}
 			slab := thinSlab
 			if pairs == 1 {
@@ -48,8 +50,12 @@ func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []flo
 			}
 			for p0 := 0; p0 < k4; p0 += slab {
 				p1 := min(p0+slab, k4)
+				var bs [6][]float64
+				for r := range bs {
+					bs[r] = brow[r][p0:]
+				}
 				for p := range pairs {
-					dotKernel((p1-p0)/4, arow(2 * p)[p0:], arow(2*p + 1)[p0:], brow[0][p0:], brow[1][p0:], brow[2][p0:], brow[3][p0:], &acc[p])
+					dotKernel((p1-p0)/4, arow(2 * p)[p0:], arow(2*p + 1)[p0:], &bs, &acc[p])
 				}
 			}
 			for r := range nb {
