@@ -181,6 +181,13 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	VMOVUPD Y10, 192(DX); \
 	VMOVUPD Y11, 224(DX)
 
+// One B row (at BR, offset AX) into the accumulators A0 (with the A row
+// in Y0) and A1 (with the A row in Y1), through the temporary T.
+#define DOTROW(BR, T, A0, A1) \
+	VMOVUPD     (BR)(AX*1), T; \
+	VFMADD231PD T, Y0, A0; \
+	VFMADD231PD T, Y1, A1
+
 // func dot2x6(n4 int, a0, a1 *float64, b *[6]*float64, acc *[48]float64)
 //
 // acc[(r*2+i)*4+l] += Σ_{q<n4} a_i[4q+l]·b_r[4q+l]: adds the partial sums,
@@ -215,24 +222,12 @@ TEXT ·dot2x6(SB), NOSPLIT, $0-40
 dotloop:
 	VMOVUPD     (SI)(AX*1), Y0
 	VMOVUPD     (DI)(AX*1), Y1
-	VMOVUPD     (R8)(AX*1), Y2
-	VFMADD231PD Y2, Y0, Y4
-	VFMADD231PD Y2, Y1, Y5
-	VMOVUPD     (R9)(AX*1), Y3
-	VFMADD231PD Y3, Y0, Y6
-	VFMADD231PD Y3, Y1, Y7
-	VMOVUPD     (R10)(AX*1), Y2
-	VFMADD231PD Y2, Y0, Y8
-	VFMADD231PD Y2, Y1, Y9
-	VMOVUPD     (R11)(AX*1), Y3
-	VFMADD231PD Y3, Y0, Y10
-	VFMADD231PD Y3, Y1, Y11
-	VMOVUPD     (R12)(AX*1), Y2
-	VFMADD231PD Y2, Y0, Y12
-	VFMADD231PD Y2, Y1, Y13
-	VMOVUPD     (R13)(AX*1), Y3
-	VFMADD231PD Y3, Y0, Y14
-	VFMADD231PD Y3, Y1, Y15
+	DOTROW(R8, Y2, Y4, Y5)
+	DOTROW(R9, Y3, Y6, Y7)
+	DOTROW(R10, Y2, Y8, Y9)
+	DOTROW(R11, Y3, Y10, Y11)
+	DOTROW(R12, Y2, Y12, Y13)
+	DOTROW(R13, Y3, Y14, Y15)
 	ADDQ        $32, AX
 	DECQ        CX
 	JNZ         dotloop
