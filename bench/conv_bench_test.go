@@ -2,7 +2,6 @@ package bench
 
 import (
 	"flag"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -42,26 +41,12 @@ func Test3C3DParams(t *testing.T) {
 func Benchmark3C3D(b *testing.B) {
 	const n = 32
 	for _, mc := range []int{0, 1} {
-		name := "3c3d/N=32/exact/k=10"
-		if mc > 0 {
-			name = fmt.Sprintf("3c3d/N=32/mc=%d/k=10", mc)
-		}
-		b.Run(name, func(b *testing.B) {
+		b.Run(curvatureName("3c3d/N=32", mc)+"/k=10", func(b *testing.B) {
 			m, batch, err := ThreeC3D(n, 1)
 			if err != nil {
 				b.Fatal(err)
 			}
-			grad := gradientTime(b, m, batch)
-			var sum vivit.Timing
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				res, err := vivit.TopEigen(m, batch, 10, &vivit.Options{MCSamples: mc})
-				if err != nil {
-					b.Fatal(err)
-				}
-				addTiming(&sum, res.Timing)
-			}
-			reportStages(b, sum, grad)
+			sum := benchStages(b, m, batch, topEigenRun(mc))
 			b.ReportMetric(float64(sum.Forward.Microseconds())/1000/float64(b.N), "ms-forward")
 			b.ReportMetric(float64(sum.Gram)/float64(sum.Total()), "gram-share")
 		})

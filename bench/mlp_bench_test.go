@@ -67,13 +67,10 @@ func BenchmarkGradient(b *testing.B) {
 	}
 }
 
-// benchStages runs one engine call per iteration on an MLP case and
-// reports its stage times and its multiple of a gradient pass.
-func benchStages(b *testing.B, sizes []int, n int, run func(*vivit.Model, *vivit.Batch) (vivit.Timing, error)) {
-	m, batch, err := MLP(sizes, "relu", n, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
+// benchStages runs one engine call per iteration on m and batch, reports
+// its stage times and its multiple of a gradient pass, and returns the
+// summed stage times.
+func benchStages(b *testing.B, m *vivit.Model, batch *vivit.Batch, run func(*vivit.Model, *vivit.Batch) (vivit.Timing, error)) vivit.Timing {
 	grad := gradientTime(b, m, batch)
 	var sum vivit.Timing
 	b.ResetTimer()
@@ -85,23 +82,45 @@ func benchStages(b *testing.B, sizes []int, n int, run func(*vivit.Model, *vivit
 		addTiming(&sum, t)
 	}
 	reportStages(b, sum, grad)
+	return sum
+}
+
+// benchMLP is benchStages on a fresh ReLU MLP with the given layer sizes
+// and a random batch of n samples.
+func benchMLP(b *testing.B, sizes []int, n int, run func(*vivit.Model, *vivit.Batch) (vivit.Timing, error)) {
+	m, batch, err := MLP(sizes, "relu", n, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchStages(b, m, batch, run)
+}
+
+// curvatureName names a case by its curvature: base/exact, or base/mc=M
+// with M Monte-Carlo samples.
+func curvatureName(base string, mc int) string {
+	if mc > 0 {
+		return fmt.Sprintf("%s/mc=%d", base, mc)
+	}
+	return base + "/exact"
+}
+
+// topEigenRun is the engine call of the top-10 benchmarks, with mc
+// Monte-Carlo samples (0: exact).
+func topEigenRun(mc int) func(*vivit.Model, *vivit.Batch) (vivit.Timing, error) {
+	return func(m *vivit.Model, batch *vivit.Batch) (vivit.Timing, error) {
+		res, err := vivit.TopEigen(m, batch, 10, &vivit.Options{MCSamples: mc})
+		if err != nil {
+			return vivit.Timing{}, err
+		}
+		return res.Timing, nil
+	}
 }
 
 func BenchmarkTopEigen(b *testing.B) {
 	for _, c := range mlpCases {
 		for _, mc := range []int{0, 1} {
-			name := c.name + "/exact/k=10"
-			if mc > 0 {
-				name = fmt.Sprintf("%s/mc=%d/k=10", c.name, mc)
-			}
-			b.Run(name, func(b *testing.B) {
-				benchStages(b, c.sizes, c.n, func(m *vivit.Model, batch *vivit.Batch) (vivit.Timing, error) {
-					res, err := vivit.TopEigen(m, batch, 10, &vivit.Options{MCSamples: mc})
-					if err != nil {
-						return vivit.Timing{}, err
-					}
-					return res.Timing, nil
-				})
+			b.Run(curvatureName(c.name, mc)+"/k=10", func(b *testing.B) {
+				benchMLP(b, c.sizes, c.n, topEigenRun(mc))
 			})
 		}
 	}
@@ -110,7 +129,7 @@ func BenchmarkTopEigen(b *testing.B) {
 func BenchmarkDirectional(b *testing.B) {
 	for _, c := range mlpCases {
 		b.Run(c.name+"/exact/k=10", func(b *testing.B) {
-			benchStages(b, c.sizes, c.n, func(m *vivit.Model, batch *vivit.Batch) (vivit.Timing, error) {
+			benchMLP(b, c.sizes, c.n, func(m *vivit.Model, batch *vivit.Batch) (vivit.Timing, error) {
 				res, err := vivit.Directional(m, batch, 10, nil)
 				if err != nil {
 					return vivit.Timing{}, err
@@ -126,12 +145,8 @@ func BenchmarkDirectional(b *testing.B) {
 func BenchmarkStats(b *testing.B) {
 	for _, c := range mlpCases {
 		for _, mc := range []int{0, 1} {
-			name := c.name + "/exact"
-			if mc > 0 {
-				name = fmt.Sprintf("%s/mc=%d", c.name, mc)
-			}
-			b.Run(name, func(b *testing.B) {
-				benchStages(b, c.sizes, c.n, func(m *vivit.Model, batch *vivit.Batch) (vivit.Timing, error) {
+			b.Run(curvatureName(c.name, mc), func(b *testing.B) {
+				benchMLP(b, c.sizes, c.n, func(m *vivit.Model, batch *vivit.Batch) (vivit.Timing, error) {
 					st, err := vivit.ComputeStats(m, batch, &vivit.Options{MCSamples: mc})
 					if err != nil {
 						return vivit.Timing{}, err
