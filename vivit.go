@@ -3,6 +3,7 @@ package vivit
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -10,6 +11,7 @@ import (
 	"github.com/vivit-go/vivit/directional"
 	"github.com/vivit-go/vivit/eigen"
 	"github.com/vivit-go/vivit/gram"
+	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
@@ -179,9 +181,13 @@ func mapBackNormalized(blk block, u *mat.Dense, vals []float64) *mat.Dense {
 		}
 	}
 	vectors := blk.mapBack(ut)
+	flipped := make([]bool, len(vals))
+	par.For(len(vals), runtime.GOMAXPROCS(0), func(_, j int) {
+		flipped[j] = normalizeSign(vectors.RawRowView(j))
+	})
 	r, _ := u.Dims()
-	for j := range vals {
-		if normalizeSign(vectors.RawRowView(j)) {
+	for j, f := range flipped {
+		if f {
 			for i := 0; i < r; i++ {
 				u.Set(i, j, -u.At(i, j))
 			}
@@ -215,10 +221,10 @@ func sum(xs []float64) float64 {
 // normalizeSign flips v in place so that its entry of largest magnitude is
 // positive (the first such entry on ties) and reports whether it flipped.
 func normalizeSign(v []float64) bool {
-	best := 0
+	best, bestAbs := 0, -1.0
 	for i, x := range v {
-		if math.Abs(x) > math.Abs(v[best]) {
-			best = i
+		if a := math.Abs(x); a > bestAbs {
+			best, bestAbs = i, a
 		}
 	}
 	if len(v) == 0 || v[best] >= 0 {

@@ -103,10 +103,14 @@ func MirrorUpper(a *mat.SymDense) FullSymDense {
 }
 
 // mirrorUpper sets a[j][i] = a[i][j] for j > i, in tiles: a column-wise
-// sweep of a matrix this size would miss the cache on every element.
+// sweep of a matrix this size would miss the cache on every element. The
+// tiles of one band of rows write one band of columns, so bands run in
+// parallel.
 func mirrorUpper(n int, a []float64, lda int) {
 	const tile = 64
-	for i0 := 0; i0 < n; i0 += tile {
+	bands := (n + tile - 1) / tile
+	parallelFor(bands, n*n/2, func(b int) {
+		i0 := b * tile
 		for j0 := i0; j0 < n; j0 += tile {
 			for i := i0; i < min(i0+tile, n); i++ {
 				for j := max(j0, i+1); j < min(j0+tile, n); j++ {
@@ -114,7 +118,7 @@ func mirrorUpper(n int, a []float64, lda int) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // SymOperator returns the Operator of the symmetric matrix a. It copies a

@@ -521,9 +521,10 @@ func TestSymOperator(t *testing.T) {
 
 // TestMirrorUpper checks that a mirrored Gram matrix gives the same
 // operator as the copying path, without a copy, for sizes around the tile
-// of the mirror, and that every solver accepts it.
+// of the mirror and large enough to run in parallel, and that every
+// solver accepts it.
 func TestMirrorUpper(t *testing.T) {
-	for _, n := range []int{1, 63, 64, 65, 130} {
+	for _, n := range []int{1, 63, 64, 65, 130, 400} { // 400: mirrored in parallel
 		a := ggnLike(n, uint64(n))
 		want := SymOperator(a).(*symOp).a.Data
 		b := mat.NewSymDense(n, nil)

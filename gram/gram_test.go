@@ -90,3 +90,43 @@ func BenchmarkGram(b *testing.B) {
 		}
 	})
 }
+
+// hadamardBlock is a Contributor of the Hadamard form, for Into.
+type hadamardBlock struct {
+	s, k *mat.Dense
+	c    int
+}
+
+func (h hadamardBlock) Cols() int { r, _ := h.s.Dims(); return r }
+func (h hadamardBlock) AddGramTo(dst *mat.SymDense) {
+	AddSymHadamard(dst, h.s, h.k, h.c, 1, 1)
+}
+
+// TestInto checks that Into overwrites whatever the destination held (its
+// upper triangle is cleared in parallel bands for large sizes) and sums
+// the blocks.
+func TestInto(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ n, c int }{{3, 2}, {100, 3}} {
+		r := tc.n * tc.c
+		var blocks []Contributor
+		want := mat.NewDense(r, r, nil)
+		for range 2 {
+			s := randDense(rng, r, 5)
+			a := randDense(rng, tc.n, 3)
+			var k mat.Dense
+			k.Mul(a, a.T())
+			blocks = append(blocks, hadamardBlock{s, &k, tc.c})
+			want.Add(want, direct(s, &k, tc.c, 1, 1))
+		}
+		data := make([]float64, r*r)
+		for i := range data {
+			data[i] = math.NaN()
+		}
+		g := mat.NewSymDense(r, data)
+		Into(g, blocks...)
+		if !mat.EqualApprox(g, want, 1e-12*(1+mat.Norm(want, math.Inf(1)))) {
+			t.Errorf("n=%d c=%d: Into differs from the sum of the blocks' Gram matrices", tc.n, tc.c)
+		}
+	}
+}

@@ -1,11 +1,14 @@
 package lowrank
 
 import (
+	"runtime"
+
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/gram"
 	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
 )
 
@@ -69,13 +72,17 @@ func (l *Linear) aggregate(bcat, u *mat.Dense) {
 	k, _ := u.Dims()
 	n, out, _ := l.dims()
 	sr := l.S.RawMatrix()
-	for i := 0; i < n; i++ {
+	procs := runtime.GOMAXPROCS(0)
+	if n*k*out*l.C < 1<<15 {
+		procs = 1
+	}
+	par.For(n, procs, func(_, i int) {
 		rows := sr.Data[i*l.C*sr.Stride:]
 		br := bcat.RawRowView(i)
 		for j := 0; j < k; j++ {
 			fastblas.CombRows(br[j*out:(j+1)*out], u.RawRowView(j)[i*l.C:(i+1)*l.C], rows, sr.Stride)
 		}
-	}
+	})
 }
 
 // batchedMapBackMax bounds, in float64s, the temporary of MulTo's single

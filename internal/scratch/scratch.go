@@ -3,26 +3,69 @@
 // Touching fresh memory costs a page fault per 4 KiB page, which on the
 // virtual machines the project measures on takes as long as a good part of
 // the products that use the memory (a new 1152×1152 matrix: about 10 ms).
-// Temporaries of the hot path therefore come from one sync.Pool. Buffers
-// are handed out with undefined contents; the pool may drop them at any
+// Temporaries of the hot path therefore come from pools. Buffers are
+// handed out with undefined contents; the pools may drop them at any
 // garbage collection.
+//
+// There is one pool per size class, four classes per power of two, and a
+// buffer is allocated at its class's size (at most 25 % above the request):
+// with a single pool, a small request could take the one large buffer of a
+// call and the next large request would fault in fresh memory again.
 package scratch
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
-var pool sync.Pool // of *[]float64
+// classes per power of two: sizes 5/8, 6/8, 7/8 and 8/8 of it.
+const perOctave = 4
+
+var pools [8 + 60*perOctave]sync.Pool // of *[]float64
+
+// class returns the size class of a request for n > 0 float64s and the
+// class's buffer size: the smallest size of the form m·2^e with m in
+// {5, 6, 7, 8} (or any size up to 8) that holds n. Classes are numbered in
+// increasing order of size from 0.
+func class(n int) (c, size int) {
+	if n <= 8 {
+		return n - 1, n
+	}
+	b := bits.Len(uint(n - 1)) // 2^(b-1) < n ≤ 2^b, b ≥ 4
+	step := 1 << (b - 3)
+	m := (n + step - 1) / step // 5…8
+	return 8 + perOctave*(b-4) + m - 5, m * step
+}
 
 // Get returns a buffer of n float64s whose contents are undefined. Give it
 // back with Put once it is no longer referenced.
 func Get(n int) *[]float64 {
-	if b, ok := pool.Get().(*[]float64); ok && cap(*b) >= n {
+	if n <= 0 {
+		return new([]float64)
+	}
+	c, size := class(n)
+	if b, ok := pools[c].Get().(*[]float64); ok {
 		*b = (*b)[:n]
 		return b
 	}
-	b := make([]float64, n)
+	b := make([]float64, n, size)
 	return &b
 }
 
 // Put hands b back for reuse; neither b nor its contents may be used
-// afterwards.
-func Put(b *[]float64) { pool.Put(b) }
+// afterwards. Buffers that Get did not hand out are pooled in the largest
+// class they hold.
+func Put(b *[]float64) {
+	n := cap(*b)
+	if n == 0 {
+		return
+	}
+	c, size := class(n)
+	if size != n {
+		c-- // size > n: the class below holds requests up to less than n
+	}
+	if c < 0 {
+		return
+	}
+	pools[c].Put(b)
+}

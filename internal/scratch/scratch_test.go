@@ -19,3 +19,59 @@ func TestGetPut(t *testing.T) {
 		t.Fatalf("Get(5000): len %d cap %d", len(*b), cap(*b))
 	}
 }
+
+// TestClass checks the size classes on every n up to 1<<16 and around
+// large powers of two: the class holds n, wastes at most 25 % (beyond 8),
+// and classes are numbered contiguously in increasing size (so each is
+// the smallest that holds n).
+func TestClass(t *testing.T) {
+	prevC, prevSize := -1, 0
+	check := func(n int) {
+		c, size := class(n)
+		if size < n {
+			t.Fatalf("class(%d) = %d, %d: too small", n, c, size)
+		}
+		if n > 8 && 4*size > 5*n {
+			t.Fatalf("class(%d) = %d, %d: wastes more than 25 %%", n, c, size)
+		}
+		if c < 0 || c >= len(pools) {
+			t.Fatalf("class(%d) = %d out of range", n, c)
+		}
+		if cs, ss := class(size); cs != c || ss != size {
+			t.Fatalf("class(%d) = %d, %d but class(%d) = %d, %d", n, c, size, size, cs, ss)
+		}
+		if prevC >= 0 && (c < prevC || c > prevC+1 || (c == prevC) != (size == prevSize)) {
+			t.Fatalf("class(%d) = %d, %d after class %d, %d: not contiguous", n, c, size, prevC, prevSize)
+		}
+		prevC, prevSize = c, size
+	}
+	for n := 1; n <= 1<<16; n++ {
+		check(n)
+	}
+	for _, p := range []int{20, 30, 40, 62} {
+		prevC = -1
+		for n := 1<<p - 3; n <= 1<<p+3; n++ {
+			check(n)
+		}
+	}
+}
+
+// TestPutForeign pools a buffer of a size Get never hands out in the class
+// below, where every request fits it.
+func TestPutForeign(t *testing.T) {
+	const n = 1001 // class sizes around it: 896, 1024
+	b := make([]float64, n)
+	b[0] = 42
+	Put(&b)
+	c, size := class(n)
+	if size == n {
+		t.Fatalf("test needs a size between classes")
+	}
+	got, ok := pools[c-1].Get().(*[]float64)
+	if !ok {
+		t.Skip("the pool dropped the buffer (garbage collection)")
+	}
+	if cap(*got) != n || (*got)[:1][0] != 42 {
+		t.Fatalf("pooled %d floats, want the %d put", cap(*got), n)
+	}
+}
