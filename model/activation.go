@@ -15,6 +15,12 @@ type Elementwise struct {
 	F     func(x float64) float64
 	// DF returns σ'(x) given x and y = σ(x).
 	DF func(x, y float64) float64
+	// FRows and DFRows, when set, are F and DF over whole rows
+	// (y[j] = F(x[j]), d[j] = DF(x[j], y[j])) with exactly the same
+	// results. For cheap activations the call per entry costs several
+	// times the work: a 3c3d ReLU took 5.6 ms for 1.6 M entries.
+	FRows  func(y, x []float64)
+	DFRows func(d, x, y []float64)
 }
 
 func (e *Elementwise) Type() string    { return e.Name }
@@ -26,6 +32,10 @@ func (e *Elementwise) Forward(y, x *mat.Dense) {
 	checkDims(y, n, f, e.Name+" output")
 	parallelSamples(n, func() any { return nil }, func(_ any, i int) {
 		xr, yr := x.RawRowView(i), y.RawRowView(i)
+		if e.FRows != nil {
+			e.FRows(yr, xr)
+			return
+		}
 		for j, v := range xr {
 			yr[j] = e.F(v)
 		}
@@ -46,8 +56,12 @@ func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	parallelSamples(n, func() any { return make([]float64, f) }, func(scratch any, i int) {
 		d := scratch.([]float64)
 		xr, yr := in.RawRowView(i), out.RawRowView(i)
-		for j := range d {
-			d[j] = e.DF(xr[j], yr[j])
+		if e.DFRows != nil {
+			e.DFRows(d, xr, yr)
+		} else {
+			for j := range d {
+				d[j] = e.DF(xr[j], yr[j])
+			}
 		}
 		for c := 0; c < cols; c++ {
 			sr, dr := s.RawRowView(i*cols+c), dst.RawRowView(i*cols+c)
@@ -61,13 +75,30 @@ func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 // NewReLU returns PyTorch's ReLU; its derivative at 0 is 0, as in autograd.
 func NewReLU(shape []int) *Elementwise {
 	return &Elementwise{Name: "relu", Shape: shape,
-		F: func(x float64) float64 { return math.Max(x, 0) },
-		DF: func(x, _ float64) float64 {
-			if x > 0 {
-				return 1
+		F:  relu,
+		DF: reluDeriv,
+		FRows: func(y, x []float64) {
+			y = y[:len(x)]
+			for j, v := range x {
+				y[j] = relu(v)
 			}
-			return 0
+		},
+		DFRows: func(d, x, _ []float64) {
+			d = d[:len(x)]
+			for j, v := range x {
+				d[j] = reluDeriv(v, 0)
+			}
 		}}
+}
+
+// relu is max(x, 0) with NaN passed through, as torch.relu.
+func relu(x float64) float64 { return max(x, 0) }
+
+func reluDeriv(x, _ float64) float64 {
+	if x > 0 {
+		return 1
+	}
+	return 0
 }
 
 // NewTanh returns tanh, with derivative 1 − y².

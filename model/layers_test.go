@@ -349,3 +349,46 @@ func TestConvPoolArchitectureErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestElementwiseRows checks that the row kernels of the activations that
+// have them give exactly the per-entry F and DF, special values included,
+// through Forward and BackwardInput.
+func TestElementwiseRows(t *testing.T) {
+	x := []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1),
+		1e-300, -1e-300, 3.5, -2, math.MaxFloat64, -math.MaxFloat64}
+	rng := rand.New(rand.NewPCG(9, 9))
+	for range 21 {
+		x = append(x, rng.NormFloat64())
+	}
+	same := func(a, b float64) bool {
+		return math.Float64bits(a) == math.Float64bits(b) || (math.IsNaN(a) && math.IsNaN(b))
+	}
+	for _, e := range []*Elementwise{NewReLU([]int{len(x)})} {
+		if e.FRows == nil || e.DFRows == nil {
+			t.Fatalf("%s: no row kernels", e.Name)
+		}
+		in := mat.NewDense(1, len(x), x)
+		out := mat.NewDense(1, len(x), nil)
+		e.Forward(out, in)
+		d := mat.NewDense(2, len(x), nil)
+		s := mat.NewDense(2, len(x), nil)
+		for j := range x {
+			s.Set(0, j, 1)
+			s.Set(1, j, -2)
+		}
+		e.BackwardInput(d, s, in, out, 2)
+		for j, v := range x {
+			y := e.F(v)
+			if got := out.At(0, j); !same(got, y) {
+				t.Errorf("%s(%v) = %v by rows, %v by entry", e.Name, v, got, y)
+			}
+			df := e.DF(v, y)
+			if got := d.At(0, j); !same(got, df) {
+				t.Errorf("%s'(%v) = %v by rows, %v by entry", e.Name, v, got, df)
+			}
+			if got := d.At(1, j); !same(got, -2*df) {
+				t.Errorf("%s: column 2 at %v = %v, want %v", e.Name, v, got, -2*df)
+			}
+		}
+	}
+}
