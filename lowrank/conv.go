@@ -800,42 +800,82 @@ func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 	}
 }
 
-// mulAggregatedTo is MulTo by aggregating the factor rows of each sample,
-// vectors in parallel.
+// aggregatedChunkFloats bounds the aggregated factor rows of one sample
+// chunk of mulAggregatedTo (16 MiB): beyond the last-level cache, writing
+// them and reading them back in the product costs more than the smaller
+// products of more chunks.
+const aggregatedChunkFloats = 1 << 21
+
+// aggregatedPlan returns how many vectors and samples mulAggregatedTo
+// processes at once within the budget: for g vectors and m samples it
+// needs the m unfolded inputs (m·P·K), the aggregated rows (g·out·m·P)
+// and the g·out×K result.
+func (f *Conv) aggregatedPlan(nv int) (group, samples int) {
+	p, k, out := int64(f.G.P()), int64(f.G.K()), int64(f.G.OutC)
+	b := f.Budget() / 8
+	g := int64(nv)
+	if need := g*out*k + p*k + g*out*p; need > b {
+		g = max(1, (b-p*k)/(out*k+out*p))
+	}
+	m := max(1, (b-g*out*k)/(p*k+g*out*p))
+	m = min(m, max(1, aggregatedChunkFloats/(g*out*p)), int64(f.n()))
+	return int(min(g, int64(nv))), int(m)
+}
+
+// mulAggregatedTo is MulTo by aggregating the factor rows of each sample.
+// For a group of vectors and a chunk of samples, the aggregated rows of
+// all vectors are stacked, (g·out) × (m·P), and multiplied by the chunk's
+// unfolded inputs in one parallel product: one product per vector would
+// pack the unfolded inputs once per vector and run on out rows only.
 func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
 	nv, _ := u.Dims()
 	n, p, k, out := f.n(), f.G.P(), f.G.K(), f.G.OutC
-	workers := max(1, min(runtime.GOMAXPROCS(0), nv))
-	mc := f.sampleChunk(workers)
-	uc := make([]float64, mc*p*k)
-	bufs := make([][]float64, workers)
-	for i := range bufs {
-		bufs[i] = make([]float64, out*mc*p)
+	group, mc := f.aggregatedPlan(nv)
+	var uc, acc []float64
+	if f.Weight {
+		uc = make([]float64, mc*p*k)
+		acc = make([]float64, group*out*k)
 	}
-	for n0 := 0; n0 < n; n0 += mc {
-		n1 := min(n0+mc, n)
-		w := (n1 - n0) * p
-		if f.Weight {
-			unfoldRange(f.G, uc, f.A, n0, n1)
-		}
-		par.For(nv, workers, func(wk, j int) {
-			bj := bufs[wk]
-			f.aggregate(bj[:out*w], u.RawRowView(j), n0, n1)
-			row := dst.RawRowView(j)
-			off := 0
+	bc := make([]float64, group*out*mc*p)
+	procs := runtime.GOMAXPROCS(0)
+	pk := p * k
+	for j0 := 0; j0 < nv; j0 += group {
+		j1 := min(j0+group, nv)
+		clear(acc)
+		for n0 := 0; n0 < n; n0 += mc {
+			n1 := min(n0+mc, n)
+			w := (n1 - n0) * p
 			if f.Weight {
-				gemm(blas.NoTrans, blas.NoTrans, 1,
-					blas64.General{Rows: out, Cols: w, Stride: w, Data: bj},
-					blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 1,
-					blas64.General{Rows: out, Cols: k, Stride: k, Data: row})
-				off = out * k
+				par.For(n1-n0, procs, func(_, i int) {
+					f.G.Unfold(uc[i*pk:], k, f.A.RawRowView(n0+i))
+				})
 			}
-			if f.Bias {
-				for o := 0; o < out; o++ {
-					row[off+o] += floats.Sum(bj[o*w : (o+1)*w])
+			par.For(j1-j0, procs, func(_, j int) {
+				bj := bc[j*out*w : (j+1)*out*w]
+				f.aggregate(bj, u.RawRowView(j0+j), n0, n1)
+				if f.Bias {
+					row := dst.RawRowView(j0 + j)
+					off := 0
+					if f.Weight {
+						off = out * k
+					}
+					for o := 0; o < out; o++ {
+						row[off+o] += floats.Sum(bj[o*w : (o+1)*w])
+					}
 				}
+			})
+			if f.Weight {
+				blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
+					blas64.General{Rows: (j1 - j0) * out, Cols: w, Stride: w, Data: bc},
+					blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 1,
+					blas64.General{Rows: (j1 - j0) * out, Cols: k, Stride: k, Data: acc})
 			}
-		})
+		}
+		if f.Weight {
+			for j := j0; j < j1; j++ {
+				copy(dst.RawRowView(j)[:out*k], acc[(j-j0)*out*k:(j-j0+1)*out*k])
+			}
+		}
 	}
 }
 

@@ -359,3 +359,43 @@ func TestConvSelectAndMisuse(t *testing.T) {
 	}()
 	f.AddCrossTo(mat.NewDense(2, 2, nil), NewLinear(randDense(rng, 2, 2), randDense(rng, 2, 2), 1, true, false))
 }
+
+// TestConvMulToPlans checks the aggregated MulTo against the explicit V
+// for budgets that split the vectors into groups (the last one short) and
+// the samples into chunks, on every case.
+func TestConvMulToPlans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const nv = 5
+	var grouped, chunked int
+	for ci, tc := range convCases {
+		x, _ := tc.factors(rng)
+		v := explicitConv(x)
+		u := randDense(rng, nv, x.Cols())
+		var want mat.Dense
+		want.Mul(u, v.T())
+		x.Route = RouteKernel
+		seen := map[[2]int]bool{}
+		for b := int64(8); b < 1<<20; b = b*5/4 + 8 {
+			x.SetBudget(b)
+			g, m := x.aggregatedPlan(nv)
+			if seen[[2]int{g, m}] {
+				continue
+			}
+			seen[[2]int{g, m}] = true
+			if g > 1 && g < nv && nv%g != 0 {
+				grouped++
+			}
+			if g == nv && m > 1 && m < x.n() {
+				chunked++
+			}
+			got := mat.NewDense(nv, x.Dim(), nil)
+			x.MulTo(got, u)
+			if e := maxAbsDiff(got, &want); e > 1e-12*mat.Norm(&want, math.Inf(1)) {
+				t.Errorf("case %d, %d vectors × %d samples at a time: max error %.3g", ci, g, m, e)
+			}
+		}
+	}
+	if grouped == 0 || chunked == 0 {
+		t.Errorf("plans with uneven vector groups: %d, with sample chunks of all vectors: %d; want some of each", grouped, chunked)
+	}
+}
