@@ -179,17 +179,26 @@ func (f *Conv) Select(keep []bool) Factor {
 	return &g
 }
 
-// density returns the fraction of nonzero entries of S.
+// density returns the fraction of nonzero entries of S, counted once per
+// factor (rows in parallel: S has N·C·out·P entries, 16 M for 3c3d's
+// first layer at N = 32).
 func (f *Conv) density() float64 {
 	f.stats.once.Do(func() {
 		r, c := f.S.Dims()
-		nz := 0
-		for i := 0; i < r; i++ {
+		procs := runtime.GOMAXPROCS(0)
+		counts := make([]int, procs)
+		par.For(r, procs, func(w, i int) {
+			nz := 0
 			for _, v := range f.S.RawRowView(i) {
 				if v != 0 {
 					nz++
 				}
 			}
+			counts[w] += nz
+		})
+		nz := 0
+		for _, c := range counts {
+			nz += c
 		}
 		f.stats.density = float64(nz) / float64(r*c)
 	})

@@ -399,3 +399,23 @@ func TestConvMulToPlans(t *testing.T) {
 		t.Errorf("plans with uneven vector groups: %d, with sample chunks of all vectors: %d; want some of each", grouped, chunked)
 	}
 }
+
+// TestConvDensity checks the parallel count of nonzero factor entries.
+func TestConvDensity(t *testing.T) {
+	g := NewConvGeom(2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1)
+	n, c := 7, 3
+	s := mat.NewDense(n*c, g.OutSize(), nil)
+	nz := 0
+	for i := 0; i < n*c; i++ {
+		for j := 0; j < g.OutSize(); j++ {
+			if (i*31+j*7)%5 == 0 {
+				s.Set(i, j, float64(j+1))
+				nz++
+			}
+		}
+	}
+	f := NewConv(g, s, mat.NewDense(n, g.InSize(), nil), c, true, false)
+	if got, want := f.Density(), float64(nz)/float64(n*c*g.OutSize()); got != want {
+		t.Errorf("density %v, want %v", got, want)
+	}
+}
