@@ -1,18 +1,20 @@
 // Copyright ©2025 The vivit-go Authors. All rights reserved.
 
-// Package fastblas provides a faster float64 BLAS for gonum without cgo.
+// Package fastblas provides a faster BLAS for gonum without cgo.
 //
 // Implementation embeds gonum's pure-Go implementation
 // (gonum.org/v1/gonum/blas/gonum) and overrides
 //
 //   - Dgemm: C = α op(A) op(B) + β C, all transpose combinations;
 //   - Dsyrk: C = α A Aᵀ + β C or α Aᵀ A + β C, upper or lower triangle;
+//   - Sgemm and Ssyrk, the same in float32;
 //
 // with a packed, cache-blocked, multi-threaded GEMM (GotoBLAS/BLIS
-// structure) around a 6×8 AVX2/FMA register-blocked micro-kernel written in
-// Go assembly. Everything else is gonum's. Call Use to register it with
-// blas64 (and thereby gonum/mat, lapack/gonum, ...); nothing is registered
-// implicitly.
+// structure) around AVX2/FMA register-blocked micro-kernels written in Go
+// assembly: 6×8 in float64, 6×16 in float32 (the same two registers per
+// row, twice the lanes). One generic driver serves both types. Everything
+// else is gonum's. Call Use to register it with blas64 and blas32 (and
+// thereby gonum/mat, lapack/gonum, ...); nothing is registered implicitly.
 //
 // # Algorithm
 //
@@ -82,4 +84,11 @@
 //
 // The micro-kernel alone runs at ~41 GFlop/s per core (peak of a plain FMA
 // loop on this machine: ~45).
+//
+// Sgemm against Dgemm, 2 cores, same shapes (go test -bench 'gemm/.*/fast'):
+// NN 512³ 92–95 against 66–69 GFlop/s, NN 1280³ 114 against 73–75,
+// NT 1152×1152×512 124–127 against 70–71, TN 5120×784×128 125–129 against
+// 67–69, NN 1280×128×128 83–88 against 44–61: 1.4–1.8×. The float32 path
+// packs with generic loops (no unrolled or assembly packers) and has no
+// thin path: products with fewer than five rows go to gonum.
 package fastblas

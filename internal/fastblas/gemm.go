@@ -9,14 +9,16 @@ import (
 )
 
 // Blocking parameters. The micro-kernel computes an mr×nr block of C from
-// packed panels. k is processed in slabs of at most kcMax. For each slab,
+// packed panels (nr = 8 in float64, 16 in float32: two AVX2 registers per
+// row either way). k is processed in slabs of at most kcMax. For each slab,
 // op(B) is packed once into a shared buffer (kc×n); then each work unit
 // packs an mc×kc block of op(A) into a private buffer (≤ 192 KiB, stays in
 // L2) and sweeps it against a range of B panels (kc×nr, 16 KiB, stays in
 // L1 while the kernel walks down the A block).
 const (
 	mr    = 6
-	nr    = 8
+	nr    = 8  // float64 micro-tile width
+	nr32  = 16 // float32 micro-tile width
 	kcMax = 256
 	mcMax = 96 // rows of C per work unit (multiple of mr)
 
@@ -26,6 +28,38 @@ const (
 	// several goroutines.
 	minParallel = 64 * 64 * 64
 )
+
+// element is the scalar type of a product.
+type element interface{ float32 | float64 }
+
+// kernelSet is the micro-kernel and the packing routines of one element
+// type. The packers fill an A panel (mr rows) from a row-major or a
+// transposed A, and a B panel (nr columns) from a row-major or a
+// transposed B; see pack.go.
+type kernelSet[T element] struct {
+	nr            int
+	micro         func(kc int, a, b, c []T, ldc int, alpha, beta T)
+	packA, packAT func(dst, a []T, lda, p0, kk, i, rows int)
+	packB, packBT func(dst, b []T, ldb, p0, kk, j, cols int)
+	jobs          *sync.Pool // of *gemmJob[T]
+}
+
+var (
+	kernels64 = kernelSet[float64]{nr: nr, micro: microKernel,
+		packA: packColsN6, packAT: packRowsT, packB: packRows8, packBT: packColsN8,
+		jobs: &sync.Pool{New: func() any { return new(gemmJob[float64]) }}}
+	kernels32 = kernelSet[float32]{nr: nr32, micro: microKernel32,
+		packA: packTransposing[float32], packAT: packCopying[float32], packB: packCopying[float32], packBT: packTransposing[float32],
+		jobs: &sync.Pool{New: func() any { return new(gemmJob[float32]) }}}
+)
+
+// kernelsFor returns the kernel set of T.
+func kernelsFor[T element]() *kernelSet[T] {
+	if ks, ok := any(&kernels64).(*kernelSet[T]); ok {
+		return ks
+	}
+	return any(&kernels32).(*kernelSet[T])
+}
 
 type triMode uint8
 
@@ -37,30 +71,30 @@ const (
 
 // gemmJob holds the state of one gemm call; it is pooled together with its
 // packing buffers.
-type gemmJob struct {
+type gemmJob[T element] struct {
+	ks             *kernelSet[T]
+	nr             int
 	aTrans, bTrans bool
 	m, n, k        int
-	alpha, beta    float64
-	a, b, c        []float64
+	alpha, beta    T
+	a, b, c        []T
 	lda, ldb, ldc  int
 	tri            triMode
 
 	kc    int // k slab size
 	np    int // number of B panels
-	bp    []float64
-	aBufs [][]float64 // private A block per worker
+	bp    []T
+	aBufs [][]T // private A block per worker
 
-	p0, kk int     // current slab
-	betaK  float64 // beta for the current slab (beta, then 1)
+	p0, kk int // current slab
+	betaK  T   // beta for the current slab (beta, then 1)
 
 	mc     int // rows per unit
 	cw     int // columns per unit (multiple of nr)
 	tm, tg int // units: tm row blocks × tg column groups
 
-	buf []float64
+	buf []T
 }
-
-var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
 
 const (
 	phasePack = iota
@@ -69,8 +103,10 @@ const (
 
 // gemm computes C = alpha*op(A)*op(B) + beta*C for m, n, k ≥ 1 and valid
 // arguments, restricted to a triangle of C when tri != triNone (m == n).
-func gemm(procs int, aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int, tri triMode) {
-	j := jobPool.Get().(*gemmJob)
+func gemm[T element](procs int, aTrans, bTrans bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, tri triMode) {
+	ks := kernelsFor[T]()
+	j := ks.jobs.Get().(*gemmJob[T])
+	j.ks, j.nr = ks, ks.nr
 	j.aTrans, j.bTrans = aTrans, bTrans
 	j.m, j.n, j.k = m, n, k
 	j.alpha, j.beta = alpha, beta
@@ -83,7 +119,7 @@ func gemm(procs int, aTrans, bTrans bool, m, n, k int, alpha float64, a []float6
 	// number of goroutines and of the partition into work units.
 	nSlabs := (k + kcMax - 1) / kcMax
 	j.kc = (k + nSlabs - 1) / nSlabs
-	j.np = (n + nr - 1) / nr
+	j.np = (n + j.nr - 1) / j.nr
 
 	workers := 1
 	if float64(m)*float64(n)*float64(k) >= minParallel {
@@ -92,11 +128,13 @@ func gemm(procs int, aTrans, bTrans bool, m, n, k int, alpha float64, a []float6
 	j.partition(workers)
 	workers = min(workers, j.tm*j.tg)
 
-	bSize := j.np * nr * j.kc
-	aSize := j.mc * j.kc
+	bSize := j.np * j.nr * j.kc
+	// Each worker's buffer: its A block, then an edge micro-tile (a local
+	// array would escape through the kernel function value).
+	aSize := j.mc*j.kc + mr*nr32
 	need := bSize + workers*aSize
 	if cap(j.buf) < need {
-		j.buf = make([]float64, need)
+		j.buf = make([]T, need)
 	}
 	j.bp = j.buf[:bSize]
 	j.aBufs = j.aBufs[:0]
@@ -119,13 +157,13 @@ func gemm(procs int, aTrans, bTrans bool, m, n, k int, alpha float64, a []float6
 
 	j.a, j.b, j.c, j.bp = nil, nil, nil, nil
 	clear(j.aBufs)
-	jobPool.Put(j)
+	ks.jobs.Put(j)
 }
 
 // partition splits C into work units: tm blocks of mc rows times tg groups
 // of cw columns. Column groups are only used when there are too few row
 // blocks to keep the workers busy; every unit packs its own A block.
-func (j *gemmJob) partition(workers int) {
+func (j *gemmJob[T]) partition(workers int) {
 	j.tm = (j.m + mcMax - 1) / mcMax
 	j.mc = roundUp((j.m+j.tm-1)/j.tm, mr)
 	j.tm = (j.m + j.mc - 1) / j.mc
@@ -137,13 +175,13 @@ func (j *gemmJob) partition(workers int) {
 		}
 		tg = min(j.np, max(1, (want+j.tm-1)/j.tm))
 	}
-	j.cw = roundUp((j.n+tg-1)/tg, nr)
+	j.cw = roundUp((j.n+tg-1)/tg, j.nr)
 	j.tg = (j.n + j.cw - 1) / j.cw
 }
 
 func roundUp(x, q int) int { return (x + q - 1) / q * q }
 
-func (j *gemmJob) runPhase(phase, nItems, workers int) {
+func (j *gemmJob[T]) runPhase(phase, nItems, workers int) {
 	if workers <= 1 {
 		for it := 0; it < nItems; it++ {
 			j.item(phase, 0, it)
@@ -153,7 +191,7 @@ func (j *gemmJob) runPhase(phase, nItems, workers int) {
 	par.For(nItems, workers, func(w, it int) { j.item(phase, w, it) })
 }
 
-func (j *gemmJob) item(phase, worker, it int) {
+func (j *gemmJob[T]) item(phase, worker, it int) {
 	if phase == phasePack {
 		j.packB(it)
 	} else {
@@ -161,20 +199,21 @@ func (j *gemmJob) item(phase, worker, it int) {
 	}
 }
 
-func (j *gemmJob) packB(it int) {
-	kk := j.kk
+func (j *gemmJob[T]) packB(it int) {
+	kk, nr := j.kk, j.nr
 	for jp := it * packChunk; jp < min((it+1)*packChunk, j.np); jp++ {
 		jj := jp * nr
 		dst := j.bp[jp*nr*kk : (jp+1)*nr*kk]
 		if j.bTrans {
-			packColsN8(dst, j.b, j.ldb, j.p0, kk, jj, min(nr, j.n-jj))
+			j.ks.packBT(dst, j.b, j.ldb, j.p0, kk, jj, min(nr, j.n-jj))
 		} else {
-			packRows8(dst, j.b, j.ldb, j.p0, kk, jj, min(nr, j.n-jj))
+			j.ks.packB(dst, j.b, j.ldb, j.p0, kk, jj, min(nr, j.n-jj))
 		}
 	}
 }
 
-func (j *gemmJob) computeUnit(u int, abuf []float64) {
+func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
+	nr := j.nr
 	ti, tg := u/j.tg, u%j.tg
 	i0, j0 := ti*j.mc, tg*j.cw
 	i1, j1 := min(i0+j.mc, j.m), min(j0+j.cw, j.n)
@@ -193,14 +232,15 @@ func (j *gemmJob) computeUnit(u int, abuf []float64) {
 		j1 = min(j1, i1)
 	}
 	kk := j.kk
+	abuf, tile := abuf[:j.mc*kk], abuf[len(abuf)-mr*nr32:]
 
 	// Pack the A block (rows i0..i1) into the private buffer.
 	for i := i0; i < i1; i += mr {
 		dst := abuf[(i-i0)*kk : (i-i0+mr)*kk]
 		if j.aTrans {
-			packRowsT(dst, j.a, j.lda, j.p0, kk, i, min(mr, j.m-i))
+			j.ks.packAT(dst, j.a, j.lda, j.p0, kk, i, min(mr, j.m-i))
 		} else {
-			packColsN6(dst, j.a, j.lda, j.p0, kk, i, min(mr, j.m-i))
+			j.ks.packA(dst, j.a, j.lda, j.p0, kk, i, min(mr, j.m-i))
 		}
 	}
 
@@ -230,25 +270,26 @@ func (j *gemmJob) computeUnit(u int, abuf []float64) {
 			}
 			apan := abuf[(i-i0)*kk : (i-i0+mr)*kk]
 			if full {
-				microKernel(kk, apan, bpan, c[i*ldc+jj:], ldc, alpha, beta)
+				j.ks.micro(kk, apan, bpan, c[i*ldc+jj:], ldc, alpha, beta)
 			} else {
-				j.edge(apan, bpan, i, jj, rows, cols)
+				j.edge(tile, apan, bpan, i, jj, rows, cols)
 			}
 		}
 	}
 }
 
 // edge handles a micro-tile that is cut by the border of C or by the
-// diagonal (triangular update): the kernel works on a copy.
-func (j *gemmJob) edge(apan, bpan []float64, i, jj, rows, cols int) {
-	var tmp [mr * nr]float64
+// diagonal (triangular update): the kernel works on a copy in tile.
+func (j *gemmJob[T]) edge(tile, apan, bpan []T, i, jj, rows, cols int) {
+	nr := j.nr
+	tmp := tile[:mr*nr]
 	c, ldc := j.c, j.ldc
 	if j.betaK != 0 {
 		for r := 0; r < rows; r++ {
 			copy(tmp[r*nr:r*nr+cols], c[(i+r)*ldc+jj:(i+r)*ldc+jj+cols])
 		}
 	}
-	microKernel(j.kk, apan, bpan, tmp[:], nr, j.alpha, j.betaK)
+	j.ks.micro(j.kk, apan, bpan, tmp, nr, j.alpha, j.betaK)
 	for r := 0; r < rows; r++ {
 		lo, hi := 0, cols
 		switch j.tri {

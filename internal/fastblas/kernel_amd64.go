@@ -15,6 +15,12 @@ package fastblas
 //go:noescape
 func kern6x8(kc int, a, b, c *float64, ldc int, alpha, beta float64)
 
+// kern6x16 is kern6x8 for float32: a 6×16 block from a packed A panel
+// (kc groups of 6) and a packed B panel (kc groups of 16).
+//
+//go:noescape
+func kern6x16(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
 //go:noescape
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
@@ -60,6 +66,18 @@ func microKernel(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
 		return
 	}
 	kern6x8Go(kc, a, b, c, ldc, alpha, beta)
+}
+
+// microKernel32 is microKernel for float32.
+func microKernel32(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*mr-1]
+	_ = b[kc*nr32-1]
+	_ = c[(mr-1)*ldc+nr32-1]
+	if haveAsm {
+		kern6x16(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		return
+	}
+	kern6x16Go(kc, a, b, c, ldc, alpha, beta)
 }
 
 //go:noescape

@@ -2,26 +2,35 @@
 
 package fastblas
 
-// kern6x8Go is the portable reference for the assembly micro-kernel. It
-// performs the same operations in the same order except that it does not
-// fuse multiply-adds.
+// kern6x8Go is the portable reference for the float64 assembly
+// micro-kernel, kern6x16Go for the float32 one. They perform the same
+// operations in the same order except that they do not fuse multiply-adds.
 func kern6x8Go(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
-	var acc [mr][nr]float64
+	kernGo(kc, nr, a, b, c, ldc, alpha, beta)
+}
+
+func kern6x16Go(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	kernGo(kc, nr32, a, b, c, ldc, alpha, beta)
+}
+
+// kernGo is the mr×w micro-kernel for B panels of width w ≤ nr32.
+func kernGo[T element](kc, w int, a, b, c []T, ldc int, alpha, beta T) {
+	var acc [mr][nr32]T
 	a = a[:kc*mr]
-	b = b[:kc*nr]
+	b = b[:kc*w]
 	for p := 0; p < kc; p++ {
 		ap := a[p*mr : p*mr+mr : p*mr+mr]
-		bp := b[p*nr : p*nr+nr : p*nr+nr]
+		bp := b[p*w : p*w+w : p*w+w]
 		for r := 0; r < mr; r++ {
 			ar := ap[r]
-			row := &acc[r]
-			for j := 0; j < nr; j++ {
-				row[j] += ar * bp[j]
+			row := acc[r][:w]
+			for j, v := range bp {
+				row[j] += ar * v
 			}
 		}
 	}
 	for r := 0; r < mr; r++ {
-		cr := c[r*ldc : r*ldc+nr : r*ldc+nr]
+		cr := c[r*ldc : r*ldc+w : r*ldc+w]
 		if beta == 0 {
 			for j := range cr {
 				cr[j] = alpha * acc[r][j]

@@ -12,6 +12,10 @@ func microKernel(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
 	kern6x8Go(kc, a, b, c, ldc, alpha, beta)
 }
 
+func microKernel32(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	kern6x16Go(kc, a, b, c, ldc, alpha, beta)
+}
+
 func packTransposeFast(dst, src []float64, base, ld, kk, rows int) int { return 0 }
 
 func dotKernel(n4 int, a0, a1 []float64, b *[6][]float64, acc *[48]float64) {

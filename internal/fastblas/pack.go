@@ -127,3 +127,35 @@ func packColsN8(dst, b []float64, ldb, p0, kk, j, cols int) {
 		}
 	}
 }
+
+// Generic packers, for element types without unrolled or assembly ones.
+// The panel width w (mr for A, nr for B) is len(dst)/kk; lines beyond n
+// are zero-filled.
+
+// packTransposing packs lines i..i+n-1 of src (rows of a row-major A, or
+// of a transposed B): dst[p*w+r] = src[(i+r)*ld+p0+p].
+func packTransposing[T element](dst, src []T, ld, p0, kk, i, n int) {
+	w := len(dst) / kk
+	if n < w {
+		clear(dst)
+	}
+	for r := 0; r < n; r++ {
+		line := src[(i+r)*ld+p0 : (i+r)*ld+p0+kk]
+		for p, v := range line {
+			dst[p*w+r] = v
+		}
+	}
+}
+
+// packCopying packs columns i..i+n-1 of rows p0..p0+kk-1 of src (a
+// transposed A, or a row-major B): dst[p*w+r] = src[(p0+p)*ld+i+r].
+func packCopying[T element](dst, src []T, ld, p0, kk, i, n int) {
+	w := len(dst) / kk
+	if n < w {
+		clear(dst)
+	}
+	for p := 0; p < kk; p++ {
+		off := (p0+p)*ld + i
+		copy(dst[p*w:p*w+n], src[off:off+n])
+	}
+}
