@@ -110,7 +110,13 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 		s = mat.NewDense(len(idx)*cols, c, nil)
 		p.net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(w))
 	}
-	return setBudget(jacobians.Backprop(p.net, acts, s, cols), p.opts.MemoryBudget), cols
+	fs := setBudget(jacobians.Backprop(p.net, acts, s, cols), p.opts.MemoryBudget)
+	for _, f := range fs {
+		if pr, ok := f.Factor.(lowrank.Precisioner); ok {
+			pr.SetPrecision(p.opts.Precision)
+		}
+	}
+	return fs, cols
 }
 
 // setBudget passes Options.MemoryBudget to the factors that take one.

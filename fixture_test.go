@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/floats"
@@ -269,5 +270,46 @@ func TestSkipVectors(t *testing.T) {
 				t.Error("Newton's step depends on SkipVectors")
 			}
 		})
+	}
+}
+
+// TestPrecisionFloat32 checks Options.Precision = Float32 on every fixture:
+// eigenvalues within float32 rounding of λ₁, eigenvectors within float32
+// rounding over their relative gap, and a result that differs from the
+// float64 run (the float32 products really ran).
+func TestPrecisionFloat32(t *testing.T) {
+	for _, name := range fixtureCases {
+		t.Run(name, func(t *testing.T) {
+			c, m, b := loadCase(t, name)
+			e := c.Expected
+			res, err := vivit.TopEigen(m, b, e.K, &vivit.Options{Precision: vivit.Float32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			blk := res.Blocks[0]
+			valErr := maxRelErr(blk.Values, e.TopEigenvalues)
+			if valErr > 1e-5 {
+				t.Errorf("top eigenvalues: max error %.3g·λ₁, want float32 rounding", valErr)
+			}
+			if valErr == 0 {
+				t.Error("eigenvalues exactly those of float64: the float32 products did not run")
+			}
+			want, err := c.Array("eigvecs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := e.NumParams
+			for j := 0; j < e.K; j++ {
+				err := maxRelErr(blk.Vector(j), want.Data[j*p:(j+1)*p])
+				if bound := 1e-5 / e.TopEigengaps[j]; err > bound {
+					t.Errorf("eigenvector %d: max rel error %.3g > %.3g (relative gap %.3g)", j, err, bound, e.TopEigengaps[j])
+				}
+			}
+			t.Logf("eigenvalues %.2g", valErr)
+		})
+	}
+	_, m, b := loadCase(t, fixtureCases[0])
+	if _, err := vivit.TopEigen(m, b, 1, &vivit.Options{Precision: 7}); err == nil || !strings.Contains(err.Error(), "Precision must be Float64 or Float32") {
+		t.Errorf("Precision 7: error %v", err)
 	}
 }

@@ -61,6 +61,23 @@ func TestHadamardKernels(t *testing.T) {
 			if !mat.EqualApprox(got, want, tol) || !mat.EqualApprox(got2, want, tol) || !mat.EqualApprox(got3, want, tol) {
 				t.Errorf("n=%d c=%d f=%d α,β=%v: kernels disagree with the definition", tc.n, tc.c, tc.f, ab)
 			}
+			// Float32 tiles: the definition on S rounded to float32, up
+			// to float32 rounding of the dot products.
+			r, f := s.Dims()
+			s32 := make([]float32, r*f)
+			rounded := mat.NewDense(r, f, nil)
+			for i := 0; i < r; i++ {
+				for j := 0; j < f; j++ {
+					s32[i*f+j] = float32(s.At(i, j))
+					rounded.Set(i, j, float64(s32[i*f+j]))
+				}
+			}
+			got4 := mat.NewSymDense(r, nil)
+			AddSymHadamard32(got4, s32, r, f, kk, tc.c, ab[0], ab[1])
+			want4 := direct(rounded, &k, tc.c, ab[0], ab[1])
+			if !mat.EqualApprox(got4, want4, 1e-6*float64(f)*(1+mat.Norm(want4, math.Inf(1)))) {
+				t.Errorf("n=%d c=%d f=%d α,β=%v: float32 tiles disagree with the definition", tc.n, tc.c, tc.f, ab)
+			}
 		}
 	}
 }

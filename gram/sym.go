@@ -4,7 +4,6 @@ import (
 	"runtime"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
@@ -36,6 +35,21 @@ const blockRows = 64
 // tiles run in parallel.
 func AddSymHadamard(dst *mat.SymDense, s, k *mat.Dense, c int, alpha, beta float64) {
 	r, f := s.Dims()
+	sm := s.RawMatrix()
+	addSymHadamard(dst, sm.Data, sm.Stride, r, f, k, c, alpha, beta)
+}
+
+// AddSymHadamard32 is AddSymHadamard with the tiles of S Sᵀ computed in
+// float32 (twice the rate) and folded into dst in float64: s holds the
+// r×f matrix S rounded to float32, row-major with stride f.
+func AddSymHadamard32(dst *mat.SymDense, s []float32, r, f int, k *mat.Dense, c int, alpha, beta float64) {
+	if len(s) < r*f {
+		panic("gram: float32 factor too short")
+	}
+	addSymHadamard(dst, s, f, r, f, k, c, alpha, beta)
+}
+
+func addSymHadamard[T float32 | float64](dst *mat.SymDense, s []T, lds, r, f int, k *mat.Dense, c int, alpha, beta float64) {
 	if dst.SymmetricDim() != r {
 		panic("gram: destination shape mismatch")
 	}
@@ -51,38 +65,42 @@ func AddSymHadamard(dst *mat.SymDense, s, k *mat.Dense, c int, alpha, beta float
 		return
 	}
 	raw := dst.RawSymmetric()
-	sm := s.RawMatrix()
 	tiles := (r + blockRows - 1) / blockRows
 	workers := min(runtime.GOMAXPROCS(0), tiles)
-	bufs := make([]*[]float64, workers)
+	type buffers struct {
+		expanded *[]float64
+		tile     *[]T
+	}
+	bufs := make([]buffers, workers)
 	defer func() {
 		for _, b := range bufs {
-			if b != nil {
-				scratch.Put(b)
+			if b.expanded != nil {
+				scratch.Put(b.expanded)
+				putTile(b.tile)
 			}
 		}
 	}()
 	par.For(tiles, workers, func(w, ti int) {
-		if bufs[w] == nil {
-			bufs[w] = scratch.Get((blockRows + 1) * r)
+		if bufs[w].expanded == nil {
+			bufs[w] = buffers{scratch.Get(r), getTile[T](blockRows * r)}
 		}
-		tile := (*bufs[w])[:blockRows*r]
 		// expanded[j] = α·k[i/c][j/c] + β for the current row block.
-		expanded := (*bufs[w])[blockRows*r : (blockRows+1)*r]
+		expanded := *bufs[w].expanded
+		tile := (*bufs[w].tile)[:blockRows*r]
 		i0 := ti * blockRows
 		i1 := min(i0+blockRows, r)
 		h, width := i1-i0, r-i0
-		a := sm.Data[i0*sm.Stride:]
-		tileBLAS.Dgemm(blas.NoTrans, blas.Trans, h, width, f, 1, a, sm.Stride, a, sm.Stride, 0, tile, width)
+		tileProduct(h, width, f, s[i0*lds:], lds, tile)
 		block := -1
+		if alpha == 0 {
+			for j := range expanded {
+				expanded[j] = beta
+			}
+		}
 		for i := i0; i < i1; i++ {
 			tr := tile[(i-i0)*width+(i-i0) : (i-i0+1)*width]
 			dr := raw.Data[i*raw.Stride+i : i*raw.Stride+r]
-			if alpha == 0 {
-				floats.AddScaled(dr, beta, tr)
-				continue
-			}
-			if i/c != block {
+			if alpha != 0 && i/c != block {
 				block = i / c
 				kr := k.RawRowView(block)
 				for bj := block; bj < r/c; bj++ {
@@ -93,7 +111,45 @@ func AddSymHadamard(dst *mat.SymDense, s, k *mat.Dense, c int, alpha, beta float
 					}
 				}
 			}
-			fastblas.AddMul(dr, expanded[i:], tr)
+			foldRow(dr, expanded[i:], tr)
 		}
 	})
+}
+
+// tileProduct sets tile (h×width) to a·a[0:width]ᵀ for the rows of a
+// (stride lda, f columns), on tileBLAS in T's precision.
+func tileProduct[T float32 | float64](h, width, f int, a []T, lda int, tile []T) {
+	switch a := any(a).(type) {
+	case []float64:
+		tileBLAS.Dgemm(blas.NoTrans, blas.Trans, h, width, f, 1, a, lda, a, lda, 0, any(tile).([]float64), width)
+	case []float32:
+		tileBLAS.Sgemm(blas.NoTrans, blas.Trans, h, width, f, 1, a, lda, a, lda, 0, any(tile).([]float32), width)
+	}
+}
+
+// foldRow sets dst += e∘t.
+func foldRow[T float32 | float64](dst, e []float64, t []T) {
+	switch t := any(t).(type) {
+	case []float64:
+		fastblas.AddMul(dst, e, t)
+	case []float32:
+		fastblas.AddMulMixed(dst, e, t)
+	}
+}
+
+func getTile[T float32 | float64](n int) *[]T {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return any(scratch.Get32(n)).(*[]T)
+	}
+	return any(scratch.Get(n)).(*[]T)
+}
+
+func putTile[T float32 | float64](b *[]T) {
+	switch b := any(b).(type) {
+	case *[]float64:
+		scratch.Put(b)
+	case *[]float32:
+		scratch.Put32(b)
+	}
 }

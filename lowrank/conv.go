@@ -110,6 +110,10 @@ type Conv struct {
 	// factor rows for MulTo. RouteAuto (the zero value) uses the cost
 	// model.
 	Route GramRoute
+	// Precision of the aggregated route's products in MulTo. The Gram
+	// matrices, cross products and the explicit route compute in float64
+	// whatever it says (no float32 path yet).
+	Precision Precision
 
 	budget int64
 	stats  *convStats // shared with Select'ed copies
@@ -132,6 +136,9 @@ func NewConv(g *ConvGeom, s, a *mat.Dense, c int, weight, bias bool) *Conv {
 	}
 	return &Conv{G: g, S: s, A: a, C: c, Weight: weight, Bias: bias, stats: &convStats{}}
 }
+
+// SetPrecision implements Precisioner.
+func (f *Conv) SetPrecision(p Precision) { f.Precision = p }
 
 // SetBudget implements Budgeter.
 func (f *Conv) SetBudget(bytes int64) { f.budget = bytes }
@@ -822,6 +829,9 @@ const aggregatedChunkFloats = 1 << 21
 func (f *Conv) aggregatedPlan(nv int) (group, samples int) {
 	p, k, out := int64(f.G.P()), int64(f.G.K()), int64(f.G.OutC)
 	b := f.Budget() / 8
+	if f.Weight && f.Precision == Float32 {
+		b = b * 2 / 3 // float32 copies of all three
+	}
 	g := int64(nv)
 	if need := g*out*k + p*k + g*out*p; need > b {
 		g = max(1, (b-p*k)/(out*k+out*p))
@@ -846,6 +856,10 @@ func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
 		acc = make([]float64, group*out*k)
 	}
 	bc := make([]float64, group*out*mc*p)
+	var bc32, uc32, t32 []float32
+	if f.Weight && f.Precision == Float32 {
+		bc32, uc32, t32 = make([]float32, len(bc)), make([]float32, len(uc)), make([]float32, len(acc))
+	}
 	procs := runtime.GOMAXPROCS(0)
 	pk := p * k
 	for j0 := 0; j0 < nv; j0 += group {
@@ -873,7 +887,16 @@ func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
 					}
 				}
 			})
-			if f.Weight {
+			if f.Weight && f.Precision == Float32 {
+				rows := (j1 - j0) * out
+				fastblas.Narrow(bc32[:rows*w], bc)
+				fastblas.Narrow(uc32[:w*k], uc)
+				var sgemm fastblas.Implementation
+				sgemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, k, w, 1, bc32, w, uc32, k, 0, t32, k)
+				for i, v := range t32[:rows*k] {
+					acc[i] += float64(v)
+				}
+			} else if f.Weight {
 				blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
 					blas64.General{Rows: (j1 - j0) * out, Cols: w, Stride: w, Data: bc},
 					blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 1,

@@ -24,3 +24,30 @@ type Factor interface {
 	// true, in the layer's state_dict order; nil if none is kept.
 	Select(keep []bool) Factor
 }
+
+// Precision is the floating-point type of a factor's large products.
+type Precision int
+
+const (
+	// Float64, the zero value, computes everything in float64.
+	Float64 Precision = iota
+	// Float32 runs the large products of AddGramTo and MulTo in float32,
+	// like the PyTorch tools, on inputs rounded to float32 and with results
+	// accumulated and returned in float64: about twice the speed of those
+	// products, relative errors about 1e-6 instead of 1e-12. Where a
+	// factor type or route has no float32 product, it computes in float64.
+	Float32
+)
+
+// String returns "float64" or "float32".
+func (p Precision) String() string {
+	if p == Float32 {
+		return "float32"
+	}
+	return "float64"
+}
+
+// A Precisioner is a factor whose large products can run in float32.
+type Precisioner interface {
+	SetPrecision(Precision)
+}

@@ -138,3 +138,61 @@ func TestLinear(t *testing.T) {
 		t.Error("Select of a missing bias should be nil")
 	}
 }
+
+// TestFloat32Products checks the float32 paths of AddGramTo and MulTo
+// against the explicit block of V to float32 accuracy, for linear layers
+// (both map-back strategies: one product for all vectors and one per
+// vector) and convolutions (the aggregated route), and that Select keeps
+// the precision.
+func TestFloat32Products(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	const rel = 2e-6
+	check := func(name string, f Factor, v *mat.Dense, nv int) {
+		t.Helper()
+		cols := f.Cols()
+		u := randDense(rng, nv, cols)
+		got := mat.NewDense(nv, f.Dim(), nil)
+		f.MulTo(got, u)
+		var want mat.Dense
+		want.Mul(u, v.T())
+		if e := maxAbsDiff(got, &want); e > rel*mat.Norm(&want, math.Inf(1)) || e == 0 {
+			t.Errorf("%s MulTo: max error %.3g (norm %.3g), want float32 rounding", name, e, mat.Norm(&want, math.Inf(1)))
+		}
+		g := mat.NewSymDense(cols, nil)
+		f.AddGramTo(g)
+		var wantG mat.Dense
+		wantG.Mul(v.T(), v)
+		if e := maxAbsDiff(g, &wantG); e > rel*mat.Norm(&wantG, math.Inf(1)) {
+			t.Errorf("%s AddGramTo: max error %.3g", name, e)
+		}
+	}
+	for _, tc := range []struct{ n, c, out, in, nv int }{{5, 3, 7, 6, 3}, {9, 2, 40, 33, 400}} {
+		l := NewLinear(randDense(rng, tc.n*tc.c, tc.out), randDense(rng, tc.n, tc.in), tc.c, true, true)
+		l.SetPrecision(Float32)
+		sel := l.Select([]bool{true, true}).(*Linear)
+		if sel.Precision != Float32 {
+			t.Fatal("Select dropped the precision")
+		}
+		// nv·out·in > batchedMapBackMax in the second case: one product per vector.
+		check(fmt.Sprintf("linear %+v", tc), sel, explicitLinear(sel), tc.nv)
+	}
+	for ci, tc := range convCases {
+		if !tc.weight {
+			continue
+		}
+		x, _ := tc.factors(rng)
+		x.Route = RouteKernel
+		x.SetPrecision(Float32)
+		if x.mulExplicit(3) {
+			t.Fatalf("case %d: kernel route took the explicit MulTo", ci)
+		}
+		u := randDense(rng, 3, x.Cols())
+		got := mat.NewDense(3, x.Dim(), nil)
+		x.MulTo(got, u)
+		var want mat.Dense
+		want.Mul(u, explicitConv(x).T())
+		if e := maxAbsDiff(got, &want); e > rel*mat.Norm(&want, math.Inf(1)) || e == 0 {
+			t.Errorf("conv case %d MulTo: max error %.3g, want float32 rounding", ci, e)
+		}
+	}
+}

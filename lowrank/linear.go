@@ -3,6 +3,7 @@ package lowrank
 import (
 	"runtime"
 
+	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
@@ -19,7 +20,12 @@ type Linear struct {
 	A            *mat.Dense // n×in layer inputs
 	C            int        // factor columns per sample
 	Weight, Bias bool       // which tensors the block covers
+	// Precision of the Gram tiles and the products of MulTo.
+	Precision Precision
 }
+
+// SetPrecision implements Precisioner.
+func (l *Linear) SetPrecision(p Precision) { l.Precision = p }
 
 // NewLinear returns the block for factor rows s and inputs a.
 func NewLinear(s, a *mat.Dense, c int, weight, bias bool) *Linear {
@@ -56,7 +62,7 @@ func (l *Linear) Select(keep []bool) Factor {
 	if !w && !b {
 		return nil
 	}
-	return &Linear{S: l.S, A: l.A, C: l.C, Weight: w, Bias: b}
+	return &Linear{S: l.S, A: l.A, C: l.C, Weight: w, Bias: b, Precision: l.Precision}
 }
 
 func checkShape(m *mat.Dense, r, c int) {
@@ -102,7 +108,10 @@ func (l *Linear) MulTo(dst, u *mat.Dense) {
 	bcat := mat.NewDense(n, k*out, *bbuf)
 	l.aggregate(bcat, u)
 	off := 0
-	if l.Weight {
+	if l.Weight && l.Precision == Float32 {
+		l.mulWeight32(dst, bcat, k)
+		off = out * in
+	} else if l.Weight {
 		if k*out*in <= batchedMapBackMax {
 			// One product for all vectors, (k·out × n)·(n × in): small
 			// per-vector products run far below the peak.
@@ -129,6 +138,40 @@ func (l *Linear) MulTo(dst, u *mat.Dense) {
 				floats.Add(bias, bcat.RawRowView(i)[j*out:(j+1)*out])
 			}
 		}
+	}
+}
+
+// mulWeight32 writes the weight parts B_jᵀ A of the k vectors into the
+// rows of dst with float32 products: one for all vectors when the
+// temporary is small, else one per vector.
+func (l *Linear) mulWeight32(dst, bcat *mat.Dense, k int) {
+	n, out, in := l.dims()
+	b32, a32 := narrowed(bcat), narrowed(l.A)
+	defer scratch.Put32(b32)
+	defer scratch.Put32(a32)
+	var sgemm fastblas.Implementation
+	if k*out*in <= batchedMapBackMax {
+		w := scratch.Get32(k * out * in)
+		defer scratch.Put32(w)
+		sgemm.Sgemm(blas.Trans, blas.NoTrans, k*out, in, n, 1, *b32, k*out, *a32, in, 0, *w, in)
+		for j := 0; j < k; j++ {
+			widen(dst.RawRowView(j)[:out*in], (*w)[j*out*in:(j+1)*out*in])
+		}
+		return
+	}
+	w := scratch.Get32(out * in)
+	defer scratch.Put32(w)
+	for j := 0; j < k; j++ {
+		sgemm.Sgemm(blas.Trans, blas.NoTrans, out, in, n, 1, (*b32)[j*out:], k*out, *a32, in, 0, *w, in)
+		widen(dst.RawRowView(j)[:out*in], *w)
+	}
+}
+
+// widen sets dst[i] = float64(src[i]).
+func widen(dst []float64, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = float64(v)
 	}
 }
 
@@ -183,7 +226,25 @@ func (l *Linear) AddGramTo(dst *mat.SymDense) {
 		k = new(mat.Dense)
 		k.Mul(l.A, l.A.T())
 	}
+	if l.Precision == Float32 {
+		_, out := l.S.Dims()
+		s32 := narrowed(l.S)
+		defer scratch.Put32(s32)
+		gram.AddSymHadamard32(dst, *s32, r, out, k, l.C, alpha, beta)
+		return
+	}
 	gram.AddSymHadamard(dst, l.S, k, l.C, alpha, beta)
+}
+
+// narrowed returns m rounded to float32, row-major without padding, in a
+// buffer from scratch.Get32.
+func narrowed(m *mat.Dense) *[]float32 {
+	r, c := m.Dims()
+	b := scratch.Get32(r * c)
+	for i := 0; i < r; i++ {
+		fastblas.Narrow((*b)[i*c:(i+1)*c], m.RawRowView(i))
+	}
+	return b
 }
 
 func (l *Linear) AddCrossTo(dst *mat.Dense, y Factor) {

@@ -175,6 +175,23 @@ func TestEigenOutputs(t *testing.T) {
 		t.Errorf("curvature_samples %d, seconds %v", got.CurvatureSamples, got.Seconds)
 	}
 	checkValues(t, "sub-batch eigenvalues", got.Eigenvalues, e.SubBatch.Eigenvalues, 1e-10)
+
+	// JSON in float32: recorded, and within float32 rounding (float64
+	// runs leave the field out).
+	r = ok(t, "", "eigen", "--model", c.Model(), "--data", c.Batch(), "--k", "10", "--precision", "float32", "--format", "json", "--no-timing")
+	var got32 struct {
+		Precision   *string   `json:"precision"`
+		Eigenvalues []float64 `json:"eigenvalues"`
+	}
+	decodeJSON(t, r.stdout, &got32)
+	if got32.Precision == nil || *got32.Precision != "float32" {
+		t.Errorf("precision %v, want float32", got32.Precision)
+	}
+	checkValues(t, "float32 eigenvalues", got32.Eigenvalues, e.TopEigenvalues, 1e-5)
+	r = ok(t, "", "spectrum", "--model", c.Model(), "--data", c.Batch(), "--format", "json", "--no-timing")
+	if strings.Contains(r.stdout, "precision") {
+		t.Errorf("float64 spectrum output mentions the precision:\n%s", r.stdout)
+	}
 }
 
 func TestEigenvectorFiles(t *testing.T) {

@@ -41,6 +41,7 @@ type eigenJSON struct {
 	CurvatureSamples int              `json:"curvature_samples"`
 	Columns          int              `json:"columns_per_sample"`
 	MCSamples        int              `json:"mc_samples"`
+	Precision        string           `json:"precision,omitempty"`
 	Loss             float64          `json:"loss"`
 	K                int              `json:"k"`
 	Rank             *int             `json:"rank,omitempty"`
@@ -196,7 +197,7 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings []string) error {
 	out := eigenJSON{
 		NumParams: res.NumParams, BatchSize: res.BatchSize, CurvatureSamples: res.CurvatureSamples,
-		Columns: res.Columns, MCSamples: c.mc, Loss: res.Loss, K: k, Warnings: warnings, Seconds: c.seconds(res.Timing),
+		Columns: res.Columns, MCSamples: c.mc, Precision: c.precisionField(), Loss: res.Loss, K: k, Warnings: warnings, Seconds: c.seconds(res.Timing),
 	}
 	rank := func(blk vivit.Block) *int {
 		if blk.Rank < 0 {

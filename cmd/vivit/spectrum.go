@@ -30,6 +30,7 @@ type spectrumJSON struct {
 	CurvatureSamples int             `json:"curvature_samples"`
 	Columns          int             `json:"columns_per_sample"`
 	MCSamples        int             `json:"mc_samples"`
+	Precision        string          `json:"precision,omitempty"`
 	Eigenvalues      []float64       `json:"eigenvalues,omitempty"`
 	Trace            *float64        `json:"trace,omitempty"`
 	Rank             *int            `json:"rank,omitempty"`
@@ -76,7 +77,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 		switch c.format {
 		case "json":
 			out := spectrumJSON{NumParams: res.NumParams, BatchSize: res.BatchSize, CurvatureSamples: res.CurvatureSamples,
-				Columns: res.Columns, MCSamples: c.mc, Seconds: c.seconds(res.Timing)}
+				Columns: res.Columns, MCSamples: c.mc, Precision: c.precisionField(), Seconds: c.seconds(res.Timing)}
 			if c.groupsBy == "layer" {
 				for _, blk := range res.Blocks {
 					out.Groups = append(out.Groups, spectrumGroup{Name: blk.Name, Params: blk.Layout.Names,

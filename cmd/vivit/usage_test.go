@@ -65,6 +65,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"eigen", "--subbatch", "1,x"}, 2, `--subbatch: "x" is not an index`},
 		{[]string{"eigen", "--subbatch", "1,100000"}, 2, "--subbatch: index 100000 is out of range for a batch of 128 samples"},
 		{[]string{"eigen", "--subbatch", "1,1"}, 2, "--subbatch: index 1 is repeated"},
+		{[]string{"eigen", "--precision", "float16"}, 2, `--precision: "float16" is not float64 or float32`},
 		{[]string{"eigen", "--eigvecs", "v.txt"}, 2, "--eigvecs v.txt: the file name must end in .npy, .safetensors or .pt"},
 		{[]string{"eigen", "--groups", "layer", "--eigvecs", "x.npy"}, 2, "with --groups layer write .safetensors or .pt"},
 		{[]string{"spectrum", "--plot", "s.jpg"}, 2, "--plot s.jpg: the file name must end in .png"},

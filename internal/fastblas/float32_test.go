@@ -246,3 +246,51 @@ func TestUseFloat32(t *testing.T) {
 		t.Fatal("Use did not register Implementation for blas32")
 	}
 }
+
+// TestAddMulMixed and TestNarrow check the float32 helpers against scalar
+// loops for every length around the kernels' 4-element steps, assembly and
+// portable; elements past the length are left alone.
+func TestAddMulMixed(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(39, 40))
+	bothKernels(func(asm bool) {
+		for n := 0; n <= 37; n++ {
+			x := randMat(rnd, 1, n+3, n+3)
+			y := to32(randMat(rnd, 1, n+3, n+3))
+			dst := randMat(rnd, 1, n+1, n+1)
+			want := append([]float64(nil), dst...)
+			for i := 0; i < n; i++ {
+				want[i] += x[i] * float64(y[i])
+			}
+			AddMulMixed(dst[:n], x, y)
+			for i := range want {
+				if math.Abs(dst[i]-want[i]) > 4e-16*(math.Abs(want[i])+math.Abs(x[i]*float64(y[i]))) {
+					t.Fatalf("asm=%v n=%d: dst[%d] = %v, want %v", asm, n, i, dst[i], want[i])
+				}
+			}
+		}
+	})
+}
+
+func TestNarrow(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(41, 42))
+	bothKernels(func(asm bool) {
+		for n := 0; n <= 37; n++ {
+			src := randMat(rnd, 1, n+2, n+2)
+			src[0] = 1 + 0x1p-30 // rounds to 1
+			if n > 1 {
+				src[1] = math.Inf(-1)
+			}
+			dst := make([]float32, n+1)
+			dst[n] = 7
+			Narrow(dst[:n], src)
+			for i := 0; i < n; i++ {
+				if math.Float32bits(dst[i]) != math.Float32bits(float32(src[i])) {
+					t.Fatalf("asm=%v n=%d: dst[%d] = %v, want %v", asm, n, i, dst[i], float32(src[i]))
+				}
+			}
+			if dst[n] != 7 {
+				t.Fatalf("asm=%v n=%d: wrote past the end", asm, n)
+			}
+		}
+	})
+}

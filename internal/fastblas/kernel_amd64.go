@@ -161,6 +161,49 @@ func AddMul(dst, x, y []float64) {
 }
 
 //go:noescape
+func addMulMixed4(n4 int, dst, x *float64, y *float32)
+
+// AddMulMixed sets dst[i] += x[i]·float64(y[i]) for i < len(dst): AddMul
+// with a float32 factor (a tile of a float32 product folded into a float64
+// sum). x and y must be at least as long as dst.
+func AddMulMixed(dst, x []float64, y []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	x, y = x[:n], y[:n]
+	start := 0
+	if n4 := n / 4; haveAsm && n4 > 0 {
+		addMulMixed4(n4, &dst[0], &x[0], &y[0])
+		start = 4 * n4
+	}
+	for i := start; i < n; i++ {
+		dst[i] += x[i] * float64(y[i])
+	}
+}
+
+//go:noescape
+func narrow4(n4 int, dst *float32, src *float64)
+
+// Narrow sets dst[i] = float32(src[i]) for i < len(dst) (rounding to
+// nearest); src must be at least as long as dst.
+func Narrow(dst []float32, src []float64) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	src = src[:n]
+	start := 0
+	if n4 := n / 4; haveAsm && n4 > 0 {
+		narrow4(n4, &dst[0], &src[0])
+		start = 4 * n4
+	}
+	for i := start; i < n; i++ {
+		dst[i] = float32(src[i])
+	}
+}
+
+//go:noescape
 func combRows(n16, k int, a, b *float64, ldb int, c *float64)
 
 // CombRows sets c[j] = Σ_{p<len(a)} a[p]·b[p·ldb+j] for j < len(c): a

@@ -509,3 +509,43 @@ withbeta32:
 	STOREBS(Y14, Y15)
 	VZEROUPPER
 	RET
+
+// func addMulMixed4(n4 int, dst, x *float64, y *float32)
+//
+// dst[i] += x[i]·float64(y[i]) for i < 4·n4, n4 ≥ 1.
+TEXT ·addMulMixed4(SB), NOSPLIT, $0-32
+	MOVQ n4+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ x+16(FP), SI
+	MOVQ y+24(FP), DX
+
+addmulmixed:
+	VCVTPS2PD   (DX), Y1
+	VMOVUPD     (DI), Y0
+	VFMADD231PD (SI), Y1, Y0
+	VMOVUPD     Y0, (DI)
+	ADDQ        $32, DI
+	ADDQ        $32, SI
+	ADDQ        $16, DX
+	DECQ        CX
+	JNZ         addmulmixed
+	VZEROUPPER
+	RET
+
+// func narrow4(n4 int, dst *float32, src *float64)
+//
+// dst[i] = float32(src[i]) for i < 4·n4, n4 ≥ 1 (round to nearest even).
+TEXT ·narrow4(SB), NOSPLIT, $0-24
+	MOVQ n4+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ src+16(FP), SI
+
+narrowloop:
+	VCVTPD2PSY (SI), X0
+	VMOVUPS    X0, (DI)
+	ADDQ       $32, SI
+	ADDQ       $16, DI
+	DECQ       CX
+	JNZ        narrowloop
+	VZEROUPPER
+	RET

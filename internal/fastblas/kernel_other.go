@@ -35,6 +35,22 @@ func AddMul(dst, x, y []float64) {
 	}
 }
 
+// AddMulMixed sets dst[i] += x[i]·float64(y[i]) for i < len(dst).
+func AddMulMixed(dst, x []float64, y []float32) {
+	x, y = x[:len(dst)], y[:len(dst)]
+	for i := range dst {
+		dst[i] += x[i] * float64(y[i])
+	}
+}
+
+// Narrow sets dst[i] = float32(src[i]) for i < len(dst).
+func Narrow(dst []float32, src []float64) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] = float32(src[i])
+	}
+}
+
 // CombRows sets c[j] = Σ_{p<len(a)} a[p]·b[p·ldb+j] for j < len(c).
 func CombRows(c, a, b []float64, ldb int) {
 	if len(c) == 0 {

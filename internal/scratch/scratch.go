@@ -21,7 +21,8 @@ import (
 // classes per power of two: sizes 5/8, 6/8, 7/8 and 8/8 of it.
 const perOctave = 4
 
-var pools [8 + 60*perOctave]sync.Pool // of *[]float64
+// pools and pools32 hold *[]float64 and *[]float32 by size class.
+var pools, pools32 [8 + 60*perOctave]sync.Pool
 
 // class returns the size class of a request for n > 0 float64s and the
 // class's buffer size: the smallest size of the form m·2^e with m in
@@ -39,23 +40,33 @@ func class(n int) (c, size int) {
 
 // Get returns a buffer of n float64s whose contents are undefined. Give it
 // back with Put once it is no longer referenced.
-func Get(n int) *[]float64 {
-	if n <= 0 {
-		return new([]float64)
-	}
-	c, size := class(n)
-	if b, ok := pools[c].Get().(*[]float64); ok {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]float64, n, size)
-	return &b
-}
+func Get(n int) *[]float64 { return get[float64](&pools, n) }
 
 // Put hands b back for reuse; neither b nor its contents may be used
 // afterwards. Buffers that Get did not hand out are pooled in the largest
 // class they hold.
-func Put(b *[]float64) {
+func Put(b *[]float64) { put(&pools, b) }
+
+// Get32 and Put32 are Get and Put for float32 buffers.
+func Get32(n int) *[]float32 { return get[float32](&pools32, n) }
+
+// Put32 hands back a buffer from Get32.
+func Put32(b *[]float32) { put(&pools32, b) }
+
+func get[T float32 | float64](ps *[len(pools)]sync.Pool, n int) *[]T {
+	if n <= 0 {
+		return new([]T)
+	}
+	c, size := class(n)
+	if b, ok := ps[c].Get().(*[]T); ok {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]T, n, size)
+	return &b
+}
+
+func put[T float32 | float64](ps *[len(pools)]sync.Pool, b *[]T) {
 	n := cap(*b)
 	if n == 0 {
 		return
@@ -67,5 +78,5 @@ func Put(b *[]float64) {
 	if c < 0 {
 		return
 	}
-	pools[c].Put(b)
+	ps[c].Put(b)
 }

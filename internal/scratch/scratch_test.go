@@ -75,3 +75,19 @@ func TestPutForeign(t *testing.T) {
 		t.Fatalf("pooled %d floats, want the %d put", cap(*got), n)
 	}
 }
+
+// TestGet32 checks the float32 pools: lengths, and that they never hand
+// out a float64 buffer's class to a float32 request or the reverse.
+func TestGet32(t *testing.T) {
+	for _, n := range []int{0, 1, 9, 1000} {
+		b := Get32(n)
+		if len(*b) != n {
+			t.Fatalf("Get32(%d) has length %d", n, len(*b))
+		}
+		Put32(b)
+		Put(Get(n))
+	}
+	if b := Get32(1000); len(*b) != 1000 || cap(*b) < 1000 {
+		t.Fatalf("Get32(1000): len %d cap %d", len(*b), cap(*b))
+	}
+}
