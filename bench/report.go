@@ -25,8 +25,9 @@ type Case struct {
 	Directional bool
 }
 
-// MLPCases returns the MLP cases of the performance targets, exact and
-// Monte-Carlo (M=1), N=128, k=10.
+// MLPCases returns the MLP cases of the performance targets, exact (in
+// float64 and with Options.Precision float32) and Monte-Carlo (M=1),
+// N=128, k=10.
 func MLPCases() ([]Case, error) {
 	var cs []Case
 	for _, c := range []struct {
@@ -39,6 +40,7 @@ func MLPCases() ([]Case, error) {
 		}
 		cs = append(cs,
 			Case{Name: c.name + " N=128 exact top-10", Model: m, Batch: b, K: 10},
+			Case{Name: c.name + " N=128 exact top-10, float32", Model: m, Batch: b, K: 10, Opts: vivit.Options{Precision: vivit.Float32}},
 			Case{Name: c.name + " N=128 mc=1 top-10", Model: m, Batch: b, K: 10, Opts: vivit.Options{MCSamples: 1}},
 			Case{Name: c.name + " N=128 exact directional", Model: m, Batch: b, K: 10, Directional: true},
 			Case{Name: c.name + " N=128 exact directional, no vectors", Model: m, Batch: b, K: 10, Directional: true, Opts: vivit.Options{SkipVectors: true}})
@@ -47,7 +49,8 @@ func MLPCases() ([]Case, error) {
 }
 
 // ConvCases returns the cases of the 3c3d-like network (ThreeC3D), exact
-// and Monte-Carlo (M=1) top-10 for each batch size in ns.
+// (float64 and float32) and Monte-Carlo (M=1) top-10 for each batch size
+// in ns.
 func ConvCases(ns ...int) ([]Case, error) {
 	var cs []Case
 	for _, n := range ns {
@@ -58,6 +61,7 @@ func ConvCases(ns ...int) ([]Case, error) {
 		name := fmt.Sprintf("3c3d N=%d", n)
 		cs = append(cs,
 			Case{Name: name + " exact top-10", Model: m, Batch: b, K: 10},
+			Case{Name: name + " exact top-10, float32", Model: m, Batch: b, K: 10, Opts: vivit.Options{Precision: vivit.Float32}},
 			Case{Name: name + " mc=1 top-10", Model: m, Batch: b, K: 10, Opts: vivit.Options{MCSamples: 1}})
 	}
 	return cs, nil

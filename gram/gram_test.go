@@ -64,16 +64,16 @@ func TestHadamardKernels(t *testing.T) {
 			// Float32 tiles: the definition on S rounded to float32, up
 			// to float32 rounding of the dot products.
 			r, f := s.Dims()
-			s32 := make([]float32, r*f)
+			st32 := make([]float32, r*f) // Sᵀ, f×r
 			rounded := mat.NewDense(r, f, nil)
 			for i := 0; i < r; i++ {
 				for j := 0; j < f; j++ {
-					s32[i*f+j] = float32(s.At(i, j))
-					rounded.Set(i, j, float64(s32[i*f+j]))
+					st32[j*r+i] = float32(s.At(i, j))
+					rounded.Set(i, j, float64(st32[j*r+i]))
 				}
 			}
 			got4 := mat.NewSymDense(r, nil)
-			AddSymHadamard32(got4, s32, r, f, kk, tc.c, ab[0], ab[1])
+			AddSymHadamard32(got4, st32, r, f, kk, tc.c, ab[0], ab[1])
 			want4 := direct(rounded, &k, tc.c, ab[0], ab[1])
 			if !mat.EqualApprox(got4, want4, 1e-6*float64(f)*(1+mat.Norm(want4, math.Inf(1)))) {
 				t.Errorf("n=%d c=%d f=%d α,β=%v: float32 tiles disagree with the definition", tc.n, tc.c, tc.f, ab)

@@ -36,20 +36,29 @@ const blockRows = 64
 func AddSymHadamard(dst *mat.SymDense, s, k *mat.Dense, c int, alpha, beta float64) {
 	r, f := s.Dims()
 	sm := s.RawMatrix()
-	addSymHadamard(dst, sm.Data, sm.Stride, r, f, k, c, alpha, beta)
+	addSymHadamard(dst, r, k, c, alpha, beta, func(i0, h, width int, tile []float64) {
+		a := sm.Data[i0*sm.Stride:]
+		tileBLAS.Dgemm(blas.NoTrans, blas.Trans, h, width, f, 1, a, sm.Stride, a, sm.Stride, 0, tile, width)
+	})
 }
 
 // AddSymHadamard32 is AddSymHadamard with the tiles of S Sᵀ computed in
-// float32 (twice the rate) and folded into dst in float64: s holds the
-// r×f matrix S rounded to float32, row-major with stride f.
-func AddSymHadamard32(dst *mat.SymDense, s []float32, r, f int, k *mat.Dense, c int, alpha, beta float64) {
-	if len(s) < r*f {
+// float32 (twice the rate) and folded into dst in float64. st holds Sᵀ
+// rounded to float32, f×r row-major: the tiles are then products of
+// column slices, whose packing copies contiguous runs instead of
+// transposing S again for every tile.
+func AddSymHadamard32(dst *mat.SymDense, st []float32, r, f int, k *mat.Dense, c int, alpha, beta float64) {
+	if len(st) < r*f {
 		panic("gram: float32 factor too short")
 	}
-	addSymHadamard(dst, s, f, r, f, k, c, alpha, beta)
+	addSymHadamard(dst, r, k, c, alpha, beta, func(i0, h, width int, tile []float32) {
+		tileBLAS.Sgemm(blas.Trans, blas.NoTrans, h, width, f, 1, st[i0:], r, st[i0:], r, 0, tile, width)
+	})
 }
 
-func addSymHadamard[T float32 | float64](dst *mat.SymDense, s []T, lds, r, f int, k *mat.Dense, c int, alpha, beta float64) {
+// addSymHadamard is AddSymHadamard with tile(i0, h, width, dst) setting
+// dst (h×width) to rows i0… of S Sᵀ from column i0 on.
+func addSymHadamard[T float32 | float64](dst *mat.SymDense, r int, k *mat.Dense, c int, alpha, beta float64, tile func(i0, h, width int, dst []T)) {
 	if dst.SymmetricDim() != r {
 		panic("gram: destination shape mismatch")
 	}
@@ -86,11 +95,11 @@ func addSymHadamard[T float32 | float64](dst *mat.SymDense, s []T, lds, r, f int
 		}
 		// expanded[j] = α·k[i/c][j/c] + β for the current row block.
 		expanded := *bufs[w].expanded
-		tile := (*bufs[w].tile)[:blockRows*r]
+		tileBuf := (*bufs[w].tile)[:blockRows*r]
 		i0 := ti * blockRows
 		i1 := min(i0+blockRows, r)
 		h, width := i1-i0, r-i0
-		tileProduct(h, width, f, s[i0*lds:], lds, tile)
+		tile(i0, h, width, tileBuf)
 		block := -1
 		if alpha == 0 {
 			for j := range expanded {
@@ -98,7 +107,7 @@ func addSymHadamard[T float32 | float64](dst *mat.SymDense, s []T, lds, r, f int
 			}
 		}
 		for i := i0; i < i1; i++ {
-			tr := tile[(i-i0)*width+(i-i0) : (i-i0+1)*width]
+			tr := tileBuf[(i-i0)*width+(i-i0) : (i-i0+1)*width]
 			dr := raw.Data[i*raw.Stride+i : i*raw.Stride+r]
 			if alpha != 0 && i/c != block {
 				block = i / c
@@ -114,17 +123,6 @@ func addSymHadamard[T float32 | float64](dst *mat.SymDense, s []T, lds, r, f int
 			foldRow(dr, expanded[i:], tr)
 		}
 	})
-}
-
-// tileProduct sets tile (h×width) to a·a[0:width]ᵀ for the rows of a
-// (stride lda, f columns), on tileBLAS in T's precision.
-func tileProduct[T float32 | float64](h, width, f int, a []T, lda int, tile []T) {
-	switch a := any(a).(type) {
-	case []float64:
-		tileBLAS.Dgemm(blas.NoTrans, blas.Trans, h, width, f, 1, a, lda, a, lda, 0, any(tile).([]float64), width)
-	case []float32:
-		tileBLAS.Sgemm(blas.NoTrans, blas.Trans, h, width, f, 1, a, lda, a, lda, 0, any(tile).([]float32), width)
-	}
 }
 
 // foldRow sets dst += e∘t.

@@ -154,25 +154,24 @@ func (l *Linear) mulWeight32(dst, bcat *mat.Dense, k int) {
 		w := scratch.Get32(k * out * in)
 		defer scratch.Put32(w)
 		sgemm.Sgemm(blas.Trans, blas.NoTrans, k*out, in, n, 1, *b32, k*out, *a32, in, 0, *w, in)
-		for j := 0; j < k; j++ {
-			widen(dst.RawRowView(j)[:out*in], (*w)[j*out*in:(j+1)*out*in])
-		}
+		widenRows(dst, *w, k, out, in)
 		return
 	}
 	w := scratch.Get32(out * in)
 	defer scratch.Put32(w)
 	for j := 0; j < k; j++ {
 		sgemm.Sgemm(blas.Trans, blas.NoTrans, out, in, n, 1, (*b32)[j*out:], k*out, *a32, in, 0, *w, in)
-		widen(dst.RawRowView(j)[:out*in], *w)
+		widenRows(dst.Slice(j, j+1, 0, out*in).(*mat.Dense), *w, 1, out, in)
 	}
 }
 
-// widen sets dst[i] = float64(src[i]).
-func widen(dst []float64, src []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		dst[i] = float64(v)
-	}
+// widenRows sets the first out·in entries of row j of dst to the j-th
+// out×in block of w, in parallel over rows of the blocks.
+func widenRows(dst *mat.Dense, w []float32, k, out, in int) {
+	par.For(k*out, procsFor(k*out*in), func(_, r int) {
+		j, o := r/out, r%out
+		fastblas.Widen(dst.RawRowView(j)[o*in:(o+1)*in], w[r*in:(r+1)*in])
+	})
 }
 
 func (l *Linear) TransMulTo(dst, v *mat.Dense) {
@@ -228,9 +227,9 @@ func (l *Linear) AddGramTo(dst *mat.SymDense) {
 	}
 	if l.Precision == Float32 {
 		_, out := l.S.Dims()
-		s32 := narrowed(l.S)
-		defer scratch.Put32(s32)
-		gram.AddSymHadamard32(dst, *s32, r, out, k, l.C, alpha, beta)
+		st := narrowedT(l.S)
+		defer scratch.Put32(st)
+		gram.AddSymHadamard32(dst, *st, r, out, k, l.C, alpha, beta)
 		return
 	}
 	gram.AddSymHadamard(dst, l.S, k, l.C, alpha, beta)
@@ -241,10 +240,40 @@ func (l *Linear) AddGramTo(dst *mat.SymDense) {
 func narrowed(m *mat.Dense) *[]float32 {
 	r, c := m.Dims()
 	b := scratch.Get32(r * c)
-	for i := 0; i < r; i++ {
+	par.For(r, procsFor(r*c), func(_, i int) {
 		fastblas.Narrow((*b)[i*c:(i+1)*c], m.RawRowView(i))
-	}
+	})
 	return b
+}
+
+// narrowedT returns mᵀ rounded to float32 (c×r row-major for m r×c), in a
+// buffer from scratch.Get32, transposed in 64×64 tiles.
+func narrowedT(m *mat.Dense) *[]float32 {
+	const tile = 64
+	r, c := m.Dims()
+	b := scratch.Get32(r * c)
+	t := *b
+	par.For((r+tile-1)/tile, procsFor(r*c), func(_, bi int) {
+		i0 := bi * tile
+		for j0 := 0; j0 < c; j0 += tile {
+			for i := i0; i < min(i0+tile, r); i++ {
+				row := m.RawRowView(i)
+				for j := j0; j < min(j0+tile, c); j++ {
+					t[j*r+i] = float32(row[j])
+				}
+			}
+		}
+	})
+	return b
+}
+
+// procsFor is the number of goroutines for a pass over n values: one
+// below 2^15, where starting the others costs more than it saves.
+func procsFor(n int) int {
+	if n < 1<<15 {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 func (l *Linear) AddCrossTo(dst *mat.Dense, y Factor) {

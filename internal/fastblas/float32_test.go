@@ -271,6 +271,26 @@ func TestAddMulMixed(t *testing.T) {
 	})
 }
 
+func TestWiden(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(43, 44))
+	bothKernels(func(asm bool) {
+		for n := 0; n <= 37; n++ {
+			src := to32(randMat(rnd, 1, n+2, n+2))
+			dst := make([]float64, n+1)
+			dst[n] = 7
+			Widen(dst[:n], src)
+			for i := 0; i < n; i++ {
+				if dst[i] != float64(src[i]) {
+					t.Fatalf("asm=%v n=%d: dst[%d] = %v, want %v", asm, n, i, dst[i], src[i])
+				}
+			}
+			if dst[n] != 7 {
+				t.Fatalf("asm=%v n=%d: wrote past the end", asm, n)
+			}
+		}
+	})
+}
+
 func TestNarrow(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(41, 42))
 	bothKernels(func(asm bool) {

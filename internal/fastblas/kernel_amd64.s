@@ -549,3 +549,21 @@ narrowloop:
 	JNZ        narrowloop
 	VZEROUPPER
 	RET
+
+// func widen4(n4 int, dst *float64, src *float32)
+//
+// dst[i] = float64(src[i]) for i < 4·n4, n4 ≥ 1.
+TEXT ·widen4(SB), NOSPLIT, $0-24
+	MOVQ n4+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ src+16(FP), SI
+
+widenloop:
+	VCVTPS2PD (SI), Y0
+	VMOVUPD   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       widenloop
+	VZEROUPPER
+	RET

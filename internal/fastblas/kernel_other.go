@@ -51,6 +51,14 @@ func Narrow(dst []float32, src []float64) {
 	}
 }
 
+// Widen sets dst[i] = float64(src[i]) for i < len(dst).
+func Widen(dst []float64, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = float64(v)
+	}
+}
+
 // CombRows sets c[j] = Σ_{p<len(a)} a[p]·b[p·ldb+j] for j < len(c).
 func CombRows(c, a, b []float64, ldb int) {
 	if len(c) == 0 {
