@@ -58,6 +58,9 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	if c.groupsBy != "full" {
 		return usagef("--groups does not apply to stats (its statistics are always per layer)")
 	}
+	if c.precision != "float64" {
+		return usagef("--precision does not apply to stats (its products are all float64)")
+	}
 	if err := checkExt("diag-ggn", *diag, ".npy"); err != nil {
 		return err
 	}
