@@ -244,6 +244,10 @@ func contributors(fs []lowrank.Factor) []gram.Contributor {
 	return cs
 }
 
+// float32Tol is the Lanczos tolerance (residuals relative to λ₁) of runs
+// with Float32 precision: float32's unit roundoff, 6e-8, rounded up.
+const float32Tol = 1e-7
+
 // topK returns the nonzero eigenpairs among the k largest of g (vectors as
 // columns) and the numerical rank when it is known (else -1).
 func topK(g *mat.SymDense, k int, o Options) ([]float64, *mat.Dense, int, error) {
@@ -254,6 +258,12 @@ func topK(g *mat.SymDense, k int, o Options) ([]float64, *mat.Dense, int, error)
 	solver := o.Solver
 	if solver == nil {
 		solver = eigen.Auto(n, k)
+		if l, ok := solver.(eigen.Lanczos); ok && o.Precision == Float32 {
+			// Residuals below the Gram matrix's own float32 rounding
+			// would be converged noise.
+			l.Tol = float32Tol
+			solver = l
+		}
 	}
 	// The Gram matrix is ours: mirror its triangle in place so that
 	// solvers which need full storage use it without copying n² values.
