@@ -51,20 +51,24 @@ var benchShapes = []struct {
 	{"NN32x1152x100", blas.NoTrans, blas.NoTrans, 32, 1152, 100},
 }
 
+// benchOperands returns random operands of a benchmark shape, unpadded,
+// and the leading dimensions of A and B.
+func benchOperands(tA, tB blas.Transpose, m, n, k int) (a, bm, c []float64, lda, ldb int) {
+	rnd := rand.New(rand.NewPCG(1, 1))
+	aRows, lda := m, k
+	if tA == blas.Trans {
+		aRows, lda = k, m
+	}
+	bRows, ldb := k, n
+	if tB == blas.Trans {
+		bRows, ldb = n, k
+	}
+	return randMat(rnd, aRows, lda, lda), randMat(rnd, bRows, ldb, ldb), randMat(rnd, m, n, n), lda, ldb
+}
+
 func BenchmarkDgemm(b *testing.B) {
 	for _, s := range benchShapes {
-		rnd := rand.New(rand.NewPCG(1, 1))
-		aRows, aCols := s.m, s.k
-		if s.tA == blas.Trans {
-			aRows, aCols = s.k, s.m
-		}
-		bRows, bCols := s.k, s.n
-		if s.tB == blas.Trans {
-			bRows, bCols = s.n, s.k
-		}
-		a := randMat(rnd, aRows, aCols, aCols)
-		bm := randMat(rnd, bRows, bCols, bCols)
-		c := randMat(rnd, s.m, s.n, s.n)
+		a, bm, c, aCols, bCols := benchOperands(s.tA, s.tB, s.m, s.n, s.k)
 		for _, im := range benchImpls {
 			b.Run(fmt.Sprintf("%s/%s", s.name, im.name), func(b *testing.B) {
 				for b.Loop() {
@@ -106,18 +110,8 @@ func BenchmarkSgemm(b *testing.B) {
 		if s.m < 32 {
 			continue
 		}
-		rnd := rand.New(rand.NewPCG(1, 1))
-		aRows, aCols := s.m, s.k
-		if s.tA == blas.Trans {
-			aRows, aCols = s.k, s.m
-		}
-		bRows, bCols := s.k, s.n
-		if s.tB == blas.Trans {
-			bRows, bCols = s.n, s.k
-		}
-		a := to32(randMat(rnd, aRows, aCols, aCols))
-		bm := to32(randMat(rnd, bRows, bCols, bCols))
-		c := to32(randMat(rnd, s.m, s.n, s.n))
+		a64, b64, c64, aCols, bCols := benchOperands(s.tA, s.tB, s.m, s.n, s.k)
+		a, bm, c := to32(a64), to32(b64), to32(c64)
 		for _, im := range impls {
 			b.Run(fmt.Sprintf("%s/%s", s.name, im.name), func(b *testing.B) {
 				for b.Loop() {

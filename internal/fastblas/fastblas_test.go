@@ -179,6 +179,13 @@ func TestDgemmShapesGoKernel(t *testing.T) {
 func testDgemmShapes(t *testing.T, shapes []int) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	impl := Implementation{}
+	eachShapeCase(shapes, func(_ int, tc gemmCase) { checkGemm(t, rnd, impl, tc) })
+}
+
+// eachShapeCase calls f with every (m, n, k) of shapes (up to a work
+// bound) and all transposes, cycling through the α/β combinations and
+// stride paddings; idx numbers the cases from 1.
+func eachShapeCase(shapes []int, f func(idx int, tc gemmCase)) {
 	idx := 0
 	maxWork := 300_000 // the largest combinations add time, not coverage
 	if testing.Short() {
@@ -193,12 +200,11 @@ func testDgemmShapes(t *testing.T, shapes []int) {
 				for _, tA := range transposes {
 					for _, tB := range transposes {
 						idx++
-						tc := gemmCase{
+						f(idx, gemmCase{
 							tA: tA, tB: tB, m: m, n: n, k: k,
 							alpha: scalars[idx%4], beta: scalars[(idx/4)%4],
 							padA: (idx / 16) % 2 * 3, padB: (idx / 32) % 2 * 2, padC: (idx / 8) % 2 * 5,
-						}
-						checkGemm(t, rnd, impl, tc)
+						})
 					}
 				}
 			}

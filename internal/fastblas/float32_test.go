@@ -100,32 +100,10 @@ func TestSgemmShapesGoKernel(t *testing.T) {
 func testSgemmShapes(t *testing.T, shapes []int) {
 	rnd := rand.New(rand.NewPCG(31, 32))
 	impl := Implementation{}
-	idx := 0
-	maxWork := 300_000
-	if testing.Short() {
-		maxWork = 100_000
-	}
-	for _, m := range shapes {
-		for _, n := range shapes {
-			for _, k := range shapes {
-				if m*n*k > maxWork {
-					continue
-				}
-				for _, tA := range transposes {
-					for _, tB := range transposes {
-						idx++
-						tc := gemmCase{
-							tA: tA, tB: tB, m: m, n: n, k: k,
-							alpha: scalars[idx%4], beta: scalars[(idx/4)%4],
-							padA: (idx / 16) % 2 * 3, padB: (idx / 32) % 2 * 2, padC: (idx / 8) % 2 * 5,
-						}
-						tc.nanC = tc.beta == 0 && idx%3 == 0
-						checkSgemm(t, rnd, impl, tc)
-					}
-				}
-			}
-		}
-	}
+	eachShapeCase(shapes, func(idx int, tc gemmCase) {
+		tc.nanC = tc.beta == 0 && idx%3 == 0
+		checkSgemm(t, rnd, impl, tc)
+	})
 	// Several k slabs and parallel work units.
 	for _, tA := range transposes {
 		for _, tB := range transposes {
