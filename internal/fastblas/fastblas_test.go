@@ -90,9 +90,9 @@ func (tc gemmCase) String() string {
 		transName(tc.tA), transName(tc.tB), tc.m, tc.n, tc.k, tc.alpha, tc.beta, tc.padA, tc.padB, tc.padC, tc.nanC)
 }
 
-// checkGemm runs one case through impl and gonum and compares the results.
-func checkGemm(t *testing.T, rnd *rand.Rand, impl Implementation, tc gemmCase) {
-	t.Helper()
+// operands returns random A, B and C of the case with their leading
+// dimensions (padding NaN, C all NaN for nanC).
+func (tc gemmCase) operands(rnd *rand.Rand) (a, b, c []float64, lda, ldb, ldc int) {
 	aRows, aCols := tc.m, tc.k
 	if tc.tA != blas.NoTrans {
 		aRows, aCols = tc.k, tc.m
@@ -101,15 +101,37 @@ func checkGemm(t *testing.T, rnd *rand.Rand, impl Implementation, tc gemmCase) {
 	if tc.tB != blas.NoTrans {
 		bRows, bCols = tc.n, tc.k
 	}
-	lda, ldb, ldc := max(1, aCols)+tc.padA, max(1, bCols)+tc.padB, max(1, tc.n)+tc.padC
-	a := randMat(rnd, aRows, aCols, lda)
-	b := randMat(rnd, bRows, bCols, ldb)
-	c := randMat(rnd, tc.m, tc.n, ldc)
+	lda, ldb, ldc = max(1, aCols)+tc.padA, max(1, bCols)+tc.padB, max(1, tc.n)+tc.padC
+	a = randMat(rnd, aRows, aCols, lda)
+	b = randMat(rnd, bRows, bCols, ldb)
+	c = randMat(rnd, tc.m, tc.n, ldc)
 	if tc.nanC {
 		for i := range c {
 			c[i] = math.NaN()
 		}
 	}
+	return a, b, c, lda, ldb, ldc
+}
+
+// scale returns |α|·|A||B| + |β||C| elementwise (without the C term for
+// nanC): the magnitude an error bound of the case is relative to.
+func (tc gemmCase) scale(a, b, c []float64, lda, ldb, ldc int) []float64 {
+	scale := make([]float64, len(c))
+	if tc.beta != 0 && !tc.nanC {
+		for i, v := range c {
+			scale[i] = math.Abs(tc.beta * v)
+		}
+	}
+	if tc.k > 0 && tc.m > 0 && tc.n > 0 {
+		ref.Dgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, math.Abs(tc.alpha), absSlice(a), lda, absSlice(b), ldb, 1, scale, ldc)
+	}
+	return scale
+}
+
+// checkGemm runs one case through impl and gonum and compares the results.
+func checkGemm(t *testing.T, rnd *rand.Rand, impl Implementation, tc gemmCase) {
+	t.Helper()
+	a, b, c, lda, ldb, ldc := tc.operands(rnd)
 	want := append([]float64(nil), c...)
 	got := append([]float64(nil), c...)
 	aCopy, bCopy := append([]float64(nil), a...), append([]float64(nil), b...)
@@ -121,15 +143,7 @@ func checkGemm(t *testing.T, rnd *rand.Rand, impl Implementation, tc gemmCase) {
 		t.Fatalf("%v: A or B modified", tc)
 	}
 	// Error bound: 1e-13·k·(|α|·|A||B| + |β||C|) elementwise.
-	scale := make([]float64, len(c))
-	if tc.beta != 0 && !tc.nanC {
-		for i, v := range c {
-			scale[i] = math.Abs(tc.beta * v)
-		}
-	}
-	if tc.k > 0 && tc.m > 0 && tc.n > 0 {
-		ref.Dgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, math.Abs(tc.alpha), absSlice(a), lda, absSlice(b), ldb, 1, scale, ldc)
-	}
+	scale := tc.scale(a, b, c, lda, ldb, ldc)
 	tol := 1e-13 * float64(max(tc.k, 1))
 	for i := range got {
 		if i%ldc >= tc.n {

@@ -39,37 +39,14 @@ func isNaN32(v float32) bool { return v != v }
 // same values.
 func checkSgemm(t *testing.T, rnd *rand.Rand, impl Implementation, tc gemmCase) {
 	t.Helper()
-	aRows, aCols := tc.m, tc.k
-	if tc.tA != blas.NoTrans {
-		aRows, aCols = tc.k, tc.m
-	}
-	bRows, bCols := tc.k, tc.n
-	if tc.tB != blas.NoTrans {
-		bRows, bCols = tc.n, tc.k
-	}
-	lda, ldb, ldc := max(1, aCols)+tc.padA, max(1, bCols)+tc.padB, max(1, tc.n)+tc.padC
-	a := to32(randMat(rnd, aRows, aCols, lda))
-	b := to32(randMat(rnd, bRows, bCols, ldb))
-	c := to32(randMat(rnd, tc.m, tc.n, ldc))
-	if tc.nanC {
-		for i := range c {
-			c[i] = float32(math.NaN())
-		}
-	}
+	a64, b64, c64, lda, ldb, ldc := tc.operands(rnd)
+	a, b, c := to32(a64), to32(b64), to32(c64)
 	got := append([]float32(nil), c...)
 	want := to64(c)
 	impl.Sgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, float32(tc.alpha), a, lda, b, ldb, float32(tc.beta), got, ldc)
 	ref.Dgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, to64(a), lda, to64(b), ldb, tc.beta, want, ldc)
 
-	scale := make([]float64, len(c))
-	if tc.beta != 0 && !tc.nanC {
-		for i, v := range c {
-			scale[i] = math.Abs(tc.beta * float64(v))
-		}
-	}
-	if tc.k > 0 && tc.m > 0 && tc.n > 0 {
-		ref.Dgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, math.Abs(tc.alpha), absSlice(to64(a)), lda, absSlice(to64(b)), ldb, 1, scale, ldc)
-	}
+	scale := tc.scale(to64(a), to64(b), to64(c), lda, ldb, ldc)
 	tol := 8 * 0x1p-24 * float64(max(tc.k, 1))
 	for i := range got {
 		if i%ldc >= tc.n {
