@@ -110,20 +110,18 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 		s = mat.NewDense(len(idx)*cols, c, nil)
 		p.net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(w))
 	}
-	fs := setBudget(jacobians.Backprop(p.net, acts, s, cols), p.opts.MemoryBudget)
-	for _, f := range fs {
-		if pr, ok := f.Factor.(lowrank.Precisioner); ok {
-			pr.SetPrecision(p.opts.Precision)
-		}
-	}
-	return fs, cols
+	return configure(jacobians.Backprop(p.net, acts, s, cols), p.opts.MemoryBudget, p.opts.Precision), cols
 }
 
-// setBudget passes Options.MemoryBudget to the factors that take one.
-func setBudget(fs []jacobians.LayerFactor, bytes int64) []jacobians.LayerFactor {
+// configure passes the scratch budget and the precision to the factors
+// that take them.
+func configure(fs []jacobians.LayerFactor, bytes int64, prec lowrank.Precision) []jacobians.LayerFactor {
 	for _, f := range fs {
 		if b, ok := f.Factor.(lowrank.Budgeter); ok {
 			b.SetBudget(bytes)
+		}
+		if pr, ok := f.Factor.(lowrank.Precisioner); ok {
+			pr.SetPrecision(prec)
 		}
 	}
 	return fs
@@ -136,7 +134,8 @@ func (p *pass) gradientFactors() []jacobians.LayerFactor {
 	n, c := z.Dims()
 	g := mat.NewDense(n, c, nil)
 	p.net.Loss.GradTo(g, z, p.batch.Targets)
-	return setBudget(jacobians.Backprop(p.net, p.acts, g, 1), p.opts.MemoryBudget)
+	// Gradients stay float64 whatever Options.Precision says.
+	return configure(jacobians.Backprop(p.net, p.acts, g, 1), p.opts.MemoryBudget, lowrank.Float64)
 }
 
 // block is one parameter group resolved against the factors.
