@@ -6,11 +6,13 @@ import (
 	"runtime"
 	"time"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/directional"
 	"github.com/vivit-go/vivit/eigen"
 	"github.com/vivit-go/vivit/gram"
+	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/lowrank"
@@ -221,18 +223,10 @@ func sum(xs []float64) float64 {
 // normalizeSign flips v in place so that its entry of largest magnitude is
 // positive (the first such entry on ties) and reports whether it flipped.
 func normalizeSign(v []float64) bool {
-	best, bestAbs := 0, -1.0
-	for i, x := range v {
-		if a := math.Abs(x); a > bestAbs {
-			best, bestAbs = i, a
-		}
-	}
-	if len(v) == 0 || v[best] >= 0 {
+	if best := fastblas.ArgMaxAbs(v); best < 0 || v[best] >= 0 {
 		return false
 	}
-	for i := range v {
-		v[i] = -v[i]
-	}
+	floats.Scale(-1, v)
 	return true
 }
 

@@ -247,3 +247,16 @@ func CombRows(c, a, b []float64, ldb int) {
 	}
 	combRowsGo(c[start:], a, b[start:], ldb)
 }
+
+//go:noescape
+func maxAbs16(n16 int, x *float64, init float64) float64
+
+// maxAbs returns the largest of init and |v[i]|, ignoring NaNs.
+func maxAbs(v []float64, init float64) float64 {
+	start := 0
+	if n16 := len(v) / 16; haveAsm && n16 > 0 {
+		init = maxAbs16(n16, &v[0], init)
+		start = 16 * n16
+	}
+	return maxAbsGo(v[start:], init)
+}

@@ -567,3 +567,42 @@ widenloop:
 	JNZ       widenloop
 	VZEROUPPER
 	RET
+
+// func maxAbs16(n16 int, x *float64, init float64) float64
+//
+// Returns the largest of init and |x[i]|, i < 16·n16, n16 ≥ 1, ignoring
+// NaNs: MAXPD returns its second operand when either is NaN, and the
+// accumulators are always that operand.
+TEXT ·maxAbs16(SB), NOSPLIT, $0-32
+	MOVQ         n16+0(FP), CX
+	MOVQ         x+8(FP), SI
+	VBROADCASTSD init+16(FP), Y0
+	VMOVAPD      Y0, Y1
+	VMOVAPD      Y0, Y2
+	VMOVAPD      Y0, Y3
+	VPCMPEQQ     Y15, Y15, Y15
+	VPSRLQ       $1, Y15, Y15 // 0x7fff…: clears the sign bit
+
+maxabsloop:
+	VANDPD (SI), Y15, Y4
+	VANDPD 32(SI), Y15, Y5
+	VANDPD 64(SI), Y15, Y6
+	VANDPD 96(SI), Y15, Y7
+	VMAXPD Y0, Y4, Y0
+	VMAXPD Y1, Y5, Y1
+	VMAXPD Y2, Y6, Y2
+	VMAXPD Y3, Y7, Y3
+	ADDQ   $128, SI
+	DECQ   CX
+	JNZ    maxabsloop
+
+	VMAXPD       Y1, Y0, Y0
+	VMAXPD       Y3, Y2, Y2
+	VMAXPD       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPD       X1, X0, X0
+	VPERMILPD    $1, X0, X1
+	VMAXSD       X1, X0, X0
+	VMOVSD       X0, ret+24(FP)
+	VZEROUPPER
+	RET

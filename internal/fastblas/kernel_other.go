@@ -69,3 +69,6 @@ func CombRows(c, a, b []float64, ldb int) {
 	}
 	combRowsGo(c, a, b, ldb)
 }
+
+// maxAbs returns the largest of init and |v[i]|, ignoring NaNs.
+func maxAbs(v []float64, init float64) float64 { return maxAbsGo(v, init) }
