@@ -14,6 +14,7 @@ import (
 	"github.com/vivit-go/vivit/gram"
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
@@ -252,16 +253,26 @@ func topK(g *mat.SymDense, k int, o Options) ([]float64, *mat.Dense, int, error)
 	solver := o.Solver
 	if solver == nil {
 		solver = eigen.Auto(n, k)
-		if l, ok := solver.(eigen.Lanczos); ok && o.Precision == Float32 {
-			// Residuals below the Gram matrix's own float32 rounding
-			// would be converged noise.
-			l.Tol = float32Tol
-			solver = l
-		}
 	}
-	// The Gram matrix is ours: mirror its triangle in place so that
-	// solvers which need full storage use it without copying n² values.
-	vals, vecs, err := solver.TopK(eigen.MirrorUpper(g), k)
+	var (
+		vals []float64
+		vecs *mat.Dense
+		err  error
+	)
+	if l, ok := solver.(eigen.Lanczos); ok && o.Solver == nil && o.Precision == Float32 {
+		// Residuals below the Gram matrix's own float32 rounding would be
+		// converged noise; at that tolerance the Gram matrix itself can be
+		// held in float32, which halves the bytes each product streams.
+		l.Tol = float32Tol
+		solver = l
+		buf := scratch.Get32(n * n)
+		vals, vecs, _, err = l.TopKOperator(eigen.SymOperator32(g, *buf), k)
+		scratch.Put32(buf)
+	} else {
+		// The Gram matrix is ours: mirror its triangle in place so that
+		// solvers which need full storage use it without copying n² values.
+		vals, vecs, err = solver.TopK(eigen.MirrorUpper(g), k)
+	}
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("eigensolver %s: %w", solver.Name(), err)
 	}

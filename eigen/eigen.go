@@ -8,6 +8,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/internal/fastblas"
 )
 
 // Operator is a symmetric linear map of R^n given by its action.
@@ -160,6 +162,72 @@ func SymOperator(a mat.Symmetric) Operator {
 	return &symOp{n: n, a: blas64.General{Rows: n, Cols: n, Stride: n, Data: full}}
 }
 
+// SymOperator32 returns the Operator of a rounded to float32: the whole
+// matrix is held row-major as n² float32s, half the bytes of SymOperator's
+// float64s, and every product is accumulated in float64. It is the exact
+// operator of fl32(a), whose eigenvalues differ from a's by at most
+// ‖fl32(a) − a‖₂ ≤ 2⁻²⁴·‖a‖_F, so it suits solves whose tolerance is
+// above that (Lanczos.Tol of 1e-7 or more); products that stream the
+// matrix from memory, as Lanczos's do, then run up to twice as fast. If
+// buf holds at least n² values it stores the matrix (its contents are
+// overwritten, and it must not be changed while the operator is used);
+// else the storage is allocated. Later changes to a are not seen.
+func SymOperator32(a mat.Symmetric, buf []float32) Operator {
+	n := a.SymmetricDim()
+	if len(buf) < n*n {
+		buf = make([]float32, n*n)
+	}
+	full := buf[:n*n]
+	if rs, ok := a.(mat.RawSymmetricer); ok && rs.RawSymmetric().Uplo == blas.Upper {
+		raw := rs.RawSymmetric()
+		narrowUpper(n, raw.Data, raw.Stride, full)
+	} else {
+		for i := 0; i < n; i++ {
+			for j := i; j < n; j++ {
+				v := float32(a.At(i, j))
+				full[i*n+j] = v
+				full[j*n+i] = v
+			}
+		}
+	}
+	return &sym32Op{n: n, a: full}
+}
+
+// narrowUpper sets dst (n×n, row-major) to the symmetric matrix whose upper
+// triangle a holds, rounded to float32: mirrorUpper's tiles, which read a
+// once and write both halves of dst.
+func narrowUpper(n int, a []float64, lda int, dst []float32) {
+	const tile = 64
+	bands := (n + tile - 1) / tile
+	parallelFor(bands, n*n/2, func(b int) {
+		i0 := b * tile
+		for j0 := i0; j0 < n; j0 += tile {
+			for i := i0; i < min(i0+tile, n); i++ {
+				row := a[i*lda : i*lda+n]
+				for j := max(j0, i); j < min(j0+tile, n); j++ {
+					v := float32(row[j])
+					dst[i*n+j] = v
+					dst[j*n+i] = v
+				}
+			}
+		}
+	})
+}
+
+// sym32Op is SymOperator32's operator.
+type sym32Op struct {
+	n int
+	a []float32 // n×n, row-major, both triangles
+}
+
+func (o *sym32Op) Size() int { return o.n }
+
+func (o *sym32Op) ApplyTo(dst, x *mat.Dense) { applyColumns(o, o.n, dst, x) }
+
+func (o *sym32Op) applyRows(dst, x blas64.General) {
+	fastblas.GemmNTMixed(x.Rows, o.n, o.n, 1, x.Data, x.Stride, o.a, o.n, 0, dst.Data, dst.Stride)
+}
+
 // rowApplier is the fast path of operators that act on vectors stored as
 // the rows of a b×n matrix: dst = x·A (= (A·xᵀ)ᵀ, A symmetric).
 type rowApplier interface {
@@ -173,21 +241,25 @@ type symOp struct {
 
 func (o *symOp) Size() int { return o.n }
 
-func (o *symOp) ApplyTo(dst, x *mat.Dense) {
+func (o *symOp) ApplyTo(dst, x *mat.Dense) { applyColumns(o, o.n, dst, x) }
+
+// applyColumns implements Operator.ApplyTo (vectors as columns) with the
+// row kernel of an n×n operator.
+func applyColumns(o rowApplier, n int, dst, x *mat.Dense) {
 	r, b := x.Dims()
-	if r != o.n {
+	if r != n {
 		panic(errBadShape)
 	}
 	if dst.IsEmpty() {
-		dst.ReuseAs(o.n, b)
+		dst.ReuseAs(n, b)
 	}
-	if dr, dc := dst.Dims(); dr != o.n || dc != b {
+	if dr, dc := dst.Dims(); dr != n || dc != b {
 		panic(errBadShape)
 	}
 	// The kernel works on vectors as rows, so transpose in and out:
 	// O(n·b) against O(n²·b).
 	xt := mat.DenseCopyOf(x.T())
-	yt := mat.NewDense(b, o.n, nil)
+	yt := mat.NewDense(b, n, nil)
 	o.applyRows(yt.RawMatrix(), xt.RawMatrix())
 	dst.Copy(yt.T())
 }

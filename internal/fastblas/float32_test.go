@@ -269,3 +269,62 @@ func TestNarrow(t *testing.T) {
 		}
 	})
 }
+
+// TestGemmNTMixed checks the float32-B thin product against the float64
+// thin product on the widened B (bitwise: the same kernel order on the
+// same values) and against the definition, for shapes around the
+// kernel's steps, the 16-row chunks and the slabs, assembly and portable;
+// β = 0 must not read C.
+func TestGemmNTMixed(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(49, 50))
+	for _, m := range []int{1, 2, 3, 16, 17, 35} {
+		for _, n := range []int{1, 6, 7, 66, 67, 140} {
+			for _, k := range []int{1, 4, 5, 255, 257, 601} {
+				for _, beta := range []float64{0, -0.5} {
+					lda, ldb, ldc := k+1, k+3, n+2
+					a := randMat(rnd, m, k, lda)
+					b := to32(randMat(rnd, n, k, ldb))
+					c0 := randMat(rnd, m, n, ldc)
+					if beta == 0 {
+						for i := 0; i < m; i++ {
+							c0[i*ldc] = math.NaN()
+						}
+					}
+					bothKernels(func(asm bool) {
+						c := append([]float64(nil), c0...)
+						GemmNTMixed(m, n, k, 1.5, a, lda, b, ldb, beta, c, ldc)
+						ref := append([]float64(nil), c0...)
+						wide := to64(b)
+						for i0 := 0; i0 < m; i0 += thinMaxRows {
+							gemmThinNT(1, min(thinMaxRows, m-i0), n, k, 1.5, a[i0*lda:], lda, wide, ldb, beta, ref[i0*ldc:], ldc)
+						}
+						for i := 0; i < m; i++ {
+							for j := 0; j < n; j++ {
+								got := c[i*ldc+j]
+								if math.Float64bits(got) != math.Float64bits(ref[i*ldc+j]) {
+									t.Fatalf("asm=%v m=%d n=%d k=%d β=%v: C[%d,%d] = %v, float64 thin product %v", asm, m, n, k, beta, i, j, got, ref[i*ldc+j])
+								}
+								var want, scale float64
+								for p := 0; p < k; p++ {
+									want += a[i*lda+p] * float64(b[j*ldb+p])
+									scale += math.Abs(a[i*lda+p] * float64(b[j*ldb+p]))
+								}
+								want *= 1.5
+								if beta != 0 {
+									want += beta * c0[i*ldc+j]
+									scale += math.Abs(c0[i*ldc+j])
+								}
+								if math.Abs(got-want) > 1e-14*(scale+1) {
+									t.Fatalf("asm=%v m=%d n=%d k=%d β=%v: C[%d,%d] = %v, want %v", asm, m, n, k, beta, i, j, got, want)
+								}
+							}
+							if i < m-1 && !math.IsNaN(c[i*ldc+n]) {
+								t.Fatalf("asm=%v m=%d n=%d k=%d: wrote into C's padding", asm, m, n, k)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}

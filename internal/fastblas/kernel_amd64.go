@@ -108,6 +108,25 @@ func packTransposeFast(dst, src []float64, base, ld, kk, rows int) int {
 func dot2x6(n4 int, a0, a1 *float64, b *[6]*float64, acc *[48]float64)
 
 //go:noescape
+func dot2x6Mixed(n4 int, a0, a1 *float64, b *[6]*float32, acc *[48]float64)
+
+// dotKernelMixed is dotKernel for float32 B rows (see dot2x6Mixed).
+func dotKernelMixed(n4 int, a0, a1 []float64, b *[6][]float32, acc *[48]float64) {
+	l := 4*n4 - 1
+	_, _ = a0[l], a1[l]
+	var bp [6]*float32
+	for r := range b {
+		_ = b[r][l]
+		bp[r] = &b[r][0]
+	}
+	if haveAsm {
+		dot2x6Mixed(n4, &a0[0], &a1[0], &bp, acc)
+		return
+	}
+	dot2x6Go(n4, a0, a1, b, acc)
+}
+
+//go:noescape
 func axpy2x16(k int, a0, a1, b *float64, ldb int, acc *[32]float64)
 
 // dotKernel adds to acc the lane-wise partial sums of the dot products of

@@ -240,6 +240,66 @@ dotloop:
 	VZEROUPPER
 	RET
 
+// One float32 B row (at BR, offset BX), widened, into the accumulators
+// A0 and A1 as in DOTROW.
+#define DOTROW32(BR, T, A0, A1) \
+	VCVTPS2PD   (BR)(BX*1), T; \
+	VFMADD231PD T, Y0, A0; \
+	VFMADD231PD T, Y1, A1
+
+// func dot2x6Mixed(n4 int, a0, a1 *float64, b *[6]*float32, acc *[48]float64)
+//
+// dot2x6 with float32 B rows, widened exactly before the float64
+// multiply-adds.
+TEXT ·dot2x6Mixed(SB), NOSPLIT, $0-40
+	MOVQ n4+0(FP), CX
+	MOVQ a0+8(FP), SI
+	MOVQ a1+16(FP), DI
+	MOVQ b+24(FP), DX
+	MOVQ (DX), R8
+	MOVQ 8(DX), R9
+	MOVQ 16(DX), R10
+	MOVQ 24(DX), R11
+	MOVQ 32(DX), R12
+	MOVQ 40(DX), R13
+	MOVQ acc+32(FP), DX
+	XORQ AX, AX
+	XORQ BX, BX
+	VMOVUPD (DX), Y4
+	VMOVUPD 32(DX), Y5
+	VMOVUPD 64(DX), Y6
+	VMOVUPD 96(DX), Y7
+	VMOVUPD 128(DX), Y8
+	VMOVUPD 160(DX), Y9
+	VMOVUPD 192(DX), Y10
+	VMOVUPD 224(DX), Y11
+	VMOVUPD 256(DX), Y12
+	VMOVUPD 288(DX), Y13
+	VMOVUPD 320(DX), Y14
+	VMOVUPD 352(DX), Y15
+
+dotmixedloop:
+	VMOVUPD (SI)(AX*1), Y0
+	VMOVUPD (DI)(AX*1), Y1
+	DOTROW32(R8, Y2, Y4, Y5)
+	DOTROW32(R9, Y3, Y6, Y7)
+	DOTROW32(R10, Y2, Y8, Y9)
+	DOTROW32(R11, Y3, Y10, Y11)
+	DOTROW32(R12, Y2, Y12, Y13)
+	DOTROW32(R13, Y3, Y14, Y15)
+	ADDQ    $32, AX
+	ADDQ    $16, BX
+	DECQ    CX
+	JNZ     dotmixedloop
+
+	STOREACC8
+	VMOVUPD Y12, 256(DX)
+	VMOVUPD Y13, 288(DX)
+	VMOVUPD Y14, 320(DX)
+	VMOVUPD Y15, 352(DX)
+	VZEROUPPER
+	RET
+
 // func axpy2x16(k int, a0, a1, b *float64, ldb int, acc *[32]float64)
 //
 // acc[i*16+j] = Σ_{p<k} a_i[p]·b[p*ldb+j], i < 2, j < 16: two rows of a

@@ -45,13 +45,13 @@ func kernGo[T element](kc, w int, a, b, c []T, ldc int, alpha, beta T) {
 
 // dot2x6Go is the portable reference for dot2x6: it adds the same
 // lane-wise partial sums, without fused multiply-adds.
-func dot2x6Go(n4 int, a0, a1 []float64, b *[6][]float64, acc *[48]float64) {
+func dot2x6Go[T element](n4 int, a0, a1 []float64, b *[6][]T, acc *[48]float64) {
 	a := [2][]float64{a0, a1}
 	for r := range 6 {
 		for i := range 2 {
 			s := acc[(r*2+i)*4 : (r*2+i)*4+4]
 			for p := 0; p < 4*n4; p++ {
-				s[p%4] += a[i][p] * b[r][p]
+				s[p%4] += a[i][p] * float64(b[r][p])
 			}
 		}
 	}

@@ -22,6 +22,10 @@ func dotKernel(n4 int, a0, a1 []float64, b *[6][]float64, acc *[48]float64) {
 	dot2x6Go(n4, a0, a1, b, acc)
 }
 
+func dotKernelMixed(n4 int, a0, a1 []float64, b *[6][]float32, acc *[48]float64) {
+	dot2x6Go(n4, a0, a1, b, acc)
+}
+
 func axpyKernel(k int, a0, a1, b []float64, ldb int, acc *[32]float64) {
 	axpy2x16Go(k, a0, a1, b, ldb, acc)
 }

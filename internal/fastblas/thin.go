@@ -2,7 +2,11 @@
 
 package fastblas
 
-import "github.com/vivit-go/vivit/internal/par"
+import (
+	"runtime"
+
+	"github.com/vivit-go/vivit/internal/par"
+)
 
 // Thin products: C = α·A·op(B) + β·C where A has few rows (a block of
 // vectors, as in Lanczos or Gram–Schmidt) and B is large. Packing B, as the
@@ -25,8 +29,10 @@ const (
 const thinSlab = 256
 
 // gemmThinNT sets C = alpha·A·Bᵀ + beta·C for A m×k, B n×k and C m×n,
-// all row-major, m ≤ thinMaxRows, n, k ≥ 1.
-func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+// all row-major, m ≤ thinMaxRows, n, k ≥ 1. B may be float32 (a matrix
+// stored at half the bytes, as in GemmNTMixed); its values are widened
+// exactly and everything is computed in float64.
+func gemmThinNT[T element](procs, m, n, k int, alpha float64, a []float64, lda int, b []T, ldb int, beta float64, c []float64, ldc int) {
 	k4 := k / 4 * 4 // the kernel's part; the tail is added in Go
 	tasks := (n + thinRowsNT - 1) / thinRowsNT
 	parallelTasks(procs, tasks, m*n*k, func(t int) {
@@ -34,7 +40,7 @@ func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []flo
 		jEnd := min((t+1)*thinRowsNT, n)
 		for j0 := t * thinRowsNT; j0 < jEnd; j0 += 6 {
 			nb := min(6, jEnd-j0)
-			var brow [6][]float64
+			var brow [6][]T
 			for r := range 6 {
 				jr := j0 + min(r, nb-1) // short groups repeat the last row
 				brow[r] = b[jr*ldb : jr*ldb+k]
@@ -50,12 +56,12 @@ func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []flo
 			}
 			for p0 := 0; p0 < k4; p0 += slab {
 				p1 := min(p0+slab, k4)
-				var bs [6][]float64
+				var bs [6][]T
 				for r := range bs {
 					bs[r] = brow[r][p0:]
 				}
 				for p := range pairs {
-					dotKernel((p1-p0)/4, arow(2 * p)[p0:], arow(2*p + 1)[p0:], &bs, &acc[p])
+					dotKernelAny((p1-p0)/4, arow(2 * p)[p0:], arow(2*p + 1)[p0:], &bs, &acc[p])
 				}
 			}
 			for r := range nb {
@@ -64,7 +70,7 @@ func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []flo
 					s := (l[0] + l[1]) + (l[2] + l[3])
 					ar, br := arow(i), brow[r]
 					for p := k4; p < k; p++ {
-						s += ar[p] * br[p]
+						s += ar[p] * float64(br[p])
 					}
 					ci := &c[i*ldc+j0+r]
 					if beta == 0 {
@@ -76,6 +82,51 @@ func gemmThinNT(procs, m, n, k int, alpha float64, a []float64, lda int, b []flo
 			}
 		}
 	})
+}
+
+// dotKernelAny is dotKernel for float64 B rows and dotKernelMixed for
+// float32 ones.
+func dotKernelAny[T element](n4 int, a0, a1 []float64, b *[6][]T, acc *[48]float64) {
+	switch b := any(b).(type) {
+	case *[6][]float64:
+		dotKernel(n4, a0, a1, b, acc)
+	case *[6][]float32:
+		dotKernelMixed(n4, a0, a1, b, acc)
+	}
+}
+
+// GemmNTMixed sets C = alpha·A·Bᵀ + beta·C for A m×k and C m×n in float64
+// and B n×k in float32, all row-major: a few vectors (the rows of A)
+// against a large matrix held at half the bytes, as a product streaming it
+// from memory wants. B's values are widened exactly and every sum is
+// accumulated in float64, in an order that does not depend on the number
+// of goroutines. C is not read when beta is 0.
+func GemmNTMixed(m, n, k int, alpha float64, a []float64, lda int, b []float32, ldb int, beta float64, c []float64, ldc int) {
+	if m < 0 || n < 0 || k < 0 || lda < max(1, k) || ldb < max(1, k) || ldc < max(1, n) {
+		panic("fastblas: GemmNTMixed: bad dimension or stride")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		for i := range m {
+			row := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(row)
+			} else {
+				for j := range row {
+					row[j] *= beta
+				}
+			}
+		}
+		return
+	}
+	_, _, _ = a[(m-1)*lda+k-1], b[(n-1)*ldb+k-1], c[(m-1)*ldc+n-1]
+	procs := runtime.GOMAXPROCS(0)
+	for i0 := 0; i0 < m; i0 += thinMaxRows {
+		mi := min(thinMaxRows, m-i0)
+		gemmThinNT(procs, mi, n, k, alpha, a[i0*lda:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+	}
 }
 
 // gemmThinNN sets C = alpha·A·B + beta·C for A m×k, B k×n and C m×n, all
