@@ -131,12 +131,16 @@ func (l *Linear) MulTo(dst, u *mat.Dense) {
 		off = out * in
 	}
 	if l.Bias {
+		// The bias part of vector j is Σ_i B_j[i]: sum bcat's rows, all
+		// vectors at once.
+		sums := scratch.Get(k * out)
+		defer scratch.Put(sums)
+		copy(*sums, bcat.RawRowView(0))
+		for i := 1; i < n; i++ {
+			floats.Add(*sums, bcat.RawRowView(i))
+		}
 		for j := 0; j < k; j++ {
-			bias := dst.RawRowView(j)[off : off+out]
-			clear(bias)
-			for i := 0; i < n; i++ {
-				floats.Add(bias, bcat.RawRowView(i)[j*out:(j+1)*out])
-			}
+			copy(dst.RawRowView(j)[off:off+out], (*sums)[j*out:(j+1)*out])
 		}
 	}
 }
