@@ -16,7 +16,11 @@
 //
 // For Lanczos, m is the basis size (MaxBasis plus a block) and the n² is
 // SymOperator's copy of the matrix, absent with TopKOperator on an
-// operator of one's own.
+// operator of one's own. SymOperator32 holds the matrix rounded to
+// float32 instead (n² float32s, products accumulated in float64): the
+// exact operator of fl32(a), for solves whose tolerance is above float32's
+// rounding, whose products stream half the bytes (the engine uses it for
+// Options.Precision = Float32).
 //
 // Dense, Tridiagonal and Lanczos are pure Go. Lanczos also works on an
 // Operator, a matrix given only by its action, through TopKOperator; the

@@ -46,13 +46,16 @@
 // register kernels of two A rows × six B rows (A·Bᵀ, in k slabs that keep
 // the B rows in L1 across all A rows) or two A rows × sixteen columns
 // (A·B). They also run in fixed tasks, so results do not depend on the
-// number of goroutines.
+// number of goroutines. GemmNTMixed is the A·Bᵀ thin product with B in
+// float32 (widened exactly, accumulated in float64): a matrix streamed from
+// memory at half the bytes.
 //
 // Serial is Implementation without goroutines, for callers that spread
 // many small products over the cores themselves; its results are bitwise
-// those of Implementation. The package also exports two small kernels of
+// those of Implementation. The package also exports small kernels of
 // the engine's hot loops: AddMul (dst += x∘y) and CombRows (a short linear
-// combination of matrix rows).
+// combination of matrix rows), AddMulMixed, Narrow and Widen for float32
+// data, and ArgMaxAbs (the entry of largest magnitude, at memory speed).
 //
 // # Semantics
 //
