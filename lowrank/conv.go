@@ -110,9 +110,10 @@ type Conv struct {
 	// factor rows for MulTo. RouteAuto (the zero value) uses the cost
 	// model.
 	Route GramRoute
-	// Precision of the aggregated route's products in MulTo. The Gram
-	// matrices, cross products and the explicit route compute in float64
-	// whatever it says (no float32 path yet).
+	// Precision of the large products of the Gram matrix's explicit route
+	// (when its chunks hold all output channels) and of the aggregated
+	// route of MulTo. The kernel route, cross products and the explicit
+	// MulTo compute in float64 whatever it says.
 	Precision Precision
 
 	budget int64
@@ -361,6 +362,97 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
 	})
 }
 
+// addGramExplicit32 adds the weight part of VᵀV to the upper triangle of
+// g by the explicit route in float32, if the precision asks for it and
+// the plan's chunks hold all output channels (one product per sample forms
+// them); it reports whether it did. The chunks of V are formed from the
+// factor rows and unfolded inputs rounded to float32, their products are
+// summed over the chunks in a float32 r×r matrix and added to g in
+// float64. That matrix and the per-worker float32 copies come out of the
+// budget before the plan is made.
+func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
+	chunks, cached, ok := f.explicitPlan32()
+	if !ok {
+		return false
+	}
+	r, workers, perWorker := f.rows(), formWorkers(), f.perWorker32()
+	u := newUnfolder(f.G, f.A, cached)
+	buf := make([]float32, r*chunks[0].width())
+	acc := make([]float32, r*r)
+	scr := make([][]float32, workers)
+	for i := range scr {
+		scr[i] = make([]float32, perWorker)
+	}
+	var impl fastblas.Implementation
+	for ci, ch := range chunks {
+		w := ch.width()
+		f.formWeight32(buf, ch, u, scr)
+		beta := float32(1)
+		if ci == 0 {
+			beta = 0
+		}
+		impl.Ssyrk(blas.Upper, blas.NoTrans, r, w, 1, buf, w, beta, acc, r)
+	}
+	par.For(r, procsFor(r*r/2), func(_, i int) {
+		row := g.Data[i*g.Stride+i : i*g.Stride+r]
+		for j, v := range acc[i*r+i : (i+1)*r] {
+			row[j] += float64(v)
+		}
+	})
+	return true
+}
+
+// perWorker32 is the float32 scratch of one worker of formWeight32: a
+// sample's factor rows and its unfolded inputs.
+func (f *Conv) perWorker32() int {
+	p := f.G.P()
+	return f.C*f.G.OutC*p + p*f.G.K()
+}
+
+// explicitPlan32 returns the chunks and caching of the float32 explicit
+// Gram route, planned within what the budget leaves after its float32
+// r×r sum and per-worker copies, and whether that route applies: float32
+// precision, contiguous factor rows and chunks of all output channels.
+func (f *Conv) explicitPlan32() (chunks []chunk, cached, ok bool) {
+	if f.Precision != Float32 {
+		return nil, false, false
+	}
+	if _, ok := f.sampleRows(0); !ok {
+		return nil, false, false
+	}
+	r := f.rows()
+	budget := f.weightBudget(r) - 4*int64(r*r+formWorkers()*f.perWorker32())
+	chunks, cached = explicitPlan(f.G, r, f.n(), max(budget, 0))
+	for _, ch := range chunks {
+		if ch.o0 != 0 || ch.o1 != f.G.OutC {
+			return nil, false, false
+		}
+	}
+	return chunks, cached, true
+}
+
+// formWeight32 is formWeight in float32 for chunks of all output channels:
+// each sample's factor rows and the chunk's columns of its unfolded inputs
+// are rounded to float32 in the worker's scratch (C·out·P + P·K values),
+// and one float32 product forms the sample's rows of the chunk.
+func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder, scr [][]float32) {
+	k, p, out := f.G.K(), f.G.P(), f.G.OutC
+	kc := ch.k1 - ch.k0
+	w := out * kc
+	rows := f.C * out
+	var serial fastblas.Serial
+	par.For(f.n(), formWorkers(), func(wk, i int) {
+		a, _ := f.sampleRows(i)
+		a32, b32 := scr[wk][:rows*p], scr[wk][rows*p:rows*p+p*kc]
+		fastblas.Narrow(a32, a.Data[:rows*p])
+		ut := u.sample(wk, i)
+		for q := 0; q < p; q++ {
+			fastblas.Narrow(b32[q*kc:(q+1)*kc], ut[q*k+ch.k0:q*k+ch.k1])
+		}
+		serial.Sgemm(blas.NoTrans, blas.NoTrans, rows, kc, p, 1, a32, p, b32, kc, 0, dst[i*f.C*w:], kc)
+	})
+}
+
 // biasCols returns V's bias block as rows: row r is S_r 1 (rows × out).
 func (f *Conv) biasCols() blas64.General {
 	r, out, p := f.rows(), f.G.OutC, f.G.P()
@@ -498,7 +590,7 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 	if f.Weight {
 		if route, _, _ := f.GramRouteFor(f); route == RouteKernel {
 			f.kernelCross(blas64.General{Rows: r, Cols: r, Stride: g.Stride, Data: g.Data}, f, true, f.weightBudget(r))
-		} else {
+		} else if !f.addGramExplicit32(g) {
 			chunks, cached := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
 			u := newUnfolder(f.G, f.A, cached)
 			buf := make([]float64, r*chunks[0].width())

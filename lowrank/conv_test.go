@@ -419,3 +419,60 @@ func TestConvDensity(t *testing.T) {
 		t.Errorf("density %v, want %v", got, want)
 	}
 }
+
+// TestConvGramFloat32 checks the float32 explicit Gram route against the
+// explicit VᵀV: float32 accuracy (and not float64's) when its plan holds
+// all output channels, in one chunk or several; float64 accuracy when the
+// budget allows only single-channel chunks and the route falls back; and
+// float64 whatever the budget for the kernel route.
+func TestConvGramFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	seen := map[string]int{}
+	for ci, tc := range convCases {
+		if !tc.weight {
+			continue
+		}
+		x, _ := tc.factors(rng)
+		v := explicitConv(x)
+		var want mat.Dense
+		want.Mul(v.T(), v)
+		scale := mat.Norm(&want, math.Inf(1))
+		x.SetPrecision(Float32)
+		kinds := map[string]bool{}
+		for b := int64(8); b < 1<<24; b = b*3/2 + 8 {
+			for _, route := range []GramRoute{RouteExplicit, RouteKernel} {
+				x.Route = route
+				x.SetBudget(b)
+				chunks, _, ok := x.explicitPlan32()
+				kind := "float64"
+				if route == RouteExplicit && ok {
+					kind = "one chunk"
+					if len(chunks) > 1 {
+						kind = "chunks"
+					}
+				}
+				key := fmt.Sprintf("%v/%s", route, kind)
+				if kinds[key] {
+					continue
+				}
+				kinds[key] = true
+				seen[key]++
+				g := mat.NewSymDense(x.Cols(), nil)
+				x.AddGramTo(g)
+				e := maxAbsDiff(g, &want)
+				if kind == "float64" {
+					if e > 1e-12*scale {
+						t.Errorf("case %d %s budget %d: error %.3g, want float64 accuracy", ci, key, b, e)
+					}
+				} else if e > 2e-6*scale || e < 1e-12*scale {
+					t.Errorf("case %d %s budget %d: error %.3g (scale %.3g), want float32 rounding", ci, key, b, e, scale)
+				}
+			}
+		}
+	}
+	for _, key := range []string{"explicit/one chunk", "explicit/chunks", "explicit/float64", "kernel/float64"} {
+		if seen[key] == 0 {
+			t.Errorf("no case took %s; seen %v", key, seen)
+		}
+	}
+}
