@@ -35,7 +35,7 @@ var convCases = []convCase{
 	{inC: 3, h: 7, w: 5, outC: 2, kh: 2, kw: 3, sh: 3, sw: 2, ph: 2, pw: 1, dh: 2, dw: 1, n: 2, c: 4, weight: true, bias: false, ny: 3, cy: 2},
 	{inC: 2, h: 6, w: 7, outC: 5, kh: 3, kw: 2, sh: 1, sw: 3, ph: 2, pw: 0, dh: 2, dw: 2, n: 3, c: 1, weight: false, bias: true, ny: 2, cy: 3},
 	{inC: 4, h: 3, w: 3, outC: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, n: 5, c: 2, weight: true, bias: true, ny: 5, cy: 1, crossSharesInput: true}, // P = 1
-	{inC: 2, h: 5, w: 5, outC: 3, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, n: 2, c: 2, weight: true, bias: true, ny: 2, cy: 2, nonContiguousS: true},
+	{inC: 2, h: 5, w: 5, outC: 3, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, n: 2, c: 2, weight: true, bias: true, ny: 2, cy: 2, nonContiguousS: true, sparse: true},
 }
 
 // refUnfold returns entry (k, p) of the K×P unfolded input straight from
@@ -91,7 +91,7 @@ func randFactorRows(rng *rand.Rand, r, c int, sparse, nonContiguous bool) *mat.D
 	if sparse {
 		raw := m.RawMatrix()
 		for i := range raw.Data {
-			if rng.Float64() < 0.6 {
+			if rng.Float64() < 0.8 { // density 0.2: the kernel route's sparse Z
 				raw.Data[i] = 0
 			}
 		}
@@ -159,6 +159,9 @@ func TestConv(t *testing.T) {
 	for ci, tc := range convCases {
 		x, y := tc.factors(rng)
 		vx, vy := explicitConv(x), explicitConv(y)
+		if x.sparseZ() != tc.sparse || y.sparseZ() != tc.sparse {
+			t.Fatalf("case %d: sparse Z %v, %v; want %v (densities %.2f, %.2f)", ci, x.sparseZ(), y.sparseZ(), tc.sparse, x.density(), y.density())
+		}
 		// Budgets that give Gram chunks of some patch indices × all
 		// channels, and of some patch indices × one channel.
 		budgets := []int64{0, 1}

@@ -279,3 +279,29 @@ func maxAbs(v []float64, init float64) float64 {
 	}
 	return maxAbsGo(v[start:], init)
 }
+
+//go:noescape
+func combRowsIdx(n4, k int, a *float64, idx *int32, b *float64, ldb int, c *float64)
+
+// CombRowsIdx sets c[j] = Σ_p a[p]·b[idx[p]·ldb+j] for j < len(c): a
+// linear combination of the rows idx of b, as in the product of a sparse
+// row (values a at columns idx) and a dense matrix. It panics if a row is
+// outside b.
+func CombRowsIdx(c, a []float64, idx []int32, b []float64, ldb int) {
+	n, k := len(c), len(a)
+	idx = idx[:k]
+	if n == 0 {
+		return
+	}
+	if k == 0 {
+		clear(c)
+		return
+	}
+	checkRows(idx, len(b), ldb, n)
+	start := 0
+	if n4 := n / 4; haveAsm && n4 > 0 {
+		combRowsIdx(n4, k, &a[0], &idx[0], &b[0], ldb, &c[0])
+		start = 4 * n4
+	}
+	combRowsIdxGo(c[start:], a, idx, b[start:], ldb)
+}

@@ -666,3 +666,77 @@ maxabsloop:
 	VMOVSD       X0, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func combRowsIdx(n4, k int, a *float64, idx *int32, b *float64, ldb int, c *float64)
+//
+// c[j] = Σ_{p<k} a[p]·b[idx[p]*ldb+j] for j < 4·n4: combRows over the
+// rows idx of b (a sparse row times a dense matrix), 16 columns at a
+// time, then 4. n4, k ≥ 1; the caller checks the rows' bounds.
+TEXT ·combRowsIdx(SB), NOSPLIT, $0-56
+	MOVQ n4+0(FP), BX
+	MOVQ k+8(FP), R10
+	MOVQ a+16(FP), SI
+	MOVQ idx+24(FP), R11
+	MOVQ b+32(FP), R8
+	MOVQ ldb+40(FP), R9
+	SHLQ $3, R9
+	MOVQ c+48(FP), DX
+
+idxstrip16:
+	CMPQ   BX, $4
+	JLT    idxstrip4
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	XORQ   AX, AX
+	MOVQ   R10, CX
+
+idxloop16:
+	MOVLQSX      (R11)(AX*4), DI
+	IMULQ        R9, DI
+	ADDQ         R8, DI
+	VBROADCASTSD (SI)(AX*8), Y0
+	VFMADD231PD  (DI), Y0, Y4
+	VFMADD231PD  32(DI), Y0, Y5
+	VFMADD231PD  64(DI), Y0, Y6
+	VFMADD231PD  96(DI), Y0, Y7
+	INCQ         AX
+	DECQ         CX
+	JNZ          idxloop16
+
+	VMOVUPD Y4, (DX)
+	VMOVUPD Y5, 32(DX)
+	VMOVUPD Y6, 64(DX)
+	VMOVUPD Y7, 96(DX)
+	ADDQ    $128, R8
+	ADDQ    $128, DX
+	SUBQ    $4, BX
+	JMP     idxstrip16
+
+idxstrip4:
+	TESTQ  BX, BX
+	JZ     idxdone
+	VXORPD Y4, Y4, Y4
+	XORQ   AX, AX
+	MOVQ   R10, CX
+
+idxloop4:
+	MOVLQSX      (R11)(AX*4), DI
+	IMULQ        R9, DI
+	ADDQ         R8, DI
+	VBROADCASTSD (SI)(AX*8), Y0
+	VFMADD231PD  (DI), Y0, Y4
+	INCQ         AX
+	DECQ         CX
+	JNZ          idxloop4
+
+	VMOVUPD Y4, (DX)
+	ADDQ    $32, R8
+	ADDQ    $32, DX
+	DECQ    BX
+	JMP     idxstrip4
+
+idxdone:
+	VZEROUPPER
+	RET

@@ -76,3 +76,13 @@ func CombRows(c, a, b []float64, ldb int) {
 
 // maxAbs returns the largest of init and |v[i]|, ignoring NaNs.
 func maxAbs(v []float64, init float64) float64 { return maxAbsGo(v, init) }
+
+// CombRowsIdx sets c[j] = Σ_p a[p]·b[idx[p]·ldb+j] for j < len(c).
+func CombRowsIdx(c, a []float64, idx []int32, b []float64, ldb int) {
+	if len(c) == 0 {
+		return
+	}
+	idx = idx[:len(a)]
+	checkRows(idx, len(b), ldb, len(c))
+	combRowsIdxGo(c, a, idx, b, ldb)
+}

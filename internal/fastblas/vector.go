@@ -35,3 +35,25 @@ func ArgMaxAbs(v []float64) int {
 	}
 	panic("fastblas: ArgMaxAbs lost its maximum")
 }
+
+// checkRows panics unless every row idx[p] of a matrix with leading
+// dimension ldb stored in lenB values has n columns inside it.
+func checkRows(idx []int32, lenB, ldb, n int) {
+	for _, i := range idx {
+		if i < 0 || int(i)*ldb+n > lenB {
+			panic("fastblas: CombRowsIdx: row index out of range")
+		}
+	}
+}
+
+// combRowsIdxGo is the portable CombRowsIdx (without the checks).
+func combRowsIdxGo(c, a []float64, idx []int32, b []float64, ldb int) {
+	clear(c)
+	for p, i := range idx {
+		v := a[p]
+		row := b[int(i)*ldb : int(i)*ldb+len(c)]
+		for j, x := range row {
+			c[j] += v * x
+		}
+	}
+}

@@ -81,3 +81,49 @@ func BenchmarkArgMaxAbs(b *testing.B) {
 		ArgMaxAbs(v)
 	}
 }
+
+// TestCombRowsIdx checks the indexed row combination against its
+// definition for lengths around the 16- and 4-column strips, repeated and
+// unordered rows, assembly and portable; c's padding is left alone, and a
+// row outside b panics.
+func TestCombRowsIdx(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(53, 54))
+	bothKernels(func(asm bool) {
+		for _, n := range []int{0, 1, 3, 4, 5, 15, 16, 17, 20, 36, 144, 147} {
+			for _, k := range []int{0, 1, 2, 7} {
+				ldb, rows := n+3, 9
+				b := randMat(rnd, rows, n, ldb)
+				a := randMat(rnd, 1, k, k)
+				idx := make([]int32, k)
+				for p := range idx {
+					idx[p] = int32(rnd.IntN(rows))
+				}
+				if k > 1 {
+					idx[1] = idx[0] // a repeated row
+				}
+				c := randMat(rnd, 1, n+1, n+1)
+				pad := c[n]
+				CombRowsIdx(c[:n], a, idx, b, ldb)
+				for j := 0; j < n; j++ {
+					var want, scale float64
+					for p, i := range idx {
+						want += a[p] * b[int(i)*ldb+j]
+						scale += math.Abs(a[p] * b[int(i)*ldb+j])
+					}
+					if math.Abs(c[j]-want) > 4e-16*float64(k)*scale {
+						t.Fatalf("asm=%v n=%d k=%d: c[%d] = %v, want %v", asm, n, k, j, c[j], want)
+					}
+				}
+				if math.Float64bits(c[n]) != math.Float64bits(pad) {
+					t.Fatalf("asm=%v n=%d k=%d: wrote past c", asm, n, k)
+				}
+			}
+		}
+	})
+	defer func() {
+		if recover() == nil {
+			t.Error("a row outside b did not panic")
+		}
+	}()
+	CombRowsIdx(make([]float64, 4), []float64{1}, []int32{3}, make([]float64, 12), 4)
+}
