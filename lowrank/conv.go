@@ -702,11 +702,7 @@ func (f *Conv) kernelCross(dst blas64.General, y *Conv, sym bool, budget int64) 
 	p, k, out := g.P(), g.K(), g.OutC
 	cx, cy := x.C, y.C
 	nx, ny := x.n(), y.n()
-	var ys *sparseRows
-	if b := sparseRowsBytes(y); y.sparseZ() && b <= budget/2 {
-		ys = y.sparseRows()
-		budget -= b
-	}
+	ys, budget := y.sparseForm(budget)
 	mc := kernelChunk(g, x, y, budget)
 	uy := make([]float64, min(mc, ny)*p*k)
 	type scratch struct {
@@ -813,52 +809,70 @@ type sparseRows struct {
 // sparseRowsBytes is the size of f's sparseRows.
 func sparseRowsBytes(f *Conv) int64 {
 	r, c := f.S.Dims()
-	nnz := int64(f.density()*float64(r*c) + 0.5)
+	nnz := int64(f.density()*float64(r*c)+0.5) + int64(f.n())
 	return 12*nnz + 8*int64(r*f.G.OutC+1)
 }
 
+// nonzero is 1 if v is not zero, else 0; the compiler makes it a flag
+// set, not a branch, which a random sparsity pattern would mispredict.
+func nonzero(v float64) int {
+	if v != 0 {
+		return 1
+	}
+	return 0
+}
+
 // sparseRows returns f's factor rows in compressed sparse rows, built in
-// parallel over samples.
+// parallel over samples. Every sample's entries are followed by one spare
+// slot, which the branch-free fill may write past its last nonzero.
 func (f *Conv) sparseRows() *sparseRows {
 	n, out, p := f.n(), f.G.OutC, f.G.P()
 	rowsPer := f.C * out
-	counts := make([]int, n+1)
+	starts := make([]int, n+1) // of sample i's entries: starts[i] + i
 	par.For(n, formWorkers(), func(_, i int) {
 		nz := 0
 		for j := 0; j < f.C; j++ {
 			for _, v := range f.S.RawRowView(i*f.C + j) {
-				if v != 0 {
-					nz++
-				}
+				nz += nonzero(v)
 			}
 		}
-		counts[i+1] = nz
+		starts[i+1] = nz
 	})
 	for i := 1; i <= n; i++ {
-		counts[i] += counts[i-1]
+		starts[i] += starts[i-1]
 	}
 	sr := &sparseRows{
 		ptr:  make([]int, n*rowsPer+1),
-		idx:  make([]int32, counts[n]),
-		vals: make([]float64, counts[n]),
+		idx:  make([]int32, starts[n]+n),
+		vals: make([]float64, starts[n]+n),
 	}
 	par.For(n, formWorkers(), func(_, i int) {
-		pos := counts[i]
+		pos := starts[i] + i
+		idx, vals := sr.idx[:starts[i+1]+i+1], sr.vals[:starts[i+1]+i+1]
 		for j := 0; j < f.C; j++ {
 			row := f.S.RawRowView(i*f.C + j)
 			for o := 0; o < out; o++ {
 				sr.ptr[(i*f.C+j)*out+o] = pos
 				for q, v := range row[o*p : (o+1)*p] {
-					if v != 0 {
-						sr.idx[pos], sr.vals[pos] = int32(q), v
-						pos++
-					}
+					idx[pos], vals[pos] = int32(q), v
+					pos += nonzero(v)
 				}
 			}
 		}
 	})
-	sr.ptr[n*rowsPer] = counts[n]
+	sr.ptr[n*rowsPer] = starts[n] + n - 1
 	return sr
+}
+
+// sparseForm returns f's factor rows in compressed sparse rows when
+// products with them should skip the zeros (sparseZ) and the copy takes at
+// most half the budget, with the budget that is left; else nil and the
+// whole budget.
+func (f *Conv) sparseForm(budget int64) (*sparseRows, int64) {
+	if b := sparseRowsBytes(f); f.sparseZ() && b <= budget/2 {
+		return f.sparseRows(), budget - b
+	}
+	return nil, budget
 }
 
 // mulTo sets the rows of z (rows×P, stride P) to the sparse rows

@@ -281,7 +281,7 @@ func maxAbs(v []float64, init float64) float64 {
 }
 
 //go:noescape
-func combRowsIdx(n4, k int, a *float64, idx *int32, b *float64, ldb int, c *float64)
+func combRowsIdx(n, k int, a *float64, idx *int32, b *float64, ldb int, c *float64)
 
 // CombRowsIdx sets c[j] = Σ_p a[p]·b[idx[p]·ldb+j] for j < len(c): a
 // linear combination of the rows idx of b, as in the product of a sparse
@@ -298,10 +298,9 @@ func CombRowsIdx(c, a []float64, idx []int32, b []float64, ldb int) {
 		return
 	}
 	checkRows(idx, len(b), ldb, n)
-	start := 0
-	if n4 := n / 4; haveAsm && n4 > 0 {
-		combRowsIdx(n4, k, &a[0], &idx[0], &b[0], ldb, &c[0])
-		start = 4 * n4
+	if haveAsm {
+		combRowsIdx(n, k, &a[0], &idx[0], &b[0], ldb, &c[0])
+		return
 	}
-	combRowsIdxGo(c[start:], a, idx, b[start:], ldb)
+	combRowsIdxGo(c, a, idx, b, ldb)
 }

@@ -667,13 +667,16 @@ maxabsloop:
 	VZEROUPPER
 	RET
 
-// func combRowsIdx(n4, k int, a *float64, idx *int32, b *float64, ldb int, c *float64)
+// func combRowsIdx(n, k int, a *float64, idx *int32, b *float64, ldb int, c *float64)
 //
-// c[j] = Σ_{p<k} a[p]·b[idx[p]*ldb+j] for j < 4·n4: combRows over the
-// rows idx of b (a sparse row times a dense matrix), 16 columns at a
-// time, then 4. n4, k ≥ 1; the caller checks the rows' bounds.
+// c[j] = Σ_{p<k} a[p]·b[idx[p]*ldb+j] for j < n: combRows over the rows
+// idx of b (a sparse row times a dense matrix), 16 columns at a time,
+// then 4, then 1. n, k ≥ 1; the caller checks the rows' bounds.
 TEXT ·combRowsIdx(SB), NOSPLIT, $0-56
-	MOVQ n4+0(FP), BX
+	MOVQ n+0(FP), BX
+	MOVQ BX, R12
+	ANDQ $3, R12 // columns after the 4-column strips
+	SHRQ $2, BX  // 4-column groups
 	MOVQ k+8(FP), R10
 	MOVQ a+16(FP), SI
 	MOVQ idx+24(FP), R11
@@ -716,7 +719,7 @@ idxloop16:
 
 idxstrip4:
 	TESTQ  BX, BX
-	JZ     idxdone
+	JZ     idxstrip1
 	VXORPD Y4, Y4, Y4
 	XORQ   AX, AX
 	MOVQ   R10, CX
@@ -736,6 +739,29 @@ idxloop4:
 	ADDQ    $32, DX
 	DECQ    BX
 	JMP     idxstrip4
+
+idxstrip1:
+	TESTQ  R12, R12
+	JZ     idxdone
+	VXORPD X4, X4, X4
+	XORQ   AX, AX
+	MOVQ   R10, CX
+
+idxloop1:
+	MOVLQSX     (R11)(AX*4), DI
+	IMULQ       R9, DI
+	ADDQ        R8, DI
+	VMOVSD      (SI)(AX*8), X0
+	VFMADD231SD (DI), X0, X4
+	INCQ        AX
+	DECQ        CX
+	JNZ         idxloop1
+
+	VMOVSD X4, (DX)
+	ADDQ   $8, R8
+	ADDQ   $8, DX
+	DECQ   R12
+	JMP    idxstrip1
 
 idxdone:
 	VZEROUPPER
