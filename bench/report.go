@@ -26,8 +26,8 @@ type Case struct {
 }
 
 // MLPCases returns the MLP cases of the performance targets, exact (in
-// float64 and with Options.Precision float32) and Monte-Carlo (M=1),
-// N=128, k=10.
+// float64 and with Options.Precision float32, top-k and directional) and
+// Monte-Carlo (M=1), N=128, k=10.
 func MLPCases() ([]Case, error) {
 	var cs []Case
 	for _, c := range []struct {
@@ -43,6 +43,7 @@ func MLPCases() ([]Case, error) {
 			Case{Name: c.name + " N=128 exact top-10, float32", Model: m, Batch: b, K: 10, Opts: vivit.Options{Precision: vivit.Float32}},
 			Case{Name: c.name + " N=128 mc=1 top-10", Model: m, Batch: b, K: 10, Opts: vivit.Options{MCSamples: 1}},
 			Case{Name: c.name + " N=128 exact directional", Model: m, Batch: b, K: 10, Directional: true},
+			Case{Name: c.name + " N=128 exact directional, float32", Model: m, Batch: b, K: 10, Directional: true, Opts: vivit.Options{Precision: vivit.Float32}},
 			Case{Name: c.name + " N=128 exact directional, no vectors", Model: m, Batch: b, K: 10, Directional: true, Opts: vivit.Options{SkipVectors: true}})
 	}
 	return cs, nil
