@@ -61,13 +61,14 @@ type Options struct {
 	// those products, with errors of float32 rounding (about 1e-6·λ₁ on
 	// the eigenvalues, 1e-6·λ₁/gap on the eigenvectors). The backward pass,
 	// gradients, directional derivatives and ComputeStats stay in float64,
-	// and so do the Gram matrices of convolutions (their map-back runs in
-	// float32 on the aggregated route). The automatically chosen Lanczos
-	// solver then stops at residuals of 1e-7·λ₁, the Gram matrix's own
-	// rounding, instead of 1e-13, and at that tolerance runs on the Gram
-	// matrix rounded to float32 (eigen.SymOperator32: half the bytes per
-	// product, sums in float64, n² float32s of scratch instead of mirroring
-	// the float64 matrix). A Solver given here runs as it is, in float64.
+	// and so do the convolutions' Gram matrices on the kernel route (their
+	// explicit route and their aggregated map-back run in float32). The
+	// automatically chosen Lanczos solver then stops at residuals of
+	// 1e-7·λ₁, the Gram matrix's own rounding, instead of 1e-13, and at
+	// that tolerance runs on the Gram matrix rounded to float32
+	// (eigen.SymOperator32: half the bytes per product, sums in float64, n²
+	// float32s of scratch instead of mirroring the float64 matrix). A
+	// Solver given here runs as it is, in float64.
 	Precision Precision
 	// Progress, if not nil, is called as each stage starts ("forward",
 	// "backprop", "gram", "eigensolve", "map-back", "directional") with the
