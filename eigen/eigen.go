@@ -104,21 +104,31 @@ func MirrorUpper(a *mat.SymDense) FullSymDense {
 	return FullSymDense{a}
 }
 
-// mirrorUpper sets a[j][i] = a[i][j] for j > i, in tiles: a column-wise
-// sweep of a matrix this size would miss the cache on every element. The
-// tiles of one band of rows write one band of columns, so bands run in
-// parallel.
-func mirrorUpper(n int, a []float64, lda int) {
+// upperTiles calls f(i, j0, j1) for every row i of an n×n matrix and
+// column range [j0, j1) of a 64×64 tile that meets the upper triangle
+// (j1 > i; f skips the columns below the diagonal itself). A column-wise
+// sweep of a matrix this size, as mirroring one triangle into the other
+// needs, would miss the cache on every element; tile by tile it does not.
+// The tiles of one band of rows touch only that band of rows and columns
+// beyond it, so bands run in parallel.
+func upperTiles(n int, f func(i, j0, j1 int)) {
 	const tile = 64
 	bands := (n + tile - 1) / tile
 	parallelFor(bands, n*n/2, func(b int) {
 		i0 := b * tile
 		for j0 := i0; j0 < n; j0 += tile {
 			for i := i0; i < min(i0+tile, n); i++ {
-				for j := max(j0, i+1); j < min(j0+tile, n); j++ {
-					a[j*lda+i] = a[i*lda+j]
-				}
+				f(i, j0, min(j0+tile, n))
 			}
+		}
+	})
+}
+
+// mirrorUpper sets a[j][i] = a[i][j] for j > i.
+func mirrorUpper(n int, a []float64, lda int) {
+	upperTiles(n, func(i, j0, j1 int) {
+		for j := max(j0, i+1); j < j1; j++ {
+			a[j*lda+i] = a[i*lda+j]
 		}
 	})
 }
@@ -194,22 +204,13 @@ func SymOperator32(a mat.Symmetric, buf []float32) Operator {
 }
 
 // narrowUpper sets dst (n×n, row-major) to the symmetric matrix whose upper
-// triangle a holds, rounded to float32: mirrorUpper's tiles, which read a
-// once and write both halves of dst.
+// triangle a holds, rounded to float32, reading a once.
 func narrowUpper(n int, a []float64, lda int, dst []float32) {
-	const tile = 64
-	bands := (n + tile - 1) / tile
-	parallelFor(bands, n*n/2, func(b int) {
-		i0 := b * tile
-		for j0 := i0; j0 < n; j0 += tile {
-			for i := i0; i < min(i0+tile, n); i++ {
-				row := a[i*lda : i*lda+n]
-				for j := max(j0, i); j < min(j0+tile, n); j++ {
-					v := float32(row[j])
-					dst[i*n+j] = v
-					dst[j*n+i] = v
-				}
-			}
+	upperTiles(n, func(i, j0, j1 int) {
+		for j := max(j0, i); j < j1; j++ {
+			v := float32(a[i*lda+j])
+			dst[i*n+j] = v
+			dst[j*n+i] = v
 		}
 	})
 }
