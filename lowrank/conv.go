@@ -121,8 +121,9 @@ type Conv struct {
 }
 
 type convStats struct {
-	once    sync.Once
-	density float64
+	once     sync.Once
+	density  float64
+	sampleNZ []int // nonzero factor entries of each sample
 }
 
 // NewConv returns the block for factor rows s and layer inputs a.
@@ -192,23 +193,24 @@ func (f *Conv) Select(keep []bool) Factor {
 // first layer at N = 32).
 func (f *Conv) density() float64 {
 	f.stats.once.Do(func() {
-		r, c := f.S.Dims()
-		procs := runtime.GOMAXPROCS(0)
-		counts := make([]int, procs)
-		par.For(r, procs, func(w, i int) {
+		n := f.n()
+		counts := make([]int, n)
+		par.For(n, runtime.GOMAXPROCS(0), func(_, i int) {
 			nz := 0
-			for _, v := range f.S.RawRowView(i) {
-				if v != 0 {
-					nz++
+			for j := 0; j < f.C; j++ {
+				for _, v := range f.S.RawRowView(i*f.C + j) {
+					nz += nonzero(v)
 				}
 			}
-			counts[w] += nz
+			counts[i] = nz
 		})
-		nz := 0
+		total := 0
 		for _, c := range counts {
-			nz += c
+			total += c
 		}
-		f.stats.density = float64(nz) / float64(r*c)
+		r, c := f.S.Dims()
+		f.stats.density = float64(total) / float64(r*c)
+		f.stats.sampleNZ = counts
 	})
 	return f.stats.density
 }
@@ -799,11 +801,23 @@ func (f *Conv) sparseZ() bool { return f.density() <= sparseZMax }
 
 // sparseRows is the factor S in compressed sparse rows, one row per
 // factor row and output channel: row r·out + o holds the nonzeros of
-// S_r[o·P : (o+1)·P] (values and their positions).
+// S_r[o·P : (o+1)·P] (values and their positions). Each sample's entries
+// are followed by one spare slot (see sparseRows), which the sample's
+// last row does not include.
 type sparseRows struct {
-	ptr  []int // len rows·out + 1
-	idx  []int32
-	vals []float64
+	ptr     []int // where each row starts; len rows·out + 1
+	rowsPer int   // rows per sample, c·out
+	idx     []int32
+	vals    []float64
+}
+
+// span returns the entries of row row.
+func (sr *sparseRows) span(row int) (lo, hi int) {
+	lo, hi = sr.ptr[row], sr.ptr[row+1]
+	if (row+1)%sr.rowsPer == 0 {
+		hi-- // the sample's spare slot
+	}
+	return lo, hi
 }
 
 // sparseRowsBytes is the size of f's sparseRows.
@@ -828,23 +842,16 @@ func nonzero(v float64) int {
 func (f *Conv) sparseRows() *sparseRows {
 	n, out, p := f.n(), f.G.OutC, f.G.P()
 	rowsPer := f.C * out
+	f.density()                // counts the nonzeros of each sample
 	starts := make([]int, n+1) // of sample i's entries: starts[i] + i
-	par.For(n, formWorkers(), func(_, i int) {
-		nz := 0
-		for j := 0; j < f.C; j++ {
-			for _, v := range f.S.RawRowView(i*f.C + j) {
-				nz += nonzero(v)
-			}
-		}
-		starts[i+1] = nz
-	})
-	for i := 1; i <= n; i++ {
-		starts[i] += starts[i-1]
+	for i, nz := range f.stats.sampleNZ {
+		starts[i+1] = starts[i] + nz
 	}
 	sr := &sparseRows{
-		ptr:  make([]int, n*rowsPer+1),
-		idx:  make([]int32, starts[n]+n),
-		vals: make([]float64, starts[n]+n),
+		ptr:     make([]int, n*rowsPer+1),
+		rowsPer: rowsPer,
+		idx:     make([]int32, starts[n]+n),
+		vals:    make([]float64, starts[n]+n),
 	}
 	par.For(n, formWorkers(), func(_, i int) {
 		pos := starts[i] + i
@@ -860,7 +867,7 @@ func (f *Conv) sparseRows() *sparseRows {
 			}
 		}
 	})
-	sr.ptr[n*rowsPer] = starts[n] + n - 1
+	sr.ptr[n*rowsPer] = starts[n] + n
 	return sr
 }
 
@@ -880,7 +887,7 @@ func (f *Conv) sparseForm(budget int64) (*sparseRows, int64) {
 func (sr *sparseRows) mulTo(z []float64, first, rows int, b blas64.General) {
 	p := b.Cols
 	for r := 0; r < rows; r++ {
-		lo, hi := sr.ptr[first+r], sr.ptr[first+r+1]
+		lo, hi := sr.span(first + r)
 		fastblas.CombRowsIdx(z[r*p:(r+1)*p], sr.vals[lo:hi], sr.idx[lo:hi], b.Data, b.Stride)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -476,6 +477,46 @@ func TestConvGramFloat32(t *testing.T) {
 	for _, key := range []string{"explicit/one chunk", "explicit/chunks", "explicit/float64", "kernel/float64"} {
 		if seen[key] == 0 {
 			t.Errorf("no case took %s; seen %v", key, seen)
+		}
+	}
+}
+
+// TestConvSparseRows checks the compressed sparse copy of the factor rows
+// entry by entry, with empty channel rows and a sample with no nonzeros
+// (whose spare slot the next sample must not see), on contiguous and
+// strided factor rows.
+func TestConvSparseRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	g := NewConvGeom(2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1)
+	n, c := 4, 2
+	for _, strided := range []bool{false, true} {
+		s := randFactorRows(rng, n*c, g.OutSize(), true, strided)
+		for j := 0; j < c; j++ { // sample 1: all zeros
+			row := s.RawRowView(1*c + j)
+			clear(row)
+		}
+		clear(s.RawRowView(0)[:g.P()]) // sample 0, column 0, channel 0: empty
+		f := NewConv(g, s, mat.NewDense(n, g.InSize(), nil), c, true, false)
+		sr := f.sparseRows()
+		out, p := g.OutC, g.P()
+		if len(sr.ptr) != n*c*out+1 {
+			t.Fatalf("strided=%v: %d row pointers", strided, len(sr.ptr))
+		}
+		for r := 0; r < n*c; r++ {
+			row := s.RawRowView(r)
+			for o := 0; o < out; o++ {
+				lo, hi := sr.span(r*out + o)
+				got := make([]float64, p)
+				for e := lo; e < hi; e++ {
+					if sr.vals[e] == 0 {
+						t.Fatalf("strided=%v row %d channel %d: stored zero", strided, r, o)
+					}
+					got[sr.idx[e]] = sr.vals[e]
+				}
+				if !slices.Equal(got, row[o*p:(o+1)*p]) {
+					t.Fatalf("strided=%v row %d channel %d: %v, want %v", strided, r, o, got, row[o*p:(o+1)*p])
+				}
+			}
 		}
 	}
 }
