@@ -112,8 +112,9 @@ type Conv struct {
 	Route GramRoute
 	// Precision of the large products of the Gram matrix's explicit route
 	// (when its chunks hold all output channels) and of the aggregated
-	// route of MulTo. The kernel route, cross products and the explicit
-	// MulTo compute in float64 whatever it says.
+	// route of MulTo for dense factor rows. The kernel route, cross
+	// products, the explicit MulTo and the sparse products (factor rows
+	// at most 30 % nonzero) compute in float64 whatever it says.
 	Precision Precision
 
 	budget int64
@@ -957,6 +958,10 @@ func (f *Conv) sampleChunk(workers int) int {
 //   - explicit: form V's rows in chunks and multiply, ρ·R·out·P·K +
 //     k·R·out·K, cheaper when there are fewer factor columns per sample
 //     than vectors (Monte-Carlo factors).
+//
+// On the aggregated route, factor rows that are at most 30 % nonzero (after
+// max pooling) are multiplied over their nonzeros only (mulSparseTo) when
+// their compressed copy fits half the budget.
 func (f *Conv) MulTo(dst, u *mat.Dense) {
 	nv, _ := u.Dims()
 	checkShape(u, nv, f.Cols())
@@ -977,6 +982,12 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 				blas64.General{Rows: nv, Cols: f.G.OutC, Stride: out.Stride, Data: out.Data[off:]})
 		}
 		return
+	}
+	if f.Weight {
+		if sr, budget := f.sparseForm(f.Budget()); sr != nil {
+			f.mulSparseTo(dst, u, sr, budget)
+			return
+		}
 	}
 	f.mulAggregatedTo(dst, u)
 }
@@ -1118,6 +1129,121 @@ func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
 			for j := j0; j < j1; j++ {
 				copy(dst.RawRowView(j)[:out*k], acc[(j-j0)*out*k:(j-j0+1)*out*k])
 			}
+		}
+	}
+}
+
+// sparsePlan returns how many vectors and samples mulSparseTo processes at
+// once within budget bytes: for g vectors and m samples it needs the m
+// unfolded inputs (m·P·K), the compressed aggregated rows (g·out rows of
+// at most m·P + 1 positions and values, 1.5 words each) and the g·out×K
+// result, besides a P-long row and a result block per worker.
+func (f *Conv) sparsePlan(nv int, budget int64) (group, samples int) {
+	p, k, out := int64(f.G.P()), int64(f.G.K()), int64(f.G.OutC)
+	b := budget/8 - int64(formWorkers())*(p+sparseBlock)
+	g := int64(nv)
+	row := 3 * out * p / 2 // compressed words per vector and sample
+	if need := g*out*k + p*k + g*row + 2*g*out; need > b {
+		g = max(1, (b-p*k)/(out*k+row+2*out))
+	}
+	m := max(1, (b-g*out*k-2*g*out)/(p*k+g*row))
+	m = min(m, max(1, aggregatedChunkFloats/(g*out*p)), int64(f.n()))
+	return int(min(g, int64(nv))), int(m)
+}
+
+// sparseBlock is the column block of mulSparseTo's products: the block of
+// a chunk's unfolded inputs (up to a few hundred rows of it) stays in the
+// core's L2 cache while every aggregated row picks its rows from it.
+const sparseBlock = 128
+
+// mulSparseTo is mulAggregatedTo over the nonzeros only, for factor rows
+// sr in compressed sparse form (which share their zeros across the factor
+// columns of a sample, so the aggregated rows are as sparse). Per vector
+// group and sample chunk, each aggregated row B_j[o] is summed from the
+// sparse rows of its samples and compressed; then, one block of the
+// unfolded inputs' columns at a time, every compressed row combines the
+// input rows it selects (fastblas.CombRowsIdx). The bias part is the sum
+// of each aggregated row.
+func (f *Conv) mulSparseTo(dst, u *mat.Dense, sr *sparseRows, budget int64) {
+	nv, _ := u.Dims()
+	n, p, k, out := f.n(), f.G.P(), f.G.K(), f.G.OutC
+	group, mc := f.sparsePlan(nv, budget)
+	workers := formWorkers()
+	stride := mc*p + 1 // per compressed row; +1 for the branch-free fill
+	uc := make([]float64, mc*p*k)
+	acc := make([]float64, group*out*k)
+	cidx := make([]int32, group*out*stride)
+	cval := make([]float64, group*out*stride)
+	cnt := make([]int, group*out)
+	rowBuf := make([][]float64, workers)
+	resBuf := make([][]float64, workers)
+	for w := range rowBuf {
+		rowBuf[w] = make([]float64, p)
+		resBuf[w] = make([]float64, sparseBlock)
+	}
+	biasOff := out * k
+	pk := p * k
+	for j0 := 0; j0 < nv; j0 += group {
+		j1 := min(j0+group, nv)
+		rows := (j1 - j0) * out
+		clear(acc)
+		for n0 := 0; n0 < n; n0 += mc {
+			n1 := min(n0+mc, n)
+			par.For(n1-n0, workers, func(_, i int) {
+				f.G.Unfold(uc[i*pk:], k, f.A.RawRowView(n0+i))
+			})
+			par.For(rows, workers, func(wk, r int) {
+				j, o := r/out, r%out
+				uj := u.RawRowView(j0 + j)
+				t := rowBuf[wk]
+				idx, val := cidx[r*stride:(r+1)*stride], cval[r*stride:(r+1)*stride]
+				nz, sum := 0, 0.0
+				for i := n0; i < n1; i++ {
+					touched := false
+					for c := 0; c < f.C; c++ {
+						a := uj[i*f.C+c]
+						lo, hi := sr.span((i*f.C+c)*out + o)
+						if a == 0 || lo == hi {
+							continue
+						}
+						touched = true
+						for e := lo; e < hi; e++ {
+							t[sr.idx[e]] += a * sr.vals[e]
+						}
+					}
+					if !touched {
+						continue
+					}
+					base := int32((i - n0) * p)
+					for q, v := range t {
+						idx[nz], val[nz] = base+int32(q), v
+						nz += nonzero(v)
+						sum += v
+					}
+					clear(t)
+				}
+				cnt[r] = nz
+				if f.Bias {
+					dst.RawRowView(j0 + j)[biasOff+o] += sum
+				}
+			})
+			blocks := (k + sparseBlock - 1) / sparseBlock
+			// Enough tasks for every worker even when K is one block.
+			per := max(1, rows*blocks/(4*workers))
+			chunks := (rows + per - 1) / per
+			par.For(blocks*chunks, workers, func(wk, t int) {
+				c0 := (t % blocks) * sparseBlock
+				c1 := min(c0+sparseBlock, k)
+				res := resBuf[wk][:c1-c0]
+				r0 := (t / blocks) * per
+				for r := r0; r < min(r0+per, rows); r++ {
+					fastblas.CombRowsIdx(res, cval[r*stride:r*stride+cnt[r]], cidx[r*stride:r*stride+cnt[r]], uc[c0:], k)
+					floats.Add(acc[r*k+c0:r*k+c1], res)
+				}
+			})
+		}
+		for j := j0; j < j1; j++ {
+			copy(dst.RawRowView(j)[:out*k], acc[(j-j0)*out*k:(j-j0+1)*out*k])
 		}
 	}
 }

@@ -364,13 +364,13 @@ func TestConvSelectAndMisuse(t *testing.T) {
 	f.AddCrossTo(mat.NewDense(2, 2, nil), NewLinear(randDense(rng, 2, 2), randDense(rng, 2, 2), 1, true, false))
 }
 
-// TestConvMulToPlans checks the aggregated MulTo against the explicit V
-// for budgets that split the vectors into groups (the last one short) and
-// the samples into chunks, on every case.
+// TestConvMulToPlans checks the aggregated MulTo, dense and sparse,
+// against the explicit V for budgets that split the vectors into groups
+// (the last one short) and the samples into chunks, on every case.
 func TestConvMulToPlans(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	const nv = 5
-	var grouped, chunked int
+	var grouped, chunked, sparseGrouped, sparseChunked int
 	for ci, tc := range convCases {
 		x, _ := tc.factors(rng)
 		v := explicitConv(x)
@@ -378,19 +378,27 @@ func TestConvMulToPlans(t *testing.T) {
 		var want mat.Dense
 		want.Mul(u, v.T())
 		x.Route = RouteKernel
-		seen := map[[2]int]bool{}
+		seen := map[[3]int]bool{}
 		for b := int64(8); b < 1<<20; b = b*5/4 + 8 {
 			x.SetBudget(b)
+			// MulTo's plan: the sparse route's when the sparse copy fits.
 			g, m := x.aggregatedPlan(nv)
-			if seen[[2]int{g, m}] {
+			sparse := 0
+			if sr, rest := x.sparseForm(b); x.Weight && sr != nil {
+				g, m = x.sparsePlan(nv, rest)
+				sparse = 1
+			}
+			if seen[[3]int{g, m, sparse}] {
 				continue
 			}
-			seen[[2]int{g, m}] = true
+			seen[[3]int{g, m, sparse}] = true
 			if g > 1 && g < nv && nv%g != 0 {
 				grouped++
+				sparseGrouped += sparse
 			}
 			if g == nv && m > 1 && m < x.n() {
 				chunked++
+				sparseChunked += sparse
 			}
 			got := mat.NewDense(nv, x.Dim(), nil)
 			x.MulTo(got, u)
@@ -399,8 +407,8 @@ func TestConvMulToPlans(t *testing.T) {
 			}
 		}
 	}
-	if grouped == 0 || chunked == 0 {
-		t.Errorf("plans with uneven vector groups: %d, with sample chunks of all vectors: %d; want some of each", grouped, chunked)
+	if grouped == 0 || chunked == 0 || sparseGrouped == 0 || sparseChunked == 0 {
+		t.Errorf("plans with uneven vector groups: %d (%d sparse), with sample chunks of all vectors: %d (%d sparse); want some of each", grouped, sparseGrouped, chunked, sparseChunked)
 	}
 }
 
