@@ -837,6 +837,18 @@ func nonzero(v float64) int {
 	return 0
 }
 
+// compress writes the nonzeros of row, as positions base+q and values,
+// into idx and vals from index pos, and returns the index after them. It
+// is branch-free, writing every entry and advancing past nonzeros only, so
+// idx and vals must hold one spare entry after the last nonzero.
+func compress(idx []int32, vals []float64, pos int, row []float64, base int32) int {
+	for q, v := range row {
+		idx[pos], vals[pos] = base+int32(q), v
+		pos += nonzero(v)
+	}
+	return pos
+}
+
 // sparseRows returns f's factor rows in compressed sparse rows, built in
 // parallel over samples. Every sample's entries are followed by one spare
 // slot, which the branch-free fill may write past its last nonzero.
@@ -861,10 +873,7 @@ func (f *Conv) sparseRows() *sparseRows {
 			row := f.S.RawRowView(i*f.C + j)
 			for o := 0; o < out; o++ {
 				sr.ptr[(i*f.C+j)*out+o] = pos
-				for q, v := range row[o*p : (o+1)*p] {
-					idx[pos], vals[pos] = int32(q), v
-					pos += nonzero(v)
-				}
+				pos = compress(idx, vals, pos, row[o*p:(o+1)*p], 0)
 			}
 		}
 	})
@@ -1214,12 +1223,8 @@ func (f *Conv) mulSparseTo(dst, u *mat.Dense, sr *sparseRows, budget int64) {
 					if !touched {
 						continue
 					}
-					base := int32((i - n0) * p)
-					for q, v := range t {
-						idx[nz], val[nz] = base+int32(q), v
-						nz += nonzero(v)
-						sum += v
-					}
+					nz = compress(idx, val, nz, t, int32((i-n0)*p))
+					sum += floats.Sum(t)
 					clear(t)
 				}
 				cnt[r] = nz
