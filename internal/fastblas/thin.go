@@ -109,16 +109,7 @@ func GemmNTMixed(m, n, k int, alpha float64, a []float64, lda int, b []float32, 
 		return
 	}
 	if k == 0 || alpha == 0 {
-		for i := range m {
-			row := c[i*ldc : i*ldc+n]
-			if beta == 0 {
-				clear(row)
-			} else {
-				for j := range row {
-					row[j] *= beta
-				}
-			}
-		}
+		scaleGeneral(m, n, beta, c, ldc)
 		return
 	}
 	_, _, _ = a[(m-1)*lda+k-1], b[(n-1)*ldb+k-1], c[(m-1)*ldc+n-1]
