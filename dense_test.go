@@ -140,10 +140,10 @@ func buildDense(m *vivit.Model, b *vivit.Batch) *denseReference {
 	for p := 0; p < d; p++ {
 		th[p] = theta[p] + h
 		setFlat(m, th)
-		zp := m.Forward(b.Inputs)[len(m.Layers)]
+		zp := m.Forward(b.Inputs)[len(m.Nodes)]
 		th[p] = theta[p] - h
 		setFlat(m, th)
-		zm := m.Forward(b.Inputs)[len(m.Layers)]
+		zm := m.Forward(b.Inputs)[len(m.Nodes)]
 		th[p] = theta[p]
 		for i := 0; i < n; i++ {
 			for k := 0; k < c; k++ {
@@ -152,7 +152,7 @@ func buildDense(m *vivit.Model, b *vivit.Batch) *denseReference {
 		}
 	}
 	setFlat(m, theta)
-	z := m.Forward(b.Inputs)[len(m.Layers)]
+	z := m.Forward(b.Inputs)[len(m.Nodes)]
 	grad := mat.NewDense(n, c, nil)
 	m.Loss.GradTo(grad, z, b.Targets)
 	ref := &denseReference{ggn: mat.NewSymDense(d, nil), w: m.Loss.Weight(n)}
@@ -335,40 +335,49 @@ func TestDenseSubBatchAndGroups(t *testing.T) {
 		// Groups: the second layer's bias alone, and the first layer's weight
 		// with the second layer's weight (a group across layers).
 		groups := []vivit.Group{{Name: "b2", Params: []string{"2.bias"}}, {Name: "w", Params: []string{"2.weight", "0.weight"}}}
-		gr, err := vivit.TopEigen(m, b, 3, &vivit.Options{Groups: groups})
-		if err != nil {
-			t.Fatal(err)
-		}
-		layout := m.Layout()
-		for gi, g := range gr.Blocks {
-			// Dense block: rows/columns of the group's tensors in state_dict order.
-			var idx []int
-			for _, name := range g.Layout.Names {
-				i := layout.Index(name)
-				for p := layout.Offsets[i]; p < layout.Offsets[i+1]; p++ {
-					idx = append(idx, p)
-				}
-			}
-			blkG := mat.NewSymDense(len(idx), nil)
-			for a := range idx {
-				for c := a; c < len(idx); c++ {
-					blkG.SetSym(a, c, ref.ggn.At(idx[a], idx[c]))
-				}
-			}
-			var es mat.EigenSym
-			es.Factorize(blkG, false)
-			dv := es.Values(nil)
-			sort.Sort(sort.Reverse(sort.Float64Slice(dv)))
-			for j, v := range g.Values {
-				if math.Abs(v-dv[j]) > tol*dv[0] {
-					t.Errorf("%s: group %d eigenvalue %d = %.8g, dense %.8g", l, gi, j, v, dv[j])
-				}
-			}
-		}
+		gr := checkGroupsDense(t, l, m, b, ref, groups)
 		if names := gr.Blocks[1].Layout.Names; len(names) != 2 || names[0] != "0.weight" || names[1] != "2.weight" {
 			t.Errorf("group tensors %v, want state_dict order [0.weight 2.weight]", names)
 		}
 	}
+}
+
+// checkGroupsDense checks the block-diagonal eigenvalues of every group
+// against the dense GGN's diagonal blocks and returns the result.
+func checkGroupsDense(t *testing.T, l string, m *vivit.Model, b *vivit.Batch, ref *denseReference, groups []vivit.Group) *vivit.Result {
+	t.Helper()
+	const tol = 1e-6
+	gr, err := vivit.TopEigen(m, b, 3, &vivit.Options{Groups: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := m.Layout()
+	for gi, g := range gr.Blocks {
+		// Dense block: rows/columns of the group's tensors in state_dict order.
+		var idx []int
+		for _, name := range g.Layout.Names {
+			i := layout.Index(name)
+			for p := layout.Offsets[i]; p < layout.Offsets[i+1]; p++ {
+				idx = append(idx, p)
+			}
+		}
+		blkG := mat.NewSymDense(len(idx), nil)
+		for a := range idx {
+			for c := a; c < len(idx); c++ {
+				blkG.SetSym(a, c, ref.ggn.At(idx[a], idx[c]))
+			}
+		}
+		var es mat.EigenSym
+		es.Factorize(blkG, false)
+		dv := es.Values(nil)
+		sort.Sort(sort.Reverse(sort.Float64Slice(dv)))
+		for j, v := range g.Values {
+			if math.Abs(v-dv[j]) > tol*dv[0] {
+				t.Errorf("%s: group %d eigenvalue %d = %.8g, dense %.8g", l, gi, j, v, dv[j])
+			}
+		}
+	}
+	return gr
 }
 
 // checkSubBatchDense checks a Directional run with opts.SubBatch against

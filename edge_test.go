@@ -46,7 +46,7 @@ func TestSingleSample(t *testing.T) {
 	}
 	for _, l := range st.Layers {
 		if !math.IsNaN(l.SNR) {
-			t.Errorf("layer %d SNR = %g, want NaN (undefined)", l.Layer, l.SNR)
+			t.Errorf("layer %s SNR = %g, want NaN (undefined)", l.Layer, l.SNR)
 		}
 	}
 }
@@ -56,7 +56,7 @@ func TestSingleSample(t *testing.T) {
 // loss and gradient stay finite.
 func TestSaturatedSoftmax(t *testing.T) {
 	m := tinyNet(t, edgeArch, 2)
-	last := m.Layers[2].(*model.Linear)
+	last := m.Nodes[2].Op.(*model.Linear)
 	for i := range last.Bias.Data {
 		last.Bias.Data[i] = 0
 	}
@@ -108,7 +108,7 @@ func TestSaturatedSoftmax(t *testing.T) {
 // is unaffected.
 func TestDeadReLU(t *testing.T) {
 	m := tinyNet(t, edgeArch, 3)
-	first := m.Layers[0].(*model.Linear)
+	first := m.Nodes[0].Op.(*model.Linear)
 	for i := range first.Bias.Data {
 		first.Bias.Data[i] = -100
 	}

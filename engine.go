@@ -160,6 +160,10 @@ func (p *pass) blocks() []block {
 		}
 		groups = []Group{{Params: all}}
 	}
+	params := map[string]*model.Param{}
+	for _, q := range p.net.Params() {
+		params[q.Name] = q
+	}
 	var bs []block
 	for _, g := range groups {
 		in := map[string]bool{}
@@ -169,20 +173,19 @@ func (p *pass) blocks() []block {
 		b := block{name: g.Name}
 		var ps []*model.Param
 		for fi, lf := range p.factors {
-			pl := p.net.Layers[lf.Layer].(model.ParamLayer)
 			keep := make([]bool, len(lf.Params))
 			any := false
 			for i, name := range lf.Params {
-				keep[i] = in[name]
+				keep[i] = in[name] && lf.Keep[i]
 				if keep[i] {
 					any = true
-					ps = append(ps, pl.Params()[i])
+					ps = append(ps, params[name])
 				}
 			}
 			if !any {
 				continue
 			}
-			b.factors = append(b.factors, lf.Factor.Select(keep))
+			b.factors = append(b.factors, lf.Select(keep))
 			b.source = append(b.source, fi)
 			b.keep = append(b.keep, keep)
 		}
@@ -226,7 +229,7 @@ func releaseGram(g *mat.SymDense) {
 func (b *block) selectLike(other []jacobians.LayerFactor) []lowrank.Factor {
 	fs := make([]lowrank.Factor, len(b.factors))
 	for i, src := range b.source {
-		fs[i] = other[src].Factor.Select(b.keep[i])
+		fs[i] = other[src].Select(b.keep[i])
 	}
 	return fs
 }

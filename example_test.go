@@ -85,7 +85,7 @@ func ExampleComputeStats() {
 	}
 	fmt.Printf("loss %.4f, |grad| %.4f, tr(GGN) %.4f\n", st.Loss, st.GradNorm, st.GGNTrace)
 	for _, l := range st.Layers {
-		fmt.Printf("layer %d: |grad| %.4f, tr %.4f, SNR %.4f\n", l.Layer, l.GradNorm, l.GGNTrace, l.SNR)
+		fmt.Printf("layer %s: |grad| %.4f, tr %.4f, SNR %.4f\n", l.Layer, l.GradNorm, l.GGNTrace, l.SNR)
 	}
 	// Output:
 	// loss 0.3283, |grad| 0.5294, tr(GGN) 12.8125

@@ -159,10 +159,10 @@ func TestFixturePerLayer(t *testing.T) {
 					t.Errorf("block %d params %v, want %v", i, got, want.Params)
 				}
 				if err := maxRelErr(blk.Values, want.TopEigenvalues); err > 1e-12 {
-					t.Errorf("layer %d: top eigenvalues max rel error %.3g\n got %v\nwant %v", want.Layer, err, blk.Values, want.TopEigenvalues)
+					t.Errorf("layer %s: top eigenvalues max rel error %.3g\n got %v\nwant %v", want.Layer, err, blk.Values, want.TopEigenvalues)
 				}
 				if got := len(spec.Blocks[i].Values); got != want.Rank {
-					t.Errorf("layer %d: rank %d, want %d", want.Layer, got, want.Rank)
+					t.Errorf("layer %s: rank %d, want %d", want.Layer, got, want.Rank)
 				}
 			}
 		})
@@ -209,12 +209,12 @@ func TestFixtureStats(t *testing.T) {
 			}
 			for i, want := range e.Stats.Layers {
 				got := st.Layers[i]
-				if got.Layer != want.Layer || !slices.Equal(got.Params, want.Params) {
-					t.Errorf("layer %d: %d %v, want %d %v", i, got.Layer, got.Params, want.Layer, want.Params)
+				if got.Layer != string(want.Layer) || !slices.Equal(got.Params, want.Params) {
+					t.Errorf("layer %d: %s %v, want %s %v", i, got.Layer, got.Params, want.Layer, want.Params)
 				}
-				check(fmt.Sprintf("layer %d grad norm", want.Layer), []float64{got.GradNorm}, []float64{want.GradNorm}, 1e-12)
-				check(fmt.Sprintf("layer %d GGN trace", want.Layer), []float64{got.GGNTrace}, []float64{want.GGNTrace}, 1e-12)
-				check(fmt.Sprintf("layer %d SNR", want.Layer), []float64{got.SNR}, []float64{*want.SNR}, 1e-10)
+				check(fmt.Sprintf("layer %s grad norm", want.Layer), []float64{got.GradNorm}, []float64{want.GradNorm}, 1e-12)
+				check(fmt.Sprintf("layer %s GGN trace", want.Layer), []float64{got.GGNTrace}, []float64{want.GGNTrace}, 1e-12)
+				check(fmt.Sprintf("layer %s SNR", want.Layer), []float64{got.SNR}, []float64{*want.SNR}, 1e-10)
 			}
 		})
 	}

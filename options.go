@@ -6,7 +6,6 @@ import (
 
 	"github.com/vivit-go/vivit/eigen"
 	"github.com/vivit-go/vivit/lowrank"
-	"github.com/vivit-go/vivit/model"
 )
 
 // Options are the approximation knobs shared by every entry point. The zero
@@ -99,20 +98,14 @@ type Group struct {
 	Params []string
 }
 
-// LayerGroups returns one group per parameter layer, named by the layer's
-// index, holding its tensors (e.g. "0.weight", "0.bias").
+// LayerGroups returns one group per layer: per module of the model
+// (Model.Modules), named by it and holding its tensors ("0" with "0.weight"
+// and "0.bias"; "layer1.bn1" with "layer1.bn1.weight" and
+// "layer1.bn1.bias").
 func LayerGroups(m *Model) []Group {
 	var gs []Group
-	for i, l := range m.Layers {
-		pl, ok := l.(model.ParamLayer)
-		if !ok {
-			continue
-		}
-		g := Group{Name: fmt.Sprint(i)}
-		for _, p := range pl.Params() {
-			g.Params = append(g.Params, p.Name)
-		}
-		gs = append(gs, g)
+	for _, mod := range m.Modules() {
+		gs = append(gs, Group{Name: mod.Name, Params: mod.Params})
 	}
 	return gs
 }

@@ -44,11 +44,11 @@ func TestSolversOnFixtures(t *testing.T) {
 				for i, pl := range c.Expected.PerLayer {
 					got := lay.Blocks[i].Values
 					if len(got) != len(pl.TopEigenvalues) {
-						t.Fatalf("layer %d: %d values", pl.Layer, len(got))
+						t.Fatalf("layer %s: %d values", pl.Layer, len(got))
 					}
 					for j, v := range pl.TopEigenvalues {
 						if math.Abs(got[j]-v) > 1e-10*pl.TopEigenvalues[0] {
-							t.Errorf("layer %d eigenvalue %d = %.15g, want %.15g", pl.Layer, j, got[j], v)
+							t.Errorf("layer %s eigenvalue %d = %.15g, want %.15g", pl.Layer, j, got[j], v)
 						}
 					}
 				}

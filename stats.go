@@ -34,9 +34,11 @@ type Stats struct {
 	Timing   Timing
 }
 
-// LayerStats are the statistics restricted to one parameter layer.
+// LayerStats are the statistics restricted to one layer: a module of the
+// model (Model.Modules), the parameters whose names share the prefix before
+// the last dot.
 type LayerStats struct {
-	Layer    int      // index in the model
+	Layer    string   // the module's name: "0" for "0.weight", "layer1.bn1"
 	Params   []string // its tensors
 	GradNorm float64  // ‖∇L restricted to the layer‖
 	GGNTrace float64  // trace of the layer's diagonal GGN block
@@ -98,7 +100,7 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 		}
 	}
 	st.GGNTrace = floats.Sum(st.DiagGGN)
-	st.Layers = layerStats(grads, st, n, p.w)
+	st.Layers = layerStats(m, st, n, p.w)
 	p.timing.Directional = time.Since(t0)
 	st.Timing = p.timing
 	return st, nil
@@ -106,29 +108,29 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 
 const epsilon = 0x1p-52
 
-func layerStats(grads []jacobians.LayerFactor, st *Stats, n int, w float64) []LayerStats {
+func layerStats(m *Model, st *Stats, n int, w float64) []LayerStats {
 	var ls []LayerStats
-	off := 0
-	for _, gf := range grads {
-		dim := gf.Factor.Dim()
-		g := st.Grad[off : off+dim]
-		var mean2, variance float64
-		for i, v := range g {
-			mu := v / (float64(n) * w)
-			mean2 += mu * mu
-			variance += st.GradVariance[off+i]
+	for _, mod := range m.Modules() {
+		l := LayerStats{Layer: mod.Name, Params: mod.Params}
+		var g2, mean2, variance, trace float64
+		for _, name := range mod.Params {
+			i := st.Layout.Index(name)
+			lo, hi := st.Layout.Offsets[i], st.Layout.Offsets[i+1]
+			for j, v := range st.Grad[lo:hi] {
+				g2 += v * v
+				mu := v / (float64(n) * w)
+				mean2 += mu * mu
+				variance += st.GradVariance[lo+j]
+			}
+			trace += floats.Sum(st.DiagGGN[lo:hi])
 		}
-		snr := math.NaN()
+		l.GradNorm = math.Sqrt(g2)
+		l.GGNTrace = trace
+		l.SNR = math.NaN()
 		if variance > 0 {
-			snr = mean2 / variance
+			l.SNR = mean2 / variance
 		}
-		ls = append(ls, LayerStats{
-			Layer: gf.Layer, Params: gf.Params,
-			GradNorm: floats.Norm(g, 2),
-			GGNTrace: floats.Sum(st.DiagGGN[off : off+dim]),
-			SNR:      snr,
-		})
-		off += dim
+		ls = append(ls, l)
 	}
 	return ls
 }

@@ -27,7 +27,7 @@ func Test3C3DParams(t *testing.T) {
 	if got := m.NumParams(); got != 895210 {
 		t.Errorf("NumParams = %d, want 895,210", got)
 	}
-	if got := m.Layers[len(m.Layers)-1].OutShape(); len(got) != 1 || got[0] != 10 {
+	if got := m.Nodes[len(m.Nodes)-1].Op.OutShape(); len(got) != 1 || got[0] != 10 {
 		t.Errorf("output shape %v", got)
 	}
 	if b.Len() != 2 {
@@ -205,7 +205,7 @@ func Test3C3DConvRoutes(t *testing.T) {
 			}
 			f.Route = lowrank.RouteAuto
 			t.Logf("mc=%d layer %d (P=%d K=%d out=%d, %d cols/sample, density %.3f): Gram picks %v (estimated explicit %.3g, kernel %.3g); Gram time auto %v, explicit %v, kernel %v; MulTo of 10 vectors auto %v, explicit %v, aggregated %v",
-				mc, lf.Layer, f.G.P(), f.G.K(), f.G.OutC, cols, f.Density(), route, ce, ck, gram[0], gram[1], gram[2], mul[0], mul[1], mul[2])
+				mc, lf.Node, f.G.P(), f.G.K(), f.G.OutC, cols, f.Density(), route, ce, ck, gram[0], gram[1], gram[2], mul[0], mul[1], mul[2])
 		}
 	}
 }

@@ -156,8 +156,8 @@ func factorCols(c Case) int {
 // kernel route's work, comes on top).
 func gramInner(m *vivit.Model) int {
 	s := 0
-	for _, l := range m.Layers {
-		switch l := l.(type) {
+	for _, nd := range m.Nodes {
+		switch l := nd.Op.(type) {
 		case *model.Linear:
 			s += l.Out
 		case *model.Conv2d:

@@ -8,67 +8,186 @@ import (
 	"github.com/vivit-go/vivit/model"
 )
 
-// LayerFactor is the factor block of one parameter layer.
+// LayerFactor is the factor block of one parameter node, or of some of its
+// tensors.
 type LayerFactor struct {
-	Layer  int      // index of the layer in the network
-	Params []string // its tensors, state_dict order
-	Factor lowrank.Factor
+	Node   int      // index of the node in the network
+	Params []string // the node's tensors, in its own order
+	// Keep says which of Params the block covers (all of them when the
+	// node's tensors are contiguous in the network's parameter order).
+	Keep   []bool
+	Factor lowrank.Factor // the block of V for the kept tensors
+
+	whole lowrank.Factor // the block for all of Params
+}
+
+// Names returns the tensors the block covers.
+func (lf LayerFactor) Names() []string {
+	var ns []string
+	for i, name := range lf.Params {
+		if lf.Keep[i] {
+			ns = append(ns, name)
+		}
+	}
+	return ns
+}
+
+// Select returns the block restricted to the covered tensors with keep[i]
+// true (keep indexes Params); nil if none is left.
+func (lf LayerFactor) Select(keep []bool) lowrank.Factor {
+	both := make([]bool, len(keep))
+	for i := range keep {
+		both[i] = keep[i] && lf.Keep[i]
+	}
+	return lf.whole.Select(both)
 }
 
 // Backprop propagates the output factor s ((n·c)×C) backwards through net,
 // where acts are the network's activations for the same n samples
-// (acts[0] the inputs, acts[i+1] the output of layer i, as from
-// Network.Forward). It returns the factor of every parameter layer, in
-// layer order. s is not modified.
+// (acts[0] the inputs, acts[i+1] the output of node i, as from
+// Network.Forward). It returns the factor blocks in the network's
+// parameter order (Network.Params): their dimensions laid end to end give
+// the network's Layout. s is not modified.
+//
+// The pass visits the nodes in reverse topological order. The factor of a
+// tensor read by several nodes is the sum of what each passes back, as for
+// a gradient; only tensors downstream of a parameter node carry one.
 func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []LayerFactor {
-	if len(acts) != len(net.Layers)+1 {
+	nodes := net.Nodes
+	if len(acts) != len(nodes)+1 {
 		panic("jacobians: activations do not match the network")
 	}
 	n, _ := acts[0].Dims()
 	if r, _ := s.Dims(); r != n*c {
 		panic("jacobians: factor rows do not match samples × columns")
 	}
-	first := len(net.Layers)
-	for i, l := range net.Layers {
-		if _, ok := l.(model.ParamLayer); ok {
-			first = i
-			break
+	// needed[t]: the factor at tensor t is needed, i.e. t is downstream of
+	// (or is) the output of a parameter node.
+	needed := make([]bool, len(nodes)+1)
+	for i, nd := range nodes {
+		_, needed[i+1] = nd.Op.(model.ParamLayer)
+		for _, t := range nd.Inputs {
+			needed[i+1] = needed[i+1] || needed[t]
 		}
 	}
+	fac := make([]*mat.Dense, len(nodes)+1)
+	kept := make([]bool, len(nodes)+1) // referenced by a parameter block
+	fac[len(nodes)] = s
+	kept[len(nodes)] = true // the caller's
+	newFactor := func(t int) *mat.Dense {
+		f := model.Numel(net.TensorShape(t))
+		return mat.NewDense(n*c, f, *scratch.Get(n * c * f))
+	}
+	release := func(m *mat.Dense) {
+		data := m.RawMatrix().Data
+		scratch.Put(&data)
+	}
+	// add accumulates the contribution d into tensor t's factor; d is
+	// owned by the pass.
+	add := func(t int, d *mat.Dense) {
+		if fac[t] == nil {
+			fac[t] = d
+			return
+		}
+		fac[t].Add(fac[t], d)
+		release(d)
+	}
+
 	var out []LayerFactor
-	cur := s
-	for i := len(net.Layers) - 1; i >= first; i-- {
-		l := net.Layers[i]
-		if pl, ok := l.(model.ParamLayer); ok {
-			names := make([]string, 0, 2)
+	var xs, dst []*mat.Dense
+	for i := len(nodes) - 1; i >= 0; i-- {
+		nd := nodes[i]
+		if !needed[i+1] {
+			continue
+		}
+		cur := fac[i+1]
+		if pl, ok := nd.Op.(model.ParamLayer); ok {
+			var names []string
 			for _, p := range pl.Params() {
 				names = append(names, p.Name)
 			}
-			out = append(out, LayerFactor{Layer: i, Params: names, Factor: pl.Factor(cur, acts[i], c)})
+			f := pl.Factor(cur, acts[nd.Inputs[0]], c)
+			out = append(out, LayerFactor{Node: i, Params: names, Factor: f, whole: f})
+			kept[i+1] = true
 		}
-		if i == first {
-			break // nothing upstream needs the factor
+		switch op := nd.Op.(type) {
+		case model.Layer:
+			t := nd.Inputs[0]
+			if !needed[t] {
+				break
+			}
+			// A factor not kept by a block is an intermediate of this pass:
+			// diagonal layers overwrite it in place.
+			if ip, ok := op.(model.InPlaceLayer); ok && ip.BackwardInPlace() && !kept[i+1] && fac[t] == nil {
+				op.BackwardInput(cur, cur, acts[t], acts[i+1], c)
+				fac[t], fac[i+1] = cur, nil
+				break
+			}
+			d := newFactor(t)
+			op.BackwardInput(d, cur, acts[t], acts[i+1], c)
+			add(t, d)
+		case model.Join:
+			xs, dst = xs[:0], dst[:0]
+			for _, t := range nd.Inputs {
+				xs = append(xs, acts[t])
+				var d *mat.Dense
+				if needed[t] {
+					d = newFactor(t)
+				}
+				dst = append(dst, d)
+			}
+			op.BackwardJoin(dst, cur, xs, acts[i+1], c)
+			for j, t := range nd.Inputs {
+				if dst[j] != nil {
+					add(t, dst[j])
+				}
+			}
 		}
-		// A factor is kept by its parameter layer's block; the others are
-		// intermediates of this pass: overwritten in place by diagonal
-		// layers, recycled after the next layer has read them.
-		_, kept := l.(model.ParamLayer)
-		var next *mat.Dense
-		if ip, ok := l.(model.InPlaceLayer); ok && ip.BackwardInPlace() && !kept && cur != s {
-			next = cur
-		} else {
-			next = mat.NewDense(n*c, model.Numel(l.InShape()), *scratch.Get(n * c * model.Numel(l.InShape())))
+		if fac[i+1] != nil && !kept[i+1] {
+			release(fac[i+1])
 		}
-		l.BackwardInput(next, cur, acts[i], acts[i+1], c)
-		if next != cur && !kept && cur != s {
-			data := cur.RawMatrix().Data
-			scratch.Put(&data)
-		}
-		cur = next
+		fac[i+1] = nil
 	}
-	// Reverse into layer order.
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
+	return inParamOrder(net, out)
+}
+
+// inParamOrder sorts the blocks into the network's parameter order,
+// splitting a node's block where its tensors are not contiguous there.
+func inParamOrder(net *model.Network, fs []LayerFactor) []LayerFactor {
+	type where struct{ block, index int }
+	at := map[string]where{}
+	for bi, lf := range fs {
+		for j, name := range lf.Params {
+			at[name] = where{bi, j}
+		}
+	}
+	var out []LayerFactor
+	prev := where{-1, -1}
+	for _, p := range net.Params() {
+		w, ok := at[p.Name]
+		if !ok {
+			panic("jacobians: parameter " + p.Name + " has no factor block")
+		}
+		if w.block == prev.block && w.index > prev.index {
+			last := &out[len(out)-1]
+			last.Keep[w.index] = true
+		} else {
+			lf := fs[w.block]
+			lf.Keep = make([]bool, len(lf.Params))
+			lf.Keep[w.index] = true
+			out = append(out, lf)
+		}
+		prev = w
+	}
+	for i := range out {
+		lf := &out[i]
+		all := true
+		for _, k := range lf.Keep {
+			all = all && k
+		}
+		if !all {
+			lf.Factor = lf.whole.Select(lf.Keep)
+		}
 	}
 	return out
 }

@@ -233,8 +233,9 @@ func (a *Architecture) BuildLimited(maxParams int) (*Network, error) {
 	if err := loss.Validate(); err != nil {
 		return nil, fmt.Errorf("architecture: loss: %v", err)
 	}
-	net := &Network{InputShape: append([]int(nil), a.InputShape...), Loss: loss}
-	shape := net.InputShape
+	inShape := append([]int(nil), a.InputShape...)
+	shape := inShape
+	var layers []Layer
 	for i, raw := range a.Layers {
 		spec, err := parseLayerSpec(i, raw)
 		if err != nil {
@@ -261,16 +262,16 @@ func (a *Architecture) BuildLimited(maxParams int) (*Network, error) {
 		if Numel(l.OutShape()) < 1 || Numel(l.OutShape()) > maxFeatures {
 			return nil, spec.errorf("output shape %v is empty or too large", l.OutShape())
 		}
-		net.Layers = append(net.Layers, l)
+		layers = append(layers, l)
 		shape = l.OutShape()
 	}
 	if len(shape) != 1 {
 		return nil, fmt.Errorf("architecture: the last layer gives shape %v; the loss needs a vector of outputs (add a flatten layer?)", shape)
 	}
-	if net.Loss.Kind == CrossEntropy && shape[0] < 2 {
+	if loss.Kind == CrossEntropy && shape[0] < 2 {
 		return nil, fmt.Errorf("architecture: cross_entropy needs at least 2 outputs, the network has %d", shape[0])
 	}
-	return net, nil
+	return NewSequential(inShape, layers, loss)
 }
 
 // maxFeatures bounds every per-sample tensor so that a crafted architecture

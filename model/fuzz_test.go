@@ -44,8 +44,8 @@ func FuzzArchitecture(f *testing.F) {
 		if net.NumParams() > 1<<16 {
 			return
 		}
-		for _, l := range net.Layers {
-			if Numel(l.OutShape()) > 1<<14 {
+		for _, nd := range net.Nodes {
+			if Numel(nd.Op.OutShape()) > 1<<14 {
 				return
 			}
 		}
@@ -54,7 +54,8 @@ func FuzzArchitecture(f *testing.F) {
 			x.RawMatrix().Data[i] = float64(i%7) - 3
 		}
 		acts := net.Forward(x)
-		for i, l := range net.Layers {
+		for i, nd := range net.Nodes {
+			l := nd.Op.(Layer)
 			s := mat.NewDense(2, Numel(l.OutShape()), nil)
 			dst := mat.NewDense(2, Numel(l.InShape()), nil)
 			l.BackwardInput(dst, s, acts[i], acts[i+1], 1)

@@ -6,14 +6,21 @@ import (
 	"github.com/vivit-go/vivit/lowrank"
 )
 
-// A Layer is one stage of a sequential network. Shapes are per sample and
-// fixed when the network is built.
-type Layer interface {
-	// Type is the layer's name in the architecture JSON ("linear", "relu", …).
+// An Op is what a node of a Network computes: a Layer (one input) or a
+// Join (several). Shapes are per sample and fixed when the network is
+// built.
+type Op interface {
+	// Type is the operation's name ("linear", "relu", "add", …).
 	Type() string
-	// InShape and OutShape are the per-sample tensor shapes.
-	InShape() []int
+	// OutShape is the per-sample shape of the output.
 	OutShape() []int
+}
+
+// A Layer is an operation on one tensor.
+type Layer interface {
+	Op
+	// InShape is the per-sample shape of the input.
+	InShape() []int
 	// Forward writes the layer's output for every row of x into y
 	// (rows × prod(OutShape)).
 	Forward(y, x *mat.Dense)
@@ -23,6 +30,21 @@ type Layer interface {
 	// forward input and output for those samples. dst and s must not alias,
 	// unless the layer is an InPlaceLayer that reports true.
 	BackwardInput(dst, s, in, out *mat.Dense, cols int)
+}
+
+// A Join is an operation on several tensors, such as the residual sum of
+// two branches. It has no parameters.
+type Join interface {
+	Op
+	// InShapes are the per-sample shapes of the inputs, in order.
+	InShapes() [][]int
+	// ForwardJoin writes the output for every row of the inputs xs into y.
+	ForwardJoin(y *mat.Dense, xs []*mat.Dense)
+	// BackwardJoin writes J_iᵀ s_r into row r of dst[i] for every input i
+	// with dst[i] not nil, where J_i is the Jacobian of the output with
+	// respect to input i at sample r/cols. xs and y are the forward inputs
+	// and output. No dst[i] aliases s or another dst[j].
+	BackwardJoin(dst []*mat.Dense, s *mat.Dense, xs []*mat.Dense, y *mat.Dense, cols int)
 }
 
 // An InPlaceLayer may be asked to overwrite its input factor:

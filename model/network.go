@@ -1,25 +1,140 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/scratch"
 )
 
-// Network is a sequential network with a loss.
+// Network is a directed acyclic graph of operations with a loss. Tensor 0
+// is the network input and tensor i+1 the output of Nodes[i]; the nodes
+// are in topological order (each reads only tensors before its own), and
+// the last node's output is the network output. A sequential network is
+// the chain in which node i reads tensor i.
 type Network struct {
 	InputShape []int
-	Layers     []Layer
+	Nodes      []Node
 	Loss       Loss
+
+	params []*Param // state_dict order; nil means node order
 }
+
+// Node is one operation of a Network and the tensors it reads.
+type Node struct {
+	// Name identifies the node in messages: the ONNX node name, or the
+	// layer index of a sequential network.
+	Name string
+	// Op is a Layer (one input) or a Join (several).
+	Op Op
+	// Inputs are the tensors the node reads: 0 is the network input, i+1
+	// the output of node i.
+	Inputs []int
+}
+
+// NewSequential returns the chain of layers as a network: node i is
+// layers[i], named by its index, reading the previous layer's output.
+func NewSequential(inputShape []int, layers []Layer, loss Loss) (*Network, error) {
+	nodes := make([]Node, len(layers))
+	for i, l := range layers {
+		nodes[i] = Node{Name: fmt.Sprint(i), Op: l, Inputs: []int{i}}
+	}
+	return NewNetwork(inputShape, nodes, loss, nil)
+}
+
+// NewNetwork checks a graph and returns it as a network. order lists every
+// parameter of the nodes once, in state_dict order; nil means node order
+// (each node's parameters in its own order).
+func NewNetwork(inputShape []int, nodes []Node, loss Loss, order []*Param) (*Network, error) {
+	if len(nodes) == 0 {
+		return nil, errors.New("network: no nodes")
+	}
+	net := &Network{InputShape: inputShape, Nodes: nodes, Loss: loss}
+	used := make([]bool, len(nodes)+1)
+	for i, nd := range nodes {
+		if nd.Op == nil {
+			return nil, fmt.Errorf("network: node %s has no operation", nd.Name)
+		}
+		var want [][]int
+		switch op := nd.Op.(type) {
+		case Layer:
+			want = [][]int{op.InShape()}
+		case Join:
+			want = op.InShapes()
+		default:
+			return nil, fmt.Errorf("network: node %s (%s) is neither a Layer nor a Join", nd.Name, nd.Op.Type())
+		}
+		if len(nd.Inputs) != len(want) {
+			return nil, fmt.Errorf("network: node %s (%s) reads %d tensors, its operation takes %d", nd.Name, nd.Op.Type(), len(nd.Inputs), len(want))
+		}
+		for j, t := range nd.Inputs {
+			if t < 0 || t > i {
+				return nil, fmt.Errorf("network: node %s (%s) reads tensor %d, which is not computed before it", nd.Name, nd.Op.Type(), t)
+			}
+			if got := net.TensorShape(t); !slices.Equal(got, want[j]) {
+				return nil, fmt.Errorf("network: node %s (%s) input %d has shape %s, the operation needs %s", nd.Name, nd.Op.Type(), j, FormatShape(got), FormatShape(want[j]))
+			}
+			used[t] = true
+		}
+	}
+	for t, u := range used[:len(nodes)] {
+		if !u {
+			if t == 0 {
+				return nil, errors.New("network: no node reads the input")
+			}
+			nd := nodes[t-1]
+			return nil, fmt.Errorf("network: the output of node %s (%s) is not used", nd.Name, nd.Op.Type())
+		}
+	}
+	seen := map[*Param]bool{}
+	names := map[string]bool{}
+	for _, nd := range nodes {
+		pl, ok := nd.Op.(ParamLayer)
+		if !ok {
+			continue
+		}
+		for _, p := range pl.Params() {
+			if seen[p] || names[p.Name] {
+				return nil, fmt.Errorf("network: parameter %q is used by more than one node", p.Name)
+			}
+			seen[p], names[p.Name] = true, true
+		}
+	}
+	if order != nil {
+		if len(order) != len(seen) {
+			return nil, fmt.Errorf("network: the parameter order lists %d tensors, the nodes have %d", len(order), len(seen))
+		}
+		for _, p := range order {
+			if !seen[p] {
+				return nil, fmt.Errorf("network: the parameter order lists %q twice or it belongs to no node", p.Name)
+			}
+			delete(seen, p)
+		}
+		net.params = order
+	}
+	return net, nil
+}
+
+// TensorShape returns the per-sample shape of tensor t.
+func (net *Network) TensorShape(t int) []int {
+	if t == 0 {
+		return net.InputShape
+	}
+	return net.Nodes[t-1].Op.OutShape()
+}
+
+// FormatShape writes a shape as [a b c], the notation of every message.
+func FormatShape(s []int) string { return fmt.Sprint(s) }
 
 // NumOutputs returns C, the size of the network's output.
 func (net *Network) NumOutputs() int {
-	return Numel(net.Layers[len(net.Layers)-1].OutShape())
+	return Numel(net.TensorShape(len(net.Nodes)))
 }
 
 // InputSize returns the number of input features per sample.
@@ -27,9 +142,12 @@ func (net *Network) InputSize() int { return Numel(net.InputShape) }
 
 // Params returns every parameter in state_dict order.
 func (net *Network) Params() []*Param {
+	if net.params != nil {
+		return net.params
+	}
 	var ps []*Param
-	for _, l := range net.Layers {
-		if pl, ok := l.(ParamLayer); ok {
+	for _, nd := range net.Nodes {
+		if pl, ok := nd.Op.(ParamLayer); ok {
 			ps = append(ps, pl.Params()...)
 		}
 	}
@@ -48,8 +166,42 @@ func (net *Network) NumParams() int {
 // Layout returns the parameter layout of the whole network.
 func (net *Network) Layout() *Layout { return NewLayout(net.Params()) }
 
+// Module is a named set of parameters: the tensors whose names share the
+// prefix before the last dot ("layer1.bn1" for "layer1.bn1.weight" and
+// "layer1.bn1.bias"; "0" for "0.weight"; a name without a dot alone).
+type Module struct {
+	Name   string
+	Params []string // state_dict order
+}
+
+// ModuleName returns the module a parameter name belongs to.
+func ModuleName(param string) string {
+	if i := strings.LastIndexByte(param, '.'); i > 0 {
+		return param[:i]
+	}
+	return param
+}
+
+// Modules returns the network's modules in the order of their first
+// parameter.
+func (net *Network) Modules() []Module {
+	var ms []Module
+	at := map[string]int{}
+	for _, p := range net.Params() {
+		m := ModuleName(p.Name)
+		i, ok := at[m]
+		if !ok {
+			i = len(ms)
+			at[m] = i
+			ms = append(ms, Module{Name: m})
+		}
+		ms[i].Params = append(ms[i].Params, p.Name)
+	}
+	return ms
+}
+
 // Forward runs the network on x (rows are samples) and returns the
-// activations: acts[0] = x, acts[i+1] = output of layer i. Their storage
+// activations: acts[0] = x, acts[i+1] = output of node i. Their storage
 // comes from a recycled pool; a caller that is done with them may hand it
 // back with ReleaseActivations.
 func (net *Network) Forward(x *mat.Dense) []*mat.Dense {
@@ -57,11 +209,23 @@ func (net *Network) Forward(x *mat.Dense) []*mat.Dense {
 	if f != net.InputSize() {
 		panic("model: input has wrong width")
 	}
-	acts := make([]*mat.Dense, len(net.Layers)+1)
+	acts := make([]*mat.Dense, len(net.Nodes)+1)
 	acts[0] = x
-	for i, l := range net.Layers {
-		acts[i+1] = mat.NewDense(n, Numel(l.OutShape()), *scratch.Get(n * Numel(l.OutShape())))
-		l.Forward(acts[i+1], acts[i])
+	var xs []*mat.Dense
+	for i, nd := range net.Nodes {
+		size := Numel(nd.Op.OutShape())
+		y := mat.NewDense(n, size, *scratch.Get(n * size))
+		switch op := nd.Op.(type) {
+		case Layer:
+			op.Forward(y, acts[nd.Inputs[0]])
+		case Join:
+			xs = xs[:0]
+			for _, t := range nd.Inputs {
+				xs = append(xs, acts[t])
+			}
+			op.ForwardJoin(y, xs)
+		}
+		acts[i+1] = y
 	}
 	return acts
 }
@@ -135,8 +299,8 @@ func (l *Layout) Tensor(v []float64, name string) (t []float64, shape []int, ok 
 // fan_in the weight's elements per output (in, or in·kh·kw). Draws come
 // from rng layer by layer, weight before bias, in storage order.
 func (net *Network) InitDefault(rng *rand.Rand) {
-	for _, l := range net.Layers {
-		pl, ok := l.(ParamLayer)
+	for _, nd := range net.Nodes {
+		pl, ok := nd.Op.(ParamLayer)
 		if !ok {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -155,6 +156,9 @@ func TestFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			m, err := Open(filepath.Join(dir, "model.safetensors"))
+			if errors.Is(err, fs.ErrNotExist) {
+				t.Skip("a graph case: model.onnx, no checkpoint")
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

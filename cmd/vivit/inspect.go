@@ -275,7 +275,7 @@ func buildPrefix(a *model.Architecture, i int) (model.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return net.Layers[i], nil
+	return net.Nodes[i].Op.(model.Layer), nil
 }
 
 var paramName = regexp.MustCompile(`^(\d+)\.(weight|bias)$`)

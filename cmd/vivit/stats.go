@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -33,7 +32,7 @@ type statsJSON struct {
 }
 
 type statsLayer struct {
-	Layer    int      `json:"layer"`
+	Layer    string   `json:"layer"`
 	Params   []string `json:"params"`
 	GradNorm float64  `json:"grad_norm"`
 	GGNTrace float64  `json:"ggn_trace"`
@@ -110,7 +109,7 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 			cw := csv.NewWriter(w)
 			cw.Write([]string{"layer", "params", "grad_norm", "ggn_trace", "snr"})
 			for _, l := range st.Layers {
-				cw.Write([]string{strconv.Itoa(l.Layer), strings.Join(l.Params, " "), csvFloat(l.GradNorm), csvFloat(l.GGNTrace), csvFloat(l.SNR)})
+				cw.Write([]string{l.Layer, strings.Join(l.Params, " "), csvFloat(l.GradNorm), csvFloat(l.GGNTrace), csvFloat(l.SNR)})
 			}
 			cw.Flush()
 			err = cw.Error()
@@ -123,7 +122,7 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "layer\tparams\t‖∇L‖\ttr(GGN)\tgradient SNR\t")
 			for _, l := range st.Layers {
-				fmt.Fprintf(tw, "%d\t%s\t%.4e\t%.4e\t%.4g\t\n", l.Layer, strings.Join(l.Params, ","), l.GradNorm, l.GGNTrace, l.SNR)
+				fmt.Fprintf(tw, "%s\t%s\t%.4e\t%.4e\t%.4g\t\n", l.Layer, strings.Join(l.Params, ","), l.GradNorm, l.GGNTrace, l.SNR)
 			}
 			if err = tw.Flush(); err == nil {
 				_, err = fmt.Fprint(w, `

@@ -74,7 +74,7 @@ func Batch(pixels [][]float64, labels []int, idx []int) *model.Batch {
 // Accuracy returns the fraction of the batch that net classifies correctly
 // (arg-max of its outputs; ties go to the lower class).
 func Accuracy(net *model.Network, b *model.Batch) float64 {
-	z := net.Forward(b.Inputs)[len(net.Layers)]
+	z := net.Forward(b.Inputs)[len(net.Nodes)]
 	correct := 0
 	for i, y := range b.Targets.Classes {
 		row := z.RawRowView(i)

@@ -1,0 +1,50 @@
+package model
+
+import (
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Add is the sum of activations of one shape: the residual connection.
+type Add struct {
+	Shape  []int
+	Inputs int // how many tensors it sums (at least 2)
+}
+
+// NewAdd returns the sum of k tensors of the given shape.
+func NewAdd(shape []int, k int) *Add {
+	if k < 2 {
+		panic("model: Add needs at least two inputs")
+	}
+	return &Add{Shape: slices.Clone(shape), Inputs: k}
+}
+
+func (a *Add) Type() string    { return "add" }
+func (a *Add) OutShape() []int { return a.Shape }
+func (a *Add) InShapes() [][]int {
+	s := make([][]int, a.Inputs)
+	for i := range s {
+		s[i] = a.Shape
+	}
+	return s
+}
+
+func (a *Add) ForwardJoin(y *mat.Dense, xs []*mat.Dense) {
+	if len(xs) != a.Inputs {
+		panic("model: add has the wrong number of inputs")
+	}
+	y.Add(xs[0], xs[1])
+	for _, x := range xs[2:] {
+		y.Add(y, x)
+	}
+}
+
+// BackwardJoin passes the factor unchanged to every input.
+func (a *Add) BackwardJoin(dst []*mat.Dense, s *mat.Dense, _ []*mat.Dense, _ *mat.Dense, _ int) {
+	for _, d := range dst {
+		if d != nil {
+			d.Copy(s)
+		}
+	}
+}
