@@ -18,4 +18,5 @@ require (
 	github.com/nlpodyssey/gopickle v0.2.0 // indirect
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
