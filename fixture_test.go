@@ -13,8 +13,9 @@ import (
 	"github.com/vivit-go/vivit/internal/fixture"
 )
 
-// fixtureCases are the reference cases the engine reproduces.
-var fixtureCases = []string{"digits_mlp", "mse_regression", "digits_cnn"}
+// fixtureCases are the reference cases the engine reproduces: sequential
+// checkpoints and ONNX graphs.
+var fixtureCases = append(slices.Clone(fixture.Names), fixture.GraphNames...)
 
 func loadCase(t *testing.T, name string) (*fixture.Case, *vivit.Model, *vivit.Batch) {
 	t.Helper()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -339,3 +340,20 @@ func categorical(rng *rand.Rand, p []float64) int {
 	}
 	return last // rounding left u ≥ Σp: take the last class with mass
 }
+
+// ParseLoss reads a loss written as "type" or "type:reduction"
+// ("cross_entropy", "mse:sum"); the reduction defaults to mean.
+func ParseLoss(s string) (Loss, error) {
+	kind, red, ok := strings.Cut(s, ":")
+	if !ok {
+		red = string(Mean)
+	}
+	l := Loss{Kind: LossKind(kind), Reduction: Reduction(red)}
+	if err := l.Validate(); err != nil {
+		return Loss{}, fmt.Errorf("loss %q: %v", s, err)
+	}
+	return l, nil
+}
+
+// String returns the loss as ParseLoss reads it ("cross_entropy:mean").
+func (l Loss) String() string { return string(l.Kind) + ":" + string(l.Reduction) }

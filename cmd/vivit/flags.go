@@ -35,7 +35,7 @@ type common struct {
 	formats  []string          // accepted --format values
 
 	// input
-	model, arch, data, inputs, targets string
+	model, arch, data, inputs, targets, loss string
 	// approximation knobs (computing commands)
 	mc        int
 	seed      uint64
@@ -69,7 +69,8 @@ func newCommon(name, summary, examples string, stdout, stderr io.Writer, k knobs
 	}
 	c.fs.SetOutput(io.Discard) // errors are reported by run, help by parse
 	c.fs.Usage = func() {}
-	c.str(&c.model, "model", "", groupInput, "checkpoint `FILE`: .safetensors (architecture in its metadata, or --arch) or a PyTorch .pt/.pth state_dict (needs --arch); default: the embedded example")
+	c.str(&c.model, "model", "", groupInput, "model `FILE`: an ONNX graph (.onnx, exported as docs/formats.md says), a .safetensors checkpoint (architecture in its metadata, or --arch) or a PyTorch .pt/.pth state_dict (needs --arch); default: the embedded example")
+	c.str(&c.loss, "loss", "", groupInput, "the loss `TYPE[:REDUCTION]`: cross_entropy or mse, mean (default) or sum; default: the model's own (an architecture's loss, an ONNX model's metadata vivit.loss), else cross_entropy:mean")
 	c.str(&c.arch, "arch", "", groupInput, "architecture JSON `FILE` (docs/formats.md), for checkpoints saved without it; overrides the checkpoint's own")
 	c.str(&c.data, "data", "", groupInput, "batch `FILE`: .safetensors (or .pt) with tensors \"inputs\" and \"targets\"")
 	c.str(&c.inputs, "inputs", "", groupInput, "batch inputs as a .npy (or .pt) `FILE` of shape [N, ...input_shape], or flattened per sample; with --targets")

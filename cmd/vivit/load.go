@@ -14,6 +14,7 @@ import (
 	"github.com/vivit-go/vivit/example"
 	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/npy"
+	"github.com/vivit-go/vivit/onnx"
 	"github.com/vivit-go/vivit/safetensors"
 	"github.com/vivit-go/vivit/torchpt"
 )
@@ -167,19 +168,90 @@ func (ck *checkpoint) build() (*vivit.Model, error) {
 	return m, nil
 }
 
+// isONNX tells an ONNX model by its extension.
+func isONNX(path string) bool { return strings.EqualFold(filepath.Ext(path), ".onnx") }
+
+// lossOption returns --loss, nil when it is not given.
+func (c *common) lossOption() (*model.Loss, error) {
+	if c.loss == "" {
+		return nil, nil
+	}
+	l, err := model.ParseLoss(c.loss)
+	if err != nil {
+		return nil, usagef("--loss: %v", err)
+	}
+	return &l, nil
+}
+
+// loadONNX reads an ONNX model with --loss, reporting the reader's
+// warnings.
+func (c *common) loadONNX() (*onnx.Model, error) {
+	loss, err := c.lossOption()
+	if err != nil {
+		return nil, err
+	}
+	if c.arch != "" {
+		return nil, usagef("--arch: an ONNX model describes its own graph")
+	}
+	om, err := onnx.ReadFile(c.model, &onnx.Options{Loss: loss})
+	if om != nil {
+		for _, w := range om.Warnings {
+			c.warn("%s: %s", c.model, w)
+		}
+	}
+	return om, err
+}
+
+// loadModel reads --model (or the embedded example) with --loss.
+func (c *common) loadModel() (*vivit.Model, error) {
+	var m *vivit.Model
+	switch {
+	case c.model == "":
+		var err error
+		if m, _, err = example.Load(); err != nil {
+			return nil, err
+		}
+	case isONNX(c.model):
+		om, err := c.loadONNX()
+		if err != nil {
+			return nil, err
+		}
+		return om.Net, nil
+	default:
+		ck, err := c.readCheckpoint()
+		if err != nil {
+			return nil, err
+		}
+		if m, err = ck.build(); err != nil {
+			return nil, err
+		}
+	}
+	loss, err := c.lossOption()
+	if err != nil {
+		return nil, err
+	}
+	if loss != nil {
+		if loss.Kind != m.Loss.Kind && c.data == "" && c.inputs == "" && c.model == "" {
+			return nil, usagef("--loss %s: the embedded example's batch has targets for %s", c.loss, m.Loss.Kind)
+		}
+		m.Loss = *loss
+	}
+	return m, nil
+}
+
 // load reads the model and the batch: the files given, or the embedded
 // example.
 func (c *common) load() (*vivit.Model, *vivit.Batch, error) {
-	if c.model == "" {
+	if c.model == "" && c.loss == "" {
 		return example.Load()
 	}
-	ck, err := c.readCheckpoint()
+	m, err := c.loadModel()
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := ck.build()
-	if err != nil {
-		return nil, nil, err
+	if c.model == "" {
+		_, b, err := example.Load()
+		return m, b, err
 	}
 	b, err := c.loadBatch(m)
 	if err != nil {

@@ -1,0 +1,832 @@
+package onnx
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/vivit-go/vivit/model"
+	pb "github.com/vivit-go/vivit/onnx/internal/onnxpb"
+)
+
+// The tensor plumbing of exported graphs. On activations these operators
+// become network nodes (or nothing, when the per-sample storage does not
+// change); on constants, such as the shape arithmetic exporters write for
+// a dynamic batch size, they are evaluated at load time with the batch
+// size kept symbolic (batchSym).
+
+func folded(c *converter, d *tensorData) ([]value, error) {
+	c.curInfo.Mapped = "constant"
+	return []value{{kind: constant, c: d}}, nil
+}
+
+// reshapeTo returns x with per-sample shape out and the batch axis at
+// position batch: no node when the storage is unchanged.
+func (c *converter) reshapeTo(x value, out []int, batch int) (value, error) {
+	if numelOf(out) != numelOf(x.perSample()) {
+		return value{}, fmt.Errorf("cannot reshape %s to %v per sample", formatShape(x.shape), out)
+	}
+	if slices.Equal(out, x.perSample()) {
+		c.curInfo.Mapped = "alias"
+		full := slices.Clone(out[:batch])
+		full = append(full, -1)
+		full = append(full, out[batch:]...)
+		return value{kind: activation, tensor: x.tensor, shape: full, batch: batch}, nil
+	}
+	l, err := model.NewReshape(x.perSample(), out)
+	if err != nil {
+		return value{}, err
+	}
+	return c.addNode(l, batch, x.tensor)
+}
+
+func opFlatten(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	ax, err := attrInt(n, "axis", 1)
+	if err != nil {
+		return nil, err
+	}
+	switch v := in[0]; v.kind {
+	case activation:
+		if err := batchFirst(v); err != nil {
+			return nil, err
+		}
+		a, err := axisOf(ax, len(v.shape)+1)
+		if err != nil {
+			return nil, err
+		}
+		if a != 1 {
+			return nil, fmt.Errorf("attribute axis = %d: only axis 1 (keep the batch axis, flatten the rest) is supported", ax)
+		}
+		return one(c.reshapeTo(v, []int{numelOf(v.perSample())}, 0))
+	case constant:
+		a, err := axisOf(ax, len(v.c.shape)+1)
+		if err != nil {
+			return nil, err
+		}
+		d := *v.c
+		d.shape = []int{numelOf(v.c.shape[:a]), numelOf(v.c.shape[a:])}
+		return folded(c, &d)
+	}
+	return nil, fmt.Errorf("flattens a parameter")
+}
+
+func opReshape(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	target, err := ints(in[1], "shape")
+	if err != nil {
+		return nil, err
+	}
+	allowZero, err := attrInt(n, "allowzero", 0)
+	if err != nil {
+		return nil, err
+	}
+	switch v := in[0]; v.kind {
+	case activation:
+		if err := batchFirst(v); err != nil {
+			return nil, err
+		}
+		if len(target) == 0 {
+			return nil, fmt.Errorf("reshapes to a scalar")
+		}
+		out := make([]int, len(target))
+		infer := -1
+		for i, t := range target {
+			switch {
+			case t == batchSym || (t == 0 && allowZero == 0 && i == 0):
+				if i != 0 {
+					return nil, fmt.Errorf("target shape %s moves the batch axis", formatInts(target))
+				}
+				out[i] = -1
+			case t == 0 && allowZero == 0:
+				if i >= len(v.shape) {
+					return nil, fmt.Errorf("target shape %s copies axis %d, which the input %s lacks", formatInts(target), i, formatShape(v.shape))
+				}
+				out[i] = v.shape[i]
+			case t == -1:
+				if infer >= 0 {
+					return nil, fmt.Errorf("target shape %s has two -1", formatInts(target))
+				}
+				infer = i
+			case t < 1 || t > maxFeatures:
+				return nil, fmt.Errorf("target shape %s has an invalid size %d", formatInts(target), t)
+			default:
+				out[i] = int(t)
+			}
+		}
+		size := numelOf(v.perSample())
+		rest := 1
+		for i, d := range out {
+			if i != 0 && i != infer {
+				rest *= d
+			}
+		}
+		switch {
+		case infer == 0:
+			// [-1, a, b, …]: the batch axis is whatever the rest leaves.
+			if rest != size {
+				return nil, fmt.Errorf("target shape %s does not keep the batch axis whole (the input has %d values per sample)", formatInts(target), size)
+			}
+			out[0] = -1
+		case out[0] != -1:
+			return nil, fmt.Errorf("target shape %s fixes the batch size; the batch axis must stay dynamic (shape[0] from Shape, 0 or -1)", formatInts(target))
+		case infer > 0:
+			if rest == 0 || size%rest != 0 {
+				return nil, fmt.Errorf("target shape %s does not fit %d values per sample", formatInts(target), size)
+			}
+			out[infer] = size / rest
+		}
+		return one(c.reshapeTo(v, out[1:], 0))
+	case constant:
+		d := *v.c
+		shape := make([]int, len(target))
+		infer := -1
+		for i, t := range target {
+			switch {
+			case t == 0 && allowZero == 0 && i < len(d.shape):
+				shape[i] = d.shape[i]
+			case t == -1 && infer < 0:
+				infer = i
+			case t < 0 || t > maxElements:
+				return nil, fmt.Errorf("target shape %s is invalid for a constant", formatInts(target))
+			default:
+				shape[i] = int(t)
+			}
+		}
+		if infer >= 0 {
+			shape[infer] = 1
+			if r := numelOf(shape); r > 0 {
+				shape[infer] = d.numel() / r
+			}
+		}
+		if numelOf(shape) != d.numel() {
+			return nil, fmt.Errorf("cannot reshape a constant %v to %s", d.shape, formatInts(target))
+		}
+		d.shape = shape
+		return folded(c, &d)
+	}
+	return nil, fmt.Errorf("reshapes a parameter")
+}
+
+func formatInts(v []int64) string {
+	s := make([]int, len(v))
+	for i, x := range v {
+		s[i] = int(x)
+		if x == batchSym {
+			s[i] = -1 << 40
+		}
+	}
+	out := fmt.Sprint(s)
+	return out
+}
+
+func opTranspose(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	perm, err := attrInts(n, "perm")
+	if err != nil {
+		return nil, err
+	}
+	v := in[0]
+	rank := len(v.shape)
+	if v.kind == constant {
+		rank = len(v.c.shape)
+	}
+	if v.kind == parameter {
+		rank = len(c.params[v.param].data.shape)
+	}
+	if perm == nil {
+		for i := rank - 1; i >= 0; i-- {
+			perm = append(perm, int64(i))
+		}
+	}
+	p := make([]int, len(perm))
+	seen := make([]bool, rank)
+	if len(perm) != rank {
+		return nil, fmt.Errorf("perm %v does not fit %d axes", perm, rank)
+	}
+	for i, a := range perm {
+		if a < 0 || int(a) >= rank || seen[a] {
+			return nil, fmt.Errorf("perm %v is not a permutation of %d axes", perm, rank)
+		}
+		seen[a] = true
+		p[i] = int(a)
+	}
+	switch v.kind {
+	case parameter:
+		if rank != 2 || p[0] != 1 || v.transposed {
+			return nil, fmt.Errorf("only the transpose of a 2-D weight (perm [1 0]) is supported on parameters")
+		}
+		c.curInfo.Mapped = "alias"
+		return []value{{kind: parameter, param: v.param, transposed: true}}, nil
+	case constant:
+		d := v.c
+		shape := make([]int, rank)
+		for i, a := range p {
+			shape[i] = d.shape[a]
+		}
+		out := &tensorData{shape: shape, isInt: d.isInt, dtype: d.dtype}
+		if d.isInt {
+			out.i = make([]int64, len(d.i))
+		} else {
+			out.f = make([]float64, len(d.f))
+		}
+		strides := make([]int, rank)
+		s := 1
+		for i := rank - 1; i >= 0; i-- {
+			strides[i] = s
+			s *= d.shape[i]
+		}
+		idx := make([]int, rank)
+		for k := 0; k < d.numel(); k++ {
+			src := 0
+			for i, a := range p {
+				src += idx[i] * strides[a]
+			}
+			if d.isInt {
+				out.i[k] = d.i[src]
+			} else {
+				out.f[k] = d.f[src]
+			}
+			for i := rank - 1; i >= 0; i-- {
+				idx[i]++
+				if idx[i] < shape[i] {
+					break
+				}
+				idx[i] = 0
+			}
+		}
+		return folded(c, out)
+	}
+	nb := slices.Index(p, v.batch)
+	var sp []int
+	for _, a := range p {
+		if a == v.batch {
+			continue
+		}
+		if a > v.batch {
+			a--
+		}
+		sp = append(sp, a)
+	}
+	identity := true
+	for i, a := range sp {
+		identity = identity && a == i
+	}
+	ps := v.perSample()
+	if identity {
+		return one(c.reshapeTo(v, ps, nb))
+	}
+	l, err := model.NewTranspose(ps, sp)
+	if err != nil {
+		return nil, err
+	}
+	return one(c.addNode(l, nb, v.tensor))
+}
+
+// axesInput reads Squeeze's and Unsqueeze's axes: an input from opset 13.
+func axesInput(in []value) ([]int64, error) {
+	if len(in) < 2 || in[1].kind == invalid {
+		return nil, nil
+	}
+	return ints(in[1], "axes")
+}
+
+func opSqueeze(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	axes, err := axesInput(in)
+	if err != nil {
+		return nil, err
+	}
+	v := in[0]
+	shape := v.shape
+	if v.kind == constant {
+		shape = v.c.shape
+	} else if v.kind != activation {
+		return nil, fmt.Errorf("squeezes a parameter")
+	}
+	drop := make([]bool, len(shape))
+	if axes == nil {
+		for i, d := range shape {
+			drop[i] = d == 1 && (v.kind == constant || i != v.batch)
+		}
+	}
+	for _, a := range axes {
+		ax, err := axisOf(a, len(shape))
+		if err != nil {
+			return nil, err
+		}
+		if v.kind == activation && ax == v.batch {
+			return nil, fmt.Errorf("it squeezes the batch axis")
+		}
+		if shape[ax] != 1 {
+			return nil, fmt.Errorf("axis %d of %s has size %d, not 1", a, formatShape(shape), shape[ax])
+		}
+		drop[ax] = true
+	}
+	var out []int
+	batch := v.batch
+	for i, d := range shape {
+		if drop[i] {
+			if i < v.batch {
+				batch--
+			}
+			continue
+		}
+		out = append(out, d)
+	}
+	if v.kind == constant {
+		d := *v.c
+		d.shape = out
+		return folded(c, &d)
+	}
+	ps := slices.Delete(slices.Clone(out), batch, batch+1)
+	return one(c.reshapeTo(v, ps, batch))
+}
+
+func opUnsqueeze(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	axes, err := axesInput(in)
+	if err != nil {
+		return nil, err
+	}
+	v := in[0]
+	shape := v.shape
+	if v.kind == constant {
+		shape = v.c.shape
+	} else if v.kind != activation {
+		return nil, fmt.Errorf("unsqueezes a parameter")
+	}
+	r := len(shape) + len(axes)
+	insert := make([]bool, r)
+	for _, a := range axes {
+		ax, err := axisOf(a, r)
+		if err != nil {
+			return nil, err
+		}
+		if insert[ax] {
+			return nil, fmt.Errorf("axes %v repeat an axis", axes)
+		}
+		insert[ax] = true
+	}
+	out := make([]int, 0, r)
+	batch, j := -1, 0
+	for i := 0; i < r; i++ {
+		if insert[i] {
+			out = append(out, 1)
+			continue
+		}
+		if v.kind == activation && j == v.batch {
+			batch = i
+		}
+		out = append(out, shape[j])
+		j++
+	}
+	if v.kind == constant {
+		d := *v.c
+		d.shape = out
+		return folded(c, &d)
+	}
+	ps := slices.Delete(slices.Clone(out), batch, batch+1)
+	return one(c.reshapeTo(v, ps, batch))
+}
+
+func opSplit(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	x, err := act(in[0], "input")
+	if err != nil {
+		return nil, err
+	}
+	ax, err := attrInt(n, "axis", 0)
+	if err != nil {
+		return nil, err
+	}
+	a, err := axisOf(ax, len(x.shape))
+	if err != nil {
+		return nil, err
+	}
+	sa, err := sampleAxis(x, a)
+	if err != nil {
+		return nil, err
+	}
+	outs := len(n.GetOutput())
+	var sizes []int64
+	if len(in) == 2 && in[1].kind != invalid {
+		if sizes, err = ints(in[1], "split"); err != nil {
+			return nil, err
+		}
+	} else {
+		if outs < 1 || x.shape[a]%outs != 0 {
+			return nil, fmt.Errorf("cannot split axis %d of %s into %d equal parts", ax, formatShape(x.shape), outs)
+		}
+		for range outs {
+			sizes = append(sizes, int64(x.shape[a]/outs))
+		}
+	}
+	if len(sizes) != outs {
+		return nil, fmt.Errorf("split %v has %d sizes for %d outputs", sizes, len(sizes), outs)
+	}
+	var total int64
+	for _, s := range sizes {
+		if s < 0 {
+			return nil, fmt.Errorf("split %v has a negative size", sizes)
+		}
+		total += s
+	}
+	if total != int64(x.shape[a]) {
+		return nil, fmt.Errorf("split %v does not add up to axis %d of %s", sizes, ax, formatShape(x.shape))
+	}
+	var vs []value
+	start := 0
+	for _, s := range sizes {
+		l, err := model.NewSlice(x.perSample(), sa, start, start+int(s), 1)
+		if err != nil {
+			return nil, err
+		}
+		v, err := c.addNode(l, x.batch, x.tensor)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+		start += int(s)
+	}
+	return vs, nil
+}
+
+// clampSlice applies ONNX Slice's clamping to one axis of size dim (step
+// > 0).
+func clampSlice(start, end int64, dim int) (int, int) {
+	d := int64(dim)
+	if start < 0 {
+		start += d
+	}
+	if end < 0 {
+		end += d
+	}
+	start = max(0, min(start, d))
+	end = max(0, min(end, d))
+	return int(start), int(end)
+}
+
+func opSlice(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	starts, err := ints(in[1], "starts")
+	if err != nil {
+		return nil, err
+	}
+	ends, err := ints(in[2], "ends")
+	if err != nil {
+		return nil, err
+	}
+	v := in[0]
+	shape := v.shape
+	switch v.kind {
+	case constant:
+		shape = v.c.shape
+	case activation:
+	default:
+		return nil, fmt.Errorf("slices a parameter")
+	}
+	var axes, steps []int64
+	if len(in) > 3 && in[3].kind != invalid {
+		if axes, err = ints(in[3], "axes"); err != nil {
+			return nil, err
+		}
+	} else {
+		for i := range starts {
+			axes = append(axes, int64(i))
+		}
+	}
+	if len(in) > 4 && in[4].kind != invalid {
+		if steps, err = ints(in[4], "steps"); err != nil {
+			return nil, err
+		}
+	} else {
+		for range starts {
+			steps = append(steps, 1)
+		}
+	}
+	if len(ends) != len(starts) || len(axes) != len(starts) || len(steps) != len(starts) {
+		return nil, fmt.Errorf("starts, ends, axes and steps have different lengths")
+	}
+	cur := v
+	for i := range starts {
+		a, err := axisOf(axes[i], len(shape))
+		if err != nil {
+			return nil, err
+		}
+		if steps[i] < 1 {
+			return nil, fmt.Errorf("step %d: only positive steps are supported", steps[i])
+		}
+		s, e := clampSlice(starts[i], ends[i], shape[a])
+		if e <= s {
+			return nil, fmt.Errorf("the slice [%d:%d] of axis %d is empty", starts[i], ends[i], axes[i])
+		}
+		if v.kind == constant {
+			if len(shape) != 1 {
+				return nil, fmt.Errorf("slices a constant of %d axes", len(shape))
+			}
+			d := cur.c
+			out := &tensorData{isInt: d.isInt, dtype: d.dtype}
+			for k := s; k < e; k += int(steps[i]) {
+				if d.isInt {
+					out.i = append(out.i, d.i[k])
+				} else {
+					out.f = append(out.f, d.f[k])
+				}
+			}
+			out.shape = []int{max(len(out.i), len(out.f))}
+			cur = value{kind: constant, c: out}
+			c.curInfo.Mapped = "constant"
+			continue
+		}
+		if a == cur.batch {
+			if s != 0 || e != shape[a] || steps[i] != 1 {
+				return nil, fmt.Errorf("it slices the batch axis")
+			}
+			continue
+		}
+		sa, _ := sampleAxis(cur, a)
+		if s == 0 && e == shape[a] && steps[i] == 1 {
+			continue
+		}
+		l, err := model.NewSlice(cur.perSample(), sa, s, e, int(steps[i]))
+		if err != nil {
+			return nil, err
+		}
+		if cur, err = c.addNode(l, cur.batch, cur.tensor); err != nil {
+			return nil, err
+		}
+	}
+	if cur.kind == activation && cur.tensor == v.tensor {
+		c.curInfo.Mapped = "alias"
+	}
+	return []value{cur}, nil
+}
+
+func opGather(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	idx, err := ints(in[1], "indices")
+	if err != nil {
+		return nil, err
+	}
+	ax, err := attrInt(n, "axis", 0)
+	if err != nil {
+		return nil, err
+	}
+	ishape := in[1].c.shape
+	v := in[0]
+	switch v.kind {
+	case constant:
+		d := v.c
+		if len(d.shape) != 1 || ax != 0 {
+			return nil, fmt.Errorf("gathers from a constant of %d axes", len(d.shape))
+		}
+		out := &tensorData{shape: ishape, isInt: d.isInt, dtype: d.dtype}
+		for _, i := range idx {
+			if i < 0 {
+				i += int64(d.shape[0])
+			}
+			if i < 0 || i >= int64(d.shape[0]) {
+				return nil, fmt.Errorf("index %d is out of range for %d entries", i, d.shape[0])
+			}
+			if d.isInt {
+				out.i = append(out.i, d.i[i])
+			} else {
+				out.f = append(out.f, d.f[i])
+			}
+		}
+		return folded(c, out)
+	case activation:
+		a, err := axisOf(ax, len(v.shape))
+		if err != nil {
+			return nil, err
+		}
+		sa, err := sampleAxis(v, a)
+		if err != nil {
+			return nil, err
+		}
+		is := make([]int, len(idx))
+		for k, i := range idx {
+			if i < 0 {
+				i += int64(v.shape[a])
+			}
+			if i < 0 || i >= int64(v.shape[a]) {
+				return nil, fmt.Errorf("index %d is out of range for axis %d of %s", idx[k], ax, formatShape(v.shape))
+			}
+			is[k] = int(i)
+		}
+		l, err := model.NewGather(v.perSample(), sa, is, ishape)
+		if err != nil {
+			return nil, err
+		}
+		batch := v.batch
+		if a < v.batch {
+			batch += len(ishape) - 1
+		}
+		return one(c.addNode(l, batch, v.tensor))
+	}
+	return nil, fmt.Errorf("gathers from a parameter (embeddings are not supported)")
+}
+
+func opConcat(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	ax, err := attrInt(n, "axis", 0)
+	if err != nil {
+		return nil, err
+	}
+	allConst := true
+	for _, v := range in {
+		allConst = allConst && v.kind == constant
+	}
+	if allConst {
+		out := &tensorData{isInt: in[0].c.isInt, dtype: in[0].c.dtype}
+		for _, v := range in {
+			if len(v.c.shape) > 1 || v.c.isInt != out.isInt {
+				return nil, fmt.Errorf("concatenates constants of several axes or types")
+			}
+			out.i = append(out.i, v.c.i...)
+			out.f = append(out.f, v.c.f...)
+		}
+		out.shape = []int{max(len(out.i), len(out.f))}
+		return folded(c, out)
+	}
+	var shapes [][]int
+	var tensors []int
+	batch := -1
+	var a int
+	for _, v := range in {
+		if v.kind != activation {
+			return nil, fmt.Errorf("concatenates an activation with a constant or parameter (a class token must go through Expand)")
+		}
+		if batch < 0 {
+			batch = v.batch
+			if a, err = axisOf(ax, len(v.shape)); err != nil {
+				return nil, err
+			}
+		}
+		if v.batch != batch || len(v.shape) != len(in[0].shape) {
+			return nil, fmt.Errorf("concatenates tensors with the batch axis at different positions")
+		}
+		shapes = append(shapes, v.perSample())
+		tensors = append(tensors, v.tensor)
+	}
+	sa, err := sampleAxis(in[0], a)
+	if err != nil {
+		return nil, err
+	}
+	l, err := model.NewConcat(shapes, sa)
+	if err != nil {
+		return nil, err
+	}
+	return one(c.addNode(l, batch, tensors...))
+}
+
+// opExpand broadcasts a learned tensor over the batch (a class token) or
+// leaves an activation that already has the target shape as it is.
+func opExpand(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	target, err := ints(in[1], "shape")
+	if err != nil {
+		return nil, err
+	}
+	switch v := in[0]; v.kind {
+	case parameter:
+		ps, err := c.claim(v, "tensor")
+		if err != nil {
+			return nil, err
+		}
+		shape := ps.data.shape
+		if len(target) != len(shape) || len(shape) < 2 || shape[0] != 1 || (target[0] != batchSym && target[0] != -1) {
+			return nil, fmt.Errorf("expands parameter %q of shape %v to %s; only a broadcast over the batch axis ([1 …] to [N …]) is supported", v.param, shape, formatInts(target))
+		}
+		out := slices.Clone(shape[1:])
+		for i, t := range target[1:] {
+			if t != 1 && t != -1 && int(t) != out[i] {
+				return nil, fmt.Errorf("expands parameter %q beyond the batch axis", v.param)
+			}
+		}
+		l, err := model.NewParamSource(slices.Clone(c.inShape), c.newParam(ps, v.param), out)
+		if err != nil {
+			return nil, err
+		}
+		return one(c.addNode(l, 0, 0))
+	case activation:
+		if len(target) > len(v.shape) {
+			return nil, fmt.Errorf("expands %s to %s", formatShape(v.shape), formatInts(target))
+		}
+		off := len(v.shape) - len(target)
+		for i, t := range target {
+			d := v.shape[off+i]
+			if t != 1 && t != batchSym && t != -1 && int(t) != d {
+				return nil, fmt.Errorf("expands %s to %s: only a target it already has is supported", formatShape(v.shape), formatInts(target))
+			}
+		}
+		c.curInfo.Mapped = "alias"
+		return []value{v}, nil
+	}
+	return nil, fmt.Errorf("expands a constant")
+}
+
+func opShape(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	v := in[0]
+	var shape []int64
+	switch v.kind {
+	case activation:
+		for i, d := range v.shape {
+			if i == v.batch {
+				shape = append(shape, batchSym)
+			} else {
+				shape = append(shape, int64(d))
+			}
+		}
+	case constant:
+		for _, d := range v.c.shape {
+			shape = append(shape, int64(d))
+		}
+	default:
+		for _, d := range c.params[v.param].data.shape {
+			shape = append(shape, int64(d))
+		}
+	}
+	r := int64(len(shape))
+	start, err := attrInt(n, "start", 0)
+	if err != nil {
+		return nil, err
+	}
+	end, err := attrInt(n, "end", r)
+	if err != nil {
+		return nil, err
+	}
+	s, e := clampSlice(start, end, int(r))
+	if e < s {
+		e = s
+	}
+	out := slices.Clone(shape[s:e])
+	return folded(c, &tensorData{shape: []int{len(out)}, i: out, isInt: true, dtype: "INT64"})
+}
+
+// foldArith evaluates Add, Sub, Mul and Div on constants with numpy
+// broadcasting of a scalar or equal shapes. The symbolic batch size may
+// only pass through unchanged (added to 0, multiplied by 1).
+func foldArith(op string, a, b *tensorData) (value, error) {
+	if a.isInt != b.isInt {
+		if a.isInt {
+			a = asFloat(a)
+		} else {
+			b = asFloat(b)
+		}
+	}
+	na, nb := a.numel(), b.numel()
+	if na != nb && na != 1 && nb != 1 {
+		return value{}, fmt.Errorf("folds constants of shapes %v and %v (only equal shapes or a scalar)", a.shape, b.shape)
+	}
+	shape := a.shape
+	if na < nb || (na == nb && len(b.shape) > len(a.shape)) {
+		shape = b.shape
+	}
+	n := max(na, nb)
+	out := &tensorData{shape: slices.Clone(shape), isInt: a.isInt, dtype: a.dtype}
+	at := func(i, n int) int {
+		if n == 1 {
+			return 0
+		}
+		return i
+	}
+	for i := range n {
+		if a.isInt {
+			x, y := a.i[at(i, na)], b.i[at(i, nb)]
+			if x == batchSym || y == batchSym {
+				ok := op == "add" && (x == 0 || y == 0) || op == "sub" && y == 0 ||
+					op == "mul" && (x == 1 || y == 1) || op == "div" && y == 1
+				if !ok {
+					return value{}, fmt.Errorf("arithmetic on the batch size (%s) is not supported", op)
+				}
+				out.i = append(out.i, batchSym)
+				continue
+			}
+			var r int64
+			switch op {
+			case "add":
+				r = x + y
+			case "sub":
+				r = x - y
+			case "mul":
+				r = x * y
+			case "div":
+				if y == 0 {
+					return value{}, fmt.Errorf("integer division by zero")
+				}
+				r = x / y
+			}
+			out.i = append(out.i, r)
+			continue
+		}
+		x, y := a.f[at(i, na)], b.f[at(i, nb)]
+		var r float64
+		switch op {
+		case "add":
+			r = x + y
+		case "sub":
+			r = x - y
+		case "mul":
+			r = x * y
+		case "div":
+			r = x / y
+		}
+		if math.IsNaN(r) || math.IsInf(r, 0) {
+			return value{}, fmt.Errorf("folding %s gives %v", op, r)
+		}
+		out.f = append(out.f, r)
+	}
+	return value{kind: constant, c: out}, nil
+}
