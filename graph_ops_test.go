@@ -25,9 +25,9 @@ func opOrFatal(t testing.TB) func(model.Op, error) model.Op {
 }
 
 // network is model.NewNetwork, failing the test on an error.
-func network(t testing.TB, inputShape []int, nodes []model.Node, loss model.Loss) *vivit.Model {
+func network(t testing.TB, inputShape []int, nodes []model.Node, loss model.Loss, order []*model.Param) *vivit.Model {
 	t.Helper()
-	m, err := model.NewNetwork(inputShape, nodes, loss, nil)
+	m, err := model.NewNetwork(inputShape, nodes, loss, order)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +59,8 @@ func named(w, b *model.Param, module string) {
 //
 // with the identity shortcut from the input, BatchNorm statistics fixed
 // at random values, and conv1 without bias as in torchvision's ResNets.
+// The parameter order separates each BatchNorm's weight from its bias, so
+// that the engine must split their factor blocks.
 func resBlockNet(t testing.TB, loss model.Loss, seed uint64) *vivit.Model {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 4))
@@ -89,7 +91,11 @@ func resBlockNet(t testing.TB, loss model.Loss, seed uint64) *vivit.Model {
 		{Name: "flatten", Op: must(model.NewReshape([]int{2, 1, 1}, []int{2})), Inputs: []int{8}}, // 9
 		{Name: "fc", Op: fc, Inputs: []int{9}},                                                    // 10
 	}
-	m := network(t, shape, nodes, loss)
+	// A parameter order that splits the BatchNorm blocks (their tensors are
+	// not adjacent) and puts the head first.
+	p := func(i int) []*model.Param { return nodes[i].Op.(model.ParamLayer).Params() }
+	order := []*model.Param{fc.Weight, p(1)[1], conv1.Weight, p(1)[0], conv2.Weight, p(4)[1], conv2.Bias, p(4)[0], fc.Bias}
+	m := network(t, shape, nodes, loss, order)
 	randomize(m, seed)
 	return m
 }
@@ -123,7 +129,7 @@ func resMLPNet(t testing.TB, loss model.Loss, seed uint64) *vivit.Model {
 		{Name: "shift", Op: must(model.NewBiasAdd(v, bias)), Inputs: []int{9}},                    // 10
 		{Name: "head", Op: fc3, Inputs: []int{10}},                                                // 11
 	}
-	m := network(t, []int{4}, nodes, loss)
+	m := network(t, []int{4}, nodes, loss, nil)
 	randomize(m, seed)
 	return m
 }
@@ -134,9 +140,13 @@ func resMLPNet(t testing.TB, loss model.Loss, seed uint64) *vivit.Model {
 // eigenpairs, γ and λ, statistics, per-module groups and a sub-batch.
 func TestGraphOpsDenseBruteForce(t *testing.T) {
 	for _, net := range []struct {
-		name  string
-		build func(testing.TB, model.Loss, uint64) *vivit.Model
-	}{{"resblock", resBlockNet}, {"resmlp", resMLPNet}} {
+		name   string
+		build  func(testing.TB, model.Loss, uint64) *vivit.Model
+		across []string // a group across modules
+	}{
+		{"resblock", resBlockNet, []string{"layer1.bn2.weight", "bn1.bias", "fc.bias"}},
+		{"resmlp", resMLPNet, []string{"shift", "block.ln.weight", "head.weight"}},
+	} {
 		for i, loss := range []model.Loss{
 			{Kind: model.CrossEntropy, Reduction: model.Mean},
 			{Kind: model.MSE, Reduction: model.Mean},
@@ -148,6 +158,7 @@ func TestGraphOpsDenseBruteForce(t *testing.T) {
 				ref := buildDense(m, b)
 				checkAgainstDense(t, m, b, ref)
 				checkGroupsDense(t, "modules", m, b, ref, vivit.LayerGroups(m))
+				checkGroupsDense(t, "across", m, b, ref, []vivit.Group{{Name: "x", Params: net.across}})
 				checkSubBatchDense(t, "sub-batch", m, b, ref, 3, &vivit.Options{SubBatch: []int{3, 0}})
 			})
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/lowrank"
@@ -163,9 +164,7 @@ func (l *BatchNorm) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	parallelSamples(r, func() any { return nil }, func(_ any, i int) {
 		sr, dr := s.RawRowView(i), dst.RawRowView(i)
 		for c, v := range a {
-			for j := c * p; j < (c+1)*p; j++ {
-				dr[j] = sr[j] * v
-			}
+			floats.ScaleTo(dr[c*p:(c+1)*p], v, sr[c*p:(c+1)*p])
 		}
 	})
 }
@@ -197,18 +196,14 @@ func (l *BatchNorm) Factor(s, in *mat.Dense, cols int) lowrank.Factor {
 		for k := i * cols; k < (i+1)*cols; k++ {
 			sr, vr := s.RawRowView(k), vt.RawRowView(k)
 			for ch := range c {
-				var g, b float64
-				for j := ch * p; j < (ch+1)*p; j++ {
-					g += sr[j] * xhat[j]
-					b += sr[j]
-				}
+				sc := sr[ch*p : (ch+1)*p]
 				off := 0
 				if l.Weight != nil {
-					vr[ch] = g
+					vr[ch] = floats.Dot(sc, xhat[ch*p:(ch+1)*p])
 					off = c
 				}
 				if l.Bias != nil {
-					vr[off+ch] = b
+					vr[off+ch] = floats.Sum(sc)
 				}
 			}
 		}
