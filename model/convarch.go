@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 
 	"github.com/vivit-go/vivit/lowrank"
@@ -93,10 +94,18 @@ func parseWindow(s LayerSpec, strideDef *[2]int, withDilation bool) (window, err
 // fits reports an error unless the dilated window fits into the padded
 // input of shape in ([C, H, W]).
 func (w window) fits(s LayerSpec, in []int) error {
+	if err := w.fitErr(in); err != nil {
+		return s.errorf("%v", err)
+	}
+	return nil
+}
+
+// fitErr is fits without the layer's name.
+func (w window) fitErr(in []int) error {
 	eh, ew := w.d[0]*(w.k[0]-1)+1, w.d[1]*(w.k[1]-1)+1
 	ph, pw := in[1]+2*w.p[0], in[2]+2*w.p[1]
 	if eh > ph || ew > pw {
-		return s.errorf("kernel_size %v with dilation %v spans %d×%d, more than the padded input %d×%d (input shape %v, padding %v)",
+		return fmt.Errorf("kernel_size %v with dilation %v spans %d×%d, more than the padded input %d×%d (input shape %v, padding %v)",
 			w.k, w.d, eh, ew, ph, pw, in, w.p)
 	}
 	return nil
@@ -172,29 +181,14 @@ func buildPool(s LayerSpec, in []int, withDilation bool) (*poolGeom, error) {
 	if err != nil {
 		return nil, err
 	}
-	if w.p[0] > w.k[0]/2 || w.p[1] > w.k[1]/2 {
-		return nil, s.errorf("padding %v must be at most half of kernel_size %v", w.p, w.k)
-	}
 	if ceil, err := s.Bool("ceil_mode", false); err != nil {
 		return nil, err
 	} else if ceil {
 		return nil, s.errorf("only ceil_mode false is supported")
 	}
-	if len(in) != 3 {
-		return nil, s.errorf("expects input of shape [C H W], but its input has shape %v", in)
-	}
-	if err := w.fits(s, in); err != nil {
-		return nil, err
-	}
-	oh := lowrank.ConvOutSize(in[1], w.k[0], w.s[0], w.p[0], w.d[0])
-	ow := lowrank.ConvOutSize(in[2], w.k[1], w.s[1], w.p[1], w.d[1])
-	if kk := min(w.k[0], in[1]) * min(w.k[1], in[2]); oh*ow > maxFeatures/kk {
-		return nil, s.errorf("%d windows of up to %d entries are too many", oh*ow, kk)
-	}
-	g := newPoolGeom(in[0], in[1], in[2], w.k, w.s, w.p, w.d)
-	if p := g.emptyWindow(); p >= 0 {
-		return nil, s.errorf("padding %v and dilation %v leave the window of output position (%d, %d) without input entries",
-			w.p, w.d, p/g.OutW, p%g.OutW)
+	g, err := poolGeomFor(in, w)
+	if err != nil {
+		return nil, s.errorf("%v", err)
 	}
 	return g, nil
 }
