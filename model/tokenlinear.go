@@ -24,8 +24,11 @@ import (
 // convolution's routes (explicit chunks of V or the pair kernel over
 // tokens, chosen by cost within the memory budget). Building it copies the
 // factor rows once into channel-major order ((n·c)×(T·out) float64s, kept
-// with the factor); the inputs are used as they are. For T = 1 the block
-// is lowrank.Linear's, with no copy.
+// with the factor, from recycled memory); the inputs are used as they
+// are. The block does not reference the factor rows it was built from
+// (FactorCopier), so the backward pass recycles them: the memory is that
+// of one factor at the output, as for a Linear. For T = 1 the block is
+// lowrank.Linear's, with no copy.
 type TokenLinear struct {
 	Shape        []int // per-sample input shape [..., in]
 	Tokens       int   // T, the product of the leading axes (1 for a 1-D input)
@@ -147,6 +150,19 @@ func (l *TokenLinear) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 		goBLAS.Dgemm(blas.NoTrans, blas.NoTrans, l.Tokens, l.In, l.Out, 1, s.RawRowView(i), l.Out, l.Weight.Data, l.In, 0, dst.RawRowView(i), l.In)
 	})
 }
+
+// A FactorCopier is a ParamLayer whose factor block may keep a copy of
+// what it needs of the factor rows s instead of referencing them. When
+// FactorCopiesRows reports true, the backward pass may recycle s as soon
+// as the layer's input factor has been computed.
+type FactorCopier interface {
+	ParamLayer
+	FactorCopiesRows() bool
+}
+
+// FactorCopiesRows reports true for T > 1, where the block works on a
+// channel-major copy of the factor rows (lowrank.NewTokenLinear).
+func (l *TokenLinear) FactorCopiesRows() bool { return l.Tokens > 1 }
 
 // Factor returns lowrank.NewTokenLinear's block for the factor s at the
 // output and the inputs in.
