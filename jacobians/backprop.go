@@ -108,7 +108,9 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 			}
 			f := pl.Factor(cur, acts[nd.Inputs[0]], c)
 			out = append(out, LayerFactor{Node: i, Params: names, Factor: f, whole: f})
-			kept[i+1] = true
+			if c, ok := pl.(model.FactorCopier); !ok || !c.FactorCopiesRows() {
+				kept[i+1] = true
+			}
 		}
 		switch op := nd.Op.(type) {
 		case model.Layer:

@@ -1,0 +1,61 @@
+package lowrank
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/scratch"
+)
+
+// BenchmarkTokenLinear times a token-wise linear layer's block (width 64 →
+// 64, N = 32 samples, C = 10 columns: N·C = 320 factor rows) over T = 16,
+// 64 and 256 tokens: building it (the channel-major copy of the factor),
+// its Gram matrix by each route and its map-back of k = 10 vectors. The
+// explicit Gram costs R·out·T·in to form V (linear in T) plus R²·out·in/2
+// to multiply (independent of T); the kernel route N²/2·(T²·in +
+// C·out·T² + C²·out·T), quadratic in T.
+func BenchmarkTokenLinear(b *testing.B) {
+	fastblas.Use()
+	defer blas64.Use(gonum.Implementation{})
+	defer blas32.Use(gonum.Implementation{})
+	rng := rand.New(rand.NewPCG(1, 1))
+	const n, c, in, out, k = 32, 10, 64, 64, 10
+	for _, tokens := range []int{16, 64, 256} {
+		g := TokenGeom(tokens, in, out)
+		s := randDense(rng, n*c, tokens*out)
+		a := randDense(rng, n, tokens*in)
+		b.Run(fmt.Sprintf("T=%d/build", tokens), func(b *testing.B) {
+			// The copy comes from recycled memory, as in a backward pass
+			// that recycles its factors.
+			for b.Loop() {
+				data := NewTokenLinear(g, s, a, c, true, true).(*Conv).S.RawMatrix().Data
+				scratch.Put(&data)
+			}
+		})
+		f := NewTokenLinear(g, s, a, c, true, true).(*Conv)
+		gram := mat.NewSymDense(f.Cols(), nil)
+		for _, route := range []GramRoute{RouteExplicit, RouteKernel, RouteAuto} {
+			b.Run(fmt.Sprintf("T=%d/gram/%v", tokens, route), func(b *testing.B) {
+				f.Route = route
+				for b.Loop() {
+					f.AddGramTo(gram)
+				}
+			})
+		}
+		f.Route = RouteAuto
+		u := randDense(rng, k, f.Cols())
+		dst := mat.NewDense(k, f.Dim(), nil)
+		b.Run(fmt.Sprintf("T=%d/mapback", tokens), func(b *testing.B) {
+			for b.Loop() {
+				f.MulTo(dst, u)
+			}
+		})
+	}
+}
