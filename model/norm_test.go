@@ -10,14 +10,6 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-func randParam(rng *rand.Rand, name string, n int) *Param {
-	p := &Param{Name: name, Shape: []int{n}, Data: make([]float64, n)}
-	for i := range p.Data {
-		p.Data[i] = rng.NormFloat64()
-	}
-	return p
-}
-
 // TestBatchNormValues checks the forward against values computed by hand.
 func TestBatchNormValues(t *testing.T) {
 	w := &Param{Name: "bn.weight", Shape: []int{2}, Data: []float64{2, -1}}

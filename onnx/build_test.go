@@ -102,7 +102,7 @@ func (g *graphBuilder) bytes(t testing.TB) []byte {
 	return b
 }
 
-func ints(name string, v ...int64) *pb.AttributeProto {
+func intsAttr(name string, v ...int64) *pb.AttributeProto {
 	return &pb.AttributeProto{Name: proto.String(name), Type: pb.AttributeProto_INTS.Enum(), Ints: v}
 }
 
@@ -123,7 +123,7 @@ func smallResNet() *graphBuilder {
 	conv := func(name, in, out string, cin, cout int64) {
 		w := g.init(name+".weight", 0.4, 0, cout, cin, 3, 3)
 		g.node("Conv", "/"+name+"/Conv", []string{in, w}, []string{out},
-			ints("dilations", 1, 1), intAttr("group", 1), ints("kernel_shape", 3, 3), ints("pads", 1, 1, 1, 1), ints("strides", 1, 1))
+			intsAttr("dilations", 1, 1), intAttr("group", 1), intsAttr("kernel_shape", 3, 3), intsAttr("pads", 1, 1, 1, 1), intsAttr("strides", 1, 1))
 	}
 	bn := func(name, in, out string, c int64, bias string) {
 		w := g.init(name+".weight", 0.2, 1, c)
