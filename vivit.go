@@ -2,10 +2,10 @@ package vivit
 
 import (
 	"fmt"
-	"path/filepath"
-	"strings"
 	"math"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/floats"

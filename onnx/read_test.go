@@ -329,3 +329,53 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestUnsupportedGraph checks the refusal of a real export the engine
+// cannot analyse: nn.TransformerEncoderLayer, whose attention reshapes
+// merge the batch axis with the heads.
+func TestUnsupportedGraph(t *testing.T) {
+	_, err := ReadFile(filepath.Join("..", "testdata", "fixtures", "mha_tiny", "model.onnx"), nil)
+	if err == nil || !errors.Is(err, ErrUnsupported) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v, want one line of ErrUnsupported", err)
+	}
+	if !strings.Contains(err.Error(), "node /enc/self_attn/") || !strings.Contains(err.Error(), "batch axis") {
+		t.Errorf("err = %v, want it to name the attention nodes and the batch axis", err)
+	}
+}
+
+// TestHostileFiles reads the exported hostile files of testdata/hostile
+// (tools/fixtures/make_graph_fixtures.py --hostile; README.md there says
+// what is wrong with each): every one is refused in one line, except the
+// valid ones.
+func TestHostileFiles(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "hostile", "*.onnx"))
+	if err != nil || len(files) < 20 {
+		t.Fatalf("hostile files: %v, %d found", err, len(files))
+	}
+	valid := map[string]string{
+		"valid.onnx":       "",
+		"double_bias.onnx": "", // a float64 bias is a float initializer
+		"no_recipe.onnx":   "anonymous name",
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			m, err := ReadFile(f, nil)
+			if warn, ok := valid[name]; ok {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if warn != "" && (len(m.Warnings) == 0 || !strings.Contains(m.Warnings[0], warn)) {
+					t.Errorf("warnings %q, want %q", m.Warnings, warn)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted (%d nodes)", len(m.Net.Nodes))
+			}
+			if strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), f+": ") {
+				t.Errorf("error %q: want one line starting with the path", err)
+			}
+		})
+	}
+}
