@@ -1,6 +1,7 @@
 package vivit_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -148,5 +149,37 @@ func TestAttentionDenseBruteForce(t *testing.T) {
 			checkGroupsDense(t, "across", m, b, ref, []vivit.Group{{Name: "x", Params: []string{"cls_token", "attn.k.weight", "head.bias"}}})
 			checkSubBatchDense(t, "sub-batch", m, b, ref, 3, &vivit.Options{SubBatch: []int{2, 0}})
 		})
+	}
+}
+
+// TestAttentionMonteCarloUnbiased checks that the Monte-Carlo GGN of the
+// attention graph is unbiased: its trace, averaged over seeds, matches the
+// dense GGN's within four standard errors.
+func TestAttentionMonteCarloUnbiased(t *testing.T) {
+	m := attentionNet(t, model.Loss{Kind: model.CrossEntropy, Reduction: model.Mean}, 7)
+	b := tinyBatch(m, 4, 7)
+	ref := buildDense(m, b)
+	var exact float64
+	for i := 0; i < ref.ggn.SymmetricDim(); i++ {
+		exact += ref.ggn.At(i, i)
+	}
+	seeds := 200
+	if testing.Short() {
+		seeds = 60
+	}
+	var sum, sum2 float64
+	for seed := uint64(0); seed < uint64(seeds); seed++ {
+		st, err := vivit.ComputeStats(m, b, &vivit.Options{MCSamples: 1, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += st.GGNTrace
+		sum2 += st.GGNTrace * st.GGNTrace
+	}
+	ns := float64(seeds)
+	mean := sum / ns
+	se := math.Sqrt((sum2/ns - mean*mean) / (ns - 1))
+	if !(se > 0) || !(math.Abs(mean-exact) <= 4*se) {
+		t.Errorf("MC trace mean %.6g ± %.3g (s.e.), dense %.6g", mean, se, exact)
 	}
 }

@@ -17,7 +17,8 @@ import (
 // BenchmarkTokenLinear times a token-wise linear layer's block (width 64 →
 // 64, N = 32 samples, C = 10 columns: N·C = 320 factor rows) over T = 16,
 // 64 and 256 tokens: building it (the channel-major copy of the factor),
-// its Gram matrix by each route and its map-back of k = 10 vectors. The
+// its Gram matrix by each route and its map-back of k = 10 vectors (the
+// explicit route, R·out·T·in + k·R·out·in, and the cost model's choice). The
 // explicit Gram costs R·out·T·in to form V (linear in T) plus R²·out·in/2
 // to multiply (independent of T); the kernel route N²/2·(T²·in +
 // C·out·T² + C²·out·T), quadratic in T.
@@ -49,13 +50,15 @@ func BenchmarkTokenLinear(b *testing.B) {
 				}
 			})
 		}
-		f.Route = RouteAuto
 		u := randDense(rng, k, f.Cols())
 		dst := mat.NewDense(k, f.Dim(), nil)
-		b.Run(fmt.Sprintf("T=%d/mapback", tokens), func(b *testing.B) {
-			for b.Loop() {
-				f.MulTo(dst, u)
-			}
-		})
+		for _, route := range []GramRoute{RouteExplicit, RouteAuto} {
+			b.Run(fmt.Sprintf("T=%d/mapback/%v", tokens, route), func(b *testing.B) {
+				f.Route = route
+				for b.Loop() {
+					f.MulTo(dst, u)
+				}
+			})
+		}
 	}
 }

@@ -518,3 +518,33 @@ func TestParamSource(t *testing.T) {
 		t.Error("tensor with too few values accepted")
 	}
 }
+
+// TestTensorOpsParallelRows checks that the ops give each row the same
+// result when many rows run in parallel (over 2^15 values) as when the
+// row runs alone.
+func TestTensorOpsParallelRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(48, 1))
+	shape := []int{4, 16, 16}
+	sm, _ := NewSoftmax(shape, 1)
+	tr, _ := NewTranspose(shape, []int{2, 0, 1})
+	ga, _ := NewGather(shape, 2, []int{3, 3, 0}, []int{3})
+	for _, l := range []Layer{sm, tr, ga} {
+		const n, cols = 16, 8
+		x := randMat(rng, n, Numel(shape))
+		y := forwardOp(l, []*mat.Dense{x})
+		s := randMat(rng, n*cols, Numel(l.OutShape()))
+		d := backwardOp(l, []*mat.Dense{x}, y, s, cols)[0]
+		for i := 0; i < n; i++ {
+			xi := mat.DenseCopyOf(x.Slice(i, i+1, 0, Numel(shape)))
+			yi := forwardOp(l, []*mat.Dense{xi})
+			if !mat.Equal(yi, y.Slice(i, i+1, 0, Numel(l.OutShape()))) {
+				t.Fatalf("%s: forward of row %d differs", l.Type(), i)
+			}
+			si := mat.DenseCopyOf(s.Slice(i*cols, (i+1)*cols, 0, Numel(l.OutShape())))
+			di := backwardOp(l, []*mat.Dense{xi}, yi, si, cols)[0]
+			if !mat.Equal(di, d.Slice(i*cols, (i+1)*cols, 0, Numel(shape))) {
+				t.Fatalf("%s: backward of row %d differs", l.Type(), i)
+			}
+		}
+	}
+}
