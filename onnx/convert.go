@@ -238,6 +238,7 @@ func (c *converter) convert(loss model.Loss) (*model.Network, error) {
 }
 
 func (c *converter) failure() error {
+	c.m.Problems = c.errs
 	msg := strings.Join(c.errs, "; ")
 	for _, e := range c.errs {
 		if strings.Contains(e, "operator not supported") {

@@ -10,6 +10,10 @@ import (
 	pb "github.com/vivit-go/vivit/onnx/internal/onnxpb"
 )
 
+// maxPatchTable bounds a convolution's unfolded input per sample (positions
+// × patch length): 2²⁶ entries, a 256 MiB index table.
+const maxPatchTable = 1 << 26
+
 type handler struct {
 	minIn, maxIn int
 	attrs        []string
@@ -152,8 +156,13 @@ func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		return nil, err
 	}
 	h, wd := x.shape[2], x.shape[3]
-	if lowrank.ConvOutSize(h, k[0], s[0], p[0], d[0]) < 1 || lowrank.ConvOutSize(wd, k[1], s[1], p[1], d[1]) < 1 {
+	oh, ow := lowrank.ConvOutSize(h, k[0], s[0], p[0], d[0]), lowrank.ConvOutSize(wd, k[1], s[1], p[1], d[1])
+	if oh < 1 || ow < 1 {
 		return nil, fmt.Errorf("the %dx%d window does not fit the padded %dx%d input", k[0], k[1], h, wd)
+	}
+	// The geometry keeps a table of P·K patch indices.
+	if pk := int64(oh) * int64(ow) * int64(ws[1]*k[0]*k[1]); pk > maxPatchTable {
+		return nil, fmt.Errorf("its unfolded input has %d entries per sample, more than the %d the engine allows", pk, maxPatchTable)
 	}
 	var b *paramState
 	if len(in) == 3 {
@@ -464,11 +473,11 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 			if other.transposed {
 				return nil, fmt.Errorf("adds a transposed initializer %q", other.param)
 			}
-			if err := batchFirst(x); err != nil {
-				return nil, err
-			}
 			ps, err := c.claim(other, "bias")
 			if err != nil {
+				return nil, err
+			}
+			if err := reachesBatch(x, len(ps.data.shape)); err != nil {
 				return nil, err
 			}
 			l, err := model.NewBiasAdd(x.perSample(), c.newParam(ps, other.param))
@@ -501,7 +510,7 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 				}
 			}
 			if l == nil {
-				if err := batchFirst(x); err != nil {
+				if err := reachesBatch(x, len(k.shape)); err != nil {
 					return nil, err
 				}
 				var err error
@@ -513,6 +522,16 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 		}
 		return nil, fmt.Errorf("unsupported combination of inputs")
 	}
+}
+
+// reachesBatch checks that a tensor of the given rank, broadcast against
+// the activation x from the right, spans at most x's batch axis as its
+// leading axis: then it broadcasts the same way against every sample.
+func reachesBatch(x value, rank int) error {
+	if x.batch == 0 || rank < len(x.shape)-x.batch {
+		return nil
+	}
+	return fmt.Errorf("its input %s has the batch axis at position %d, which a tensor of %d axes would broadcast against", formatShape(x.shape), x.batch, rank)
 }
 
 func asFloat(d *tensorData) *tensorData {
@@ -769,6 +788,7 @@ func opIdentity(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		src := c.params[v.param]
 		c.params[name] = &paramState{data: src.data, alias: v.param}
 		c.aliases = append(c.aliases, name)
+		c.curInfo.Mapped = "parameter"
 		return []value{{kind: parameter, param: name}}, nil
 	}
 	return []value{v}, nil

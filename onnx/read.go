@@ -48,6 +48,9 @@ type Model struct {
 	Producer string
 	// Nodes describe every node of the file's graph, in file order.
 	Nodes []NodeInfo
+	// Problems are why the graph cannot be analysed, one per node at
+	// fault (Read's error lists them all).
+	Problems []string
 	// Warnings are findings that do not stop the analysis, such as
 	// anonymous initializer names left by an export that folded BatchNorm
 	// into the convolutions.

@@ -338,8 +338,8 @@ func TestUnsupportedGraph(t *testing.T) {
 	if err == nil || !errors.Is(err, ErrUnsupported) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %v, want one line of ErrUnsupported", err)
 	}
-	if !strings.Contains(err.Error(), "node /enc/self_attn/") || !strings.Contains(err.Error(), "batch axis") {
-		t.Errorf("err = %v, want it to name the attention nodes and the batch axis", err)
+	if !strings.Contains(err.Error(), "node /enc/self_attn/") || !strings.Contains(err.Error(), "batch size") {
+		t.Errorf("err = %v, want it to name the attention nodes and the batch size", err)
 	}
 }
 

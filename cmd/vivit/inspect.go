@@ -44,6 +44,15 @@ type inspectJSON struct {
 	// SuggestedArchitecture is a starting point for --arch guessed from the
 	// tensor names and shapes, when the checkpoint has no architecture.
 	SuggestedArchitecture json.RawMessage `json:"suggested_architecture,omitempty"`
+
+	// ONNX models: the operator set, the exporter, the loss's source
+	// ("option", "metadata" or "default"), every node, and the reader's
+	// warnings.
+	Opset    int64         `json:"opset,omitempty"`
+	Producer string        `json:"producer,omitempty"`
+	LossFrom string        `json:"loss_from,omitempty"`
+	Nodes    []inspectNode `json:"nodes,omitempty"`
+	Warnings []string      `json:"warnings,omitempty"`
 }
 
 type inspectLoss struct {
@@ -90,6 +99,13 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
+	if isONNX(c.model) {
+		rep, err := c.inspectONNX()
+		if err != nil {
+			return err
+		}
+		return c.report(rep)
+	}
 	ck, err := c.readCheckpoint()
 	if err != nil {
 		return err
@@ -113,11 +129,20 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 			rep.problem("%v", err)
 		}
 	}
-	err = c.writeResult(func(w io.Writer) error {
+	return c.report(rep)
+}
+
+// report writes inspect's report and fails when the model cannot be
+// analysed.
+func (c *common) report(rep *inspectJSON) error {
+	err := c.writeResult(func(w io.Writer) error {
 		if c.format == "json" {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
 			return enc.Encode(rep)
+		}
+		if rep.Format == "onnx" {
+			return rep.onnxTable(w)
 		}
 		return rep.table(w)
 	})
