@@ -44,7 +44,7 @@ func TestGoThreadedBLAS(t *testing.T) {
 				ref.Dgemm(tA, tB, m, n, k, 1.5, a, lda, b, ldb, -0.5, want, n+3)
 				impl.Dgemm(tA, tB, m, n, k, 1.5, a, lda, b, ldb, -0.5, c, n+3)
 				for i := range c {
-					if math.Abs(c[i]-want[i]) > 1e-12*(1+math.Abs(want[i])) {
+					if !(math.Abs(c[i]-want[i]) <= 1e-12*(1+math.Abs(want[i]))) {
 						t.Fatalf("Dgemm %c%c %v: C[%d] = %v, want %v", tA, tB, d, i, c[i], want[i])
 					}
 				}
@@ -62,7 +62,7 @@ func TestGoThreadedBLAS(t *testing.T) {
 				ref.Dsyrk(ul, tA, n, k, 2, a, lda, 0.5, want, n+3)
 				impl.Dsyrk(ul, tA, n, k, 2, a, lda, 0.5, c, n+3)
 				for i := range c {
-					if math.Abs(c[i]-want[i]) > 1e-12*(1+math.Abs(want[i])) {
+					if !(math.Abs(c[i]-want[i]) <= 1e-12*(1+math.Abs(want[i]))) {
 						t.Fatalf("Dsyrk %c%c n=%d k=%d: C[%d,%d] = %v, want %v", ul, tA, n, k, i/(n+3), i%(n+3), c[i], want[i])
 					}
 				}

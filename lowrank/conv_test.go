@@ -141,7 +141,7 @@ func TestConvGeomUnfold(t *testing.T) {
 		y := randDense(rng, 1, len(ut)).RawRowView(0)
 		fy := make([]float64, g.InSize())
 		g.FoldAdd(fy, y, g.K())
-		if l, r := mat.Dot(mat.NewVecDense(len(ut), ut), mat.NewVecDense(len(y), y)), mat.Dot(mat.NewVecDense(len(x), x), mat.NewVecDense(len(fy), fy)); math.Abs(l-r) > 1e-12*math.Abs(l) {
+		if l, r := mat.Dot(mat.NewVecDense(len(ut), ut), mat.NewVecDense(len(y), y)), mat.Dot(mat.NewVecDense(len(x), x), mat.NewVecDense(len(fy), fy)); !(math.Abs(l-r) <= 1e-12*math.Abs(l)) {
 			t.Errorf("%+v: FoldAdd is not the adjoint of Unfold: %g vs %g", tc, l, r)
 		}
 	}
@@ -221,14 +221,14 @@ func TestConvChunkingInvariance(t *testing.T) {
 			for _, b := range []int64{1, 700, 5000} {
 				g, c, d := run(b)
 				scale := mat.Norm(g0, math.Inf(1))
-				if e := maxAbsDiff(g, g0); e > 1e-13*scale {
+				if e := maxAbsDiff(g, g0); !(e <= 1e-13*scale) {
 					t.Errorf("case %d, %v, budget %d: Gram differs by %.3g", ci, route, b, e)
 				}
-				if e := maxAbsDiff(c, c0); e > 1e-13*mat.Norm(c0, math.Inf(1)) {
+				if e := maxAbsDiff(c, c0); !(e <= 1e-13*mat.Norm(c0, math.Inf(1))) {
 					t.Errorf("case %d, %v, budget %d: cross differs by %.3g", ci, route, b, e)
 				}
 				for i := range d {
-					if math.Abs(d[i]-d0[i]) > 1e-13*(1+math.Abs(d0[i])) {
+					if !(math.Abs(d[i]-d0[i]) <= 1e-13*(1+math.Abs(d0[i]))) {
 						t.Errorf("case %d, budget %d: diagonal[%d] differs", ci, b, i)
 						break
 					}
@@ -408,7 +408,7 @@ func TestConvMulToPlans(t *testing.T) {
 			}
 			got := mat.NewDense(nv, x.Dim(), nil)
 			x.MulTo(got, u)
-			if e := maxAbsDiff(got, &want); e > 1e-12*mat.Norm(&want, math.Inf(1)) {
+			if e := maxAbsDiff(got, &want); !(e <= 1e-12*mat.Norm(&want, math.Inf(1))) {
 				t.Errorf("case %d, %d vectors × %d samples at a time: max error %.3g", ci, g, m, e)
 			}
 		}
@@ -479,10 +479,10 @@ func TestConvGramFloat32(t *testing.T) {
 				x.AddGramTo(g)
 				e := maxAbsDiff(g, &want)
 				if kind == "float64" {
-					if e > 1e-12*scale {
+					if !(e <= 1e-12*scale) {
 						t.Errorf("case %d %s budget %d: error %.3g, want float64 accuracy", ci, key, b, e)
 					}
-				} else if e > 2e-6*scale || e < 1e-12*scale {
+				} else if !(e <= 2e-6*scale) || e < 1e-12*scale {
 					t.Errorf("case %d %s budget %d: error %.3g (scale %.3g), want float32 rounding", ci, key, b, e, scale)
 				}
 			}
