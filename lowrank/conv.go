@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
 )
@@ -514,9 +515,9 @@ func (f *Conv) biasCols() blas64.General {
 // goBLAS runs the many small products of this file (per sample, per pair
 // of samples, per vector), which callers already spread over goroutines,
 // on the calling goroutine: internal/fastblas's serial kernels (AVX2/FMA,
-// 5–10× gonum's on these shapes; gonum's own code without them), whatever
-// backend blas64 has been switched to, since a cgo call per small product
-// would cost more than it saves.
+// 5–10× gonum's on these shapes; gonum's own code without them), in the
+// openblas build too, since a cgo call per small product would cost more
+// than it saves.
 var goBLAS fastblas.Serial
 
 // gemm is blas64.Gemm on goBLAS.
@@ -698,7 +699,7 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 		}
 	}
 	if f.Bias {
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, f.biasCols(), o.biasCols(), 1, raw)
+		backend.Gemm(blas.NoTrans, blas.Trans, 1, f.biasCols(), o.biasCols(), 1, raw)
 	}
 }
 
@@ -1029,7 +1030,7 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 			b := f.biasCols()
 			off := f.G.OutC * f.G.K()
 			out := dst.RawMatrix()
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(), b, 0,
+			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(), b, 0,
 				blas64.General{Rows: nv, Cols: f.G.OutC, Stride: out.Stride, Data: out.Data[off:]})
 		}
 		return
@@ -1076,13 +1077,13 @@ func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 		f.formWeight(buf, ch, un)
 		if kc == k {
 			// Whole weight rows: the chunk's columns are contiguous.
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
 				blas64.General{Rows: r, Cols: w, Stride: w, Data: buf}, 0,
 				blas64.General{Rows: nv, Cols: w, Stride: out.Stride, Data: out.Data[ch.o0*k:]})
 			continue
 		}
 		for o := ch.o0; o < ch.o1; o++ {
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
 				blas64.General{Rows: r, Cols: kc, Stride: w, Data: buf[(o-ch.o0)*kc:]}, 0,
 				blas64.General{Rows: nv, Cols: kc, Stride: out.Stride, Data: out.Data[o*k+ch.k0:]})
 		}
@@ -1170,7 +1171,7 @@ func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
 					acc[i] += float64(v)
 				}
 			} else if f.Weight {
-				blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
+				backend.Gemm(blas.NoTrans, blas.NoTrans, 1,
 					blas64.General{Rows: (j1 - j0) * out, Cols: w, Stride: w, Data: bc},
 					blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 1,
 					blas64.General{Rows: (j1 - j0) * out, Cols: k, Stride: k, Data: acc})
