@@ -298,12 +298,15 @@ func checkAgainstDense(t *testing.T, m *vivit.Model, b *vivit.Batch, ref *denseR
 		}
 	}
 	for i := 0; i < d; i++ {
-		var mean, sq float64
+		var mean, sq, want float64
 		for _, g := range ref.grads {
 			mean += g[i] / nf
 			sq += g[i] * g[i] / nf
 		}
-		if want := sq - mean*mean; !(math.Abs(st.GradVariance[i]-want) <= tol*(1+sq)) {
+		for _, g := range ref.grads {
+			want += (g[i] - mean) * (g[i] - mean) / nf
+		}
+		if !(math.Abs(st.GradVariance[i]-want) <= tol*(1+sq)) {
 			t.Errorf("gradient variance[%d] = %.10g, dense %.10g", i, st.GradVariance[i], want)
 			break
 		}
