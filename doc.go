@@ -59,4 +59,18 @@
 // pass holds one (n·c)×out_l factor per parameter layer. Nothing of size
 // D×n·c or D×D is formed. Directional adds one gradient backward pass and
 // an N × n·c cross Gram.
+//
+// # Concurrency and side effects
+//
+// TopEigen, Directional, Spectrum, ComputeStats, Newton and Gradient may be
+// called from many goroutines at once, on the same Model and Batch: they
+// only read them, and every run owns its scratch (TestConcurrentEntryPoints
+// checks it under the race detector). Each run spreads its own work over
+// GOMAXPROCS goroutines, so concurrent runs share the cores rather than
+// multiply them. A Model or Batch must not be modified while a run uses it.
+//
+// Importing vivit changes nothing in the process: no BLAS is registered
+// with gonum and no goroutine is started (worker goroutines start with the
+// first parallel loop and then wait for work). The engine calls its own
+// kernels; UseBLAS lets a program route the rest of gonum through them.
 package vivit

@@ -276,7 +276,7 @@ func sameField(got, want string) bool {
 		}
 		gv, err1 := strconv.ParseFloat(g, 64)
 		wv, err2 := strconv.ParseFloat(w, 64)
-		if err1 != nil || err2 != nil || math.Abs(gv-wv) > math.Max(1e-6*math.Abs(wv), 1.5*lastDigit(w)) {
+		if err1 != nil || err2 != nil || !(math.Abs(gv-wv) <= math.Max(1e-6*math.Abs(wv), 1.5*lastDigit(w))) {
 			return false
 		}
 	}
