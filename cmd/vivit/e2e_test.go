@@ -403,7 +403,7 @@ func TestStatsOutputs(t *testing.T) {
 			Params   []string `json:"params"`
 			GradNorm float64  `json:"grad_norm"`
 			GGNTrace float64  `json:"ggn_trace"`
-			SNR      *float64 `json:"snr"`
+			SNR      *float64 `json:"grad_snr"`
 		} `json:"layers"`
 	}
 	decodeJSON(t, r.stdout, &got)

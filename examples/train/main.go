@@ -50,8 +50,8 @@ type Record struct {
 	Loss      float64   // mini-batch loss before the step
 	TestAcc   float64   // accuracy on the held-out digits
 	Eigen     []float64 // top-k GGN eigenvalues of the mini-batch
-	GradSNR   []float64 // per-direction SNR of the mean directional gradient
-	CurvSNR   []float64 // per-direction SNR of the mean directional curvature
+	GradSNR   []float64 // per-direction SNR(γ) (docs/maths.md §4.1)
+	CurvSNR   []float64 // per-direction SNR(λ)
 	StepNorms float64   // ‖update‖
 }
 
@@ -76,7 +76,7 @@ func main() {
 		log.Fatal(err)
 	}
 	recs, err := Run(cfg, func(r Record) {
-		log.Printf("%-10s step %4d  loss %.4f  test acc %5.1f%%  λ₁ %.4f  grad SNR₁ %.3g", r.Run, r.Step, r.Loss, 100*r.TestAcc, first(r.Eigen), first(r.GradSNR))
+		log.Printf("%-10s step %4d  loss %.4f  test acc %5.1f%%  λ₁ %.4f  SNR(γ₁) %.3g", r.Run, r.Step, r.Loss, 100*r.TestAcc, first(r.Eigen), first(r.GradSNR))
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -237,7 +237,7 @@ func writeCSV(path string, recs []Record) error {
 	}
 	w := csv.NewWriter(f)
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
-	w.Write([]string{"run", "step", "loss", "test_accuracy", "lambda_1", "grad_snr_1", "curv_snr_1", "update_norm"})
+	w.Write([]string{"run", "step", "loss", "test_accuracy", "lambda_1", "gamma_snr_1", "lambda_snr_1", "update_norm"})
 	for _, r := range recs {
 		w.Write([]string{r.Run, strconv.Itoa(r.Step), g(r.Loss), g(r.TestAcc), g(first(r.Eigen)), g(first(r.GradSNR)), g(first(r.CurvSNR)), g(r.StepNorms)})
 	}
