@@ -36,7 +36,7 @@ type Stats struct {
 	// SNR of docs/maths.md §4.1); NaN when the variance is 0 (e.g. N = 1).
 	GradSNR float64
 	Layers  []LayerStats
-	Timing   Timing
+	Timing  Timing
 }
 
 // LayerStats are the statistics restricted to one layer: a module of the
