@@ -105,13 +105,31 @@ func TestBenchCommand(t *testing.T) {
 	}
 	r = ok(t, "", "bench", "--k", "2", "--seeds", "1", "--mc-samples", "1", "--subbatches", "", "--no-layer", "--format", "csv", "--no-timing")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[1], "exact,0,128,full,1,0,0,0,0,0,") || !strings.HasPrefix(lines[2], "mc=1,1,128,full,1,0,0,0,") {
+	// --no-timing leaves the times and memory out instead of writing zeros.
+	if len(lines) != 3 || lines[0] != "approximation,mc_samples,subbatch,groups,seeds,eigenvalue_rel_error,eigenvalue_rel_error_std,overlap,overlap_std" ||
+		!strings.HasPrefix(lines[1], "exact,0,128,full,1,0,0,") || !strings.HasPrefix(lines[2], "mc=1,1,128,full,1,") {
 		t.Fatalf("csv:\n%s", r.stdout)
 	}
-	if f := strings.Split(lines[1], ","); len(f) != 12 {
+	if f := strings.Split(lines[1], ","); len(f) != 9 {
 		t.Errorf("exact row %q", lines[1])
-	} else if v, err := strconv.ParseFloat(f[10], 64); err != nil || !(math.Abs(v-1) <= 1e-12) {
-		t.Errorf("exact overlap %q", f[10])
+	} else if v, err := strconv.ParseFloat(f[7], 64); err != nil || !(math.Abs(v-1) <= 1e-12) {
+		t.Errorf("exact overlap %q", f[7])
+	}
+	r = ok(t, "", "bench", "--k", "2", "--seeds", "1", "--no-timing", "--format", "json", "--mc", "2")
+	if strings.Contains(r.stdout, "seconds") || strings.Contains(r.stdout, "peak_mib") {
+		t.Errorf("--no-timing JSON has timings:\n%s", r.stdout)
+	}
+	// A chosen approximation replaces the grid: exact and it.
+	var chosen benchJSON
+	if err := json.Unmarshal([]byte(r.stdout), &chosen); err != nil {
+		t.Fatal(err)
+	}
+	if len(chosen.Rows) != 2 || chosen.Rows[1].Approximation != "mc=2" || !(chosen.Rows[1].Overlap > 0 && chosen.Rows[1].Overlap < 1) {
+		t.Errorf("bench --mc 2: rows %+v", chosen.Rows)
+	}
+	r = ok(t, "", "bench", "--k", "2", "--subbatch", "0,1,2,3,4,5,6,7", "--precision", "float32", "--groups", "layer", "--format", "csv", "--no-timing")
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[2], "samples=8/layer/float32,0,8,layer,1,") {
+		t.Errorf("bench with knobs:\n%s", r.stdout)
 	}
 }
 
@@ -129,7 +147,8 @@ func TestNewtonBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "--subbatches", "0"}, 2, `--subbatches: "0" is not a positive integer`},
 		{[]string{"bench", "--seeds", "0"}, 2, "--k and --seeds must be at least 1"},
 		{[]string{"bench", "--plot", "b.svg"}, 2, "--plot b.svg: the file name must end in .png"},
-		{[]string{"bench", "--mc", "1"}, 2, "unknown flag --mc"},
+		{[]string{"bench", "--mc", "1", "--seed", "1"}, 2, "--seed does not apply to bench"},
+		{[]string{"bench", "--mc", "1", "--mc-samples", "2"}, 2, "give one or the other"},
 	} {
 		r := cli(t, t.TempDir(), tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
