@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/vivit-go/vivit"
 	"github.com/vivit-go/vivit/bench"
 )
 
@@ -36,6 +37,7 @@ const benchExamples = `  vivit bench
 
 type benchJSON struct {
 	K     int         `json:"k"`
+	Loss  float64     `json:"loss"`
 	Seeds int         `json:"seeds"`
 	Rows  []bench.Row `json:"rows"`
 }
@@ -118,6 +120,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	loss, _, err := vivit.Gradient(m, b)
+	if err != nil {
+		return err
+	}
 	if *plotPath != "" {
 		if err := benchPlot(*plotPath, rows, *k, m.NumParams(), n); err != nil {
 			return err
@@ -130,9 +136,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			enc.SetIndent("", "  ")
 			if c.noTiming {
 				// Leave the times and memory out rather than write zeros.
-				return enc.Encode(benchJSONNoTiming{K: *k, Seeds: *seeds, Rows: withoutTiming(rows)})
+				return enc.Encode(benchJSONNoTiming{K: *k, Loss: loss, Seeds: *seeds, Rows: withoutTiming(rows)})
 			}
-			return enc.Encode(benchJSON{K: *k, Seeds: *seeds, Rows: rows})
+			return enc.Encode(benchJSON{K: *k, Loss: loss, Seeds: *seeds, Rows: rows})
 		case "csv":
 			cw := csv.NewWriter(w)
 			head := []string{"approximation", "mc_samples", "subbatch", "groups", "seeds", "seconds", "seconds_std", "peak_mib", "eigenvalue_rel_error", "eigenvalue_rel_error_std", "overlap", "overlap_std"}
@@ -151,7 +157,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			cw.Flush()
 			return cw.Error()
 		}
-		fmt.Fprintf(w, "Exact versus approximate GGN: top-%d eigenpairs, %d parameters, batch of %d, %d seeds per random row\n\n", *k, m.NumParams(), n, *seeds)
+		fmt.Fprintf(w, "Exact versus approximate GGN: top-%d eigenpairs, %d parameters, batch of %d, loss %.6g, %d seeds per random row\n\n", *k, m.NumParams(), n, loss, *seeds)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "approximation\tsamples\tblocks\teigenvalue error\toverlap\ttime\tpeak heap\t")
 		for _, r := range rows {
@@ -184,6 +190,7 @@ heap above the starting point, sampled every millisecond.
 // memory.
 type benchJSONNoTiming struct {
 	K     int              `json:"k"`
+	Loss  float64          `json:"loss"`
 	Seeds int              `json:"seeds"`
 	Rows  []benchRowNoTime `json:"rows"`
 }
