@@ -830,3 +830,140 @@ func foldArith(op string, a, b *tensorData) (value, error) {
 	}
 	return value{kind: constant, c: out}, nil
 }
+
+// opConstantOfShape makes a constant filled with the value attribute (a
+// float 0 by default), for the shape arithmetic of expand(B, -1, -1).
+func opConstantOfShape(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	dims, err := ints(in[0], "shape")
+	if err != nil {
+		return nil, err
+	}
+	shape := make([]int, len(dims))
+	total := 1
+	for i, d := range dims {
+		if d < 0 || d > maxFeatures || total*int(max(d, 1)) > maxFeatures {
+			return nil, fmt.Errorf("shape %s is invalid or too large for a constant", formatInts(dims))
+		}
+		shape[i] = int(d)
+		total *= int(d)
+	}
+	fill := &tensorData{f: []float64{0}, dtype: "FLOAT"}
+	if a := attr(n, "value"); a != nil {
+		if fill, err = decodeTensor(a.GetT()); err != nil {
+			return nil, fmt.Errorf("value: %v", err)
+		}
+		if fill.numel() != 1 {
+			return nil, fmt.Errorf("value must hold one element")
+		}
+	}
+	out := &tensorData{shape: shape, isInt: fill.isInt, dtype: fill.dtype}
+	for range total {
+		if fill.isInt {
+			out.i = append(out.i, fill.i[0])
+		} else {
+			out.f = append(out.f, fill.f[0])
+		}
+	}
+	return folded(c, out)
+}
+
+// broadcast1 returns the length of an elementwise operation on constants
+// of n entries each (all equal, or 1) and the index into each.
+func broadcast1(ds ...*tensorData) (int, func(d *tensorData, i int) int, error) {
+	n := 1
+	for _, d := range ds {
+		if k := d.numel(); k != 1 {
+			if n != 1 && n != k {
+				return 0, nil, fmt.Errorf("folds constants of %d and %d entries (only equal sizes or scalars)", n, k)
+			}
+			n = k
+		}
+	}
+	return n, func(d *tensorData, i int) int {
+		if d.numel() == 1 {
+			return 0
+		}
+		return i
+	}, nil
+}
+
+func shapeOf(ds ...*tensorData) []int {
+	for _, d := range ds {
+		if d.numel() != 1 {
+			return d.shape
+		}
+	}
+	return ds[0].shape
+}
+
+// opEqual compares constants entrywise; the symbolic batch size equals only
+// itself.
+func opEqual(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	a, err := constValue(in[0], "first input")
+	if err != nil {
+		return nil, err
+	}
+	b, err := constValue(in[1], "second input")
+	if err != nil {
+		return nil, err
+	}
+	if a.isInt != b.isInt {
+		if a.isInt {
+			a = asFloat(a)
+		} else {
+			b = asFloat(b)
+		}
+	}
+	k, at, err := broadcast1(a, b)
+	if err != nil {
+		return nil, err
+	}
+	out := &tensorData{shape: shapeOf(a, b), isInt: true, dtype: "BOOL"}
+	for i := range k {
+		eq := false
+		if a.isInt {
+			eq = a.i[at(a, i)] == b.i[at(b, i)]
+		} else {
+			eq = a.f[at(a, i)] == b.f[at(b, i)]
+		}
+		out.i = append(out.i, map[bool]int64{false: 0, true: 1}[eq])
+	}
+	return folded(c, out)
+}
+
+// opWhere selects entrywise between two constants.
+func opWhere(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	cond, err := ints(in[0], "condition")
+	if err != nil {
+		return nil, err
+	}
+	x, err := constValue(in[1], "first choice")
+	if err != nil {
+		return nil, err
+	}
+	y, err := constValue(in[2], "second choice")
+	if err != nil {
+		return nil, err
+	}
+	if x.isInt != y.isInt {
+		return nil, fmt.Errorf("chooses between constants of different types")
+	}
+	cd := in[0].c
+	k, at, err := broadcast1(cd, x, y)
+	if err != nil {
+		return nil, err
+	}
+	out := &tensorData{shape: shapeOf(cd, x, y), isInt: x.isInt, dtype: x.dtype}
+	for i := range k {
+		src := y
+		if cond[at(cd, i)] != 0 {
+			src = x
+		}
+		if x.isInt {
+			out.i = append(out.i, src.i[at(src, i)])
+		} else {
+			out.f = append(out.f, src.f[at(src, i)])
+		}
+	}
+	return folded(c, out)
+}
