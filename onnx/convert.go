@@ -476,6 +476,21 @@ func axisOf(a int64, rank int) (int, error) {
 	return int(a), nil
 }
 
+// axisAttr reads the node's axis attribute (def when absent) for the
+// activation x and returns it as a full axis and as a per-sample axis; the
+// batch axis is an error.
+func axisAttr(n *pb.NodeProto, x value, def int64) (full, sample int, err error) {
+	ax, err := attrInt(n, "axis", def)
+	if err != nil {
+		return 0, 0, err
+	}
+	if full, err = axisOf(ax, len(x.shape)); err != nil {
+		return 0, 0, err
+	}
+	sample, err = sampleAxis(x, full)
+	return full, sample, err
+}
+
 // sampleAxis maps a full axis of v to its per-sample axis; the batch axis
 // itself is an error.
 func sampleAxis(v value, a int) (int, error) {

@@ -420,15 +420,7 @@ func opSoftmax(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax, err := attrInt(n, "axis", -1)
-	if err != nil {
-		return nil, err
-	}
-	a, err := axisOf(ax, len(x.shape))
-	if err != nil {
-		return nil, err
-	}
-	sa, err := sampleAxis(x, a)
+	_, sa, err := axisAttr(n, x, -1)
 	if err != nil {
 		return nil, err
 	}

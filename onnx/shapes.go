@@ -280,6 +280,18 @@ func opTranspose(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	return one(c.addNode(l, nb, v.tensor))
 }
 
+// plainShape returns the full shape of an activation or a constant; verb
+// names the operation in the error for a parameter.
+func plainShape(v value, verb string) ([]int, error) {
+	switch v.kind {
+	case constant:
+		return v.c.shape, nil
+	case activation:
+		return v.shape, nil
+	}
+	return nil, fmt.Errorf("%s a parameter", verb)
+}
+
 // axesInput reads Squeeze's and Unsqueeze's axes: an input from opset 13.
 func axesInput(in []value) ([]int64, error) {
 	if len(in) < 2 || in[1].kind == invalid {
@@ -294,11 +306,9 @@ func opSqueeze(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		return nil, err
 	}
 	v := in[0]
-	shape := v.shape
-	if v.kind == constant {
-		shape = v.c.shape
-	} else if v.kind != activation {
-		return nil, fmt.Errorf("squeezes a parameter")
+	shape, err := plainShape(v, "squeezes")
+	if err != nil {
+		return nil, err
 	}
 	drop := make([]bool, len(shape))
 	if axes == nil {
@@ -345,11 +355,9 @@ func opUnsqueeze(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		return nil, err
 	}
 	v := in[0]
-	shape := v.shape
-	if v.kind == constant {
-		shape = v.c.shape
-	} else if v.kind != activation {
-		return nil, fmt.Errorf("unsqueezes a parameter")
+	shape, err := plainShape(v, "unsqueezes")
+	if err != nil {
+		return nil, err
 	}
 	r := len(shape) + len(axes)
 	insert := make([]bool, r)
@@ -390,15 +398,7 @@ func opSplit(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax, err := attrInt(n, "axis", 0)
-	if err != nil {
-		return nil, err
-	}
-	a, err := axisOf(ax, len(x.shape))
-	if err != nil {
-		return nil, err
-	}
-	sa, err := sampleAxis(x, a)
+	a, sa, err := axisAttr(n, x, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +410,7 @@ func opSplit(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		}
 	} else {
 		if outs < 1 || x.shape[a]%outs != 0 {
-			return nil, fmt.Errorf("cannot split axis %d of %s into %d equal parts", ax, formatShape(x.shape), outs)
+			return nil, fmt.Errorf("cannot split axis %d of %s into %d equal parts", a, formatShape(x.shape), outs)
 		}
 		for range outs {
 			sizes = append(sizes, int64(x.shape[a]/outs))
@@ -427,7 +427,7 @@ func opSplit(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		total += s
 	}
 	if total != int64(x.shape[a]) {
-		return nil, fmt.Errorf("split %v does not add up to axis %d of %s", sizes, ax, formatShape(x.shape))
+		return nil, fmt.Errorf("split %v does not add up to axis %d of %s", sizes, a, formatShape(x.shape))
 	}
 	var vs []value
 	start := 0
