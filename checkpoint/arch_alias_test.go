@@ -1,6 +1,7 @@
-package model
+package checkpoint
 
 import (
+	"github.com/vivit-go/vivit/model"
 	"strings"
 	"testing"
 )
@@ -9,7 +10,7 @@ import (
 // letter case) and nn.Linear's argument names build the same network as
 // the architecture's own names, and that field errors list the fields.
 func TestArchitecturePyTorchNames(t *testing.T) {
-	build := func(layers string) (*Network, error) {
+	build := func(layers string) (*model.Network, error) {
 		a, err := ParseArchitecture([]byte(`{"input_shape":[1,6,6],"layers":[` + layers + `],"loss":{"type":"cross_entropy","reduction":"mean"}}`))
 		if err != nil {
 			t.Fatal(err)
