@@ -238,12 +238,23 @@ func benchPlot(path string, rows []bench.Row, k, d, n int) error {
 	left := newPlot(fmt.Sprintf("Top-%d eigenvalue error (D = %d, N = %d)", k, d, n), "wall time (ms)", "mean relative error of λ_1…λ_k")
 	right := newPlot(fmt.Sprintf("Top-%d eigenspace overlap with the exact GGN", k), "wall time (ms)", "overlap (1 = same subspace, 0 = orthogonal)")
 	right.Y.Min, right.Y.Max = 0, 1.05
+	// Times on a log axis: the data are log10(ms), labelled by decadeTicks
+	// (gonum's LogTicks labels only whole decades, often one).
 	for _, p := range []*plot.Plot{left, right} {
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.X.Tick.Marker = decadeTicks{}
+	}
+	xlo, xhi := math.Inf(1), math.Inf(-1)
+	ylo, yhi := 0.0, 0.0
+	for _, r := range rows {
+		x := math.Log10(math.Max(1000*r.Seconds, 1e-3))
+		xlo, xhi = math.Min(xlo, x), math.Max(xhi, x)
+		yhi = math.Max(yhi, r.EigRelError+r.EigRelErrorStd)
+	}
+	if xhi-xlo < 0.3 {
+		xlo, xhi = xlo-0.15, xhi+0.15
 	}
 	for i, r := range rows {
-		ms := math.Max(1000*r.Seconds, 1e-3)
+		ms := math.Log10(math.Max(1000*r.Seconds, 1e-3))
 		col := palette[i%len(palette)]
 		for _, pv := range []struct {
 			p    *plot.Plot
@@ -281,6 +292,11 @@ func benchPlot(path string, rows []bench.Row, k, d, n int) error {
 			}
 		}
 	}
+	// Room on the right for the points' names, and around the extremes.
+	for _, p := range []*plot.Plot{left, right} {
+		headroom(&p.X, xlo, xhi, 0.05, 0.2)
+	}
+	headroom(&left.Y, ylo, yhi, 0.05, 0.08)
 	return savePanels(path, [][]*plot.Plot{{left, right}})
 }
 
