@@ -87,27 +87,38 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 }
 
 // BackwardInput applies the transposed convolution: row r of dst is
-// fold(S_rᵀ W), the adjoint of the unfolding applied to the P×K product of
-// the factor row (out×P) and the weight.
+// fold(Wᵀ S_r), the adjoint of the unfolding applied to the K×P product of
+// the transposed weight and the factor row (out×P).
+//
+// The product is formed in blocks of whole output rows (convBlockFloats
+// entries, L2-sized) and folded from there: row (c, i, j) of a block adds
+// each output row's run of positions to the input row it was read from, a
+// contiguous run for stride 1. Rows of the factor run in parallel, each on
+// the serial kernels.
 func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	g := l.Geom
 	r, _ := s.Dims()
 	checkDims(s, r, g.OutSize(), "conv2d factor")
 	checkDims(dst, r, g.InSize(), "conv2d factor destination")
 	p, k := g.P(), g.K()
-	parallelSamples(r, func() any { return make([]float64, p*k) }, func(scratch any, i int) {
-		c := blas64.General{Rows: p, Cols: k, Stride: k, Data: scratch.([]float64)}
-		// C = S_iᵀ W: the transposed left operand lets the product skip the
-		// zeros of the factor row. Rows run in parallel, each on gonum's
-		// pure-Go BLAS (no cgo call per row under another blas64 backend).
-		goBLAS.Dgemm(blas.Trans, blas.NoTrans, p, k, g.OutC, 1, s.RawRowView(i), p, l.w.Data, l.w.Stride, 0, c.Data, c.Stride)
-		d := dst.RawRowView(i)
-		for j := range d {
-			d[j] = 0
+	bh := max(1, min(g.OutH, convBlockFloats/(k*g.OutW))) // output rows per block
+	parallelSamples(r, func() any { return make([]float64, k*bh*g.OutW) }, func(scr any, i int) {
+		t := scr.([]float64)
+		srow, d := s.RawRowView(i), dst.RawRowView(i)
+		clear(d)
+		for oh0 := 0; oh0 < g.OutH; oh0 += bh {
+			oh1 := min(oh0+bh, g.OutH)
+			pb := (oh1 - oh0) * g.OutW
+			// T = Wᵀ S_r[:, block]: K × pb.
+			goBLAS.Dgemm(blas.Trans, blas.NoTrans, k, pb, g.OutC, 1, l.w.Data, l.w.Stride, srow[oh0*g.OutW:], p, 0, t, pb)
+			foldRowsAdd(g, d, t, pb, oh0, oh1)
 		}
-		g.FoldAdd(d, c.Data, k)
 	})
 }
+
+// convBlockFloats bounds the block of Wᵀ S_r that BackwardInput forms
+// before folding it (entries; 192 KiB, within a core's L2).
+var convBlockFloats = 24 << 10
 
 // goBLAS runs the many small products of this file (per sample, per pair
 // of samples, per vector), which callers already spread over goroutines,
