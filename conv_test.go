@@ -94,11 +94,11 @@ func TestConvMemoryBudget(t *testing.T) {
 			}
 			for bi := range ref.Blocks {
 				rb, gb := ref.Blocks[bi], got.Blocks[bi]
-				if e := maxRelErr(gb.Values, rb.Values); e > 1e-12 {
+				if e := maxRelErr(gb.Values, rb.Values); !(e <= 1e-12) {
 					t.Errorf("budget %d, block %d: eigenvalues differ by %.3g", budget, bi, e)
 				}
 				for _, pair := range [][2]*mat.Dense{{gb.Vectors, rb.Vectors}, {gb.Gamma, rb.Gamma}, {gb.Lambda, rb.Lambda}} {
-					if e := maxRelErr(pair[0].RawMatrix().Data, pair[1].RawMatrix().Data); e > 1e-9 {
+					if e := maxRelErr(pair[0].RawMatrix().Data, pair[1].RawMatrix().Data); !(e <= 1e-9) {
 						t.Errorf("budget %d, block %d: vectors, γ or λ differ by %.3g", budget, bi, e)
 					}
 				}
@@ -107,7 +107,7 @@ func TestConvMemoryBudget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e := maxRelErr(st.DiagGGN, refStats.DiagGGN); e > 1e-12 {
+			if e := maxRelErr(st.DiagGGN, refStats.DiagGGN); !(e <= 1e-12) {
 				t.Errorf("budget %d: diagonal GGN differs by %.3g", budget, e)
 			}
 		}

@@ -1,13 +1,26 @@
 // Package vivit gives exact, cheap access to the curvature of a neural
 // network's mini-batch loss through the low-rank structure of its
 // generalized Gauss-Newton matrix (GGN), after ViViT (Dangel, Tatzel and
-// Hennig, 2021).
+// Hennig, TMLR 2022).
 //
 // For a model f_θ with outputs z_n ∈ R^C and batch loss L = w Σ_n ℓ(z_n, y_n),
 // the GGN is G = w Σ_n J_nᵀ H_n J_n = V Vᵀ with V ∈ R^{D×N·C}. The engine
 // backpropagates the loss Hessian's square root through the network, forms
 // the small Gram matrix VᵀV (N·C × N·C) without forming V, and maps its
 // eigenpairs back to parameter space.
+//
+// # Models
+//
+// A Model is a directed acyclic graph of operations (package model): a
+// sequential network is a chain, a residual network has nodes whose output
+// several nodes read and sums of branches. The factor is backpropagated in
+// reverse topological order, the factors of a tensor read by several nodes
+// adding up; each node with parameters contributes its block of V, so the
+// Gram matrix is a sum over parameter blocks whatever the topology.
+// LoadModel reads ONNX graphs exported from PyTorch (package onnx) and
+// safetensors checkpoints of sequential networks. Layers, for LayerGroups
+// and ComputeStats, are modules: the parameters whose names share the
+// prefix before the last dot.
 //
 // # Entry points
 //
@@ -46,4 +59,18 @@
 // pass holds one (n·c)×out_l factor per parameter layer. Nothing of size
 // D×n·c or D×D is formed. Directional adds one gradient backward pass and
 // an N × n·c cross Gram.
+//
+// # Concurrency and side effects
+//
+// TopEigen, Directional, Spectrum, ComputeStats, Newton and Gradient may be
+// called from many goroutines at once, on the same Model and Batch: they
+// only read them, and every run owns its scratch (TestConcurrentEntryPoints
+// checks it under the race detector). Each run spreads its own work over
+// GOMAXPROCS goroutines, so concurrent runs share the cores rather than
+// multiply them. A Model or Batch must not be modified while a run uses it.
+//
+// Importing vivit changes nothing in the process: no BLAS is registered
+// with gonum and no goroutine is started (worker goroutines start with the
+// first parallel loop and then wait for work). The engine calls its own
+// kernels; UseBLAS lets a program route the rest of gonum through them.
 package vivit

@@ -55,11 +55,11 @@ func TestFixtureTopEigen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if math.Abs(res.Loss-e.Loss) > 1e-12*e.Loss {
+			if !(math.Abs(res.Loss-e.Loss) <= 1e-12*e.Loss) {
 				t.Errorf("loss = %.17g, want %.17g", res.Loss, e.Loss)
 			}
 			blk := res.Blocks[0]
-			if err := maxRelErr(blk.Values, e.TopEigenvalues); err > 1e-12 {
+			if err := maxRelErr(blk.Values, e.TopEigenvalues); !(err <= 1e-12) {
 				t.Errorf("top eigenvalues: max rel error %.3g\n got %v\nwant %v", err, blk.Values, e.TopEigenvalues)
 			}
 			want, err := c.Array("eigvecs")
@@ -73,16 +73,16 @@ func TestFixtureTopEigen(t *testing.T) {
 				ref := want.Data[j*p : (j+1)*p]
 				err := maxRelErr(got, ref)
 				worst = math.Max(worst, err)
-				if err > 1e-9 {
+				if !(err <= 1e-9) {
 					t.Errorf("eigenvector %d: max rel error %.3g (relative gap %.3g)", j, err, e.TopEigengaps[j])
 				}
 			}
 			t.Logf("eigenvalues %.2g, eigenvectors %.2g, γ %.2g, λ %.2g (max relative errors)", maxRelErr(blk.Values, e.TopEigenvalues), worst,
 				maxRelErr(flat(denseRows(blk.Gamma)), flat(e.Gamma)), maxRelErr(flat(denseRows(blk.Lambda)), flat(e.Lambda)))
-			if err := maxRelErr(flat(denseRows(blk.Gamma)), flat(e.Gamma)); err > 1e-9 {
+			if err := maxRelErr(flat(denseRows(blk.Gamma)), flat(e.Gamma)); !(err <= 1e-9) {
 				t.Errorf("gamma: max rel error %.3g", err)
 			}
-			if err := maxRelErr(flat(denseRows(blk.Lambda)), flat(e.Lambda)); err > 1e-9 {
+			if err := maxRelErr(flat(denseRows(blk.Lambda)), flat(e.Lambda)); !(err <= 1e-9) {
 				t.Errorf("lambda: max rel error %.3g", err)
 			}
 		})
@@ -102,10 +102,10 @@ func TestFixtureSpectrum(t *testing.T) {
 			if len(vals) != e.Rank {
 				t.Fatalf("rank = %d, want %d", len(vals), e.Rank)
 			}
-			if err := maxRelErr(vals, e.Eigenvalues); err > 1e-12 {
+			if err := maxRelErr(vals, e.Eigenvalues); !(err <= 1e-12) {
 				t.Errorf("spectrum: max rel error %.3g", err)
 			}
-			if tr := res.Blocks[0].Trace; math.Abs(tr-e.Stats.GGNTrace) > 1e-12*e.Stats.GGNTrace {
+			if tr := res.Blocks[0].Trace; !(math.Abs(tr-e.Stats.GGNTrace) <= 1e-12*e.Stats.GGNTrace) {
 				t.Errorf("trace = %.17g, want %.17g", tr, e.Stats.GGNTrace)
 			}
 		})
@@ -124,14 +124,14 @@ func TestFixtureSubBatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := maxRelErr(res.Blocks[0].Values, sb.Eigenvalues); err > 1e-12 {
+			if err := maxRelErr(res.Blocks[0].Values, sb.Eigenvalues); !(err <= 1e-12) {
 				t.Errorf("sub-batch spectrum: max rel error %.3g (got %d values, want %d)", err, len(res.Blocks[0].Values), len(sb.Eigenvalues))
 			}
 			top, err := vivit.TopEigen(m, b, 5, &vivit.Options{SubBatch: sb.Indices})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := maxRelErr(top.Blocks[0].Values, sb.Eigenvalues[:5]); err > 1e-12 {
+			if err := maxRelErr(top.Blocks[0].Values, sb.Eigenvalues[:5]); !(err <= 1e-12) {
 				t.Errorf("sub-batch top-5: max rel error %.3g", err)
 			}
 		})
@@ -159,7 +159,7 @@ func TestFixturePerLayer(t *testing.T) {
 				if got := blk.Layout.Names; !slices.Equal(got, want.Params) {
 					t.Errorf("block %d params %v, want %v", i, got, want.Params)
 				}
-				if err := maxRelErr(blk.Values, want.TopEigenvalues); err > 1e-12 {
+				if err := maxRelErr(blk.Values, want.TopEigenvalues); !(err <= 1e-12) {
 					t.Errorf("layer %s: top eigenvalues max rel error %.3g\n got %v\nwant %v", want.Layer, err, blk.Values, want.TopEigenvalues)
 				}
 				if got := len(spec.Blocks[i].Values); got != want.Rank {
@@ -181,7 +181,7 @@ func TestFixtureStats(t *testing.T) {
 			}
 			check := func(what string, got, want []float64, tol float64) {
 				t.Helper()
-				if err := maxRelErr(got, want); err > tol {
+				if err := maxRelErr(got, want); !(err <= tol) {
 					t.Errorf("%s: max rel error %.3g", what, err)
 				}
 			}
@@ -244,7 +244,7 @@ func TestSkipVectors(t *testing.T) {
 			if !slices.Equal(fb.Values, sb.Values) {
 				t.Errorf("eigenvalues differ: %v, want %v", sb.Values, fb.Values)
 			}
-			if err := maxRelErr(sb.Lambda.RawMatrix().Data, fb.Lambda.RawMatrix().Data); err > 1e-13 {
+			if err := maxRelErr(sb.Lambda.RawMatrix().Data, fb.Lambda.RawMatrix().Data); !(err <= 1e-13) {
 				t.Errorf("λ differs by %.3g", err)
 			}
 			n, k := fb.Gamma.Dims()
@@ -255,7 +255,7 @@ func TestSkipVectors(t *testing.T) {
 					same = math.Max(same, math.Abs(g-f))
 					flipped = math.Max(flipped, math.Abs(g+f))
 				}
-				if scale := floats.Norm(fb.Gamma.RawMatrix().Data, math.Inf(1)); math.Min(same, flipped) > 1e-12*scale {
+				if scale := floats.Norm(fb.Gamma.RawMatrix().Data, math.Inf(1)); !(math.Min(same, flipped) <= 1e-12*scale) {
 					t.Errorf("γ of direction %d differs beyond a sign: %.3g / %.3g", j, same, flipped)
 				}
 			}
@@ -289,7 +289,7 @@ func TestPrecisionFloat32(t *testing.T) {
 			}
 			blk := res.Blocks[0]
 			valErr := maxRelErr(blk.Values, e.TopEigenvalues)
-			if valErr > 1e-5 {
+			if !(valErr <= 1e-5) {
 				t.Errorf("top eigenvalues: max error %.3g·λ₁, want float32 rounding", valErr)
 			}
 			if valErr == 0 {
@@ -302,7 +302,7 @@ func TestPrecisionFloat32(t *testing.T) {
 			p := e.NumParams
 			for j := 0; j < e.K; j++ {
 				err := maxRelErr(blk.Vector(j), want.Data[j*p:(j+1)*p])
-				if bound := 1e-5 / e.TopEigengaps[j]; err > bound {
+				if bound := 1e-5 / e.TopEigengaps[j]; !(err <= bound) {
 					t.Errorf("eigenvector %d: max rel error %.3g > %.3g (relative gap %.3g)", j, err, bound, e.TopEigengaps[j])
 				}
 			}

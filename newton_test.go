@@ -77,7 +77,7 @@ func TestNewtonAgainstDense(t *testing.T) {
 				scale = math.Max(scale, math.Abs(v))
 				diff = math.Max(diff, math.Abs(st.Step[i]-v))
 			}
-			if diff > 1e-6*(scale+1e-3) {
+			if !(diff <= 1e-6*(scale+1e-3)) {
 				t.Errorf("%s %+v: step differs from dense by %.3g (scale %.3g)", l, d, diff, scale)
 			}
 			if d.Kind == vivit.Skip {
@@ -102,7 +102,7 @@ func TestNewtonDecreasesQuadraticModel(t *testing.T) {
 	}
 	for j, lam := range st.Values {
 		// e_kᵀ G s = λ_k coef_k, so e_kᵀ∇L + λ_k coef_k must be 0.
-		if r := st.GradProj[j] + lam*st.Coefficient[j]; math.Abs(r) > 1e-12*math.Abs(st.GradProj[j])+1e-15 {
+		if r := st.GradProj[j] + lam*st.Coefficient[j]; !(math.Abs(r) <= 1e-12*math.Abs(st.GradProj[j])+1e-15) {
 			t.Errorf("direction %d: residual %.3g", j, r)
 		}
 	}

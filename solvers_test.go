@@ -24,7 +24,7 @@ func TestSolversOnFixtures(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := maxRelErr(res.Blocks[0].Values, c.Expected.TopEigenvalues); err > 1e-10 {
+				if err := maxRelErr(res.Blocks[0].Values, c.Expected.TopEigenvalues); !(err <= 1e-10) {
 					t.Errorf("top eigenvalues: max rel error %.3g", err)
 				}
 				want, err := c.Array("eigvecs")
@@ -33,7 +33,7 @@ func TestSolversOnFixtures(t *testing.T) {
 				}
 				p := c.Expected.NumParams
 				for j := 0; j < c.Expected.K; j++ {
-					if err := maxRelErr(res.Blocks[0].Vector(j), want.Data[j*p:(j+1)*p]); err > 1e-9 {
+					if err := maxRelErr(res.Blocks[0].Vector(j), want.Data[j*p:(j+1)*p]); !(err <= 1e-9) {
 						t.Errorf("eigenvector %d: max rel error %.3g", j, err)
 					}
 				}
@@ -47,7 +47,7 @@ func TestSolversOnFixtures(t *testing.T) {
 						t.Fatalf("layer %s: %d values", pl.Layer, len(got))
 					}
 					for j, v := range pl.TopEigenvalues {
-						if math.Abs(got[j]-v) > 1e-10*pl.TopEigenvalues[0] {
+						if !(math.Abs(got[j]-v) <= 1e-10*pl.TopEigenvalues[0]) {
 							t.Errorf("layer %s eigenvalue %d = %.15g, want %.15g", pl.Layer, j, got[j], v)
 						}
 					}

@@ -23,8 +23,9 @@ type Stats struct {
 	GradNorm float64
 	// PerSampleGradNorms are ‖∇ℓ_n‖ of the unnormalised per-sample losses.
 	PerSampleGradNorms []float64
-	// GradVariance is (1/N) Σ_n (∇ℓ_n)² − ((1/N) Σ_n ∇ℓ_n)² per parameter,
-	// the population variance of the per-sample gradients (independent of w).
+	// GradVariance is (1/N) Σ_n (∇ℓ_n − ḡ)² per parameter, ḡ the mean of
+	// the per-sample gradients: their population variance (independent of
+	// w), computed in the centred two-pass form (exactly 0 for N = 1).
 	GradVariance []float64
 	// DiagGGN is the diagonal of G (Monte-Carlo when Options.MCSamples > 0,
 	// from the curvature sub-batch when Options.SubBatch is set).
@@ -63,9 +64,7 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 
 	t0 := time.Now()
 	grads := p.gradientFactors()
-	nf := float64(n)
 	st.Grad = make([]float64, d)
-	sq := make([]float64, d) // Σ_n g_{n,p}²
 	st.DiagGGN = make([]float64, d)
 	ones := mat.NewDense(1, n, nil)
 	for i := range ones.RawRowView(0) {
@@ -77,7 +76,6 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 		f := gf.Factor
 		dim := f.Dim()
 		f.MulTo(mat.NewDense(1, dim, st.Grad[off:off+dim]), ones)
-		f.AddDiagTo(sq[off : off+dim])
 		f.AddGramTo(norms)
 		p.factors[i].Factor.AddDiagTo(st.DiagGGN[off : off+dim])
 		off += dim
@@ -87,26 +85,13 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	for i := range st.PerSampleGradNorms {
 		st.PerSampleGradNorms[i] = math.Sqrt(norms.At(i, i))
 	}
-	// ḡ = ∇L/(N·w).
-	st.GradVariance = make([]float64, d)
-	for i := range sq {
-		// v = E[g²] − E[g]²: rounding leaves a residue of a few ulps of E[g²]
-		// where the per-sample gradients agree (always for N = 1); that
-		// residue is zero variance, not noise.
-		mean := st.Grad[i] / (nf * p.w)
-		ms := sq[i] / nf
-		if v := ms - mean*mean; v > 8*epsilon*ms && n > 1 {
-			st.GradVariance[i] = v
-		}
-	}
+	st.GradVariance = gradVariance(grads, n, d)
 	st.GGNTrace = floats.Sum(st.DiagGGN)
 	st.Layers = layerStats(m, st, n, p.w)
 	p.timing.Directional = time.Since(t0)
 	st.Timing = p.timing
 	return st, nil
 }
-
-const epsilon = 0x1p-52
 
 func layerStats(m *Model, st *Stats, n int, w float64) []LayerStats {
 	var ls []LayerStats

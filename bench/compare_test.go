@@ -26,7 +26,7 @@ func TestOverlap(t *testing.T) {
 		{"half shared", half, e, 0.5},
 		{"missing", nil, e, 0},
 	} {
-		if got := Overlap(tc.a, tc.b); math.Abs(got-tc.want) > 1e-15 {
+		if got := Overlap(tc.a, tc.b); !(math.Abs(got-tc.want) <= 1e-15) {
 			t.Errorf("%s: overlap %g, want %g", tc.name, got, tc.want)
 		}
 	}
@@ -44,11 +44,11 @@ func TestCompareExactRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows[0].Approximation != "exact" || rows[0].EigRelError != 0 || math.Abs(rows[0].Overlap-1) > 1e-12 || rows[0].Seeds != 1 {
+	if rows[0].Approximation != "exact" || rows[0].EigRelError != 0 || !(math.Abs(rows[0].Overlap-1) <= 1e-12) || rows[0].Seeds != 1 {
 		t.Errorf("exact row %+v", rows[0])
 	}
 	// A "sub-batch" of every sample is the exact GGN again.
-	if rows[2].EigRelError > 1e-12 || math.Abs(rows[2].Overlap-1) > 1e-10 {
+	if !(rows[2].EigRelError <= 1e-12) || !(math.Abs(rows[2].Overlap-1) <= 1e-10) {
 		t.Errorf("full sub-batch row %+v", rows[2])
 	}
 	if rows[1].Seeds != 3 || rows[1].EigRelError <= 0 || rows[1].Overlap >= 1 || rows[1].Overlap <= 0 {
@@ -76,7 +76,7 @@ func TestMCConvergesToExact(t *testing.T) {
 	for _, r := range rows {
 		t.Logf("%-6s err %.3g ± %.2g  overlap %.3f ± %.2g", r.Approximation, r.EigRelError, r.EigRelErrorStd, r.Overlap, r.OverlapStd)
 	}
-	if last := rows[len(rows)-1]; last.EigRelError > 0.2 || last.Overlap < 0.6 {
+	if last := rows[len(rows)-1]; !(last.EigRelError <= 0.2) || last.Overlap < 0.6 {
 		t.Errorf("M=16 still far from exact: %+v", last)
 	}
 }

@@ -3,6 +3,7 @@ package directional
 import (
 	"math"
 
+	"github.com/vivit-go/vivit/internal/backend"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -14,7 +15,7 @@ func Gamma(cross, u *mat.Dense, values []float64) *mat.Dense {
 	_, k := u.Dims()
 	checkValues(values, k)
 	g := mat.NewDense(n, k, nil)
-	g.Mul(cross, u)
+	backend.Mul(g, cross, u)
 	for j, l := range values {
 		s := 1 / math.Sqrt(l)
 		for i := 0; i < n; i++ {
@@ -51,7 +52,7 @@ func LambdaCross(cross, u *mat.Dense, values []float64, c int, w float64) *mat.D
 		panic("directional: rows not divisible by columns per sample")
 	}
 	var p mat.Dense
-	p.Mul(cross, u)
+	backend.Mul(&p, cross, u)
 	out := perSampleSquares(&p, c)
 	for j, l := range values {
 		for i := 0; i < r/c; i++ {

@@ -2,19 +2,7 @@
 
 package eigen
 
-import (
-	"gonum.org/v1/gonum/mat"
-
-	"github.com/vivit-go/vivit/internal/fastblas"
-)
-
-func init() {
-	// gonum's BLAS calls through blas64 (mat, lapack/gonum, …) in the whole
-	// binary go to fastblas: gonum's implementation with an AVX2/FMA Dgemm
-	// and Dsyrk where the CPU has them (6–9× gonum's on the engine's
-	// shapes), gonum's own code everywhere else.
-	fastblas.Use()
-}
+import "gonum.org/v1/gonum/mat"
 
 // Values returns all eigenvalues of the symmetric matrix a in descending
 // order: the tridiagonal reduction of Tridiagonal and Dsterf in pure Go,

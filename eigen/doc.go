@@ -69,16 +69,18 @@
 // failure (an iteration that does not converge) is returned as an error
 // wrapping ErrNotConverged; no solver returns silently wrong results.
 //
-// Backends: in the default build, an init function registers
-// internal/fastblas (gonum's BLAS with AVX2/FMA Dgemm and Dsyrk) for the
-// whole binary. In builds with the openblas tag it registers OpenBLAS
-// (through gonum.org/v1/netlib) instead, restricted to the calling thread
-// with large Dgemm/Dsyrk split over goroutines (OpenBLAS's own workers
-// spin after each call and slowed the Go code that followed); Values uses
-// LAPACKE's Dsyevd and Auto returns LAPACKE for many pairs. In both builds
-// the Lanczos products (a few vectors against the Gram matrix) run on
-// internal/fastblas's thin kernels, faster for them than either BLAS. The
-// openblas build needs Debian's libopenblas-dev and liblapacke-dev.
+// Backends: importing this package registers nothing and starts no
+// goroutine. Its own products call their kernels explicitly: the Lanczos
+// products (a few vectors against the Gram matrix) run on
+// internal/fastblas's thin kernels in both builds, faster for them than
+// any BLAS; the tridiagonal reduction on its own parallel kernels. Dense
+// (mat.EigenSym) goes through gonum's blas64, which is gonum's pure-Go
+// BLAS unless the program registers another (vivit.UseBLAS). In builds
+// with the openblas tag, Values uses LAPACKE's Dsyevd and Auto returns
+// LAPACKE for many pairs, with OpenBLAS restricted to the calling thread
+// (set on the first call: its own workers spin after each call and
+// slowed the Go code that followed). The openblas build needs Debian's
+// libopenblas-dev and liblapacke-dev.
 //
 // Memory: solvers that need the matrix in full storage copy it (n²
 // float64s) unless it is a FullSymDense (MirrorUpper), which they use in

@@ -14,18 +14,11 @@ import (
 	"fmt"
 	"slices"
 
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/netlib/lapack/lapacke"
-)
 
-func init() {
-	// gonum's BLAS calls through blas64 (mat, lapack/gonum, …) in the whole
-	// binary go to OpenBLAS, single-threaded, with large products split
-	// over goroutines (goThreadedBLAS). This package's thin-block kernels
-	// stay on internal/fastblas (see fastBLAS), faster for them.
-	blas64.Use(goThreadedBLAS{})
-}
+	"github.com/vivit-go/vivit/internal/backend"
+)
 
 // LAPACKE computes the top k eigenpairs with LAPACK's Dsyevr (relatively
 // robust representations, a range of indices) through LAPACKE and
@@ -41,6 +34,7 @@ func (LAPACKE) Name() string { return "lapacke-dsyevr" }
 func (LAPACKE) TopK(a mat.Symmetric, k int) ([]float64, *mat.Dense, error) {
 	n := a.SymmetricDim()
 	checkK(n, k)
+	backend.Prepare() // OpenBLAS on the calling thread only
 	data := fullCopy(a)
 	m := []int32{0}
 	w := make([]float64, n)
@@ -80,6 +74,7 @@ func Values(a mat.Symmetric) ([]float64, error) {
 	if n == 0 {
 		return nil, nil
 	}
+	backend.Prepare() // OpenBLAS on the calling thread only
 	data := fullCopy(a)
 	w := make([]float64, n)
 	work := []float64{0}

@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
 )
@@ -95,9 +96,13 @@ func (r GramRoute) String() string {
 // explicitly (it is R×out). MulTo makes the same kind of choice, see
 // there.
 //
-// Products run on GOMAXPROCS goroutines: tiles of the Gram matrix, samples
-// when forming chunks of V, samples of X in the kernel route, vectors in
-// MulTo.
+// Products run on up to GOMAXPROCS goroutines: tiles of the Gram matrix,
+// samples when forming chunks of V, samples of X in the kernel route,
+// vectors in MulTo. Goroutines that need scratch of their own (an
+// unfolded sample, a block of the kernel route) share a quarter of the
+// budget, and there are only as many as fit in it (at least one): the
+// budget holds on any number of cores, and the chunking, hence the
+// rounding of every result, does not depend on GOMAXPROCS.
 type Conv struct {
 	G            *ConvGeom
 	S            *mat.Dense // (n·c)×(out·P) backpropagated factor rows
@@ -245,10 +250,30 @@ type unfolder struct {
 	scratch [][]float64
 }
 
-// formWorkers is the number of goroutines that form chunks of V.
+// formWorkers is the number of goroutines of loops that need no
+// per-worker scratch.
 func formWorkers() int { return runtime.GOMAXPROCS(0) }
 
-func newUnfolder(g *ConvGeom, a *mat.Dense, cached bool) *unfolder {
+// workerShare is the part of an operation's budget that per-worker
+// scratch buffers may take: a quarter. Plans take the rest (less one
+// worker's scratch when that is more than the quarter), so that chunk
+// sizes, and with them the rounding of the results, do not depend on
+// GOMAXPROCS; the number of workers is capped instead, to at least one.
+func workerShare(words int64) int64 { return words / 4 }
+
+// scratchWorkers returns how many workers, each with perWorker words of
+// scratch, fit in share words: at least 1, at most GOMAXPROCS.
+func scratchWorkers(share, perWorker int64) int {
+	w := int64(runtime.GOMAXPROCS(0))
+	if perWorker > 0 {
+		w = min(w, share/perWorker)
+	}
+	return int(max(w, 1))
+}
+
+// newUnfolder returns an unfolder of a's samples: all of them unfolded
+// once if cached, else regenerated into scratch for workers workers.
+func newUnfolder(g *ConvGeom, a *mat.Dense, cached bool, workers int) *unfolder {
 	u := &unfolder{g: g, a: a}
 	pk := g.P() * g.K()
 	if cached {
@@ -258,12 +283,20 @@ func newUnfolder(g *ConvGeom, a *mat.Dense, cached bool) *unfolder {
 			g.Unfold(u.cache[i*pk:], g.K(), a.RawRowView(i))
 		}
 	} else {
-		u.scratch = make([][]float64, formWorkers())
+		u.scratch = make([][]float64, workers)
 		for i := range u.scratch {
 			u.scratch[i] = make([]float64, pk)
 		}
 	}
 	return u
+}
+
+// workers returns how many goroutines may call sample at once.
+func (u *unfolder) workers() int {
+	if u.cache != nil {
+		return formWorkers()
+	}
+	return len(u.scratch)
 }
 
 // sample returns Uᵀ of sample i, P×K with stride K, for the given worker.
@@ -301,19 +334,25 @@ func (c chunk) width() int { return (c.o1 - c.o0) * (c.k1 - c.k0) }
 const maxChunk = 1 << 22
 
 // explicitPlan splits the weight into chunks whose V rows for `rows`
-// factor rows fit the budget next to the unfolded inputs, and says
-// whether the unfolded inputs of all nsamp samples are cached. Chunks hold
-// all output channels and a range of patch indices whenever the budget
-// allows (one product per sample forms them), else one channel and a
-// range of patch indices.
-func explicitPlan(g *ConvGeom, rows, nsamp int, budget int64) (chunks []chunk, cached bool) {
+// factor rows fit the budget next to the unfolded inputs, says whether the
+// unfolded inputs of all nsamp samples are cached and, if not, how many
+// workers regenerate them (each holds one sample's unfolded input per
+// unfolder, of which cross products have two; they share workerShare of
+// the budget). Chunks hold all output channels and a range of patch
+// indices whenever the budget allows (one product per sample forms them),
+// else one channel and a range of patch indices. The chunks do not depend
+// on GOMAXPROCS.
+func explicitPlan(g *ConvGeom, rows, nsamp int, budget int64) (chunks []chunk, cached bool, workers int) {
 	words := budget / 8
 	pk := int64(g.P() * g.K())
+	workers = formWorkers()
 	if int64(nsamp)*pk <= words/2 {
 		cached = true
 		words -= int64(nsamp) * pk
 	} else {
-		words -= int64(2*formWorkers()) * pk // up to two unfolders (cross products)
+		share := workerShare(words)
+		workers = scratchWorkers(share, 2*pk)
+		words -= max(share, 2*pk)
 	}
 	out, k := g.OutC, g.K()
 	w := int64(1)
@@ -337,7 +376,7 @@ func explicitPlan(g *ConvGeom, rows, nsamp int, budget int64) (chunks []chunk, c
 			}
 		}
 	}
-	return chunks, cached
+	return chunks, cached, workers
 }
 
 // formWeight writes the chunk ch of V's weight block, one row per factor
@@ -346,7 +385,7 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
 	k, p, out := f.G.K(), f.G.P(), f.G.OutC
 	co, kc := ch.o1-ch.o0, ch.k1-ch.k0
 	w := co * kc
-	par.For(f.n(), formWorkers(), func(wk, i int) {
+	par.For(f.n(), u.workers(), func(wk, i int) {
 		ut := u.sample(wk, i)
 		b := blas64.General{Rows: p, Cols: kc, Stride: k, Data: ut[ch.k0:]}
 		if co == out {
@@ -374,12 +413,12 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
 // float64. That matrix and the per-worker float32 copies come out of the
 // budget before the plan is made.
 func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
-	chunks, cached, ok := f.explicitPlan32()
+	chunks, cached, workers, ok := f.explicitPlan32()
 	if !ok {
 		return false
 	}
-	r, workers, perWorker := f.rows(), formWorkers(), f.perWorker32()
-	u := newUnfolder(f.G, f.A, cached)
+	r, perWorker := f.rows(), f.perWorker32()
+	u := newUnfolder(f.G, f.A, cached, workers)
 	buf := make([]float32, r*chunks[0].width())
 	acc := make([]float32, r*r)
 	scr := make([][]float32, workers)
@@ -412,26 +451,30 @@ func (f *Conv) perWorker32() int {
 	return f.C*f.G.OutC*p + p*f.G.K()
 }
 
-// explicitPlan32 returns the chunks and caching of the float32 explicit
-// Gram route, planned within what the budget leaves after its float32
-// r×r sum and per-worker copies, and whether that route applies: float32
-// precision, contiguous factor rows and chunks of all output channels.
-func (f *Conv) explicitPlan32() (chunks []chunk, cached, ok bool) {
+// explicitPlan32 returns the chunks, caching and workers of the float32
+// explicit Gram route, planned within what the budget leaves after its
+// float32 r×r sum and the workers' float32 copies (which share
+// workerShare of it), and whether that route applies: float32 precision,
+// contiguous factor rows and chunks of all output channels.
+func (f *Conv) explicitPlan32() (chunks []chunk, cached bool, workers int, ok bool) {
 	if f.Precision != Float32 {
-		return nil, false, false
+		return nil, false, 0, false
 	}
 	if _, ok := f.sampleRows(0); !ok {
-		return nil, false, false
+		return nil, false, 0, false
 	}
 	r := f.rows()
-	budget := f.weightBudget(r) - 4*int64(r*r+formWorkers()*f.perWorker32())
-	chunks, cached = explicitPlan(f.G, r, f.n(), max(budget, 0))
+	words := f.weightBudget(r)/8 - int64(r*r)/2
+	share, per := workerShare(words), int64(f.perWorker32()+1)/2
+	words -= max(share, per)
+	chunks, cached, workers = explicitPlan(f.G, r, f.n(), 8*max(words, 0))
+	workers = min(workers, scratchWorkers(share, per))
 	for _, ch := range chunks {
 		if ch.o0 != 0 || ch.o1 != f.G.OutC {
-			return nil, false, false
+			return nil, false, 0, false
 		}
 	}
-	return chunks, cached, true
+	return chunks, cached, workers, true
 }
 
 // formWeight32 is formWeight in float32 for chunks of all output channels:
@@ -444,7 +487,7 @@ func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder, scr [][]float3
 	w := out * kc
 	rows := f.C * out
 	var serial fastblas.Serial
-	par.For(f.n(), formWorkers(), func(wk, i int) {
+	par.For(f.n(), min(len(scr), u.workers()), func(wk, i int) {
 		a, _ := f.sampleRows(i)
 		a32, b32 := scr[wk][:rows*p], scr[wk][rows*p:rows*p+p*kc]
 		fastblas.Narrow(a32, a.Data[:rows*p])
@@ -472,9 +515,9 @@ func (f *Conv) biasCols() blas64.General {
 // goBLAS runs the many small products of this file (per sample, per pair
 // of samples, per vector), which callers already spread over goroutines,
 // on the calling goroutine: internal/fastblas's serial kernels (AVX2/FMA,
-// 5–10× gonum's on these shapes; gonum's own code without them), whatever
-// backend blas64 has been switched to, since a cgo call per small product
-// would cost more than it saves.
+// 5–10× gonum's on these shapes; gonum's own code without them), in the
+// openblas build too, since a cgo call per small product would cost more
+// than it saves.
 var goBLAS fastblas.Serial
 
 // gemm is blas64.Gemm on goBLAS.
@@ -533,7 +576,7 @@ func routeCosts(x, y *Conv, budget int64) (explicit, kernel float64) {
 			nsamp += y.n()
 		}
 	}
-	chunks, cached := explicitPlan(g, rows, nsamp, budget)
+	chunks, cached, _ := explicitPlan(g, rows, nsamp, budget)
 	unfolds := float64(nsamp) * pk
 	if !cached {
 		unfolds *= float64(len(chunks))
@@ -556,7 +599,7 @@ func routeCosts(x, y *Conv, budget int64) (explicit, kernel float64) {
 	// its nonzeros only when it is sparse enough (sparseZ).
 	zc := math.Min(zEntries(x), zEntries(y))
 	perPair := p*p*k + zc*out*p*p + float64(x.C*y.C)*out*p
-	mc := kernelChunk(g, x, y, budget)
+	mc, _ := kernelPlan(g, x, y, budget)
 	kunf := (ny + nx*math.Ceil(ny/float64(mc))) * pk
 	kernel = costSmall*pairs*perPair + costUnfold*kunf
 	return explicit, kernel
@@ -606,8 +649,8 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 		if route, _, _ := f.GramRouteFor(f); route == RouteKernel {
 			f.kernelCross(blas64.General{Rows: r, Cols: r, Stride: g.Stride, Data: g.Data}, f, true, f.weightBudget(r))
 		} else if !f.addGramExplicit32(g) {
-			chunks, cached := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
-			u := newUnfolder(f.G, f.A, cached)
+			chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+			u := newUnfolder(f.G, f.A, cached, workers)
 			buf := make([]float64, r*chunks[0].width())
 			for _, ch := range chunks {
 				w := ch.width()
@@ -636,11 +679,11 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 			if f.A != o.A {
 				nsamp += o.n()
 			}
-			chunks, cached := explicitPlan(f.G, rows, nsamp, f.weightBudget(rows))
-			ux := newUnfolder(f.G, f.A, cached)
+			chunks, cached, workers := explicitPlan(f.G, rows, nsamp, f.weightBudget(rows))
+			ux := newUnfolder(f.G, f.A, cached, workers)
 			uy := ux
 			if f.A != o.A {
-				uy = newUnfolder(f.G, o.A, cached)
+				uy = newUnfolder(f.G, o.A, cached, workers)
 			}
 			w0 := chunks[0].width()
 			bx := make([]float64, f.rows()*w0)
@@ -656,7 +699,7 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 		}
 	}
 	if f.Bias {
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, f.biasCols(), o.biasCols(), 1, raw)
+		backend.Gemm(blas.NoTrans, blas.Trans, 1, f.biasCols(), o.biasCols(), 1, raw)
 	}
 }
 
@@ -666,22 +709,22 @@ func sameGeom(a, b *ConvGeom) bool {
 		a.PH == b.PH && a.PW == b.PW && a.DH == b.DH && a.DW == b.DW)
 }
 
-// kernelChunk returns how many samples of the Z side the kernel route
-// processes at once within the budget.
-func kernelChunk(g *ConvGeom, x, y *Conv, budget int64) int {
+// kernelPlan returns how many samples of the Z side the kernel route
+// processes at once within the budget, and how many workers share the
+// samples of X. The chunk is sized for one worker within half the budget,
+// so that it does not depend on GOMAXPROCS; more workers join while their
+// scratch fits in what the chunk leaves.
+func kernelPlan(g *ConvGeom, x, y *Conv, budget int64) (chunk, workers int) {
 	p, k, out := int64(g.P()), int64(g.K()), int64(g.OutC)
-	w := int64(kernelWorkers(x.n()))
 	// Per worker: one unfolded sample, Z, a copy of X's rows if S is
-	// strided and the block; per sample of the chunk: its unfolded input
-	// (shared) and its rows of Bᵀ (per worker).
-	fixed := w * (p*k + int64(x.C+y.C)*out*p + int64(x.C*y.C))
-	per := p*k + w*p*p
-	words := budget/8 - fixed
+	// strided, the block, and per sample of the chunk its rows of Bᵀ; per
+	// sample of the chunk, shared: its unfolded input.
+	fixed := p*k + int64(x.C+y.C)*out*p + int64(x.C*y.C)
+	words := budget / 8
 	ny := int64(max(x.n(), y.n()))
-	if words < per {
-		return 1
-	}
-	return int(min(words/per, ny))
+	mc := min(max((words/2-fixed)/(p*k+p*p), 1), ny)
+	w := (words - mc*p*k) / (fixed + mc*p*p)
+	return int(mc), int(max(1, min(w, int64(kernelWorkers(x.n())))))
 }
 
 func kernelWorkers(nx int) int { return max(1, min(runtime.GOMAXPROCS(0), nx)) }
@@ -694,7 +737,8 @@ func kernelWorkers(nx int) int { return max(1, min(runtime.GOMAXPROCS(0), nx)) }
 // (P×P): one product Z = S^y_m B_{nm}ᵀ per pair, then the c_x×c_y inner
 // products. The Z side is the one with fewer nonzero factor entries; when
 // that is X, the roles swap and blocks are added transposed. The samples
-// of X are shared among GOMAXPROCS workers (they write disjoint entries).
+// of X are shared among up to GOMAXPROCS workers (they write disjoint
+// entries), as many as kernelPlan fits in the budget.
 func (f *Conv) kernelCross(dst blas64.General, y *Conv, sym bool, budget int64) {
 	x := f
 	trans := false
@@ -706,12 +750,11 @@ func (f *Conv) kernelCross(dst blas64.General, y *Conv, sym bool, budget int64) 
 	cx, cy := x.C, y.C
 	nx, ny := x.n(), y.n()
 	ys, budget := y.sparseForm(budget)
-	mc := kernelChunk(g, x, y, budget)
+	mc, workers := kernelPlan(g, x, y, budget)
 	uy := make([]float64, min(mc, ny)*p*k)
 	type scratch struct {
 		bt, ux, z, blk, sx []float64
 	}
-	workers := kernelWorkers(nx)
 	scr := make([]scratch, workers)
 	for i := range scr {
 		scr[i] = scratch{
@@ -912,8 +955,8 @@ func (f *Conv) AddDiagTo(dst []float64) {
 	r, k := f.rows(), f.G.K()
 	off := 0
 	if f.Weight {
-		chunks, cached := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
-		u := newUnfolder(f.G, f.A, cached)
+		chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+		u := newUnfolder(f.G, f.A, cached, workers)
 		buf := make([]float64, r*chunks[0].width())
 		acc := make([]float64, chunks[0].width())
 		for _, ch := range chunks {
@@ -987,7 +1030,7 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 			b := f.biasCols()
 			off := f.G.OutC * f.G.K()
 			out := dst.RawMatrix()
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(), b, 0,
+			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(), b, 0,
 				blas64.General{Rows: nv, Cols: f.G.OutC, Stride: out.Stride, Data: out.Data[off:]})
 		}
 		return
@@ -1012,7 +1055,7 @@ func (f *Conv) mulExplicit(nv int) bool {
 	g := f.G
 	k, p, out := float64(g.K()), float64(g.P()), float64(g.OutC)
 	n, r, rho := float64(f.n()), float64(f.rows()), f.density()
-	chunks, cached := explicitPlan(g, f.rows(), f.n(), f.weightBudget(f.rows()))
+	chunks, cached, _ := explicitPlan(g, f.rows(), f.n(), f.weightBudget(f.rows()))
 	unfolds := n * p * k
 	if !cached {
 		unfolds *= float64(len(chunks))
@@ -1025,8 +1068,8 @@ func (f *Conv) mulExplicit(nv int) bool {
 func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 	r, k := f.rows(), f.G.K()
 	nv, _ := u.Dims()
-	chunks, cached := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
-	un := newUnfolder(f.G, f.A, cached)
+	chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+	un := newUnfolder(f.G, f.A, cached, workers)
 	buf := make([]float64, r*chunks[0].width())
 	out := dst.RawMatrix()
 	for _, ch := range chunks {
@@ -1034,13 +1077,13 @@ func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 		f.formWeight(buf, ch, un)
 		if kc == k {
 			// Whole weight rows: the chunk's columns are contiguous.
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
 				blas64.General{Rows: r, Cols: w, Stride: w, Data: buf}, 0,
 				blas64.General{Rows: nv, Cols: w, Stride: out.Stride, Data: out.Data[ch.o0*k:]})
 			continue
 		}
 		for o := ch.o0; o < ch.o1; o++ {
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
 				blas64.General{Rows: r, Cols: kc, Stride: w, Data: buf[(o-ch.o0)*kc:]}, 0,
 				blas64.General{Rows: nv, Cols: kc, Stride: out.Stride, Data: out.Data[o*k+ch.k0:]})
 		}
@@ -1128,7 +1171,7 @@ func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
 					acc[i] += float64(v)
 				}
 			} else if f.Weight {
-				blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
+				backend.Gemm(blas.NoTrans, blas.NoTrans, 1,
 					blas64.General{Rows: (j1 - j0) * out, Cols: w, Stride: w, Data: bc},
 					blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 1,
 					blas64.General{Rows: (j1 - j0) * out, Cols: k, Stride: k, Data: acc})
@@ -1143,13 +1186,17 @@ func (f *Conv) mulAggregatedTo(dst, u *mat.Dense) {
 }
 
 // sparsePlan returns how many vectors and samples mulSparseTo processes at
-// once within budget bytes: for g vectors and m samples it needs the m
-// unfolded inputs (m·P·K), the compressed aggregated rows (g·out rows of
-// at most m·P + 1 positions and values, 1.5 words each) and the g·out×K
-// result, besides a P-long row and a result block per worker.
-func (f *Conv) sparsePlan(nv int, budget int64) (group, samples int) {
+// once within budget bytes, and how many workers it runs: for g vectors
+// and m samples it needs the m unfolded inputs (m·P·K), the compressed
+// aggregated rows (g·out rows of at most m·P + 1 positions and values, 1.5
+// words each) and the g·out×K result, besides a P-long row and a result
+// block per worker (those share workerShare of the budget).
+func (f *Conv) sparsePlan(nv int, budget int64) (group, samples, workers int) {
 	p, k, out := int64(f.G.P()), int64(f.G.K()), int64(f.G.OutC)
-	b := budget/8 - int64(formWorkers())*(p+sparseBlock)
+	b := budget / 8
+	share, per := workerShare(b), p+sparseBlock
+	workers = scratchWorkers(share, per)
+	b -= max(share, per)
 	g := int64(nv)
 	row := 3 * out * p / 2 // compressed words per vector and sample
 	if need := g*out*k + p*k + g*row + 2*g*out; need > b {
@@ -1157,7 +1204,7 @@ func (f *Conv) sparsePlan(nv int, budget int64) (group, samples int) {
 	}
 	m := max(1, (b-g*out*k-2*g*out)/(p*k+g*row))
 	m = min(m, max(1, aggregatedChunkFloats/(g*out*p)), int64(f.n()))
-	return int(min(g, int64(nv))), int(m)
+	return int(min(g, int64(nv))), int(m), workers
 }
 
 // sparseBlock is the column block of mulSparseTo's products: the block of
@@ -1176,8 +1223,7 @@ const sparseBlock = 128
 func (f *Conv) mulSparseTo(dst, u *mat.Dense, sr *sparseRows, budget int64) {
 	nv, _ := u.Dims()
 	n, p, k, out := f.n(), f.G.P(), f.G.K(), f.G.OutC
-	group, mc := f.sparsePlan(nv, budget)
-	workers := formWorkers()
+	group, mc, workers := f.sparsePlan(nv, budget)
 	stride := mc*p + 1 // per compressed row; +1 for the branch-free fill
 	uc := make([]float64, mc*p*k)
 	acc := make([]float64, group*out*k)

@@ -141,7 +141,7 @@ func TestConvGeomUnfold(t *testing.T) {
 		y := randDense(rng, 1, len(ut)).RawRowView(0)
 		fy := make([]float64, g.InSize())
 		g.FoldAdd(fy, y, g.K())
-		if l, r := mat.Dot(mat.NewVecDense(len(ut), ut), mat.NewVecDense(len(y), y)), mat.Dot(mat.NewVecDense(len(x), x), mat.NewVecDense(len(fy), fy)); math.Abs(l-r) > 1e-12*math.Abs(l) {
+		if l, r := mat.Dot(mat.NewVecDense(len(ut), ut), mat.NewVecDense(len(y), y)), mat.Dot(mat.NewVecDense(len(x), x), mat.NewVecDense(len(fy), fy)); !(math.Abs(l-r) <= 1e-12*math.Abs(l)) {
 			t.Errorf("%+v: FoldAdd is not the adjoint of Unfold: %g vs %g", tc, l, r)
 		}
 	}
@@ -168,7 +168,7 @@ func TestConv(t *testing.T) {
 		budgets := []int64{0, 1}
 		var wide, narrow bool
 		for b := int64(8); b < 1<<20 && !(wide && narrow); b += 8 {
-			ch, _ := explicitPlan(x.G, x.rows(), x.n(), b)
+			ch, _, _ := explicitPlan(x.G, x.rows(), x.n(), b)
 			c := ch[0]
 			all, some := c.o1-c.o0 == x.G.OutC, c.k1-c.k0 < x.G.K()
 			if all && some && !wide || !all && some && !narrow {
@@ -221,14 +221,14 @@ func TestConvChunkingInvariance(t *testing.T) {
 			for _, b := range []int64{1, 700, 5000} {
 				g, c, d := run(b)
 				scale := mat.Norm(g0, math.Inf(1))
-				if e := maxAbsDiff(g, g0); e > 1e-13*scale {
+				if e := maxAbsDiff(g, g0); !(e <= 1e-13*scale) {
 					t.Errorf("case %d, %v, budget %d: Gram differs by %.3g", ci, route, b, e)
 				}
-				if e := maxAbsDiff(c, c0); e > 1e-13*mat.Norm(c0, math.Inf(1)) {
+				if e := maxAbsDiff(c, c0); !(e <= 1e-13*mat.Norm(c0, math.Inf(1))) {
 					t.Errorf("case %d, %v, budget %d: cross differs by %.3g", ci, route, b, e)
 				}
 				for i := range d {
-					if math.Abs(d[i]-d0[i]) > 1e-13*(1+math.Abs(d0[i])) {
+					if !(math.Abs(d[i]-d0[i]) <= 1e-13*(1+math.Abs(d0[i]))) {
 						t.Errorf("case %d, budget %d: diagonal[%d] differs", ci, b, i)
 						break
 					}
@@ -276,36 +276,42 @@ func TestConvBudget(t *testing.T) {
 		}
 		return least
 	}
-	for _, route := range []GramRoute{RouteExplicit, RouteKernel} {
-		f.Route = route
-		f.SetBudget(budget)
-		gram := mat.NewSymDense(f.Cols(), nil)
-		cross := mat.NewDense(f.Cols(), y.Cols(), nil)
-		diag := make([]float64, f.Dim())
-		u := randDense(rng, 2, f.Cols())
-		mu := mat.NewDense(2, f.Dim(), nil)
-		v := randDense(rng, 2, f.Dim())
-		tv := mat.NewDense(2, f.Cols(), nil)
-		f.density() // computed once per factor, outside any operation's budget
-		for _, op := range []struct {
-			name string
-			f    func()
-		}{
-			{"AddGramTo", func() { f.AddGramTo(gram) }},
-			{"AddCrossTo", func() { f.AddCrossTo(cross, y) }},
-			{"AddDiagTo", func() { f.AddDiagTo(diag) }},
-			{"MulTo", func() { f.MulTo(mu, u) }},
-			{"TransMulTo", func() { f.TransMulTo(tv, v) }},
-		} {
-			got := alloc(op.f)
-			t.Logf("%v %s: %d bytes allocated (budget %d)", route, op.name, got, budget)
-			if got > budget+slack {
-				t.Errorf("%v %s allocated %d bytes, budget %d", route, op.name, got, budget)
+	// The budget holds whatever the number of cores: the plans cap the
+	// workers whose scratch would not fit.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 2, 4, 8, 16} {
+		runtime.GOMAXPROCS(procs)
+		for _, route := range []GramRoute{RouteExplicit, RouteKernel} {
+			f.Route = route
+			f.SetBudget(budget)
+			gram := mat.NewSymDense(f.Cols(), nil)
+			cross := mat.NewDense(f.Cols(), y.Cols(), nil)
+			diag := make([]float64, f.Dim())
+			u := randDense(rng, 2, f.Cols())
+			mu := mat.NewDense(2, f.Dim(), nil)
+			v := randDense(rng, 2, f.Dim())
+			tv := mat.NewDense(2, f.Cols(), nil)
+			f.density() // computed once per factor, outside any operation's budget
+			for _, op := range []struct {
+				name string
+				f    func()
+			}{
+				{"AddGramTo", func() { f.AddGramTo(gram) }},
+				{"AddCrossTo", func() { f.AddCrossTo(cross, y) }},
+				{"AddDiagTo", func() { f.AddDiagTo(diag) }},
+				{"MulTo", func() { f.MulTo(mu, u) }},
+				{"TransMulTo", func() { f.TransMulTo(tv, v) }},
+			} {
+				got := alloc(op.f)
+				t.Logf("GOMAXPROCS=%d %v %s: %d bytes allocated (budget %d)", procs, route, op.name, got, budget)
+				if !(got <= budget+slack) {
+					t.Errorf("GOMAXPROCS=%d %v %s allocated %d bytes, budget %d", procs, route, op.name, got, budget)
+				}
 			}
 		}
 	}
 	// The whole V block is ≈ 444 KiB: a budget of 128 KiB must chunk it.
-	if chunks, _ := explicitPlan(g, n*c, n, budget); len(chunks) < 2 {
+	if chunks, _, _ := explicitPlan(g, n*c, n, budget); len(chunks) < 2 {
 		t.Errorf("budget %d did not chunk the block: %v", budget, chunks)
 	}
 }
@@ -385,7 +391,7 @@ func TestConvMulToPlans(t *testing.T) {
 			g, m := x.aggregatedPlan(nv)
 			sparse := 0
 			if sr, rest := x.sparseForm(b); x.Weight && sr != nil {
-				g, m = x.sparsePlan(nv, rest)
+				g, m, _ = x.sparsePlan(nv, rest)
 				sparse = 1
 			}
 			if seen[[3]int{g, m, sparse}] {
@@ -402,7 +408,7 @@ func TestConvMulToPlans(t *testing.T) {
 			}
 			got := mat.NewDense(nv, x.Dim(), nil)
 			x.MulTo(got, u)
-			if e := maxAbsDiff(got, &want); e > 1e-12*mat.Norm(&want, math.Inf(1)) {
+			if e := maxAbsDiff(got, &want); !(e <= 1e-12*mat.Norm(&want, math.Inf(1))) {
 				t.Errorf("case %d, %d vectors × %d samples at a time: max error %.3g", ci, g, m, e)
 			}
 		}
@@ -455,7 +461,7 @@ func TestConvGramFloat32(t *testing.T) {
 			for _, route := range []GramRoute{RouteExplicit, RouteKernel} {
 				x.Route = route
 				x.SetBudget(b)
-				chunks, _, ok := x.explicitPlan32()
+				chunks, _, _, ok := x.explicitPlan32()
 				kind := "float64"
 				if route == RouteExplicit && ok {
 					kind = "one chunk"
@@ -473,10 +479,10 @@ func TestConvGramFloat32(t *testing.T) {
 				x.AddGramTo(g)
 				e := maxAbsDiff(g, &want)
 				if kind == "float64" {
-					if e > 1e-12*scale {
+					if !(e <= 1e-12*scale) {
 						t.Errorf("case %d %s budget %d: error %.3g, want float64 accuracy", ci, key, b, e)
 					}
-				} else if e > 2e-6*scale || e < 1e-12*scale {
+				} else if !(e <= 2e-6*scale) || e < 1e-12*scale {
 					t.Errorf("case %d %s budget %d: error %.3g (scale %.3g), want float32 rounding", ci, key, b, e, scale)
 				}
 			}
@@ -524,6 +530,41 @@ func TestConvSparseRows(t *testing.T) {
 				if !slices.Equal(got, row[o*p:(o+1)*p]) {
 					t.Fatalf("strided=%v row %d channel %d: %v, want %v", strided, r, o, got, row[o*p:(o+1)*p])
 				}
+			}
+		}
+	}
+}
+
+// TestConvPlansIgnoreProcs checks that the chunking of every route (and
+// with it the rounding of the results) is the same whatever GOMAXPROCS
+// is: only the number of workers changes, and it stays at least one.
+func TestConvPlansIgnoreProcs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for ci, tc := range convCases {
+		x, y := tc.factors(rng)
+		x.SetPrecision(Float32)
+		plans := func() string {
+			var s []string
+			for b := int64(8); b < 1<<22; b = b*3/2 + 8 {
+				x.SetBudget(b)
+				ch, cached, w := explicitPlan(x.G, x.rows(), x.n(), b)
+				mc, kw := kernelPlan(x.G, x, y, b)
+				g, m, sw := x.sparsePlan(3, b)
+				ch32, cached32, w32, ok32 := x.explicitPlan32()
+				if w < 1 || kw < 1 || sw < 1 || ok32 && w32 < 1 {
+					t.Fatalf("case %d budget %d: workers %d, %d, %d, %d", ci, b, w, kw, sw, w32)
+				}
+				s = append(s, fmt.Sprint(ch, cached, mc, g, m, ch32, cached32, ok32))
+			}
+			return fmt.Sprint(s)
+		}
+		runtime.GOMAXPROCS(1)
+		want := plans()
+		for _, procs := range []int{2, 3, 8, 64} {
+			runtime.GOMAXPROCS(procs)
+			if got := plans(); got != want {
+				t.Errorf("case %d: the plans at GOMAXPROCS=%d differ from those at 1", ci, procs)
 			}
 		}
 	}

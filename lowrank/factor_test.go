@@ -71,7 +71,7 @@ func testFactor(t *testing.T, f Factor, v *mat.Dense, y Factor, vy *mat.Dense, r
 	f.MulTo(got, u)
 	var want mat.Dense
 	want.Mul(u, v.T())
-	if e := maxAbsDiff(got, &want); e > tol*mat.Norm(&want, math.Inf(1)) {
+	if e := maxAbsDiff(got, &want); !(e <= tol*mat.Norm(&want, math.Inf(1))) {
 		t.Errorf("MulTo: max error %.3g", e)
 	}
 	x := randDense(rng, k, d)
@@ -79,7 +79,7 @@ func testFactor(t *testing.T, f Factor, v *mat.Dense, y Factor, vy *mat.Dense, r
 	f.TransMulTo(gotT, x)
 	var wantT mat.Dense
 	wantT.Mul(x, v)
-	if e := maxAbsDiff(gotT, &wantT); e > tol*mat.Norm(&wantT, math.Inf(1)) {
+	if e := maxAbsDiff(gotT, &wantT); !(e <= tol*mat.Norm(&wantT, math.Inf(1))) {
 		t.Errorf("TransMulTo: max error %.3g", e)
 	}
 	g := mat.NewSymDense(cols, nil)
@@ -88,14 +88,14 @@ func testFactor(t *testing.T, f Factor, v *mat.Dense, y Factor, vy *mat.Dense, r
 	var wantG mat.Dense
 	wantG.Mul(v.T(), v)
 	wantG.Set(0, 0, wantG.At(0, 0)+1)
-	if e := maxAbsDiff(g, &wantG); e > tol*mat.Norm(&wantG, math.Inf(1)) {
+	if e := maxAbsDiff(g, &wantG); !(e <= tol*mat.Norm(&wantG, math.Inf(1))) {
 		t.Errorf("AddGramTo: max error %.3g", e)
 	}
 	diag := make([]float64, d)
 	f.AddDiagTo(diag)
 	for i := 0; i < d; i++ {
 		w := mat.Dot(v.RowView(i), v.RowView(i))
-		if math.Abs(diag[i]-w) > tol*(1+w) {
+		if !(math.Abs(diag[i]-w) <= tol*(1+w)) {
 			t.Errorf("AddDiagTo[%d] = %g, want %g", i, diag[i], w)
 			break
 		}
@@ -106,7 +106,7 @@ func testFactor(t *testing.T, f Factor, v *mat.Dense, y Factor, vy *mat.Dense, r
 		f.AddCrossTo(cross, y)
 		var wantC mat.Dense
 		wantC.Mul(v.T(), vy)
-		if e := maxAbsDiff(cross, &wantC); e > tol*mat.Norm(&wantC, math.Inf(1)) {
+		if e := maxAbsDiff(cross, &wantC); !(e <= tol*mat.Norm(&wantC, math.Inf(1))) {
 			t.Errorf("AddCrossTo: max error %.3g", e)
 		}
 	}
@@ -194,11 +194,33 @@ func TestFloat32Products(t *testing.T) {
 		e, scale := maxAbsDiff(got, &want), mat.Norm(&want, math.Inf(1))
 		if x.sparseZ() {
 			// Sparse factors take the float64 sparse product instead.
-			if e > 1e-12*scale {
+			if !(e <= 1e-12*scale) {
 				t.Errorf("conv case %d MulTo (sparse): max error %.3g, want float64 accuracy", ci, e)
 			}
-		} else if e > rel*scale || e < 1e-12*scale {
+		} else if !(e <= rel*scale) || e < 1e-12*scale {
 			t.Errorf("conv case %d MulTo: max error %.3g, want float32 rounding", ci, e)
+		}
+	}
+}
+
+// TestMaxAbsDiffRejectsNonFinite checks that the tolerance checks of this
+// package's tests, !(maxAbsDiff(a, b) <= tol), fail when either matrix
+// holds NaN or ±Inf.
+func TestMaxAbsDiffRejectsNonFinite(t *testing.T) {
+	base := []float64{1, -2, 3, 4}
+	if e := maxAbsDiff(mat.NewDense(2, 2, base), mat.NewDense(2, 2, base)); !(e <= 0) {
+		t.Fatalf("equal matrices: difference %v", e)
+	}
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		for i := range base {
+			m := append([]float64(nil), base...)
+			m[i] = bad
+			if e := maxAbsDiff(mat.NewDense(2, 2, m), mat.NewDense(2, 2, base)); e <= 1e300 {
+				t.Errorf("a[%d] = %v: difference %v passes a tolerance", i, bad, e)
+			}
+			if e := maxAbsDiff(mat.NewDense(2, 2, base), mat.NewDense(2, 2, m)); e <= 1e300 {
+				t.Errorf("b[%d] = %v: difference %v passes a tolerance", i, bad, e)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/gram"
+	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
@@ -118,14 +119,14 @@ func (l *Linear) MulTo(dst, u *mat.Dense) {
 			wbuf := scratch.Get(k * out * in)
 			defer scratch.Put(wbuf)
 			w := mat.NewDense(k*out, in, *wbuf)
-			w.Mul(bcat.T(), l.A)
+			backend.Mul(w, bcat.T(), l.A)
 			for j := 0; j < k; j++ {
 				copy(dst.RawRowView(j)[:out*in], w.RawMatrix().Data[j*out*in:(j+1)*out*in])
 			}
 		} else {
 			for j := 0; j < k; j++ {
 				bj := bcat.Slice(0, n, j*out, (j+1)*out)
-				mat.NewDense(out, in, dst.RawRowView(j)[:out*in]).Mul(bj.T(), l.A)
+				backend.Mul(mat.NewDense(out, in, dst.RawRowView(j)[:out*in]), bj.T(), l.A)
 			}
 		}
 		off = out * in
@@ -188,7 +189,7 @@ func (l *Linear) TransMulTo(dst, v *mat.Dense) {
 		row := v.RawRowView(j)
 		off := 0
 		if l.Weight {
-			t.Mul(l.A, mat.NewDense(out, in, row[:out*in]).T())
+			backend.Mul(t, l.A, mat.NewDense(out, in, row[:out*in]).T())
 			off = out * in
 		} else {
 			t.Zero()
@@ -227,7 +228,7 @@ func (l *Linear) AddGramTo(dst *mat.SymDense) {
 	var k *mat.Dense
 	if l.Weight {
 		k = new(mat.Dense)
-		k.Mul(l.A, l.A.T())
+		backend.Mul(k, l.A, l.A.T())
 	}
 	if l.Precision == Float32 {
 		_, out := l.S.Dims()
@@ -286,12 +287,12 @@ func (l *Linear) AddCrossTo(dst *mat.Dense, y Factor) {
 		panic("lowrank: cross product of factors of different layers")
 	}
 	var p mat.Dense
-	p.Mul(l.S, o.S.T())
+	backend.Mul(&p, l.S, o.S.T())
 	alpha, beta := l.kernelWeights()
 	var k *mat.Dense
 	if l.Weight {
 		k = new(mat.Dense)
-		k.Mul(l.A, o.A.T())
+		backend.Mul(k, l.A, o.A.T())
 	}
 	gram.AddExpandedHadamard(dst, &p, k, l.C, o.C, alpha, beta)
 }
@@ -316,7 +317,7 @@ func (l *Linear) AddDiagTo(dst []float64) {
 		a2 := mat.NewDense(n, in, nil)
 		a2.MulElem(l.A, l.A)
 		var w mat.Dense
-		w.Mul(q.T(), a2)
+		backend.Mul(&w, q.T(), a2)
 		floats.Add(dst[:out*in], w.RawMatrix().Data)
 		off = out * in
 	}

@@ -94,7 +94,7 @@ func TestTokenLinear(t *testing.T) {
 			continue
 		}
 		cx, cy := x.(*Conv), y.(*Conv)
-		if ch, _ := explicitPlan(g, cx.rows()+cy.rows(), cx.n()+cy.n(), 1); tc.weight && len(ch) < 2 {
+		if ch, _, _ := explicitPlan(g, cx.rows()+cy.rows(), cx.n()+cy.n(), 1); tc.weight && len(ch) < 2 {
 			t.Fatalf("%s: a 1-byte budget gives %d chunk", name, len(ch))
 		}
 		for _, route := range []GramRoute{RouteAuto, RouteExplicit, RouteKernel} {

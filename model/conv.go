@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
@@ -67,7 +68,7 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 			g.Unfold(uc[i*p*k:], k, x.RawRowView(n0+i))
 		})
 		// Y[o, (i, q)] = Σ_k W[o, k] Uᵀ_i[q, k]
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, l.w,
+		backend.Gemm(blas.NoTrans, blas.Trans, 1, l.w,
 			blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 0,
 			blas64.General{Rows: out, Cols: w, Stride: w, Data: yc})
 		for i := n0; i < n1; i++ {

@@ -1,5 +1,16 @@
-// Package model holds the sequential networks and losses that vivit
-// analyses, and reads them from PyTorch checkpoints.
+// Package model holds the networks and losses that vivit analyses, and
+// reads sequential networks from PyTorch checkpoints.
+//
+// # Graphs
+//
+// A Network is a directed acyclic graph: Nodes in topological order, each
+// an Op (a Layer of one input or a Join of several, such as a residual
+// Add) and the tensors it reads. Tensor 0 is the network input and tensor
+// i+1 the output of node i; the last node's output is the network output.
+// NewNetwork checks the graph (shapes, order, every output used, each
+// parameter owned by one node); NewSequential builds the chain of a
+// sequential network. Parameters are listed in state_dict order, which may
+// differ from the node order.
 //
 // # Storage
 //

@@ -127,7 +127,7 @@ func TestBackwardInputFiniteDifferences(t *testing.T) {
 					}
 				}
 			}
-			if worst > 1e-7*(1+scale) {
+			if !(worst <= 1e-7*(1+scale)) {
 				t.Errorf("max |Jᵀs − finite differences| = %.3g (scale %.3g)", worst, scale)
 			}
 		})
@@ -219,7 +219,7 @@ func TestForwardMatchesDefinitions(t *testing.T) {
 				continue
 			}
 			for j, w := range want {
-				if got := y.At(i, j); math.Abs(got-w) > 1e-13*(1+math.Abs(w)) {
+				if got := y.At(i, j); !(math.Abs(got-w) <= 1e-13*(1+math.Abs(w))) {
 					t.Errorf("%s: output %d of sample %d = %.17g, want %.17g", tc.spec, j, i, got, w)
 					break
 				}

@@ -5,6 +5,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/lowrank"
 )
 
@@ -43,7 +44,7 @@ func (l *Linear) Forward(y, x *mat.Dense) {
 	n, _ := x.Dims()
 	checkDims(x, n, l.In, "linear input")
 	checkDims(y, n, l.Out, "linear output")
-	y.Mul(x, l.w.T())
+	backend.Mul(y, x, l.w.T())
 	if l.Bias != nil {
 		for i := 0; i < n; i++ {
 			row := y.RawRowView(i)
@@ -58,7 +59,7 @@ func (l *Linear) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, l.Out, "linear factor")
 	checkDims(dst, r, l.In, "linear factor destination")
-	dst.Mul(s, l.w)
+	backend.Mul(dst, s, l.w)
 }
 
 func (l *Linear) Factor(s, in *mat.Dense, cols int) lowrank.Factor {

@@ -42,7 +42,7 @@ func FuzzRead(f *testing.F) {
 				t.Fatalf("ReadInt64 shape %v, %d values", ishape, len(ints))
 			}
 			for i, v := range ints {
-				if math.Abs(float64(v)-a.Data[i]) > math.Abs(a.Data[i])*0x1p-52 {
+				if !(math.Abs(float64(v)-a.Data[i]) <= math.Abs(a.Data[i])*0x1p-52) {
 					t.Fatalf("element %d: ReadInt64 %d, Read %v", i, v, a.Data[i])
 				}
 			}

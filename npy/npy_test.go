@@ -59,7 +59,7 @@ func TestReadGrad(t *testing.T) {
 	if !slices.Equal(a.Shape, []int{419}) || len(a.Data) != 419 {
 		t.Fatalf("shape %v, %d values", a.Shape, len(a.Data))
 	}
-	if got := norm(a.Data); math.Abs(got-gradNorm) > 1e-12*gradNorm {
+	if got := norm(a.Data); !(math.Abs(got-gradNorm) <= 1e-12*gradNorm) {
 		t.Errorf("‖grad‖ = %.17g, want %.17g", got, gradNorm)
 	}
 }
@@ -90,7 +90,7 @@ func checkEigvecs(t *testing.T, a *Array, k, p int) {
 	}
 	for i := range k {
 		row := a.Data[i*p : (i+1)*p]
-		if n := norm(row); math.Abs(n-1) > 1e-12 {
+		if n := norm(row); !(math.Abs(n-1) <= 1e-12) {
 			t.Errorf("row %d has norm %.17g", i, n)
 		}
 		big := 0
@@ -103,7 +103,7 @@ func checkEigvecs(t *testing.T, a *Array, k, p int) {
 			t.Errorf("row %d: largest entry %v is negative", i, row[big])
 		}
 		for j := range i {
-			if d := dot(row, a.Data[j*p:(j+1)*p]); math.Abs(d) > 1e-12 {
+			if d := dot(row, a.Data[j*p:(j+1)*p]); !(math.Abs(d) <= 1e-12) {
 				t.Errorf("rows %d and %d: dot product %v", i, j, d)
 			}
 		}
@@ -172,7 +172,7 @@ func TestFixtures(t *testing.T) {
 				}
 				switch name {
 				case "grad.npy":
-					if got := norm(a.Data); math.Abs(got-e.GradNorm) > 1e-12*e.GradNorm {
+					if got := norm(a.Data); !(math.Abs(got-e.GradNorm) <= 1e-12*e.GradNorm) {
 						t.Errorf("‖grad‖ = %v, want %v", got, e.GradNorm)
 					}
 				case "diag_ggn.npy":
@@ -180,7 +180,7 @@ func TestFixtures(t *testing.T) {
 					for _, x := range a.Data {
 						tr += x
 					}
-					if math.Abs(tr-e.Stats.GGNTrace) > 1e-12*e.Stats.GGNTrace {
+					if !(math.Abs(tr-e.Stats.GGNTrace) <= 1e-12*e.Stats.GGNTrace) {
 						t.Errorf("Σ diag(G) = %v, want %v", tr, e.Stats.GGNTrace)
 					}
 				case "grad_variance.npy":

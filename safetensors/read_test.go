@@ -71,7 +71,7 @@ func TestParseModel(t *testing.T) {
 			t.Errorf("Float64s(%q): %d values of shape %v", w.Name, len(v), shape)
 		}
 		for _, x := range v {
-			if float64(float32(x)) != x || math.IsNaN(x) || math.Abs(x) > 100 {
+			if float64(float32(x)) != x || math.IsNaN(x) || !(math.Abs(x) <= 100) {
 				t.Errorf("Float64s(%q): implausible weight %v", w.Name, x)
 				break
 			}

@@ -123,7 +123,7 @@ func TestRealTorch(t *testing.T) {
 			tol = 2e-2
 		}
 		for i, v := range values(&f.Tensors[0]) {
-			if math.Abs(v-tc.want[i]) > tol*math.Abs(tc.want[i]) {
+			if !(math.Abs(v-tc.want[i]) <= tol*math.Abs(tc.want[i])) {
 				t.Errorf("%s[%d] = %v, want %v", tc.file, i, v, tc.want[i])
 			}
 		}

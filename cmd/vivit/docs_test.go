@@ -33,7 +33,8 @@ type docExample struct {
 // docExamples are the commands the guide shows. They run in a directory
 // holding the files the guide's export section describes, made from the
 // embedded example: model.safetensors, batch.safetensors, arch.json,
-// plain.safetensors (no metadata), model.pt, X.npy and y.npy. Timings go
+// plain.safetensors (no metadata), model.pt, X.npy and y.npy; and the
+// resnet_digits fixture as resnet.onnx and resnet-batch.safetensors. Timings go
 // to standard error, which the docs leave out (except for failures), so
 // the outputs are deterministic.
 var docExamples = []docExample{
@@ -49,6 +50,8 @@ var docExamples = []docExample{
 	{name: "pytorch", args: "eigen --model model.pt --arch arch.json --inputs X.npy --targets y.npy --k 3"},
 	{name: "inspect-pytorch", args: "inspect --model model.pt --arch arch.json --data batch.safetensors"},
 	{name: "inspect-noarch", args: "inspect --model plain.safetensors", code: 1},
+	{name: "inspect-onnx", args: "inspect --model resnet.onnx --data resnet-batch.safetensors"},
+	{name: "eigen-onnx", args: "eigen --model resnet.onnx --data resnet-batch.safetensors --k 3 --groups layer --loss cross_entropy:mean"},
 	{name: "usage-error", args: "eigen --k 0", code: 2},
 	{name: "help-eigen", args: "eigen --help"},
 }
@@ -98,6 +101,13 @@ func docsDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	writeInt64NPY(t, filepath.Join(dir, "y.npy"), y)
+	for from, to := range map[string]string{"model.onnx": "resnet.onnx", "batch.safetensors": "resnet-batch.safetensors"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "fixtures", "resnet_digits", from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(to, data)
+	}
 	return dir
 }
 
@@ -266,7 +276,7 @@ func sameField(got, want string) bool {
 		}
 		gv, err1 := strconv.ParseFloat(g, 64)
 		wv, err2 := strconv.ParseFloat(w, 64)
-		if err1 != nil || err2 != nil || math.Abs(gv-wv) > math.Max(1e-6*math.Abs(wv), 1.5*lastDigit(w)) {
+		if err1 != nil || err2 != nil || !(math.Abs(gv-wv) <= math.Max(1e-6*math.Abs(wv), 1.5*lastDigit(w))) {
 			return false
 		}
 	}

@@ -288,7 +288,7 @@ func TestDirectionalOutputs(t *testing.T) {
 				lv += math.Pow(e.Lambda[n][j]-lm, 2) / float64(e.BatchSize)
 			}
 			if d.K != j+1 || !relClose(d.Eigenvalue, e.TopEigenvalues[j], 1e-10) ||
-				math.Abs(d.GammaMean-gm) > 1e-9 || !relClose(d.GammaVariance, gv, 1e-8) || !relClose(*d.GammaSNR, gm*gm/gv, 1e-6) ||
+				!(math.Abs(d.GammaMean-gm) <= 1e-9) || !relClose(d.GammaVariance, gv, 1e-8) || !relClose(*d.GammaSNR, gm*gm/gv, 1e-6) ||
 				!relClose(d.LambdaMean, lm, 1e-8) || !relClose(d.LambdaVariance, lv, 1e-8) || !relClose(*d.LambdaSNR, lm*lm/lv, 1e-6) {
 				t.Errorf("direction %d: %+v; want γ %g %g, λ %g %g", j+1, d, gm, gv, lm, lv)
 			}
@@ -308,7 +308,7 @@ func TestDirectionalOutputs(t *testing.T) {
 	for _, rec := range recs[1:] {
 		j, _ := strconv.Atoi(rec[1])
 		n, _ := strconv.Atoi(rec[3])
-		if math.Abs(parse(t, rec[4])-e.Gamma[n][j-1]) > 1e-9 || math.Abs(parse(t, rec[5])-e.Lambda[n][j-1]) > 1e-9 {
+		if !(math.Abs(parse(t, rec[4])-e.Gamma[n][j-1]) <= 1e-9) || !(math.Abs(parse(t, rec[5])-e.Lambda[n][j-1]) <= 1e-9) {
 			t.Fatalf("csv row %v, want γ %g λ %g", rec, e.Gamma[n][j-1], e.Lambda[n][j-1])
 		}
 	}

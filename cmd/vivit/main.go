@@ -30,6 +30,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/vivit-go/vivit"
 )
 
 // version is set at link time (-ldflags "-X main.version=…").
@@ -78,6 +80,9 @@ var commands = map[string]command{
 }
 
 func main() {
+	// The engine calls its kernels itself; this makes the rest of gonum
+	// (mat, lapack) in the process use them too.
+	vivit.UseBLAS()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -90,8 +90,10 @@ func load(t *testing.T, name string) *fixture.Case {
 	return c
 }
 
+// relClose reports whether got is within tol of want relative to |want|;
+// false whenever either is NaN or infinite.
 func relClose(got, want, tol float64) bool {
-	return math.Abs(got-want) <= tol*math.Max(math.Abs(want), 1e-300)
+	return !math.IsInf(want, 0) && math.Abs(got-want) <= tol*math.Max(math.Abs(want), 1e-300)
 }
 
 // checkValues compares got with want to tol relative to the largest |want|.
@@ -104,8 +106,11 @@ func checkValues(t *testing.T, what string, got, want []float64, tol float64) {
 	for _, v := range want {
 		scale = math.Max(scale, math.Abs(v))
 	}
+	if math.IsInf(scale, 0) || math.IsNaN(scale) {
+		t.Fatalf("%s: reference values are not finite: %v", what, want)
+	}
 	for i := range want {
-		if math.Abs(got[i]-want[i]) > tol*scale {
+		if !(math.Abs(got[i]-want[i]) <= tol*scale) {
 			t.Fatalf("%s[%d] = %.15g, want %.15g", what, i, got[i], want[i])
 		}
 	}

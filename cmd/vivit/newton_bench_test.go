@@ -35,7 +35,7 @@ func TestNewtonCommand(t *testing.T) {
 		}
 		for j, dir := range got.Directions {
 			// Directions with λ ≈ 1e-3 λ₁ are less well conditioned: 1e-9.
-			if math.Abs(dir.Coefficient-want.Coefficient[j]) > 1e-9*(1e-3+math.Abs(want.Coefficient[j])) || math.Abs(dir.Weight-want.Weights[j]) > 1e-9 {
+			if !(math.Abs(dir.Coefficient-want.Coefficient[j]) <= 1e-9*(1e-3+math.Abs(want.Coefficient[j]))) || !(math.Abs(dir.Weight-want.Weights[j]) <= 1e-9) {
 				t.Errorf("%s: direction %d: %+v, want coefficient %g weight %g", damping, j, dir, want.Coefficient[j], want.Weights[j])
 			}
 		}
@@ -53,7 +53,7 @@ func TestNewtonCommand(t *testing.T) {
 			}
 			ref := want.Step[want.Layout.Offsets[i]:want.Layout.Offsets[i+1]]
 			for p := range data {
-				if math.Abs(data[p]-ref[p]) > 1e-9*(1e-3+math.Abs(ref[p])) {
+				if !(math.Abs(data[p]-ref[p]) <= 1e-9*(1e-3+math.Abs(ref[p]))) {
 					t.Fatalf("%s: %s[%d] = %g, want %g", damping, name, p, data[p], ref[p])
 				}
 			}
@@ -85,7 +85,7 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatalf("rows %v", names)
 	}
 	exact := got.Rows[0]
-	if exact.EigRelError != 0 || math.Abs(exact.Overlap-1) > 1e-12 || exact.Seeds != 1 || exact.SubBatch != 128 || exact.Seconds <= 0 {
+	if exact.EigRelError != 0 || !(math.Abs(exact.Overlap-1) <= 1e-12) || exact.Seeds != 1 || exact.SubBatch != 128 || exact.Seconds <= 0 {
 		t.Errorf("exact row %+v", exact)
 	}
 	if got.Rows[1].Seeds != 2 || got.Rows[2].Overlap <= got.Rows[1].Overlap {
@@ -110,7 +110,7 @@ func TestBenchCommand(t *testing.T) {
 	}
 	if f := strings.Split(lines[1], ","); len(f) != 12 {
 		t.Errorf("exact row %q", lines[1])
-	} else if v, err := strconv.ParseFloat(f[10], 64); err != nil || math.Abs(v-1) > 1e-12 {
+	} else if v, err := strconv.ParseFloat(f[10], 64); err != nil || !(math.Abs(v-1) <= 1e-12) {
 		t.Errorf("exact overlap %q", f[10])
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/vivit-go/vivit"
-	"github.com/vivit-go/vivit/npy"
 )
 
 const statsSummary = `Loss, gradient, per-sample gradient norms, gradient variance and the
@@ -41,9 +40,9 @@ type statsLayer struct {
 
 func runStats(args []string, stdout, stderr io.Writer) error {
 	c := newCommon("stats", statsSummary, statsExamples, stdout, stderr, withKnobs)
-	diag := c.fs.String("diag-ggn", "", "write the GGN diagonal as a [P] float64 .npy `FILE` (state_dict order)")
+	diag := c.fs.String("diag-ggn", "", "write the GGN diagonal to `FILE`: .npy ([P] float64, state_dict order), or .safetensors / .pt (one float64 tensor per parameter, under its own name)")
 	c.add("diag-ggn", groupOutput)
-	gvar := c.fs.String("grad-variance", "", "write the per-parameter gradient variance as a [P] float64 .npy `FILE` (state_dict order)")
+	gvar := c.fs.String("grad-variance", "", "write the per-parameter gradient variance to `FILE`: .npy ([P] float64, state_dict order), or .safetensors / .pt (one float64 tensor per parameter)")
 	c.add("grad-variance", groupOutput)
 	plotPath := c.fs.String("plot", "", "draw the per-layer gradient norms, GGN traces and gradient SNRs, and the per-sample gradient norms, into `FILE.png`")
 	c.add("plot", groupOutput)
@@ -60,10 +59,10 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	if c.precision != "float64" {
 		return usagef("--precision does not apply to stats (its products are all float64)")
 	}
-	if err := checkExt("diag-ggn", *diag, ".npy"); err != nil {
+	if err := checkExt("diag-ggn", *diag, paramVectorExts...); err != nil {
 		return err
 	}
-	if err := checkExt("grad-variance", *gvar, ".npy"); err != nil {
+	if err := checkExt("grad-variance", *gvar, paramVectorExts...); err != nil {
 		return err
 	}
 	if err := checkExt("plot", *plotPath, ".png"); err != nil {
@@ -78,13 +77,13 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for _, f := range []struct {
-		path string
-		data []float64
-	}{{*diag, st.DiagGGN}, {*gvar, st.GradVariance}} {
+		path, what string
+		data       []float64
+	}{{*diag, "GGN diagonal", st.DiagGGN}, {*gvar, "gradient variance", st.GradVariance}} {
 		if f.path == "" {
 			continue
 		}
-		if err := npy.WriteFile(f.path, &npy.Array{Shape: []int{len(f.data)}, Data: f.data}); err != nil {
+		if err := writeParamVector(f.path, st.Layout, f.data, f.what); err != nil {
 			return err
 		}
 	}

@@ -79,3 +79,32 @@ func writeEigvecs(path string, res *vivit.Result, grouped bool) error {
 	}
 	return fmt.Errorf("--eigvecs %s: unknown format", path)
 }
+
+// paramVectorExts are the formats of the per-parameter vectors of stats.
+var paramVectorExts = []string{".npy", ".safetensors", ".pt"}
+
+// writeParamVector writes a vector over all parameters (the GGN diagonal,
+// the gradient variance) to path: a [P] float64 .npy array in state_dict
+// order, or one float64 tensor per parameter, under its own name and with
+// its own shape (.safetensors, .pt).
+func writeParamVector(path string, layout *vivit.Layout, v []float64, what string) error {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".npy":
+		return npy.WriteFile(path, &npy.Array{Shape: []int{len(v)}, Data: v})
+	case ".safetensors", ".pt":
+		var ts []safetensors.Tensor
+		for i, name := range layout.Names {
+			part := v[layout.Offsets[i]:layout.Offsets[i+1]]
+			ts = append(ts, safetensors.Tensor{Name: name, Shape: append([]int{}, layout.Shapes[i]...), F64: part})
+		}
+		if strings.EqualFold(filepath.Ext(path), ".pt") {
+			pts := make([]torchpt.Tensor, len(ts))
+			for i, t := range ts {
+				pts[i] = torchpt.Tensor{Name: t.Name, Shape: t.Shape, F64: t.F64}
+			}
+			return torchpt.WriteFile(path, pts)
+		}
+		return safetensors.WriteFile(path, ts, map[string]string{"format": "vivit " + what + ": one tensor per parameter, its own shape"})
+	}
+	return fmt.Errorf("%s: unknown format", path)
+}

@@ -56,7 +56,7 @@ func checkSgemm(t *testing.T, rnd *rand.Rand, impl Implementation, tc gemmCase) 
 			continue
 		}
 		g, w := float64(got[i]), want[i]
-		if math.IsNaN(g) || math.IsInf(g, 0) || math.Abs(g-w) > tol*scale[i]+1e-30 {
+		if math.IsNaN(g) || math.IsInf(g, 0) || !(math.Abs(g-w) <= tol*scale[i]+1e-30) {
 			t.Fatalf("%v: C[%d,%d] = %v, want %v (bound %g)", tc, i/ldc, i%ldc, g, w, tol*scale[i])
 		}
 	}
@@ -160,7 +160,7 @@ func TestKernel32MatchesGo(t *testing.T) {
 					}
 					continue
 				}
-				if isNaN32(beta) != isNaN32(c[i]) || (!isNaN32(beta) && math.Abs(float64(c[i]-want[i])) > 1e-5*float64(kc)) {
+				if isNaN32(beta) != isNaN32(c[i]) || (!isNaN32(beta) && !(math.Abs(float64(c[i]-want[i])) <= 1e-5*float64(kc))) {
 					t.Fatalf("kc=%d β=%v: %v != %v", kc, beta, c[i], want[i])
 				}
 			}
@@ -218,7 +218,7 @@ func TestAddMulMixed(t *testing.T) {
 			}
 			AddMulMixed(dst[:n], x, y)
 			for i := range want {
-				if math.Abs(dst[i]-want[i]) > 4e-16*(math.Abs(want[i])+math.Abs(x[i]*float64(y[i]))) {
+				if !(math.Abs(dst[i]-want[i]) <= 4e-16*(math.Abs(want[i])+math.Abs(x[i]*float64(y[i])))) {
 					t.Fatalf("asm=%v n=%d: dst[%d] = %v, want %v", asm, n, i, dst[i], want[i])
 				}
 			}
@@ -314,7 +314,7 @@ func TestGemmNTMixed(t *testing.T) {
 									want += beta * c0[i*ldc+j]
 									scale += math.Abs(c0[i*ldc+j])
 								}
-								if math.Abs(got-want) > 1e-14*(scale+1) {
+								if !(math.Abs(got-want) <= 1e-14*(scale+1)) {
 									t.Fatalf("asm=%v m=%d n=%d k=%d β=%v: C[%d,%d] = %v, want %v", asm, m, n, k, beta, i, j, got, want)
 								}
 							}

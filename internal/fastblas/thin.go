@@ -33,55 +33,65 @@ const thinSlab = 256
 // stored at half the bytes, as in GemmNTMixed); its values are widened
 // exactly and everything is computed in float64.
 func gemmThinNT[T element](procs, m, n, k int, alpha float64, a []float64, lda int, b []T, ldb int, beta float64, c []float64, ldc int) {
-	k4 := k / 4 * 4 // the kernel's part; the tail is added in Go
 	tasks := (n + thinRowsNT - 1) / thinRowsNT
-	parallelTasks(procs, tasks, m*n*k, func(t int) {
-		var acc [thinMaxRows / 2][48]float64
-		jEnd := min((t+1)*thinRowsNT, n)
-		for j0 := t * thinRowsNT; j0 < jEnd; j0 += 6 {
-			nb := min(6, jEnd-j0)
-			var brow [6][]T
-			for r := range 6 {
-				jr := j0 + min(r, nb-1) // short groups repeat the last row
-				brow[r] = b[jr*ldb : jr*ldb+k]
+	if !parallel(procs, m*n*k) {
+		for t := 0; t < tasks; t++ {
+			thinNTTask(t, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		}
+		return
+	}
+	par.For(tasks, procs, func(_, t int) { thinNTTask(t, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) })
+}
+
+// thinNTTask computes columns [t·thinRowsNT, (t+1)·thinRowsNT) of
+// gemmThinNT's C.
+func thinNTTask[T element](t, m, n, k int, alpha float64, a []float64, lda int, b []T, ldb int, beta float64, c []float64, ldc int) {
+	k4 := k / 4 * 4 // the kernel's part; the tail is added in Go
+	var acc [thinMaxRows / 2][48]float64
+	jEnd := min((t+1)*thinRowsNT, n)
+	for j0 := t * thinRowsNT; j0 < jEnd; j0 += 6 {
+		nb := min(6, jEnd-j0)
+		var brow [6][]T
+		for r := range 6 {
+			jr := j0 + min(r, nb-1) // short groups repeat the last row
+			brow[r] = b[jr*ldb : jr*ldb+k]
+		}
+		pairs := (m + 1) / 2
+		arow := func(i int) []float64 { i = min(i, m-1); return a[i*lda : i*lda+k] }
+		for p := range pairs {
+			acc[p] = [48]float64{}
+		}
+		slab := thinSlab
+		if pairs == 1 {
+			slab = k4 // nothing to reuse: one pass
+		}
+		for p0 := 0; p0 < k4; p0 += slab {
+			p1 := min(p0+slab, k4)
+			var bs [6][]T
+			for r := range bs {
+				bs[r] = brow[r][p0:]
 			}
-			pairs := (m + 1) / 2
-			arow := func(i int) []float64 { i = min(i, m-1); return a[i*lda : i*lda+k] }
 			for p := range pairs {
-				acc[p] = [48]float64{}
+				dotKernelAny((p1-p0)/4, arow(2 * p)[p0:], arow(2*p + 1)[p0:], &bs, &acc[p])
 			}
-			slab := thinSlab
-			if pairs == 1 {
-				slab = k4 // nothing to reuse: one pass
-			}
-			for p0 := 0; p0 < k4; p0 += slab {
-				p1 := min(p0+slab, k4)
-				var bs [6][]T
-				for r := range bs {
-					bs[r] = brow[r][p0:]
+		}
+		for r := range nb {
+			for i := range m {
+				l := acc[i/2][(r*2+i%2)*4 : (r*2+i%2)*4+4]
+				s := (l[0] + l[1]) + (l[2] + l[3])
+				ar, br := arow(i), brow[r]
+				for p := k4; p < k; p++ {
+					s += ar[p] * float64(br[p])
 				}
-				for p := range pairs {
-					dotKernelAny((p1-p0)/4, arow(2 * p)[p0:], arow(2*p + 1)[p0:], &bs, &acc[p])
-				}
-			}
-			for r := range nb {
-				for i := range m {
-					l := acc[i/2][(r*2+i%2)*4 : (r*2+i%2)*4+4]
-					s := (l[0] + l[1]) + (l[2] + l[3])
-					ar, br := arow(i), brow[r]
-					for p := k4; p < k; p++ {
-						s += ar[p] * float64(br[p])
-					}
-					ci := &c[i*ldc+j0+r]
-					if beta == 0 {
-						*ci = alpha * s
-					} else {
-						*ci = alpha*s + beta**ci
-					}
+				ci := &c[i*ldc+j0+r]
+				if beta == 0 {
+					*ci = alpha * s
+				} else {
+					*ci = alpha*s + beta**ci
 				}
 			}
 		}
-	})
+	}
 }
 
 // dotKernelAny is dotKernel for float64 B rows and dotKernelMixed for
@@ -124,36 +134,46 @@ func GemmNTMixed(m, n, k int, alpha float64, a []float64, lda int, b []float32, 
 // row-major, m, n, k ≥ 1.
 func gemmThinNN(procs, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	tasks := (n + thinColsNN - 1) / thinColsNN
-	parallelTasks(procs, tasks, m*n*k, func(t int) {
-		var acc [32]float64
-		j1 := min((t+1)*thinColsNN, n)
-		for i0 := 0; i0 < m; i0 += 2 {
-			na := min(2, m-i0)
-			arow := [2][]float64{a[i0*lda : i0*lda+k], a[(i0+na-1)*lda : (i0+na-1)*lda+k]}
-			j0 := t * thinColsNN
-			for ; j0+16 <= j1; j0 += 16 {
-				axpyKernel(k, arow[0], arow[1], b[j0:], ldb, &acc)
-				for i := range na {
-					storeRow(c[(i0+i)*ldc+j0:(i0+i)*ldc+j0+16], acc[i*16:i*16+16], alpha, beta)
-				}
+	if !parallel(procs, m*n*k) {
+		for t := 0; t < tasks; t++ {
+			thinNNTask(t, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		}
+		return
+	}
+	par.For(tasks, procs, func(_, t int) { thinNNTask(t, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) })
+}
+
+// thinNNTask computes columns [t·thinColsNN, (t+1)·thinColsNN) of
+// gemmThinNN's C.
+func thinNNTask(t, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	var acc [32]float64
+	j1 := min((t+1)*thinColsNN, n)
+	for i0 := 0; i0 < m; i0 += 2 {
+		na := min(2, m-i0)
+		arow := [2][]float64{a[i0*lda : i0*lda+k], a[(i0+na-1)*lda : (i0+na-1)*lda+k]}
+		j0 := t * thinColsNN
+		for ; j0+16 <= j1; j0 += 16 {
+			axpyKernel(k, arow[0], arow[1], b[j0:], ldb, &acc)
+			for i := range na {
+				storeRow(c[(i0+i)*ldc+j0:(i0+i)*ldc+j0+16], acc[i*16:i*16+16], alpha, beta)
 			}
-			for j := j0; j < j1; j++ {
-				for i := range na {
-					var s float64
-					ar := arow[i]
-					for p := 0; p < k; p++ {
-						s += ar[p] * b[p*ldb+j]
-					}
-					ci := &c[(i0+i)*ldc+j]
-					if beta == 0 {
-						*ci = alpha * s
-					} else {
-						*ci = alpha*s + beta**ci
-					}
+		}
+		for j := j0; j < j1; j++ {
+			for i := range na {
+				var s float64
+				ar := arow[i]
+				for p := 0; p < k; p++ {
+					s += ar[p] * b[p*ldb+j]
+				}
+				ci := &c[(i0+i)*ldc+j]
+				if beta == 0 {
+					*ci = alpha * s
+				} else {
+					*ci = alpha*s + beta**ci
 				}
 			}
 		}
-	})
+	}
 }
 
 // storeRow sets dst = alpha·src + beta·dst (dst is not read if beta is 0).
@@ -170,14 +190,7 @@ func storeRow(dst, src []float64, alpha, beta float64) {
 	}
 }
 
-// parallelTasks runs f(0), …, f(tasks−1), on up to procs goroutines when
-// the work (in multiply-adds) is large enough to pay for them.
-func parallelTasks(procs, tasks, work int, f func(int)) {
-	if work < minParallel || procs <= 1 {
-		for t := 0; t < tasks; t++ {
-			f(t)
-		}
-		return
-	}
-	par.For(tasks, procs, func(_, t int) { f(t) })
-}
+// parallel reports whether a thin product of work multiply-adds is worth
+// spreading over procs goroutines. The serial path allocates nothing (the
+// parallel one allocates its closure).
+func parallel(procs, work int) bool { return work >= minParallel && procs > 1 }

@@ -110,7 +110,7 @@ func TestCombRowsIdx(t *testing.T) {
 						want += a[p] * b[int(i)*ldb+j]
 						scale += math.Abs(a[p] * b[int(i)*ldb+j])
 					}
-					if math.Abs(c[j]-want) > 4e-16*float64(k)*scale {
+					if !(math.Abs(c[j]-want) <= 4e-16*float64(k)*scale) {
 						t.Fatalf("asm=%v n=%d k=%d: c[%d] = %v, want %v", asm, n, k, j, c[j], want)
 					}
 				}

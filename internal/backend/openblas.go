@@ -1,8 +1,9 @@
 //go:build openblas
 
-package eigen
+package backend
 
 /*
+#cgo LDFLAGS: -lopenblas
 void openblas_set_num_threads(int);
 */
 import "C"
@@ -10,8 +11,10 @@ import "C"
 import (
 	"math"
 	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/netlib/blas/netlib"
 
 	"github.com/vivit-go/vivit/internal/par"
@@ -30,8 +33,19 @@ type goThreadedBLAS struct {
 	netlib.Implementation
 }
 
-func init() {
-	C.openblas_set_num_threads(1)
+var impl blas.Float64 = goThreadedBLAS{}
+
+var single sync.Once
+
+// Prepare restricts OpenBLAS to the calling thread, once; every call into
+// OpenBLAS (this package's products, LAPACKE's routines) must follow it.
+func Prepare() { single.Do(func() { C.openblas_set_num_threads(1) }) }
+
+// Use registers the backend, OpenBLAS with Go-threaded large products,
+// as gonum's blas64 implementation.
+func Use() {
+	Prepare()
+	blas64.Use(goThreadedBLAS{})
 }
 
 // minSplit is the m·n·k from which a product is split.
@@ -40,6 +54,7 @@ const minSplit = 64 * 64 * 64
 // Dgemm splits C into row blocks (column blocks when it has few rows), one
 // OpenBLAS call each.
 func (impl goThreadedBLAS) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	Prepare()
 	parts := runtime.GOMAXPROCS(0)
 	if parts == 1 || float64(m)*float64(n)*float64(k) < minSplit || max(m, n) < 2*parts {
 		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -68,6 +83,7 @@ func (impl goThreadedBLAS) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 // upper triangle, block [i0, i1) is a Dsyrk on its diagonal block and a
 // Dgemm on the rectangle to its right (left of it for the lower triangle).
 func (impl goThreadedBLAS) Dsyrk(ul blas.Uplo, tA blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
+	Prepare()
 	parts := runtime.GOMAXPROCS(0)
 	if parts == 1 || float64(n)*float64(n)*float64(k) < 2*minSplit || n < 4*parts {
 		impl.Implementation.Dsyrk(ul, tA, n, k, alpha, a, lda, beta, c, ldc)

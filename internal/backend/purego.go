@@ -1,0 +1,19 @@
+//go:build !openblas
+
+package backend
+
+import (
+	"gonum.org/v1/gonum/blas"
+
+	"github.com/vivit-go/vivit/internal/fastblas"
+)
+
+var impl blas.Float64 = fastblas.Implementation{}
+
+// Prepare does nothing in this build; in the openblas build it restricts
+// OpenBLAS to the calling thread.
+func Prepare() {}
+
+// Use registers the backend, internal/fastblas, as gonum's blas64 and
+// blas32 implementation.
+func Use() { fastblas.Use() }
