@@ -126,6 +126,7 @@ type convStats struct {
 	once     sync.Once
 	density  float64
 	sampleNZ []int // nonzero factor entries of each sample
+	kept     keptV // the weight block of V, once the Gram route kept it
 }
 
 // NewConv returns the block for factor rows s and layer inputs a.

@@ -32,6 +32,9 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 				f.formWeight(buf, ch, u)
 				addOuterUpper(g, blas64.General{Rows: r, Cols: w, Stride: w, Data: buf})
 			}
+			if len(chunks) == 1 && chunks[0].width() == f.G.OutC*f.G.K() && f.keepV(len(buf)/r) {
+				f.setKeptV(buf)
+			}
 		}
 	}
 	if f.Bias {

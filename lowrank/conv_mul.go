@@ -81,7 +81,9 @@ func (f *Conv) sampleChunk(workers int) int {
 //
 // On the aggregated route, factor rows that are at most 30 % nonzero (after
 // max pooling) are multiplied over their nonzeros only (mulSparseTo) when
-// their compressed copy fits half the budget.
+// their compressed copy fits half the budget. When the Gram matrix's
+// explicit route has kept the weight block (keepV) and no route is forced,
+// MulTo multiplies the kept block instead (k·R·out·K).
 func (f *Conv) MulTo(dst, u *mat.Dense) {
 	nv, _ := u.Dims()
 	checkShape(u, nv, f.Cols())
@@ -91,6 +93,10 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 		for i := range row {
 			row[i] = 0
 		}
+	}
+	if v := f.keptWeight(); f.Weight && v != nil && f.Route == RouteAuto {
+		f.mulKeptTo(dst, u, v)
+		return
 	}
 	if f.Weight && f.mulExplicit(nv) {
 		f.mulExplicitTo(dst, u)
