@@ -10,6 +10,7 @@ import (
 
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/internal/scratch"
 )
 
 // ---------------------------------------------------------------------------
@@ -21,7 +22,17 @@ type unfolder struct {
 	g       *ConvGeom
 	a       *mat.Dense
 	cache   []float64
+	pooled  *[]float64 // the cache's buffer, from internal/scratch
 	scratch [][]float64
+}
+
+// release hands the cache back to the buffer pool; the unfolder may not be
+// used afterwards. (An unfolder that is not released is collected.)
+func (u *unfolder) release() {
+	if u.pooled != nil {
+		scratch.Put(u.pooled)
+		u.pooled, u.cache = nil, nil
+	}
 }
 
 // formWorkers is the number of goroutines of loops that need no
@@ -52,10 +63,11 @@ func newUnfolder(g *ConvGeom, a *mat.Dense, cached bool, workers int) *unfolder 
 	pk := g.P() * g.K()
 	if cached {
 		n, _ := a.Dims()
-		u.cache = make([]float64, n*pk)
-		for i := 0; i < n; i++ {
+		u.pooled = scratch.Get(n * pk)
+		u.cache = *u.pooled
+		par.For(n, formWorkers(), func(_, i int) {
 			g.Unfold(u.cache[i*pk:], g.K(), a.RawRowView(i))
-		}
+		})
 	} else {
 		u.scratch = make([][]float64, workers)
 		for i := range u.scratch {
@@ -193,6 +205,7 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 	}
 	r, perWorker := f.rows(), f.perWorker32()
 	u := newUnfolder(f.G, f.A, cached, workers)
+	defer u.release()
 	buf := make([]float32, r*chunks[0].width())
 	acc := make([]float32, r*r)
 	scr := make([][]float32, workers)

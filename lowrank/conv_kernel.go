@@ -9,6 +9,7 @@ import (
 
 	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/internal/scratch"
 )
 
 // ---------------------------------------------------------------------------
@@ -26,13 +27,22 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 		} else if !f.addGramExplicit32(g) {
 			chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
 			u := newUnfolder(f.G, f.A, cached, workers)
-			buf := make([]float64, r*chunks[0].width())
+			defer u.release()
+			keep := len(chunks) == 1 && chunks[0].width() == f.G.OutC*f.G.K() && f.keepV(chunks[0].width())
+			var buf []float64
+			if keep {
+				buf = make([]float64, r*chunks[0].width())
+			} else {
+				pooled := scratch.Get(r * chunks[0].width())
+				defer scratch.Put(pooled)
+				buf = *pooled
+			}
 			for _, ch := range chunks {
 				w := ch.width()
 				f.formWeight(buf, ch, u)
 				addOuterUpper(g, blas64.General{Rows: r, Cols: w, Stride: w, Data: buf})
 			}
-			if len(chunks) == 1 && chunks[0].width() == f.G.OutC*f.G.K() && f.keepV(len(buf)/r) {
+			if keep {
 				f.setKeptV(buf)
 			}
 		}
@@ -59,9 +69,11 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 			}
 			chunks, cached, workers := explicitPlan(f.G, rows, nsamp, f.weightBudget(rows))
 			ux := newUnfolder(f.G, f.A, cached, workers)
+			defer ux.release()
 			uy := ux
 			if f.A != o.A {
 				uy = newUnfolder(f.G, o.A, cached, workers)
+				defer uy.release()
 			}
 			w0 := chunks[0].width()
 			bx := make([]float64, f.rows()*w0)

@@ -25,6 +25,7 @@ func (f *Conv) AddDiagTo(dst []float64) {
 	if f.Weight {
 		chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
 		u := newUnfolder(f.G, f.A, cached, workers)
+		defer u.release()
 		buf := make([]float64, r*chunks[0].width())
 		acc := make([]float64, chunks[0].width())
 		for _, ch := range chunks {
@@ -144,6 +145,7 @@ func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 	nv, _ := u.Dims()
 	chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
 	un := newUnfolder(f.G, f.A, cached, workers)
+	defer un.release()
 	buf := make([]float64, r*chunks[0].width())
 	out := dst.RawMatrix()
 	for _, ch := range chunks {
