@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/example"
-	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/npy"
 	"github.com/vivit-go/vivit/safetensors"
 	"github.com/vivit-go/vivit/torchpt"
@@ -71,7 +71,7 @@ func docsDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write("arch.json", []byte(mf.Metadata[model.ArchitectureKey]+"\n"))
+	write("arch.json", []byte(mf.Metadata[checkpoint.ArchitectureKey]+"\n"))
 	var sts []safetensors.Tensor
 	var pts []torchpt.Tensor
 	for _, name := range mf.Names() {

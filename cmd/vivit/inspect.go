@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/model"
 )
 
@@ -157,7 +158,7 @@ func (r *inspectJSON) problem(format string, args ...any) {
 	r.Supported = false
 }
 
-func (r *inspectJSON) checkBatch(ck *checkpoint, b *vivit.Batch) {
+func (r *inspectJSON) checkBatch(ck *checkpointFile, b *vivit.Batch) {
 	m, err := ck.build()
 	if err != nil {
 		r.problem("%v", err)
@@ -173,7 +174,7 @@ func (r *inspectJSON) checkBatch(ck *checkpoint, b *vivit.Batch) {
 
 // inspect analyses a checkpoint layer by layer, collecting every problem
 // rather than stopping at the first.
-func inspect(ck *checkpoint) *inspectJSON {
+func inspect(ck *checkpointFile) *inspectJSON {
 	r := &inspectJSON{Model: ck.path, Format: ck.format, ArchitectureFrom: ck.archFrom,
 		Layers: []inspectLayer{}, Problems: []string{}, Supported: true}
 	for _, t := range ck.file.Tensors {
@@ -191,7 +192,7 @@ func inspect(ck *checkpoint) *inspectJSON {
 		r.problem("loss: %v", err)
 	}
 	known := map[string]bool{}
-	for _, t := range model.LayerTypes() {
+	for _, t := range checkpoint.LayerTypes() {
 		known[t] = true
 	}
 	params := map[string]*model.Param{} // parameters of the layers that build
@@ -201,7 +202,7 @@ func inspect(ck *checkpoint) *inspectJSON {
 		l := inspectLayer{Index: i, Type: layerType(raw), Params: []inspectParam{}}
 		switch {
 		case !known[l.Type]:
-			l.Problem = fmt.Sprintf("unknown layer type %q (supported: %s)", l.Type, strings.Join(model.LayerTypes(), ", "))
+			l.Problem = fmt.Sprintf("unknown layer type %q (supported: %s)", l.Type, strings.Join(checkpoint.LayerTypes(), ", "))
 		case broken >= 0:
 			l.Problem = fmt.Sprintf("not checked: its input shape depends on layer %d, which failed", broken)
 		default:
@@ -292,7 +293,7 @@ func layerType(raw json.RawMessage) string {
 
 // buildPrefix builds layers 0..i of a (then a flatten, so that any output
 // shape suits the loss) and returns layer i.
-func buildPrefix(a *model.Architecture, i int) (model.Layer, error) {
+func buildPrefix(a *checkpoint.Architecture, i int) (model.Layer, error) {
 	b := *a
 	b.Layers = append(append([]json.RawMessage{}, a.Layers[:i+1]...), json.RawMessage(`{"type": "flatten"}`))
 	b.Loss.Type, b.Loss.Reduction = "mse", "mean"
@@ -308,7 +309,7 @@ var paramName = regexp.MustCompile(`^(\d+)\.(weight|bias)$`)
 // suggestArchitecture guesses an architecture from tensor names and shapes
 // ("<index>.weight" [out, in] is a linear layer, [out, in, kh, kw] a
 // conv2d), leaving the parameter-free layers in between as "?".
-func suggestArchitecture(ck *checkpoint) json.RawMessage {
+func suggestArchitecture(ck *checkpointFile) json.RawMessage {
 	type layer struct {
 		weight []int
 		bias   bool

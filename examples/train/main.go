@@ -27,8 +27,8 @@ import (
 	"strconv"
 
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/example/digits"
-	"github.com/vivit-go/vivit/model"
 )
 
 // Config is one training comparison.
@@ -210,7 +210,7 @@ func norm(v []float64) float64 {
 }
 
 func newNet(seed uint64) (*vivit.Model, error) {
-	a, err := model.ParseArchitecture([]byte(architecture))
+	a, err := checkpoint.ParseArchitecture([]byte(architecture))
 	if err != nil {
 		return nil, err
 	}
