@@ -29,6 +29,8 @@ func TestHelpFlagsAccepted(t *testing.T) {
 			return []string{"--model", "model.safetensors", "--inputs", "X.npy", "--targets", "y.npy"}, true
 		case "loss":
 			return []string{"--loss", "cross_entropy:sum"}, true
+		case "rename":
+			return []string{"--model", "model.safetensors", "--rename", "0.=0.", "--data", "batch.safetensors"}, true
 		case "mc":
 			return []string{"--mc", "1"}, true
 		case "seed":
