@@ -11,8 +11,8 @@ import (
 
 	"github.com/vivit-go/vivit"
 	"github.com/vivit-go/vivit/bench"
-	"github.com/vivit-go/vivit/example"
 	"github.com/vivit-go/vivit/eigen"
+	"github.com/vivit-go/vivit/example"
 	"github.com/vivit-go/vivit/example/digits"
 	"github.com/vivit-go/vivit/internal/backend"
 )
