@@ -31,6 +31,7 @@ type SpectrumResult struct {
 	BatchSize        int
 	CurvatureSamples int
 	Columns          int
+	Loss             float64 // L = w Σ ℓ_n
 	Blocks           []SpectrumBlock
 	Timing           Timing
 }
@@ -43,7 +44,7 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 		return nil, err
 	}
 	defer p.release()
-	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols}
+	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols, Loss: p.w * sum(p.losses)}
 	blocks := p.blocks()
 	for bi, blk := range blocks {
 		side := p.opts.chooseSide(blk.layout.Size(), p.cols*len(p.idx))
