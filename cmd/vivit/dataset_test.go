@@ -80,7 +80,7 @@ func TestBatchSize(t *testing.T) {
 		{[]string{"eigen", "--batch-size", "8", "--method", "magic"}, "--method"},
 		{[]string{"eigen", "--method", "lanczos"}, "needs --batch-size"},
 		{[]string{"eigen", "--batch-size", "8", "--subbatch", "1,2"}, "--subbatch"},
-		{[]string{"directional", "--batch-size", "8"}, "one batch"},
+		{[]string{"eigen", "--directional", "--batch-size", "8"}, "one batch"},
 		{[]string{"spectrum", "--batch-size", "8", "--method", "lanczos"}, "spectrum"},
 	} {
 		r := cli(t, "", tc.args...)

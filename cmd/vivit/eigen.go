@@ -119,7 +119,10 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 		plotFile = c.fs.String("plot", "", "draw the distributions of gamma and lambda over the samples, per direction, to a PNG `FILE`")
 		c.add("plot", groupOutput)
 	}
-	ds := addDataSetFlags(c)
+	ds := &dataSetFlags{method: "auto"}
+	if !dirCmd {
+		ds = addDataSetFlags(c)
+	}
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -128,7 +131,7 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 		return err
 	}
 	if ds.on() && *dir {
-		return usagef("--batch-size streams the data set for eigenvalues and vectors; the directional derivatives need one batch")
+		return usagef("--batch-size streams the data set for eigenvalues and vectors; the directional derivatives (--directional) need one batch")
 	}
 	if *k < 1 {
 		return usagef("--k must be at least 1, got %d", *k)
