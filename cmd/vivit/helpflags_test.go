@@ -66,6 +66,12 @@ func TestHelpFlagsAccepted(t *testing.T) {
 			return []string{"--mc-samples", "1"}, true
 		case "subbatches":
 			return []string{"--subbatches", "2"}, true
+		case "batch-size":
+			return []string{"--batch-size", "64"}, true
+		case "memory":
+			return []string{"--memory", "256MiB"}, true
+		case "method":
+			return []string{"--method", "auto"}, true
 		}
 		return nil, false
 	}
