@@ -113,12 +113,13 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 	return configure(jacobians.Backprop(p.net, acts, s, cols), p.opts.MemoryBudget, p.opts.Precision), cols
 }
 
-// configure passes the scratch budget and the precision to the factors
-// that take them.
-func configure(fs []jacobians.LayerFactor, bytes int64, prec lowrank.Precision) []jacobians.LayerFactor {
+// configure passes the scratch share of the run's memory budget
+// (scratchShare) and the precision to the factors that take them.
+func configure(fs []jacobians.LayerFactor, budget int64, prec lowrank.Precision) []jacobians.LayerFactor {
+	scratch := scratchShare(budget)
 	for _, f := range fs {
 		if b, ok := f.Factor.(lowrank.Budgeter); ok {
-			b.SetBudget(bytes)
+			b.SetBudget(scratch)
 		}
 		if pr, ok := f.Factor.(lowrank.Precisioner); ok {
 			pr.SetPrecision(prec)

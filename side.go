@@ -67,13 +67,6 @@ func paramChunkRows(d, r int, budget int64) int {
 	return max(1, min(r, int(words/int64(max(d, 1)))))
 }
 
-func budgetOrDefault(b int64) int64 {
-	if b <= 0 {
-		return lowrank.DefaultBudget
-	}
-	return b
-}
-
 // sideCosts returns the modelled cost, in multiply-adds, of each side for
 // a block of d parameters and r columns: forming the matrix (the Gram
 // matrix as if from an explicit V, r²·d/2; the GGN block r·d²/2 plus

@@ -39,6 +39,16 @@ type SpectrumResult struct {
 // Spectrum returns the whole nonzero spectrum of the GGN of the batch loss
 // (or of each block of opts.Groups). It computes eigenvalues only.
 func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	pl, idx, cols, err := planRun("Spectrum", m, b, 0, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	if pl.Chunked() {
+		return spectrumChunked(m, b, *opts, pl, idx, cols)
+	}
 	p, err := newPass(m, b, opts)
 	if err != nil {
 		return nil, err

@@ -73,6 +73,8 @@ type Result struct {
 	// "mixed" when blocks differ (see Block.Side).
 	Side   string
 	Timing Timing
+	// Plan is how the run fitted its memory budget (Options.MemoryBudget).
+	Plan *Plan
 }
 
 // TopEigen returns the k largest eigenvalues of the GGN of the batch loss
@@ -94,6 +96,20 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	if k < 1 {
 		return nil, fmt.Errorf("vivit: k must be at least 1, got %d", k)
 	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	what := "TopEigen"
+	if withDirectional {
+		what = "Directional"
+	}
+	pl, idx, cols, err := planRun(what, m, b, k, opts, withDirectional)
+	if err != nil {
+		return nil, err
+	}
+	if pl.Chunked() {
+		return runChunked(m, b, k, *opts, pl, idx, cols)
+	}
 	p, err := newPass(m, b, opts)
 	if err != nil {
 		return nil, err
@@ -101,7 +117,7 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	defer p.release()
 	res := &Result{
 		NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx),
-		Columns: p.cols, Loss: p.w * sum(p.losses),
+		Columns: p.cols, Loss: p.w * sum(p.losses), Plan: pl,
 	}
 	var gradF, wholeF []jacobians.LayerFactor
 	if withDirectional {

@@ -1,0 +1,402 @@
+package vivit
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"time"
+
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/eigen"
+	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/internal/scratch"
+	"github.com/vivit-go/vivit/jacobians"
+	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model"
+)
+
+// A chunked run backpropagates the curvature factor over chunks of the
+// curvature samples (Plan.Chunk samples each) instead of the whole batch,
+// so that only Plan.Held chunks' factors are alive at once. The Gram
+// matrix is assembled from blocks: chunk i's own Gram matrix on the
+// diagonal, the cross products V_iᵀV_j of two chunks off it. Chunks are
+// held in groups of Plan.Held; each group's chunks are crossed with each
+// other and then with every later chunk, recomputed one at a time (the
+// forward pass and the backpropagation of a chunk are cheaper than the
+// memory of keeping its factors). The map-back V u sums the chunks'
+// contributions, starting with the group still held. Every entry of the
+// Gram matrix is the same sum over layers of the same products as in an
+// unchunked run, up to rounding.
+type chunker struct {
+	net   *Model
+	batch *Batch
+	opts  Options
+	plan  *Plan
+	idx   []int   // curvature samples
+	w     float64 // curvature weight
+	cols  int
+
+	chunks  int
+	timing  Timing
+	kept    []bool // tensors that factors reference (parameter layers' inputs)
+	blocks  []block
+	held    []*chunkState // the group held after the Gram matrix
+	heldLo  int           // its first chunk
+	scratch int64
+}
+
+// chunkState is one chunk's factors and the activations they reference.
+type chunkState struct {
+	acts    []*mat.Dense
+	own     bool // acts[0] is a copy the state owns
+	factors []jacobians.LayerFactor
+}
+
+func newChunker(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols int) *chunker {
+	ck := &chunker{net: m, batch: b, opts: o, plan: pl, idx: idx, cols: cols,
+		w: m.Loss.Weight(len(idx)), scratch: scratchShare(o.MemoryBudget)}
+	ck.chunks = (len(idx) + pl.Chunk - 1) / pl.Chunk
+	ck.kept = make([]bool, len(m.Nodes)+1)
+	ck.kept[0] = true
+	for _, nd := range m.Nodes {
+		if _, ok := nd.Op.(model.ParamLayer); ok {
+			ck.kept[nd.Inputs[0]] = true
+		}
+	}
+	return ck
+}
+
+// span returns the columns of chunk ci in the Gram matrix.
+func (ck *chunker) span(ci int) (lo, hi int) {
+	lo = ci * ck.plan.Chunk
+	hi = min(lo+ck.plan.Chunk, len(ck.idx))
+	return lo * ck.cols, hi * ck.cols
+}
+
+// state runs the forward pass and the factor backpropagation of chunk ci
+// and releases the activations its factors do not reference.
+func (ck *chunker) state(ci int) *chunkState {
+	lo := ci * ck.plan.Chunk
+	rows := ck.idx[lo:min(lo+ck.plan.Chunk, len(ck.idx))]
+	t0 := time.Now()
+	x := model.Subset(ck.batch.Inputs, rows)
+	acts := ck.net.Forward(x)
+	z := acts[len(acts)-1]
+	c := ck.net.NumOutputs()
+	var s *mat.Dense
+	if m := ck.opts.MCSamples; m > 0 {
+		s = mat.NewDense(len(rows)*m, c, nil)
+		ck.net.Loss.SampleSqrtHessianTo(s, z, m, ck.opts.Seed, rows, math.Sqrt(ck.w))
+	} else {
+		s = mat.NewDense(len(rows)*ck.cols, c, nil)
+		ck.net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(ck.w))
+	}
+	t1 := time.Now()
+	ck.timing.Forward += t1.Sub(t0)
+	fs := jacobians.Backprop(ck.net, acts, s, ck.cols)
+	for _, f := range fs {
+		if b, ok := f.Factor.(lowrank.Budgeter); ok {
+			b.SetBudget(ck.scratch)
+		}
+		if pr, ok := f.Factor.(lowrank.Precisioner); ok {
+			pr.SetPrecision(ck.opts.Precision)
+		}
+	}
+	for t := 1; t < len(acts); t++ {
+		if !ck.kept[t] {
+			data := acts[t].RawMatrix().Data
+			scratch.Put(&data)
+			acts[t] = nil
+		}
+	}
+	ck.timing.Backprop += time.Since(t1)
+	return &chunkState{acts: acts, own: x != ck.batch.Inputs, factors: fs}
+}
+
+// release hands a chunk's activations back for reuse.
+func (st *chunkState) release() {
+	for t, a := range st.acts {
+		if a == nil || (t == 0 && !st.own) {
+			continue
+		}
+		data := a.RawMatrix().Data
+		scratch.Put(&data)
+	}
+	st.acts, st.factors = nil, nil
+}
+
+func (ck *chunker) releaseHeld() {
+	for _, st := range ck.held {
+		st.release()
+	}
+	ck.held = nil
+}
+
+// factorsOf restricts a chunk's layer factors to the block.
+func factorsOf(blk block, st *chunkState) []lowrank.Factor {
+	fs := make([]lowrank.Factor, len(blk.source))
+	for i, src := range blk.source {
+		fs[i] = st.factors[src].Select(blk.keep[i])
+	}
+	return fs
+}
+
+// view returns rows [r0, r1) and columns [c0, c1) of g's storage.
+func view(g *mat.SymDense, r0, r1, c0, c1 int) *mat.Dense {
+	raw := g.RawSymmetric()
+	var d mat.Dense
+	d.SetRawMatrix(blas64.General{Rows: r1 - r0, Cols: c1 - c0, Stride: raw.Stride, Data: raw.Data[r0*raw.Stride+c0 : (r1-1)*raw.Stride+c1]})
+	return &d
+}
+
+// diag returns the diagonal block [lo, hi) of g as a SymDense view.
+func diag(g *mat.SymDense, lo, hi int) *mat.SymDense {
+	raw := g.RawSymmetric()
+	var s mat.SymDense
+	s.SetRawSymmetric(blas64.Symmetric{N: hi - lo, Stride: raw.Stride, Uplo: raw.Uplo, Data: raw.Data[lo*raw.Stride+lo : (hi-1)*raw.Stride+hi]})
+	return &s
+}
+
+// gram assembles the block's Gram matrix (or, on the parameter side, its
+// D×D GGN) over the chunks, leaving the last group of chunks held.
+func (ck *chunker) gram(blk block, side Side) *mat.SymDense {
+	ck.releaseHeld()
+	if side == SideParameters {
+		d := blk.layout.Size()
+		g := newGram(d)
+		clearSym(g)
+		for ci := 0; ci < ck.chunks; ci++ {
+			st := ck.state(ci)
+			t0 := time.Now()
+			addParamGGN(g, factorsOf(blk, st), ck.opts.MemoryBudget)
+			ck.timing.Gram += time.Since(t0)
+			st.release()
+		}
+		return g
+	}
+	g := newGram(len(ck.idx) * ck.cols)
+	clearSym(g)
+	h := ck.plan.Held
+	cross := func(a, b *chunkState, ai, bi int) {
+		t0 := time.Now()
+		r0, r1 := ck.span(ai)
+		c0, c1 := ck.span(bi)
+		dst := view(g, r0, r1, c0, c1)
+		fb := factorsOf(blk, b)
+		for i, f := range factorsOf(blk, a) {
+			f.AddCrossTo(dst, fb[i])
+		}
+		ck.timing.Gram += time.Since(t0)
+	}
+	for g0 := 0; g0 < ck.chunks; g0 += h {
+		ck.releaseHeld()
+		g1 := min(g0+h, ck.chunks)
+		ck.heldLo = g0
+		for ci := g0; ci < g1; ci++ {
+			st := ck.state(ci)
+			t0 := time.Now()
+			lo, hi := ck.span(ci)
+			d := diag(g, lo, hi)
+			for _, f := range factorsOf(blk, st) {
+				f.AddGramTo(d)
+			}
+			ck.timing.Gram += time.Since(t0)
+			for j, other := range ck.held {
+				cross(other, st, g0+j, ci)
+			}
+			ck.held = append(ck.held, st)
+		}
+		for cj := g1; cj < ck.chunks; cj++ {
+			st := ck.state(cj)
+			for j, other := range ck.held {
+				cross(other, st, g0+j, cj)
+			}
+			st.release()
+		}
+	}
+	return g
+}
+
+// mapBack returns the unit eigenvectors e_j = V ũ_j/√λ_j (rows) for the
+// Gram eigenvectors ũ_j (the columns of u), summing the chunks'
+// contributions, with the sign convention of mapBackNormalized (u's
+// columns flipped along).
+func (ck *chunker) mapBack(blk block, u *mat.Dense, vals []float64) *mat.Dense {
+	k := len(vals)
+	ut := mat.DenseCopyOf(u.T())
+	for j, l := range vals {
+		row := ut.RawRowView(j)
+		for i := range row {
+			row[i] /= math.Sqrt(l)
+		}
+	}
+	out := mat.NewDense(k, blk.layout.Size(), nil)
+	var tmp []float64
+	add := func(ci int, st *chunkState) {
+		lo, hi := ck.span(ci)
+		uc := mat.DenseCopyOf(ut.Slice(0, k, lo, hi))
+		off := 0
+		for _, f := range factorsOf(blk, st) {
+			d := f.Dim()
+			if cap(tmp) < k*d {
+				tmp = make([]float64, k*d)
+			}
+			t := mat.NewDense(k, d, tmp[:k*d])
+			f.MulTo(t, uc)
+			dst := out.Slice(0, k, off, off+d).(*mat.Dense)
+			dst.Add(dst, t)
+			off += d
+		}
+	}
+	for j, st := range ck.held {
+		add(ck.heldLo+j, st)
+	}
+	heldLo, heldHi := ck.heldLo, ck.heldLo+len(ck.held)
+	ck.releaseHeld()
+	for ci := 0; ci < ck.chunks; ci++ {
+		if ci >= heldLo && ci < heldHi {
+			continue
+		}
+		st := ck.state(ci)
+		t0 := time.Now()
+		add(ci, st)
+		ck.timing.MapBack += time.Since(t0)
+		st.release()
+	}
+	flipped := make([]bool, k)
+	par.For(k, runtime.GOMAXPROCS(0), func(_, j int) {
+		flipped[j] = normalizeSign(out.RawRowView(j))
+	})
+	r, _ := u.Dims()
+	for j, f := range flipped {
+		if f {
+			for i := 0; i < r; i++ {
+				u.Set(i, j, -u.At(i, j))
+			}
+		}
+	}
+	return out
+}
+
+// chunkedLosses runs the forward pass of the whole batch in chunks and
+// returns the per-sample losses.
+func (ck *chunker) losses() ([]float64, error) {
+	t0 := time.Now()
+	defer func() { ck.timing.Forward += time.Since(t0) }()
+	n := ck.batch.Len()
+	out := make([]float64, 0, n)
+	for lo := 0; lo < n; lo += ck.plan.Chunk {
+		hi := min(lo+ck.plan.Chunk, n)
+		sub := SliceBatch(ck.batch, lo, hi)
+		acts := ck.net.Forward(sub.Inputs)
+		out = append(out, ck.net.Loss.PerSample(acts[len(acts)-1], sub.Targets)...)
+		model.ReleaseActivations(acts)
+	}
+	for i, l := range out {
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return nil, fmt.Errorf("vivit: the loss of sample %d is %v", i, l)
+		}
+	}
+	return out, nil
+}
+
+// blockTemplates resolves the option groups against the factors of one
+// chunk (every chunk's factors have the same structure).
+func (ck *chunker) blockTemplates() []block {
+	st := ck.state(0)
+	defer st.release()
+	p := &pass{net: ck.net, opts: ck.opts, factors: st.factors}
+	bs := p.blocks()
+	for i := range bs {
+		bs[i].factors = nil
+	}
+	return bs
+}
+
+// runChunked is TopEigen on a chunked plan.
+func runChunked(m *Model, b *Batch, k int, o Options, pl *Plan, idx []int, cols int) (*Result, error) {
+	ck := newChunker(m, b, o, pl, idx, cols)
+	defer ck.releaseHeld()
+	o.report("forward", 0, 1)
+	losses, err := ck.losses()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(idx),
+		Columns: cols, Loss: m.Loss.Weight(b.Len()) * sum(losses), Plan: pl}
+	blocks := ck.blockTemplates()
+	for bi, blk := range blocks {
+		out := Block{Name: blk.name, Layout: blk.layout, Rank: -1, Vectors: &mat.Dense{}}
+		side := o.chooseSide(blk.layout.Size(), cols*len(idx))
+		out.Side = side.String()
+		o.report("gram", bi, len(blocks))
+		g := ck.gram(blk, side)
+		o.report("eigensolve", bi, len(blocks))
+		t0 := time.Now()
+		vals, u, rank, err := topK(g, k, o)
+		releaseGram(g)
+		ck.timing.Eigen += time.Since(t0)
+		if err != nil {
+			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)
+		}
+		out.Rank, out.Values = rank, vals
+		if len(vals) > 0 {
+			switch {
+			case side == SideParameters:
+				out.Vectors, _ = parameterSideVectors(blk, u, vals, o.SkipVectors, false)
+			case o.SkipVectors:
+				normalizeColumnSigns(u)
+			default:
+				o.report("map-back", bi, len(blocks))
+				out.Vectors = ck.mapBack(blk, u, vals)
+			}
+		}
+		ck.releaseHeld()
+		res.Blocks = append(res.Blocks, out)
+	}
+	sides := make([]string, len(res.Blocks))
+	for i, b := range res.Blocks {
+		sides[i] = b.Side
+	}
+	res.Side = sideName(sides)
+	res.Timing = ck.timing
+	return res, nil
+}
+
+// spectrumChunked is Spectrum on a chunked plan.
+func spectrumChunked(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols int) (*SpectrumResult, error) {
+	ck := newChunker(m, b, o, pl, idx, cols)
+	defer ck.releaseHeld()
+	o.report("forward", 0, 1)
+	losses, err := ck.losses()
+	if err != nil {
+		return nil, err
+	}
+	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(idx),
+		Columns: cols, Loss: m.Loss.Weight(b.Len()) * sum(losses)}
+	blocks := ck.blockTemplates()
+	for bi, blk := range blocks {
+		side := o.chooseSide(blk.layout.Size(), cols*len(idx))
+		o.report("gram", bi, len(blocks))
+		g := ck.gram(blk, side)
+		ck.releaseHeld()
+		o.report("eigensolve", bi, len(blocks))
+		t0 := time.Now()
+		tr := 0.0
+		for i := 0; i < g.SymmetricDim(); i++ {
+			tr += g.At(i, i)
+		}
+		vals, err := eigen.Values(g)
+		releaseGram(g)
+		ck.timing.Eigen += time.Since(t0)
+		if err != nil {
+			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)
+		}
+		r := eigen.NumericalRank(vals, o.rankTol())
+		res.Blocks = append(res.Blocks, SpectrumBlock{Name: blk.name, Layout: blk.layout, Values: vals[:r], Trace: tr, Side: side.String()})
+	}
+	res.Timing = ck.timing
+	return res, nil
+}

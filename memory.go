@@ -1,0 +1,401 @@
+package vivit
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model"
+)
+
+// fallbackMemory is the default memory budget where the physical memory
+// cannot be read (no /proc/meminfo: systems other than Linux): 4 GiB.
+const fallbackMemory int64 = 4 << 30
+
+// physicalMemory is MemTotal of /proc/meminfo in bytes, or 0.
+var physicalMemory = sync.OnceValue(func() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			kb, err := strconv.ParseInt(fields[1], 10, 64)
+			if err != nil || kb <= 0 {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+})
+
+// DefaultMemoryBudget is the memory budget of a run whose
+// Options.MemoryBudget is 0: three quarters of the physical memory
+// (MemTotal of /proc/meminfo on Linux), or 4 GiB where that cannot be
+// read.
+func DefaultMemoryBudget() int64 {
+	if m := physicalMemory(); m > 0 {
+		return m / 4 * 3
+	}
+	return fallbackMemory
+}
+
+// budgetOrDefault returns the memory budget b, or DefaultMemoryBudget for
+// b ≤ 0.
+func budgetOrDefault(b int64) int64 {
+	if b <= 0 {
+		return DefaultMemoryBudget()
+	}
+	return b
+}
+
+// scratchShare is the part of a run's budget b that one operation on a
+// factor may use as scratch (lowrank.Budgeter): b/16, at most
+// lowrank.DefaultBudget (1 GiB) and at least 4 MiB.
+func scratchShare(b int64) int64 {
+	return max(min(budgetOrDefault(b)/16, lowrank.DefaultBudget), 4<<20)
+}
+
+// MemoryError is returned, before anything is computed, when no plan of a
+// run fits its memory budget.
+type MemoryError struct {
+	Budget int64 // the budget, bytes
+	Needed int64 // the least memory the run needs, bytes
+	// What names the entry point and what dominates the smallest plan.
+	What string
+}
+
+func (e *MemoryError) Error() string {
+	return fmt.Sprintf("vivit: %s needs at least %s of memory, more than the budget of %s (Options.MemoryBudget, --memory)", e.What, FormatBytes(e.Needed), FormatBytes(e.Budget))
+}
+
+// FormatBytes formats a byte count with a binary unit ("1.5 GiB").
+func FormatBytes(b int64) string {
+	const unit = 1024
+	if b < unit {
+		return fmt.Sprintf("%d B", b)
+	}
+	v, u := float64(b), 0
+	for v >= unit && u < 4 {
+		v /= unit
+		u++
+	}
+	return fmt.Sprintf("%.3g %s", v, []string{"B", "KiB", "MiB", "GiB", "TiB"}[u])
+}
+
+// Plan is how a run fits its memory budget: whether the factor
+// backpropagation runs over the whole curvature batch at once or over
+// chunks of samples, and the estimated bytes of each stage. The estimate
+// counts what the run allocates (activations, factors, Gram matrix or
+// D×D block, eigensolver, outputs, the factors' scratch), not the model,
+// the batch and the Go runtime's own overhead.
+type Plan struct {
+	Budget  int64 // the budget planned for, bytes
+	Samples int   // curvature samples
+	Columns int   // factor columns per sample
+	// Chunk is the number of samples whose factors are backpropagated
+	// together; Samples when the run is not chunked.
+	Chunk int
+	// Held is the number of chunks whose factors are held at once.
+	Held int
+	// Backprops is the number of chunk backpropagations (forward pass
+	// included) of the whole run: the chunks once for the Gram matrix,
+	// again where a pair of chunks is not held together, and once more
+	// for the map-back of those not held at its start.
+	Backprops int
+	Bytes     int64       // estimated peak, bytes
+	Stages    []PlanStage // the largest terms of the estimate
+}
+
+// Chunked reports whether the factor backpropagation runs over chunks.
+func (p *Plan) Chunked() bool { return p.Chunk < p.Samples }
+
+// PlanStage is one term of a Plan's estimate.
+type PlanStage struct {
+	Name  string
+	Bytes int64
+}
+
+func (p *Plan) String() string {
+	s := fmt.Sprintf("%s of %s", FormatBytes(p.Bytes), FormatBytes(p.Budget))
+	if p.Chunked() {
+		s += fmt.Sprintf(", %d samples in chunks of %d (%d held, %d backprops)", p.Samples, p.Chunk, p.Held, p.Backprops)
+	}
+	return s
+}
+
+// netSizes are the per-sample sizes of a network, in bytes, that the
+// planner combines.
+type netSizes struct {
+	acts     int64 // every activation of a forward pass (input copy included)
+	keptActs int64 // the activations the factors keep: parameter layers' inputs
+	factors  int64 // stored factors per factor column
+	maxT     int64 // the largest tensor, per factor column (backprop transients)
+	convs    []*model.Conv2d
+	maxDim   int64 // the largest parameter layer's tensor count
+}
+
+func sizesOf(net *model.Network) netSizes {
+	var s netSizes
+	numel := func(t int) int64 { return int64(model.Numel(net.TensorShape(t))) }
+	s.acts = 8 * numel(0)
+	kept := map[int]bool{0: true}
+	for i, nd := range net.Nodes {
+		out := numel(i + 1)
+		s.acts += 8 * out
+		s.maxT = max(s.maxT, 8*out)
+		pl, ok := nd.Op.(model.ParamLayer)
+		if !ok {
+			continue
+		}
+		kept[nd.Inputs[0]] = true
+		s.factors += 8 * out
+		dim := int64(0)
+		for _, p := range pl.Params() {
+			dim += int64(len(p.Data))
+		}
+		s.maxDim = max(s.maxDim, dim)
+		switch op := nd.Op.(type) {
+		case *model.Conv2d:
+			s.convs = append(s.convs, op)
+		case *model.Linear, *model.TokenLinear:
+		default:
+			// Other layers (normalisations, biases) may keep their block
+			// of V explicitly: one row of Dim per factor column.
+			s.factors += 8 * dim
+		}
+	}
+	for t := range kept {
+		s.keptActs += 8 * numel(t)
+	}
+	return s
+}
+
+// keptVBytes bounds the weight blocks of V that the convolutions' Gram
+// route keeps for MulTo (lowrank's keepV) for factors of rows rows with
+// the scratch budget scratch.
+func (s netSizes) keptVBytes(rows int64, scratch int64) int64 {
+	var b int64
+	for _, c := range s.convs {
+		g := c.Geom
+		vb := rows * int64(g.OutC*g.K()) * 8
+		sb := rows * int64(g.OutSize()) * 8
+		if vb <= scratch/4 && (vb <= 2*sb || vb <= 16<<20) {
+			b += vb
+		}
+	}
+	return b
+}
+
+// planInput is what the planner needs to know of a run.
+type planInput struct {
+	what       string // entry point, for the error
+	samples    int    // curvature samples
+	batch      int    // all samples (gradients, directional)
+	cols       int    // factor columns per sample
+	k          int    // eigenpairs; 0 for the whole spectrum
+	vectors    bool   // eigenvectors in parameter space are formed
+	blockDims  []int  // D of each block
+	sides      []Side // side of each block
+	chunkable  bool   // the entry point can run chunked
+	directionl bool   // gradient factors and cross matrices too
+}
+
+// eigenBytes estimates the eigensolver's memory for an n×n matrix.
+func eigenBytes(n, k int) int64 {
+	nn := int64(n)
+	if k > 0 && k <= n/8 && n >= 128 {
+		mb := int64(min(max(100, 2*k), n))
+		return 8 * nn * (2*mb + 4*int64(k) + 8)
+	}
+	return 8*nn*nn + 64*nn // dense or tridiagonal: a copy
+}
+
+// plan returns the cheapest plan of the run in within budget, or a
+// MemoryError naming the least memory any plan needs.
+func plan(net *model.Network, in planInput, budget int64) (*Plan, error) {
+	s := sizesOf(net)
+	c := int64(in.cols)
+	n := int64(in.samples)
+	r := n * c
+	scratch := scratchShare(budget)
+	// Fixed terms: the largest block's matrix and eigensolve (blocks run
+	// one after another), the outputs of all blocks, the scratch.
+	var matrix, outs int64
+	for i, d := range in.blockDims {
+		dd := int64(d)
+		var m int64
+		if in.sides[i] == SideParameters {
+			m = 8*dd*dd + 8*int64(paramChunkRows(d, int(r), scratch))*dd + eigenBytes(d, in.k)
+		} else {
+			m = 8*r*r + eigenBytes(int(r), in.k)
+		}
+		matrix = max(matrix, m)
+		k := int64(in.k)
+		if in.k == 0 {
+			k = 0
+		}
+		if in.vectors {
+			outs += 8 * k * dd
+		}
+		outs += 8 * k * r
+	}
+	mapBack := int64(0)
+	if in.vectors {
+		mapBack = 8 * int64(in.k) * s.maxDim
+	}
+	fixed := matrix + outs + mapBack + scratch
+	if in.directionl {
+		// The cross Gram matrix of the gradients (N × n·c) and the
+		// gradient factors (one column per sample); with a sub-batch the
+		// whole batch's curvature factors and their cross matrix too.
+		b := int64(in.batch)
+		fixed += 8*b*r + b*s.factors
+		if in.samples != in.batch {
+			fixed += 8*b*c*r + b*c*s.factors + b*s.acts
+		}
+	}
+	stage := func(name string, b int64) PlanStage { return PlanStage{name, b} }
+	whole := func(b int64) int64 { // one backprop of b samples, all kept
+		return b*(s.acts+c*s.factors+c*s.maxT) + s.keptVBytes(b*c, scratch)
+	}
+	p := &Plan{Budget: budget, Samples: in.samples, Columns: in.cols, Chunk: in.samples, Held: 1, Backprops: 1}
+	p.Bytes = fixed + whole(n)
+	p.Stages = []PlanStage{stage("matrix and eigensolve", matrix), stage("outputs and map-back", outs+mapBack), stage("factor scratch", scratch), stage("activations and factors", whole(n))}
+	if p.Bytes <= budget || !in.chunkable {
+		if p.Bytes > budget {
+			return nil, &MemoryError{Budget: budget, Needed: p.Bytes, What: in.what}
+		}
+		return p, nil
+	}
+	// Chunked: H held chunks of ch samples (kept activations and factors)
+	// plus one active chunk (all activations, factors and transients).
+	held := func(ch int64) int64 { return ch*(s.keptActs+c*s.factors) + s.keptVBytes(ch*c, scratch) }
+	active := whole
+	best := (*Plan)(nil)
+	bestCost := 0.0
+	least := int64(-1)
+	for chunks := 2; chunks <= in.samples; chunks++ {
+		ch := (in.samples + chunks - 1) / chunks
+		if chunks > 2 && (in.samples+ch-1)/ch != chunks {
+			continue // the same chunk size as a smaller count
+		}
+		chunks := (in.samples + ch - 1) / ch
+		need1 := fixed + held(int64(ch)) + active(int64(ch))
+		if least < 0 || need1 < least {
+			least = need1
+		}
+		room := budget - fixed - active(int64(ch))
+		h := int(room / max(held(int64(ch)), 1))
+		if h < 1 {
+			continue
+		}
+		h = min(h, chunks)
+		bp := chunkBackprops(chunks, h)
+		if c := chunkCost(chunks, ch, bp); best == nil || c < bestCost {
+			bestCost = c
+			best = &Plan{Budget: budget, Samples: in.samples, Columns: in.cols, Chunk: ch, Held: h, Backprops: bp,
+				Bytes: fixed + int64(h)*held(int64(ch)) + active(int64(ch))}
+			best.Stages = []PlanStage{p.Stages[0], p.Stages[1], p.Stages[2],
+				stage(fmt.Sprintf("%d held chunks of %d samples", h, ch), int64(h)*held(int64(ch))),
+				stage("one chunk's backprop", active(int64(ch)))}
+		}
+		if ch == 1 {
+			break
+		}
+	}
+	if best == nil {
+		return nil, &MemoryError{Budget: budget, Needed: least, What: in.what + fmt.Sprintf(" (chunked, with a %s matrix)", FormatBytes(matrix))}
+	}
+	return best, nil
+}
+
+// chunkCost models the time of a chunked schedule in sample
+// backpropagations: bp backpropagations of ch samples, plus an overhead of
+// about 8 samples' worth per backpropagation and per block of the Gram
+// matrix (unfolding inputs, forming blocks of V, small products).
+func chunkCost(chunks, ch, bp int) float64 {
+	return float64(bp*ch) + 8*float64(bp+chunks*(chunks+1)/2)
+}
+
+// chunkBackprops counts the chunk backpropagations of the chunked
+// schedule (see chunkedGram) over chunks chunks with h held at once.
+func chunkBackprops(chunks, h int) int {
+	bp := 0
+	last := 0
+	for g0 := 0; g0 < chunks; g0 += h {
+		g1 := min(g0+h, chunks)
+		bp += g1 - g0 + (chunks - g1)
+		last = g1 - g0
+	}
+	return bp + chunks - last // the map-back recomputes all but the last group
+}
+
+// blockDims returns the parameter count of each block of the options'
+// groups (the whole network when there are none).
+func (o *Options) blockDims(m *Model) []int {
+	if o.Groups == nil {
+		return []int{m.NumParams()}
+	}
+	size := map[string]int{}
+	for _, p := range m.Params() {
+		size[p.Name] = len(p.Data)
+	}
+	dims := make([]int, len(o.Groups))
+	for i, g := range o.Groups {
+		for _, name := range g.Params {
+			dims[i] += size[name]
+		}
+	}
+	return dims
+}
+
+// planRun validates the inputs of an entry point and plans it: k
+// eigenpairs (0: the whole spectrum), with directional derivatives or
+// not. It returns the plan, the curvature samples and the factor columns
+// per sample.
+func planRun(what string, m *Model, b *Batch, k int, o *Options, directional bool) (*Plan, []int, int, error) {
+	if m == nil {
+		return nil, nil, 0, errNilModel
+	}
+	if o == nil {
+		o = &Options{}
+	}
+	if err := b.Check(m); err != nil {
+		return nil, nil, 0, err
+	}
+	if err := o.check(m, b.Len()); err != nil {
+		return nil, nil, 0, err
+	}
+	idx := o.curvatureSamples(b.Len())
+	cols := m.Loss.ReducedCols(m.NumOutputs())
+	if o.MCSamples > 0 {
+		cols = o.MCSamples
+	}
+	in := planInput{what: what, samples: len(idx), batch: b.Len(), cols: cols, k: k,
+		vectors: k > 0 && !o.SkipVectors, blockDims: o.blockDims(m),
+		chunkable: !directional, directionl: directional}
+	for _, d := range in.blockDims {
+		in.sides = append(in.sides, o.chooseSide(d, cols*len(idx)))
+	}
+	pl, err := plan(m, in, budgetOrDefault(o.MemoryBudget))
+	return pl, idx, cols, err
+}
+
+// PlanTopEigen returns the memory plan of TopEigen(m, b, k, opts) without
+// running it, or the *MemoryError TopEigen would return.
+func PlanTopEigen(m *Model, b *Batch, k int, opts *Options) (*Plan, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("vivit: k must be at least 1, got %d", k)
+	}
+	pl, _, _, err := planRun("TopEigen", m, b, k, opts, false)
+	return pl, err
+}
