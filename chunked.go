@@ -56,7 +56,7 @@ type chunkState struct {
 
 func newChunker(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols int) *chunker {
 	ck := &chunker{net: m, batch: b, opts: o, plan: pl, idx: idx, cols: cols,
-		w: m.Loss.Weight(len(idx)), scratch: scratchShare(o.MemoryBudget)}
+		w: m.Loss.Weight(len(idx)), scratch: o.scratch()}
 	ck.chunks = (len(idx) + pl.Chunk - 1) / pl.Chunk
 	ck.kept = make([]bool, len(m.Nodes)+1)
 	ck.kept[0] = true
@@ -170,7 +170,7 @@ func (ck *chunker) gram(blk block, side Side) *mat.SymDense {
 		for ci := 0; ci < ck.chunks; ci++ {
 			st := ck.state(ci)
 			t0 := time.Now()
-			addParamGGN(g, factorsOf(blk, st), ck.opts.MemoryBudget)
+			addParamGGN(g, factorsOf(blk, st), ck.opts.scratch())
 			ck.timing.Gram += time.Since(t0)
 			st.release()
 		}

@@ -65,7 +65,7 @@ func TestConvSubBatchDense(t *testing.T) {
 		b := tinyBatch(m, 5, uint64(300+li))
 		ref := buildDense(m, b)
 		sub := []int{3, 0}
-		checkSubBatchDense(t, l, m, b, ref, 3, &vivit.Options{SubBatch: sub, MemoryBudget: 2048})
+		checkSubBatchDense(t, l, m, b, ref, 3, &vivit.Options{SubBatch: sub, ScratchBudget: 2048})
 	}
 }
 
@@ -87,7 +87,7 @@ func TestConvMemoryBudget(t *testing.T) {
 		}
 		for _, budget := range []int64{1, 3000} {
 			o := base
-			o.MemoryBudget = budget
+			o.ScratchBudget = budget
 			got, err := vivit.Directional(m, b, 4, &o)
 			if err != nil {
 				t.Fatal(err)

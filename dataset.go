@@ -401,7 +401,7 @@ func (r *stream) load(bi int) (*batchState, error) {
 	} else {
 		r.net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(r.w))
 	}
-	p.factors = configure(jacobians.Backprop(r.net, p.acts, s, r.cols), opts.MemoryBudget, lowrank.Float64)
+	p.factors = configure(jacobians.Backprop(r.net, p.acts, s, r.cols), opts.scratch(), lowrank.Float64)
 	p.cols = r.cols
 	p.idx = allSamples(nb)
 	r.timing.Backprop += time.Since(t0)
@@ -533,7 +533,7 @@ func (r *stream) accumulate() ([]*mat.SymDense, error) {
 		}
 		t0 := time.Now()
 		for i, blk := range st.blocks {
-			addParamGGN(gs[i], blk.factors, r.opts.MemoryBudget)
+			addParamGGN(gs[i], blk.factors, r.opts.scratch())
 		}
 		r.timing.Gram += time.Since(t0)
 		st.p.release()

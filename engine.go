@@ -110,13 +110,12 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 		s = mat.NewDense(len(idx)*cols, c, nil)
 		p.net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(w))
 	}
-	return configure(jacobians.Backprop(p.net, acts, s, cols), p.opts.MemoryBudget, p.opts.Precision), cols
+	return configure(jacobians.Backprop(p.net, acts, s, cols), p.opts.scratch(), p.opts.Precision), cols
 }
 
-// configure passes the scratch share of the run's memory budget
-// (scratchShare) and the precision to the factors that take them.
-func configure(fs []jacobians.LayerFactor, budget int64, prec lowrank.Precision) []jacobians.LayerFactor {
-	scratch := scratchShare(budget)
+// configure passes the scratch budget (Options.ScratchBudget) and the
+// precision to the factors that take them.
+func configure(fs []jacobians.LayerFactor, scratch int64, prec lowrank.Precision) []jacobians.LayerFactor {
 	for _, f := range fs {
 		if b, ok := f.Factor.(lowrank.Budgeter); ok {
 			b.SetBudget(scratch)
@@ -136,7 +135,7 @@ func (p *pass) gradientFactors() []jacobians.LayerFactor {
 	g := mat.NewDense(n, c, nil)
 	p.net.Loss.GradTo(g, z, p.batch.Targets)
 	// Gradients stay float64 whatever Options.Precision says.
-	return configure(jacobians.Backprop(p.net, p.acts, g, 1), p.opts.MemoryBudget, lowrank.Float64)
+	return configure(jacobians.Backprop(p.net, p.acts, g, 1), p.opts.scratch(), lowrank.Float64)
 }
 
 // block is one parameter group resolved against the factors.

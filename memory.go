@@ -57,6 +57,15 @@ func budgetOrDefault(b int64) int64 {
 	return b
 }
 
+// scratch returns the factors' scratch budget: ScratchBudget, or the
+// share of the memory budget.
+func (o *Options) scratch() int64 {
+	if o.ScratchBudget > 0 {
+		return o.ScratchBudget
+	}
+	return scratchShare(o.MemoryBudget)
+}
+
 // scratchShare is the part of a run's budget b that one operation on a
 // factor may use as scratch (lowrank.Budgeter): b/16, at most
 // lowrank.DefaultBudget (1 GiB) and at least 4 MiB.
@@ -221,12 +230,11 @@ func eigenBytes(n, k int) int64 {
 
 // plan returns the cheapest plan of the run in within budget, or a
 // MemoryError naming the least memory any plan needs.
-func plan(net *model.Network, in planInput, budget int64) (*Plan, error) {
+func plan(net *model.Network, in planInput, budget, scratch int64) (*Plan, error) {
 	s := sizesOf(net)
 	c := int64(in.cols)
 	n := int64(in.samples)
 	r := n * c
-	scratch := scratchShare(budget)
 	// Fixed terms: the largest block's matrix and eigensolve (blocks run
 	// one after another), the outputs of all blocks, the scratch.
 	var matrix, outs int64
@@ -358,6 +366,10 @@ func (o *Options) blockDims(m *Model) []int {
 	return dims
 }
 
+// headroom: plans keep 1/headroom of the budget free for what they do not
+// count: the Go runtime, garbage not yet collected, fragmentation.
+const headroom = 10
+
 // planRun validates the inputs of an entry point and plans it: k
 // eigenpairs (0: the whole spectrum), with directional derivatives or
 // not. It returns the plan, the curvature samples and the factor columns
@@ -386,8 +398,17 @@ func planRun(what string, m *Model, b *Batch, k int, o *Options, directional boo
 	for _, d := range in.blockDims {
 		in.sides = append(in.sides, o.chooseSide(d, cols*len(idx)))
 	}
-	pl, err := plan(m, in, budgetOrDefault(o.MemoryBudget))
-	return pl, idx, cols, err
+	budget := budgetOrDefault(o.MemoryBudget)
+	pl, err := plan(m, in, budget-budget/headroom, o.scratch())
+	if err != nil {
+		if me, ok := err.(*MemoryError); ok {
+			me.Budget = budget
+			me.Needed += me.Needed / (headroom - 1)
+		}
+		return nil, nil, 0, err
+	}
+	pl.Budget = budget
+	return pl, idx, cols, nil
 }
 
 // PlanTopEigen returns the memory plan of TopEigen(m, b, k, opts) without

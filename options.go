@@ -35,13 +35,32 @@ type Options struct {
 	// zero: λ ≤ RankTol·λ₁ is dropped and never divided by. 0 means 1e-10,
 	// the fixtures' convention.
 	RankTol float64
-	// MemoryBudget bounds, in bytes, the scratch memory that one operation
-	// on a layer's factor may allocate: a convolution forms its block of V
-	// in column chunks, and unfolds inputs, within it. 0 means
-	// lowrank.DefaultBudget (1 GiB). The Gram matrices, the backpropagated
-	// factors and the activations are not counted, nor are the BLAS's own
-	// packing buffers (bounded by the BLAS, a few MiB, independent of N).
+	// MemoryBudget bounds, in bytes, the peak memory of a whole run of
+	// TopEigen, Directional or Spectrum: activations, factors, the Gram
+	// matrix (or D×D block), the eigensolver and the outputs (see Plan).
+	// The run is planned before anything is allocated: when the whole
+	// batch's factors do not fit, TopEigen and Spectrum backpropagate them
+	// over chunks of samples and recompute chunks they cannot hold (same
+	// results up to rounding, more time); when no plan fits, the run
+	// returns a *MemoryError naming the least memory it needs. 0 means
+	// DefaultMemoryBudget (three quarters of the physical memory). One
+	// tenth of the budget is left for what the plan does not count: the
+	// Go runtime and garbage not yet collected. The library does not set
+	// the Go runtime's memory limit; a program that wants the budget to
+	// hold for the process's resident memory should also call
+	// debug.SetMemoryLimit(budget) (the CLI does, for --memory), which
+	// makes the collector reclaim garbage before the heap outgrows it.
+	// The other entry points (ComputeStats, Newton, Variance, data sets)
+	// use the budget for their D×D blocks and the factors' scratch only.
 	MemoryBudget int64
+	// ScratchBudget bounds, in bytes, the scratch memory that one
+	// operation on a layer's factor may allocate: a convolution forms its
+	// block of V in column chunks, and unfolds inputs, within it, and the
+	// parameter side forms chunks of V's columns within a quarter of it.
+	// 0 means a sixteenth of the memory budget, between 4 MiB and 1 GiB.
+	// The BLAS's own packing buffers (a few MiB, independent of N) are not
+	// counted.
+	ScratchBudget int64
 	// SkipVectors leaves out the eigenvectors in parameter space: the
 	// map-back, k·N·D multiply-adds, and the k·D float64s of Block.Vectors
 	// (8 GB for k = 10 and 100M parameters), which the directional
@@ -141,6 +160,9 @@ func (o *Options) check(m *Model, n int) error {
 	}
 	if o.MemoryBudget < 0 {
 		return fmt.Errorf("vivit: MemoryBudget must be ≥ 0, got %d", o.MemoryBudget)
+	}
+	if o.ScratchBudget < 0 {
+		return fmt.Errorf("vivit: ScratchBudget must be ≥ 0, got %d", o.ScratchBudget)
 	}
 	if o.RankTol < 0 || o.RankTol >= 1 {
 		return fmt.Errorf("vivit: RankTol must be in [0, 1), got %g", o.RankTol)

@@ -95,7 +95,7 @@ func (o *Options) chooseSide(d, r int) Side {
 		return SideGram
 	}
 	g, p := sideCosts(d, r)
-	if p < g && parameterSideBytes(d, r, o.MemoryBudget) <= budgetOrDefault(o.MemoryBudget) {
+	if p < g && parameterSideBytes(d, r, o.scratch()) <= budgetOrDefault(o.MemoryBudget) {
 		return SideParameters
 	}
 	return SideGram
@@ -109,7 +109,7 @@ func (p *pass) paramGGN(blk block, bi, nblocks int) *mat.SymDense {
 	d := blk.layout.Size()
 	g := newGram(d)
 	clearSym(g)
-	addParamGGN(g, blk.factors, p.opts.MemoryBudget)
+	addParamGGN(g, blk.factors, p.opts.scratch())
 	p.timing.Gram += time.Since(t0)
 	return g
 }

@@ -25,6 +25,7 @@ func main() {
 	mc := flag.Int("mc", 0, "Monte-Carlo samples (0: exact)")
 	mem := flag.Int64("memory", 0, "memory budget in MiB (0: the default)")
 	limit := flag.Bool("limit", true, "set the Go runtime's memory limit to the budget")
+	planOnly := flag.Bool("plan", false, "print the plan only")
 	flag.Parse()
 	m, b, err := bench.ThreeC3D(*n, 1)
 	if err != nil {
@@ -32,6 +33,15 @@ func main() {
 		os.Exit(1)
 	}
 	o := &vivit.Options{MCSamples: *mc, Seed: 1, MemoryBudget: *mem << 20}
+	pl, err := vivit.PlanTopEigen(m, b, *k, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Printf("plan: %v %+v\n", pl, pl.Stages)
+	if *planOnly {
+		return
+	}
 	if *limit && *mem > 0 {
 		debug.SetMemoryLimit(*mem << 20)
 	}
