@@ -113,7 +113,7 @@ const DefaultStreamTol = 1e-8
 // DataSetOptions are the knobs of the data-set entry points.
 type DataSetOptions struct {
 	// Options are the curvature knobs, as for a mini-batch, with these
-	// differences: SubBatch must be nil; MemoryBudget (0: 1 GiB) bounds
+	// differences: SubBatch must be nil; MemoryBudget (0: DefaultMemoryBudget) bounds
 	// the D×D blocks of MethodParameters, and the Lanczos basis and the
 	// cache of batch factors of MethodLanczos; Monte-Carlo draws are keyed
 	// by a sample's index in the data set; Solver applies to the dense

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -138,4 +139,23 @@ func parseByteSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a memory size such as 512MiB or 2GiB", s)
 	}
 	return int64(v * mult), nil
+}
+
+// applyMemory sets the run's memory budget from --memory (default: the
+// library's, a share of physical memory) and ties the Go runtime's memory
+// limit to it, so that the collector reclaims garbage before the heap
+// outgrows the budget. The library leaves the limit alone; the CLI owns
+// its process.
+func (c *common) applyMemory(o *vivit.Options) error {
+	budget := vivit.DefaultMemoryBudget()
+	if c.memory != "" {
+		b, err := parseByteSize(c.memory)
+		if err != nil {
+			return usagef("--memory: %v", err)
+		}
+		budget = b
+		o.MemoryBudget = b
+	}
+	debug.SetMemoryLimit(budget)
+	return nil
 }

@@ -171,6 +171,9 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 	if err != nil {
 		return err
 	}
+	if res.Plan != nil && res.Plan.Chunked() {
+		c.note("memory plan: " + res.Plan.String())
+	}
 	var warnings []string
 	for _, blk := range res.Blocks {
 		if len(blk.Values) < *k {
