@@ -3,6 +3,7 @@ package vivit_test
 import (
 	"errors"
 	"math"
+	"runtime/debug"
 	"testing"
 
 	"github.com/vivit-go/vivit"
@@ -105,4 +106,75 @@ func chunkingBudget(t *testing.T, m *vivit.Model, b *vivit.Batch, k int, o *vivi
 	}
 	t.Fatalf("no budget chunks the batch with at most %d held chunks", held)
 	return nil
+}
+
+// TestChunkedSpectrum checks the chunked Spectrum against an unbudgeted
+// one, with per-layer groups (the parameter side for the small blocks).
+func TestChunkedSpectrum(t *testing.T) {
+	m, b, err := bench.ThreeC3D(6, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := vivit.Options{MCSamples: 1, Seed: 2, Groups: vivit.LayerGroups(m)}
+	ref, err := vivit.Spectrum(m, b, &base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := base
+	chunkingBudget(t, m, b, 6, &o, 1)
+	got, err := vivit.Spectrum(m, b, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for bi, rb := range ref.Blocks {
+		gb := got.Blocks[bi]
+		if len(gb.Values) != len(rb.Values) || gb.Side != rb.Side {
+			t.Fatalf("block %s: %d values on the %s side, want %d on the %s side", rb.Name, len(gb.Values), gb.Side, len(rb.Values), rb.Side)
+		}
+		for j := range rb.Values {
+			if !(math.Abs(gb.Values[j]-rb.Values[j]) <= 1e-9*rb.Values[0]) {
+				t.Errorf("block %s: λ_%d = %g, want %g", rb.Name, j, gb.Values[j], rb.Values[j])
+			}
+		}
+		if !(math.Abs(gb.Trace-rb.Trace) <= 1e-12*rb.Trace) {
+			t.Errorf("block %s: trace %g, want %g", rb.Name, gb.Trace, rb.Trace)
+		}
+	}
+}
+
+// TestPeakWithinPlan measures the peak heap of chunked and unchunked runs
+// (with the Go memory limit set to the budget, as the CLI does) and checks
+// it stays within the budget the plan was made for (the plan's estimate
+// plus the tenth it leaves as headroom), with a margin of another tenth
+// for garbage the collector has not reclaimed yet: measured 0.6–1.2 of
+// the estimate, the highest with one held chunk.
+func TestPeakWithinPlan(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("measures memory: not in -short or under the race detector")
+	}
+	m, b, err := bench.ThreeC3D(24, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mc   int
+		held int
+	}{{0, 1}, {0, 3}, {1, 2}} {
+		o := &vivit.Options{MCSamples: tc.mc, Seed: 1}
+		pl := chunkingBudget(t, m, b, 5, o, tc.held)
+		old := debug.SetMemoryLimit(o.MemoryBudget)
+		var res *vivit.Result
+		peak := bench.PeakHeap(func() { res, err = vivit.TopEigen(m, b, 5, o) })
+		debug.SetMemoryLimit(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("mc=%d: plan %v, measured peak heap %s (%.2f of the estimate)", tc.mc, pl, vivit.FormatBytes(int64(peak)), float64(peak)/float64(pl.Bytes))
+		if !(int64(peak) <= pl.Budget+pl.Budget/10) {
+			t.Errorf("mc=%d: peak heap %d bytes above the budget %d (plan %v)", tc.mc, peak, pl.Budget, pl)
+		}
+		if !res.Plan.Chunked() {
+			t.Errorf("mc=%d: not chunked", tc.mc)
+		}
+	}
 }

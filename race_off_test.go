@@ -1,0 +1,5 @@
+//go:build !race
+
+package vivit_test
+
+const raceEnabled = false
