@@ -546,6 +546,11 @@ func asFloat(d *tensorData) *tensorData {
 }
 
 func opPow(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	if in[0].kind == constant && in[1].kind == constant && !in[0].c.isInt {
+		// A constant power, such as the attention scale √d that a traced
+		// (d // h) ** 0.5 exports as Cast → Pow: folded.
+		return one(foldPow(in[0].c, in[1].c))
+	}
 	x, err := act(in[0], "base")
 	if err != nil {
 		return nil, err
