@@ -149,6 +149,12 @@ func BackpropReleasing(net *model.Network, acts []*mat.Dense, s *mat.Dense, c in
 				fac[t], fac[i+1] = cur, nil
 				break
 			}
+			// A second reader of t adds its part to t's factor directly
+			// when it can, instead of through a matrix of its own.
+			if al, ok := op.(model.AccumulatingLayer); ok && fac[t] != nil && fac[t] != cur {
+				al.BackwardInputAdd(fac[t], cur, acts[t], acts[i+1], c)
+				break
+			}
 			d := newFactor(t)
 			op.BackwardInput(d, cur, acts[t], acts[i+1], c)
 			add(t, d)
