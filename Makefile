@@ -2,10 +2,14 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: build test test-openblas race bench bench-openblas gobench run fuzz vet generate
+.PHONY: install build test test-openblas race bench bench-openblas gobench run fuzz vet generate
 
 build:
 	$(GO) build ./...
+
+# Installs the vivit command into $(go env GOPATH)/bin (or $GOBIN).
+install:
+	$(GO) install ./cmd/vivit
 
 test:
 	$(GO) test ./...
@@ -44,6 +48,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./safetensors
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./npy
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./torchpt
-	$(GO) test -run '^$$' -fuzz '^FuzzArchitecture$$' -fuzztime $(FUZZTIME) ./model
-	$(GO) test -run '^$$' -fuzz '^FuzzCheckpoint$$' -fuzztime $(FUZZTIME) ./model
+	$(GO) test -run '^$$' -fuzz '^FuzzArchitecture$$' -fuzztime $(FUZZTIME) ./checkpoint
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckpoint$$' -fuzztime $(FUZZTIME) ./checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./onnx

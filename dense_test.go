@@ -10,13 +10,14 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/model"
 )
 
 // tinyNet builds a random network from an architecture JSON.
 func tinyNet(t testing.TB, arch string, seed uint64) *vivit.Model {
 	t.Helper()
-	a, err := model.ParseArchitecture([]byte(arch))
+	a, err := checkpoint.ParseArchitecture([]byte(arch))
 	if err != nil {
 		t.Fatal(err)
 	}

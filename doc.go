@@ -35,6 +35,16 @@
 // the loss Hessian (MCSamples, Seed), a curvature sub-batch (SubBatch) and
 // block-diagonal parameter groups (Groups).
 //
+// # Files
+//
+// LoadModel reads a model that describes itself (an ONNX graph, or a
+// safetensors checkpoint of a sequential network with its architecture in
+// the metadata); LoadModelWith also reads PyTorch state_dicts (.pt) and
+// plain safetensors with an architecture JSON, and replaces the loss.
+// LoadBatch reads a batch file (.safetensors or .pt), LoadBatchArrays
+// separate inputs and targets (.npy or .pt). Packages onnx, checkpoint and
+// batch are the readers underneath; docs/formats.md specifies the files.
+//
 // # Conventions
 //
 // Parameters are flattened in state_dict order, each tensor row-major in its

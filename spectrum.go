@@ -26,6 +26,7 @@ type SpectrumResult struct {
 	BatchSize        int
 	CurvatureSamples int
 	Columns          int
+	Loss             float64 // L = w Σ ℓ_n
 	Blocks           []SpectrumBlock
 	Timing           Timing
 }
@@ -38,7 +39,7 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 		return nil, err
 	}
 	defer p.release()
-	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols}
+	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols, Loss: p.w * sum(p.losses)}
 	blocks := p.blocks()
 	for bi, blk := range blocks {
 		g := p.gram(blk, bi, len(blocks))

@@ -3,9 +3,7 @@ package vivit
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/floats"
@@ -20,7 +18,6 @@ import (
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
-	"github.com/vivit-go/vivit/onnx"
 )
 
 // Model is a network (a directed acyclic graph of operations) with its
@@ -32,24 +29,6 @@ type Batch = model.Batch
 
 // Layout says where each named tensor sits in a flat parameter vector.
 type Layout = model.Layout
-
-// LoadModel reads a model: an ONNX graph (.onnx, exported from PyTorch as
-// docs/formats.md says; its loss from the metadata property vivit.loss,
-// else cross_entropy:mean) or a safetensors checkpoint with the
-// architecture in its metadata.
-func LoadModel(path string) (*Model, error) {
-	if strings.EqualFold(filepath.Ext(path), ".onnx") {
-		om, err := onnx.ReadFile(path, nil)
-		if err != nil {
-			return nil, err
-		}
-		return om.Net, nil
-	}
-	return model.LoadCheckpoint(path, nil)
-}
-
-// LoadBatch reads a batch (safetensors with "inputs" and "targets") for m.
-func LoadBatch(path string, m *Model) (*Batch, error) { return model.LoadBatch(path, m) }
 
 // Block holds the results for one parameter group (the whole network when
 // no groups are given).

@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
 )
@@ -38,7 +39,7 @@ func Build(inputShape []int, layers []map[string]any, n int, seed uint64) (*vivi
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := model.ParseArchitecture(js)
+	a, err := checkpoint.ParseArchitecture(js)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,7 +12,8 @@ import (
 	"fmt"
 
 	"github.com/vivit-go/vivit"
-	"github.com/vivit-go/vivit/model"
+	"github.com/vivit-go/vivit/batch"
+	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/safetensors"
 )
 
@@ -35,7 +36,7 @@ func Load() (*vivit.Model, *vivit.Batch, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded model: %w", err)
 	}
-	m, err := model.FromSafetensors(mf, nil)
+	m, err := checkpoint.FromSafetensors(mf, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded model: %w", err)
 	}
@@ -43,7 +44,7 @@ func Load() (*vivit.Model, *vivit.Batch, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded batch: %w", err)
 	}
-	b, err := model.BatchFromSafetensors(bf, m)
+	b, err := batch.FromSafetensors(bf, m)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded batch: %w", err)
 	}

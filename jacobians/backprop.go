@@ -132,7 +132,7 @@ func BackpropReleasing(net *model.Network, acts []*mat.Dense, s *mat.Dense, c in
 			}
 			f := pl.Factor(cur, acts[nd.Inputs[0]], c)
 			out = append(out, LayerFactor{Node: i, Params: names, Factor: f, whole: f})
-			if c, ok := pl.(model.FactorCopier); !ok || !c.FactorCopiesRows() {
+			if fc, ok := pl.(model.FactorCopier); !ok || !fc.FactorCopiesRows() {
 				kept[i+1] = true
 			}
 		}

@@ -6,6 +6,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/batch"
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/onnx"
@@ -22,7 +23,7 @@ func TestBackpropReleasing(t *testing.T) {
 		t.Fatal(err)
 	}
 	net := m.Net
-	b, err := model.LoadBatch("../testdata/fixtures/vit_digits/batch.safetensors", net)
+	b, err := batch.Load("../testdata/fixtures/vit_digits/batch.safetensors", net)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,15 +56,23 @@ func broadcastIndex(in, out []int) []int32 {
 			st *= in[j]
 		}
 	}
-	idx := make([]int32, Numel(out))
-	pos := make([]int, len(out))
-	at := 0
+	return stridedIndex(out, stride, 0)
+}
+
+// stridedIndex returns, for every flat index k of the row-major shape,
+// base + Σ_i pos_i·stride[i] where pos is k's multi-index: the offsets a
+// strided view reads (a broadcast, a transpose, a padded or reduced
+// layout).
+func stridedIndex(shape, stride []int, base int) []int32 {
+	idx := make([]int32, Numel(shape))
+	pos := make([]int, len(shape))
+	at := base
 	for k := range idx {
 		idx[k] = int32(at)
-		for i := len(out) - 1; i >= 0; i-- {
+		for i := len(shape) - 1; i >= 0; i-- {
 			pos[i]++
 			at += stride[i]
-			if pos[i] < out[i] {
+			if pos[i] < shape[i] {
 				break
 			}
 			at -= stride[i] * pos[i]
@@ -72,6 +80,17 @@ func broadcastIndex(in, out []int) []int32 {
 		}
 	}
 	return idx
+}
+
+// rowMajorStrides returns the strides of a row-major tensor of the shape.
+func rowMajorStrides(shape []int) []int {
+	st := make([]int, len(shape))
+	s := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = s
+		s *= shape[i]
+	}
+	return st
 }
 
 // bcAt returns idx[k], or k for the identity map.

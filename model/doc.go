@@ -1,5 +1,8 @@
-// Package model holds the networks and losses that vivit analyses, and
-// reads sequential networks from PyTorch checkpoints.
+// Package model holds the networks (directed acyclic graphs of
+// operations), their operators and losses, and the in-memory batches that
+// vivit analyses. It reads no files: package checkpoint reads sequential
+// networks from safetensors or PyTorch checkpoints with an architecture
+// JSON, package onnx reads ONNX graphs, and package batch reads batches.
 //
 // # Graphs
 //
@@ -29,8 +32,8 @@
 //
 // # Errors
 //
-// Building a network from an architecture, loading tensors and checking a
-// batch return errors that name the layer, tensor or field at fault. Methods
-// on a built network panic only on programmer misuse (a matrix of the wrong
-// shape), never on user input.
+// Constructors and checking a batch return errors that name the shape,
+// axis, tensor or attribute at fault. Methods on a built network panic
+// only on programmer misuse (a matrix of the wrong shape), never on user
+// input.
 package model

@@ -68,6 +68,15 @@ type ParamLayer interface {
 	Factor(s, in *mat.Dense, cols int) lowrank.Factor
 }
 
+// A FactorCopier is a ParamLayer whose factor block may keep a copy of
+// what it needs of the factor rows s instead of referencing them. When
+// FactorCopiesRows reports true, the backward pass may recycle s as soon
+// as the layer's input factor has been computed.
+type FactorCopier interface {
+	ParamLayer
+	FactorCopiesRows() bool
+}
+
 // Param is one named parameter tensor.
 type Param struct {
 	Name  string // state_dict name, e.g. "0.weight"

@@ -1,6 +1,10 @@
 package model
 
-import "gonum.org/v1/gonum/mat"
+import (
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+)
 
 // reshape changes a sample's shape but not its flat storage (flatten).
 type reshape struct {
@@ -22,4 +26,17 @@ func (r *reshape) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	if dst != s {
 		dst.Copy(s)
 	}
+}
+
+// NewFlatten returns PyTorch's Flatten (start_dim 1, end_dim -1) on
+// per-sample shape shape: a reshape to one axis, of type "flatten".
+func NewFlatten(shape []int) Layer {
+	return &reshape{name: "flatten", in: slices.Clone(shape), out: []int{Numel(shape)}}
+}
+
+// NewDropout returns PyTorch's Dropout in evaluation mode, where it is
+// the identity, on per-sample shape shape; its type is "dropout".
+func NewDropout(shape []int) Layer {
+	s := slices.Clone(shape)
+	return &reshape{name: "dropout", in: s, out: s}
 }

@@ -130,22 +130,13 @@ func NewPad(shape []int, before, after []int) (Layer, error) {
 		return nil, err
 	}
 	l := &Pad{in: slices.Clone(shape), out: out, Before: slices.Clone(before), After: slices.Clone(after)}
-	l.idx = make([]int32, Numel(shape))
-	pos := make([]int, len(shape))
-	for k := range l.idx {
-		o := 0
-		for i, p := range pos {
-			o = o*out[i] + p + before[i]
-		}
-		l.idx[k] = int32(o)
-		for i := len(pos) - 1; i >= 0; i-- {
-			pos[i]++
-			if pos[i] < shape[i] {
-				break
-			}
-			pos[i] = 0
-		}
+	// Input entry k goes to the output at its position shifted by before.
+	st := rowMajorStrides(out)
+	base := 0
+	for i, b := range before {
+		base += b * st[i]
 	}
+	l.idx = stridedIndex(shape, st, base)
 	return l, nil
 }
 
@@ -225,24 +216,14 @@ func NewReduceMean(shape []int, axes []int, keepDims bool) (Layer, error) {
 	if l.out == nil {
 		l.out = []int{}
 	}
-	l.idx = make([]int32, Numel(shape))
-	pos := make([]int, len(shape))
-	for k := range l.idx {
-		o := 0
-		for i, p := range pos {
-			if !reduced[i] {
-				o = o*kept[i] + p
-			}
-		}
-		l.idx[k] = int32(o)
-		for i := len(pos) - 1; i >= 0; i-- {
-			pos[i]++
-			if pos[i] < shape[i] {
-				break
-			}
-			pos[i] = 0
+	// Input entry k adds to the output entry of its kept axes' position.
+	st := rowMajorStrides(kept)
+	for i := range st {
+		if reduced[i] {
+			st[i] = 0
 		}
 	}
+	l.idx = stridedIndex(shape, st, 0)
 	return l, nil
 }
 

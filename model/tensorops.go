@@ -226,28 +226,13 @@ func NewTranspose(shape []int, perm []int) (Layer, error) {
 	for i, p := range perm {
 		out[i] = shape[p]
 	}
-	// inStride[a] is the step in the input of one along axis a.
-	inStride := make([]int, r)
-	st := 1
-	for a := r - 1; a >= 0; a-- {
-		inStride[a] = st
-		st *= shape[a]
+	// Output axis a steps through the input with input axis perm[a]'s stride.
+	inStride := rowMajorStrides(shape)
+	stride := make([]int, r)
+	for a, p := range perm {
+		stride[a] = inStride[p]
 	}
-	src := make([]int32, Numel(shape))
-	idx := make([]int, r) // output multi-index
-	off := 0              // input offset of idx
-	for k := range src {
-		src[k] = int32(off)
-		for a := r - 1; a >= 0; a-- {
-			idx[a]++
-			off += inStride[perm[a]]
-			if idx[a] < out[a] {
-				break
-			}
-			off -= idx[a] * inStride[perm[a]]
-			idx[a] = 0
-		}
-	}
+	src := stridedIndex(out, stride, 0)
 	return &indexMap{name: "transpose", in: slices.Clone(shape), out: out, src: src, bijective: true}, nil
 }
 

@@ -152,15 +152,6 @@ func (l *TokenLinear) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	})
 }
 
-// A FactorCopier is a ParamLayer whose factor block may keep a copy of
-// what it needs of the factor rows s instead of referencing them. When
-// FactorCopiesRows reports true, the backward pass may recycle s as soon
-// as the layer's input factor has been computed.
-type FactorCopier interface {
-	ParamLayer
-	FactorCopiesRows() bool
-}
-
 // FactorCopiesRows reports true for T > 1, where the block works on a
 // channel-major copy of the factor rows (lowrank.NewTokenLinear).
 func (l *TokenLinear) FactorCopiesRows() bool { return l.Tokens > 1 }

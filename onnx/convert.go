@@ -68,6 +68,7 @@ func formatShape(shape []int) string {
 type paramState struct {
 	data   *tensorData
 	usedBy string
+	use    [2]int // the node that uses it and the order of its claim there
 	p      *model.Param
 	alias  string // the initializer it aliases (Identity), or ""
 }
@@ -83,9 +84,12 @@ type converter struct {
 	inShape []int
 	nodes   []model.Node
 	errs    []string
-	// node being converted, for messages and NodeInfo
+	// node being converted, for messages and NodeInfo, and how many
+	// parameters it has claimed
 	cur     *pb.NodeProto
 	curInfo *NodeInfo
+	curIdx  int
+	claims  int
 	// affine holds the constants of the affine layers made from Add, Sub,
 	// Mul and Div by a scalar (fuse.go).
 	affine affineOf
@@ -181,7 +185,7 @@ func (c *converter) convert(loss model.Loss) (*model.Network, error) {
 	}
 	for i, n := range c.g.GetNode() {
 		info := NodeInfo{Name: nodeName(n, i), Op: n.GetOpType(), Inputs: n.GetInput(), Outputs: n.GetOutput()}
-		c.cur, c.curInfo = n, &info
+		c.cur, c.curInfo, c.curIdx, c.claims = n, &info, i, 0
 		outs, err := c.node(n, i, produced)
 		if err != nil {
 			info.Problem = err.Error()
@@ -296,33 +300,47 @@ func prune(nodes []model.Node, out int) ([]model.Node, map[*model.Param]bool) {
 }
 
 // paramOrder lists the parameters in state_dict order: the initializers'
-// order, each alias placed after the last parameter of its module (as
-// state_dict lists a module's tensors together).
+// order, and each alias (an Identity of an initializer, which the file
+// does not place) right after the parameter used last before it in the
+// graph, as a module's tensors are used in the order they are registered
+// (a BatchNorm's weight, then its bias).
 func (c *converter) paramOrder(keep map[*model.Param]bool) []*model.Param {
-	var order []*model.Param
+	var order []*paramState
 	for _, name := range c.inits {
-		if p := c.params[name].p; p != nil && keep[p] {
-			order = append(order, p)
+		if ps := c.params[name]; ps.p != nil && keep[ps.p] {
+			order = append(order, ps)
 		}
 	}
+	var aliases []*paramState
 	for _, name := range c.aliases {
-		p := c.params[name].p
-		if p == nil || !keep[p] {
-			continue
+		if ps := c.params[name]; ps.p != nil && keep[ps.p] {
+			aliases = append(aliases, ps)
 		}
+	}
+	before := func(a, b [2]int) bool { return a[0] < b[0] || a[0] == b[0] && a[1] < b[1] }
+	slices.SortStableFunc(aliases, func(a, b *paramState) int {
+		switch {
+		case before(a.use, b.use):
+			return -1
+		case before(b.use, a.use):
+			return 1
+		}
+		return 0
+	})
+	for _, a := range aliases {
 		at := -1
 		for i, q := range order {
-			if model.ModuleName(q.Name) == model.ModuleName(name) {
+			if before(q.use, a.use) && (at < 0 || before(order[at].use, q.use)) {
 				at = i
 			}
 		}
-		if at < 0 {
-			src := c.params[c.params[name].alias].p
-			at = slices.Index(order, src)
-		}
-		order = slices.Insert(order, at+1, p)
+		order = slices.Insert(order, at+1, a)
 	}
-	return order
+	ps := make([]*model.Param, len(order))
+	for i, q := range order {
+		ps[i] = q.p
+	}
+	return ps
 }
 
 // node converts one ONNX node into its output values.
@@ -395,6 +413,8 @@ func (c *converter) claim(v value, role string) (*paramState, error) {
 		return nil, fmt.Errorf("its %s %q is already used by node %s (shared parameters are not supported)", role, v.param, ps.usedBy)
 	}
 	ps.usedBy = c.curInfo.Name
+	ps.use = [2]int{c.curIdx, c.claims}
+	c.claims++
 	return ps, nil
 }
 
@@ -458,6 +478,21 @@ func axisOf(a int64, rank int) (int, error) {
 		a += int64(rank)
 	}
 	return int(a), nil
+}
+
+// axisAttr reads the node's axis attribute (def when absent) for the
+// activation x and returns it as a full axis and as a per-sample axis; the
+// batch axis is an error.
+func axisAttr(n *pb.NodeProto, x value, def int64) (full, sample int, err error) {
+	ax, err := attrInt(n, "axis", def)
+	if err != nil {
+		return 0, 0, err
+	}
+	if full, err = axisOf(ax, len(x.shape)); err != nil {
+		return 0, 0, err
+	}
+	sample, err = sampleAxis(x, full)
+	return full, sample, err
 }
 
 // sampleAxis maps a full axis of v to its per-sample axis; the batch axis

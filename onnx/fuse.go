@@ -1,7 +1,6 @@
 package onnx
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
@@ -186,19 +185,4 @@ func (c *converter) recordAffine(l model.Layer, op string, v float64, constFirst
 		ab = [2]float64{1 / v, 0}
 	}
 	c.affine[l] = ab
-}
-
-// foldPow evaluates Pow of a float constant base and a scalar exponent.
-func foldPow(base, exp *tensorData) (value, error) {
-	if exp.numel() != 1 {
-		return value{}, fmt.Errorf("folds a power with an exponent of shape %v (only a scalar)", exp.shape)
-	}
-	if exp.isInt {
-		exp = asFloat(exp)
-	}
-	f := make([]float64, len(base.f))
-	for i, v := range base.f {
-		f[i] = math.Pow(v, exp.f[0])
-	}
-	return value{kind: constant, c: &tensorData{shape: slices.Clone(base.shape), f: f, dtype: base.dtype}}, nil
 }

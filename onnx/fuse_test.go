@@ -7,6 +7,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/batch"
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/model"
 )
@@ -103,7 +104,7 @@ func TestFusion(t *testing.T) {
 			if !slices.Equal(fn, pn) {
 				t.Fatalf("parameter order %v, unfused %v", fn, pn)
 			}
-			b, err := model.LoadBatch(c.batch, fused.Net)
+			b, err := batch.Load(c.batch, fused.Net)
 			if err != nil {
 				t.Fatal(err)
 			}

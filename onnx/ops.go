@@ -68,6 +68,10 @@ var handlers = map[string]handler{
 
 	"Constant": {0, 0, []string{"value", "value_float", "value_floats", "value_int", "value_ints"}, opConstant},
 	"Shape":    {1, 1, []string{"start", "end"}, opShape},
+	// Shape arithmetic on constants (expand(B, -1, -1) of a class token).
+	"ConstantOfShape": {1, 1, []string{"value"}, opConstantOfShape},
+	"Equal":           {2, 2, nil, opEqual},
+	"Where":           {3, 3, nil, opWhere},
 }
 
 func one(v value, err error) ([]value, error) {
@@ -416,15 +420,7 @@ func opSoftmax(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax, err := attrInt(n, "axis", -1)
-	if err != nil {
-		return nil, err
-	}
-	a, err := axisOf(ax, len(x.shape))
-	if err != nil {
-		return nil, err
-	}
-	sa, err := sampleAxis(x, a)
+	_, sa, err := axisAttr(n, x, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -546,10 +542,27 @@ func asFloat(d *tensorData) *tensorData {
 }
 
 func opPow(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
-	if in[0].kind == constant && in[1].kind == constant && !in[0].c.isInt {
-		// A constant power, such as the attention scale √d that a traced
-		// (d // h) ** 0.5 exports as Cast → Pow: folded.
-		return one(foldPow(in[0].c, in[1].c))
+	if in[0].kind == constant && in[1].kind == constant {
+		b, e := in[0].c, in[1].c
+		if b.isInt {
+			b = asFloat(b)
+		}
+		if e.isInt {
+			e = asFloat(e)
+		}
+		k, at, err := broadcast1(b, e)
+		if err != nil {
+			return nil, err
+		}
+		out := &tensorData{shape: shapeOf(b, e), dtype: b.dtype}
+		for i := range k {
+			v := math.Pow(b.f[at(b, i)], e.f[at(e, i)])
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("folding gives %v", v)
+			}
+			out.f = append(out.f, v)
+		}
+		return folded(c, out)
 	}
 	x, err := act(in[0], "base")
 	if err != nil {

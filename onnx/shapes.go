@@ -280,6 +280,18 @@ func opTranspose(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	return one(c.addNode(l, nb, v.tensor))
 }
 
+// plainShape returns the full shape of an activation or a constant; verb
+// names the operation in the error for a parameter.
+func plainShape(v value, verb string) ([]int, error) {
+	switch v.kind {
+	case constant:
+		return v.c.shape, nil
+	case activation:
+		return v.shape, nil
+	}
+	return nil, fmt.Errorf("%s a parameter", verb)
+}
+
 // axesInput reads Squeeze's and Unsqueeze's axes: an input from opset 13.
 func axesInput(in []value) ([]int64, error) {
 	if len(in) < 2 || in[1].kind == invalid {
@@ -294,11 +306,9 @@ func opSqueeze(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		return nil, err
 	}
 	v := in[0]
-	shape := v.shape
-	if v.kind == constant {
-		shape = v.c.shape
-	} else if v.kind != activation {
-		return nil, fmt.Errorf("squeezes a parameter")
+	shape, err := plainShape(v, "squeezes")
+	if err != nil {
+		return nil, err
 	}
 	drop := make([]bool, len(shape))
 	if axes == nil {
@@ -345,11 +355,9 @@ func opUnsqueeze(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		return nil, err
 	}
 	v := in[0]
-	shape := v.shape
-	if v.kind == constant {
-		shape = v.c.shape
-	} else if v.kind != activation {
-		return nil, fmt.Errorf("unsqueezes a parameter")
+	shape, err := plainShape(v, "unsqueezes")
+	if err != nil {
+		return nil, err
 	}
 	r := len(shape) + len(axes)
 	insert := make([]bool, r)
@@ -390,15 +398,7 @@ func opSplit(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if err != nil {
 		return nil, err
 	}
-	ax, err := attrInt(n, "axis", 0)
-	if err != nil {
-		return nil, err
-	}
-	a, err := axisOf(ax, len(x.shape))
-	if err != nil {
-		return nil, err
-	}
-	sa, err := sampleAxis(x, a)
+	a, sa, err := axisAttr(n, x, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +410,7 @@ func opSplit(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		}
 	} else {
 		if outs < 1 || x.shape[a]%outs != 0 {
-			return nil, fmt.Errorf("cannot split axis %d of %s into %d equal parts", ax, formatShape(x.shape), outs)
+			return nil, fmt.Errorf("cannot split axis %d of %s into %d equal parts", a, formatShape(x.shape), outs)
 		}
 		for range outs {
 			sizes = append(sizes, int64(x.shape[a]/outs))
@@ -427,7 +427,7 @@ func opSplit(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		total += s
 	}
 	if total != int64(x.shape[a]) {
-		return nil, fmt.Errorf("split %v does not add up to axis %d of %s", sizes, ax, formatShape(x.shape))
+		return nil, fmt.Errorf("split %v does not add up to axis %d of %s", sizes, a, formatShape(x.shape))
 	}
 	var vs []value
 	start := 0
@@ -829,4 +829,141 @@ func foldArith(op string, a, b *tensorData) (value, error) {
 		out.f = append(out.f, r)
 	}
 	return value{kind: constant, c: out}, nil
+}
+
+// opConstantOfShape makes a constant filled with the value attribute (a
+// float 0 by default), for the shape arithmetic of expand(B, -1, -1).
+func opConstantOfShape(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	dims, err := ints(in[0], "shape")
+	if err != nil {
+		return nil, err
+	}
+	shape := make([]int, len(dims))
+	total := 1
+	for i, d := range dims {
+		if d < 0 || d > maxFeatures || total*int(max(d, 1)) > maxFeatures {
+			return nil, fmt.Errorf("shape %s is invalid or too large for a constant", formatInts(dims))
+		}
+		shape[i] = int(d)
+		total *= int(d)
+	}
+	fill := &tensorData{f: []float64{0}, dtype: "FLOAT"}
+	if a := attr(n, "value"); a != nil {
+		if fill, err = decodeTensor(a.GetT()); err != nil {
+			return nil, fmt.Errorf("value: %v", err)
+		}
+		if fill.numel() != 1 {
+			return nil, fmt.Errorf("value must hold one element")
+		}
+	}
+	out := &tensorData{shape: shape, isInt: fill.isInt, dtype: fill.dtype}
+	for range total {
+		if fill.isInt {
+			out.i = append(out.i, fill.i[0])
+		} else {
+			out.f = append(out.f, fill.f[0])
+		}
+	}
+	return folded(c, out)
+}
+
+// broadcast1 returns the length of an elementwise operation on constants
+// of n entries each (all equal, or 1) and the index into each.
+func broadcast1(ds ...*tensorData) (int, func(d *tensorData, i int) int, error) {
+	n := 1
+	for _, d := range ds {
+		if k := d.numel(); k != 1 {
+			if n != 1 && n != k {
+				return 0, nil, fmt.Errorf("folds constants of %d and %d entries (only equal sizes or scalars)", n, k)
+			}
+			n = k
+		}
+	}
+	return n, func(d *tensorData, i int) int {
+		if d.numel() == 1 {
+			return 0
+		}
+		return i
+	}, nil
+}
+
+func shapeOf(ds ...*tensorData) []int {
+	for _, d := range ds {
+		if d.numel() != 1 {
+			return d.shape
+		}
+	}
+	return ds[0].shape
+}
+
+// opEqual compares constants entrywise; the symbolic batch size equals only
+// itself.
+func opEqual(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	a, err := constValue(in[0], "first input")
+	if err != nil {
+		return nil, err
+	}
+	b, err := constValue(in[1], "second input")
+	if err != nil {
+		return nil, err
+	}
+	if a.isInt != b.isInt {
+		if a.isInt {
+			a = asFloat(a)
+		} else {
+			b = asFloat(b)
+		}
+	}
+	k, at, err := broadcast1(a, b)
+	if err != nil {
+		return nil, err
+	}
+	out := &tensorData{shape: shapeOf(a, b), isInt: true, dtype: "BOOL"}
+	for i := range k {
+		eq := false
+		if a.isInt {
+			eq = a.i[at(a, i)] == b.i[at(b, i)]
+		} else {
+			eq = a.f[at(a, i)] == b.f[at(b, i)]
+		}
+		out.i = append(out.i, map[bool]int64{false: 0, true: 1}[eq])
+	}
+	return folded(c, out)
+}
+
+// opWhere selects entrywise between two constants.
+func opWhere(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	cond, err := ints(in[0], "condition")
+	if err != nil {
+		return nil, err
+	}
+	x, err := constValue(in[1], "first choice")
+	if err != nil {
+		return nil, err
+	}
+	y, err := constValue(in[2], "second choice")
+	if err != nil {
+		return nil, err
+	}
+	if x.isInt != y.isInt {
+		return nil, fmt.Errorf("chooses between constants of different types")
+	}
+	cd := in[0].c
+	k, at, err := broadcast1(cd, x, y)
+	if err != nil {
+		return nil, err
+	}
+	out := &tensorData{shape: shapeOf(cd, x, y), isInt: x.isInt, dtype: x.dtype}
+	for i := range k {
+		src := y
+		if cond[at(cd, i)] != 0 {
+			src = x
+		}
+		if x.isInt {
+			out.i = append(out.i, src.i[at(src, i)])
+		} else {
+			out.f = append(out.f, src.f[at(src, i)])
+		}
+	}
+	return folded(c, out)
 }

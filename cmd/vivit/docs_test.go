@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/example"
-	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/npy"
 	"github.com/vivit-go/vivit/safetensors"
 	"github.com/vivit-go/vivit/torchpt"
@@ -47,6 +47,7 @@ var docExamples = []docExample{
 	{name: "spectrum", args: "spectrum --plot spectrum.png", files: []string{"spectrum.png"}},
 	{name: "directional", args: "directional --k 5 --plot directional.png", files: []string{"directional.png"}},
 	{name: "stats", args: "stats"},
+	{name: "newton", args: "newton --k 5 --out step.safetensors"},
 	{name: "pytorch", args: "eigen --model model.pt --arch arch.json --inputs X.npy --targets y.npy --k 3"},
 	{name: "inspect-pytorch", args: "inspect --model model.pt --arch arch.json --data batch.safetensors"},
 	{name: "inspect-noarch", args: "inspect --model plain.safetensors", code: 1},
@@ -71,7 +72,7 @@ func docsDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write("arch.json", []byte(mf.Metadata[model.ArchitectureKey]+"\n"))
+	write("arch.json", []byte(mf.Metadata[checkpoint.ArchitectureKey]+"\n"))
 	var sts []safetensors.Tensor
 	var pts []torchpt.Tensor
 	for _, name := range mf.Names() {

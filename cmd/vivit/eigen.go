@@ -250,7 +250,7 @@ func writeDirectionalTable(w io.Writer, res *vivit.Result, mc int) error {
 	fmt.Fprintf(w, "GGN directional derivatives: %d parameters, batch of %d, loss %.6g\n(%s)\n\n",
 		res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "group\tk\teigenvalue\tmean γ\tvar γ\tSNR γ\tmean λ\tvar λ\tSNR λ\t")
+	fmt.Fprintln(tw, "group\tk\teigenvalue\tmean γ\tvar γ\tSNR(γ)\tmean λ\tvar λ\tSNR(λ)\t")
 	for _, blk := range res.Blocks {
 		for _, d := range directions(blk) {
 			fmt.Fprintf(tw, "%s\t%d\t%.6e\t%.4e\t%.4e\t%s\t%.4e\t%.4e\t%s\t\n", blockName(blk.Name), d.K, d.Eigenvalue,
@@ -263,7 +263,8 @@ func writeDirectionalTable(w io.Writer, res *vivit.Result, mc int) error {
 	_, err := fmt.Fprint(w, `
 γ_nk = e_kᵀ∇ℓ_n (slope) and λ_nk = e_kᵀG_n e_k (curvature) of each sample's loss
 along eigenvector e_k; mean and population variance over the batch, SNR =
-mean²/variance. Per-sample values: --format json or csv.
+mean²/variance (docs/maths.md; N·SNR is the SNR of the batch mean).
+Per-sample values: --format json or csv.
 `)
 	return err
 }

@@ -95,6 +95,17 @@ func newCommon(name, summary, examples string, stdout, stderr io.Writer, k knobs
 	return c
 }
 
+// hide leaves a flag out of the command's help: for knobs that mean
+// nothing to the command, which refuses them with a reason.
+func (c *common) hide(name string) {
+	for i, n := range c.order {
+		if n == name {
+			c.order = append(c.order[:i], c.order[i+1:]...)
+			return
+		}
+	}
+}
+
 func (c *common) add(name, group string) {
 	c.order = append(c.order, name)
 	c.groups[name] = group

@@ -31,6 +31,7 @@ type spectrumJSON struct {
 	Columns          int             `json:"columns_per_sample"`
 	MCSamples        int             `json:"mc_samples"`
 	Precision        string          `json:"precision,omitempty"`
+	Loss             float64         `json:"loss"`
 	Eigenvalues      []float64       `json:"eigenvalues,omitempty"`
 	Trace            *float64        `json:"trace,omitempty"`
 	Rank             *int            `json:"rank,omitempty"`
@@ -77,7 +78,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 		switch c.format {
 		case "json":
 			out := spectrumJSON{NumParams: res.NumParams, BatchSize: res.BatchSize, CurvatureSamples: res.CurvatureSamples,
-				Columns: res.Columns, MCSamples: c.mc, Precision: c.precisionField(), Seconds: c.seconds(res.Timing)}
+				Columns: res.Columns, MCSamples: c.mc, Precision: c.precisionField(), Loss: res.Loss, Seconds: c.seconds(res.Timing)}
 			if c.groupsBy == "layer" {
 				for _, blk := range res.Blocks {
 					out.Groups = append(out.Groups, spectrumGroup{Name: blk.Name, Params: blk.Layout.Names,
@@ -93,7 +94,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 			return enc.Encode(out)
 		case "csv":
 			cw := csv.NewWriter(w)
-			cw.Write([]string{"group", "index", "eigenvalue"})
+			cw.Write([]string{"group", "k", "eigenvalue"})
 			for _, blk := range res.Blocks {
 				for j, v := range blk.Values {
 					cw.Write([]string{blockName(blk.Name), strconv.Itoa(j + 1), csvFloat(v)})
@@ -112,7 +113,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 
 func writeSpectrumTable(w io.Writer, res *vivit.SpectrumResult, mc int) error {
 	note := curvatureNote(&vivit.Result{CurvatureSamples: res.CurvatureSamples, Columns: res.Columns}, mc)
-	fmt.Fprintf(w, "GGN spectrum: %d parameters, batch of %d\n(%s)\n\n", res.NumParams, res.BatchSize, note)
+	fmt.Fprintf(w, "GGN spectrum: %d parameters, batch of %d, loss %.6g\n(%s)\n\n", res.NumParams, res.BatchSize, res.Loss, note)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "group\trank\ttrace\tλ_max\tλ_min (nonzero)\ttop-10 share of trace\t")
 	for _, blk := range res.Blocks {

@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/example/digits"
-	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/safetensors"
 )
 
@@ -35,7 +35,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	arch, err := model.ParseArchitecture([]byte(architecture))
+	arch, err := checkpoint.ParseArchitecture([]byte(architecture))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -89,8 +89,8 @@ func main() {
 	acc := digits.Accuracy(net, test)
 	log.Printf("held-out accuracy on %d images: %.1f%%", len(idx), 100*acc)
 	if err := safetensors.WriteFile(filepath.Join(*out, "model.safetensors"), tensors, map[string]string{
-		model.ArchitectureKey: architecture,
-		"description":         fmt.Sprintf("64-32-10 tanh MLP, SGD (lr %g, momentum %g, batch %d, %d epochs) on the first %d UCI digits; held-out accuracy %.1f%%", lr, momentum, batchSize, epochs, trainSize, 100*acc),
+		checkpoint.ArchitectureKey: architecture,
+		"description":              fmt.Sprintf("64-32-10 tanh MLP, SGD (lr %g, momentum %g, batch %d, %d epochs) on the first %d UCI digits; held-out accuracy %.1f%%", lr, momentum, batchSize, epochs, trainSize, 100*acc),
 	}); err != nil {
 		log.Fatal(err)
 	}

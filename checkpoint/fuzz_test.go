@@ -1,4 +1,4 @@
-package model
+package checkpoint
 
 import (
 	"os"
@@ -7,6 +7,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/safetensors"
 )
 
@@ -45,7 +46,7 @@ func FuzzArchitecture(f *testing.F) {
 			return
 		}
 		for _, nd := range net.Nodes {
-			if Numel(nd.Op.OutShape()) > 1<<14 {
+			if model.Numel(nd.Op.OutShape()) > 1<<14 {
 				return
 			}
 		}
@@ -55,9 +56,9 @@ func FuzzArchitecture(f *testing.F) {
 		}
 		acts := net.Forward(x)
 		for i, nd := range net.Nodes {
-			l := nd.Op.(Layer)
-			s := mat.NewDense(2, Numel(l.OutShape()), nil)
-			dst := mat.NewDense(2, Numel(l.InShape()), nil)
+			l := nd.Op.(model.Layer)
+			s := mat.NewDense(2, model.Numel(l.OutShape()), nil)
+			dst := mat.NewDense(2, model.Numel(l.InShape()), nil)
 			l.BackwardInput(dst, s, acts[i], acts[i+1], 1)
 		}
 	})

@@ -1,4 +1,4 @@
-package model
+package checkpoint
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/vivit-go/vivit/model"
 )
 
 // Architecture is the JSON description of a network stored in a
@@ -110,15 +112,15 @@ func (s LayerSpec) errorf(format string, args ...any) error {
 // Builder makes a layer from its spec and per-sample input shape.
 type Builder struct {
 	Fields []string // accepted fields besides "type"
-	Build  func(s LayerSpec, in []int) (Layer, error)
+	Build  func(s LayerSpec, in []int) (model.Layer, error)
 }
 
 // builders maps architecture type names to layer builders.
 var builders = map[string]Builder{
 	"linear":  {Fields: []string{"in", "out", "bias"}, Build: buildLinear},
-	"relu":    {Build: elementwise(NewReLU)},
-	"tanh":    {Build: elementwise(NewTanh)},
-	"sigmoid": {Build: elementwise(NewSigmoid)},
+	"relu":    {Build: elementwise(model.NewReLU)},
+	"tanh":    {Build: elementwise(model.NewTanh)},
+	"sigmoid": {Build: elementwise(model.NewSigmoid)},
 	"flatten": {Fields: []string{"start_dim", "end_dim"}, Build: buildFlatten},
 
 	"conv2d":     {Fields: []string{"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "padding_mode"}, Build: buildConv2d},
@@ -140,11 +142,11 @@ func LayerTypes() []string {
 	return ts
 }
 
-func elementwise(f func([]int) *Elementwise) func(LayerSpec, []int) (Layer, error) {
-	return func(_ LayerSpec, in []int) (Layer, error) { return f(in), nil }
+func elementwise(f func([]int) *model.Elementwise) func(LayerSpec, []int) (model.Layer, error) {
+	return func(_ LayerSpec, in []int) (model.Layer, error) { return f(in), nil }
 }
 
-func buildLinear(s LayerSpec, in []int) (Layer, error) {
+func buildLinear(s LayerSpec, in []int) (model.Layer, error) {
 	nin, okIn, err := s.Int("in")
 	if err != nil {
 		return nil, err
@@ -154,13 +156,16 @@ func buildLinear(s LayerSpec, in []int) (Layer, error) {
 		return nil, err
 	}
 	if !okIn || !okOut {
-		return nil, s.errorf("needs fields \"in\" and \"out\"")
+		return nil, s.errorf("needs fields \"in\" and \"out\" (or PyTorch's \"in_features\" and \"out_features\")")
 	}
 	if nin < 1 || nout < 1 {
 		return nil, s.errorf("in and out must be positive, got in=%d out=%d", nin, nout)
 	}
-	if len(in) != 1 || in[0] != nin {
+	if len(in) != 1 {
 		return nil, s.errorf("expects input of shape [%d], but the previous layer gives %v (add a flatten layer?)", nin, in)
+	}
+	if in[0] != nin {
+		return nil, s.errorf("expects input of shape [%d], but the previous layer gives %v", nin, in)
 	}
 	bias, err := s.Bool("bias", true)
 	if err != nil {
@@ -176,10 +181,10 @@ func buildLinear(s LayerSpec, in []int) (Layer, error) {
 	if err := s.Reserve(n); err != nil {
 		return nil, err
 	}
-	return NewLinear(s.Index, nin, nout, bias), nil
+	return model.NewLinear(s.Index, nin, nout, bias), nil
 }
 
-func buildFlatten(s LayerSpec, in []int) (Layer, error) {
+func buildFlatten(s LayerSpec, in []int) (model.Layer, error) {
 	start, ok, err := s.Int("start_dim")
 	if err != nil {
 		return nil, err
@@ -194,7 +199,7 @@ func buildFlatten(s LayerSpec, in []int) (Layer, error) {
 	if ok && end != -1 {
 		return nil, s.errorf("only end_dim -1 is supported, got %d", end)
 	}
-	return &reshape{name: "flatten", in: in, out: []int{Numel(in)}}, nil
+	return model.NewFlatten(in), nil
 }
 
 // ErrTooLarge marks architectures that ask for more parameters than allowed.
@@ -204,14 +209,14 @@ var ErrTooLarge = errors.New("architecture too large")
 const MaxParams = 1 << 31
 
 // Build makes an untrained network (zero parameters) from an architecture.
-func (a *Architecture) Build() (*Network, error) {
+func (a *Architecture) Build() (*model.Network, error) {
 	return a.BuildLimited(MaxParams)
 }
 
 // BuildLimited is Build for at most maxParams parameters; it fails before
 // allocating anything larger. Loaders pass the number of values the
 // checkpoint actually holds, so memory is bounded by the file's real size.
-func (a *Architecture) BuildLimited(maxParams int) (*Network, error) {
+func (a *Architecture) BuildLimited(maxParams int) (*model.Network, error) {
 	budget := min(maxParams, MaxParams)
 	if len(a.InputShape) == 0 {
 		return nil, fmt.Errorf("architecture: input_shape is missing or empty")
@@ -229,13 +234,13 @@ func (a *Architecture) BuildLimited(maxParams int) (*Network, error) {
 	if len(a.Layers) == 0 {
 		return nil, fmt.Errorf("architecture: no layers")
 	}
-	loss := Loss{Kind: LossKind(a.Loss.Type), Reduction: Reduction(a.Loss.Reduction)}
+	loss := model.Loss{Kind: model.LossKind(a.Loss.Type), Reduction: model.Reduction(a.Loss.Reduction)}
 	if err := loss.Validate(); err != nil {
 		return nil, fmt.Errorf("architecture: loss: %v", err)
 	}
 	inShape := append([]int(nil), a.InputShape...)
 	shape := inShape
-	var layers []Layer
+	var layers []model.Layer
 	for i, raw := range a.Layers {
 		spec, err := parseLayerSpec(i, raw)
 		if err != nil {
@@ -244,22 +249,30 @@ func (a *Architecture) BuildLimited(maxParams int) (*Network, error) {
 		spec.budget, spec.limit = &budget, min(maxParams, MaxParams)
 		b, ok := builders[spec.Type]
 		if !ok {
-			return nil, fmt.Errorf("architecture: layer %d: unknown type %q (supported: %s)", i, spec.Type, strings.Join(LayerTypes(), ", "))
+			return nil, fmt.Errorf("architecture: layer %d: unknown type %q (supported: %s, in any letter case, or PyTorch's class names such as Linear and LeakyReLU)", i, spec.Type, strings.Join(LayerTypes(), ", "))
+		}
+		if err := spec.applyAliases(); err != nil {
+			return nil, err
 		}
 		allowed := map[string]bool{"type": true}
 		for _, f := range b.Fields {
 			allowed[f] = true
 		}
+		var unknown []string
 		for f := range spec.Fields {
 			if !allowed[f] {
-				return nil, spec.errorf("unknown field %q", f)
+				unknown = append(unknown, fmt.Sprintf("%q", f))
 			}
+		}
+		if len(unknown) > 0 {
+			sort.Strings(unknown)
+			return nil, spec.errorf("unknown field %s (%s takes: %s)", strings.Join(unknown, ", "), spec.Type, fieldList(spec.Type, b.Fields))
 		}
 		l, err := b.Build(spec, shape)
 		if err != nil {
 			return nil, err
 		}
-		if Numel(l.OutShape()) < 1 || Numel(l.OutShape()) > maxFeatures {
+		if model.Numel(l.OutShape()) < 1 || model.Numel(l.OutShape()) > maxFeatures {
 			return nil, spec.errorf("output shape %v is empty or too large", l.OutShape())
 		}
 		layers = append(layers, l)
@@ -268,10 +281,10 @@ func (a *Architecture) BuildLimited(maxParams int) (*Network, error) {
 	if len(shape) != 1 {
 		return nil, fmt.Errorf("architecture: the last layer gives shape %v; the loss needs a vector of outputs (add a flatten layer?)", shape)
 	}
-	if loss.Kind == CrossEntropy && shape[0] < 2 {
+	if loss.Kind == model.CrossEntropy && shape[0] < 2 {
 		return nil, fmt.Errorf("architecture: cross_entropy needs at least 2 outputs, the network has %d", shape[0])
 	}
-	return NewSequential(inShape, layers, loss)
+	return model.NewSequential(inShape, layers, loss)
 }
 
 // maxFeatures bounds every per-sample tensor so that a crafted architecture
@@ -291,7 +304,67 @@ func parseLayerSpec(i int, raw json.RawMessage) (LayerSpec, error) {
 	if err := json.Unmarshal(t, &spec.Type); err != nil {
 		return spec, fmt.Errorf("architecture: layer %d: \"type\" must be a string, got %s", i, t)
 	}
+	spec.Type = canonicalType(spec.Type)
 	return spec, nil
+}
+
+// CanonicalLayerType returns the architecture's name for a layer type
+// given in any letter case or as PyTorch's class name ("Linear",
+// "LeakyReLU", "leaky_relu" → "linear", "leaky_relu"); an unknown type is
+// returned unchanged.
+func CanonicalLayerType(t string) string { return canonicalType(t) }
+
+// canonicalType maps a layer type in any letter case, with or without
+// underscores ("Linear", "LeakyReLU", "leaky_relu", "MaxPool2d"), to its
+// architecture name; unknown types are returned unchanged.
+func canonicalType(t string) string {
+	key := strings.ReplaceAll(strings.ToLower(t), "_", "")
+	for name := range builders {
+		if strings.ReplaceAll(name, "_", "") == key {
+			return name
+		}
+	}
+	return t
+}
+
+// fieldAliases are PyTorch's constructor argument names accepted for a
+// layer type's fields: nn.Linear(in_features, out_features).
+var fieldAliases = map[string]map[string]string{
+	"linear": {"in_features": "in", "out_features": "out"},
+}
+
+// applyAliases renames PyTorch's field names to the architecture's.
+func (s *LayerSpec) applyAliases() error {
+	for alias, name := range fieldAliases[s.Type] {
+		raw, ok := s.Fields[alias]
+		if !ok {
+			continue
+		}
+		if _, both := s.Fields[name]; both {
+			return s.errorf("fields %q and %q are the same; give one", name, alias)
+		}
+		s.Fields[name] = raw
+		delete(s.Fields, alias)
+	}
+	return nil
+}
+
+// fieldList spells a layer type's fields for error messages, with their
+// PyTorch aliases.
+func fieldList(typ string, fields []string) string {
+	if len(fields) == 0 {
+		return "no fields besides \"type\""
+	}
+	out := "type, " + strings.Join(fields, ", ")
+	var aliases []string
+	for alias, name := range fieldAliases[typ] {
+		aliases = append(aliases, alias+" for "+name)
+	}
+	sort.Strings(aliases)
+	if len(aliases) > 0 {
+		out += " (or " + strings.Join(aliases, ", ") + ")"
+	}
+	return out
 }
 
 // ParseArchitecture decodes an architecture JSON document, rejecting

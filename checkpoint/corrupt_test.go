@@ -1,4 +1,4 @@
-package model
+package checkpoint
 
 import (
 	"encoding/binary"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vivit-go/vivit/batch"
+	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/safetensors"
 )
 
@@ -165,7 +167,7 @@ func TestCorruptedRealFiles(t *testing.T) {
 	}
 }
 
-func loadBytes(data []byte) (*Network, error) {
+func loadBytes(data []byte) (*model.Network, error) {
 	if data == nil {
 		return nil, nil
 	}
@@ -176,10 +178,10 @@ func loadBytes(data []byte) (*Network, error) {
 	return FromSafetensors(f, nil)
 }
 
-func loadBatchBytes(data []byte, net *Network) (*Batch, error) {
+func loadBatchBytes(data []byte, net *model.Network) (*model.Batch, error) {
 	f, err := safetensors.Parse(data)
 	if err != nil {
 		return nil, err
 	}
-	return BatchFromSafetensors(f, net)
+	return batch.FromSafetensors(f, net)
 }

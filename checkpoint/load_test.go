@@ -1,4 +1,4 @@
-package model
+package checkpoint
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/safetensors"
 )
 
@@ -105,82 +106,6 @@ func TestCheckpointErrors(t *testing.T) {
 	}
 }
 
-func TestBatchErrors(t *testing.T) {
-	net, err := FromSafetensors(encode(t, mlpTensors(), map[string]string{ArchitectureKey: mlpArch}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := safetensors.Tensor{Name: "inputs", Shape: []int{2, 3}, F32: make([]float32, 6)}
-	y := safetensors.Tensor{Name: "targets", Shape: []int{2}, I64: []int64{0, 1}}
-	for _, tc := range []struct {
-		name string
-		ts   func() []safetensors.Tensor
-		want string
-	}{
-		{"ok", func() []safetensors.Tensor { return []safetensors.Tensor{x, y} }, ""},
-		{"no inputs", func() []safetensors.Tensor { return []safetensors.Tensor{y} }, `no tensor "inputs"`},
-		{"no targets", func() []safetensors.Tensor { return []safetensors.Tensor{x} }, `no tensor "targets"`},
-		{"wrong width", func() []safetensors.Tensor {
-			return []safetensors.Tensor{{Name: "inputs", Shape: []int{2, 4}, F32: make([]float32, 8)}, y}
-		}, `tensor "inputs" has shape [2 4], the network needs [N 3]`},
-		{"label out of range", func() []safetensors.Tensor {
-			return []safetensors.Tensor{x, {Name: "targets", Shape: []int{2}, I64: []int64{0, 2}}}
-		}, "label 2 of sample 1 is out of range [0, 2)"},
-		{"negative label", func() []safetensors.Tensor {
-			return []safetensors.Tensor{x, {Name: "targets", Shape: []int{2}, I64: []int64{-1, 0}}}
-		}, "label -1 of sample 0 is out of range"},
-		{"label count", func() []safetensors.Tensor {
-			return []safetensors.Tensor{x, {Name: "targets", Shape: []int{3}, I64: []int64{0, 1, 1}}}
-		}, `tensor "targets" has shape [3], cross_entropy needs class indices of shape [2]`},
-		{"float labels", func() []safetensors.Tensor {
-			return []safetensors.Tensor{x, {Name: "targets", Shape: []int{2}, F32: []float32{0, 1}}}
-		}, "targets"},
-		{"NaN input", func() []safetensors.Tensor {
-			bad := safetensors.Tensor{Name: "inputs", Shape: []int{2, 3}, F64: []float64{0, 0, 0, 0, math.NaN(), 0}}
-			return []safetensors.Tensor{bad, y}
-		}, `tensor "inputs": non-finite value NaN in sample 1`},
-		{"empty batch", func() []safetensors.Tensor {
-			return []safetensors.Tensor{{Name: "inputs", Shape: []int{0, 3}, F32: []float32{}}, {Name: "targets", Shape: []int{0}, I64: []int64{}}}
-		}, "no samples"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := BatchFromSafetensors(encode(t, tc.ts(), nil), net)
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
-}
-
-func TestMSEBatchErrors(t *testing.T) {
-	arch := strings.Replace(mlpArch, `"cross_entropy"`, `"mse"`, 1)
-	net, err := FromSafetensors(encode(t, mlpTensors(), map[string]string{ArchitectureKey: arch}), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := safetensors.Tensor{Name: "inputs", Shape: []int{2, 3}, F32: make([]float32, 6)}
-	for _, tc := range []struct {
-		y    safetensors.Tensor
-		want string
-	}{
-		{safetensors.Tensor{Name: "targets", Shape: []int{2, 2}, F64: []float64{1, 2, 3, 4}}, ""},
-		{safetensors.Tensor{Name: "targets", Shape: []int{2}, I64: []int64{0, 1}}, "targets"},
-		{safetensors.Tensor{Name: "targets", Shape: []int{2, 3}, F64: make([]float64, 6)}, `tensor "targets" has shape [2 3], mse needs [2 2]`},
-		{safetensors.Tensor{Name: "targets", Shape: []int{2, 2}, F64: []float64{1, math.Inf(-1), 3, 4}}, "non-finite value -Inf at [0, 1]"},
-	} {
-		_, err := BatchFromSafetensors(encode(t, []safetensors.Tensor{x, tc.y}, nil), net)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("unexpected error: %v", err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("error %v, want one containing %q", err, tc.want)
-		}
-	}
-}
-
 func TestArchitectureAllocationBounded(t *testing.T) {
 	huge := strings.Replace(mlpArch, `"in": 4, "out": 2`, `"in": 4, "out": 200000000`, 1)
 	_, err := FromSafetensors(encode(t, mlpTensors(), map[string]string{ArchitectureKey: huge}), nil)
@@ -201,7 +126,7 @@ func TestArchitectureAllocationBounded(t *testing.T) {
 }
 
 // ParseAndBuild is a test shorthand.
-func ParseAndBuild(arch string) (*Network, error) {
+func ParseAndBuild(arch string) (*model.Network, error) {
 	a, err := ParseArchitecture([]byte(arch))
 	if err != nil {
 		return nil, err

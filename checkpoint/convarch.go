@@ -1,12 +1,14 @@
-package model
+package checkpoint
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 
 	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model"
 )
 
 // Builders of the convolutional layers and of the activations with
@@ -111,7 +113,7 @@ func (w window) fitErr(in []int) error {
 	return nil
 }
 
-func buildConv2d(s LayerSpec, in []int) (Layer, error) {
+func buildConv2d(s LayerSpec, in []int) (model.Layer, error) {
 	cin, okIn, err := s.Int("in_channels")
 	if err != nil {
 		return nil, err
@@ -172,37 +174,46 @@ func buildConv2d(s LayerSpec, in []int) (Layer, error) {
 		return nil, err
 	}
 	g := lowrank.NewConvGeom(cin, in[1], in[2], cout, w.k[0], w.k[1], w.s[0], w.s[1], w.p[0], w.p[1], w.d[0], w.d[1])
-	return NewConv2d(s.Index, g, bias), nil
+	return model.NewConv2d(s.Index, g, bias), nil
 }
 
 // buildPool parses and checks the fields shared by the pooling layers.
-func buildPool(s LayerSpec, in []int, withDilation bool) (*poolGeom, error) {
+func buildPool(s LayerSpec, withDilation bool) (window, error) {
 	w, err := parseWindow(s, nil, withDilation)
 	if err != nil {
-		return nil, err
+		return w, err
 	}
 	if ceil, err := s.Bool("ceil_mode", false); err != nil {
-		return nil, err
+		return w, err
 	} else if ceil {
-		return nil, s.errorf("only ceil_mode false is supported")
+		return w, s.errorf("only ceil_mode false is supported")
 	}
-	g, err := poolGeomFor(in, w)
-	if err != nil {
-		return nil, s.errorf("%v", err)
-	}
-	return g, nil
+	return w, nil
 }
 
-func buildMaxPool2d(s LayerSpec, in []int) (Layer, error) {
-	g, err := buildPool(s, in, true)
+// poolErr names the layer in an error of model's pooling constructors,
+// which wrap their geometry's error with their own type name.
+func poolErr(s LayerSpec, err error) error {
+	if inner := errors.Unwrap(err); inner != nil {
+		err = inner
+	}
+	return s.errorf("%v", err)
+}
+
+func buildMaxPool2d(s LayerSpec, in []int) (model.Layer, error) {
+	w, err := buildPool(s, true)
 	if err != nil {
 		return nil, err
 	}
-	return &MaxPool2d{g: g}, nil
+	l, err := model.NewMaxPool2d(in, w.k, w.s, w.p, w.d)
+	if err != nil {
+		return nil, poolErr(s, err)
+	}
+	return l, nil
 }
 
-func buildAvgPool2d(s LayerSpec, in []int) (Layer, error) {
-	g, err := buildPool(s, in, false)
+func buildAvgPool2d(s LayerSpec, in []int) (model.Layer, error) {
+	w, err := buildPool(s, false)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +221,11 @@ func buildAvgPool2d(s LayerSpec, in []int) (Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newAvgPool2d(g, cip), nil
+	l, err := model.NewAvgPool2d(in, w.k, w.s, w.p, cip)
+	if err != nil {
+		return nil, poolErr(s, err)
+	}
+	return l, nil
 }
 
 // ignoreInplace accepts PyTorch's "inplace" flag, which does not change
@@ -220,7 +235,7 @@ func ignoreInplace(s LayerSpec) error {
 	return err
 }
 
-func buildLeakyReLU(s LayerSpec, in []int) (Layer, error) {
+func buildLeakyReLU(s LayerSpec, in []int) (model.Layer, error) {
 	slope, err := s.Float("negative_slope", 0.01)
 	if err != nil {
 		return nil, err
@@ -228,10 +243,10 @@ func buildLeakyReLU(s LayerSpec, in []int) (Layer, error) {
 	if err := ignoreInplace(s); err != nil {
 		return nil, err
 	}
-	return NewLeakyReLU(in, slope), nil
+	return model.NewLeakyReLU(in, slope), nil
 }
 
-func buildELU(s LayerSpec, in []int) (Layer, error) {
+func buildELU(s LayerSpec, in []int) (model.Layer, error) {
 	alpha, err := s.Float("alpha", 1)
 	if err != nil {
 		return nil, err
@@ -239,10 +254,10 @@ func buildELU(s LayerSpec, in []int) (Layer, error) {
 	if err := ignoreInplace(s); err != nil {
 		return nil, err
 	}
-	return NewELU(in, alpha), nil
+	return model.NewELU(in, alpha), nil
 }
 
-func buildSoftplus(s LayerSpec, in []int) (Layer, error) {
+func buildSoftplus(s LayerSpec, in []int) (model.Layer, error) {
 	beta, err := s.Float("beta", 1)
 	if err != nil {
 		return nil, err
@@ -254,10 +269,10 @@ func buildSoftplus(s LayerSpec, in []int) (Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewSoftplus(in, beta, threshold), nil
+	return model.NewSoftplus(in, beta, threshold), nil
 }
 
-func buildDropout(s LayerSpec, in []int) (Layer, error) {
+func buildDropout(s LayerSpec, in []int) (model.Layer, error) {
 	p, err := s.Float("p", 0.5)
 	if err != nil {
 		return nil, err
@@ -269,5 +284,5 @@ func buildDropout(s LayerSpec, in []int) (Layer, error) {
 		return nil, err
 	}
 	// Curvature is taken in evaluation mode, where dropout is the identity.
-	return &reshape{name: "dropout", in: in, out: in}, nil
+	return model.NewDropout(in), nil
 }
