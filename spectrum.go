@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/vivit-go/vivit/eigen"
 	"github.com/vivit-go/vivit/gram"
 )
@@ -18,6 +20,9 @@ type SpectrumBlock struct {
 	// Trace is tr(G) of the block, the sum of all its eigenvalues
 	// (including the ones dropped as numerically zero).
 	Trace float64
+	// Side is where the eigenvalues were computed: "gram" or
+	// "parameters" (see Options.Side).
+	Side string
 }
 
 // SpectrumResult is what Spectrum returns.
@@ -42,7 +47,13 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols, Loss: p.w * sum(p.losses)}
 	blocks := p.blocks()
 	for bi, blk := range blocks {
-		g := p.gram(blk, bi, len(blocks))
+		side := p.opts.chooseSide(blk.layout.Size(), p.cols*len(p.idx))
+		var g *mat.SymDense
+		if side == SideParameters {
+			g = p.paramGGN(blk, bi, len(blocks))
+		} else {
+			g = p.gram(blk, bi, len(blocks))
+		}
 		p.opts.report("eigensolve", bi, len(blocks))
 		t0 := time.Now()
 		vals, err := eigen.Values(g)
@@ -51,7 +62,7 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 		}
 		p.timing.Eigen += time.Since(t0)
 		r := eigen.NumericalRank(vals, p.opts.rankTol())
-		res.Blocks = append(res.Blocks, SpectrumBlock{Name: blk.name, Layout: blk.layout, Values: vals[:r], Trace: gram.Trace(g)})
+		res.Blocks = append(res.Blocks, SpectrumBlock{Name: blk.name, Layout: blk.layout, Values: vals[:r], Trace: gram.Trace(g), Side: side.String()})
 		releaseGram(g)
 	}
 	res.Timing = p.timing

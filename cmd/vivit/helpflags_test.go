@@ -29,6 +29,8 @@ func TestHelpFlagsAccepted(t *testing.T) {
 			return []string{"--model", "model.safetensors", "--inputs", "X.npy", "--targets", "y.npy"}, true
 		case "loss":
 			return []string{"--loss", "cross_entropy:sum"}, true
+		case "rename":
+			return []string{"--model", "model.safetensors", "--rename", "0.=0.", "--data", "batch.safetensors"}, true
 		case "mc":
 			return []string{"--mc", "1"}, true
 		case "seed":
@@ -64,6 +66,12 @@ func TestHelpFlagsAccepted(t *testing.T) {
 			return []string{"--mc-samples", "1"}, true
 		case "subbatches":
 			return []string{"--subbatches", "2"}, true
+		case "batch-size":
+			return []string{"--batch-size", "64"}, true
+		case "memory":
+			return []string{"--memory", "256MiB"}, true
+		case "method":
+			return []string{"--method", "auto"}, true
 		}
 		return nil, false
 	}

@@ -280,7 +280,7 @@ func inspect(ck *checkpointFile) *inspectJSON {
 		}
 	}
 	if p := commonPrefix(extra, missing); p != "" {
-		r.problem("every tensor name carries the prefix %q that the architecture's lack (nn.DataParallel saves \"module.\"): save model.module.state_dict(), or strip it with {k.removeprefix(%q): v for k, v in sd.items()}; for custom modules, export to ONNX (docs/formats.md)", p, p)
+		r.problem("every tensor name carries the prefix %q that the architecture's lack (nn.DataParallel saves \"module.\"): pass --rename %s= to strip it; for custom modules, export to ONNX (docs/formats.md)", p, p)
 	}
 	if r.Supported {
 		if _, err := ck.build(); err != nil {

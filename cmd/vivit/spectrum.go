@@ -51,6 +51,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 	c := newCommon("spectrum", spectrumSummary, spectrumExamples, stdout, stderr, withKnobs)
 	plotFile := c.fs.String("plot", "", "draw the spectrum (eigenvalues by rank on a log scale, and the density of log10 λ) to a PNG `FILE`")
 	c.add("plot", groupOutput)
+	ds := addDataSetFlags(c)
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -65,7 +66,15 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := vivit.Spectrum(m, b, opts)
+	if err := ds.apply(opts); err != nil {
+		return err
+	}
+	var res *vivit.SpectrumResult
+	if ds.on() {
+		res, err = ds.spectrum(c, m, b, opts)
+	} else {
+		res, err = vivit.Spectrum(m, b, opts)
+	}
 	if err != nil {
 		return err
 	}
