@@ -95,7 +95,12 @@ func (ck *chunker) state(ci int) *chunkState {
 	}
 	t1 := time.Now()
 	ck.timing.Forward += t1.Sub(t0)
-	fs := jacobians.Backprop(ck.net, acts, s, ck.cols)
+	// Activations no later node reads are recycled during the pass.
+	fs := jacobians.BackpropReleasing(ck.net, acts, s, ck.cols, func(t int) {
+		data := acts[t].RawMatrix().Data
+		scratch.Put(&data)
+		acts[t] = nil
+	})
 	for _, f := range fs {
 		if b, ok := f.Factor.(lowrank.Budgeter); ok {
 			b.SetBudget(ck.scratch)
@@ -105,7 +110,7 @@ func (ck *chunker) state(ci int) *chunkState {
 		}
 	}
 	for t := 1; t < len(acts); t++ {
-		if !ck.kept[t] {
+		if !ck.kept[t] && acts[t] != nil {
 			data := acts[t].RawMatrix().Data
 			scratch.Put(&data)
 			acts[t] = nil

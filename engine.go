@@ -38,13 +38,16 @@ type pass struct {
 	batch *Batch
 	opts  Options
 
-	acts    []*mat.Dense // forward activations of the whole batch
-	losses  []float64    // ℓ_n
-	idx     []int        // curvature samples
-	w       float64      // batch weight of L
-	wCurv   float64      // weight of the curvature (sub-)batch
-	cols    int          // factor columns per sample (C or M)
-	factors []jacobians.LayerFactor
+	acts []*mat.Dense // forward activations of the whole batch
+	// freeActs: the backward pass recycles the activations no factor
+	// block reads (newPassFreeing).
+	freeActs bool
+	losses   []float64 // ℓ_n
+	idx      []int     // curvature samples
+	w        float64   // batch weight of L
+	wCurv    float64   // weight of the curvature (sub-)batch
+	cols     int       // factor columns per sample (C or M)
+	factors  []jacobians.LayerFactor
 
 	timing Timing
 }
@@ -52,6 +55,15 @@ type pass struct {
 // newPass validates its inputs, runs the forward pass and backpropagates
 // the curvature factor.
 func newPass(m *Model, b *Batch, o *Options) (*pass, error) {
+	return newPassFreeing(m, b, o, false)
+}
+
+// newPassFreeing is newPass that, with free set, recycles every activation
+// that no parameter node reads as soon as the backward pass is done with
+// it (jacobians.BackpropReleasing): for callers that use the activations
+// only through the factor blocks afterwards (no gradients, no second
+// backward pass). Their entries of p.acts are then nil.
+func newPassFreeing(m *Model, b *Batch, o *Options, free bool) (*pass, error) {
 	if m == nil {
 		return nil, errNilModel
 	}
@@ -65,7 +77,7 @@ func newPass(m *Model, b *Batch, o *Options) (*pass, error) {
 	if err := o.check(m, n); err != nil {
 		return nil, err
 	}
-	p := &pass{net: m, batch: b, opts: *o}
+	p := &pass{net: m, batch: b, opts: *o, freeActs: free}
 	o.report("forward", 0, 1)
 	t0 := time.Now()
 	p.acts = m.Forward(b.Inputs)
@@ -110,7 +122,17 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 		s = mat.NewDense(len(idx)*cols, c, nil)
 		p.net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(w))
 	}
-	return configure(jacobians.Backprop(p.net, acts, s, cols), p.opts.scratch(), p.opts.Precision), cols
+	var releaseAct func(t int)
+	if p.freeActs {
+		releaseAct = func(t int) {
+			if acts[t] == p.acts[t] {
+				p.acts[t] = nil
+			}
+			model.ReleaseActivations([]*mat.Dense{nil, acts[t]})
+			acts[t] = nil
+		}
+	}
+	return configure(jacobians.BackpropReleasing(p.net, acts, s, cols, releaseAct), p.opts.scratch(), p.opts.Precision), cols
 }
 
 // configure passes the scratch budget (Options.ScratchBudget) and the
@@ -197,7 +219,35 @@ func (p *pass) blocks() []block {
 
 // release hands the pass's activations back for reuse once the results
 // are computed; the pass (and every factor built on it) is dead after.
-func (p *pass) release() { model.ReleaseActivations(p.acts) }
+func (p *pass) release() {
+	acts := p.acts[:1]
+	for _, a := range p.acts[1:] {
+		if a != nil {
+			acts = append(acts, a)
+		}
+	}
+	model.ReleaseActivations(acts)
+}
+
+// dropActivations releases the activations that no parameter node reads:
+// the factor blocks reference only their layers' inputs, so once the
+// factors have been backpropagated the others (attention scores, the
+// intermediate results of every block) are no longer needed. Later stages
+// must not use p.acts but through the blocks.
+func (p *pass) dropActivations() {
+	keep := make([]bool, len(p.acts))
+	for _, nd := range p.net.Nodes {
+		if _, ok := nd.Op.(model.ParamLayer); ok {
+			keep[nd.Inputs[0]] = true
+		}
+	}
+	for t := 1; t < len(p.acts); t++ {
+		if !keep[t] && p.acts[t] != nil {
+			model.ReleaseActivations([]*mat.Dense{nil, p.acts[t]})
+			p.acts[t] = nil
+		}
+	}
+}
 
 // gram forms the Gram matrix of block bi of nblocks, reporting progress
 // and timing the stage.

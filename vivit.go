@@ -110,7 +110,9 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	if pl.Chunked() {
 		return runChunked(m, b, k, *opts, pl, idx, cols)
 	}
-	p, err := newPass(m, b, opts)
+	// Without directional derivatives nothing reads the activations but
+	// the factor blocks once the factors are formed.
+	p, err := newPassFreeing(m, b, opts, !withDirectional)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +133,7 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		}
 		p.timing.Directional += time.Since(t0)
 	}
+	p.dropActivations()
 	blocks := p.blocks()
 	for bi, blk := range blocks {
 		out := Block{Name: blk.name, Layout: blk.layout, Rank: -1}

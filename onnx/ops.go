@@ -504,6 +504,9 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 					}
 					l = model.NewAffine(x.perSample(), 1/v, 0)
 				}
+				if l != nil {
+					c.recordAffine(l, op, v, constFirst)
+				}
 			}
 			if l == nil {
 				if err := reachesBatch(x, len(k.shape)); err != nil {
