@@ -3,8 +3,24 @@
 package backend
 
 /*
-#cgo LDFLAGS: -lopenblas
+#cgo LDFLAGS: -lopenblas -ldl
+#define _GNU_SOURCE
+#include <dlfcn.h>
+
 void openblas_set_num_threads(int);
+
+// stop_workers ends OpenBLAS's worker threads through its
+// blas_thread_shutdown_, looked up at run time: the symbol is internal to
+// OpenBLAS (exported by its threaded builds, absent from serial ones).
+// Returns whether there was one to call.
+static int stop_workers(void) {
+	int (*shutdown)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+	if (shutdown == NULL) {
+		return 0;
+	}
+	shutdown();
+	return 1;
+}
 */
 import "C"
 
@@ -37,9 +53,29 @@ var impl blas.Float64 = goThreadedBLAS{}
 
 var single sync.Once
 
-// Prepare restricts OpenBLAS to the calling thread, once; every call into
-// OpenBLAS (this package's products, LAPACKE's routines) must follow it.
-func Prepare() { single.Do(func() { C.openblas_set_num_threads(1) }) }
+// stoppedWorkers records whether Prepare found OpenBLAS's
+// blas_thread_shutdown_ and called it.
+var stoppedWorkers bool
+
+// Prepare restricts OpenBLAS to the calling thread and ends its worker
+// threads, once; every call into OpenBLAS (this package's products,
+// LAPACKE's routines) must follow it.
+//
+// A threaded OpenBLAS (Debian's default, libopenblas0-pthread) starts its
+// workers when the shared library loads, before any Go code runs, and
+// each spins (sched_yield) for about 0.1 s before it sleeps;
+// openblas_set_num_threads(1) does not stop them. For a short run that
+// spinning took one of two cores from the engine: 1.3–1.5× the pure-Go
+// build's time. blas_thread_shutdown_ ends them at the engine's first
+// call into OpenBLAS (not at import: importing changes nothing in the
+// process); with one thread set, OpenBLAS never starts them again unless
+// the program itself raises the thread count.
+func Prepare() {
+	single.Do(func() {
+		C.openblas_set_num_threads(1)
+		stoppedWorkers = C.stop_workers() != 0
+	})
+}
 
 // Use registers the backend, OpenBLAS with Go-threaded large products,
 // as gonum's blas64 implementation.
