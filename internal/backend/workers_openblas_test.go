@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // childEnv marks the process TestPrepareStopsWorkers starts.
@@ -33,8 +35,9 @@ func processCPU() time.Duration {
 // (TestWorkersChild). The workers are created by the library's constructor,
 // before the Go runtime starts any thread, so the first of them has the
 // lowest thread id after the main thread's (ids are handed out in
-// increasing order): the child notes that thread, calls Prepare, and
-// reports whether the thread still exists. Without the shutdown in Prepare
+// increasing order): the child notes that thread, computes a first
+// product with Mul (which calls Prepare), and reports whether the thread
+// still exists. Without the shutdown in Prepare
 // it does (it sleeps once its spinning ends, but it spins first). The
 // child also measures the CPU time the process uses during 100 ms of sleep
 // after Prepare, logged: with the worker stopped it is under 1 ms on an
@@ -89,7 +92,10 @@ func TestWorkersChild(t *testing.T) {
 			ids = append(ids, id)
 		}
 	}
-	Prepare()
+	// The engine's first product, which must stop the workers (through
+	// Prepare).
+	var dst mat.Dense
+	Mul(&dst, mat.NewDense(2, 2, []float64{1, 2, 3, 4}), mat.NewDense(2, 2, nil))
 	if !stoppedWorkers {
 		t.Skip("this OpenBLAS has no blas_thread_shutdown_ (a serial build: no workers)")
 	}
