@@ -82,6 +82,8 @@ func runOne(b build, name string, reps int) (bench.Measurement, error) {
 // build the median total with its range over rounds, the medians of the
 // Gram and eigen stages, and the ratio of each build's total to the
 // first's, taken round by round (median and range).
+//
+// The table so far is also printed to standard error after every round.
 func sideBySide(w io.Writer, bs []build, names []string, rounds, reps int) error {
 	res := make([][][]bench.Measurement, len(names)) // [case][build][round]
 	for i := range res {
@@ -101,7 +103,17 @@ func sideBySide(w io.Writer, bs []build, names []string, rounds, reps int) error
 			}
 			turn++
 		}
+		if r+1 < rounds {
+			if err := writeSideBySide(os.Stderr, bs, names, res); err != nil {
+				return err
+			}
+		}
 	}
+	return writeSideBySide(w, bs, names, res)
+}
+
+// writeSideBySide prints the table of sideBySide from res[case][build][round].
+func writeSideBySide(w io.Writer, bs []build, names []string, res [][][]bench.Measurement) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "case\t")
 	for j, b := range bs {

@@ -19,6 +19,7 @@ import (
 	"log"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/vivit-go/vivit/bench"
@@ -28,7 +29,7 @@ import (
 func main() {
 	reps := flag.Int("reps", 11, "repetitions per case (the median is reported)")
 	filter := flag.String("run", "", "only cases whose name contains this")
-	exact := flag.String("case", "", "only the case of exactly this name")
+	exact := flag.String("case", "", "only the cases of exactly these names, separated by '|'")
 	asJSON := flag.Bool("json", false, "print the measurements as JSON")
 	both := flag.Bool("both", false, "build the pure-Go and OpenBLAS versions of this command and run them side by side")
 	bins := flag.String("bins", "", "with -both: compare these binaries of this command instead, label=path,label=path")
@@ -46,7 +47,7 @@ func main() {
 	cases = append(cases, conv...)
 	var selected []bench.Case
 	for _, c := range cases {
-		if strings.Contains(c.Name, *filter) && (*exact == "" || c.Name == *exact) {
+		if strings.Contains(c.Name, *filter) && (*exact == "" || slices.Contains(strings.Split(*exact, "|"), c.Name)) {
 			selected = append(selected, c)
 		}
 	}
