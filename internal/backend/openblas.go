@@ -35,15 +35,15 @@ import (
 // impl is internal/fastblas, as in the default build: OpenBLAS's Dgemm
 // and Dsyrk, called from Go and split over goroutines (goThreadedBLAS in
 // this package's tests), were not faster on the engine's products. Timed
-// alternately on the shapes the MLP and 3c3d cases call (TestBackendShapes,
-// three runs on a loaded 2-core Zen 3), fastblas was 11–24 % faster on
-// every Dsyrk with n ≤ 288 and k ≤ 784 (the Gram stage's), level on
-// 128×128×128 products, and OpenBLAS faster in all three runs only on the
-// 288×14496 Dsyrk of one 3c3d layer (0.67–0.75× the time); the larger
-// products varied by 0.4–2.8× from run to run either way. So the openblas
-// tag changes only the eigensolvers (LAPACKE's dsyevr and dsyevd, see
-// package eigen), and the build is never slower than the pure-Go one on
-// the products.
+// alternately call by call on the shapes the MLP and 3c3d cases use
+// (TestBackendShapes, five runs on a loaded 2-core Zen 3), fastblas was
+// 11–24 % faster on every Dsyrk with k ≤ 784 (the MLP Gram stage's), the
+// two level on 128×128×128 products, and no shape went OpenBLAS's way in
+// every run: the long Dsyrk of 3c3d's Gram stage (n = 288, k = 14496)
+// took 0.67–1.14× fastblas's time, the large Dgemms 0.4–2.8× either way.
+// So the openblas tag changes only the eigensolvers (LAPACKE's dsyevr and
+// dsyevd, see package eigen), and the build runs the same products as the
+// pure-Go one.
 var impl blas.Float64 = fastblas.Implementation{}
 
 var single sync.Once

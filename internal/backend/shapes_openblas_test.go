@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 )
 
 var shapes = flag.Bool("backend.shapes", false, "time fastblas against OpenBLAS on the engine's product shapes")
+
+var shapeFilter = flag.String("backend.only", "", "with -backend.shapes: only shapes whose name contains this")
 
 // engineShapes are the large products of the benchmark cases (MLP and
 // 3c3d), as the engine calls them: kind, transposes, m, n, k (n, k for
@@ -49,6 +52,12 @@ var engineShapes = []struct {
 	{false, 'T', 'N', 1280, 64, 128},
 	{false, 'T', 'N', 256, 512, 32},
 	{true, 'N', 0, 0, 288, 14496},
+	{true, 'N', 0, 0, 288, 11808},
+	{true, 'N', 0, 0, 288, 8192},
+	{true, 'N', 0, 0, 288, 2048},
+	{true, 'N', 0, 0, 576, 14496},
+	{true, 'N', 0, 0, 128, 14496},
+	{true, 'N', 0, 0, 64, 14496},
 	{true, 'N', 0, 0, 288, 4800},
 	{true, 'N', 0, 0, 32, 110592},
 	{true, 'N', 0, 0, 128, 784},
@@ -97,7 +106,14 @@ func TestBackendShapes(t *testing.T) {
 			run = func(impl blas.Float64) { impl.Dgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) }
 			flops = 2 * float64(s.m) * float64(s.n) * float64(s.k)
 		}
-		reps := max(5, min(200, int(2e9/flops)))
+		name := fmt.Sprintf("gemm %c%c %d×%d×%d", s.tA, s.tB, s.m, s.n, s.k)
+		if s.syrk {
+			name = fmt.Sprintf("syrk %c n=%d k=%d", s.tA, s.n, s.k)
+		}
+		if !strings.Contains(name, *shapeFilter) {
+			continue
+		}
+		reps := max(15, min(200, int(4e9/flops)))
 		ts := make([][]time.Duration, len(impls))
 		for r := 0; r < reps+1; r++ {
 			for i, impl := range impls {
@@ -112,10 +128,6 @@ func TestBackendShapes(t *testing.T) {
 		for i := range ts {
 			sort.Slice(ts[i], func(x, y int) bool { return ts[i][x] < ts[i][y] })
 			med[i] = ts[i][len(ts[i])/2].Seconds()
-		}
-		name := fmt.Sprintf("gemm %c%c %d×%d×%d", s.tA, s.tB, s.m, s.n, s.k)
-		if s.syrk {
-			name = fmt.Sprintf("syrk %c n=%d k=%d", s.tA, s.n, s.k)
 		}
 		t.Logf("%-28s fastblas %6.1f GF/s  openblas %6.1f GF/s  openblas/fastblas time %.2f", name, flops/med[0]/1e9, flops/med[1]/1e9, med[1]/med[0])
 	}
