@@ -80,8 +80,10 @@ func runOne(b build, name string, reps int) (bench.Measurement, error) {
 // the builds' order from case to case and round to round (so that a
 // change in the machine's load falls on both), and prints per case and
 // build the median total with its range over rounds, the medians of the
-// Gram and eigen stages, and the ratio of each build's total to the
-// first's, taken round by round (median and range).
+// Gram and eigen stages, the ratio of each build's total to the first's,
+// taken round by round (median and range), and the ratio of the two
+// builds' fastest rounds, the least disturbed by other load on the
+// machine.
 //
 // The table so far is also printed to standard error after every round.
 func sideBySide(w io.Writer, bs []build, names []string, rounds, reps int) error {
@@ -119,7 +121,7 @@ func writeSideBySide(w io.Writer, bs []build, names []string, res [][][]bench.Me
 	for j, b := range bs {
 		fmt.Fprintf(tw, "%s total\tGram\teigen\t", b.label)
 		if j > 0 {
-			fmt.Fprintf(tw, "%s/%s\t", b.label, bs[0].label)
+			fmt.Fprintf(tw, "%s/%s\tfastest/fastest\t", b.label, bs[0].label)
 		}
 	}
 	fmt.Fprintln(tw)
@@ -137,7 +139,8 @@ func writeSideBySide(w io.Writer, bs []build, names []string, res [][][]bench.Me
 					ratios = append(ratios, float64(ms[r].Total)/float64(res[i][0][r].Total))
 				}
 				sort.Float64s(ratios)
-				fmt.Fprintf(tw, "%.2f [%.2f–%.2f]\t", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+				first := durations(res[i][0], func(m bench.Measurement) time.Duration { return m.Total })
+				fmt.Fprintf(tw, "%.2f [%.2f–%.2f]\t%.2f\t", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1], float64(tot[0])/float64(first[0]))
 			}
 		}
 		fmt.Fprintln(tw)
