@@ -37,9 +37,9 @@ import (
 // this package's tests), were not faster on the engine's products. Timed
 // alternately call by call on the shapes the MLP and 3c3d cases use
 // (TestBackendShapes, three runs of every shape and five of every Dsyrk,
-// on a loaded 2-core Zen 3), fastblas was
-// 11–24 % faster on every Dsyrk with k ≤ 784 (the MLP Gram stage's), the
-// two level on 128×128×128 products, and no shape went OpenBLAS's way in
+// on a loaded 2-core Zen 3), fastblas was 11–24 % faster on every Dsyrk
+// with k ≤ 784 (the MLP Gram stage's), the two level on 128×128×128
+// products, and no shape went OpenBLAS's way in
 // every run: the long Dsyrk of 3c3d's Gram stage (n = 288, k = 14496)
 // took 0.67–1.14× fastblas's time, the large Dgemms 0.4–2.8× either way.
 // So the openblas tag changes only the eigensolvers (LAPACKE's dsyevr and
