@@ -41,11 +41,18 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols}
 	blocks := p.blocks()
 	for bi, blk := range blocks {
-		g := p.gram(blk, bi, len(blocks))
+		g, err := p.gram(blk, bi, len(blocks))
+		if err != nil {
+			return nil, err
+		}
 		p.opts.report("eigensolve", bi, len(blocks))
 		t0 := time.Now()
 		vals, err := eigen.Values(g)
+		if err == nil {
+			err = p.opts.stopped()
+		}
 		if err != nil {
+			releaseGram(g)
 			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)
 		}
 		p.timing.Eigen += time.Since(t0)

@@ -1,6 +1,9 @@
 package jacobians
 
 import (
+	"context"
+	"fmt"
+
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/scratch"
@@ -53,6 +56,14 @@ func (lf LayerFactor) Select(keep []bool) lowrank.Factor {
 // tensor read by several nodes is the sum of what each passes back, as for
 // a gradient; only tensors downstream of a parameter node carry one.
 func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []LayerFactor {
+	fs, _ := BackpropContext(context.Background(), net, acts, s, c)
+	return fs
+}
+
+// BackpropContext is Backprop, stopped between nodes once ctx is done:
+// it then returns nil and an error wrapping ctx.Err(). One node's backward
+// (a large convolution's, say) runs to its end.
+func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) ([]LayerFactor, error) {
 	nodes := net.Nodes
 	if len(acts) != len(nodes)+1 {
 		panic("jacobians: activations do not match the network")
@@ -99,6 +110,9 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 		nd := nodes[i]
 		if !needed[i+1] {
 			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("backpropagation stopped at node %d of %d: %w", len(nodes)-i, len(nodes), err)
 		}
 		cur := fac[i+1]
 		if pl, ok := nd.Op.(model.ParamLayer); ok {
@@ -150,7 +164,7 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 		}
 		fac[i+1] = nil
 	}
-	return inParamOrder(net, out)
+	return inParamOrder(net, out), nil
 }
 
 // inParamOrder sorts the blocks into the network's parameter order,
