@@ -66,10 +66,12 @@ func dirNames(t *testing.T, dir string) map[string]bool {
 	return names
 }
 
-// TestInterrupted sends SIGINT and SIGTERM to the command during a run of
-// seconds that writes --out, --eigvecs and --plot over existing files: it
-// exits within a second with 130 or 143, the files are byte for byte as
-// they were, and no other file (partial or temporary) is left.
+// TestInterrupted sends SIGINT and SIGTERM to four commands at a fifth and
+// at three fifths of their run on 3c3d (timed beforehand), each
+// writing --out, --eigvecs, --plot, --diag-ggn, --grad-variance or a
+// Newton step over existing files: each exits within a second with 130 or
+// 143, the files are byte for byte as they were, and no other file
+// (partial or temporary) is left.
 func TestInterrupted(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGINT to send")
@@ -78,7 +80,7 @@ func TestInterrupted(t *testing.T) {
 		t.Skip("runs 3c3d for seconds")
 	}
 	dir := t.TempDir()
-	modelPath, batchPath := writeLongCase(t, dir, 48)
+	modelPath, batchPath := writeLongCase(t, dir, 16)
 	outputs := map[string][]byte{
 		"out.json":         []byte("previous results\n"),
 		"vecs.npy":         []byte("previous eigenvectors\n"),
@@ -121,8 +123,10 @@ func TestInterrupted(t *testing.T) {
 		{"newton SIGINT", syscall.SIGINT, 130, append([]string{"newton", "--k", "10", "--out", filepath.Join(dir, "step.safetensors")}, data...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// Send the signal at several points of the run.
-			for _, after := range []time.Duration{300 * time.Millisecond, 1500 * time.Millisecond} {
+			// Time a whole run (its outputs elsewhere), then send the
+			// signal at a fifth and at three fifths of that time.
+			full := timeWholeRun(t, tc.args, dir)
+			for _, after := range []time.Duration{full / 5, 3 * full / 5} {
 				cmd := exec.Command(cliPath, tc.args...)
 				var stderr bytes.Buffer
 				cmd.Stderr = &stderr
@@ -137,6 +141,9 @@ func TestInterrupted(t *testing.T) {
 				err := cmd.Wait()
 				took := time.Since(sent)
 				var ee *exec.ExitError
+				if err == nil {
+					t.Fatalf("signal after %v: the run had finished (it took %v before), exit 0", after, full)
+				}
 				if !errors.As(err, &ee) || ee.ExitCode() != tc.code {
 					t.Fatalf("signal after %v: %v, want exit %d\n%s", after, err, tc.code, stderr.String())
 				}
@@ -148,6 +155,23 @@ func TestInterrupted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// timeWholeRun runs the command to its end with its outputs redirected
+// from dir to a scratch directory and returns how long it took.
+func timeWholeRun(t *testing.T, args []string, dir string) time.Duration {
+	t.Helper()
+	scratch := t.TempDir()
+	moved := make([]string, len(args))
+	for i, a := range args {
+		moved[i] = a
+		if i > 0 && (args[i-1] == "--out" || args[i-1] == "--plot" || args[i-1] == "--eigvecs" || args[i-1] == "--diag-ggn" || args[i-1] == "--grad-variance") {
+			moved[i] = filepath.Join(scratch, filepath.Base(a))
+		}
+	}
+	t0 := time.Now()
+	ok(t, dir, moved...)
+	return time.Since(t0)
 }
 
 // TestFailedRunKeepsOutputs: a run that fails (here on a batch of the
