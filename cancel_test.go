@@ -113,3 +113,34 @@ func TestDeadlineStopsLongRun(t *testing.T) {
 		t.Logf("deadline %v: returned %v after it (%v of CPU), in stage %s", d, took-d, cpu, stage)
 	}
 }
+
+// TestCancelDataSet: the data-set entry points stop between batches, for
+// every method, with an error wrapping context.Canceled.
+func TestCancelDataSet(t *testing.T) {
+	m, b, err := bench.MLP([]int{12, 16, 5}, "tanh", 24, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := vivit.NewBatchDataSet(b)
+	for _, method := range []vivit.DataSetMethod{vivit.MethodBatch, vivit.MethodParameters, vivit.MethodLanczos} {
+		// Cancel at the second progress report (the second batch, or the
+		// second stage of the one-batch method).
+		ctx, cancel := context.WithCancel(context.Background())
+		reports := 0
+		o := &vivit.DataSetOptions{BatchSize: 8, Method: method}
+		o.Context = ctx
+		o.Progress = func(string, int, int) {
+			if reports++; reports == 2 {
+				cancel()
+			}
+		}
+		_, err := vivit.DataSetTopEigen(m, ds, 3, o)
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%v: error %v, want one wrapping context.Canceled", method, err)
+		}
+		if reports > 3 {
+			t.Errorf("%v: %d more progress reports after the cancellation", method, reports-2)
+		}
+	}
+}

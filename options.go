@@ -70,6 +70,15 @@ type Options struct {
 	// float32s of scratch instead of mirroring the float64 matrix). A
 	// Solver given here runs as it is, in float64.
 	Precision Precision
+	// Side says where each block's eigenproblem is solved (see Side): on
+	// the N·C'×N·C' Gram matrix VᵀV, or on the D×D GGN block V Vᵀ, formed
+	// from chunks of V's columns without holding all of V (8·D² bytes plus
+	// a chunk within MemoryBudget). SideAuto, the zero value, takes the
+	// parameter side for a block when its D is small enough for it to be
+	// the cheaper (roughly D < N·C') and its matrix fits MemoryBudget, and
+	// stays on the Gram side for Float32 runs. Results agree to rounding
+	// either way; Block.Side says which was used.
+	Side Side
 	// Progress, if not nil, is called as each stage starts ("forward",
 	// "backprop", "gram", "eigensolve", "map-back", "directional") with the
 	// block it works on (0-based) and the number of blocks. It is meant for
@@ -155,6 +164,9 @@ func (o *Options) check(m *Model, n int) error {
 	}
 	if o.Precision != Float64 && o.Precision != Float32 {
 		return fmt.Errorf("vivit: Precision must be Float64 or Float32, got %d", int(o.Precision))
+	}
+	if o.Side < SideAuto || o.Side > SideParameters {
+		return fmt.Errorf("vivit: Side must be SideAuto, SideGram or SideParameters, got %d", int(o.Side))
 	}
 	if o.MemoryBudget < 0 {
 		return fmt.Errorf("vivit: MemoryBudget must be ≥ 0, got %d", o.MemoryBudget)

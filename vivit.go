@@ -48,6 +48,9 @@ type Block struct {
 	// Rank is the numerical rank of the block's GGN when it is known (all
 	// of it was computed, or fewer than k eigenvalues were nonzero), else -1.
 	Rank int
+	// Side is where the eigenproblem was solved: "gram" (the N·C'×N·C'
+	// Gram matrix) or "parameters" (the D×D GGN block); see Options.Side.
+	Side string
 }
 
 // Vector returns eigenvector j as a flat slice in the block's layout.
@@ -66,7 +69,10 @@ type Result struct {
 	Columns          int     // factor columns per sample: C, or M with Monte-Carlo
 	Loss             float64 // L = w Σ ℓ_n
 	Blocks           []Block // one per group, in order
-	Timing           Timing
+	// Side is the side of every block ("gram" or "parameters"), or
+	// "mixed" when blocks differ (see Block.Side).
+	Side   string
+	Timing Timing
 }
 
 // TopEigen returns the k largest eigenvalues of the GGN of the batch loss
@@ -116,8 +122,20 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	blocks := p.blocks()
 	for bi, blk := range blocks {
 		out := Block{Name: blk.name, Layout: blk.layout, Rank: -1}
-		g, err := p.gram(blk, bi, len(blocks))
+		side := p.opts.chooseSide(blk.layout.Size(), p.cols*len(p.idx))
+		out.Side = side.String()
+		var g *mat.SymDense
+		var err error
+		if side == SideParameters {
+			g = p.paramGGN(blk, bi, len(blocks))
+			err = p.opts.stopped()
+		} else {
+			g, err = p.gram(blk, bi, len(blocks))
+		}
 		if err != nil {
+			if g != nil {
+				releaseGram(g)
+			}
 			return nil, err
 		}
 		p.opts.report("eigensolve", bi, len(blocks))
@@ -140,7 +158,11 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 			res.Blocks = append(res.Blocks, out)
 			continue
 		}
-		if p.opts.SkipVectors {
+		if side == SideParameters {
+			t0 = time.Now()
+			out.Vectors, u = parameterSideVectors(blk, u, vals, p.opts.SkipVectors, withDirectional)
+			p.timing.MapBack += time.Since(t0)
+		} else if p.opts.SkipVectors {
 			normalizeColumnSigns(u)
 		} else {
 			p.opts.report("map-back", bi, len(blocks))
@@ -179,6 +201,11 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		}
 		res.Blocks = append(res.Blocks, out)
 	}
+	sides := make([]string, len(res.Blocks))
+	for i, b := range res.Blocks {
+		sides[i] = b.Side
+	}
+	res.Side = sideName(sides)
 	res.Timing = p.timing
 	return res, nil
 }

@@ -30,7 +30,7 @@ func TestMistypedArchitectureAllocatesNothing(t *testing.T) {
 			name:  "linear",
 			first: `{"input_shape":[3],"layers":[{"type":"linear","in":3,"out":268435455},{"type":"linear","in":268435455,"out":2}],"loss":{"type":"mse","reduction":"sum"}}`,
 			arch:  `{"input_shape":[3],"layers":[{"type":"linear","in":3,"out":268435455},{"type":"tanh"},{"type":"linear","in":4,"out":2}],"loss":{"type":"mse","reduction":"sum"}}`,
-			want:  "architecture: layer 2 (linear): expects input of shape [4], but the previous layer gives [268435455] (add a flatten layer?)",
+			want:  "architecture: layer 2 (linear): expects input of shape [4], but the previous layer gives [268435455]",
 		},
 		{
 			// A patch table of 2²⁸ entries (1 GiB) and 2²⁶ max-pool windows.

@@ -176,13 +176,16 @@ func buildLinear(s LayerSpec, in []int) (LayerPlan, error) {
 		return LayerPlan{}, err
 	}
 	if !okIn || !okOut {
-		return LayerPlan{}, s.errorf("needs fields \"in\" and \"out\"")
+		return LayerPlan{}, s.errorf("needs fields \"in\" and \"out\" (or PyTorch's \"in_features\" and \"out_features\")")
 	}
 	if nin < 1 || nout < 1 {
 		return LayerPlan{}, s.errorf("in and out must be positive, got in=%d out=%d", nin, nout)
 	}
-	if len(in) != 1 || in[0] != nin {
+	if len(in) != 1 {
 		return LayerPlan{}, s.errorf("expects input of shape [%d], but the previous layer gives %v (add a flatten layer?)", nin, in)
+	}
+	if in[0] != nin {
+		return LayerPlan{}, s.errorf("expects input of shape [%d], but the previous layer gives %v", nin, in)
 	}
 	bias, err := s.Bool("bias", true)
 	if err != nil {
@@ -285,16 +288,24 @@ func (a *Architecture) plan(maxParams int) (inShape []int, plans []LayerPlan, lo
 		spec.budget, spec.limit = &budget, min(maxParams, MaxParams)
 		b, ok := builders[spec.Type]
 		if !ok {
-			return nil, nil, loss, fmt.Errorf("architecture: layer %d: unknown type %q (supported: %s)", i, spec.Type, strings.Join(LayerTypes(), ", "))
+			return nil, nil, loss, fmt.Errorf("architecture: layer %d: unknown type %q (supported: %s, in any letter case, or PyTorch's class names such as Linear and LeakyReLU)", i, spec.Type, strings.Join(LayerTypes(), ", "))
+		}
+		if err := spec.applyAliases(); err != nil {
+			return nil, nil, loss, err
 		}
 		allowed := map[string]bool{"type": true}
 		for _, f := range b.Fields {
 			allowed[f] = true
 		}
+		var unknown []string
 		for f := range spec.Fields {
 			if !allowed[f] {
-				return nil, nil, loss, spec.errorf("unknown field %q", f)
+				unknown = append(unknown, fmt.Sprintf("%q", f))
 			}
+		}
+		if len(unknown) > 0 {
+			sort.Strings(unknown)
+			return nil, nil, loss, spec.errorf("unknown field %s (%s takes: %s)", strings.Join(unknown, ", "), spec.Type, fieldList(spec.Type, b.Fields))
 		}
 		p, err := b.Build(spec, shape)
 		if err != nil {
@@ -332,7 +343,67 @@ func parseLayerSpec(i int, raw json.RawMessage) (LayerSpec, error) {
 	if err := json.Unmarshal(t, &spec.Type); err != nil {
 		return spec, fmt.Errorf("architecture: layer %d: \"type\" must be a string, got %s", i, t)
 	}
+	spec.Type = canonicalType(spec.Type)
 	return spec, nil
+}
+
+// CanonicalLayerType returns the architecture's name for a layer type
+// given in any letter case or as PyTorch's class name ("Linear",
+// "LeakyReLU", "leaky_relu" → "linear", "leaky_relu"); an unknown type is
+// returned unchanged.
+func CanonicalLayerType(t string) string { return canonicalType(t) }
+
+// canonicalType maps a layer type in any letter case, with or without
+// underscores ("Linear", "LeakyReLU", "leaky_relu", "MaxPool2d"), to its
+// architecture name; unknown types are returned unchanged.
+func canonicalType(t string) string {
+	key := strings.ReplaceAll(strings.ToLower(t), "_", "")
+	for name := range builders {
+		if strings.ReplaceAll(name, "_", "") == key {
+			return name
+		}
+	}
+	return t
+}
+
+// fieldAliases are PyTorch's constructor argument names accepted for a
+// layer type's fields: nn.Linear(in_features, out_features).
+var fieldAliases = map[string]map[string]string{
+	"linear": {"in_features": "in", "out_features": "out"},
+}
+
+// applyAliases renames PyTorch's field names to the architecture's.
+func (s *LayerSpec) applyAliases() error {
+	for alias, name := range fieldAliases[s.Type] {
+		raw, ok := s.Fields[alias]
+		if !ok {
+			continue
+		}
+		if _, both := s.Fields[name]; both {
+			return s.errorf("fields %q and %q are the same; give one", name, alias)
+		}
+		s.Fields[name] = raw
+		delete(s.Fields, alias)
+	}
+	return nil
+}
+
+// fieldList spells a layer type's fields for error messages, with their
+// PyTorch aliases.
+func fieldList(typ string, fields []string) string {
+	if len(fields) == 0 {
+		return "no fields besides \"type\""
+	}
+	out := "type, " + strings.Join(fields, ", ")
+	var aliases []string
+	for alias, name := range fieldAliases[typ] {
+		aliases = append(aliases, alias+" for "+name)
+	}
+	sort.Strings(aliases)
+	if len(aliases) > 0 {
+		out += " (or " + strings.Join(aliases, ", ") + ")"
+	}
+	return out
 }
 
 // ParseArchitecture decodes an architecture JSON document, rejecting
