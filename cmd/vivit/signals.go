@@ -17,15 +17,16 @@ import (
 var runContext = context.Background()
 
 // stopGrace is how long an interrupted run may take to stop by itself
-// before the process exits anyway, removing the temporary files of the
-// writes in progress.
+// before the process exits anyway.
 const stopGrace = 800 * time.Millisecond
 
 // runInterruptible is run, stopped by SIGINT or SIGTERM: the computation's
 // context is cancelled, and the exit code is 130 (SIGINT) or 143 (SIGTERM)
 // within stopGrace, the conventional 128 + signal number. Outputs are
-// written whole or not at all (internal/atomicfile): an interrupted run
-// leaves existing files as they were and no partial or temporary file.
+// written whole or not at all (internal/atomicfile), and none is replaced
+// after the signal: an interrupted run leaves existing files as they were
+// (but for those it had finished writing before the signal) and no
+// partial or temporary file.
 func runInterruptible(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -39,15 +40,17 @@ func runInterruptible(args []string, stdout, stderr io.Writer) int {
 	case code := <-done:
 		return code
 	case sig := <-sigs:
+		// From here on no output is replaced: writes in progress are
+		// abandoned (their temporary files removed) and new ones refused.
+		atomicfile.Abort()
 		cancel()
 		code, name := 130, "interrupted"
 		if sig == syscall.SIGTERM {
 			code, name = 143, "terminated"
 		}
 		select {
-		case <-done: // stopped (or finished) by itself: its files are whole
+		case <-done:
 		case <-time.After(stopGrace):
-			atomicfile.Abort()
 		}
 		fmt.Fprintf(stderr, "vivit: %s\n", name)
 		return code
