@@ -2,10 +2,14 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: build test test-openblas race bench bench-openblas bench-both gobench run fuzz vet generate
+.PHONY: install build test test-openblas race bench bench-openblas bench-both gobench run fuzz vet generate
 
 build:
 	$(GO) build ./...
+
+# Installs the vivit command into $(go env GOPATH)/bin (or $GOBIN).
+install:
+	$(GO) install ./cmd/vivit
 
 test:
 	$(GO) test ./...

@@ -38,13 +38,16 @@ type pass struct {
 	batch *Batch
 	opts  Options
 
-	acts    []*mat.Dense // forward activations of the whole batch
-	losses  []float64    // ℓ_n
-	idx     []int        // curvature samples
-	w       float64      // batch weight of L
-	wCurv   float64      // weight of the curvature (sub-)batch
-	cols    int          // factor columns per sample (C or M)
-	factors []jacobians.LayerFactor
+	acts []*mat.Dense // forward activations of the whole batch
+	// freeActs: the backward pass recycles the activations no factor
+	// block reads (newPassFreeing).
+	freeActs bool
+	losses   []float64 // ℓ_n
+	idx      []int     // curvature samples
+	w        float64   // batch weight of L
+	wCurv    float64   // weight of the curvature (sub-)batch
+	cols     int       // factor columns per sample (C or M)
+	factors  []jacobians.LayerFactor
 
 	timing Timing
 }
@@ -52,6 +55,15 @@ type pass struct {
 // newPass validates its inputs, runs the forward pass and backpropagates
 // the curvature factor.
 func newPass(m *Model, b *Batch, o *Options) (*pass, error) {
+	return newPassFreeing(m, b, o, false)
+}
+
+// newPassFreeing is newPass that, with free set, recycles every activation
+// that no parameter node reads as soon as the backward pass is done with
+// it (jacobians.BackpropContext's releaseAct): for callers that use the activations
+// only through the factor blocks afterwards (no gradients, no second
+// backward pass). Their entries of p.acts are then nil.
+func newPassFreeing(m *Model, b *Batch, o *Options, free bool) (*pass, error) {
 	if m == nil {
 		return nil, errNilModel
 	}
@@ -65,10 +77,17 @@ func newPass(m *Model, b *Batch, o *Options) (*pass, error) {
 	if err := o.check(m, n); err != nil {
 		return nil, err
 	}
-	p := &pass{net: m, batch: b, opts: *o}
+	p := &pass{net: m, batch: b, opts: *o, freeActs: free}
+	if err := o.stopped(); err != nil {
+		return nil, err
+	}
 	o.report("forward", 0, 1)
 	t0 := time.Now()
-	p.acts = m.Forward(b.Inputs)
+	acts, err := m.ForwardContext(o.ctx(), b.Inputs)
+	if err != nil {
+		return nil, fmt.Errorf("vivit: run stopped: %w", err)
+	}
+	p.acts = acts
 	p.losses = m.Loss.PerSample(p.logits(), b.Targets)
 	for i, l := range p.losses {
 		if math.IsNaN(l) || math.IsInf(l, 0) {
@@ -79,10 +98,18 @@ func newPass(m *Model, b *Batch, o *Options) (*pass, error) {
 	p.idx = o.curvatureSamples(n)
 	p.wCurv = m.Loss.Weight(len(p.idx))
 	p.timing.Forward = time.Since(t0)
+	if err := o.stopped(); err != nil {
+		p.release()
+		return nil, err
+	}
 
 	o.report("backprop", 0, 1)
 	t0 = time.Now()
-	p.factors, p.cols = p.curvatureFactors(p.idx, p.wCurv)
+	p.factors, p.cols, err = p.curvatureFactors(p.idx, p.wCurv)
+	if err != nil {
+		p.release()
+		return nil, err
+	}
 	p.timing.Backprop = time.Since(t0)
 	return p, nil
 }
@@ -91,8 +118,8 @@ func (p *pass) logits() *mat.Dense { return p.acts[len(p.acts)-1] }
 
 // curvatureFactors backpropagates the loss-Hessian factor of the samples
 // idx, scaled by √w, and returns the per-layer factors and the columns per
-// sample.
-func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, int) {
+// sample; the error is the run's stop.
+func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, int, error) {
 	acts := make([]*mat.Dense, len(p.acts))
 	for i, a := range p.acts {
 		acts[i] = model.Subset(a, idx)
@@ -110,7 +137,21 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 		s = mat.NewDense(len(idx)*cols, c, nil)
 		p.net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(w))
 	}
-	return configure(jacobians.Backprop(p.net, acts, s, cols), p.opts.MemoryBudget, p.opts.Precision), cols
+	var releaseAct func(t int)
+	if p.freeActs {
+		releaseAct = func(t int) {
+			if acts[t] == p.acts[t] {
+				p.acts[t] = nil
+			}
+			model.ReleaseActivations([]*mat.Dense{nil, acts[t]})
+			acts[t] = nil
+		}
+	}
+	fs, err := jacobians.BackpropContext(p.opts.ctx(), p.net, acts, s, cols, releaseAct)
+	if err != nil {
+		return nil, 0, fmt.Errorf("vivit: run stopped: %w", err)
+	}
+	return configure(fs, p.opts.MemoryBudget, p.opts.Precision), cols, nil
 }
 
 // configure passes the scratch budget and the precision to the factors
@@ -128,14 +169,19 @@ func configure(fs []jacobians.LayerFactor, bytes int64, prec lowrank.Precision) 
 }
 
 // gradientFactors backpropagates the per-sample loss gradients of the whole
-// batch: column n of the result is ∇_θ ℓ_n (unnormalised).
-func (p *pass) gradientFactors() []jacobians.LayerFactor {
+// batch: column n of the result is ∇_θ ℓ_n (unnormalised). The error is
+// the run's stop.
+func (p *pass) gradientFactors() ([]jacobians.LayerFactor, error) {
 	z := p.logits()
 	n, c := z.Dims()
 	g := mat.NewDense(n, c, nil)
 	p.net.Loss.GradTo(g, z, p.batch.Targets)
+	fs, err := jacobians.BackpropContext(p.opts.ctx(), p.net, p.acts, g, 1, nil)
+	if err != nil {
+		return nil, fmt.Errorf("vivit: run stopped: %w", err)
+	}
 	// Gradients stay float64 whatever Options.Precision says.
-	return configure(jacobians.Backprop(p.net, p.acts, g, 1), p.opts.MemoryBudget, lowrank.Float64)
+	return configure(fs, p.opts.MemoryBudget, lowrank.Float64), nil
 }
 
 // block is one parameter group resolved against the factors.
@@ -197,18 +243,49 @@ func (p *pass) blocks() []block {
 
 // release hands the pass's activations back for reuse once the results
 // are computed; the pass (and every factor built on it) is dead after.
-func (p *pass) release() { model.ReleaseActivations(p.acts) }
+func (p *pass) release() {
+	acts := p.acts[:1]
+	for _, a := range p.acts[1:] {
+		if a != nil {
+			acts = append(acts, a)
+		}
+	}
+	model.ReleaseActivations(acts)
+}
+
+// dropActivations releases the activations that no parameter node reads:
+// the factor blocks reference only their layers' inputs, so once the
+// factors have been backpropagated the others (attention scores, the
+// intermediate results of every block) are no longer needed. Later stages
+// must not use p.acts but through the blocks.
+func (p *pass) dropActivations() {
+	keep := make([]bool, len(p.acts))
+	for _, nd := range p.net.Nodes {
+		if _, ok := nd.Op.(model.ParamLayer); ok {
+			keep[nd.Inputs[0]] = true
+		}
+	}
+	for t := 1; t < len(p.acts); t++ {
+		if !keep[t] && p.acts[t] != nil {
+			model.ReleaseActivations([]*mat.Dense{nil, p.acts[t]})
+			p.acts[t] = nil
+		}
+	}
+}
 
 // gram forms the Gram matrix of block bi of nblocks, reporting progress
-// and timing the stage.
-func (p *pass) gram(blk block, bi, nblocks int) *mat.SymDense {
+// and timing the stage; the error is the run's stop.
+func (p *pass) gram(blk block, bi, nblocks int) (*mat.SymDense, error) {
 	p.opts.report("gram", bi, nblocks)
 	t0 := time.Now()
 	fs := contributors(blk.factors)
 	g := newGram(fs[0].Cols())
-	gram.Into(g, fs...)
+	if err := gram.IntoContext(p.opts.ctx(), g, fs...); err != nil {
+		releaseGram(g)
+		return nil, fmt.Errorf("vivit: run stopped: %w", err)
+	}
 	p.timing.Gram += time.Since(t0)
-	return g
+	return g, nil
 }
 
 // newGram returns an n×n SymDense on recycled storage (internal/scratch:
@@ -235,15 +312,19 @@ func (b *block) selectLike(other []jacobians.LayerFactor) []lowrank.Factor {
 }
 
 // mapBack returns the parameter-space vectors V u_j for the rows u_j of u,
-// one row per vector, in the block's layout.
-func (b *block) mapBack(u *mat.Dense) *mat.Dense {
+// one row per vector, in the block's layout, stopping between layers once
+// o's context is done.
+func (b *block) mapBack(u *mat.Dense, o *Options) (*mat.Dense, error) {
 	k, _ := u.Dims()
 	out := mat.NewDense(k, b.layout.Size(), nil)
 	off := 0
 	for _, f := range b.factors {
+		if err := o.stopped(); err != nil {
+			return nil, err
+		}
 		d := f.Dim()
 		f.MulTo(out.Slice(0, k, off, off+d).(*mat.Dense), u)
 		off += d
 	}
-	return out
+	return out, nil
 }

@@ -24,12 +24,22 @@ type LoadOptions struct {
 	// an ONNX model's metadata property vivit.loss (cross_entropy:mean when
 	// absent). model.ParseLoss reads the command line's form.
 	Loss *model.Loss
+	// Rename maps the tensor names of a checkpoint to the architecture's
+	// before they are matched: each tensor whose name starts with a rule's
+	// Old has that prefix replaced by its New (the first rule that applies;
+	// {Old: "module.", New: ""} strips the prefix nn.DataParallel adds).
+	// Every rule must apply to some tensor. ONNX models keep their names.
+	Rename []Rename
 	// Warn, when not nil, receives the readers' warnings, one message per
 	// call: an ONNX export whose initializers have anonymous names (BatchNorm
 	// folded into the convolutions, so the parameters are not the PyTorch
 	// model's), or an Arch that differs from the metadata's architecture.
 	Warn func(msg string)
 }
+
+// Rename replaces the prefix Old of a checkpoint's tensor names by New
+// (LoadOptions.Rename).
+type Rename = checkpoint.Rename
 
 // LoadModel reads a model from any file that describes it fully: an ONNX
 // graph (.onnx, exported from PyTorch as docs/formats.md says; its loss
@@ -59,6 +69,9 @@ func LoadModelWith(path string, o *LoadOptions) (*Model, error) {
 		if o.Arch != "" {
 			return nil, fmt.Errorf("%s: an ONNX model describes its own graph; LoadOptions.Arch (%s) is for checkpoints", path, o.Arch)
 		}
+		if len(o.Rename) > 0 {
+			return nil, fmt.Errorf("%s: an ONNX model's parameter names are its own; LoadOptions.Rename is for checkpoints", path)
+		}
 		om, err := onnx.ReadFile(path, &onnx.Options{Loss: o.Loss})
 		if om != nil && o.Warn != nil {
 			for _, w := range om.Warnings {
@@ -74,6 +87,9 @@ func LoadModelWith(path string, o *LoadOptions) (*Model, error) {
 	}
 	ck, err := checkpoint.Open(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := ck.Rename(o.Rename); err != nil {
 		return nil, err
 	}
 	var m *Model

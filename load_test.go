@@ -300,3 +300,70 @@ func loadArrays(x, y string, m *vivit.Model) error {
 	_, err := vivit.LoadBatchArrays(x, y, m)
 	return err
 }
+
+// TestLoadModelRename reads a state_dict saved from nn.DataParallel (every
+// name prefixed with "module.") by renaming its tensors, and checks the
+// refusals: a rule that renames nothing, two tensors renamed to one name,
+// and a rule on an ONNX model.
+func TestLoadModelRename(t *testing.T) {
+	f := writeLoadFiles(t)
+	want, err := vivit.LoadModel(f.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := safetensors.Open(f.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pts []torchpt.Tensor
+	for _, name := range mf.Names() {
+		v, shape, err := mf.Float64s(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pts = append(pts, torchpt.Tensor{Name: "module." + name, Shape: shape, F64: v})
+	}
+	dp := filepath.Join(f.dir, "dataparallel.pt")
+	if err := torchpt.WriteFile(dp, pts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vivit.LoadModelWith(dp, &vivit.LoadOptions{Arch: f.arch}); err == nil || !strings.Contains(err.Error(), "module.") {
+		t.Errorf("without a rename: err = %v, want it to name the prefixed tensors", err)
+	}
+	got, err := vivit.LoadModelWith(dp, &vivit.LoadOptions{Arch: f.arch, Rename: []vivit.Rename{{Old: "module.", New: ""}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameParams(t, "renamed", got, want)
+	for _, c := range []struct {
+		rules []vivit.Rename
+		want  string
+	}{
+		{[]vivit.Rename{{Old: "module.", New: ""}, {Old: "backbone.", New: ""}}, `rename backbone.=: no tensor name starts with "backbone."`},
+		{[]vivit.Rename{{Old: "module.0.", New: "x."}, {Old: "module.4.", New: "x."}}, "renaming gives"},
+	} {
+		if _, err := vivit.LoadModelWith(dp, &vivit.LoadOptions{Arch: f.arch, Rename: c.rules}); err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), dp) {
+			t.Errorf("rules %v: err = %v, want it to start with the path and contain %q", c.rules, err, c.want)
+		}
+	}
+	if _, err := vivit.LoadModelWith(f.onnx, &vivit.LoadOptions{Rename: []vivit.Rename{{Old: "a", New: "b"}}}); err == nil || !strings.Contains(err.Error(), "Rename") {
+		t.Errorf("ONNX with a rename: err = %v", err)
+	}
+	for _, s := range []string{"module.=", "a=b=c", "=x", "noequals"} {
+		r, err := checkpoint.ParseRename(s)
+		switch s {
+		case "module.=":
+			if err != nil || r != (vivit.Rename{Old: "module.", New: ""}) {
+				t.Errorf("ParseRename(%q) = %v, %v", s, r, err)
+			}
+		case "a=b=c":
+			if err != nil || r != (vivit.Rename{Old: "a", New: "b=c"}) {
+				t.Errorf("ParseRename(%q) = %v, %v", s, r, err)
+			}
+		default:
+			if err == nil {
+				t.Errorf("ParseRename(%q) accepted", s)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package vivit
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -69,11 +70,48 @@ type Options struct {
 	// float32s of scratch instead of mirroring the float64 matrix). A
 	// Solver given here runs as it is, in float64.
 	Precision Precision
+	// Side says where each block's eigenproblem is solved (see Side): on
+	// the N·C'×N·C' Gram matrix VᵀV, or on the D×D GGN block V Vᵀ, formed
+	// from chunks of V's columns without holding all of V (8·D² bytes plus
+	// a chunk within MemoryBudget). SideAuto, the zero value, takes the
+	// parameter side for a block when its D is small enough for it to be
+	// the cheaper (roughly D < N·C') and its matrix fits MemoryBudget, and
+	// stays on the Gram side for Float32 runs. Results agree to rounding
+	// either way; Block.Side says which was used.
+	Side Side
 	// Progress, if not nil, is called as each stage starts ("forward",
 	// "backprop", "gram", "eigensolve", "map-back", "directional") with the
 	// block it works on (0-based) and the number of blocks. It is meant for
 	// progress displays and must return quickly.
 	Progress func(stage string, block, blocks int)
+	// Context stops a run: once it is done (cancelled, or past its
+	// deadline), the run returns an error wrapping its Err() (errors.Is
+	// works with context.Canceled and context.DeadlineExceeded), checking
+	// between stages, between the network's nodes in the backward pass,
+	// between layers in the Gram matrices, the map-back, the directional
+	// derivatives and the statistics, and between Lanczos steps. A single
+	// operation on one layer (a large convolution's Gram matrix or
+	// backward pass) or a dense eigensolve runs to its end first: on the
+	// benchmarks a run stops within a few tens of milliseconds. nil means
+	// context.Background(), never done.
+	Context context.Context
+}
+
+// ctx returns the run's context.
+func (o *Options) ctx() context.Context {
+	if o.Context == nil {
+		return context.Background()
+	}
+	return o.Context
+}
+
+// stopped returns an error wrapping the context's error once the run's
+// context is done, else nil.
+func (o *Options) stopped() error {
+	if err := o.ctx().Err(); err != nil {
+		return fmt.Errorf("vivit: run stopped: %w", err)
+	}
+	return nil
 }
 
 func (o *Options) report(stage string, block, blocks int) {
@@ -126,6 +164,9 @@ func (o *Options) check(m *Model, n int) error {
 	}
 	if o.Precision != Float64 && o.Precision != Float32 {
 		return fmt.Errorf("vivit: Precision must be Float64 or Float32, got %d", int(o.Precision))
+	}
+	if o.Side < SideAuto || o.Side > SideParameters {
+		return fmt.Errorf("vivit: Side must be SideAuto, SideGram or SideParameters, got %d", int(o.Side))
 	}
 	if o.MemoryBudget < 0 {
 		return fmt.Errorf("vivit: MemoryBudget must be ≥ 0, got %d", o.MemoryBudget)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/vivit-go/vivit/eigen"
 	"github.com/vivit-go/vivit/gram"
 )
@@ -18,6 +20,9 @@ type SpectrumBlock struct {
 	// Trace is tr(G) of the block, the sum of all its eigenvalues
 	// (including the ones dropped as numerically zero).
 	Trace float64
+	// Side is where the eigenvalues were computed: "gram" or
+	// "parameters" (see Options.Side).
+	Side string
 }
 
 // SpectrumResult is what Spectrum returns.
@@ -26,6 +31,7 @@ type SpectrumResult struct {
 	BatchSize        int
 	CurvatureSamples int
 	Columns          int
+	Loss             float64 // L = w Σ ℓ_n
 	Blocks           []SpectrumBlock
 	Timing           Timing
 }
@@ -38,19 +44,37 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 		return nil, err
 	}
 	defer p.release()
-	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols}
+	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols, Loss: p.w * sum(p.losses)}
 	blocks := p.blocks()
 	for bi, blk := range blocks {
-		g := p.gram(blk, bi, len(blocks))
+		side := p.opts.chooseSide(blk.layout.Size(), p.cols*len(p.idx))
+		var g *mat.SymDense
+		var err error
+		if side == SideParameters {
+			g = p.paramGGN(blk, bi, len(blocks))
+			err = p.opts.stopped()
+		} else {
+			g, err = p.gram(blk, bi, len(blocks))
+		}
+		if err != nil {
+			if g != nil {
+				releaseGram(g)
+			}
+			return nil, err
+		}
 		p.opts.report("eigensolve", bi, len(blocks))
 		t0 := time.Now()
 		vals, err := eigen.Values(g)
+		if err == nil {
+			err = p.opts.stopped()
+		}
 		if err != nil {
+			releaseGram(g)
 			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)
 		}
 		p.timing.Eigen += time.Since(t0)
 		r := eigen.NumericalRank(vals, p.opts.rankTol())
-		res.Blocks = append(res.Blocks, SpectrumBlock{Name: blk.name, Layout: blk.layout, Values: vals[:r], Trace: gram.Trace(g)})
+		res.Blocks = append(res.Blocks, SpectrumBlock{Name: blk.name, Layout: blk.layout, Values: vals[:r], Trace: gram.Trace(g), Side: side.String()})
 		releaseGram(g)
 	}
 	res.Timing = p.timing

@@ -31,8 +31,12 @@ type Stats struct {
 	// from the curvature sub-batch when Options.SubBatch is set).
 	DiagGGN  []float64
 	GGNTrace float64 // Σ DiagGGN
-	Layers   []LayerStats
-	Timing   Timing
+	// GradSNR is the gradient SNR of the whole network, ‖ḡ‖²/Σ_p v_p with ḡ
+	// the batch mean of the per-sample gradients and v their variance (the
+	// SNR of docs/maths.md §4.1); NaN when the variance is 0 (e.g. N = 1).
+	GradSNR float64
+	Layers  []LayerStats
+	Timing  Timing
 }
 
 // LayerStats are the statistics restricted to one layer: a module of the
@@ -43,9 +47,9 @@ type LayerStats struct {
 	Params   []string // its tensors
 	GradNorm float64  // ‖∇L restricted to the layer‖
 	GGNTrace float64  // trace of the layer's diagonal GGN block
-	// SNR is ‖ḡ‖²/Σ_p v_p over the layer, with ḡ the batch mean of the
-	// per-sample gradients and v their variance; NaN when the variance is 0
-	// (e.g. N = 1).
+	// SNR is the layer's gradient SNR (docs/maths.md §4.1), ‖ḡ‖²/Σ_p v_p
+	// over the layer, with ḡ the batch mean of the per-sample gradients and
+	// v their variance; NaN when the variance is 0 (e.g. N = 1).
 	SNR float64
 }
 
@@ -63,7 +67,10 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	st := &Stats{Layout: layout, PerSampleLoss: p.losses, Loss: p.w * sum(p.losses)}
 
 	t0 := time.Now()
-	grads := p.gradientFactors()
+	grads, err := p.gradientFactors()
+	if err != nil {
+		return nil, err
+	}
 	st.Grad = make([]float64, d)
 	st.DiagGGN = make([]float64, d)
 	ones := mat.NewDense(1, n, nil)
@@ -73,6 +80,9 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	norms := mat.NewSymDense(n, nil)
 	off := 0
 	for i, gf := range grads {
+		if err := p.opts.stopped(); err != nil {
+			return nil, err
+		}
 		f := gf.Factor
 		dim := f.Dim()
 		f.MulTo(mat.NewDense(1, dim, st.Grad[off:off+dim]), ones)
@@ -85,9 +95,21 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	for i := range st.PerSampleGradNorms {
 		st.PerSampleGradNorms[i] = math.Sqrt(norms.At(i, i))
 	}
-	st.GradVariance = gradVariance(grads, n, d)
+	if st.GradVariance, err = gradVariance(grads, n, d, &p.opts); err != nil {
+		return nil, err
+	}
 	st.GGNTrace = floats.Sum(st.DiagGGN)
 	st.Layers = layerStats(m, st, n, p.w)
+	var mean2, variance float64
+	for j, v := range st.Grad {
+		mu := v / (float64(n) * p.w)
+		mean2 += mu * mu
+		variance += st.GradVariance[j]
+	}
+	st.GradSNR = math.NaN()
+	if variance > 0 {
+		st.GradSNR = mean2 / variance
+	}
 	p.timing.Directional = time.Since(t0)
 	st.Timing = p.timing
 	return st, nil

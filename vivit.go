@@ -48,6 +48,9 @@ type Block struct {
 	// Rank is the numerical rank of the block's GGN when it is known (all
 	// of it was computed, or fewer than k eigenvalues were nonzero), else -1.
 	Rank int
+	// Side is where the eigenproblem was solved: "gram" (the N·C'×N·C'
+	// Gram matrix) or "parameters" (the D×D GGN block); see Options.Side.
+	Side string
 }
 
 // Vector returns eigenvector j as a flat slice in the block's layout.
@@ -66,7 +69,10 @@ type Result struct {
 	Columns          int     // factor columns per sample: C, or M with Monte-Carlo
 	Loss             float64 // L = w Σ ℓ_n
 	Blocks           []Block // one per group, in order
-	Timing           Timing
+	// Side is the side of every block ("gram" or "parameters"), or
+	// "mixed" when blocks differ (see Block.Side).
+	Side   string
+	Timing Timing
 }
 
 // TopEigen returns the k largest eigenvalues of the GGN of the batch loss
@@ -88,7 +94,9 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	if k < 1 {
 		return nil, fmt.Errorf("vivit: k must be at least 1, got %d", k)
 	}
-	p, err := newPass(m, b, opts)
+	// Without directional derivatives nothing reads the activations but
+	// the factor blocks once the factors are formed.
+	p, err := newPassFreeing(m, b, opts, !withDirectional)
 	if err != nil {
 		return nil, err
 	}
@@ -101,23 +109,46 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	if withDirectional {
 		p.opts.report("directional", 0, 1)
 		t0 := time.Now()
-		gradF = p.gradientFactors()
+		if gradF, err = p.gradientFactors(); err != nil {
+			return nil, err
+		}
 		if len(p.idx) != b.Len() {
 			// λ_nk of samples outside the sub-batch needs their factor
 			// columns: backpropagate the whole batch too.
-			wholeF, _ = p.curvatureFactors(allSamples(b.Len()), p.w)
+			if wholeF, _, err = p.curvatureFactors(allSamples(b.Len()), p.w); err != nil {
+				return nil, err
+			}
 		}
 		p.timing.Directional += time.Since(t0)
 	}
+	p.dropActivations()
 	blocks := p.blocks()
 	for bi, blk := range blocks {
 		out := Block{Name: blk.name, Layout: blk.layout, Rank: -1}
-		g := p.gram(blk, bi, len(blocks))
+		side := p.opts.chooseSide(blk.layout.Size(), p.cols*len(p.idx))
+		out.Side = side.String()
+		var g *mat.SymDense
+		var err error
+		if side == SideParameters {
+			g = p.paramGGN(blk, bi, len(blocks))
+			err = p.opts.stopped()
+		} else {
+			g, err = p.gram(blk, bi, len(blocks))
+		}
+		if err != nil {
+			if g != nil {
+				releaseGram(g)
+			}
+			return nil, err
+		}
 		p.opts.report("eigensolve", bi, len(blocks))
 		t0 := time.Now()
 		vals, u, rank, err := topK(g, k, p.opts)
 		releaseGram(g) // the solvers keep no reference to it
 		if err != nil {
+			if stop := p.opts.stopped(); stop != nil {
+				return nil, stop
+			}
 			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)
 		}
 		out.Rank = rank
@@ -130,12 +161,18 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 			res.Blocks = append(res.Blocks, out)
 			continue
 		}
-		if p.opts.SkipVectors {
+		if side == SideParameters {
+			t0 = time.Now()
+			out.Vectors, u = parameterSideVectors(blk, u, vals, p.opts.SkipVectors, withDirectional)
+			p.timing.MapBack += time.Since(t0)
+		} else if p.opts.SkipVectors {
 			normalizeColumnSigns(u)
 		} else {
 			p.opts.report("map-back", bi, len(blocks))
 			t0 = time.Now()
-			out.Vectors = mapBackNormalized(blk, u, vals)
+			if out.Vectors, err = mapBackNormalized(blk, u, vals, &p.opts); err != nil {
+				return nil, err
+			}
 			p.timing.MapBack += time.Since(t0)
 		}
 
@@ -145,6 +182,9 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 			n := b.Len()
 			cross := mat.NewDense(n, p.cols*len(p.idx), nil)
 			for i, f := range blk.selectLike(gradF) {
+				if err := p.opts.stopped(); err != nil {
+					return nil, err
+				}
 				f.AddCrossTo(cross, blk.factors[i])
 			}
 			out.Gamma = directional.Gamma(cross, u, vals)
@@ -153,6 +193,9 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 			} else {
 				x := mat.NewDense(n*p.cols, p.cols*len(p.idx), nil)
 				for i, f := range blk.selectLike(wholeF) {
+					if err := p.opts.stopped(); err != nil {
+						return nil, err
+					}
 					f.AddCrossTo(x, blk.factors[i])
 				}
 				out.Lambda = directional.LambdaCross(x, u, vals, p.cols, p.w)
@@ -161,6 +204,11 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		}
 		res.Blocks = append(res.Blocks, out)
 	}
+	sides := make([]string, len(res.Blocks))
+	for i, b := range res.Blocks {
+		sides[i] = b.Side
+	}
+	res.Side = sideName(sides)
 	res.Timing = p.timing
 	return res, nil
 }
@@ -169,7 +217,8 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 // the block as rows, for the Gram eigenvectors ũ_j (the columns of u),
 // with the reference's sign: the entry of largest magnitude positive. The
 // columns of u are flipped along, so that γ computed from them matches.
-func mapBackNormalized(blk block, u *mat.Dense, vals []float64) *mat.Dense {
+// The error is the run's stop (o's context).
+func mapBackNormalized(blk block, u *mat.Dense, vals []float64, o *Options) (*mat.Dense, error) {
 	ut := mat.DenseCopyOf(u.T()) // rows are Gram eigenvectors
 	for j, l := range vals {
 		row := ut.RawRowView(j)
@@ -177,7 +226,10 @@ func mapBackNormalized(blk block, u *mat.Dense, vals []float64) *mat.Dense {
 			row[i] /= math.Sqrt(l)
 		}
 	}
-	vectors := blk.mapBack(ut)
+	vectors, err := blk.mapBack(ut, o)
+	if err != nil {
+		return nil, err
+	}
 	flipped := make([]bool, len(vals))
 	par.For(len(vals), runtime.GOMAXPROCS(0), func(_, j int) {
 		flipped[j] = normalizeSign(vectors.RawRowView(j))
@@ -190,7 +242,7 @@ func mapBackNormalized(blk block, u *mat.Dense, vals []float64) *mat.Dense {
 			}
 		}
 	}
-	return vectors
+	return vectors, nil
 }
 
 // normalizeColumnSigns flips each column of u so that its entry of largest
@@ -260,12 +312,12 @@ func topK(g *mat.SymDense, k int, o Options) ([]float64, *mat.Dense, int, error)
 		l.Tol = float32Tol
 		solver = l
 		buf := scratch.Get32(n * n)
-		vals, vecs, _, err = l.TopKOperator(eigen.SymOperator32(g, *buf), k)
+		vals, vecs, _, err = l.TopKOperatorContext(o.ctx(), eigen.SymOperator32(g, *buf), k)
 		scratch.Put32(buf)
 	} else {
 		// The Gram matrix is ours: mirror its triangle in place so that
 		// solvers which need full storage use it without copying n² values.
-		vals, vecs, err = solver.TopK(eigen.MirrorUpper(g), k)
+		vals, vecs, err = eigen.TopKContext(o.ctx(), solver, eigen.MirrorUpper(g), k)
 	}
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("eigensolver %s: %w", solver.Name(), err)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -17,12 +18,22 @@ type Approx struct {
 	MCSamples int    // 0: exact loss-Hessian factor
 	SubBatch  int    // curvature from this many random samples; 0: all
 	Groups    string // "full" or "layer" (block-diagonal per layer)
+	// Samples, if not nil, are the curvature samples (0-based indices),
+	// the same for every seed; SubBatch is then ignored.
+	Samples []int
+	// Precision of the Gram products and map-back (vivit.Float32 or the
+	// default float64).
+	Precision vivit.Precision
 }
 
 // Name is a short label such as "exact", "mc=2", "sub=16", "mc=1+sub=8/layer".
 func (a Approx) Name() string {
 	var s string
 	switch {
+	case a.Samples != nil && a.MCSamples > 0:
+		s = fmt.Sprintf("mc=%d+samples=%d", a.MCSamples, len(a.Samples))
+	case a.Samples != nil:
+		s = fmt.Sprintf("samples=%d", len(a.Samples))
 	case a.MCSamples > 0 && a.SubBatch > 0:
 		s = fmt.Sprintf("mc=%d+sub=%d", a.MCSamples, a.SubBatch)
 	case a.MCSamples > 0:
@@ -35,11 +46,14 @@ func (a Approx) Name() string {
 	if a.Groups == "layer" {
 		s += "/layer"
 	}
+	if a.Precision == vivit.Float32 {
+		s += "/float32"
+	}
 	return s
 }
 
 // random reports whether the approximation depends on the seed.
-func (a Approx) random() bool { return a.MCSamples > 0 || a.SubBatch > 0 }
+func (a Approx) random() bool { return a.MCSamples > 0 || (a.SubBatch > 0 && a.Samples == nil) }
 
 // DefaultGrid returns the approximations compared by default for a batch of
 // n samples: exact; Monte-Carlo with M ∈ {1, 2, 5}; sub-batches of n/2,
@@ -88,6 +102,9 @@ type Settings struct {
 	Grid  []Approx
 	// Progress, if not nil, is called before each approximation is run.
 	Progress func(i, total int, a Approx)
+	// Context stops the comparison (vivit.Options.Context); nil means
+	// never.
+	Context context.Context
 }
 
 // Compare runs every approximation of the grid on the batch and compares
@@ -110,7 +127,7 @@ func Compare(m *vivit.Model, b *vivit.Batch, s Settings) ([]Row, error) {
 	if s.Grid == nil {
 		s.Grid = DefaultGrid(b.Len())
 	}
-	exact, err := vivit.TopEigen(m, b, s.K, nil)
+	exact, err := vivit.TopEigen(m, b, s.K, &vivit.Options{Context: s.Context})
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +139,9 @@ func Compare(m *vivit.Model, b *vivit.Batch, s Settings) ([]Row, error) {
 		}
 		if a.SubBatch < 0 || a.SubBatch > b.Len() || a.MCSamples < 0 {
 			return nil, fmt.Errorf("bench: %s: sub-batch must be in [0, %d] and MC samples ≥ 0", a.Name(), b.Len())
+		}
+		if a.Samples != nil {
+			a.SubBatch = len(a.Samples)
 		}
 		seeds := 1
 		if a.random() {
@@ -137,8 +157,8 @@ func Compare(m *vivit.Model, b *vivit.Batch, s Settings) ([]Row, error) {
 		var secs, errs, overlaps []float64
 		var peak uint64
 		for seed := 0; seed < seeds; seed++ {
-			opts := &vivit.Options{MCSamples: a.MCSamples, Seed: uint64(seed)}
-			if a.SubBatch > 0 && a.SubBatch < b.Len() {
+			opts := &vivit.Options{MCSamples: a.MCSamples, Seed: uint64(seed), Precision: a.Precision, SubBatch: a.Samples, Context: s.Context}
+			if a.Samples == nil && a.SubBatch > 0 && a.SubBatch < b.Len() {
 				rng := rand.New(rand.NewPCG(uint64(seed), 77))
 				opts.SubBatch = rng.Perm(b.Len())[:a.SubBatch]
 			}

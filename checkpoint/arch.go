@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -109,10 +110,22 @@ func (s LayerSpec) errorf(format string, args ...any) error {
 	return fmt.Errorf("architecture: layer %d (%s): %s", s.Index, s.Type, fmt.Sprintf(format, args...))
 }
 
-// Builder makes a layer from its spec and per-sample input shape.
+// Builder checks a layer's spec against its per-sample input shape and
+// plans the layer.
 type Builder struct {
 	Fields []string // accepted fields besides "type"
-	Build  func(s LayerSpec, in []int) (model.Layer, error)
+	// Build makes every check of the layer, reserves its parameters
+	// (LayerSpec.Reserve) and returns its plan, allocating nothing in
+	// proportion to the layer's size: BuildLimited plans every layer
+	// before it allocates any.
+	Build func(s LayerSpec, in []int) (LayerPlan, error)
+}
+
+// LayerPlan is a layer that has passed its checks but is not allocated
+// yet.
+type LayerPlan struct {
+	Out  []int              // the per-sample output shape
+	Make func() model.Layer // allocates the layer (zero parameters)
 }
 
 // builders maps architecture type names to layer builders.
@@ -142,31 +155,41 @@ func LayerTypes() []string {
 	return ts
 }
 
-func elementwise(f func([]int) *model.Elementwise) func(LayerSpec, []int) (model.Layer, error) {
-	return func(_ LayerSpec, in []int) (model.Layer, error) { return f(in), nil }
+func elementwise(f func([]int) *model.Elementwise) func(LayerSpec, []int) (LayerPlan, error) {
+	return func(_ LayerSpec, in []int) (LayerPlan, error) {
+		return same(in, func() model.Layer { return f(in) }), nil
+	}
 }
 
-func buildLinear(s LayerSpec, in []int) (model.Layer, error) {
+// same is the plan of a layer that keeps its input's shape.
+func same(in []int, make func() model.Layer) LayerPlan {
+	return LayerPlan{Out: append([]int(nil), in...), Make: make}
+}
+
+func buildLinear(s LayerSpec, in []int) (LayerPlan, error) {
 	nin, okIn, err := s.Int("in")
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	nout, okOut, err := s.Int("out")
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if !okIn || !okOut {
-		return nil, s.errorf("needs fields \"in\" and \"out\"")
+		return LayerPlan{}, s.errorf("needs fields \"in\" and \"out\" (or PyTorch's \"in_features\" and \"out_features\")")
 	}
 	if nin < 1 || nout < 1 {
-		return nil, s.errorf("in and out must be positive, got in=%d out=%d", nin, nout)
+		return LayerPlan{}, s.errorf("in and out must be positive, got in=%d out=%d", nin, nout)
 	}
-	if len(in) != 1 || in[0] != nin {
-		return nil, s.errorf("expects input of shape [%d], but the previous layer gives %v (add a flatten layer?)", nin, in)
+	if len(in) != 1 {
+		return LayerPlan{}, s.errorf("expects input of shape [%d], but the previous layer gives %v (add a flatten layer?)", nin, in)
+	}
+	if in[0] != nin {
+		return LayerPlan{}, s.errorf("expects input of shape [%d], but the previous layer gives %v", nin, in)
 	}
 	bias, err := s.Bool("bias", true)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	n := -1 // overflow: Reserve rejects it
 	if nin <= (math.MaxInt-nout)/nout {
@@ -176,27 +199,27 @@ func buildLinear(s LayerSpec, in []int) (model.Layer, error) {
 		}
 	}
 	if err := s.Reserve(n); err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
-	return model.NewLinear(s.Index, nin, nout, bias), nil
+	return LayerPlan{Out: []int{nout}, Make: func() model.Layer { return model.NewLinear(s.Index, nin, nout, bias) }}, nil
 }
 
-func buildFlatten(s LayerSpec, in []int) (model.Layer, error) {
+func buildFlatten(s LayerSpec, in []int) (LayerPlan, error) {
 	start, ok, err := s.Int("start_dim")
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if ok && start != 1 {
-		return nil, s.errorf("only start_dim 1 is supported, got %d", start)
+		return LayerPlan{}, s.errorf("only start_dim 1 is supported, got %d", start)
 	}
 	end, ok, err := s.Int("end_dim")
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if ok && end != -1 {
-		return nil, s.errorf("only end_dim -1 is supported, got %d", end)
+		return LayerPlan{}, s.errorf("only end_dim -1 is supported, got %d", end)
 	}
-	return model.NewFlatten(in), nil
+	return LayerPlan{Out: []int{model.Numel(in)}, Make: func() model.Layer { return model.NewFlatten(in) }}, nil
 }
 
 // ErrTooLarge marks architectures that ask for more parameters than allowed.
@@ -214,66 +237,93 @@ func (a *Architecture) Build() (*model.Network, error) {
 // allocating anything larger. Loaders pass the number of values the
 // checkpoint actually holds, so memory is bounded by the file's real size.
 func (a *Architecture) BuildLimited(maxParams int) (*model.Network, error) {
+	inShape, plans, loss, err := a.plan(maxParams)
+	if err != nil {
+		return nil, err
+	}
+	layers := make([]model.Layer, len(plans))
+	for i, p := range plans {
+		layers[i] = p.Make()
+		if !slices.Equal(layers[i].OutShape(), p.Out) {
+			panic(fmt.Sprintf("checkpoint: layer %d planned with output shape %v, built with %v", i, p.Out, layers[i].OutShape()))
+		}
+	}
+	return model.NewSequential(inShape, layers, loss)
+}
+
+// plan checks the whole architecture, its shapes and its parameter count
+// (at most maxParams), and plans every layer, allocating nothing in
+// proportion to the network's size.
+func (a *Architecture) plan(maxParams int) (inShape []int, plans []LayerPlan, loss model.Loss, err error) {
 	budget := min(maxParams, MaxParams)
 	if len(a.InputShape) == 0 {
-		return nil, fmt.Errorf("architecture: input_shape is missing or empty")
+		return nil, nil, loss, fmt.Errorf("architecture: input_shape is missing or empty")
 	}
 	total := 1
 	for _, d := range a.InputShape {
 		if d < 1 {
-			return nil, fmt.Errorf("architecture: input_shape %v has a non-positive dimension", a.InputShape)
+			return nil, nil, loss, fmt.Errorf("architecture: input_shape %v has a non-positive dimension", a.InputShape)
 		}
 		if total > maxFeatures/d {
-			return nil, fmt.Errorf("architecture: input_shape %v is too large", a.InputShape)
+			return nil, nil, loss, fmt.Errorf("architecture: input_shape %v is too large", a.InputShape)
 		}
 		total *= d
 	}
 	if len(a.Layers) == 0 {
-		return nil, fmt.Errorf("architecture: no layers")
+		return nil, nil, loss, fmt.Errorf("architecture: no layers")
 	}
-	loss := model.Loss{Kind: model.LossKind(a.Loss.Type), Reduction: model.Reduction(a.Loss.Reduction)}
+	loss = model.Loss{Kind: model.LossKind(a.Loss.Type), Reduction: model.Reduction(a.Loss.Reduction)}
 	if err := loss.Validate(); err != nil {
-		return nil, fmt.Errorf("architecture: loss: %v", err)
+		return nil, nil, loss, fmt.Errorf("architecture: loss: %v", err)
 	}
-	inShape := append([]int(nil), a.InputShape...)
+	inShape = append([]int(nil), a.InputShape...)
 	shape := inShape
-	var layers []model.Layer
+	// Check every layer and count its parameters before allocating any, so
+	// that a mistake in a late layer costs nothing.
 	for i, raw := range a.Layers {
 		spec, err := parseLayerSpec(i, raw)
 		if err != nil {
-			return nil, err
+			return nil, nil, loss, err
 		}
 		spec.budget, spec.limit = &budget, min(maxParams, MaxParams)
 		b, ok := builders[spec.Type]
 		if !ok {
-			return nil, fmt.Errorf("architecture: layer %d: unknown type %q (supported: %s)", i, spec.Type, strings.Join(LayerTypes(), ", "))
+			return nil, nil, loss, fmt.Errorf("architecture: layer %d: unknown type %q (supported: %s, in any letter case, or PyTorch's class names such as Linear and LeakyReLU)", i, spec.Type, strings.Join(LayerTypes(), ", "))
+		}
+		if err := spec.applyAliases(); err != nil {
+			return nil, nil, loss, err
 		}
 		allowed := map[string]bool{"type": true}
 		for _, f := range b.Fields {
 			allowed[f] = true
 		}
+		var unknown []string
 		for f := range spec.Fields {
 			if !allowed[f] {
-				return nil, spec.errorf("unknown field %q", f)
+				unknown = append(unknown, fmt.Sprintf("%q", f))
 			}
 		}
-		l, err := b.Build(spec, shape)
+		if len(unknown) > 0 {
+			sort.Strings(unknown)
+			return nil, nil, loss, spec.errorf("unknown field %s (%s takes: %s)", strings.Join(unknown, ", "), spec.Type, fieldList(spec.Type, b.Fields))
+		}
+		p, err := b.Build(spec, shape)
 		if err != nil {
-			return nil, err
+			return nil, nil, loss, err
 		}
-		if model.Numel(l.OutShape()) < 1 || model.Numel(l.OutShape()) > maxFeatures {
-			return nil, spec.errorf("output shape %v is empty or too large", l.OutShape())
+		if model.Numel(p.Out) < 1 || model.Numel(p.Out) > maxFeatures {
+			return nil, nil, loss, spec.errorf("output shape %v is empty or too large", p.Out)
 		}
-		layers = append(layers, l)
-		shape = l.OutShape()
+		plans = append(plans, p)
+		shape = p.Out
 	}
 	if len(shape) != 1 {
-		return nil, fmt.Errorf("architecture: the last layer gives shape %v; the loss needs a vector of outputs (add a flatten layer?)", shape)
+		return nil, nil, loss, fmt.Errorf("architecture: the last layer gives shape %v; the loss needs a vector of outputs (add a flatten layer?)", shape)
 	}
 	if loss.Kind == model.CrossEntropy && shape[0] < 2 {
-		return nil, fmt.Errorf("architecture: cross_entropy needs at least 2 outputs, the network has %d", shape[0])
+		return nil, nil, loss, fmt.Errorf("architecture: cross_entropy needs at least 2 outputs, the network has %d", shape[0])
 	}
-	return model.NewSequential(inShape, layers, loss)
+	return inShape, plans, loss, nil
 }
 
 // maxFeatures bounds every per-sample tensor so that a crafted architecture
@@ -293,7 +343,67 @@ func parseLayerSpec(i int, raw json.RawMessage) (LayerSpec, error) {
 	if err := json.Unmarshal(t, &spec.Type); err != nil {
 		return spec, fmt.Errorf("architecture: layer %d: \"type\" must be a string, got %s", i, t)
 	}
+	spec.Type = canonicalType(spec.Type)
 	return spec, nil
+}
+
+// CanonicalLayerType returns the architecture's name for a layer type
+// given in any letter case or as PyTorch's class name ("Linear",
+// "LeakyReLU", "leaky_relu" → "linear", "leaky_relu"); an unknown type is
+// returned unchanged.
+func CanonicalLayerType(t string) string { return canonicalType(t) }
+
+// canonicalType maps a layer type in any letter case, with or without
+// underscores ("Linear", "LeakyReLU", "leaky_relu", "MaxPool2d"), to its
+// architecture name; unknown types are returned unchanged.
+func canonicalType(t string) string {
+	key := strings.ReplaceAll(strings.ToLower(t), "_", "")
+	for name := range builders {
+		if strings.ReplaceAll(name, "_", "") == key {
+			return name
+		}
+	}
+	return t
+}
+
+// fieldAliases are PyTorch's constructor argument names accepted for a
+// layer type's fields: nn.Linear(in_features, out_features).
+var fieldAliases = map[string]map[string]string{
+	"linear": {"in_features": "in", "out_features": "out"},
+}
+
+// applyAliases renames PyTorch's field names to the architecture's.
+func (s *LayerSpec) applyAliases() error {
+	for alias, name := range fieldAliases[s.Type] {
+		raw, ok := s.Fields[alias]
+		if !ok {
+			continue
+		}
+		if _, both := s.Fields[name]; both {
+			return s.errorf("fields %q and %q are the same; give one", name, alias)
+		}
+		s.Fields[name] = raw
+		delete(s.Fields, alias)
+	}
+	return nil
+}
+
+// fieldList spells a layer type's fields for error messages, with their
+// PyTorch aliases.
+func fieldList(typ string, fields []string) string {
+	if len(fields) == 0 {
+		return "no fields besides \"type\""
+	}
+	out := "type, " + strings.Join(fields, ", ")
+	var aliases []string
+	for alias, name := range fieldAliases[typ] {
+		aliases = append(aliases, alias+" for "+name)
+	}
+	sort.Strings(aliases)
+	if len(aliases) > 0 {
+		out += " (or " + strings.Join(aliases, ", ") + ")"
+	}
+	return out
 }
 
 // ParseArchitecture decodes an architecture JSON document, rejecting

@@ -221,3 +221,49 @@ func (a *Architecture) Equal(b *Architecture) bool {
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
+
+// Rename replaces the prefix Old of tensor names by New: the first rule
+// whose Old starts a name applies ({Old: "module.", New: ""} strips the
+// prefix nn.DataParallel adds).
+type Rename struct{ Old, New string }
+
+// ParseRename reads a rule written OLD=NEW (the command line's --rename).
+func ParseRename(s string) (Rename, error) {
+	old, repl, ok := strings.Cut(s, "=")
+	if !ok || old == "" {
+		return Rename{}, fmt.Errorf("rename %q: want OLD=NEW with OLD a non-empty name prefix (module.= strips module.)", s)
+	}
+	return Rename{Old: old, New: repl}, nil
+}
+
+// Rename renames the file's tensors by the rules, each of which must apply
+// to some tensor, before they are matched with an architecture.
+func (f *File) Rename(rules []Rename) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	used := make([]bool, len(rules))
+	g, err := f.Tensors.Renamed(func(name string) string {
+		for i, r := range rules {
+			if strings.HasPrefix(name, r.Old) {
+				used[i] = true
+				return r.New + strings.TrimPrefix(name, r.Old)
+			}
+		}
+		return name
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	for i, u := range used {
+		if !u {
+			return fmt.Errorf("%s: rename %s=%s: no tensor name starts with %q (the tensors: %s)", f.Path, rules[i].Old, rules[i].New, rules[i].Old, strings.Join(f.Tensors.Names(), ", "))
+		}
+	}
+	dt := map[string]string{}
+	for i, t := range f.Tensors.Tensors {
+		dt[g.Tensors[i].Name] = f.DTypes[t.Name]
+	}
+	f.Tensors, f.DTypes = g, dt
+	return nil
+}

@@ -1,6 +1,9 @@
 package jacobians
 
 import (
+	"context"
+	"fmt"
+
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/scratch"
@@ -53,6 +56,21 @@ func (lf LayerFactor) Select(keep []bool) lowrank.Factor {
 // tensor read by several nodes is the sum of what each passes back, as for
 // a gradient; only tensors downstream of a parameter node carry one.
 func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []LayerFactor {
+	fs, _ := BackpropContext(context.Background(), net, acts, s, c, nil)
+	return fs
+}
+
+// BackpropContext is Backprop, stopped between nodes once ctx is done: it
+// then returns nil and an error wrapping ctx.Err(); one node's backward (a
+// large convolution's, say) runs to its end. It also calls releaseAct(t)
+// for every tensor t > 0 as soon as the pass no longer reads acts[t]: once
+// the node that computes it has been visited (all its readers come after
+// it), unless it is the input of a parameter node, whose factor block
+// references it. A caller that owns the activations may recycle them
+// there, so that the activations of the nodes already visited are not
+// held while the factors of the ones before them are formed. releaseAct
+// may be nil.
+func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, releaseAct func(t int)) ([]LayerFactor, error) {
 	nodes := net.Nodes
 	if len(acts) != len(nodes)+1 {
 		panic("jacobians: activations do not match the network")
@@ -68,6 +86,18 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 		_, needed[i+1] = nd.Op.(model.ParamLayer)
 		for _, t := range nd.Inputs {
 			needed[i+1] = needed[i+1] || needed[t]
+		}
+	}
+	// paramInput[t]: a factor block references acts[t].
+	paramInput := make([]bool, len(nodes)+1)
+	for _, nd := range nodes {
+		if _, ok := nd.Op.(model.ParamLayer); ok {
+			paramInput[nd.Inputs[0]] = true
+		}
+	}
+	done := func(i int) {
+		if releaseAct != nil && !paramInput[i+1] {
+			releaseAct(i + 1)
 		}
 	}
 	fac := make([]*mat.Dense, len(nodes)+1)
@@ -98,7 +128,11 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 	for i := len(nodes) - 1; i >= 0; i-- {
 		nd := nodes[i]
 		if !needed[i+1] {
+			done(i)
 			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("backpropagation stopped at node %d of %d: %w", len(nodes)-i, len(nodes), err)
 		}
 		cur := fac[i+1]
 		if pl, ok := nd.Op.(model.ParamLayer); ok {
@@ -125,6 +159,12 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 				fac[t], fac[i+1] = cur, nil
 				break
 			}
+			// A second reader of t adds its part to t's factor directly
+			// when it can, instead of through a matrix of its own.
+			if al, ok := op.(model.AccumulatingLayer); ok && fac[t] != nil && fac[t] != cur {
+				al.BackwardInputAdd(fac[t], cur, acts[t], acts[i+1], c)
+				break
+			}
 			d := newFactor(t)
 			op.BackwardInput(d, cur, acts[t], acts[i+1], c)
 			add(t, d)
@@ -149,8 +189,9 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 			release(fac[i+1])
 		}
 		fac[i+1] = nil
+		done(i)
 	}
-	return inParamOrder(net, out)
+	return inParamOrder(net, out), nil
 }
 
 // inParamOrder sorts the blocks into the network's parameter order,

@@ -112,6 +112,7 @@ func (f *Conv) AddCentredDiagTo(dst []float64) {
 	if f.Weight {
 		chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
 		u := newUnfolder(f.G, f.A, cached, workers)
+		defer u.release()
 		w0 := chunks[0].width()
 		buf := make([]float64, r*w0)
 		acc := make([]float64, 3*w0)

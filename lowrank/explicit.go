@@ -6,6 +6,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/internal/backend"
 )
 
 // Explicit is a block of V held explicitly, as its transpose Vᵀ
@@ -101,7 +103,7 @@ func (e *Explicit) MulTo(dst, u *mat.Dense) {
 	checkShape(u, k, e.Cols())
 	checkShape(dst, k, e.Dim())
 	// (V u_j)ᵀ = u_jᵀ Vᵀ: dst = u · Vᵀ.
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(), e.raw(), 0, dst.RawMatrix())
+	backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(), e.raw(), 0, dst.RawMatrix())
 }
 
 func (e *Explicit) TransMulTo(dst, v *mat.Dense) {
@@ -109,7 +111,7 @@ func (e *Explicit) TransMulTo(dst, v *mat.Dense) {
 	checkShape(v, k, e.Dim())
 	checkShape(dst, k, e.Cols())
 	// (Vᵀ v_j)ᵀ = v_jᵀ V: dst = v · (Vᵀ)ᵀ.
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1, v.RawMatrix(), e.raw(), 0, dst.RawMatrix())
+	backend.Gemm(blas.NoTrans, blas.Trans, 1, v.RawMatrix(), e.raw(), 0, dst.RawMatrix())
 }
 
 func (e *Explicit) AddGramTo(dst *mat.SymDense) {

@@ -100,6 +100,7 @@ func testFactor(t *testing.T, f Factor, v *mat.Dense, y Factor, vy *mat.Dense, r
 			break
 		}
 	}
+	testColumns(t, f, v)
 	if y != nil {
 		_, yc := vy.Dims()
 		cross := mat.NewDense(cols, yc, nil)

@@ -2,8 +2,9 @@ package lowrank
 
 import (
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/internal/backend"
 )
 
 // Source is the block of V for a tensor that a layer outputs unchanged for
@@ -27,7 +28,7 @@ func (f *Source) MulTo(dst, u *mat.Dense) {
 	k, _ := u.Dims()
 	checkShape(u, k, f.Cols())
 	checkShape(dst, k, f.Dim())
-	dst.Mul(u, f.S)
+	backend.Mul(dst, u, f.S)
 }
 
 // TransMulTo writes S v_j into row j of dst.
@@ -35,7 +36,7 @@ func (f *Source) TransMulTo(dst, v *mat.Dense) {
 	k, _ := v.Dims()
 	checkShape(v, k, f.Dim())
 	checkShape(dst, k, f.Cols())
-	dst.Mul(v, f.S.T())
+	backend.Mul(dst, v, f.S.T())
 }
 
 // AddGramTo adds S Sᵀ to the upper triangle of dst.
@@ -53,7 +54,7 @@ func (f *Source) AddCrossTo(dst *mat.Dense, y Factor) {
 		panic("lowrank: cross product of factors of different layers")
 	}
 	checkShape(dst, f.Cols(), o.Cols())
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1, f.S.RawMatrix(), o.S.RawMatrix(), 1, dst.RawMatrix())
+	backend.Gemm(blas.NoTrans, blas.Trans, 1, f.S.RawMatrix(), o.S.RawMatrix(), 1, dst.RawMatrix())
 }
 
 // AddDiagTo adds the column sums of S ⊙ S to dst.

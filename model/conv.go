@@ -3,12 +3,12 @@ package model
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
@@ -46,69 +46,74 @@ func (l *Conv2d) Params() []*Param {
 	return []*Param{l.Weight, l.Bias}
 }
 
-// convScratch bounds the scratch memory of Forward (unfolded inputs of a
-// chunk of samples), in float64s.
-const convScratch = 1 << 22
-
+// Forward computes each sample's output Y_i = W U_i (out×K times the K×P
+// unfolded input) straight into its output row, samples in parallel, each
+// with one unfolded input (K·P floats) of scratch per worker.
 func (l *Conv2d) Forward(y, x *mat.Dense) {
 	g := l.Geom
 	n, _ := x.Dims()
 	checkDims(x, n, g.InSize(), "conv2d input")
 	checkDims(y, n, g.OutSize(), "conv2d output")
 	p, k, out := g.P(), g.K(), g.OutC
-	mc := max(1, min(n, convScratch/(p*k+out*p)))
-	ub, yb := scratch.Get(mc*p*k), scratch.Get(out*mc*p)
-	defer scratch.Put(ub)
-	defer scratch.Put(yb)
-	uc, yc := *ub, *yb
-	for n0 := 0; n0 < n; n0 += mc {
-		n1 := min(n0+mc, n)
-		w := (n1 - n0) * p
-		parallelSamples(n1-n0, func() any { return nil }, func(_ any, i int) {
-			g.Unfold(uc[i*p*k:], k, x.RawRowView(n0+i))
-		})
-		// Y[o, (i, q)] = Σ_k W[o, k] Uᵀ_i[q, k]
-		backend.Gemm(blas.NoTrans, blas.Trans, 1, l.w,
-			blas64.General{Rows: w, Cols: k, Stride: k, Data: uc}, 0,
-			blas64.General{Rows: out, Cols: w, Stride: w, Data: yc})
-		for i := n0; i < n1; i++ {
-			row := y.RawRowView(i)
-			for o := 0; o < out; o++ {
-				dst := row[o*p : (o+1)*p]
-				copy(dst, yc[o*w+(i-n0)*p:o*w+(i-n0+1)*p])
-				if l.Bias != nil {
-					b := l.Bias.Data[o]
-					for q := range dst {
-						dst[q] += b
-					}
+	var bufs []*[]float64
+	var mu sync.Mutex
+	parallelSamples(n, func() any {
+		b := scratch.Get(k * p)
+		mu.Lock()
+		bufs = append(bufs, b)
+		mu.Unlock()
+		return *b
+	}, func(scr any, i int) {
+		u := scr.([]float64)
+		unfoldT(g, u, x.RawRowView(i))
+		row := y.RawRowView(i)
+		goBLAS.Dgemm(blas.NoTrans, blas.NoTrans, out, p, k, 1, l.w.Data, l.w.Stride, u, p, 0, row, p)
+		if l.Bias != nil {
+			for o, b := range l.Bias.Data {
+				for q := range row[o*p : (o+1)*p] {
+					row[o*p+q] += b
 				}
 			}
 		}
+	})
+	for _, b := range bufs {
+		scratch.Put(b)
 	}
 }
 
 // BackwardInput applies the transposed convolution: row r of dst is
-// fold(S_rᵀ W), the adjoint of the unfolding applied to the P×K product of
-// the factor row (out×P) and the weight.
+// fold(Wᵀ S_r), the adjoint of the unfolding applied to the K×P product of
+// the transposed weight and the factor row (out×P).
+//
+// The product is formed in blocks of whole output rows (convBlockFloats
+// entries, L2-sized) and folded from there: row (c, i, j) of a block adds
+// each output row's run of positions to the input row it was read from, a
+// contiguous run for stride 1. Rows of the factor run in parallel, each on
+// the serial kernels.
 func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	g := l.Geom
 	r, _ := s.Dims()
 	checkDims(s, r, g.OutSize(), "conv2d factor")
 	checkDims(dst, r, g.InSize(), "conv2d factor destination")
 	p, k := g.P(), g.K()
-	parallelSamples(r, func() any { return make([]float64, p*k) }, func(scratch any, i int) {
-		c := blas64.General{Rows: p, Cols: k, Stride: k, Data: scratch.([]float64)}
-		// C = S_iᵀ W: the transposed left operand lets the product skip the
-		// zeros of the factor row. Rows run in parallel, each on gonum's
-		// pure-Go BLAS (no cgo call per row under another blas64 backend).
-		goBLAS.Dgemm(blas.Trans, blas.NoTrans, p, k, g.OutC, 1, s.RawRowView(i), p, l.w.Data, l.w.Stride, 0, c.Data, c.Stride)
-		d := dst.RawRowView(i)
-		for j := range d {
-			d[j] = 0
+	bh := max(1, min(g.OutH, convBlockFloats/(k*g.OutW))) // output rows per block
+	parallelSamples(r, func() any { return make([]float64, k*bh*g.OutW) }, func(scr any, i int) {
+		t := scr.([]float64)
+		srow, d := s.RawRowView(i), dst.RawRowView(i)
+		clear(d)
+		for oh0 := 0; oh0 < g.OutH; oh0 += bh {
+			oh1 := min(oh0+bh, g.OutH)
+			pb := (oh1 - oh0) * g.OutW
+			// T = Wᵀ S_r[:, block]: K × pb.
+			goBLAS.Dgemm(blas.Trans, blas.NoTrans, k, pb, g.OutC, 1, l.w.Data, l.w.Stride, srow[oh0*g.OutW:], p, 0, t, pb)
+			foldRowsAdd(g, d, t, pb, oh0, oh1)
 		}
-		g.FoldAdd(d, c.Data, k)
 	})
 }
+
+// convBlockFloats bounds the block of Wᵀ S_r that BackwardInput forms
+// before folding it (entries; 192 KiB, within a core's L2).
+var convBlockFloats = 24 << 10
 
 // goBLAS runs the many small products of this file (per sample, per pair
 // of samples, per vector), which callers already spread over goroutines,

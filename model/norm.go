@@ -169,6 +169,10 @@ func (l *BatchNorm) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	})
 }
 
+// FactorCopiesRows reports true: the block is explicit (Factor), so the
+// backward pass may overwrite the factor rows in place afterwards.
+func (l *BatchNorm) FactorCopiesRows() bool { return true }
+
 // Factor returns the explicit block: for factor row r of sample r/cols,
 // Σ_p s_r[c, p] x̂[c, p] for γ_c and Σ_p s_r[c, p] for β_c.
 func (l *BatchNorm) Factor(s, in *mat.Dense, cols int) lowrank.Factor {
@@ -354,6 +358,10 @@ func (l *LayerNorm) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
 		}
 	})
 }
+
+// FactorCopiesRows reports true: the block is explicit (Factor), so the
+// backward pass may recycle or overwrite the factor rows afterwards.
+func (l *LayerNorm) FactorCopiesRows() bool { return true }
 
 // Factor returns the explicit block: for factor row r of sample r/cols,
 // Σ_tokens s_r ⊙ x̂ for γ and Σ_tokens s_r for β.

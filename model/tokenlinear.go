@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/lowrank"
 )
 
@@ -116,7 +117,7 @@ func (l *TokenLinear) Forward(y, x *mat.Dense) {
 	xs, okx := tokenRows(x, l.Tokens, l.In)
 	ys, oky := tokenRows(y, l.Tokens, l.Out)
 	if okx && oky {
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, xs, l.w(), 0, ys)
+		backend.Gemm(blas.NoTrans, blas.Trans, 1, xs, l.w(), 0, ys)
 	} else {
 		parallelSamples(n, func() any { return nil }, func(_ any, i int) {
 			goBLAS.Dgemm(blas.NoTrans, blas.Trans, l.Tokens, l.Out, l.In, 1, x.RawRowView(i), l.In, l.Weight.Data, l.In, 0, y.RawRowView(i), l.Out)
@@ -143,7 +144,7 @@ func (l *TokenLinear) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	ss, oks := tokenRows(s, l.Tokens, l.Out)
 	ds, okd := tokenRows(dst, l.Tokens, l.In)
 	if oks && okd {
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, ss, l.w(), 0, ds)
+		backend.Gemm(blas.NoTrans, blas.NoTrans, 1, ss, l.w(), 0, ds)
 		return
 	}
 	parallelSamples(r, func() any { return nil }, func(_ any, i int) {

@@ -90,6 +90,9 @@ type converter struct {
 	curInfo *NodeInfo
 	curIdx  int
 	claims  int
+	// affine holds the constants of the affine layers made from Add, Sub,
+	// Mul and Div by a scalar (fuse.go).
+	affine affineOf
 }
 
 func newConverter(g *pb.GraphProto, m *Model) (*converter, error) {
@@ -180,6 +183,9 @@ func (c *converter) convert(loss model.Loss) (*model.Network, error) {
 			}
 		}
 	}
+	if c.precheck(produced) {
+		return nil, c.failure()
+	}
 	for i, n := range c.g.GetNode() {
 		info := NodeInfo{Name: nodeName(n, i), Op: n.GetOpType(), Inputs: n.GetInput(), Outputs: n.GetOutput()}
 		c.cur, c.curInfo, c.curIdx, c.claims = n, &info, i, 0
@@ -230,6 +236,7 @@ func (c *converter) convert(loss model.Loss) (*model.Network, error) {
 		return nil, fmt.Errorf("%w: cross_entropy needs at least 2 outputs, the network has %d", ErrUnsupported, out.shape[1])
 	}
 	nodes, keep := prune(c.nodes, out.tensor)
+	nodes = c.fuse(nodes)
 	order := c.paramOrder(keep)
 	net, err := model.NewNetwork(slices.Clone(c.inShape), nodes, loss, order)
 	if err != nil {

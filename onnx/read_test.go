@@ -354,6 +354,7 @@ func TestHostileFiles(t *testing.T) {
 	}
 	valid := map[string]string{
 		"valid.onnx":       "",
+		"vit_valid.onnx":   "",
 		"double_bias.onnx": "", // a float64 bias is a float initializer
 		"no_recipe.onnx":   "anonymous name",
 	}

@@ -544,3 +544,20 @@ func describe(tok json.Token) string {
 	}
 	return fmt.Sprintf("%T", tok)
 }
+
+// Renamed returns the file with every tensor name replaced by
+// rename(name), sharing f's data. Two tensors may not end up with one
+// name.
+func (f *File) Renamed(rename func(string) string) (*File, error) {
+	g := &File{Metadata: f.Metadata, data: f.data, index: map[string]int{}}
+	g.Tensors = make([]TensorInfo, len(f.Tensors))
+	for i, t := range f.Tensors {
+		t.Name = rename(t.Name)
+		if j, dup := g.index[t.Name]; dup {
+			return nil, fmt.Errorf("safetensors: renaming gives %q to both %q and %q", t.Name, f.Tensors[j].Name, f.Tensors[i].Name)
+		}
+		g.index[t.Name] = i
+		g.Tensors[i] = t
+	}
+	return g, nil
+}

@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/vivit-go/vivit"
 	"github.com/vivit-go/vivit/bench"
 )
 
@@ -23,21 +24,27 @@ approximations — exact; Monte-Carlo with M samples; sub-batches of N/2, N/4,
 N/8; MC on a sub-batch; per-layer blocks — and reports, against the exact
 mini-batch GGN, the mean relative error of the top-k eigenvalues, the overlap
 of the top-k eigenspaces ‖P̃P‖²_F/k, the wall time and the peak heap.
-Random rows are averaged over seeds (± one standard deviation).`
+Random rows are averaged over seeds (± one standard deviation). With any
+of --mc, --subbatch, --groups or --precision, bench compares that one
+approximation (the knobs as the other commands read them) with the exact
+GGN instead of the grid.`
 
 const benchExamples = `  vivit bench
   vivit bench --model model.safetensors --data batch.safetensors --k 10 --seeds 5 --format json
   vivit bench --mc-samples 1,4,16 --subbatches 2,4 --plot bench.png
+  vivit bench --mc 2 --precision float32 --k 5
 `
 
 type benchJSON struct {
 	K     int         `json:"k"`
+	Loss  float64     `json:"loss"`
 	Seeds int         `json:"seeds"`
 	Rows  []bench.Row `json:"rows"`
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	c := newCommon("bench", benchSummary, benchExamples, stdout, stderr, withoutKnobs)
+	c := newCommon("bench", benchSummary, benchExamples, stdout, stderr, withKnobs)
+	c.hide("seed") // the seeds are 0 … --seeds−1
 	k := c.fs.Int("k", 10, "number `K` of leading eigenpairs compared")
 	c.add("k", "")
 	seeds := c.fs.Int("seeds", 5, "`S` seeds for each random approximation")
@@ -50,8 +57,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	c.add("no-layer", "")
 	plotPath := c.fs.String("plot", "", "draw eigenvalue error and overlap against time into `FILE.png`")
 	c.add("plot", groupOutput)
-	c.fs.BoolVar(&c.noTiming, "no-timing", false, "leave times and memory out of the output (for reproducible output)")
-	c.add("no-timing", groupOutput)
+	c.fs.Lookup("no-timing").Usage = "leave times and memory out of the output (for reproducible output)"
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -73,39 +79,50 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err := checkExt("plot", *plotPath, ".png"); err != nil {
 		return err
 	}
-	m, b, err := c.load()
+	if c.set("seed") {
+		return usagef("--seed does not apply to bench (it averages over the seeds 0 … --seeds−1)")
+	}
+	m, b, opts, err := c.loadWithOptions()
 	if err != nil {
 		return err
 	}
 	n := b.Len()
 	grid := []bench.Approx{{Groups: "full"}}
+	chosen := c.set("mc") || c.set("subbatch") || c.set("groups") || c.set("precision")
+	if chosen {
+		if c.set("mc-samples") || c.set("subbatches") || c.set("no-layer") {
+			return usagef("--mc, --subbatch, --groups and --precision choose one approximation; --mc-samples, --subbatches and --no-layer shape the grid: give one or the other")
+		}
+		grid = append(grid, bench.Approx{MCSamples: c.mc, Samples: opts.SubBatch, Groups: c.groupsBy, Precision: opts.Precision})
+	}
 	for _, mc := range mList {
+		if chosen {
+			break
+		}
 		grid = append(grid, bench.Approx{MCSamples: mc, Groups: "full"})
 	}
 	for _, d := range dList {
-		if n/d >= 1 && d > 1 {
+		if !chosen && n/d >= 1 && d > 1 {
 			grid = append(grid, bench.Approx{SubBatch: n / d, Groups: "full"})
 		}
 	}
-	if len(mList) > 0 && len(dList) > 0 && n/dList[len(dList)/2] >= 1 {
+	if !chosen && len(mList) > 0 && len(dList) > 0 && n/dList[len(dList)/2] >= 1 {
 		grid = append(grid, bench.Approx{MCSamples: mList[0], SubBatch: n / dList[len(dList)/2], Groups: "full"})
 	}
-	if !*noLayer {
+	if !chosen && !*noLayer {
 		grid = append(grid, bench.Approx{Groups: "layer"})
 		if len(mList) > 0 {
 			grid = append(grid, bench.Approx{MCSamples: mList[0], Groups: "layer"})
 		}
 	}
-	rows, err := bench.Compare(m, b, bench.Settings{K: *k, Seeds: *seeds, Grid: grid,
+	rows, err := bench.Compare(m, b, bench.Settings{K: *k, Seeds: *seeds, Grid: grid, Context: runContext,
 		Progress: func(i, total int, a bench.Approx) { c.progress.stage(a.Name(), i, total) }})
 	if err != nil {
 		return err
 	}
-	if c.noTiming {
-		for i := range rows {
-			rows[i].Seconds, rows[i].SecondsStd, rows[i].PeakMiB = 0, 0, 0
-			rows[i].GramSeconds, rows[i].EigenSeconds, rows[i].BackpropSeconds = 0, 0, 0
-		}
+	loss, _, err := vivit.Gradient(m, b)
+	if err != nil {
+		return err
 	}
 	if *plotPath != "" {
 		if err := benchPlot(*plotPath, rows, *k, m.NumParams(), n); err != nil {
@@ -117,18 +134,30 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		case "json":
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
-			return enc.Encode(benchJSON{K: *k, Seeds: *seeds, Rows: rows})
+			if c.noTiming {
+				// Leave the times and memory out rather than write zeros.
+				return enc.Encode(benchJSONNoTiming{K: *k, Loss: loss, Seeds: *seeds, Rows: withoutTiming(rows)})
+			}
+			return enc.Encode(benchJSON{K: *k, Loss: loss, Seeds: *seeds, Rows: rows})
 		case "csv":
 			cw := csv.NewWriter(w)
-			cw.Write([]string{"approximation", "mc_samples", "subbatch", "groups", "seeds", "seconds", "seconds_std", "peak_mib", "eigenvalue_rel_error", "eigenvalue_rel_error_std", "overlap", "overlap_std"})
+			head := []string{"approximation", "mc_samples", "subbatch", "groups", "seeds", "seconds", "seconds_std", "peak_mib", "eigenvalue_rel_error", "eigenvalue_rel_error_std", "overlap", "overlap_std"}
+			if c.noTiming {
+				head = append(head[:5:5], head[8:]...)
+			}
+			cw.Write(head)
 			for _, r := range rows {
-				cw.Write([]string{r.Approximation, strconv.Itoa(r.MCSamples), strconv.Itoa(r.SubBatch), r.Groups, strconv.Itoa(r.Seeds),
-					csvFloat(r.Seconds), csvFloat(r.SecondsStd), csvFloat(r.PeakMiB), csvFloat(r.EigRelError), csvFloat(r.EigRelErrorStd), csvFloat(r.Overlap), csvFloat(r.OverlapStd)})
+				rec := []string{r.Approximation, strconv.Itoa(r.MCSamples), strconv.Itoa(r.SubBatch), r.Groups, strconv.Itoa(r.Seeds),
+					csvFloat(r.Seconds), csvFloat(r.SecondsStd), csvFloat(r.PeakMiB), csvFloat(r.EigRelError), csvFloat(r.EigRelErrorStd), csvFloat(r.Overlap), csvFloat(r.OverlapStd)}
+				if c.noTiming {
+					rec = append(rec[:5:5], rec[8:]...)
+				}
+				cw.Write(rec)
 			}
 			cw.Flush()
 			return cw.Error()
 		}
-		fmt.Fprintf(w, "Exact versus approximate GGN: top-%d eigenpairs, %d parameters, batch of %d, %d seeds per random row\n\n", *k, m.NumParams(), n, *seeds)
+		fmt.Fprintf(w, "Exact versus approximate GGN: top-%d eigenpairs, %d parameters, batch of %d, loss %.6g, %d seeds per random row\n\n", *k, m.NumParams(), n, loss, *seeds)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "approximation\tsamples\tblocks\teigenvalue error\toverlap\ttime\tpeak heap\t")
 		for _, r := range rows {
@@ -157,6 +186,36 @@ heap above the starting point, sampled every millisecond.
 	})
 }
 
+// benchJSONNoTiming is benchJSON with --no-timing: rows without times and
+// memory.
+type benchJSONNoTiming struct {
+	K     int              `json:"k"`
+	Loss  float64          `json:"loss"`
+	Seeds int              `json:"seeds"`
+	Rows  []benchRowNoTime `json:"rows"`
+}
+
+// benchRowNoTime is a bench.Row without its timing and memory fields.
+type benchRowNoTime struct {
+	Approximation  string  `json:"approximation"`
+	MCSamples      int     `json:"mc_samples"`
+	SubBatch       int     `json:"subbatch"`
+	Groups         string  `json:"groups"`
+	Seeds          int     `json:"seeds"`
+	EigRelError    float64 `json:"eigenvalue_rel_error"`
+	EigRelErrorStd float64 `json:"eigenvalue_rel_error_std"`
+	Overlap        float64 `json:"overlap"`
+	OverlapStd     float64 `json:"overlap_std"`
+}
+
+func withoutTiming(rows []bench.Row) []benchRowNoTime {
+	out := make([]benchRowNoTime, len(rows))
+	for i, r := range rows {
+		out[i] = benchRowNoTime{r.Approximation, r.MCSamples, r.SubBatch, r.Groups, r.Seeds, r.EigRelError, r.EigRelErrorStd, r.Overlap, r.OverlapStd}
+	}
+	return out
+}
+
 // intList parses a comma-separated list of positive integers ("" is empty).
 func intList(flagName, s string) ([]int, error) {
 	var out []int
@@ -179,12 +238,23 @@ func benchPlot(path string, rows []bench.Row, k, d, n int) error {
 	left := newPlot(fmt.Sprintf("Top-%d eigenvalue error (D = %d, N = %d)", k, d, n), "wall time (ms)", "mean relative error of λ_1…λ_k")
 	right := newPlot(fmt.Sprintf("Top-%d eigenspace overlap with the exact GGN", k), "wall time (ms)", "overlap (1 = same subspace, 0 = orthogonal)")
 	right.Y.Min, right.Y.Max = 0, 1.05
+	// Times on a log axis: the data are log10(ms), labelled by decadeTicks
+	// (gonum's LogTicks labels only whole decades, often one).
 	for _, p := range []*plot.Plot{left, right} {
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.X.Tick.Marker = decadeTicks{}
+	}
+	xlo, xhi := math.Inf(1), math.Inf(-1)
+	ylo, yhi := 0.0, 0.0
+	for _, r := range rows {
+		x := math.Log10(math.Max(1000*r.Seconds, 1e-3))
+		xlo, xhi = math.Min(xlo, x), math.Max(xhi, x)
+		yhi = math.Max(yhi, r.EigRelError+r.EigRelErrorStd)
+	}
+	if xhi-xlo < 0.3 {
+		xlo, xhi = xlo-0.15, xhi+0.15
 	}
 	for i, r := range rows {
-		ms := math.Max(1000*r.Seconds, 1e-3)
+		ms := math.Log10(math.Max(1000*r.Seconds, 1e-3))
 		col := palette[i%len(palette)]
 		for _, pv := range []struct {
 			p    *plot.Plot
@@ -222,6 +292,11 @@ func benchPlot(path string, rows []bench.Row, k, d, n int) error {
 			}
 		}
 	}
+	// Room on the right for the points' names, and around the extremes.
+	for _, p := range []*plot.Plot{left, right} {
+		headroom(&p.X, xlo, xhi, 0.05, 0.2)
+	}
+	headroom(&left.Y, ylo, yhi, 0.05, 0.08)
 	return savePanels(path, [][]*plot.Plot{{left, right}})
 }
 

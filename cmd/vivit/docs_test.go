@@ -47,6 +47,7 @@ var docExamples = []docExample{
 	{name: "spectrum", args: "spectrum --plot spectrum.png", files: []string{"spectrum.png"}},
 	{name: "directional", args: "directional --k 5 --plot directional.png", files: []string{"directional.png"}},
 	{name: "stats", args: "stats"},
+	{name: "newton", args: "newton --k 5 --out step.safetensors"},
 	{name: "pytorch", args: "eigen --model model.pt --arch arch.json --inputs X.npy --targets y.npy --k 3"},
 	{name: "inspect-pytorch", args: "inspect --model model.pt --arch arch.json --data batch.safetensors"},
 	{name: "inspect-noarch", args: "inspect --model plain.safetensors", code: 1},

@@ -403,7 +403,7 @@ func TestStatsOutputs(t *testing.T) {
 			Params   []string `json:"params"`
 			GradNorm float64  `json:"grad_norm"`
 			GGNTrace float64  `json:"ggn_trace"`
-			SNR      *float64 `json:"snr"`
+			SNR      *float64 `json:"grad_snr"`
 		} `json:"layers"`
 	}
 	decodeJSON(t, r.stdout, &got)
@@ -513,7 +513,7 @@ func TestInspect(t *testing.T) {
 	c := load(t, "digits_mlp")
 	f := writeCase(t, c)
 	r := ok(t, "", "inspect")
-	for _, want := range []string{"2410 parameters", "loss cross_entropy (mean)", "0.weight [32×64]", "batch: 128 samples", "supported: yes"} {
+	for _, want := range []string{"2410 parameters", "loss cross_entropy (mean)", "0.weight [32 64]", "batch: 128 samples", "supported: yes"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("inspect: no %q in\n%s", want, r.stdout)
 		}

@@ -43,6 +43,7 @@ type eigenJSON struct {
 	MCSamples        int              `json:"mc_samples"`
 	Precision        string           `json:"precision,omitempty"`
 	Loss             float64          `json:"loss"`
+	Side             string           `json:"side,omitempty"`
 	K                int              `json:"k"`
 	Rank             *int             `json:"rank,omitempty"`
 	Eigenvalues      []float64        `json:"eigenvalues,omitempty"`
@@ -118,12 +119,19 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 		plotFile = c.fs.String("plot", "", "draw the distributions of gamma and lambda over the samples, per direction, to a PNG `FILE`")
 		c.add("plot", groupOutput)
 	}
+	ds := &dataSetFlags{method: "auto"}
+	if !dirCmd {
+		ds = addDataSetFlags(c)
+	}
 	if err := c.parse(args); err != nil {
 		return err
 	}
 	defer c.progress.done() // also on errors, before run prints them
 	if err := c.needBatch(); err != nil {
 		return err
+	}
+	if ds.on() && *dir {
+		return usagef("--batch-size streams the data set for eigenvalues and vectors; the directional derivatives (--directional) need one batch")
 	}
 	if *k < 1 {
 		return usagef("--k must be at least 1, got %d", *k)
@@ -147,11 +155,19 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 		return err
 	}
 	opts.SkipVectors = *noVecs
+	if err := ds.apply(opts); err != nil {
+		return err
+	}
 	compute := vivit.TopEigen
 	if *dir {
 		compute = vivit.Directional
 	}
-	res, err := compute(m, b, *k, opts)
+	var res *vivit.Result
+	if ds.on() {
+		res, err = ds.topEigen(c, m, b, *k, opts)
+	} else {
+		res, err = compute(m, b, *k, opts)
+	}
 	if err != nil {
 		return err
 	}
@@ -197,7 +213,7 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings []string) error {
 	out := eigenJSON{
 		NumParams: res.NumParams, BatchSize: res.BatchSize, CurvatureSamples: res.CurvatureSamples,
-		Columns: res.Columns, MCSamples: c.mc, Precision: c.precisionField(), Loss: res.Loss, K: k, Warnings: warnings, Seconds: c.seconds(res.Timing),
+		Columns: res.Columns, MCSamples: c.mc, Precision: c.precisionField(), Loss: res.Loss, Side: res.Side, K: k, Warnings: warnings, Seconds: c.seconds(res.Timing),
 	}
 	rank := func(blk vivit.Block) *int {
 		if blk.Rank < 0 {
@@ -222,12 +238,20 @@ func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings 
 	return enc.Encode(out)
 }
 
-// curvatureNote describes where the curvature comes from.
+// curvatureNote describes where the curvature comes from, and when the
+// parameter side was used (Result.Side).
 func curvatureNote(res *vivit.Result, mc int) string {
-	if mc > 0 {
-		return fmt.Sprintf("Monte-Carlo curvature from %d samples, %d sampled column%s each", res.CurvatureSamples, mc, plural(mc))
+	side := ""
+	switch res.Side {
+	case "parameters":
+		side = "; solved on the parameter side, D×D"
+	case "mixed":
+		side = "; some blocks solved on the parameter side, D×D"
 	}
-	return fmt.Sprintf("exact curvature from %d samples, %d factor columns each", res.CurvatureSamples, res.Columns)
+	if mc > 0 {
+		return fmt.Sprintf("Monte-Carlo curvature from %d samples, %d sampled column%s each%s", res.CurvatureSamples, mc, plural(mc), side)
+	}
+	return fmt.Sprintf("exact curvature from %d samples, %d factor columns each%s", res.CurvatureSamples, res.Columns, side)
 }
 
 func writeEigenTable(w io.Writer, res *vivit.Result, dir bool, mc int) error {
@@ -250,7 +274,7 @@ func writeDirectionalTable(w io.Writer, res *vivit.Result, mc int) error {
 	fmt.Fprintf(w, "GGN directional derivatives: %d parameters, batch of %d, loss %.6g\n(%s)\n\n",
 		res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "group\tk\teigenvalue\tmean γ\tvar γ\tSNR γ\tmean λ\tvar λ\tSNR λ\t")
+	fmt.Fprintln(tw, "group\tk\teigenvalue\tmean γ\tvar γ\tSNR(γ)\tmean λ\tvar λ\tSNR(λ)\t")
 	for _, blk := range res.Blocks {
 		for _, d := range directions(blk) {
 			fmt.Fprintf(tw, "%s\t%d\t%.6e\t%.4e\t%.4e\t%s\t%.4e\t%.4e\t%s\t\n", blockName(blk.Name), d.K, d.Eigenvalue,
@@ -263,7 +287,8 @@ func writeDirectionalTable(w io.Writer, res *vivit.Result, mc int) error {
 	_, err := fmt.Fprint(w, `
 γ_nk = e_kᵀ∇ℓ_n (slope) and λ_nk = e_kᵀG_n e_k (curvature) of each sample's loss
 along eigenvector e_k; mean and population variance over the batch, SNR =
-mean²/variance. Per-sample values: --format json or csv.
+mean²/variance (docs/maths.md; N·SNR is the SNR of the batch mean).
+Per-sample values: --format json or csv.
 `)
 	return err
 }

@@ -5,12 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/checkpoint"
+	"github.com/vivit-go/vivit/internal/atomicfile"
 )
 
 var errHelp = errors.New("help requested")
@@ -36,6 +37,7 @@ type common struct {
 
 	// input
 	model, arch, data, inputs, targets, loss string
+	renames                                  []checkpoint.Rename
 	// approximation knobs (computing commands)
 	mc        int
 	seed      uint64
@@ -70,6 +72,15 @@ func newCommon(name, summary, examples string, stdout, stderr io.Writer, k knobs
 	c.fs.SetOutput(io.Discard) // errors are reported by run, help by parse
 	c.fs.Usage = func() {}
 	c.str(&c.model, "model", "", groupInput, "model `FILE`: an ONNX graph (.onnx, exported as docs/formats.md says), a .safetensors checkpoint (architecture in its metadata, or --arch) or a PyTorch .pt/.pth state_dict (needs --arch); default: the embedded example")
+	c.fs.Func("rename", "rename checkpoint tensors `OLD=NEW`: replace the name prefix OLD by NEW before matching the architecture (module.= strips nn.DataParallel's prefix); repeatable", func(v string) error {
+		r, err := checkpoint.ParseRename(v)
+		if err != nil {
+			return err
+		}
+		c.renames = append(c.renames, r)
+		return nil
+	})
+	c.add("rename", groupInput)
 	c.str(&c.loss, "loss", "", groupInput, "the loss `TYPE[:REDUCTION]`: cross_entropy or mse, mean (default) or sum; default: the model's own (an architecture's loss, an ONNX model's metadata vivit.loss), else cross_entropy:mean")
 	c.str(&c.arch, "arch", "", groupInput, "architecture JSON `FILE` (docs/formats.md), for checkpoints saved without it; overrides the checkpoint's own")
 	c.str(&c.data, "data", "", groupInput, "batch `FILE`: .safetensors (or .pt) with tensors \"inputs\" and \"targets\"")
@@ -93,6 +104,17 @@ func newCommon(name, summary, examples string, stdout, stderr io.Writer, k knobs
 		c.add("no-timing", groupOutput)
 	}
 	return c
+}
+
+// hide leaves a flag out of the command's help: for knobs that mean
+// nothing to the command, which refuses them with a reason.
+func (c *common) hide(name string) {
+	for i, n := range c.order {
+		if n == name {
+			c.order = append(c.order[:i], c.order[i+1:]...)
+			return
+		}
+	}
 }
 
 func (c *common) add(name, group string) {
@@ -235,7 +257,7 @@ func (c *common) loadWithOptions() (*vivit.Model, *vivit.Batch, *vivit.Options, 
 
 // options turns the knobs into engine options for m and a batch of n.
 func (c *common) options(m *vivit.Model, n int) (*vivit.Options, error) {
-	o := &vivit.Options{MCSamples: c.mc, Seed: c.seed, Progress: c.progress.stage}
+	o := &vivit.Options{MCSamples: c.mc, Seed: c.seed, Progress: c.progress.stage, Context: runContext}
 	if c.subbatch != "" {
 		seen := map[int]bool{}
 		for _, f := range strings.Split(c.subbatch, ",") {
@@ -275,30 +297,15 @@ func (c *common) precisionField() string {
 	return ""
 }
 
-// output opens the destination of the results.
-func (c *common) output() (io.Writer, func() error, error) {
-	if c.out == "" {
-		return c.stdout, func() error { return nil }, nil
-	}
-	f, err := os.Create(c.out)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, f.Close, nil
-}
-
-// writeResult writes the results with write, to stdout or --out.
+// writeResult writes the results with write, to stdout or --out. --out is
+// replaced whole or not at all (internal/atomicfile), like every file the
+// command writes.
 func (c *common) writeResult(write func(io.Writer) error) error {
 	c.progress.done()
-	w, closeOut, err := c.output()
-	if err != nil {
-		return err
+	if c.out == "" {
+		return write(c.stdout)
 	}
-	err = write(w)
-	if cerr := closeOut(); err == nil {
-		err = cerr
-	}
-	return err
+	return atomicfile.Write(c.out, write)
 }
 
 // warn prints a warning on standard error unless --quiet.

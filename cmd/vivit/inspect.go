@@ -14,6 +14,8 @@ import (
 	"github.com/vivit-go/vivit"
 	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/model"
+	"github.com/vivit-go/vivit/npy"
+	"github.com/vivit-go/vivit/safetensors"
 )
 
 const inspectSummary = `What a checkpoint holds and whether vivit can analyse it: the layers of its
@@ -112,6 +114,9 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep := inspect(ck)
+	if rep.SuggestedArchitecture != nil && c.batchGiven() {
+		rep.SuggestedArchitecture = suggestArchitectureFor(ck, c.batchSampleShape())
+	}
 	if rep.Supported && c.model == "" {
 		_, b, err := c.load()
 		if err != nil {
@@ -199,7 +204,7 @@ func inspect(ck *checkpointFile) *inspectJSON {
 	var order []string
 	broken := -1 // first layer that did not build
 	for i, raw := range a.Layers {
-		l := inspectLayer{Index: i, Type: layerType(raw), Params: []inspectParam{}}
+		l := inspectLayer{Index: i, Type: checkpoint.CanonicalLayerType(layerType(raw)), Params: []inspectParam{}}
 		switch {
 		case !known[l.Type]:
 			l.Problem = fmt.Sprintf("unknown layer type %q (supported: %s)", l.Type, strings.Join(checkpoint.LayerTypes(), ", "))
@@ -208,7 +213,9 @@ func inspect(ck *checkpointFile) *inspectJSON {
 		default:
 			layer, err := buildPrefix(a, i)
 			if err != nil {
+				// The table names the layer: drop the message's own prefix.
 				l.Problem = strings.TrimPrefix(err.Error(), "architecture: ")
+				l.Problem = strings.TrimPrefix(l.Problem, fmt.Sprintf("layer %d (%s): ", i, l.Type))
 				break
 			}
 			l.InShape, l.OutShape = layer.InShape(), layer.OutShape()
@@ -258,10 +265,22 @@ func inspect(ck *checkpointFile) *inspectJSON {
 			r.problem("tensor %q has dtype %s; vivit reads float32 and float64", t.Name, ck.dtypes[t.Name])
 		}
 	}
+	var missing, extra []string
 	for _, name := range order {
 		if !inFile[name] {
 			r.problem("tensor %q is missing (needed by the architecture)", name)
+			missing = append(missing, name)
 		}
+	}
+	if broken < 0 {
+		for _, t := range ck.file.Tensors {
+			if _, ok := params[t.Name]; !ok {
+				extra = append(extra, t.Name)
+			}
+		}
+	}
+	if p := commonPrefix(extra, missing); p != "" {
+		r.problem("every tensor name carries the prefix %q that the architecture's lack (nn.DataParallel saves \"module.\"): pass --rename %s= to strip it; for custom modules, export to ONNX (docs/formats.md)", p, p)
 	}
 	if r.Supported {
 		if _, err := ck.build(); err != nil {
@@ -269,6 +288,36 @@ func inspect(ck *checkpointFile) *inspectJSON {
 		}
 	}
 	return r
+}
+
+// commonPrefix returns the prefix p such that the names in extra are
+// exactly p + the names in missing ("module." for a DataParallel
+// state_dict), or "" if there is none.
+func commonPrefix(extra, missing []string) string {
+	if len(extra) == 0 || len(extra) != len(missing) {
+		return ""
+	}
+	want := map[string]bool{}
+	for _, m := range missing {
+		want[m] = true
+	}
+	prefix := ""
+	for _, m := range missing {
+		if strings.HasSuffix(extra[0], m) {
+			prefix = strings.TrimSuffix(extra[0], m)
+			break
+		}
+	}
+	if prefix == "" {
+		return ""
+	}
+	for _, e := range extra {
+		rest, ok := strings.CutPrefix(e, prefix)
+		if !ok || !want[rest] {
+			return ""
+		}
+	}
+	return prefix
 }
 
 func nonNilInts(v []int) []int {
@@ -309,7 +358,41 @@ var paramName = regexp.MustCompile(`^(\d+)\.(weight|bias)$`)
 // suggestArchitecture guesses an architecture from tensor names and shapes
 // ("<index>.weight" [out, in] is a linear layer, [out, in, kh, kw] a
 // conv2d), leaving the parameter-free layers in between as "?".
-func suggestArchitecture(ck *checkpointFile) json.RawMessage {
+func suggestArchitecture(ck *checkpointFile) json.RawMessage { return suggestArchitectureFor(ck, nil) }
+
+// batchSampleShape returns the per-sample shape of the inputs of the batch
+// given on the command line (safetensors "inputs" or an .npy file), or nil
+// when there is none or it cannot be read.
+func (c *common) batchSampleShape() []int {
+	var shape []int
+	switch {
+	case c.data != "" && extOf(c.data) == ".safetensors":
+		f, err := safetensors.Open(c.data)
+		if err != nil {
+			return nil
+		}
+		info, ok := f.Info("inputs")
+		if !ok {
+			return nil
+		}
+		shape = info.Shape
+	case c.inputs != "" && extOf(c.inputs) == ".npy":
+		a, err := npy.ReadFile(c.inputs)
+		if err != nil {
+			return nil
+		}
+		shape = a.Shape
+	}
+	if len(shape) < 2 {
+		return nil
+	}
+	return shape[1:]
+}
+
+// suggestArchitectureFor is suggestArchitecture with the per-sample input
+// shape of a batch, when one is given, in place of the guess from the
+// first layer (whose spatial size a conv2d weight does not tell).
+func suggestArchitectureFor(ck *checkpointFile, batchShape []int) json.RawMessage {
 	type layer struct {
 		weight []int
 		bias   bool
@@ -357,6 +440,9 @@ func suggestArchitecture(ck *checkpointFile) json.RawMessage {
 			return nil
 		}
 	}
+	if len(batchShape) == len(input) && (len(input) == 1 || batchShape[0] == input[0]) {
+		input = batchShape
+	}
 	in, _ := json.Marshal(input)
 	return json.RawMessage(fmt.Sprintf("{\"input_shape\": %s,\n \"layers\": [%s],\n \"loss\": {\"type\": \"cross_entropy\", \"reduction\": \"mean\"}}",
 		in, strings.Join(specs, ",\n            ")))
@@ -366,7 +452,7 @@ func shapeText(s []int) string {
 	if s == nil {
 		return "-"
 	}
-	return strings.ReplaceAll(fmt.Sprint(s), " ", "×")
+	return model.FormatShape(s) // [a b c], as in every message
 }
 
 func (r *inspectJSON) table(w io.Writer) error {

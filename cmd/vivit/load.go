@@ -44,6 +44,9 @@ func (c *common) readCheckpoint() (*checkpointFile, error) {
 			return nil, err
 		}
 	}
+	if err := f.Rename(c.renames); err != nil {
+		return nil, err
+	}
 	ck := &checkpointFile{path: f.Path, format: f.Format, file: f.Tensors, dtypes: f.DTypes}
 	metaArch, metaErr := f.Architecture()
 	switch {
@@ -113,6 +116,9 @@ func (c *common) loadModel() (*vivit.Model, error) {
 	case isONNX(c.model):
 		if c.arch != "" {
 			return nil, usagef("--arch: an ONNX model describes its own graph")
+		}
+		if len(c.renames) > 0 {
+			return nil, usagef("--rename: an ONNX model's parameter names are its own")
 		}
 		warn := func(msg string) { c.warn("%s", msg) }
 		return vivit.LoadModelWith(c.model, &vivit.LoadOptions{Loss: loss, Warn: warn})

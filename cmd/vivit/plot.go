@@ -58,13 +58,16 @@ func newPlot(title, x, y string) *plot.Plot {
 }
 
 // decadeTicks labels an axis that holds log10 of the data: a labelled
-// tick at every power of ten (every few when there are many) and minor
-// ticks at 2…9 times it. (gonum's LogScale misplaces long axis labels.)
+// tick at every power of ten (every other one beyond 12 decades) and minor
+// ticks at 2…9 times it; over less than 2.5 decades the 2× and 5× ticks
+// are labelled too, over less than 1.2 decades every one, so that an axis
+// always carries several labels. (gonum's LogScale misplaces long axis
+// labels.)
 type decadeTicks struct{}
 
 func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
 	a, b := int(math.Floor(lo)), int(math.Ceil(hi))
-	step := max(1, (b-a+7)/8)
+	step := max(1, (b-a+11)/12)
 	var ts []plot.Tick
 	for d := a; d <= b; d++ {
 		if d%step == 0 {
@@ -76,8 +79,7 @@ func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
 			for m := 2; m <= 9; m++ {
 				if v := float64(d) + math.Log10(float64(m)); v <= hi && v >= lo {
 					t := plot.Tick{Value: v}
-					if hi-lo < 1.2 && (m == 2 || m == 5) {
-						// Less than about a decade shown: label 2× and 5× too.
+					if hi-lo < 1.2 || (hi-lo < 2.5 && (m == 2 || m == 5)) {
 						t.Label = strconv.FormatFloat(float64(m)*math.Pow(10, float64(d)), 'g', 3, 64)
 					}
 					ts = append(ts, t)
@@ -88,14 +90,20 @@ func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ts
 }
 
+// headroom widens a linear axis range [lo, hi] of data by below and above
+// (fractions of its span), so that the legend (drawn at the top) and the
+// glyphs at the extremes sit inside the frame, off the data.
+func headroom(ax *plot.Axis, lo, hi, below, above float64) {
+	span := hi - lo
+	if !(span > 0) {
+		span = math.Max(math.Abs(hi), 1)
+	}
+	ax.Min, ax.Max = lo-below*span, hi+above*span
+}
+
 func decadeLabel(d int) string {
-	switch d {
-	case 0:
-		return "1"
-	case 1:
-		return "10"
-	case -1:
-		return "0.1"
+	if d >= -2 && d <= 2 {
+		return strconv.FormatFloat(math.Pow(10, float64(d)), 'g', -1, 64) // 0.01 … 100
 	}
 	return fmt.Sprintf("1e%d", d)
 }
@@ -194,7 +202,11 @@ func spectrumPlot(path string, res *vivit.SpectrumResult, mc int) error {
 		right.Add(outline)
 		right.Legend.Add(groupLabel(blk.Name), outline)
 	}
-	right.Y.Min = 0
+	// Room above the curves and bars for the legends, and around the
+	// extreme eigenvalues so that no point sits on the frame.
+	headroom(&left.Y, lo, hi, 0.04, 0.18)
+	left.X.Min = 0
+	headroom(&right.Y, 0, right.Y.Max, 0, 0.25)
 	return savePanels(path, [][]*plot.Plot{{left, right}})
 }
 

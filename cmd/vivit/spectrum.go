@@ -31,6 +31,7 @@ type spectrumJSON struct {
 	Columns          int             `json:"columns_per_sample"`
 	MCSamples        int             `json:"mc_samples"`
 	Precision        string          `json:"precision,omitempty"`
+	Loss             float64         `json:"loss"`
 	Eigenvalues      []float64       `json:"eigenvalues,omitempty"`
 	Trace            *float64        `json:"trace,omitempty"`
 	Rank             *int            `json:"rank,omitempty"`
@@ -50,6 +51,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 	c := newCommon("spectrum", spectrumSummary, spectrumExamples, stdout, stderr, withKnobs)
 	plotFile := c.fs.String("plot", "", "draw the spectrum (eigenvalues by rank on a log scale, and the density of log10 λ) to a PNG `FILE`")
 	c.add("plot", groupOutput)
+	ds := addDataSetFlags(c)
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -64,7 +66,15 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := vivit.Spectrum(m, b, opts)
+	if err := ds.apply(opts); err != nil {
+		return err
+	}
+	var res *vivit.SpectrumResult
+	if ds.on() {
+		res, err = ds.spectrum(c, m, b, opts)
+	} else {
+		res, err = vivit.Spectrum(m, b, opts)
+	}
 	if err != nil {
 		return err
 	}
@@ -77,7 +87,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 		switch c.format {
 		case "json":
 			out := spectrumJSON{NumParams: res.NumParams, BatchSize: res.BatchSize, CurvatureSamples: res.CurvatureSamples,
-				Columns: res.Columns, MCSamples: c.mc, Precision: c.precisionField(), Seconds: c.seconds(res.Timing)}
+				Columns: res.Columns, MCSamples: c.mc, Precision: c.precisionField(), Loss: res.Loss, Seconds: c.seconds(res.Timing)}
 			if c.groupsBy == "layer" {
 				for _, blk := range res.Blocks {
 					out.Groups = append(out.Groups, spectrumGroup{Name: blk.Name, Params: blk.Layout.Names,
@@ -93,7 +103,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 			return enc.Encode(out)
 		case "csv":
 			cw := csv.NewWriter(w)
-			cw.Write([]string{"group", "index", "eigenvalue"})
+			cw.Write([]string{"group", "k", "eigenvalue"})
 			for _, blk := range res.Blocks {
 				for j, v := range blk.Values {
 					cw.Write([]string{blockName(blk.Name), strconv.Itoa(j + 1), csvFloat(v)})
@@ -112,7 +122,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 
 func writeSpectrumTable(w io.Writer, res *vivit.SpectrumResult, mc int) error {
 	note := curvatureNote(&vivit.Result{CurvatureSamples: res.CurvatureSamples, Columns: res.Columns}, mc)
-	fmt.Fprintf(w, "GGN spectrum: %d parameters, batch of %d\n(%s)\n\n", res.NumParams, res.BatchSize, note)
+	fmt.Fprintf(w, "GGN spectrum: %d parameters, batch of %d, loss %.6g\n(%s)\n\n", res.NumParams, res.BatchSize, res.Loss, note)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "group\trank\ttrace\tλ_max\tλ_min (nonzero)\ttop-10 share of trace\t")
 	for _, blk := range res.Blocks {

@@ -12,13 +12,15 @@ import (
 )
 
 const statsSummary = `Loss, gradient, per-sample gradient norms, gradient variance and the
-diagonal of the GGN of the batch, with per-layer gradient norms, GGN traces
-and gradient signal-to-noise ratios.`
+diagonal of the GGN of the batch, with gradient norms, GGN traces and
+gradient signal-to-noise ratios per layer (--groups layer, the default) or
+for the whole network (--groups full). SNRs as docs/maths.md defines them.`
 
 const statsExamples = `  vivit stats
   vivit stats --model model.safetensors --data batch.safetensors --format json
   vivit stats --model model.safetensors --data batch.safetensors --mc 1 --seed 7 --diag-ggn diag.npy --grad-variance var.npy
   vivit stats --plot stats.png
+  vivit stats --groups full --format csv
 `
 
 type statsJSON struct {
@@ -26,7 +28,9 @@ type statsJSON struct {
 	GradNorm           float64      `json:"grad_norm"`
 	PerSampleGradNorms []float64    `json:"per_sample_grad_norms"`
 	GGNTrace           float64      `json:"ggn_trace"`
+	GradSNR            *float64     `json:"grad_snr"`
 	MCSamples          int          `json:"mc_samples"`
+	Groups             string       `json:"groups"`
 	Layers             []statsLayer `json:"layers"`
 }
 
@@ -35,11 +39,18 @@ type statsLayer struct {
 	Params   []string `json:"params"`
 	GradNorm float64  `json:"grad_norm"`
 	GGNTrace float64  `json:"ggn_trace"`
-	SNR      *float64 `json:"snr"`
+	GradSNR  *float64 `json:"grad_snr"`
 }
 
 func runStats(args []string, stdout, stderr io.Writer) error {
 	c := newCommon("stats", statsSummary, statsExamples, stdout, stderr, withKnobs)
+	// Rows per layer by default; --groups full sums them into one. The
+	// diagonal of the GGN is the same for either.
+	c.groupsBy = "layer"
+	g := c.fs.Lookup("groups")
+	g.DefValue = "layer"
+	g.Usage = "rows `MODE`: layer (one row per layer) or full (one row for the whole network); the GGN diagonal is the same for both"
+	c.hide("precision")
 	diag := c.fs.String("diag-ggn", "", "write the GGN diagonal to `FILE`: .npy ([P] float64, state_dict order), or .safetensors / .pt (one float64 tensor per parameter, under its own name)")
 	c.add("diag-ggn", groupOutput)
 	gvar := c.fs.String("grad-variance", "", "write the per-parameter gradient variance to `FILE`: .npy ([P] float64, state_dict order), or .safetensors / .pt (one float64 tensor per parameter)")
@@ -53,10 +64,7 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	if err := c.needBatch(); err != nil {
 		return err
 	}
-	if c.groupsBy != "full" {
-		return usagef("--groups does not apply to stats (its statistics are always per layer)")
-	}
-	if c.precision != "float64" {
+	if c.set("precision") {
 		return usagef("--precision does not apply to stats (its products are all float64)")
 	}
 	if err := checkExt("diag-ggn", *diag, paramVectorExts...); err != nil {
@@ -92,43 +100,51 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	rows := st.Layers
+	if c.groupsBy == "full" {
+		var params []string
+		for _, l := range st.Layers {
+			params = append(params, l.Params...)
+		}
+		rows = []vivit.LayerStats{{Params: params, GradNorm: st.GradNorm, GGNTrace: st.GGNTrace, SNR: st.GradSNR}}
+	}
 	err = c.writeResult(func(w io.Writer) error {
 		var err error
 		switch c.format {
 		case "json":
 			out := statsJSON{Loss: st.Loss, GradNorm: st.GradNorm, PerSampleGradNorms: st.PerSampleGradNorms,
-				GGNTrace: st.GGNTrace, MCSamples: c.mc}
-			for _, l := range st.Layers {
-				out.Layers = append(out.Layers, statsLayer{Layer: l.Layer, Params: l.Params, GradNorm: l.GradNorm, GGNTrace: l.GGNTrace, SNR: jsonFloat(l.SNR)})
+				GGNTrace: st.GGNTrace, GradSNR: jsonFloat(st.GradSNR), MCSamples: c.mc, Groups: c.groupsBy}
+			for _, l := range rows {
+				out.Layers = append(out.Layers, statsLayer{Layer: blockName(l.Layer), Params: l.Params, GradNorm: l.GradNorm, GGNTrace: l.GGNTrace, GradSNR: jsonFloat(l.SNR)})
 			}
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
 			err = enc.Encode(out)
 		case "csv":
 			cw := csv.NewWriter(w)
-			cw.Write([]string{"layer", "params", "grad_norm", "ggn_trace", "snr"})
-			for _, l := range st.Layers {
-				cw.Write([]string{l.Layer, strings.Join(l.Params, " "), csvFloat(l.GradNorm), csvFloat(l.GGNTrace), csvFloat(l.SNR)})
+			cw.Write([]string{"layer", "params", "grad_norm", "ggn_trace", "grad_snr"})
+			for _, l := range rows {
+				cw.Write([]string{blockName(l.Layer), strings.Join(l.Params, " "), csvFloat(l.GradNorm), csvFloat(l.GGNTrace), csvFloat(l.SNR)})
 			}
 			cw.Flush()
 			err = cw.Error()
 		default:
-			fmt.Fprintf(w, "loss %.6g, ‖∇L‖ %.6g, tr(GGN) %.6g", st.Loss, st.GradNorm, st.GGNTrace)
+			fmt.Fprintf(w, "loss %.6g, ‖∇L‖ %.6g, tr(GGN) %.6g, gradient SNR %.4g", st.Loss, st.GradNorm, st.GGNTrace, st.GradSNR)
 			if c.mc > 0 {
 				fmt.Fprintf(w, " (Monte-Carlo, M=%d)", c.mc)
 			}
 			fmt.Fprintf(w, ", batch of %d\n\n", len(st.PerSampleLoss))
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "layer\tparams\t‖∇L‖\ttr(GGN)\tgradient SNR\t")
-			for _, l := range st.Layers {
-				fmt.Fprintf(tw, "%s\t%s\t%.4e\t%.4e\t%.4g\t\n", l.Layer, strings.Join(l.Params, ","), l.GradNorm, l.GGNTrace, l.SNR)
+			for _, l := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%.4e\t%.4e\t%.4g\t\n", blockName(l.Layer), strings.Join(l.Params, ","), l.GradNorm, l.GGNTrace, l.SNR)
 			}
 			if err = tw.Flush(); err == nil {
 				_, err = fmt.Fprint(w, `
 ‖∇L‖: norm of the layer's part of the batch gradient; tr(GGN): trace of the
 layer's diagonal GGN block; gradient SNR: ‖mean per-sample gradient‖² over
-the summed per-sample gradient variance (population, divisor N) of the layer.
-Per-sample gradient norms: --format json.
+the summed per-sample gradient variance (population, divisor N) of the
+layer, the SNR of docs/maths.md. Per-sample gradient norms: --format json.
 `)
 			}
 		}

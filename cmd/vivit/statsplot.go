@@ -7,79 +7,67 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/vivit-go/vivit"
 )
 
 // statsPlot draws the per-layer statistics (gradient norm, GGN trace,
-// gradient SNR, as bars on a log scale) and the distribution of the
-// per-sample gradient norms.
+// gradient SNR: one point per layer on a log scale, labelled with its
+// value — bars would start at an arbitrary level of a log axis) and the
+// distribution of the per-sample gradient norms.
 func statsPlot(path string, st *vivit.Stats, mc int) error {
 	var names []string
 	for _, l := range st.Layers {
-		names = append(names, "layer "+fmt.Sprint(l.Layer))
+		names = append(names, blockName(l.Layer))
 	}
 	bars := func(title, ylabel string, value func(vivit.LayerStats) float64, col int) (*plot.Plot, error) {
-		p := newPlot(title, "parameter layer", ylabel)
-		var vs plotter.Values
-		for _, l := range st.Layers {
-			v := value(l)
-			if !(v > 0) || math.IsInf(v, 0) {
-				v = math.NaN() // no bar: undefined or zero on a log axis
-			}
-			vs = append(vs, math.Log10(v))
-		}
-		lo := math.Inf(1)
-		for _, v := range vs {
-			if !math.IsNaN(v) {
-				lo = math.Min(lo, v)
-			}
-		}
-		if math.IsInf(lo, 1) {
-			lo = 0
-		}
-		base := math.Floor(lo) - 0.5
-		for i, v := range vs {
-			if math.IsNaN(v) {
-				vs[i] = base
-			} else {
-				vs[i] = v - base
-			}
-		}
-		b, err := plotter.NewBarChart(vs, vg.Points(28))
-		if err != nil {
-			return nil, err
-		}
-		b.Offset = 0
-		b.Color = palette[col]
-		b.LineStyle.Width = 0
-		// The bars stand on base, not 0: they are drawn as values − base
-		// and the axis is labelled in the data's units.
-		p.Add(b)
-		top := 0.0
+		p := newPlot(title, "layer (module)", ylabel)
 		var xys plotter.XYs
 		var texts []string
+		lo, hi := math.Inf(1), math.Inf(-1)
 		for i, l := range st.Layers {
-			top = math.Max(top, vs[i])
-			xys = append(xys, plotter.XY{X: float64(i), Y: vs[i]})
-			if v := value(l); v > 0 && !math.IsInf(v, 0) {
-				texts = append(texts, fmt.Sprintf("%.3g", v))
-			} else {
-				texts = append(texts, "undefined")
+			v := value(l)
+			if !(v > 0) || math.IsInf(v, 0) {
+				continue // undefined, or zero on a log axis: no point
 			}
+			xys = append(xys, plotter.XY{X: float64(i), Y: math.Log10(v)})
+			texts = append(texts, fmt.Sprintf("%.3g", v))
+			lo, hi = math.Min(lo, math.Log10(v)), math.Max(hi, math.Log10(v))
 		}
-		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts})
-		if err != nil {
-			return nil, err
+		if len(xys) > 0 {
+			sc, err := plotter.NewScatter(xys)
+			if err != nil {
+				return nil, err
+			}
+			sc.GlyphStyle.Color = palette[col]
+			sc.GlyphStyle.Radius = vg.Points(4)
+			sc.GlyphStyle.Shape = draw.CircleGlyph{}
+			p.Add(sc)
+			lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts})
+			if err != nil {
+				return nil, err
+			}
+			for i := range lb.TextStyle {
+				lb.TextStyle[i].Font.Size = vg.Points(9)
+			}
+			lb.Offset = vg.Point{X: vg.Points(-9), Y: vg.Points(7)}
+			p.Add(lb)
+		} else {
+			lo, hi = -1, 1
 		}
-		for i := range lb.TextStyle {
-			lb.TextStyle[i].Font.Size = vg.Points(10)
+		// At least one decade shown, labels and glyphs inside the frame.
+		if hi-lo < 1 {
+			mid := (hi + lo) / 2
+			lo, hi = mid-0.5, mid+0.5
 		}
-		lb.Offset = vg.Point{X: vg.Points(-12), Y: vg.Points(4)}
-		p.Add(lb)
+		headroom(&p.Y, lo, hi, 0.08, 0.15)
 		p.NominalX(names...)
-		p.Y.Tick.Marker = shiftedDecades{base}
-		p.Y.Min, p.Y.Max = 0, top+0.35
+		p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4
+		p.X.Tick.Label.Rotation = math.Pi / 5
+		p.X.Tick.Label.XAlign = draw.XRight
+		p.X.Tick.Label.YAlign = draw.YTop
+		p.Y.Tick.Marker = decadeTicks{}
 		return p, nil
 	}
 	g, err := bars("Gradient norm per layer", "norm of the layer's gradient (log scale)", func(l vivit.LayerStats) float64 { return l.GradNorm }, 0)
@@ -94,7 +82,7 @@ func statsPlot(path string, st *vivit.Stats, mc int) error {
 	if err != nil {
 		return err
 	}
-	snr, err := bars("Gradient signal-to-noise ratio per layer", "|mean gradient|² / summed variance (log scale)", func(l vivit.LayerStats) float64 { return l.SNR }, 2)
+	snr, err := bars("Gradient signal-to-noise ratio per layer", "gradient SNR ‖ḡ‖²/Σ variance (log scale)", func(l vivit.LayerStats) float64 { return l.SNR }, 2)
 	if err != nil {
 		return err
 	}
@@ -113,17 +101,7 @@ func statsPlot(path string, st *vivit.Stats, mc int) error {
 		h.FillColor = palette[3]
 		hist.Add(h)
 		hist.X.Tick.Marker = decadeTicks{}
+		headroom(&hist.Y, 0, hist.Y.Max, 0, 0.1) // the tallest bar below the frame
 	}
 	return savePanels(path, [][]*plot.Plot{{g, tr}, {snr, hist}})
-}
-
-// shiftedDecades labels a log10 axis whose values were shifted by −base.
-type shiftedDecades struct{ base float64 }
-
-func (s shiftedDecades) Ticks(lo, hi float64) []plot.Tick {
-	ts := decadeTicks{}.Ticks(lo+s.base, hi+s.base)
-	for i := range ts {
-		ts[i].Value -= s.base
-	}
-	return ts
 }

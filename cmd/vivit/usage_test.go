@@ -69,7 +69,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"eigen", "--eigvecs", "v.txt"}, 2, "--eigvecs v.txt: the file name must end in .npy, .safetensors or .pt"},
 		{[]string{"eigen", "--groups", "layer", "--eigvecs", "x.npy"}, 2, "with --groups layer write .safetensors or .pt"},
 		{[]string{"spectrum", "--plot", "s.jpg"}, 2, "--plot s.jpg: the file name must end in .png"},
-		{[]string{"stats", "--groups", "layer"}, 2, "--groups does not apply to stats"},
+		{[]string{"stats", "--precision", "float32"}, 2, "--precision does not apply to stats"},
 		{[]string{"stats", "--precision", "float32"}, 2, "--precision does not apply to stats"},
 		{[]string{"stats", "--diag-ggn", "d.csv"}, 2, "--diag-ggn d.csv: the file name must end in .npy"},
 		{[]string{"eigen", "stray"}, 2, `unexpected argument "stray"`},

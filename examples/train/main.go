@@ -4,11 +4,13 @@
 // eigenspace, and logs loss, test accuracy, the top GGN eigenvalues and the
 // directional gradient signal-to-noise ratios every few steps.
 //
-//	go run ./examples/train                 # writes train-log.csv and train.png
-//	go run ./examples/train -steps 400 -damping skip:0.01:1
+//	go run ./examples/train                  # writes train-log.csv and train.png into a new temporary directory
+//	go run ./examples/train -out results -steps 400 -damping skip:0.01:1
 //
-// Measured with the defaults (300 steps, batch 64, lr 0.1, k 5, shrink:1
-// damping), both runs end near the same loss; see docs/newton.md.
+// The outputs go to -out (default: a new temporary directory, printed at
+// the end), never into the working tree unless asked. Measured with the
+// defaults (300 steps, batch 64, lr 0.1, k 5, shrink:1 damping), both runs
+// end near the same loss; see docs/approximations.md (Damped Newton steps).
 //
 // The hybrid step is θ ← θ − lr·(I − P_k)∇L + s_k, where P_k projects onto
 // the top-k eigenvectors and s_k is vivit.Newton's damped step there:
@@ -24,6 +26,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/vivit-go/vivit"
@@ -50,8 +53,8 @@ type Record struct {
 	Loss      float64   // mini-batch loss before the step
 	TestAcc   float64   // accuracy on the held-out digits
 	Eigen     []float64 // top-k GGN eigenvalues of the mini-batch
-	GradSNR   []float64 // per-direction SNR of the mean directional gradient
-	CurvSNR   []float64 // per-direction SNR of the mean directional curvature
+	GradSNR   []float64 // per-direction SNR(γ) (docs/maths.md §4.1)
+	CurvSNR   []float64 // per-direction SNR(λ)
 	StepNorms float64   // ‖update‖
 }
 
@@ -64,19 +67,35 @@ func main() {
 	flag.IntVar(&cfg.Batch, "batch", 64, "mini-batch size")
 	flag.Float64Var(&cfg.LR, "lr", 0.1, "SGD learning rate")
 	flag.IntVar(&cfg.K, "k", 5, "eigendirections for the Newton part")
-	flag.StringVar(&damping, "damping", "shrink:1", "damping: constant:δ, shrink:δ or skip:δ:τ")
+	flag.StringVar(&damping, "damping", "shrink:1", "damping: auto, auto:δ, constant:δ, shrink:δ or skip:δ:τ")
 	flag.IntVar(&cfg.LogEvery, "log-every", 20, "steps between log records")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "seed of initialisation and batch order")
-	flag.StringVar(&csvPath, "csv", "train-log.csv", "log file (CSV); empty for none")
-	flag.StringVar(&pngPath, "plot", "train.png", "plot file (PNG); empty for none")
+	var outDir string
+	flag.StringVar(&outDir, "out", "", "directory for the outputs (created if needed); default: a new temporary directory")
+	flag.StringVar(&csvPath, "csv", "train-log.csv", "log file (CSV) in -out; empty for none")
+	flag.StringVar(&pngPath, "plot", "train.png", "plot file (PNG) in -out; empty for none")
 	flag.Parse()
 	log.SetFlags(0)
 	var err error
+	if outDir == "" {
+		outDir, err = os.MkdirTemp("", "vivit-train-")
+	} else {
+		err = os.MkdirAll(outDir, 0o755)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	if csvPath != "" && !filepath.IsAbs(csvPath) {
+		csvPath = filepath.Join(outDir, csvPath)
+	}
+	if pngPath != "" && !filepath.IsAbs(pngPath) {
+		pngPath = filepath.Join(outDir, pngPath)
+	}
 	if cfg.Damping, err = vivit.ParseDamping(damping); err != nil {
 		log.Fatal(err)
 	}
 	recs, err := Run(cfg, func(r Record) {
-		log.Printf("%-10s step %4d  loss %.4f  test acc %5.1f%%  λ₁ %.4f  grad SNR₁ %.3g", r.Run, r.Step, r.Loss, 100*r.TestAcc, first(r.Eigen), first(r.GradSNR))
+		log.Printf("%-10s step %4d  loss %.4f  test acc %5.1f%%  λ₁ %.4f  SNR(γ₁) %.3g", r.Run, r.Step, r.Loss, 100*r.TestAcc, first(r.Eigen), first(r.GradSNR))
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -90,6 +109,9 @@ func main() {
 		if err := plotRecords(pngPath, recs, cfg); err != nil {
 			log.Fatal(err)
 		}
+	}
+	if csvPath != "" || pngPath != "" {
+		log.Printf("outputs in %s", outDir)
 	}
 }
 
@@ -237,7 +259,7 @@ func writeCSV(path string, recs []Record) error {
 	}
 	w := csv.NewWriter(f)
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
-	w.Write([]string{"run", "step", "loss", "test_accuracy", "lambda_1", "grad_snr_1", "curv_snr_1", "update_norm"})
+	w.Write([]string{"run", "step", "loss", "test_accuracy", "lambda_1", "gamma_snr_1", "lambda_snr_1", "update_norm"})
 	for _, r := range recs {
 		w.Write([]string{r.Run, strconv.Itoa(r.Step), g(r.Loss), g(r.TestAcc), g(first(r.Eigen)), g(first(r.GradSNR)), g(first(r.CurvSNR)), g(r.StepNorms)})
 	}

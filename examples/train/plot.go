@@ -29,7 +29,7 @@ func plotRecords(path string, recs []Record, cfg Config) error {
 		{"Mini-batch loss", "cross-entropy (nats)", func(r Record) float64 { return r.Loss }, false},
 		{"Test accuracy", "accuracy (%)", func(r Record) float64 { return 100 * r.TestAcc }, false},
 		{"Top GGN eigenvalue λ₁", "λ₁ (loss units)", func(r Record) float64 { return first(r.Eigen) }, true},
-		{"Gradient SNR along e₁", "SNR (ratio)", func(r Record) float64 { return first(r.GradSNR) }, true},
+		{"SNR(γ) along e₁", "mean²/variance of γ_n1", func(r Record) float64 { return first(r.GradSNR) }, true},
 	}
 	plots := make([][]*plot.Plot, 2)
 	for i := range plots {

@@ -1,0 +1,334 @@
+package lowrank
+
+import (
+	"runtime"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/internal/scratch"
+)
+
+// ---------------------------------------------------------------------------
+// Unfolded inputs
+
+// unfolder hands out the P×K unfolded inputs of samples, from a cache of
+// all of them or regenerated into per-worker scratch buffers.
+type unfolder struct {
+	g       *ConvGeom
+	a       *mat.Dense
+	cache   []float64
+	pooled  *[]float64 // the cache's buffer, from internal/scratch
+	scratch [][]float64
+}
+
+// release hands the cache back to the buffer pool; the unfolder may not be
+// used afterwards. (An unfolder that is not released is collected.)
+func (u *unfolder) release() {
+	if u.pooled != nil {
+		scratch.Put(u.pooled)
+		u.pooled, u.cache = nil, nil
+	}
+}
+
+// formWorkers is the number of goroutines of loops that need no
+// per-worker scratch.
+func formWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// workerShare is the part of an operation's budget that per-worker
+// scratch buffers may take: a quarter. Plans take the rest (less one
+// worker's scratch when that is more than the quarter), so that chunk
+// sizes, and with them the rounding of the results, do not depend on
+// GOMAXPROCS; the number of workers is capped instead, to at least one.
+func workerShare(words int64) int64 { return words / 4 }
+
+// scratchWorkers returns how many workers, each with perWorker words of
+// scratch, fit in share words: at least 1, at most GOMAXPROCS.
+func scratchWorkers(share, perWorker int64) int {
+	w := int64(runtime.GOMAXPROCS(0))
+	if perWorker > 0 {
+		w = min(w, share/perWorker)
+	}
+	return int(max(w, 1))
+}
+
+// newUnfolder returns an unfolder of a's samples: all of them unfolded
+// once if cached, else regenerated into scratch for workers workers.
+func newUnfolder(g *ConvGeom, a *mat.Dense, cached bool, workers int) *unfolder {
+	u := &unfolder{g: g, a: a}
+	pk := g.P() * g.K()
+	if cached {
+		n, _ := a.Dims()
+		u.pooled = scratch.Get(n * pk)
+		u.cache = *u.pooled
+		par.For(n, formWorkers(), func(_, i int) {
+			g.Unfold(u.cache[i*pk:], g.K(), a.RawRowView(i))
+		})
+	} else {
+		u.scratch = make([][]float64, workers)
+		for i := range u.scratch {
+			u.scratch[i] = make([]float64, pk)
+		}
+	}
+	return u
+}
+
+// workers returns how many goroutines may call sample at once.
+func (u *unfolder) workers() int {
+	if u.cache != nil {
+		return formWorkers()
+	}
+	return len(u.scratch)
+}
+
+// sample returns Uᵀ of sample i, P×K with stride K, for the given worker.
+// Without a cache the slice is overwritten by the worker's next call.
+func (u *unfolder) sample(worker, i int) []float64 {
+	pk := u.g.P() * u.g.K()
+	if u.cache != nil {
+		return u.cache[i*pk : (i+1)*pk]
+	}
+	u.g.Unfold(u.scratch[worker], u.g.K(), u.a.RawRowView(i))
+	return u.scratch[worker]
+}
+
+// unfoldRange writes the unfolded inputs of samples [n0, n1) of a, stacked
+// vertically, into dst ((n1−n0)·P × K).
+func unfoldRange(g *ConvGeom, dst []float64, a *mat.Dense, n0, n1 int) {
+	pk := g.P() * g.K()
+	for i := n0; i < n1; i++ {
+		g.Unfold(dst[(i-n0)*pk:], g.K(), a.RawRowView(i))
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Explicit chunks of V
+
+// chunk is a rectangle of the weight: output channels [o0, o1) × patch
+// indices [k0, k1). The chunk of V's block has one row per factor row and
+// (o1−o0)·(k1−k0) columns, (o, k) row-major.
+type chunk struct{ o0, o1, k0, k1 int }
+
+func (c chunk) width() int { return (c.o1 - c.o0) * (c.k1 - c.k0) }
+
+// maxChunk caps a chunk of V's rows, in float64s: beyond a few tens of MiB
+// a larger chunk saves nothing and costs page faults on first touch.
+const maxChunk = 1 << 22
+
+// explicitPlan splits the weight into chunks whose V rows for `rows`
+// factor rows fit the budget next to the unfolded inputs, says whether the
+// unfolded inputs of all nsamp samples are cached and, if not, how many
+// workers regenerate them (each holds one sample's unfolded input per
+// unfolder, of which cross products have two; they share workerShare of
+// the budget). Chunks hold all output channels and a range of patch
+// indices whenever the budget allows (one product per sample forms them),
+// else one channel and a range of patch indices. The chunks do not depend
+// on GOMAXPROCS.
+func explicitPlan(g *ConvGeom, rows, nsamp int, budget int64) (chunks []chunk, cached bool, workers int) {
+	words := budget / 8
+	pk := int64(g.P() * g.K())
+	workers = formWorkers()
+	if int64(nsamp)*pk <= words/2 {
+		cached = true
+		words -= int64(nsamp) * pk
+	} else {
+		share := workerShare(words)
+		workers = scratchWorkers(share, 2*pk)
+		words -= max(share, 2*pk)
+	}
+	out, k := g.OutC, g.K()
+	w := int64(1)
+	if rows > 0 && words > 0 {
+		w = max(words/int64(rows+1), 1) // +1: AddDiagTo's column sums
+	}
+	w = min(w, max(maxChunk/int64(max(rows, 1)), int64(out)))
+	switch {
+	case w >= int64(out*k):
+		chunks = []chunk{{0, out, 0, k}}
+	case w >= int64(out):
+		kc := int(w / int64(out))
+		for k0 := 0; k0 < k; k0 += kc {
+			chunks = append(chunks, chunk{0, out, k0, min(k0+kc, k)})
+		}
+	default:
+		kc := int(w)
+		for o := 0; o < out; o++ {
+			for k0 := 0; k0 < k; k0 += kc {
+				chunks = append(chunks, chunk{o, o + 1, k0, min(k0+kc, k)})
+			}
+		}
+	}
+	return chunks, cached, workers
+}
+
+// formWeight writes the chunk ch of V's weight block, one row per factor
+// row, into dst (rows × ch.width(), stride ch.width()).
+func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
+	k, p, out := f.G.K(), f.G.P(), f.G.OutC
+	co, kc := ch.o1-ch.o0, ch.k1-ch.k0
+	w := co * kc
+	par.For(f.n(), u.workers(), func(wk, i int) {
+		ut := u.sample(wk, i)
+		b := blas64.General{Rows: p, Cols: kc, Stride: k, Data: ut[ch.k0:]}
+		if co == out {
+			if a, ok := f.sampleRows(i); ok {
+				c := blas64.General{Rows: f.C * out, Cols: kc, Stride: kc, Data: dst[i*f.C*w:]}
+				gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+				return
+			}
+		}
+		for j := 0; j < f.C; j++ {
+			r := i*f.C + j
+			a := blas64.General{Rows: co, Cols: p, Stride: p, Data: f.S.RawRowView(r)[ch.o0*p:]}
+			c := blas64.General{Rows: co, Cols: kc, Stride: kc, Data: dst[r*w:]}
+			gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+		}
+	})
+}
+
+// addGramExplicit32 adds the weight part of VᵀV to the upper triangle of
+// g by the explicit route in float32, if the precision asks for it and
+// the plan's chunks hold all output channels (one product per sample forms
+// them); it reports whether it did. The chunks of V are formed from the
+// factor rows and unfolded inputs rounded to float32, their products are
+// summed over the chunks in a float32 r×r matrix and added to g in
+// float64. That matrix and the per-worker float32 copies come out of the
+// budget before the plan is made.
+func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
+	chunks, cached, workers, ok := f.explicitPlan32()
+	if !ok {
+		return false
+	}
+	r, perWorker := f.rows(), f.perWorker32()
+	u := newUnfolder(f.G, f.A, cached, workers)
+	defer u.release()
+	buf := make([]float32, r*chunks[0].width())
+	acc := make([]float32, r*r)
+	scr := make([][]float32, workers)
+	for i := range scr {
+		scr[i] = make([]float32, perWorker)
+	}
+	var impl fastblas.Implementation
+	for ci, ch := range chunks {
+		w := ch.width()
+		f.formWeight32(buf, ch, u, scr)
+		beta := float32(1)
+		if ci == 0 {
+			beta = 0
+		}
+		impl.Ssyrk(blas.Upper, blas.NoTrans, r, w, 1, buf, w, beta, acc, r)
+	}
+	par.For(r, procsFor(r*r/2), func(_, i int) {
+		row := g.Data[i*g.Stride+i : i*g.Stride+r]
+		for j, v := range acc[i*r+i : (i+1)*r] {
+			row[j] += float64(v)
+		}
+	})
+	return true
+}
+
+// perWorker32 is the float32 scratch of one worker of formWeight32: a
+// sample's factor rows and its unfolded inputs.
+func (f *Conv) perWorker32() int {
+	p := f.G.P()
+	return f.C*f.G.OutC*p + p*f.G.K()
+}
+
+// explicitPlan32 returns the chunks, caching and workers of the float32
+// explicit Gram route, planned within what the budget leaves after its
+// float32 r×r sum and the workers' float32 copies (which share
+// workerShare of it), and whether that route applies: float32 precision,
+// contiguous factor rows and chunks of all output channels.
+func (f *Conv) explicitPlan32() (chunks []chunk, cached bool, workers int, ok bool) {
+	if f.Precision != Float32 {
+		return nil, false, 0, false
+	}
+	if _, ok := f.sampleRows(0); !ok {
+		return nil, false, 0, false
+	}
+	r := f.rows()
+	words := f.weightBudget(r)/8 - int64(r*r)/2
+	share, per := workerShare(words), int64(f.perWorker32()+1)/2
+	words -= max(share, per)
+	chunks, cached, workers = explicitPlan(f.G, r, f.n(), 8*max(words, 0))
+	workers = min(workers, scratchWorkers(share, per))
+	for _, ch := range chunks {
+		if ch.o0 != 0 || ch.o1 != f.G.OutC {
+			return nil, false, 0, false
+		}
+	}
+	return chunks, cached, workers, true
+}
+
+// formWeight32 is formWeight in float32 for chunks of all output channels:
+// each sample's factor rows and the chunk's columns of its unfolded inputs
+// are rounded to float32 in the worker's scratch (C·out·P + P·K values),
+// and one float32 product forms the sample's rows of the chunk.
+func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder, scr [][]float32) {
+	k, p, out := f.G.K(), f.G.P(), f.G.OutC
+	kc := ch.k1 - ch.k0
+	w := out * kc
+	rows := f.C * out
+	var serial fastblas.Serial
+	par.For(f.n(), min(len(scr), u.workers()), func(wk, i int) {
+		a, _ := f.sampleRows(i)
+		a32, b32 := scr[wk][:rows*p], scr[wk][rows*p:rows*p+p*kc]
+		fastblas.Narrow(a32, a.Data[:rows*p])
+		ut := u.sample(wk, i)
+		for q := 0; q < p; q++ {
+			fastblas.Narrow(b32[q*kc:(q+1)*kc], ut[q*k+ch.k0:q*k+ch.k1])
+		}
+		serial.Sgemm(blas.NoTrans, blas.NoTrans, rows, kc, p, 1, a32, p, b32, kc, 0, dst[i*f.C*w:], kc)
+	})
+}
+
+// biasCols returns V's bias block as rows: row r is S_r 1 (rows × out).
+func (f *Conv) biasCols() blas64.General {
+	r, out, p := f.rows(), f.G.OutC, f.G.P()
+	b := blas64.General{Rows: r, Cols: out, Stride: out, Data: make([]float64, r*out)}
+	for i := 0; i < r; i++ {
+		s := f.S.RawRowView(i)
+		for o := 0; o < out; o++ {
+			b.Data[i*out+o] = floats.Sum(s[o*p : (o+1)*p])
+		}
+	}
+	return b
+}
+
+// goBLAS runs the many small products of this file (per sample, per pair
+// of samples, per vector), which callers already spread over goroutines,
+// on the calling goroutine: internal/fastblas's serial kernels (AVX2/FMA,
+// 5–10× gonum's on these shapes; gonum's own code without them), in the
+// openblas build too, since a cgo call per small product would cost more
+// than it saves.
+var goBLAS fastblas.Serial
+
+// gemm is blas64.Gemm on goBLAS.
+func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float64, c blas64.General) {
+	m, k := a.Rows, a.Cols
+	if tA != blas.NoTrans {
+		m, k = a.Cols, a.Rows
+	}
+	n := b.Cols
+	if tB != blas.NoTrans {
+		n = b.Rows
+	}
+	goBLAS.Dgemm(tA, tB, m, n, k, alpha, a.Data, a.Stride, b.Data, b.Stride, beta, c.Data, c.Stride)
+}
+
+// addOuterUpper adds x xᵀ to the upper triangle of g.
+func addOuterUpper(g blas64.Symmetric, x blas64.General) {
+	addProduct(blas64.General{Rows: g.N, Cols: g.N, Stride: g.Stride, Data: g.Data}, x, x, true)
+}
+
+func symRaw(dst *mat.SymDense) blas64.Symmetric {
+	raw := dst.RawSymmetric()
+	if raw.Uplo != blas.Upper {
+		panic("lowrank: Gram destination must store its upper triangle")
+	}
+	return raw
+}

@@ -1,0 +1,225 @@
+package lowrank
+
+import (
+	"runtime"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/internal/backend"
+	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/internal/scratch"
+)
+
+// ---------------------------------------------------------------------------
+// Gram and cross products
+
+func (f *Conv) AddGramTo(dst *mat.SymDense) {
+	r := f.rows()
+	if dst.SymmetricDim() != r {
+		panic("lowrank: Gram destination has wrong size")
+	}
+	g := symRaw(dst)
+	if f.Weight {
+		if route, _, _ := f.GramRouteFor(f); route == RouteKernel {
+			f.kernelCross(blas64.General{Rows: r, Cols: r, Stride: g.Stride, Data: g.Data}, f, true, f.weightBudget(r))
+		} else if !f.addGramExplicit32(g) {
+			chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+			u := newUnfolder(f.G, f.A, cached, workers)
+			defer u.release()
+			keep := len(chunks) == 1 && chunks[0].width() == f.G.OutC*f.G.K() && f.keepV(chunks[0].width())
+			var buf []float64
+			if keep {
+				buf = make([]float64, r*chunks[0].width())
+			} else {
+				pooled := scratch.Get(r * chunks[0].width())
+				defer scratch.Put(pooled)
+				buf = *pooled
+			}
+			for _, ch := range chunks {
+				w := ch.width()
+				f.formWeight(buf, ch, u)
+				addOuterUpper(g, blas64.General{Rows: r, Cols: w, Stride: w, Data: buf})
+			}
+			if keep {
+				f.setKeptV(buf)
+			}
+		}
+	}
+	if f.Bias {
+		addOuterUpper(g, f.biasCols())
+	}
+}
+
+func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
+	o, ok := y.(*Conv)
+	if !ok || o.Weight != f.Weight || o.Bias != f.Bias || !sameGeom(f.G, o.G) {
+		panic("lowrank: cross product of factors of different layers")
+	}
+	checkShape(dst, f.rows(), o.rows())
+	raw := dst.RawMatrix()
+	if f.Weight {
+		if route, _, _ := f.GramRouteFor(o); route == RouteKernel {
+			f.kernelCross(raw, o, false, f.weightBudget(f.rows()+o.rows()))
+		} else {
+			rows, nsamp := f.rows()+o.rows(), f.n()
+			if f.A != o.A {
+				nsamp += o.n()
+			}
+			chunks, cached, workers := explicitPlan(f.G, rows, nsamp, f.weightBudget(rows))
+			ux := newUnfolder(f.G, f.A, cached, workers)
+			defer ux.release()
+			uy := ux
+			if f.A != o.A {
+				uy = newUnfolder(f.G, o.A, cached, workers)
+				defer uy.release()
+			}
+			w0 := chunks[0].width()
+			bx := make([]float64, f.rows()*w0)
+			by := make([]float64, o.rows()*w0)
+			for _, ch := range chunks {
+				w := ch.width()
+				f.formWeight(bx, ch, ux)
+				o.formWeight(by, ch, uy)
+				addProduct(raw,
+					blas64.General{Rows: f.rows(), Cols: w, Stride: w, Data: bx},
+					blas64.General{Rows: o.rows(), Cols: w, Stride: w, Data: by}, false)
+			}
+		}
+	}
+	if f.Bias {
+		backend.Gemm(blas.NoTrans, blas.Trans, 1, f.biasCols(), o.biasCols(), 1, raw)
+	}
+}
+
+func sameGeom(a, b *ConvGeom) bool {
+	return a == b || (a.InC == b.InC && a.InH == b.InH && a.InW == b.InW && a.OutC == b.OutC &&
+		a.KH == b.KH && a.KW == b.KW && a.SH == b.SH && a.SW == b.SW &&
+		a.PH == b.PH && a.PW == b.PW && a.DH == b.DH && a.DW == b.DW)
+}
+
+// kernelPlan returns how many samples of the Z side the kernel route
+// processes at once within the budget, and how many workers share the
+// samples of X. The chunk is sized for one worker within half the budget,
+// so that it does not depend on GOMAXPROCS; more workers join while their
+// scratch fits in what the chunk leaves.
+func kernelPlan(g *ConvGeom, x, y *Conv, budget int64) (chunk, workers int) {
+	p, k, out := int64(g.P()), int64(g.K()), int64(g.OutC)
+	// Per worker: one unfolded sample, Z, a copy of X's rows if S is
+	// strided, the block, and per sample of the chunk its rows of Bᵀ; per
+	// sample of the chunk, shared: its unfolded input.
+	fixed := p*k + int64(x.C+y.C)*out*p + int64(x.C*y.C)
+	words := budget / 8
+	ny := int64(max(x.n(), y.n()))
+	mc := min(max((words/2-fixed)/(p*k+p*p), 1), ny)
+	w := (words - mc*p*k) / (fixed + mc*p*p)
+	return int(mc), int(max(1, min(w, int64(kernelWorkers(x.n())))))
+}
+
+func kernelWorkers(nx int) int { return max(1, min(runtime.GOMAXPROCS(0), nx)) }
+
+// kernelCross adds the weight part of XᵀY (X = f) to dst (R_x × R_y) by
+// the kernel route. With sym (y == f) only the upper triangle is written.
+//
+// For samples n of X and m of Y, block (n, m) of XᵀY is
+// [⟨S^x_{n,j}, S^y_{m,j'} B_{nm}ᵀ⟩]_{j,j'} with B_{nm} = U^xᵀ_n U^y_m
+// (P×P): one product Z = S^y_m B_{nm}ᵀ per pair, then the c_x×c_y inner
+// products. The Z side is the one with fewer nonzero factor entries; when
+// that is X, the roles swap and blocks are added transposed. The samples
+// of X are shared among up to GOMAXPROCS workers (they write disjoint
+// entries), as many as kernelPlan fits in the budget.
+func (f *Conv) kernelCross(dst blas64.General, y *Conv, sym bool, budget int64) {
+	x := f
+	trans := false
+	if !sym && x.density()*float64(x.C) < y.density()*float64(y.C) {
+		x, y, trans = y, x, true
+	}
+	g := f.G
+	p, k, out := g.P(), g.K(), g.OutC
+	cx, cy := x.C, y.C
+	nx, ny := x.n(), y.n()
+	ys, budget := y.sparseForm(budget)
+	mc, workers := kernelPlan(g, x, y, budget)
+	uy := make([]float64, min(mc, ny)*p*k)
+	type scratch struct {
+		bt, ux, z, blk, sx []float64
+	}
+	scr := make([]scratch, workers)
+	for i := range scr {
+		scr[i] = scratch{
+			bt:  make([]float64, min(mc, ny)*p*p),
+			ux:  make([]float64, p*k),
+			z:   make([]float64, cy*out*p),
+			blk: make([]float64, cx*cy),
+		}
+	}
+	sameA := x.A == y.A
+	for m0 := 0; m0 < ny; m0 += mc {
+		m1 := min(m0+mc, ny)
+		unfoldRange(g, uy, y.A, m0, m1)
+		par.For(nx, workers, func(wk, n int) {
+			sc := &scr[wk]
+			lo := m0
+			if sym {
+				lo = max(m0, n)
+			}
+			if lo >= m1 {
+				return
+			}
+			ux := sc.ux
+			if sameA && n >= m0 && n < m1 {
+				ux = uy[(n-m0)*p*k : (n-m0+1)*p*k]
+			} else {
+				g.Unfold(ux, k, x.A.RawRowView(n))
+			}
+			// Bt rows (m, q) = B_{nm}ᵀ[q, :] for m in [lo, m1).
+			gemm(blas.NoTrans, blas.Trans, 1,
+				blas64.General{Rows: (m1 - lo) * p, Cols: k, Stride: k, Data: uy[(lo-m0)*p*k:]},
+				blas64.General{Rows: p, Cols: k, Stride: k, Data: ux}, 0,
+				blas64.General{Rows: (m1 - lo) * p, Cols: p, Stride: p, Data: sc.bt})
+			sx := blas64.General{Rows: cx, Cols: out * p, Stride: out * p}
+			if a, ok := x.sampleRows(n); ok {
+				sx.Data = a.Data
+			} else {
+				if sc.sx == nil {
+					sc.sx = make([]float64, cx*out*p)
+				}
+				for j := 0; j < cx; j++ {
+					copy(sc.sx[j*out*p:(j+1)*out*p], x.S.RawRowView(n*cx+j))
+				}
+				sx.Data = sc.sx
+			}
+			for m := lo; m < m1; m++ {
+				zm := blas64.General{Rows: cy * out, Cols: p, Stride: p, Data: sc.z}
+				btm := blas64.General{Rows: p, Cols: p, Stride: p, Data: sc.bt[(m-lo)*p*p:]}
+				if ys != nil {
+					ys.mulTo(sc.z, m*cy*out, cy*out, btm)
+				} else if a, ok := y.sampleRows(m); ok {
+					gemm(blas.NoTrans, blas.NoTrans, 1, a, btm, 0, zm)
+				} else {
+					for j := 0; j < cy; j++ {
+						zj := blas64.General{Rows: out, Cols: p, Stride: p, Data: sc.z[j*out*p:]}
+						gemm(blas.NoTrans, blas.NoTrans, 1, y.srow(m*cy+j), btm, 0, zj)
+					}
+				}
+				b := blas64.General{Rows: cx, Cols: cy, Stride: cy, Data: sc.blk}
+				gemm(blas.NoTrans, blas.Trans, 1, sx,
+					blas64.General{Rows: cy, Cols: out * p, Stride: out * p, Data: sc.z}, 0, b)
+				for j := 0; j < cx; j++ {
+					for jj := 0; jj < cy; jj++ {
+						v := sc.blk[j*cy+jj]
+						r, c := n*cx+j, m*cy+jj
+						if trans {
+							r, c = c, r
+						}
+						if sym && r > c {
+							continue
+						}
+						dst.Data[r*dst.Stride+c] += v
+					}
+				}
+			}
+		})
+	}
+}

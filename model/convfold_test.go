@@ -1,0 +1,72 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/lowrank"
+)
+
+// TestConvBackwardBlocks checks the blocked transposed convolution against
+// the patch-table adjoint (lowrank.ConvGeom.FoldAdd of S_rᵀ W) on shapes
+// with strides, paddings, dilations and rectangular kernels, with blocks of
+// one, two and three output rows (an uneven last block) and the default.
+func TestConvBackwardBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 1))
+	geoms := []*lowrank.ConvGeom{
+		lowrank.NewConvGeom(3, 9, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1),
+		lowrank.NewConvGeom(2, 9, 11, 3, 3, 3, 2, 2, 1, 1, 1, 1),
+		lowrank.NewConvGeom(2, 8, 8, 3, 1, 1, 2, 2, 0, 0, 1, 1),
+		lowrank.NewConvGeom(2, 10, 9, 2, 3, 2, 1, 3, 2, 1, 2, 1),
+		lowrank.NewConvGeom(1, 7, 12, 2, 2, 5, 3, 1, 0, 3, 1, 2),
+		lowrank.NewConvGeom(16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+	}
+	defer func(b int) { convBlockFloats = b }(convBlockFloats)
+	for gi, g := range geoms {
+		l := NewConv2d(0, g, false)
+		for i := range l.Weight.Data {
+			l.Weight.Data[i] = rng.NormFloat64()
+		}
+		const rows = 5
+		s := randMat(rng, rows, g.OutSize())
+		// Zeros, as after a ReLU.
+		for i, v := range s.RawMatrix().Data {
+			if v < -0.5 {
+				s.RawMatrix().Data[i] = 0
+			}
+		}
+		want := mat.NewDense(rows, g.InSize(), nil)
+		for r := 0; r < rows; r++ {
+			var c mat.Dense
+			c.Mul(mat.NewDense(g.OutC, g.P(), s.RawRowView(r)).T(), mat.NewDense(g.OutC, g.K(), l.Weight.Data))
+			g.FoldAdd(want.RawRowView(r), c.RawMatrix().Data, g.K())
+		}
+		for _, bh := range []int{1, 2, 3, 0} {
+			convBlockFloats = bh * g.K() * g.OutW
+			if bh == 0 {
+				convBlockFloats = 24 << 10
+			}
+			t.Run(fmt.Sprintf("geom%d/block%d", gi, bh), func(t *testing.T) {
+				got := mat.NewDense(rows, g.InSize(), nil)
+				got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got)
+				l.BackwardInput(got, s, nil, nil, 1)
+				var worst, scale float64
+				for i, w := range want.RawMatrix().Data {
+					worst = math.Max(worst, math.Abs(got.RawMatrix().Data[i]-w))
+					if math.IsNaN(got.RawMatrix().Data[i]) {
+						worst = math.NaN()
+						break
+					}
+					scale = math.Max(scale, math.Abs(w))
+				}
+				if !(worst <= 1e-13*(1+scale)) {
+					t.Errorf("max deviation %.3g (scale %.3g)", worst, scale)
+				}
+			})
+		}
+	}
+}
