@@ -170,41 +170,32 @@ func mb(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // Test3C3DConvRoutes checks what lowrank.Conv's documentation says of the
 // 3c3d network at N = 32: on each conv layer, exact and Monte-Carlo, the
-// cost model picks a route whose measured Gram time (best of two) is
-// within 1.5× of the other route's (it picks the faster one, up to timing
-// noise), and the only kernel-route layer is the last conv with the exact
-// factor, where the kernel route is the faster. Both routes' Gram matrices
-// and MulTo products agree to 1e-10. A route the model estimates 20× slower
-// than the other is timed only with -conv3c3d.memory (the first layer's
-// kernel route takes 13 s). The times are logged: they are the cost
-// model's calibration data.
+// only kernel-route layer is the last conv with the exact factor. Both
+// routes' Gram matrices and MulTo products agree to 1e-10 on every layer
+// at N = 4 (at N = 32 with -conv3c3d.memory). Wall-clock times are not
+// asserted here (the suite runs on loaded machines); with
+// -conv3c3d.memory the test also times every route, best of two, logs the
+// times (the cost model's calibration data) and reports a chosen route
+// more than 1.5× slower than the other.
 func Test3C3DConvRoutes(t *testing.T) {
 	if testing.Short() {
-		t.Skip("times every conv route of 3c3d at N = 32")
+		t.Skip("forms every conv route of 3c3d")
+	}
+	n := 4
+	timed := *conv3c3dMemory
+	if timed {
+		n = 32
 	}
 	for _, mc := range []int{0, 1} {
-		m, b, err := ThreeC3D(32, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		acts := m.Forward(b.Inputs)
-		z := acts[len(acts)-1]
-		n, c := z.Dims()
-		w := math.Sqrt(m.Loss.Weight(n))
-		cols := m.Loss.ReducedCols(c)
-		var s *mat.Dense
-		if mc > 0 {
-			cols = mc
-			ids := make([]int, n)
-			for i := range ids {
-				ids[i] = i
+		// The route choice at N = 32, from the cost model alone.
+		convs, _, _ := conv3c3dFactors(t, 32, mc)
+		for ci, f := range convs {
+			route, _, _ := f.GramRouteFor(f)
+			if wantKernel := mc == 0 && ci == len(convs)-1; (route == lowrank.RouteKernel) != wantKernel {
+				t.Errorf("mc=%d conv %d: the cost model picks %v; the documentation says kernel only for the last conv with the exact factor", mc, ci, route)
 			}
-			s = mat.NewDense(n*cols, c, nil)
-			m.Loss.SampleSqrtHessianTo(s, z, mc, 1, ids, w)
-		} else {
-			s = mat.NewDense(n*cols, c, nil)
-			m.Loss.ReducedSqrtHessianTo(s, z, w)
 		}
+		convs, nodes, cols := conv3c3dFactors(t, n, mc)
 		rng := rand.New(rand.NewPCG(1, 2))
 		u := mat.NewDense(10, n*cols, nil)
 		for i := range u.RawMatrix().Data {
@@ -219,30 +210,13 @@ func Test3C3DConvRoutes(t *testing.T) {
 			}
 			return d.Round(time.Millisecond)
 		}
-		var convs []*lowrank.Conv
-		var nodes []int
-		for _, lf := range jacobians.Backprop(m, acts, s, cols) {
-			if f, ok := lf.Factor.(*lowrank.Conv); ok {
-				convs = append(convs, f)
-				nodes = append(nodes, lf.Node)
-			}
-		}
-		if len(convs) != 3 {
-			t.Fatalf("%d conv factors, want 3", len(convs))
-		}
 		for ci, f := range convs {
 			node := nodes[ci]
 			route, ce, ck := f.GramRouteFor(f)
 			var gram, mul [3]time.Duration
 			var grams [3]*mat.SymDense
 			var muls [3]*mat.Dense
-			// A route estimated 20× slower takes up to a minute to time
-			// here: only with -conv3c3d.memory.
-			far := max(ce, ck) > 20*min(ce, ck)
 			for _, r := range []lowrank.GramRoute{lowrank.RouteAuto, lowrank.RouteExplicit, lowrank.RouteKernel} {
-				if far && r != lowrank.RouteAuto && r != route && !*conv3c3dMemory {
-					continue
-				}
 				f.Route = r
 				gram[r] = best(func() {
 					grams[r] = mat.NewSymDense(f.Cols(), nil)
@@ -254,35 +228,67 @@ func Test3C3DConvRoutes(t *testing.T) {
 				})
 			}
 			f.Route = lowrank.RouteAuto
-			other := lowrank.RouteKernel
-			if route == lowrank.RouteKernel {
-				other = lowrank.RouteExplicit
-			}
-			wantKernel := mc == 0 && ci == len(convs)-1
-			if (route == lowrank.RouteKernel) != wantKernel {
-				t.Errorf("mc=%d layer %d: the cost model picks %v; the documentation says kernel only for the last conv with the exact factor", mc, node, route)
-			}
-			if grams[other] == nil {
-				t.Logf("mc=%d layer %d (P=%d K=%d out=%d, %d cols/sample, density %.3f): Gram picks %v (estimated explicit %.3g, kernel %.3g); Gram time %v; MulTo of 10 vectors %v; %v not timed (estimated %.0f× slower)",
-					mc, node, f.G.P(), f.G.K(), f.G.OutC, cols, f.Density(), route, ce, ck, gram[route], mul[route], other, max(ce, ck)/min(ce, ck))
-				continue
-			}
 			if d := maxRelDiff(grams[lowrank.RouteExplicit].RawSymmetric().Data, grams[lowrank.RouteKernel].RawSymmetric().Data); !(d <= 1e-10) {
 				t.Errorf("mc=%d layer %d: the routes' Gram matrices differ by %.3g", mc, node, d)
 			}
 			if d := maxRelDiff(muls[lowrank.RouteExplicit].RawMatrix().Data, muls[lowrank.RouteKernel].RawMatrix().Data); !(d <= 1e-10) {
 				t.Errorf("mc=%d layer %d: the routes' MulTo differ by %.3g", mc, node, d)
 			}
+			if !timed {
+				continue
+			}
+			other := lowrank.RouteKernel
+			if route == lowrank.RouteKernel {
+				other = lowrank.RouteExplicit
+			}
 			if !(float64(gram[route]) <= 1.5*float64(gram[other])) {
 				t.Errorf("mc=%d layer %d: the cost model picks %v (%v), but %v takes %v", mc, node, route, gram[route], other, gram[other])
-			}
-			if wantKernel && !(gram[lowrank.RouteKernel] < gram[lowrank.RouteExplicit]) {
-				t.Errorf("mc=%d layer %d: the kernel route (%v) is not faster than the explicit one (%v)", mc, node, gram[lowrank.RouteKernel], gram[lowrank.RouteExplicit])
 			}
 			t.Logf("mc=%d layer %d (P=%d K=%d out=%d, %d cols/sample, density %.3f): Gram picks %v (estimated explicit %.3g, kernel %.3g); Gram time auto %v, explicit %v, kernel %v; MulTo of 10 vectors auto %v, explicit %v, aggregated %v",
 				mc, node, f.G.P(), f.G.K(), f.G.OutC, cols, f.Density(), route, ce, ck, gram[0], gram[1], gram[2], mul[0], mul[1], mul[2])
 		}
 	}
+}
+
+// conv3c3dFactors returns the convolutions' factor blocks of 3c3d on n
+// samples (exact, or mc Monte-Carlo columns), their nodes and the factor
+// columns per sample.
+func conv3c3dFactors(t *testing.T, n, mc int) ([]*lowrank.Conv, []int, int) {
+	t.Helper()
+	m, b, err := ThreeC3D(n, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := m.Forward(b.Inputs)
+	z := acts[len(acts)-1]
+	_, c := z.Dims()
+	w := math.Sqrt(m.Loss.Weight(n))
+	cols := m.Loss.ReducedCols(c)
+	var s *mat.Dense
+	if mc > 0 {
+		cols = mc
+		ids := make([]int, n)
+		for i := range ids {
+			ids[i] = i
+		}
+		s = mat.NewDense(n*cols, c, nil)
+		m.Loss.SampleSqrtHessianTo(s, z, mc, 1, ids, w)
+	} else {
+		s = mat.NewDense(n*cols, c, nil)
+		m.Loss.ReducedSqrtHessianTo(s, z, w)
+	}
+	var convs []*lowrank.Conv
+	var nodes []int
+	for _, lf := range jacobians.Backprop(m, acts, s, cols) {
+		if f, ok := lf.Factor.(*lowrank.Conv); ok {
+			convs = append(convs, f)
+			nodes = append(nodes, lf.Node)
+		}
+	}
+	if len(convs) != 3 {
+		t.Fatalf("%d conv factors, want 3", len(convs))
+	}
+	return convs, nodes, cols
 }
 
 // maxRelDiff returns max_i |a_i − b_i| / max_i |b_i| (NaN fails every
