@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: install build test test-openblas race bench bench-openblas gobench run fuzz vet generate
+.PHONY: install build test test-openblas race bench bench-openblas bench-both gobench run fuzz vet generate
 
 build:
 	$(GO) build ./...
@@ -32,6 +32,11 @@ bench:
 
 bench-openblas:
 	$(GO) run -tags openblas ./bench/cmd/benchreport
+
+# Both builds side by side: every case on each in turn, 5 rounds, with the
+# ratio OpenBLAS/pure Go (median and range over the rounds).
+bench-both:
+	$(GO) run ./bench/cmd/benchreport -both
 
 # The Go benchmarks themselves (benchstat-friendly).
 gobench:

@@ -8,9 +8,9 @@ import "github.com/vivit-go/vivit/internal/backend"
 // eigensolver) runs on it too. In the default build that is
 // internal/fastblas: gonum's pure-Go BLAS with AVX2/FMA Dgemm, Dsyrk,
 // Sgemm and Ssyrk where the CPU has them (6–9× gonum's on large products),
-// gonum's own code elsewhere. In the openblas build it is OpenBLAS,
-// restricted to the calling thread, with large products split over
-// goroutines.
+// gonum's own code elsewhere. It is the same in the openblas build, where
+// OpenBLAS serves only the eigensolvers (LAPACKE): measured on the
+// engine's products it was not faster (docs/performance.md).
 //
 // The engine does not need it: its products call these kernels
 // explicitly. Importing vivit registers nothing and starts no goroutine;

@@ -77,7 +77,10 @@ func (ck *chunker) span(ci int) (lo, hi int) {
 
 // state runs the forward pass and the factor backpropagation of chunk ci
 // and releases the activations its factors do not reference.
-func (ck *chunker) state(ci int) *chunkState {
+func (ck *chunker) state(ci int) (*chunkState, error) {
+	if err := ck.opts.stopped(); err != nil {
+		return nil, err
+	}
 	lo := ci * ck.plan.Chunk
 	rows := ck.idx[lo:min(lo+ck.plan.Chunk, len(ck.idx))]
 	t0 := time.Now()
@@ -96,11 +99,16 @@ func (ck *chunker) state(ci int) *chunkState {
 	t1 := time.Now()
 	ck.timing.Forward += t1.Sub(t0)
 	// Activations no later node reads are recycled during the pass.
-	fs := jacobians.BackpropReleasing(ck.net, acts, s, ck.cols, func(t int) {
+	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, func(t int) {
 		data := acts[t].RawMatrix().Data
 		scratch.Put(&data)
 		acts[t] = nil
 	})
+	st := &chunkState{acts: acts, own: x != ck.batch.Inputs, factors: fs}
+	if err != nil {
+		st.release()
+		return nil, fmt.Errorf("vivit: run stopped: %w", err)
+	}
 	for _, f := range fs {
 		if b, ok := f.Factor.(lowrank.Budgeter); ok {
 			b.SetBudget(ck.scratch)
@@ -117,7 +125,7 @@ func (ck *chunker) state(ci int) *chunkState {
 		}
 	}
 	ck.timing.Backprop += time.Since(t1)
-	return &chunkState{acts: acts, own: x != ck.batch.Inputs, factors: fs}
+	return st, nil
 }
 
 // release hands a chunk's activations back for reuse.
@@ -166,20 +174,24 @@ func diag(g *mat.SymDense, lo, hi int) *mat.SymDense {
 
 // gram assembles the block's Gram matrix (or, on the parameter side, its
 // D×D GGN) over the chunks, leaving the last group of chunks held.
-func (ck *chunker) gram(blk block, side Side) *mat.SymDense {
+func (ck *chunker) gram(blk block, side Side) (*mat.SymDense, error) {
 	ck.releaseHeld()
 	if side == SideParameters {
 		d := blk.layout.Size()
 		g := newGram(d)
 		clearSym(g)
 		for ci := 0; ci < ck.chunks; ci++ {
-			st := ck.state(ci)
+			st, err := ck.state(ci)
+			if err != nil {
+				releaseGram(g)
+				return nil, err
+			}
 			t0 := time.Now()
 			addParamGGN(g, factorsOf(blk, st), ck.opts.scratch())
 			ck.timing.Gram += time.Since(t0)
 			st.release()
 		}
-		return g
+		return g, nil
 	}
 	g := newGram(len(ck.idx) * ck.cols)
 	clearSym(g)
@@ -200,7 +212,11 @@ func (ck *chunker) gram(blk block, side Side) *mat.SymDense {
 		g1 := min(g0+h, ck.chunks)
 		ck.heldLo = g0
 		for ci := g0; ci < g1; ci++ {
-			st := ck.state(ci)
+			st, err := ck.state(ci)
+			if err != nil {
+				releaseGram(g)
+				return nil, err
+			}
 			t0 := time.Now()
 			lo, hi := ck.span(ci)
 			d := diag(g, lo, hi)
@@ -214,21 +230,25 @@ func (ck *chunker) gram(blk block, side Side) *mat.SymDense {
 			ck.held = append(ck.held, st)
 		}
 		for cj := g1; cj < ck.chunks; cj++ {
-			st := ck.state(cj)
+			st, err := ck.state(cj)
+			if err != nil {
+				releaseGram(g)
+				return nil, err
+			}
 			for j, other := range ck.held {
 				cross(other, st, g0+j, cj)
 			}
 			st.release()
 		}
 	}
-	return g
+	return g, nil
 }
 
 // mapBack returns the unit eigenvectors e_j = V ũ_j/√λ_j (rows) for the
 // Gram eigenvectors ũ_j (the columns of u), summing the chunks'
 // contributions, with the sign convention of mapBackNormalized (u's
 // columns flipped along).
-func (ck *chunker) mapBack(blk block, u *mat.Dense, vals []float64) *mat.Dense {
+func (ck *chunker) mapBack(blk block, u *mat.Dense, vals []float64) (*mat.Dense, error) {
 	k := len(vals)
 	ut := mat.DenseCopyOf(u.T())
 	for j, l := range vals {
@@ -264,7 +284,10 @@ func (ck *chunker) mapBack(blk block, u *mat.Dense, vals []float64) *mat.Dense {
 		if ci >= heldLo && ci < heldHi {
 			continue
 		}
-		st := ck.state(ci)
+		st, err := ck.state(ci)
+		if err != nil {
+			return nil, err
+		}
 		t0 := time.Now()
 		add(ci, st)
 		ck.timing.MapBack += time.Since(t0)
@@ -282,7 +305,7 @@ func (ck *chunker) mapBack(blk block, u *mat.Dense, vals []float64) *mat.Dense {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // chunkedLosses runs the forward pass of the whole batch in chunks and
@@ -293,6 +316,9 @@ func (ck *chunker) losses() ([]float64, error) {
 	n := ck.batch.Len()
 	out := make([]float64, 0, n)
 	for lo := 0; lo < n; lo += ck.plan.Chunk {
+		if err := ck.opts.stopped(); err != nil {
+			return nil, err
+		}
 		hi := min(lo+ck.plan.Chunk, n)
 		sub := SliceBatch(ck.batch, lo, hi)
 		acts := ck.net.Forward(sub.Inputs)
@@ -309,15 +335,18 @@ func (ck *chunker) losses() ([]float64, error) {
 
 // blockTemplates resolves the option groups against the factors of one
 // chunk (every chunk's factors have the same structure).
-func (ck *chunker) blockTemplates() []block {
-	st := ck.state(0)
+func (ck *chunker) blockTemplates() ([]block, error) {
+	st, err := ck.state(0)
+	if err != nil {
+		return nil, err
+	}
 	defer st.release()
 	p := &pass{net: ck.net, opts: ck.opts, factors: st.factors}
 	bs := p.blocks()
 	for i := range bs {
 		bs[i].factors = nil
 	}
-	return bs
+	return bs, nil
 }
 
 // runChunked is TopEigen on a chunked plan.
@@ -331,13 +360,19 @@ func runChunked(m *Model, b *Batch, k int, o Options, pl *Plan, idx []int, cols 
 	}
 	res := &Result{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(idx),
 		Columns: cols, Loss: m.Loss.Weight(b.Len()) * sum(losses), Plan: pl}
-	blocks := ck.blockTemplates()
+	blocks, err := ck.blockTemplates()
+	if err != nil {
+		return nil, err
+	}
 	for bi, blk := range blocks {
 		out := Block{Name: blk.name, Layout: blk.layout, Rank: -1, Vectors: &mat.Dense{}}
 		side := o.chooseSide(blk.layout.Size(), cols*len(idx))
 		out.Side = side.String()
 		o.report("gram", bi, len(blocks))
-		g := ck.gram(blk, side)
+		g, err := ck.gram(blk, side)
+		if err != nil {
+			return nil, err
+		}
 		o.report("eigensolve", bi, len(blocks))
 		t0 := time.Now()
 		vals, u, rank, err := topK(g, k, o)
@@ -355,7 +390,9 @@ func runChunked(m *Model, b *Batch, k int, o Options, pl *Plan, idx []int, cols 
 				normalizeColumnSigns(u)
 			default:
 				o.report("map-back", bi, len(blocks))
-				out.Vectors = ck.mapBack(blk, u, vals)
+				if out.Vectors, err = ck.mapBack(blk, u, vals); err != nil {
+					return nil, err
+				}
 			}
 		}
 		ck.releaseHeld()
@@ -381,12 +418,18 @@ func spectrumChunked(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols in
 	}
 	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(idx),
 		Columns: cols, Loss: m.Loss.Weight(b.Len()) * sum(losses)}
-	blocks := ck.blockTemplates()
+	blocks, err := ck.blockTemplates()
+	if err != nil {
+		return nil, err
+	}
 	for bi, blk := range blocks {
 		side := o.chooseSide(blk.layout.Size(), cols*len(idx))
 		o.report("gram", bi, len(blocks))
-		g := ck.gram(blk, side)
+		g, err := ck.gram(blk, side)
 		ck.releaseHeld()
+		if err != nil {
+			return nil, err
+		}
 		o.report("eigensolve", bi, len(blocks))
 		t0 := time.Now()
 		tr := 0.0

@@ -1,6 +1,7 @@
 package vivit_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"runtime/debug"
@@ -175,6 +176,35 @@ func TestPeakWithinPlan(t *testing.T) {
 		}
 		if !res.Plan.Chunked() {
 			t.Errorf("mc=%d: not chunked", tc.mc)
+		}
+	}
+}
+
+// TestChunkedCancel checks that a chunked run stops once its context is
+// cancelled while the Gram matrix is assembled, with an error wrapping
+// context.Canceled.
+func TestChunkedCancel(t *testing.T) {
+	m, b, err := bench.ThreeC3D(8, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spectrum := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		o := &vivit.Options{MCSamples: 1, Seed: 1, Context: ctx}
+		chunkingBudget(t, m, b, 3, o, 1)
+		o.Progress = func(stage string, _, _ int) {
+			if stage == "gram" {
+				cancel()
+			}
+		}
+		if spectrum {
+			_, err = vivit.Spectrum(m, b, o)
+		} else {
+			_, err = vivit.TopEigen(m, b, 3, o)
+		}
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("spectrum %v: got %v, want context.Canceled", spectrum, err)
 		}
 	}
 }

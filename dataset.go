@@ -358,6 +358,9 @@ func (r *stream) numBatches() int { return (r.n + r.bs - 1) / r.bs }
 // keyed by the samples' indices in the data set. On the first pass it
 // adds the batch's losses to the data set's.
 func (r *stream) load(bi int) (*batchState, error) {
+	if err := r.opts.Options.stopped(); err != nil {
+		return nil, err
+	}
 	if bi < len(r.cache) && r.cache[bi] != nil {
 		return r.cache[bi], nil
 	}

@@ -83,4 +83,19 @@
 // with gonum and no goroutine is started (worker goroutines start with the
 // first parallel loop and then wait for work). The engine calls its own
 // kernels; UseBLAS lets a program route the rest of gonum through them.
+//
+// # Stopping a run
+//
+// Options.Context stops a run: once the context is done (cancelled, or
+// past its deadline), TopEigen, Directional, Spectrum, ComputeStats and
+// Newton return an error wrapping its Err(), so that errors.Is(err,
+// context.Canceled) and errors.Is(err, context.DeadlineExceeded) work. The
+// run checks between stages, between the network's nodes in the forward
+// and backward passes, between layers while it forms the Gram matrices,
+// maps eigenvectors back and computes directional derivatives and
+// statistics, and between the steps of the Lanczos eigensolver
+// (eigen.ContextSolver). One operation on one layer and a dense eigensolve
+// run to their end: ResNet-8 at N = 32 stops within a few tens of
+// milliseconds of its deadline (TestDeadlineStopsLongRun). A nil Context
+// never stops a run.
 package vivit

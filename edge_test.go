@@ -2,6 +2,7 @@ package vivit_test
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -134,31 +135,83 @@ func TestDeadReLU(t *testing.T) {
 	}
 }
 
-// TestLargeLogitsStable: logits in the hundreds (softmax nearly one-hot)
-// keep every quantity finite and accurate.
+// TestLargeLogitsStable: with logits in the hundreds and thousands
+// (softmax nearly one-hot, but not exactly: the curvature is tiny, not
+// zero) the loss, the eigenvalues and the per-sample curvatures agree with
+// an independent reference: the loss from a log-sum-exp written here, the
+// eigenvalues and λ_nk from the dense GGN (finite-difference Jacobians,
+// the test's own softmax Hessian).
 func TestLargeLogitsStable(t *testing.T) {
-	m := tinyNet(t, edgeArch, 4)
-	b := tinyBatch(m, 6, 4)
-	for _, p := range m.Params() {
-		for i := range p.Data {
-			p.Data[i] *= 30 // logits in the hundreds
+	for _, scale := range []float64{10, 30} {
+		m := tinyNet(t, edgeArch, 4)
+		b := tinyBatch(m, 6, 4)
+		for _, p := range m.Params() {
+			for i := range p.Data {
+				p.Data[i] *= scale
+			}
 		}
-	}
-	res, err := vivit.Directional(m, b, 3, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range res.Blocks[0].Values {
-		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
-			t.Fatalf("eigenvalue %g", v)
+		res, err := vivit.Directional(m, b, 3, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	ref := buildDense(m, b)
-	var es mat.EigenSym
-	es.Factorize(ref.ggn, false)
-	vals := es.Values(nil)
-	top := vals[len(vals)-1]
-	if len(res.Blocks[0].Values) > 0 && !(math.Abs(res.Blocks[0].Values[0]-top) <= 1e-5*top) {
-		t.Errorf("λ₁ = %g, dense %g", res.Blocks[0].Values[0], top)
+		acts := m.Forward(b.Inputs)
+		z := acts[len(acts)-1]
+		var loss, maxLogit float64
+		for i, c := range b.Targets.Classes {
+			row := z.RawRowView(i)
+			mx := math.Inf(-1)
+			for _, v := range row {
+				mx = math.Max(mx, v)
+				maxLogit = math.Max(maxLogit, math.Abs(v))
+			}
+			var s float64
+			for _, v := range row {
+				s += math.Exp(v - mx)
+			}
+			loss += mx + math.Log(s) - row[c]
+		}
+		loss *= m.Loss.Weight(b.Len())
+		if !(maxLogit >= 100) {
+			t.Fatalf("scale %g: largest logit %g, want hundreds", scale, maxLogit)
+		}
+		if !(math.Abs(res.Loss-loss) <= 1e-12*math.Abs(loss)) {
+			t.Errorf("scale %g: loss %g, log-sum-exp gives %g", scale, res.Loss, loss)
+		}
+		ref := buildDense(m, b)
+		var es mat.EigenSym
+		es.Factorize(ref.ggn, false)
+		dense := es.Values(nil)
+		slices.Reverse(dense)
+		top := dense[0]
+		if !(top > 0) {
+			t.Fatalf("scale %g: the dense GGN is zero; the test needs a curvature to compare", scale)
+		}
+		// Eigenvalues above finite differences' noise must all be found.
+		want := 0
+		for _, v := range dense[:3] {
+			if v > 1e-6*top {
+				want++
+			}
+		}
+		blk := res.Blocks[0]
+		if len(blk.Values) < want {
+			t.Fatalf("scale %g: %d eigenvalues %v, the dense GGN has %d: %v", scale, len(blk.Values), blk.Values, want, dense[:3])
+		}
+		for j, v := range blk.Values {
+			if !(math.Abs(v-dense[j]) <= 1e-6*top) {
+				t.Errorf("scale %g: λ%d = %g, dense %g", scale, j+1, v, dense[j])
+			}
+			// λ_nk = e_kᵀ G_n e_k with the dense per-sample GGNs.
+			e := mat.NewVecDense(len(blk.Vector(j)), blk.Vector(j))
+			for n, gn := range ref.gn {
+				lnk := mat.Inner(e, gn, e)
+				if got := blk.Lambda.At(n, j); !(math.Abs(got-lnk) <= 1e-6*top/ref.w) {
+					t.Errorf("scale %g: λ_%d,%d = %g, dense %g", scale, n, j, got, lnk)
+				}
+				if g := blk.Gamma.At(n, j); math.IsNaN(g) || math.IsInf(g, 0) {
+					t.Errorf("scale %g: γ_%d,%d = %g", scale, n, j, g)
+				}
+			}
+		}
 	}
 }

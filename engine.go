@@ -60,7 +60,7 @@ func newPass(m *Model, b *Batch, o *Options) (*pass, error) {
 
 // newPassFreeing is newPass that, with free set, recycles every activation
 // that no parameter node reads as soon as the backward pass is done with
-// it (jacobians.BackpropReleasing): for callers that use the activations
+// it (jacobians.BackpropContext's releaseAct): for callers that use the activations
 // only through the factor blocks afterwards (no gradients, no second
 // backward pass). Their entries of p.acts are then nil.
 func newPassFreeing(m *Model, b *Batch, o *Options, free bool) (*pass, error) {
@@ -78,9 +78,16 @@ func newPassFreeing(m *Model, b *Batch, o *Options, free bool) (*pass, error) {
 		return nil, err
 	}
 	p := &pass{net: m, batch: b, opts: *o, freeActs: free}
+	if err := o.stopped(); err != nil {
+		return nil, err
+	}
 	o.report("forward", 0, 1)
 	t0 := time.Now()
-	p.acts = m.Forward(b.Inputs)
+	acts, err := m.ForwardContext(o.ctx(), b.Inputs)
+	if err != nil {
+		return nil, fmt.Errorf("vivit: run stopped: %w", err)
+	}
+	p.acts = acts
 	p.losses = m.Loss.PerSample(p.logits(), b.Targets)
 	for i, l := range p.losses {
 		if math.IsNaN(l) || math.IsInf(l, 0) {
@@ -91,10 +98,18 @@ func newPassFreeing(m *Model, b *Batch, o *Options, free bool) (*pass, error) {
 	p.idx = o.curvatureSamples(n)
 	p.wCurv = m.Loss.Weight(len(p.idx))
 	p.timing.Forward = time.Since(t0)
+	if err := o.stopped(); err != nil {
+		p.release()
+		return nil, err
+	}
 
 	o.report("backprop", 0, 1)
 	t0 = time.Now()
-	p.factors, p.cols = p.curvatureFactors(p.idx, p.wCurv)
+	p.factors, p.cols, err = p.curvatureFactors(p.idx, p.wCurv)
+	if err != nil {
+		p.release()
+		return nil, err
+	}
 	p.timing.Backprop = time.Since(t0)
 	return p, nil
 }
@@ -103,8 +118,8 @@ func (p *pass) logits() *mat.Dense { return p.acts[len(p.acts)-1] }
 
 // curvatureFactors backpropagates the loss-Hessian factor of the samples
 // idx, scaled by √w, and returns the per-layer factors and the columns per
-// sample.
-func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, int) {
+// sample; the error is the run's stop.
+func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, int, error) {
 	acts := make([]*mat.Dense, len(p.acts))
 	for i, a := range p.acts {
 		acts[i] = model.Subset(a, idx)
@@ -132,7 +147,11 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 			acts[t] = nil
 		}
 	}
-	return configure(jacobians.BackpropReleasing(p.net, acts, s, cols, releaseAct), p.opts.scratch(), p.opts.Precision), cols
+	fs, err := jacobians.BackpropContext(p.opts.ctx(), p.net, acts, s, cols, releaseAct)
+	if err != nil {
+		return nil, 0, fmt.Errorf("vivit: run stopped: %w", err)
+	}
+	return configure(fs, p.opts.scratch(), p.opts.Precision), cols, nil
 }
 
 // configure passes the scratch budget (Options.ScratchBudget) and the
@@ -150,14 +169,19 @@ func configure(fs []jacobians.LayerFactor, scratch int64, prec lowrank.Precision
 }
 
 // gradientFactors backpropagates the per-sample loss gradients of the whole
-// batch: column n of the result is ∇_θ ℓ_n (unnormalised).
-func (p *pass) gradientFactors() []jacobians.LayerFactor {
+// batch: column n of the result is ∇_θ ℓ_n (unnormalised). The error is
+// the run's stop.
+func (p *pass) gradientFactors() ([]jacobians.LayerFactor, error) {
 	z := p.logits()
 	n, c := z.Dims()
 	g := mat.NewDense(n, c, nil)
 	p.net.Loss.GradTo(g, z, p.batch.Targets)
+	fs, err := jacobians.BackpropContext(p.opts.ctx(), p.net, p.acts, g, 1, nil)
+	if err != nil {
+		return nil, fmt.Errorf("vivit: run stopped: %w", err)
+	}
 	// Gradients stay float64 whatever Options.Precision says.
-	return configure(jacobians.Backprop(p.net, p.acts, g, 1), p.opts.scratch(), lowrank.Float64)
+	return configure(fs, p.opts.scratch(), lowrank.Float64), nil
 }
 
 // block is one parameter group resolved against the factors.
@@ -250,15 +274,18 @@ func (p *pass) dropActivations() {
 }
 
 // gram forms the Gram matrix of block bi of nblocks, reporting progress
-// and timing the stage.
-func (p *pass) gram(blk block, bi, nblocks int) *mat.SymDense {
+// and timing the stage; the error is the run's stop.
+func (p *pass) gram(blk block, bi, nblocks int) (*mat.SymDense, error) {
 	p.opts.report("gram", bi, nblocks)
 	t0 := time.Now()
 	fs := contributors(blk.factors)
 	g := newGram(fs[0].Cols())
-	gram.Into(g, fs...)
+	if err := gram.IntoContext(p.opts.ctx(), g, fs...); err != nil {
+		releaseGram(g)
+		return nil, fmt.Errorf("vivit: run stopped: %w", err)
+	}
 	p.timing.Gram += time.Since(t0)
-	return g
+	return g, nil
 }
 
 // newGram returns an n×n SymDense on recycled storage (internal/scratch:
@@ -285,15 +312,19 @@ func (b *block) selectLike(other []jacobians.LayerFactor) []lowrank.Factor {
 }
 
 // mapBack returns the parameter-space vectors V u_j for the rows u_j of u,
-// one row per vector, in the block's layout.
-func (b *block) mapBack(u *mat.Dense) *mat.Dense {
+// one row per vector, in the block's layout, stopping between layers once
+// o's context is done.
+func (b *block) mapBack(u *mat.Dense, o *Options) (*mat.Dense, error) {
 	k, _ := u.Dims()
 	out := mat.NewDense(k, b.layout.Size(), nil)
 	off := 0
 	for _, f := range b.factors {
+		if err := o.stopped(); err != nil {
+			return nil, err
+		}
 		d := f.Dim()
 		f.MulTo(out.Slice(0, k, off, off+d).(*mat.Dense), u)
 		off += d
 	}
-	return out
+	return out, nil
 }

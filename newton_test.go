@@ -3,6 +3,7 @@ package vivit_test
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"testing"
 
@@ -107,20 +108,100 @@ func TestNewtonAgainstDense(t *testing.T) {
 	}
 }
 
-// TestNewtonDecreasesQuadraticModel checks that an undamped step minimises
-// the quadratic model in the eigenspace: the gradient of the model vanishes
-// along each e_k, i.e. e_kᵀ(∇L + G s) = 0.
+// TestNewtonDecreasesQuadraticModel checks the undamped step against the
+// quadratic model q(s) = ∇Lᵀs + ½ sᵀGs built from the dense GGN and the
+// dense gradient (finite-difference Jacobians): s lies in the span of the
+// dense top-k eigenvectors U, the model's gradient vanishes there
+// (Uᵀ(∇L + G s) = 0), q(s) is the model's minimum over that span,
+// −½ Σ_k (u_kᵀ∇L)²/λ_k, and no random move within the span does better. A
+// damped step still decreases the model.
 func TestNewtonDecreasesQuadraticModel(t *testing.T) {
-	_, m, b := loadCase(t, "mse_regression")
-	st, err := vivit.Newton(m, b, 5, vivit.Damping{}, nil)
+	const k = 3
+	arch := fmt.Sprintf(`{"input_shape":[3],"layers":[%s],"loss":%s}`, tinyArchs[0].layers, `{"type":"mse","reduction":"mean"}`)
+	m := tinyNet(t, arch, 7)
+	b := tinyBatch(m, 8, 7)
+	ref := buildDense(m, b)
+	d := ref.ggn.SymmetricDim()
+	grad := mat.NewVecDense(d, nil)
+	for _, g := range ref.grads {
+		grad.AddScaledVec(grad, ref.w, mat.NewVecDense(d, g))
+	}
+	var es mat.EigenSym
+	if !es.Factorize(ref.ggn, true) {
+		t.Fatal("dense eigendecomposition failed")
+	}
+	vals := es.Values(nil)
+	var all mat.Dense
+	es.VectorsTo(&all)
+	// The top k, descending.
+	u := mat.NewDense(d, k, nil)
+	lam := make([]float64, k)
+	for j := 0; j < k; j++ {
+		lam[j] = vals[d-1-j]
+		u.SetCol(j, mat.Col(nil, d-1-j, &all))
+	}
+	if !(lam[k-1] > 1e-6*lam[0]) {
+		t.Fatalf("the dense GGN has rank < %d: %v", k, lam)
+	}
+	q := func(s *mat.VecDense) float64 {
+		var gs mat.VecDense
+		gs.MulVec(ref.ggn, s)
+		return mat.Dot(grad, s) + 0.5*mat.Dot(s, &gs)
+	}
+	var minimum float64
+	for j := 0; j < k; j++ {
+		p := mat.Dot(u.ColView(j), grad)
+		minimum -= 0.5 * p * p / lam[j]
+	}
+
+	st, err := vivit.Newton(m, b, k, vivit.Damping{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for j, lam := range st.Values {
-		// e_kᵀ G s = λ_k coef_k, so e_kᵀ∇L + λ_k coef_k must be 0.
-		if r := st.GradProj[j] + lam*st.Coefficient[j]; !(math.Abs(r) <= 1e-12*math.Abs(st.GradProj[j])+1e-15) {
-			t.Errorf("direction %d: residual %.3g", j, r)
+	s := mat.NewVecDense(d, st.Step)
+	// In the span: s = U Uᵀ s.
+	var c, back mat.VecDense
+	c.MulVec(u.T(), s)
+	back.MulVec(u, &c)
+	back.SubVec(&back, s)
+	if r := mat.Norm(&back, 2) / mat.Norm(s, 2); !(r <= 1e-6) {
+		t.Errorf("the step leaves the top-%d eigenspace: relative distance %.3g", k, r)
+	}
+	// Stationary in the span: Uᵀ(∇L + G s) = 0.
+	var gs, resid mat.VecDense
+	gs.MulVec(ref.ggn, s)
+	gs.AddVec(&gs, grad)
+	resid.MulVec(u.T(), &gs)
+	var proj mat.VecDense
+	proj.MulVec(u.T(), grad)
+	if r := mat.Norm(&resid, 2) / mat.Norm(&proj, 2); !(r <= 1e-6) {
+		t.Errorf("Uᵀ(∇L + G s) has relative norm %.3g", r)
+	}
+	// The model's minimum over the span, and no better point nearby.
+	if got := q(s); !(math.Abs(got-minimum) <= 1e-6*math.Abs(minimum)) || !(minimum < 0) {
+		t.Errorf("q(s) = %g, the minimum over the span is %g", got, minimum)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for trial := 0; trial < 20; trial++ {
+		coef := make([]float64, k)
+		for j := range coef {
+			coef[j] = 1e-2 * rng.NormFloat64() * mat.Norm(s, 2)
 		}
+		var v mat.VecDense
+		v.MulVec(u, mat.NewVecDense(k, coef))
+		v.AddVec(&v, s)
+		if !(q(&v) >= q(s)) {
+			t.Errorf("a move within the span lowers the model: %g < %g", q(&v), q(s))
+		}
+	}
+	// Damped steps are shorter and still descend.
+	damped, err := vivit.Newton(m, b, k, vivit.Damping{Kind: vivit.Constant, Delta: lam[0]}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := mat.NewVecDense(d, damped.Step)
+	if !(q(sd) < 0) || !(mat.Norm(sd, 2) < mat.Norm(s, 2)) {
+		t.Errorf("damped step: q = %g, ‖s‖ = %g (undamped %g)", q(sd), mat.Norm(sd, 2), mat.Norm(s, 2))
 	}
 }
 

@@ -1,6 +1,7 @@
 package vivit
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -102,6 +103,34 @@ type Options struct {
 	// block it works on (0-based) and the number of blocks. It is meant for
 	// progress displays and must return quickly.
 	Progress func(stage string, block, blocks int)
+	// Context stops a run: once it is done (cancelled, or past its
+	// deadline), the run returns an error wrapping its Err() (errors.Is
+	// works with context.Canceled and context.DeadlineExceeded), checking
+	// between stages, between the network's nodes in the backward pass,
+	// between layers in the Gram matrices, the map-back, the directional
+	// derivatives and the statistics, and between Lanczos steps. A single
+	// operation on one layer (a large convolution's Gram matrix or
+	// backward pass) or a dense eigensolve runs to its end first: on the
+	// benchmarks a run stops within a few tens of milliseconds. nil means
+	// context.Background(), never done.
+	Context context.Context
+}
+
+// ctx returns the run's context.
+func (o *Options) ctx() context.Context {
+	if o.Context == nil {
+		return context.Background()
+	}
+	return o.Context
+}
+
+// stopped returns an error wrapping the context's error once the run's
+// context is done, else nil.
+func (o *Options) stopped() error {
+	if err := o.ctx().Err(); err != nil {
+		return fmt.Errorf("vivit: run stopped: %w", err)
+	}
+	return nil
 }
 
 func (o *Options) report(stage string, block, blocks int) {

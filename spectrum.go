@@ -59,15 +59,27 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 	for bi, blk := range blocks {
 		side := p.opts.chooseSide(blk.layout.Size(), p.cols*len(p.idx))
 		var g *mat.SymDense
+		var err error
 		if side == SideParameters {
 			g = p.paramGGN(blk, bi, len(blocks))
+			err = p.opts.stopped()
 		} else {
-			g = p.gram(blk, bi, len(blocks))
+			g, err = p.gram(blk, bi, len(blocks))
+		}
+		if err != nil {
+			if g != nil {
+				releaseGram(g)
+			}
+			return nil, err
 		}
 		p.opts.report("eigensolve", bi, len(blocks))
 		t0 := time.Now()
 		vals, err := eigen.Values(g)
+		if err == nil {
+			err = p.opts.stopped()
+		}
 		if err != nil {
+			releaseGram(g)
 			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)
 		}
 		p.timing.Eigen += time.Since(t0)

@@ -67,7 +67,10 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	st := &Stats{Layout: layout, PerSampleLoss: p.losses, Loss: p.w * sum(p.losses)}
 
 	t0 := time.Now()
-	grads := p.gradientFactors()
+	grads, err := p.gradientFactors()
+	if err != nil {
+		return nil, err
+	}
 	st.Grad = make([]float64, d)
 	st.DiagGGN = make([]float64, d)
 	ones := mat.NewDense(1, n, nil)
@@ -77,6 +80,9 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	norms := mat.NewSymDense(n, nil)
 	off := 0
 	for i, gf := range grads {
+		if err := p.opts.stopped(); err != nil {
+			return nil, err
+		}
 		f := gf.Factor
 		dim := f.Dim()
 		f.MulTo(mat.NewDense(1, dim, st.Grad[off:off+dim]), ones)
@@ -89,7 +95,9 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	for i := range st.PerSampleGradNorms {
 		st.PerSampleGradNorms[i] = math.Sqrt(norms.At(i, i))
 	}
-	st.GradVariance = gradVariance(grads, n, d)
+	if st.GradVariance, err = gradVariance(grads, n, d, &p.opts); err != nil {
+		return nil, err
+	}
 	st.GGNTrace = floats.Sum(st.DiagGGN)
 	st.Layers = layerStats(m, st, n, p.w)
 	var mean2, variance float64

@@ -19,14 +19,18 @@ import (
 // E[g²] − E[g]²: where the per-sample gradients agree to many digits
 // (E[g²] ≫ var) the difference would lose them all to cancellation. N = 1
 // gives exactly 0. Factors that lack the method fall back to forming the
-// per-sample gradients of their block a few samples at a time.
-func gradVariance(grads []jacobians.LayerFactor, n, d int) []float64 {
+// per-sample gradients of their block a few samples at a time. It stops
+// between layers once o's context is done.
+func gradVariance(grads []jacobians.LayerFactor, n, d int, o *Options) ([]float64, error) {
 	v := make([]float64, d)
 	if n < 2 {
-		return v
+		return v, nil
 	}
 	off := 0
 	for _, gf := range grads {
+		if err := o.stopped(); err != nil {
+			return nil, err
+		}
 		f := gf.Factor
 		dim := f.Dim()
 		dst := v[off : off+dim]
@@ -38,7 +42,7 @@ func gradVariance(grads []jacobians.LayerFactor, n, d int) []float64 {
 		floats.Scale(1/float64(n), dst)
 		off += dim
 	}
-	return v
+	return v, nil
 }
 
 // centredByColumns adds Σ_r (V[:,r] − v̄)² of the factor f (n columns) to

@@ -125,11 +125,15 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	if withDirectional {
 		p.opts.report("directional", 0, 1)
 		t0 := time.Now()
-		gradF = p.gradientFactors()
+		if gradF, err = p.gradientFactors(); err != nil {
+			return nil, err
+		}
 		if len(p.idx) != b.Len() {
 			// λ_nk of samples outside the sub-batch needs their factor
 			// columns: backpropagate the whole batch too.
-			wholeF, _ = p.curvatureFactors(allSamples(b.Len()), p.w)
+			if wholeF, _, err = p.curvatureFactors(allSamples(b.Len()), p.w); err != nil {
+				return nil, err
+			}
 		}
 		p.timing.Directional += time.Since(t0)
 	}
@@ -140,16 +144,27 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		side := p.opts.chooseSide(blk.layout.Size(), p.cols*len(p.idx))
 		out.Side = side.String()
 		var g *mat.SymDense
+		var err error
 		if side == SideParameters {
 			g = p.paramGGN(blk, bi, len(blocks))
+			err = p.opts.stopped()
 		} else {
-			g = p.gram(blk, bi, len(blocks))
+			g, err = p.gram(blk, bi, len(blocks))
+		}
+		if err != nil {
+			if g != nil {
+				releaseGram(g)
+			}
+			return nil, err
 		}
 		p.opts.report("eigensolve", bi, len(blocks))
 		t0 := time.Now()
 		vals, u, rank, err := topK(g, k, p.opts)
 		releaseGram(g) // the solvers keep no reference to it
 		if err != nil {
+			if stop := p.opts.stopped(); stop != nil {
+				return nil, stop
+			}
 			return nil, fmt.Errorf("vivit: block %q: %w", blk.name, err)
 		}
 		out.Rank = rank
@@ -171,7 +186,9 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		} else {
 			p.opts.report("map-back", bi, len(blocks))
 			t0 = time.Now()
-			out.Vectors = mapBackNormalized(blk, u, vals)
+			if out.Vectors, err = mapBackNormalized(blk, u, vals, &p.opts); err != nil {
+				return nil, err
+			}
 			p.timing.MapBack += time.Since(t0)
 		}
 
@@ -181,6 +198,9 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 			n := b.Len()
 			cross := mat.NewDense(n, p.cols*len(p.idx), nil)
 			for i, f := range blk.selectLike(gradF) {
+				if err := p.opts.stopped(); err != nil {
+					return nil, err
+				}
 				f.AddCrossTo(cross, blk.factors[i])
 			}
 			out.Gamma = directional.Gamma(cross, u, vals)
@@ -189,6 +209,9 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 			} else {
 				x := mat.NewDense(n*p.cols, p.cols*len(p.idx), nil)
 				for i, f := range blk.selectLike(wholeF) {
+					if err := p.opts.stopped(); err != nil {
+						return nil, err
+					}
 					f.AddCrossTo(x, blk.factors[i])
 				}
 				out.Lambda = directional.LambdaCross(x, u, vals, p.cols, p.w)
@@ -210,7 +233,8 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 // the block as rows, for the Gram eigenvectors ũ_j (the columns of u),
 // with the reference's sign: the entry of largest magnitude positive. The
 // columns of u are flipped along, so that γ computed from them matches.
-func mapBackNormalized(blk block, u *mat.Dense, vals []float64) *mat.Dense {
+// The error is the run's stop (o's context).
+func mapBackNormalized(blk block, u *mat.Dense, vals []float64, o *Options) (*mat.Dense, error) {
 	ut := mat.DenseCopyOf(u.T()) // rows are Gram eigenvectors
 	for j, l := range vals {
 		row := ut.RawRowView(j)
@@ -218,7 +242,10 @@ func mapBackNormalized(blk block, u *mat.Dense, vals []float64) *mat.Dense {
 			row[i] /= math.Sqrt(l)
 		}
 	}
-	vectors := blk.mapBack(ut)
+	vectors, err := blk.mapBack(ut, o)
+	if err != nil {
+		return nil, err
+	}
 	flipped := make([]bool, len(vals))
 	par.For(len(vals), runtime.GOMAXPROCS(0), func(_, j int) {
 		flipped[j] = normalizeSign(vectors.RawRowView(j))
@@ -231,7 +258,7 @@ func mapBackNormalized(blk block, u *mat.Dense, vals []float64) *mat.Dense {
 			}
 		}
 	}
-	return vectors
+	return vectors, nil
 }
 
 // normalizeColumnSigns flips each column of u so that its entry of largest
@@ -301,12 +328,12 @@ func topK(g *mat.SymDense, k int, o Options) ([]float64, *mat.Dense, int, error)
 		l.Tol = float32Tol
 		solver = l
 		buf := scratch.Get32(n * n)
-		vals, vecs, _, err = l.TopKOperator(eigen.SymOperator32(g, *buf), k)
+		vals, vecs, _, err = l.TopKOperatorContext(o.ctx(), eigen.SymOperator32(g, *buf), k)
 		scratch.Put32(buf)
 	} else {
 		// The Gram matrix is ours: mirror its triangle in place so that
 		// solvers which need full storage use it without copying n² values.
-		vals, vecs, err = solver.TopK(eigen.MirrorUpper(g), k)
+		vals, vecs, err = eigen.TopKContext(o.ctx(), solver, eigen.MirrorUpper(g), k)
 	}
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("eigensolver %s: %w", solver.Name(), err)

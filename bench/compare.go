@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -101,6 +102,9 @@ type Settings struct {
 	Grid  []Approx
 	// Progress, if not nil, is called before each approximation is run.
 	Progress func(i, total int, a Approx)
+	// Context stops the comparison (vivit.Options.Context); nil means
+	// never.
+	Context context.Context
 }
 
 // Compare runs every approximation of the grid on the batch and compares
@@ -123,7 +127,7 @@ func Compare(m *vivit.Model, b *vivit.Batch, s Settings) ([]Row, error) {
 	if s.Grid == nil {
 		s.Grid = DefaultGrid(b.Len())
 	}
-	exact, err := vivit.TopEigen(m, b, s.K, nil)
+	exact, err := vivit.TopEigen(m, b, s.K, &vivit.Options{Context: s.Context})
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +157,7 @@ func Compare(m *vivit.Model, b *vivit.Batch, s Settings) ([]Row, error) {
 		var secs, errs, overlaps []float64
 		var peak uint64
 		for seed := 0; seed < seeds; seed++ {
-			opts := &vivit.Options{MCSamples: a.MCSamples, Seed: uint64(seed), Precision: a.Precision, SubBatch: a.Samples}
+			opts := &vivit.Options{MCSamples: a.MCSamples, Seed: uint64(seed), Precision: a.Precision, SubBatch: a.Samples, Context: s.Context}
 			if a.Samples == nil && a.SubBatch > 0 && a.SubBatch < b.Len() {
 				rng := rand.New(rand.NewPCG(uint64(seed), 77))
 				opts.SubBatch = rng.Perm(b.Len())[:a.SubBatch]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -109,10 +110,22 @@ func (s LayerSpec) errorf(format string, args ...any) error {
 	return fmt.Errorf("architecture: layer %d (%s): %s", s.Index, s.Type, fmt.Sprintf(format, args...))
 }
 
-// Builder makes a layer from its spec and per-sample input shape.
+// Builder checks a layer's spec against its per-sample input shape and
+// plans the layer.
 type Builder struct {
 	Fields []string // accepted fields besides "type"
-	Build  func(s LayerSpec, in []int) (model.Layer, error)
+	// Build makes every check of the layer, reserves its parameters
+	// (LayerSpec.Reserve) and returns its plan, allocating nothing in
+	// proportion to the layer's size: BuildLimited plans every layer
+	// before it allocates any.
+	Build func(s LayerSpec, in []int) (LayerPlan, error)
+}
+
+// LayerPlan is a layer that has passed its checks but is not allocated
+// yet.
+type LayerPlan struct {
+	Out  []int              // the per-sample output shape
+	Make func() model.Layer // allocates the layer (zero parameters)
 }
 
 // builders maps architecture type names to layer builders.
@@ -142,34 +155,41 @@ func LayerTypes() []string {
 	return ts
 }
 
-func elementwise(f func([]int) *model.Elementwise) func(LayerSpec, []int) (model.Layer, error) {
-	return func(_ LayerSpec, in []int) (model.Layer, error) { return f(in), nil }
+func elementwise(f func([]int) *model.Elementwise) func(LayerSpec, []int) (LayerPlan, error) {
+	return func(_ LayerSpec, in []int) (LayerPlan, error) {
+		return same(in, func() model.Layer { return f(in) }), nil
+	}
 }
 
-func buildLinear(s LayerSpec, in []int) (model.Layer, error) {
+// same is the plan of a layer that keeps its input's shape.
+func same(in []int, make func() model.Layer) LayerPlan {
+	return LayerPlan{Out: append([]int(nil), in...), Make: make}
+}
+
+func buildLinear(s LayerSpec, in []int) (LayerPlan, error) {
 	nin, okIn, err := s.Int("in")
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	nout, okOut, err := s.Int("out")
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if !okIn || !okOut {
-		return nil, s.errorf("needs fields \"in\" and \"out\" (or PyTorch's \"in_features\" and \"out_features\")")
+		return LayerPlan{}, s.errorf("needs fields \"in\" and \"out\" (or PyTorch's \"in_features\" and \"out_features\")")
 	}
 	if nin < 1 || nout < 1 {
-		return nil, s.errorf("in and out must be positive, got in=%d out=%d", nin, nout)
+		return LayerPlan{}, s.errorf("in and out must be positive, got in=%d out=%d", nin, nout)
 	}
 	if len(in) != 1 {
-		return nil, s.errorf("expects input of shape [%d], but the previous layer gives %v (add a flatten layer?)", nin, in)
+		return LayerPlan{}, s.errorf("expects input of shape [%d], but the previous layer gives %v (add a flatten layer?)", nin, in)
 	}
 	if in[0] != nin {
-		return nil, s.errorf("expects input of shape [%d], but the previous layer gives %v", nin, in)
+		return LayerPlan{}, s.errorf("expects input of shape [%d], but the previous layer gives %v", nin, in)
 	}
 	bias, err := s.Bool("bias", true)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	n := -1 // overflow: Reserve rejects it
 	if nin <= (math.MaxInt-nout)/nout {
@@ -179,27 +199,27 @@ func buildLinear(s LayerSpec, in []int) (model.Layer, error) {
 		}
 	}
 	if err := s.Reserve(n); err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
-	return model.NewLinear(s.Index, nin, nout, bias), nil
+	return LayerPlan{Out: []int{nout}, Make: func() model.Layer { return model.NewLinear(s.Index, nin, nout, bias) }}, nil
 }
 
-func buildFlatten(s LayerSpec, in []int) (model.Layer, error) {
+func buildFlatten(s LayerSpec, in []int) (LayerPlan, error) {
 	start, ok, err := s.Int("start_dim")
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if ok && start != 1 {
-		return nil, s.errorf("only start_dim 1 is supported, got %d", start)
+		return LayerPlan{}, s.errorf("only start_dim 1 is supported, got %d", start)
 	}
 	end, ok, err := s.Int("end_dim")
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if ok && end != -1 {
-		return nil, s.errorf("only end_dim -1 is supported, got %d", end)
+		return LayerPlan{}, s.errorf("only end_dim -1 is supported, got %d", end)
 	}
-	return model.NewFlatten(in), nil
+	return LayerPlan{Out: []int{model.Numel(in)}, Make: func() model.Layer { return model.NewFlatten(in) }}, nil
 }
 
 // ErrTooLarge marks architectures that ask for more parameters than allowed.
@@ -217,42 +237,61 @@ func (a *Architecture) Build() (*model.Network, error) {
 // allocating anything larger. Loaders pass the number of values the
 // checkpoint actually holds, so memory is bounded by the file's real size.
 func (a *Architecture) BuildLimited(maxParams int) (*model.Network, error) {
+	inShape, plans, loss, err := a.plan(maxParams)
+	if err != nil {
+		return nil, err
+	}
+	layers := make([]model.Layer, len(plans))
+	for i, p := range plans {
+		layers[i] = p.Make()
+		if !slices.Equal(layers[i].OutShape(), p.Out) {
+			panic(fmt.Sprintf("checkpoint: layer %d planned with output shape %v, built with %v", i, p.Out, layers[i].OutShape()))
+		}
+	}
+	return model.NewSequential(inShape, layers, loss)
+}
+
+// plan checks the whole architecture, its shapes and its parameter count
+// (at most maxParams), and plans every layer, allocating nothing in
+// proportion to the network's size.
+func (a *Architecture) plan(maxParams int) (inShape []int, plans []LayerPlan, loss model.Loss, err error) {
 	budget := min(maxParams, MaxParams)
 	if len(a.InputShape) == 0 {
-		return nil, fmt.Errorf("architecture: input_shape is missing or empty")
+		return nil, nil, loss, fmt.Errorf("architecture: input_shape is missing or empty")
 	}
 	total := 1
 	for _, d := range a.InputShape {
 		if d < 1 {
-			return nil, fmt.Errorf("architecture: input_shape %v has a non-positive dimension", a.InputShape)
+			return nil, nil, loss, fmt.Errorf("architecture: input_shape %v has a non-positive dimension", a.InputShape)
 		}
 		if total > maxFeatures/d {
-			return nil, fmt.Errorf("architecture: input_shape %v is too large", a.InputShape)
+			return nil, nil, loss, fmt.Errorf("architecture: input_shape %v is too large", a.InputShape)
 		}
 		total *= d
 	}
 	if len(a.Layers) == 0 {
-		return nil, fmt.Errorf("architecture: no layers")
+		return nil, nil, loss, fmt.Errorf("architecture: no layers")
 	}
-	loss := model.Loss{Kind: model.LossKind(a.Loss.Type), Reduction: model.Reduction(a.Loss.Reduction)}
+	loss = model.Loss{Kind: model.LossKind(a.Loss.Type), Reduction: model.Reduction(a.Loss.Reduction)}
 	if err := loss.Validate(); err != nil {
-		return nil, fmt.Errorf("architecture: loss: %v", err)
+		return nil, nil, loss, fmt.Errorf("architecture: loss: %v", err)
 	}
-	inShape := append([]int(nil), a.InputShape...)
+	inShape = append([]int(nil), a.InputShape...)
 	shape := inShape
-	var layers []model.Layer
+	// Check every layer and count its parameters before allocating any, so
+	// that a mistake in a late layer costs nothing.
 	for i, raw := range a.Layers {
 		spec, err := parseLayerSpec(i, raw)
 		if err != nil {
-			return nil, err
+			return nil, nil, loss, err
 		}
 		spec.budget, spec.limit = &budget, min(maxParams, MaxParams)
 		b, ok := builders[spec.Type]
 		if !ok {
-			return nil, fmt.Errorf("architecture: layer %d: unknown type %q (supported: %s, in any letter case, or PyTorch's class names such as Linear and LeakyReLU)", i, spec.Type, strings.Join(LayerTypes(), ", "))
+			return nil, nil, loss, fmt.Errorf("architecture: layer %d: unknown type %q (supported: %s, in any letter case, or PyTorch's class names such as Linear and LeakyReLU)", i, spec.Type, strings.Join(LayerTypes(), ", "))
 		}
 		if err := spec.applyAliases(); err != nil {
-			return nil, err
+			return nil, nil, loss, err
 		}
 		allowed := map[string]bool{"type": true}
 		for _, f := range b.Fields {
@@ -266,25 +305,25 @@ func (a *Architecture) BuildLimited(maxParams int) (*model.Network, error) {
 		}
 		if len(unknown) > 0 {
 			sort.Strings(unknown)
-			return nil, spec.errorf("unknown field %s (%s takes: %s)", strings.Join(unknown, ", "), spec.Type, fieldList(spec.Type, b.Fields))
+			return nil, nil, loss, spec.errorf("unknown field %s (%s takes: %s)", strings.Join(unknown, ", "), spec.Type, fieldList(spec.Type, b.Fields))
 		}
-		l, err := b.Build(spec, shape)
+		p, err := b.Build(spec, shape)
 		if err != nil {
-			return nil, err
+			return nil, nil, loss, err
 		}
-		if model.Numel(l.OutShape()) < 1 || model.Numel(l.OutShape()) > maxFeatures {
-			return nil, spec.errorf("output shape %v is empty or too large", l.OutShape())
+		if model.Numel(p.Out) < 1 || model.Numel(p.Out) > maxFeatures {
+			return nil, nil, loss, spec.errorf("output shape %v is empty or too large", p.Out)
 		}
-		layers = append(layers, l)
-		shape = l.OutShape()
+		plans = append(plans, p)
+		shape = p.Out
 	}
 	if len(shape) != 1 {
-		return nil, fmt.Errorf("architecture: the last layer gives shape %v; the loss needs a vector of outputs (add a flatten layer?)", shape)
+		return nil, nil, loss, fmt.Errorf("architecture: the last layer gives shape %v; the loss needs a vector of outputs (add a flatten layer?)", shape)
 	}
 	if loss.Kind == model.CrossEntropy && shape[0] < 2 {
-		return nil, fmt.Errorf("architecture: cross_entropy needs at least 2 outputs, the network has %d", shape[0])
+		return nil, nil, loss, fmt.Errorf("architecture: cross_entropy needs at least 2 outputs, the network has %d", shape[0])
 	}
-	return model.NewSequential(inShape, layers, loss)
+	return inShape, plans, loss, nil
 }
 
 // maxFeatures bounds every per-sample tensor so that a crafted architecture

@@ -113,44 +113,44 @@ func (w window) fitErr(in []int) error {
 	return nil
 }
 
-func buildConv2d(s LayerSpec, in []int) (model.Layer, error) {
+func buildConv2d(s LayerSpec, in []int) (LayerPlan, error) {
 	cin, okIn, err := s.Int("in_channels")
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	cout, okOut, err := s.Int("out_channels")
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if _, okK := s.Fields["kernel_size"]; !okIn || !okOut || !okK {
-		return nil, s.errorf("needs fields \"in_channels\", \"out_channels\" and \"kernel_size\"")
+		return LayerPlan{}, s.errorf("needs fields \"in_channels\", \"out_channels\" and \"kernel_size\"")
 	}
 	if cin < 1 || cout < 1 {
-		return nil, s.errorf("in_channels and out_channels must be positive, got in_channels=%d out_channels=%d", cin, cout)
+		return LayerPlan{}, s.errorf("in_channels and out_channels must be positive, got in_channels=%d out_channels=%d", cin, cout)
 	}
 	w, err := parseWindow(s, &[2]int{1, 1}, true)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if groups, ok, err := s.Int("groups"); err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	} else if ok && groups != 1 {
-		return nil, s.errorf("only groups=1 is supported, got groups=%d", groups)
+		return LayerPlan{}, s.errorf("only groups=1 is supported, got groups=%d", groups)
 	}
 	if mode, err := s.str("padding_mode", "zeros"); err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	} else if mode != "zeros" {
-		return nil, s.errorf("only padding_mode \"zeros\" is supported, got %q", mode)
+		return LayerPlan{}, s.errorf("only padding_mode \"zeros\" is supported, got %q", mode)
 	}
 	bias, err := s.Bool("bias", true)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if len(in) != 3 || in[0] != cin {
-		return nil, s.errorf("expects input of shape [%d H W] (in_channels=%d), but its input has shape %v", cin, cin, in)
+		return LayerPlan{}, s.errorf("expects input of shape [%d H W] (in_channels=%d), but its input has shape %v", cin, cin, in)
 	}
 	if err := w.fits(s, in); err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	// The unfolded input of a sample (P×K) and the output are bounded like
 	// every other per-sample tensor; the parameters by Reserve.
@@ -158,10 +158,10 @@ func buildConv2d(s LayerSpec, in []int) (model.Layer, error) {
 	ow := lowrank.ConvOutSize(in[2], w.k[1], w.s[1], w.p[1], w.d[1])
 	kk := w.k[0] * w.k[1] // < 2⁵⁷ after parseWindow
 	if kk > maxFeatures/cin || oh*ow > maxFeatures/(cin*kk) {
-		return nil, s.errorf("unfolded input [%d %d] is too large", oh*ow, cin*kk)
+		return LayerPlan{}, s.errorf("unfolded input [%d %d] is too large", oh*ow, cin*kk)
 	}
 	if cout > maxFeatures/(oh*ow) {
-		return nil, s.errorf("output [%d %d %d] is too large", cout, oh, ow)
+		return LayerPlan{}, s.errorf("output [%d %d %d] is too large", cout, oh, ow)
 	}
 	n := -1 // overflow: Reserve rejects it
 	if k := cin * kk; cout <= (math.MaxInt-cout)/k {
@@ -171,10 +171,12 @@ func buildConv2d(s LayerSpec, in []int) (model.Layer, error) {
 		}
 	}
 	if err := s.Reserve(n); err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
-	g := lowrank.NewConvGeom(cin, in[1], in[2], cout, w.k[0], w.k[1], w.s[0], w.s[1], w.p[0], w.p[1], w.d[0], w.d[1])
-	return model.NewConv2d(s.Index, g, bias), nil
+	return LayerPlan{Out: []int{cout, oh, ow}, Make: func() model.Layer {
+		g := lowrank.NewConvGeom(cin, in[1], in[2], cout, w.k[0], w.k[1], w.s[0], w.s[1], w.p[0], w.p[1], w.d[0], w.d[1])
+		return model.NewConv2d(s.Index, g, bias)
+	}}, nil
 }
 
 // buildPool parses and checks the fields shared by the pooling layers.
@@ -200,32 +202,41 @@ func poolErr(s LayerSpec, err error) error {
 	return s.errorf("%v", err)
 }
 
-func buildMaxPool2d(s LayerSpec, in []int) (model.Layer, error) {
+func buildMaxPool2d(s LayerSpec, in []int) (LayerPlan, error) {
 	w, err := buildPool(s, true)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
-	l, err := model.NewMaxPool2d(in, w.k, w.s, w.p, w.d)
+	out, err := model.Pool2dOutShape("maxpool2d", in, w.k, w.s, w.p, w.d)
 	if err != nil {
-		return nil, poolErr(s, err)
+		return LayerPlan{}, poolErr(s, err)
 	}
-	return l, nil
+	return LayerPlan{Out: out, Make: func() model.Layer { return mustLayer(model.NewMaxPool2d(in, w.k, w.s, w.p, w.d)) }}, nil
 }
 
-func buildAvgPool2d(s LayerSpec, in []int) (model.Layer, error) {
+func buildAvgPool2d(s LayerSpec, in []int) (LayerPlan, error) {
 	w, err := buildPool(s, false)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	cip, err := s.Bool("count_include_pad", true)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
-	l, err := model.NewAvgPool2d(in, w.k, w.s, w.p, cip)
+	out, err := model.Pool2dOutShape("avgpool2d", in, w.k, w.s, w.p, [2]int{1, 1})
 	if err != nil {
-		return nil, poolErr(s, err)
+		return LayerPlan{}, poolErr(s, err)
 	}
-	return l, nil
+	return LayerPlan{Out: out, Make: func() model.Layer { return mustLayer(model.NewAvgPool2d(in, w.k, w.s, w.p, cip)) }}, nil
+}
+
+// mustLayer returns the layer of a constructor whose checks the plan has
+// already made; an error here is a bug of the plan.
+func mustLayer[L model.Layer](l L, err error) model.Layer {
+	if err != nil {
+		panic(fmt.Sprintf("checkpoint: a checked layer failed to build: %v", err))
+	}
+	return l
 }
 
 // ignoreInplace accepts PyTorch's "inplace" flag, which does not change
@@ -235,54 +246,54 @@ func ignoreInplace(s LayerSpec) error {
 	return err
 }
 
-func buildLeakyReLU(s LayerSpec, in []int) (model.Layer, error) {
+func buildLeakyReLU(s LayerSpec, in []int) (LayerPlan, error) {
 	slope, err := s.Float("negative_slope", 0.01)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if err := ignoreInplace(s); err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
-	return model.NewLeakyReLU(in, slope), nil
+	return same(in, func() model.Layer { return model.NewLeakyReLU(in, slope) }), nil
 }
 
-func buildELU(s LayerSpec, in []int) (model.Layer, error) {
+func buildELU(s LayerSpec, in []int) (LayerPlan, error) {
 	alpha, err := s.Float("alpha", 1)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if err := ignoreInplace(s); err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
-	return model.NewELU(in, alpha), nil
+	return same(in, func() model.Layer { return model.NewELU(in, alpha) }), nil
 }
 
-func buildSoftplus(s LayerSpec, in []int) (model.Layer, error) {
+func buildSoftplus(s LayerSpec, in []int) (LayerPlan, error) {
 	beta, err := s.Float("beta", 1)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if beta <= 0 {
-		return nil, s.errorf("beta must be positive, got %v", beta)
+		return LayerPlan{}, s.errorf("beta must be positive, got %v", beta)
 	}
 	threshold, err := s.Float("threshold", 20)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
-	return model.NewSoftplus(in, beta, threshold), nil
+	return same(in, func() model.Layer { return model.NewSoftplus(in, beta, threshold) }), nil
 }
 
-func buildDropout(s LayerSpec, in []int) (model.Layer, error) {
+func buildDropout(s LayerSpec, in []int) (LayerPlan, error) {
 	p, err := s.Float("p", 0.5)
 	if err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	if p < 0 || p > 1 {
-		return nil, s.errorf("p must be in [0, 1], got %v", p)
+		return LayerPlan{}, s.errorf("p must be in [0, 1], got %v", p)
 	}
 	if err := ignoreInplace(s); err != nil {
-		return nil, err
+		return LayerPlan{}, err
 	}
 	// Curvature is taken in evaluation mode, where dropout is the identity.
-	return model.NewDropout(in), nil
+	return same(in, func() model.Layer { return model.NewDropout(in) }), nil
 }

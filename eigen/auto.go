@@ -10,8 +10,8 @@ package eigen
 //     Tridiagonal on a decaying spectrum, 2× on a flat one);
 //   - otherwise Tridiagonal.
 //
-// In the openblas build it returns Lanczos for few pairs of a large
-// matrix and LAPACKE otherwise (see backendAuto there).
+// In the openblas build, from n = 128, it returns Lanczos for few pairs of
+// a large matrix and LAPACKE otherwise (see backendAuto there).
 func Auto(n, k int) Solver {
 	if s := backendAuto(n, k); s != nil {
 		return s

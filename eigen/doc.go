@@ -78,8 +78,9 @@
 // BLAS unless the program registers another (vivit.UseBLAS). In builds
 // with the openblas tag, Values uses LAPACKE's Dsyevd and Auto returns
 // LAPACKE for many pairs, with OpenBLAS restricted to the calling thread
-// (set on the first call: its own workers spin after each call and
-// slowed the Go code that followed). The openblas build needs Debian's
+// and the worker threads it starts when it loads stopped, both on the
+// engine's first product or LAPACKE call (the workers spin for 0.1 s and
+// took a core from the Go code). The openblas build needs Debian's
 // libopenblas-dev and liblapacke-dev.
 //
 // Memory: solvers that need the matrix in full storage copy it (n²

@@ -1,6 +1,7 @@
 package eigen
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -573,7 +574,7 @@ func TestLanczosMultiplicity(t *testing.T) {
 	const k = 8
 	op := SymOperator(p.a)
 	// Block size 2 alone finds two copies of the 5-fold eigenvalue…
-	values, _, theta, _, err := Lanczos{}.solve(op, k, 2)
+	values, _, theta, _, err := Lanczos{}.solve(context.Background(), op, k, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

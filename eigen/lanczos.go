@@ -1,6 +1,7 @@
 package eigen
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -104,14 +105,20 @@ func (l Lanczos) params(n, k, b int) (bs, mb, maxApplies int, tol float64) {
 // products, the error wraps ErrNotConverged and the best approximations
 // found are returned with it.
 func (l Lanczos) TopKOperator(op Operator, k int) ([]float64, *mat.Dense, Stats, error) {
+	return l.TopKOperatorContext(context.Background(), op, k)
+}
+
+// TopKOperatorContext is TopKOperator, stopped between block steps once
+// ctx is done: the error then wraps ctx.Err() and no pairs are returned.
+func (l Lanczos) TopKOperatorContext(ctx context.Context, op Operator, k int) ([]float64, *mat.Dense, Stats, error) {
 	n := op.Size()
 	checkK(n, k)
 	b, _, _, _ := l.params(n, k, 0)
-	values, vectors, theta, st, err := l.solve(op, k, b)
+	values, vectors, theta, st, err := l.solve(ctx, op, k, b)
 	if err != nil || !needsBiggerBlock(theta, k, b) {
 		return values, vectors, st, err
 	}
-	values, vectors, _, st2, err := l.solve(op, k, k)
+	values, vectors, _, st2, err := l.solve(ctx, op, k, k)
 	st2.Iterations += st.Iterations
 	st2.Applies += st.Applies
 	return values, vectors, st2, err
@@ -141,7 +148,7 @@ func needsBiggerBlock(theta []float64, k, b int) bool {
 
 // solve runs block Lanczos with block size b. It returns the top k pairs,
 // all Ritz values of the final basis and statistics.
-func (l Lanczos) solve(op Operator, k, b int) (values []float64, vectors *mat.Dense, theta []float64, st Stats, err error) {
+func (l Lanczos) solve(ctx context.Context, op Operator, k, b int) (values []float64, vectors *mat.Dense, theta []float64, st Stats, err error) {
 	n := op.Size()
 	b, mb, maxApplies, tol := l.params(n, k, b)
 	s := newLanczosState(op, n, b, mb, l.Seed)
@@ -161,6 +168,9 @@ func (l Lanczos) solve(op Operator, k, b int) (values []float64, vectors *mat.De
 		nextRR    int
 	)
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, nil, st, fmt.Errorf("lanczos stopped after %d products: %w", st.Applies, err)
+		}
 		pb := s.pb
 		s.applyPending()
 		st.Iterations++

@@ -1,6 +1,8 @@
 package gram
 
 import (
+	"context"
+
 	"runtime"
 
 	"gonum.org/v1/gonum/mat"
@@ -29,20 +31,7 @@ func Of(fs ...Contributor) *mat.SymDense {
 // triangle of g's storage is written). g must be n×n for the common
 // column count n of the blocks.
 func Into(g *mat.SymDense, fs ...Contributor) {
-	if len(fs) == 0 {
-		panic("gram: no factors")
-	}
-	n := fs[0].Cols()
-	if g.SymmetricDim() != n {
-		panic("gram: destination shape mismatch")
-	}
-	clearUpper(g)
-	for _, f := range fs {
-		if f.Cols() != n {
-			panic("gram: factors have different column counts")
-		}
-		f.AddGramTo(g)
-	}
+	_ = IntoContext(context.Background(), g, fs...) // never done: no error
 }
 
 // Trace returns the trace of a symmetric matrix.

@@ -1,6 +1,9 @@
 package jacobians
 
 import (
+	"context"
+	"fmt"
+
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/scratch"
@@ -53,17 +56,21 @@ func (lf LayerFactor) Select(keep []bool) lowrank.Factor {
 // tensor read by several nodes is the sum of what each passes back, as for
 // a gradient; only tensors downstream of a parameter node carry one.
 func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []LayerFactor {
-	return BackpropReleasing(net, acts, s, c, nil)
+	fs, _ := BackpropContext(context.Background(), net, acts, s, c, nil)
+	return fs
 }
 
-// BackpropReleasing is Backprop that calls releaseAct(t) for every tensor t
-// > 0 as soon as the pass no longer reads acts[t]: once the node that
-// computes it has been visited (all its readers come after it), unless it
-// is the input of a parameter node, whose factor block references it. A
-// caller that owns the activations may recycle them there, so that the
-// activations of the nodes already visited are not held while the
-// factors of the ones before them are formed. releaseAct may be nil.
-func BackpropReleasing(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, releaseAct func(t int)) []LayerFactor {
+// BackpropContext is Backprop, stopped between nodes once ctx is done: it
+// then returns nil and an error wrapping ctx.Err(); one node's backward (a
+// large convolution's, say) runs to its end. It also calls releaseAct(t)
+// for every tensor t > 0 as soon as the pass no longer reads acts[t]: once
+// the node that computes it has been visited (all its readers come after
+// it), unless it is the input of a parameter node, whose factor block
+// references it. A caller that owns the activations may recycle them
+// there, so that the activations of the nodes already visited are not
+// held while the factors of the ones before them are formed. releaseAct
+// may be nil.
+func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, releaseAct func(t int)) ([]LayerFactor, error) {
 	nodes := net.Nodes
 	if len(acts) != len(nodes)+1 {
 		panic("jacobians: activations do not match the network")
@@ -124,6 +131,9 @@ func BackpropReleasing(net *model.Network, acts []*mat.Dense, s *mat.Dense, c in
 			done(i)
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("backpropagation stopped at node %d of %d: %w", len(nodes)-i, len(nodes), err)
+		}
 		cur := fac[i+1]
 		if pl, ok := nd.Op.(model.ParamLayer); ok {
 			var names []string
@@ -181,7 +191,7 @@ func BackpropReleasing(net *model.Network, acts []*mat.Dense, s *mat.Dense, c in
 		fac[i+1] = nil
 		done(i)
 	}
-	return inParamOrder(net, out)
+	return inParamOrder(net, out), nil
 }
 
 // inParamOrder sorts the blocks into the network's parameter order,

@@ -1,6 +1,7 @@
 package jacobians_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -12,12 +13,12 @@ import (
 	"github.com/vivit-go/vivit/onnx"
 )
 
-// TestBackpropReleasing checks on the ViT fixture (attention, LayerNorm,
-// GELU, residual adds) that BackpropReleasing releases every activation
+// TestBackpropReleases checks on the ViT fixture (attention, LayerNorm,
+// GELU, residual adds) that BackpropContext releases every activation
 // that no parameter node reads exactly once, no other, and never reads one
 // afterwards: released activations are overwritten with NaN, and the
 // Gram matrix of the blocks must still equal Backprop's exactly.
-func TestBackpropReleasing(t *testing.T) {
+func TestBackpropReleases(t *testing.T) {
 	m, err := onnx.ReadFile("../testdata/fixtures/vit_digits/model.onnx", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -37,13 +38,17 @@ func TestBackpropReleasing(t *testing.T) {
 		count := make([]int, len(acts))
 		var fs []jacobians.LayerFactor
 		if release {
-			fs = jacobians.BackpropReleasing(net, acts, s, cols, func(t int) {
+			var err error
+			fs, err = jacobians.BackpropContext(context.Background(), net, acts, s, cols, func(t int) {
 				count[t]++
 				d := acts[t].RawMatrix().Data
 				for i := range d {
 					d[i] = math.NaN()
 				}
 			})
+			if err != nil {
+				t.Fatal(err)
+			}
 		} else {
 			fs = jacobians.Backprop(net, acts, s, cols)
 		}

@@ -236,3 +236,47 @@ func TestBiasAdd(t *testing.T) {
 		t.Error("a bias with the wrong number of values was accepted")
 	}
 }
+
+// TestScale checks the learned elementwise scale like TestBiasAdd: the
+// forward against a direct broadcast, the backward (γ entrywise, also in
+// place) and the factor block (Σ s ⊙ x per entry of γ) against finite
+// differences.
+func TestScale(t *testing.T) {
+	rng := rand.New(rand.NewPCG(34, 34))
+	const n, cols = 3, 2
+	for _, tc := range []struct{ shape, pshape []int }{
+		{[]int{4, 3}, []int{3}},
+		{[]int{4, 3}, []int{1, 4, 3}},
+		{[]int{4, 3}, []int{4, 3}},
+		{[]int{2, 3, 3}, []int{2, 1, 1}},
+		{[]int{5}, []int{1}},
+	} {
+		t.Run(fmt.Sprintf("%v/%v", tc.shape, tc.pshape), func(t *testing.T) {
+			p := &Param{Name: "g", Shape: tc.pshape, Data: randMat(rng, 1, Numel(tc.pshape)).RawRowView(0)}
+			l, err := NewScale(tc.shape, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := Numel(tc.shape)
+			x := randMat(rng, n, f)
+			ps := tc.pshape
+			if len(ps) > len(tc.shape) {
+				ps = ps[1:]
+			}
+			y := forward(l, x)
+			for i := 0; i < n; i++ {
+				for k := 0; k < f; k++ {
+					if want := x.At(i, k) * p.Data[refIndex(ps, tc.shape, k)]; y.At(i, k) != want {
+						t.Fatalf("output %d of sample %d = %v, want %v", k, i, y.At(i, k), want)
+					}
+				}
+			}
+			s := randMat(rng, n*cols, f)
+			checkLayerFD(t, l, x, s, cols)
+			checkFactorFD(t, l, x, s, cols)
+		})
+	}
+	if _, err := NewScale([]int{4, 3}, &Param{Name: "g", Shape: []int{4}, Data: make([]float64, 4)}); err == nil || !strings.Contains(err.Error(), `"g"`) {
+		t.Errorf("a scale that does not broadcast: err = %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -205,6 +206,14 @@ func (net *Network) Modules() []Module {
 // comes from a recycled pool; a caller that is done with them may hand it
 // back with ReleaseActivations.
 func (net *Network) Forward(x *mat.Dense) []*mat.Dense {
+	acts, _ := net.ForwardContext(context.Background(), x)
+	return acts
+}
+
+// ForwardContext is Forward, stopped between nodes once ctx is done: it
+// then releases the activations computed so far and returns an error
+// wrapping ctx.Err().
+func (net *Network) ForwardContext(ctx context.Context, x *mat.Dense) ([]*mat.Dense, error) {
 	n, f := x.Dims()
 	if f != net.InputSize() {
 		panic("model: input has wrong width")
@@ -213,6 +222,10 @@ func (net *Network) Forward(x *mat.Dense) []*mat.Dense {
 	acts[0] = x
 	var xs []*mat.Dense
 	for i, nd := range net.Nodes {
+		if err := ctx.Err(); err != nil {
+			ReleaseActivations(acts[:i+1])
+			return nil, fmt.Errorf("forward pass stopped at node %d of %d: %w", i, len(net.Nodes), err)
+		}
 		size := Numel(nd.Op.OutShape())
 		y := mat.NewDense(n, size, *scratch.Get(n * size))
 		switch op := nd.Op.(type) {
@@ -227,7 +240,7 @@ func (net *Network) Forward(x *mat.Dense) []*mat.Dense {
 		}
 		acts[i+1] = y
 	}
-	return acts
+	return acts, nil
 }
 
 // ReleaseActivations hands the storage of acts[1:] (from Forward) back for

@@ -6,8 +6,6 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
-
-	"github.com/vivit-go/vivit/lowrank"
 )
 
 // Layers that move, pad, pool or reduce entries without parameters.
@@ -264,26 +262,10 @@ func (l *ReduceMean) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 // a window that fits the padded input, and no window without input
 // entries.
 func poolGeomFor(in []int, w window) (*poolGeom, error) {
-	if w.p[0] > w.k[0]/2 || w.p[1] > w.k[1]/2 {
-		return nil, fmt.Errorf("padding %v must be at most half of kernel_size %v", w.p, w.k)
-	}
-	if len(in) != 3 {
-		return nil, fmt.Errorf("expects input of shape [C H W], but its input has shape %v", in)
-	}
-	if err := w.fitErr(in); err != nil {
+	if _, _, err := checkPoolGeom(in, w); err != nil {
 		return nil, err
 	}
-	oh := lowrank.ConvOutSize(in[1], w.k[0], w.s[0], w.p[0], w.d[0])
-	ow := lowrank.ConvOutSize(in[2], w.k[1], w.s[1], w.p[1], w.d[1])
-	if kk := min(w.k[0], in[1]) * min(w.k[1], in[2]); oh*ow > maxFeatures/kk {
-		return nil, fmt.Errorf("%d windows of up to %d entries are too many", oh*ow, kk)
-	}
-	g := newPoolGeom(in[0], in[1], in[2], w.k, w.s, w.p, w.d)
-	if p := g.emptyWindow(); p >= 0 {
-		return nil, fmt.Errorf("padding %v and dilation %v leave the window of output position (%d, %d) without input entries",
-			w.p, w.d, p/g.OutW, p%g.OutW)
-	}
-	return g, nil
+	return newPoolGeom(in[0], in[1], in[2], w.k, w.s, w.p, w.d), nil
 }
 
 // checkedWindow returns the window of a pooling layer built from code

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/vivit-go/vivit/internal/atomicfile"
 	"github.com/vivit-go/vivit/internal/numel"
 )
 
@@ -382,20 +383,17 @@ func Write(w io.Writer, a *Array) error {
 
 // WriteFile writes a to the file at path; see Write. The file is not
 // created if a is invalid.
+// An existing file is replaced whole or not at all: the data goes to a
+// temporary file in the same directory, renamed over path once complete.
 func WriteFile(path string, a *Array) error {
 	h, err := encodeHeader(a)
 	if err != nil {
 		return withPath(err, path)
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return write(w, h, a.Data) }); err != nil {
 		return fmt.Errorf("npy: %w", err)
 	}
-	err = write(f, h, a.Data)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("npy: %w", cerr)
-	}
-	return err
+	return nil
 }
 
 func write(w io.Writer, header []byte, data []float64) error {

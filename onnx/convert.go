@@ -183,6 +183,9 @@ func (c *converter) convert(loss model.Loss) (*model.Network, error) {
 			}
 		}
 	}
+	if c.precheck(produced) {
+		return nil, c.failure()
+	}
 	for i, n := range c.g.GetNode() {
 		info := NodeInfo{Name: nodeName(n, i), Op: n.GetOpType(), Inputs: n.GetInput(), Outputs: n.GetOutput()}
 		c.cur, c.curInfo, c.curIdx, c.claims = n, &info, i, 0

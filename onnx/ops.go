@@ -463,24 +463,34 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 		}
 		switch other.kind {
 		case parameter:
-			if op != "add" {
-				return nil, fmt.Errorf("a learned %s (initializer %q) is not supported, only a learned bias (Add)", op, other.param)
+			// A learned bias (Add) or scale (Mul, as in a LayerNorm that
+			// an exporter decomposed); a learned tensor subtracted or
+			// divided by has no such form.
+			if op != "add" && op != "mul" {
+				return nil, fmt.Errorf("a learned %s (initializer %q) is not supported, only a learned bias (Add) or scale (Mul)", op, other.param)
 			}
 			if other.transposed {
-				return nil, fmt.Errorf("adds a transposed initializer %q", other.param)
+				return nil, fmt.Errorf("uses a transposed initializer %q", other.param)
 			}
-			ps, err := c.claim(other, "bias")
+			role := map[string]string{"add": "bias", "mul": "scale"}[op]
+			ps, err := c.claim(other, role)
 			if err != nil {
 				return nil, err
 			}
 			if err := reachesBatch(x, len(ps.data.shape)); err != nil {
 				return nil, err
 			}
-			l, err := model.NewBiasAdd(x.perSample(), c.newParam(ps, other.param))
+			p := c.newParam(ps, other.param)
+			var l model.Layer
+			if op == "add" {
+				l, err = model.NewBiasAdd(x.perSample(), p)
+			} else {
+				l, err = model.NewScale(x.perSample(), p)
+			}
 			if err != nil {
 				return nil, err
 			}
-			return one(c.addNode(l, 0, x.tensor))
+			return one(c.addNode(l, x.batch, x.tensor))
 		case constant:
 			k := other.c
 			if k.isInt {

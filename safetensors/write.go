@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/vivit-go/vivit/internal/atomicfile"
 	"github.com/vivit-go/vivit/internal/numel"
 )
 
@@ -61,20 +61,17 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 
 // WriteFile writes a safetensors file to path; see Write. The file is not
 // created if the arguments are invalid.
+// An existing file is replaced whole or not at all: the data goes to a
+// temporary file in the same directory, renamed over path once complete.
 func WriteFile(path string, tensors []Tensor, metadata map[string]string) error {
 	header, err := encodeHeader(tensors, metadata)
 	if err != nil {
 		return withPath(err, path)
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return write(w, header, tensors) }); err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}
-	err = write(f, header, tensors)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("safetensors: %w", cerr)
-	}
-	return err
+	return nil
 }
 
 // encodeHeader validates its arguments and returns the header, including

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vivit-go/vivit/internal/atomicfile"
 )
 
 // Write writes tensors as torch.save(state_dict) does: a zip archive
@@ -90,13 +91,15 @@ func Write(w io.Writer, tensors []Tensor) error {
 	return nil
 }
 
-// WriteFile writes tensors to path; see Write.
+// WriteFile writes tensors to path; see Write. An existing file is
+// replaced whole or not at all: the data goes to a temporary file in the
+// same directory, renamed over path once complete.
 func WriteFile(path string, tensors []Tensor) error {
 	var b bytes.Buffer
 	if err := Write(&b, tensors); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, b.Bytes(), 0o666); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(b.Bytes()); return err }); err != nil {
 		return fmt.Errorf("torchpt: %w", err)
 	}
 	return nil

@@ -115,7 +115,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			grid = append(grid, bench.Approx{MCSamples: mList[0], Groups: "layer"})
 		}
 	}
-	rows, err := bench.Compare(m, b, bench.Settings{K: *k, Seeds: *seeds, Grid: grid,
+	rows, err := bench.Compare(m, b, bench.Settings{K: *k, Seeds: *seeds, Grid: grid, Context: runContext,
 		Progress: func(i, total int, a bench.Approx) { c.progress.stage(a.Name(), i, total) }})
 	if err != nil {
 		return err

@@ -5,13 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/vivit-go/vivit"
 	"github.com/vivit-go/vivit/checkpoint"
+	"github.com/vivit-go/vivit/internal/atomicfile"
 )
 
 var errHelp = errors.New("help requested")
@@ -259,7 +259,7 @@ func (c *common) loadWithOptions() (*vivit.Model, *vivit.Batch, *vivit.Options, 
 
 // options turns the knobs into engine options for m and a batch of n.
 func (c *common) options(m *vivit.Model, n int) (*vivit.Options, error) {
-	o := &vivit.Options{MCSamples: c.mc, Seed: c.seed, Progress: c.progress.stage}
+	o := &vivit.Options{MCSamples: c.mc, Seed: c.seed, Progress: c.progress.stage, Context: runContext}
 	if c.subbatch != "" {
 		seen := map[int]bool{}
 		for _, f := range strings.Split(c.subbatch, ",") {
@@ -302,30 +302,15 @@ func (c *common) precisionField() string {
 	return ""
 }
 
-// output opens the destination of the results.
-func (c *common) output() (io.Writer, func() error, error) {
-	if c.out == "" {
-		return c.stdout, func() error { return nil }, nil
-	}
-	f, err := os.Create(c.out)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, f.Close, nil
-}
-
-// writeResult writes the results with write, to stdout or --out.
+// writeResult writes the results with write, to stdout or --out. --out is
+// replaced whole or not at all (internal/atomicfile), like every file the
+// command writes.
 func (c *common) writeResult(write func(io.Writer) error) error {
 	c.progress.done()
-	w, closeOut, err := c.output()
-	if err != nil {
-		return err
+	if c.out == "" {
+		return write(c.stdout)
 	}
-	err = write(w)
-	if cerr := closeOut(); err == nil {
-		err = cerr
-	}
-	return err
+	return atomicfile.Write(c.out, write)
 }
 
 // warn prints a warning on standard error unless --quiet.

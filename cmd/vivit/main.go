@@ -20,7 +20,9 @@
 // the embedded example: a 64-32-10 tanh MLP trained on the UCI digits and
 // a held-out batch. docs/guide.md is the manual.
 //
-// Exit codes: 0 success, 1 runtime failure, 2 usage error.
+// Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 and 143
+// stopped by SIGINT and SIGTERM (outputs are written whole or not at all,
+// so an interrupted run leaves no partial file).
 package main
 
 import (
@@ -93,7 +95,7 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(10)
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runInterruptible(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run executes the command line and returns the exit code.

@@ -3,12 +3,16 @@
 // engine changes nothing in the process, and the engine runs at full speed
 // whatever blas64 is registered to.
 //
-// In the default build it is internal/fastblas (AVX2/FMA kernels where
-// the CPU has them, gonum's code elsewhere); in the openblas build it is
-// OpenBLAS restricted to the calling thread, with large products split
-// over goroutines (see goThreadedBLAS there). Use registers it with
-// blas64 for the whole program (gonum/mat, lapack/gonum, ...); a program
-// opts in by calling it, nothing is registered implicitly.
+// It is internal/fastblas (AVX2/FMA kernels where the CPU has them,
+// gonum's code elsewhere) in both builds: measured on the engine's
+// products, OpenBLAS was not faster (see impl in openblas.go), so the
+// openblas tag changes only the eigensolvers (LAPACKE). Use registers it
+// with blas64 for the whole program (gonum/mat, lapack/gonum, ...); a
+// program opts in by calling it, nothing is registered implicitly.
+//
+// In the openblas build every product first calls Prepare, which stops
+// the worker threads OpenBLAS started when it loaded: they would spin for
+// 0.1 s on a core the engine needs.
 //
 // Small per-sample and per-tile products that callers already spread over
 // the cores use fastblas.Serial directly, in both builds.
@@ -33,6 +37,7 @@ func Gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float6
 	if c.Rows != m || c.Cols != n {
 		panic("backend: shape mismatch")
 	}
+	Prepare()
 	impl.Dgemm(tA, tB, m, n, k, alpha, a.Data, a.Stride, b.Data, b.Stride, beta, c.Data, c.Stride)
 }
 
@@ -46,6 +51,7 @@ func Syrk(t blas.Transpose, alpha float64, a blas64.General, beta float64, c bla
 	if c.N != n {
 		panic("backend: shape mismatch")
 	}
+	Prepare()
 	impl.Dsyrk(c.Uplo, t, n, k, alpha, a.Data, a.Stride, beta, c.Data, c.Stride)
 }
 
@@ -85,6 +91,7 @@ func Mul(dst *mat.Dense, a, b mat.Matrix) {
 	} else if r, c := dst.Dims(); r != m || c != n {
 		panic(mat.ErrShape)
 	}
+	Prepare()
 	rc := dst.RawMatrix()
 	if m == 0 || n == 0 {
 		return

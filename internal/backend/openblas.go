@@ -3,148 +3,77 @@
 package backend
 
 /*
-#cgo LDFLAGS: -lopenblas
+#cgo LDFLAGS: -lopenblas -ldl
+#define _GNU_SOURCE
+#include <dlfcn.h>
+
 void openblas_set_num_threads(int);
+
+// stop_workers ends OpenBLAS's worker threads through its
+// blas_thread_shutdown_, looked up at run time: the symbol is internal to
+// OpenBLAS (exported by its threaded builds, absent from serial ones).
+// Returns whether there was one to call.
+static int stop_workers(void) {
+	int (*shutdown)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+	if (shutdown == NULL) {
+		return 0;
+	}
+	shutdown();
+	return 1;
+}
 */
 import "C"
 
 import (
-	"math"
-	"runtime"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/netlib/blas/netlib"
 
-	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/internal/fastblas"
 )
 
-// goThreadedBLAS is OpenBLAS, restricted to the calling thread, with its
-// large Dgemm and Dsyrk split over GOMAXPROCS goroutines.
-//
-// OpenBLAS's own worker threads keep spinning for a while after every call
-// and took the cores from the Go code that ran next: the Lanczos solve that
-// follows the Gram stage ran 2× slower than in the pure-Go build. Splitting
-// the products in Go keeps both cores busy during BLAS calls and leaves
-// none spinning afterwards. OpenBLAS may be called from several threads at
-// once. LAPACKE's routines run single-threaded as a consequence.
-type goThreadedBLAS struct {
-	netlib.Implementation
-}
-
-var impl blas.Float64 = goThreadedBLAS{}
+// impl is internal/fastblas, as in the default build: OpenBLAS's Dgemm
+// and Dsyrk, called from Go and split over goroutines (goThreadedBLAS in
+// this package's tests), were not faster on the engine's products. Timed
+// alternately call by call on the shapes the MLP and 3c3d cases use
+// (TestBackendShapes, three runs of every shape and five of every Dsyrk,
+// on a loaded 2-core Zen 3), fastblas was 11–24 % faster on every Dsyrk
+// with k ≤ 784 (the MLP Gram stage's), the two level on 128×128×128
+// products, and no shape went OpenBLAS's way in
+// every run: the long Dsyrk of 3c3d's Gram stage (n = 288, k = 14496)
+// took 0.67–1.14× fastblas's time, the large Dgemms 0.4–2.8× either way.
+// So the openblas tag changes only the eigensolvers (LAPACKE's dsyevr and
+// dsyevd, see package eigen), and the build runs the same products as the
+// pure-Go one.
+var impl blas.Float64 = fastblas.Implementation{}
 
 var single sync.Once
 
-// Prepare restricts OpenBLAS to the calling thread, once; every call into
-// OpenBLAS (this package's products, LAPACKE's routines) must follow it.
-func Prepare() { single.Do(func() { C.openblas_set_num_threads(1) }) }
+// stoppedWorkers records whether Prepare found OpenBLAS's
+// blas_thread_shutdown_ and called it.
+var stoppedWorkers bool
 
-// Use registers the backend, OpenBLAS with Go-threaded large products,
-// as gonum's blas64 implementation.
-func Use() {
-	Prepare()
-	blas64.Use(goThreadedBLAS{})
-}
-
-// minSplit is the m·n·k from which a product is split.
-const minSplit = 64 * 64 * 64
-
-// Dgemm splits C into row blocks (column blocks when it has few rows), one
-// OpenBLAS call each.
-func (impl goThreadedBLAS) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	Prepare()
-	parts := runtime.GOMAXPROCS(0)
-	if parts == 1 || float64(m)*float64(n)*float64(k) < minSplit || max(m, n) < 2*parts {
-		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	if m >= n || m >= 16*parts {
-		inParallel(splits(m, parts), func(i0, i1 int) {
-			aOff := i0 * lda // rows of A
-			if tA != blas.NoTrans {
-				aOff = i0 // columns of the stored A
-			}
-			impl.Implementation.Dgemm(tA, tB, i1-i0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[i0*ldc:], ldc)
-		})
-		return
-	}
-	inParallel(splits(n, parts), func(j0, j1 int) {
-		bOff := j0 // columns of the stored B
-		if tB != blas.NoTrans {
-			bOff = j0 * ldb // rows of B
-		}
-		impl.Implementation.Dgemm(tA, tB, m, j1-j0, k, alpha, a, lda, b[bOff:], ldb, beta, c[j0:], ldc)
+// Prepare restricts OpenBLAS to the calling thread and ends its worker
+// threads, once; every call into OpenBLAS (LAPACKE's routines) must follow
+// it, and this package's products call it too, so that the engine's first
+// product stops the workers.
+//
+// A threaded OpenBLAS (Debian's default, libopenblas0-pthread) starts its
+// workers when the shared library loads, before any Go code runs, and
+// each spins (sched_yield) for about 0.1 s before it sleeps;
+// openblas_set_num_threads(1) does not stop them. On a 2-core machine
+// that takes one core from the first 0.1 s of every process.
+// blas_thread_shutdown_ ends them at the engine's first product or call
+// into OpenBLAS (not at import: importing changes nothing in the
+// process); with one thread set, OpenBLAS does not start them again
+// unless the program itself raises the thread count.
+func Prepare() {
+	single.Do(func() {
+		C.openblas_set_num_threads(1)
+		stoppedWorkers = C.stop_workers() != 0
 	})
 }
 
-// Dsyrk splits the triangle of C into row blocks of equal work: for the
-// upper triangle, block [i0, i1) is a Dsyrk on its diagonal block and a
-// Dgemm on the rectangle to its right (left of it for the lower triangle).
-func (impl goThreadedBLAS) Dsyrk(ul blas.Uplo, tA blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
-	Prepare()
-	parts := runtime.GOMAXPROCS(0)
-	if parts == 1 || float64(n)*float64(n)*float64(k) < 2*minSplit || n < 4*parts {
-		impl.Implementation.Dsyrk(ul, tA, n, k, alpha, a, lda, beta, c, ldc)
-		return
-	}
-	// rows(i0, i1) is the operand of rows i0..i1 of C: rows of A, or
-	// columns of the stored A when it is transposed.
-	rows := func(i0 int) []float64 {
-		if tA == blas.NoTrans {
-			return a[i0*lda:]
-		}
-		return a[i0:]
-	}
-	tB := blas.Trans
-	if tA != blas.NoTrans {
-		tB = blas.NoTrans
-	}
-	// Twice as many blocks as goroutines, cut so that each holds about the
-	// same part of the triangle.
-	nb := 2 * parts
-	cuts := make([]int, nb+1)
-	for i := 1; i < nb; i++ {
-		f := float64(i) / float64(nb)
-		if ul == blas.Upper {
-			cuts[i] = int(float64(n) * (1 - math.Sqrt(1-f)))
-		} else {
-			cuts[i] = int(float64(n) * math.Sqrt(f))
-		}
-	}
-	cuts[nb] = n
-	var blocks [][2]int
-	for i := 0; i < nb; i++ {
-		if cuts[i+1] > cuts[i] {
-			blocks = append(blocks, [2]int{cuts[i], cuts[i+1]})
-		}
-	}
-	inParallel(blocks, func(i0, i1 int) {
-		impl.Implementation.Dsyrk(ul, tA, i1-i0, k, alpha, rows(i0), lda, beta, c[i0*ldc+i0:], ldc)
-		if ul == blas.Upper && i1 < n {
-			impl.Implementation.Dgemm(tA, tB, i1-i0, n-i1, k, alpha, rows(i0), lda, rows(i1), lda, beta, c[i0*ldc+i1:], ldc)
-		}
-		if ul == blas.Lower && i0 > 0 {
-			impl.Implementation.Dgemm(tA, tB, i1-i0, i0, k, alpha, rows(i0), lda, a, lda, beta, c[i0*ldc:], ldc)
-		}
-	})
-}
-
-// splits cuts [0, n) into parts nearly equal blocks.
-func splits(n, parts int) [][2]int {
-	var s [][2]int
-	for p := range parts {
-		lo, hi := p*n/parts, (p+1)*n/parts
-		if hi > lo {
-			s = append(s, [2]int{lo, hi})
-		}
-	}
-	return s
-}
-
-// inParallel runs f on every block, the blocks shared among GOMAXPROCS
-// goroutines.
-func inParallel(blocks [][2]int, f func(lo, hi int)) {
-	par.For(len(blocks), runtime.GOMAXPROCS(0), func(_, i int) { f(blocks[i][0], blocks[i][1]) })
-}
+// Use registers the backend, internal/fastblas as in the default build,
+// as gonum's blas64 and blas32 implementation.
+func Use() { fastblas.Use() }

@@ -11,7 +11,8 @@ import (
 var impl blas.Float64 = fastblas.Implementation{}
 
 // Prepare does nothing in this build; in the openblas build it restricts
-// OpenBLAS to the calling thread.
+// OpenBLAS to the calling thread and stops the worker threads the library
+// started when it loaded.
 func Prepare() {}
 
 // Use registers the backend, internal/fastblas, as gonum's blas64 and

@@ -3,11 +3,13 @@
 package pngplot
 
 import (
-	"os"
+	"io"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/vivit-go/vivit/internal/atomicfile"
 )
 
 // SaveGrid aligns plots (rows × columns, as t says) on img and writes it to
@@ -19,13 +21,8 @@ func SaveGrid(path string, img *vgimg.Canvas, plots [][]*plot.Plot, t draw.Tiles
 			plots[i][j].Draw(canvases[i][j])
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w)
 		return err
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	})
 }
