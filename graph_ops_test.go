@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/vivit-go/vivit"
-	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // Dense brute-force checks of graphs built from the operations of residual
@@ -65,7 +65,7 @@ func resBlockNet(t testing.TB, loss model.Loss, seed uint64) *vivit.Model {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 4))
 	shape := []int{2, 4, 4}
-	geom := lowrank.NewConvGeom(2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1)
+	geom := im2col.New(2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1)
 	conv1, conv2 := model.NewConv2d(0, geom, false), model.NewConv2d(0, geom, true)
 	named(conv1.Weight, conv1.Bias, "conv1")
 	named(conv2.Weight, conv2.Bias, "layer1.conv2")

@@ -10,8 +10,8 @@ import (
 
 	"github.com/vivit-go/vivit"
 	"github.com/vivit-go/vivit/checkpoint"
-	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // MLP returns a fully connected network with the given layer sizes
@@ -119,7 +119,7 @@ func ResNet8(n int, seed uint64) (*vivit.Model, *vivit.Batch, error) {
 	var firstErr error
 	conv := func(name string, in, cout, k, stride int) int {
 		s := shape(in)
-		g := lowrank.NewConvGeom(s[0], s[1], s[2], cout, k, k, stride, stride, k/2, k/2, 1, 1)
+		g := im2col.New(s[0], s[1], s[2], cout, k, k, stride, stride, k/2, k/2, 1, 1)
 		l := model.NewConv2d(0, g, false)
 		l.Weight.Name = name + ".weight"
 		bound := 1 / math.Sqrt(float64(g.K()))

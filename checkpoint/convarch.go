@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // Builders of the convolutional layers and of the activations with
@@ -154,8 +154,8 @@ func buildConv2d(s LayerSpec, in []int) (LayerPlan, error) {
 	}
 	// The unfolded input of a sample (P×K) and the output are bounded like
 	// every other per-sample tensor; the parameters by Reserve.
-	oh := lowrank.ConvOutSize(in[1], w.k[0], w.s[0], w.p[0], w.d[0])
-	ow := lowrank.ConvOutSize(in[2], w.k[1], w.s[1], w.p[1], w.d[1])
+	oh := im2col.OutSize(in[1], w.k[0], w.s[0], w.p[0], w.d[0])
+	ow := im2col.OutSize(in[2], w.k[1], w.s[1], w.p[1], w.d[1])
 	kk := w.k[0] * w.k[1] // < 2⁵⁷ after parseWindow
 	if kk > maxFeatures/cin || oh*ow > maxFeatures/(cin*kk) {
 		return LayerPlan{}, s.errorf("unfolded input [%d %d] is too large", oh*ow, cin*kk)
@@ -174,7 +174,7 @@ func buildConv2d(s LayerSpec, in []int) (LayerPlan, error) {
 		return LayerPlan{}, err
 	}
 	return LayerPlan{Out: []int{cout, oh, ow}, Make: func() model.Layer {
-		g := lowrank.NewConvGeom(cin, in[1], in[2], cout, w.k[0], w.k[1], w.s[0], w.s[1], w.p[0], w.p[1], w.d[0], w.d[1])
+		g := im2col.New(cin, in[1], in[2], cout, w.k[0], w.k[1], w.s[0], w.s[1], w.p[0], w.p[1], w.d[0], w.d[1])
 		return model.NewConv2d(s.Index, g, bias)
 	}}, nil
 }

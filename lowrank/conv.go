@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // DefaultBudget is the scratch memory, in bytes, that one operation of a
@@ -50,7 +51,7 @@ func (r GramRoute) String() string {
 // Conv is the block of V for a Conv2d layer's weight [out, in, kh, kw]
 // (flattened to out×K, K = in·kh·kw) and bias [out]. With S_r the row r of
 // the factor reshaped to out×P (P output positions) and U_n the K×P
-// unfolded input of sample n (see ConvGeom), column r of the block is
+// unfolded input of sample n (see im2col.Geom), column r of the block is
 // vec(S_r U_{r/c}ᵀ) for the weight and S_r 1 (the sum over positions) for
 // the bias.
 //
@@ -100,7 +101,7 @@ func (r GramRoute) String() string {
 // budget holds on any number of cores, and the chunking, hence the
 // rounding of every result, does not depend on GOMAXPROCS.
 type Conv struct {
-	G            *ConvGeom
+	G            *im2col.Geom
 	S            *mat.Dense // (n·c)×(out·P) backpropagated factor rows
 	A            *mat.Dense // n×(in·H·W) layer inputs
 	C            int        // factor columns per sample
@@ -130,7 +131,7 @@ type convStats struct {
 }
 
 // NewConv returns the block for factor rows s and layer inputs a.
-func NewConv(g *ConvGeom, s, a *mat.Dense, c int, weight, bias bool) *Conv {
+func NewConv(g *im2col.Geom, s, a *mat.Dense, c int, weight, bias bool) *Conv {
 	r, sc := s.Dims()
 	n, ac := a.Dims()
 	if n*c != r {

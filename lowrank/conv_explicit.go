@@ -11,6 +11,7 @@ import (
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // ---------------------------------------------------------------------------
@@ -19,7 +20,7 @@ import (
 // unfolder hands out the P×K unfolded inputs of samples, from a cache of
 // all of them or regenerated into per-worker scratch buffers.
 type unfolder struct {
-	g       *ConvGeom
+	g       *im2col.Geom
 	a       *mat.Dense
 	cache   []float64
 	pooled  *[]float64 // the cache's buffer, from internal/scratch
@@ -58,7 +59,7 @@ func scratchWorkers(share, perWorker int64) int {
 
 // newUnfolder returns an unfolder of a's samples: all of them unfolded
 // once if cached, else regenerated into scratch for workers workers.
-func newUnfolder(g *ConvGeom, a *mat.Dense, cached bool, workers int) *unfolder {
+func newUnfolder(g *im2col.Geom, a *mat.Dense, cached bool, workers int) *unfolder {
 	u := &unfolder{g: g, a: a}
 	pk := g.P() * g.K()
 	if cached {
@@ -98,7 +99,7 @@ func (u *unfolder) sample(worker, i int) []float64 {
 
 // unfoldRange writes the unfolded inputs of samples [n0, n1) of a, stacked
 // vertically, into dst ((n1−n0)·P × K).
-func unfoldRange(g *ConvGeom, dst []float64, a *mat.Dense, n0, n1 int) {
+func unfoldRange(g *im2col.Geom, dst []float64, a *mat.Dense, n0, n1 int) {
 	pk := g.P() * g.K()
 	for i := n0; i < n1; i++ {
 		g.Unfold(dst[(i-n0)*pk:], g.K(), a.RawRowView(i))
@@ -128,7 +129,7 @@ const maxChunk = 1 << 22
 // indices whenever the budget allows (one product per sample forms them),
 // else one channel and a range of patch indices. The chunks do not depend
 // on GOMAXPROCS.
-func explicitPlan(g *ConvGeom, rows, nsamp int, budget int64) (chunks []chunk, cached bool, workers int) {
+func explicitPlan(g *im2col.Geom, rows, nsamp int, budget int64) (chunks []chunk, cached bool, workers int) {
 	words := budget / 8
 	pk := int64(g.P() * g.K())
 	workers = formWorkers()

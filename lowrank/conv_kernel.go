@@ -10,6 +10,7 @@ import (
 	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // ---------------------------------------------------------------------------
@@ -93,7 +94,7 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 	}
 }
 
-func sameGeom(a, b *ConvGeom) bool {
+func sameGeom(a, b *im2col.Geom) bool {
 	return a == b || (a.InC == b.InC && a.InH == b.InH && a.InW == b.InW && a.OutC == b.OutC &&
 		a.KH == b.KH && a.KW == b.KW && a.SH == b.SH && a.SW == b.SW &&
 		a.PH == b.PH && a.PW == b.PW && a.DH == b.DH && a.DW == b.DW)
@@ -104,7 +105,7 @@ func sameGeom(a, b *ConvGeom) bool {
 // samples of X. The chunk is sized for one worker within half the budget,
 // so that it does not depend on GOMAXPROCS; more workers join while their
 // scratch fits in what the chunk leaves.
-func kernelPlan(g *ConvGeom, x, y *Conv, budget int64) (chunk, workers int) {
+func kernelPlan(g *im2col.Geom, x, y *Conv, budget int64) (chunk, workers int) {
 	p, k, out := int64(g.P()), int64(g.K()), int64(g.OutC)
 	// Per worker: one unfolded sample, Z, a copy of X's rows if S is
 	// strided, the block, and per sample of the chunk its rows of Bᵀ; per

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // convCase is a convolution geometry: input [inC, h, w], outC channels,
@@ -26,8 +28,8 @@ type convCase struct {
 	crossSharesInput bool
 }
 
-func (tc convCase) geom() *ConvGeom {
-	return NewConvGeom(tc.inC, tc.h, tc.w, tc.outC, tc.kh, tc.kw, tc.sh, tc.sw, tc.ph, tc.pw, tc.dh, tc.dw)
+func (tc convCase) geom() *im2col.Geom {
+	return im2col.New(tc.inC, tc.h, tc.w, tc.outC, tc.kh, tc.kw, tc.sh, tc.sw, tc.ph, tc.pw, tc.dh, tc.dw)
 }
 
 var convCases = []convCase{
@@ -40,8 +42,8 @@ var convCases = []convCase{
 }
 
 // refUnfold returns entry (k, p) of the K×P unfolded input straight from
-// the definition of a convolution (independent of ConvGeom's table).
-func refUnfold(g *ConvGeom, x []float64, k, p int) float64 {
+// the definition of a convolution (independent of im2col.Geom's table).
+func refUnfold(g *im2col.Geom, x []float64, k, p int) float64 {
 	c, rest := k/(g.KH*g.KW), k%(g.KH*g.KW)
 	i, j := rest/g.KW, rest%g.KW
 	oh, ow := p/g.OutW, p%g.OutW
@@ -248,7 +250,7 @@ func TestConvBudget(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	// V block: 8·3 rows × (64·4·3·3 + 64) = 24 × 2368 doubles ≈ 444 KiB;
 	// one sample's unfolded input is 16×36 doubles.
-	g := NewConvGeom(4, 6, 6, 64, 3, 3, 1, 1, 0, 0, 1, 1)
+	g := im2col.New(4, 6, 6, 64, 3, 3, 1, 1, 0, 0, 1, 1)
 	n, c := 8, 3
 	f := NewConv(g, randDense(rng, n*c, g.OutSize()), randDense(rng, n, g.InSize()), c, true, true)
 	y := NewConv(g, randDense(rng, n, g.OutSize()), f.A, 1, true, true)
@@ -320,16 +322,16 @@ func TestConvBudget(t *testing.T) {
 func TestConvRouteChoice(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		g    *ConvGeom
+		g    *im2col.Geom
 		n, c int
 		want GramRoute
 	}{
 		// Few positions, long patches, exact factor: kernel.
-		{"3c3d conv3", NewConvGeom(96, 6, 6, 128, 3, 3, 1, 1, 1, 1, 1, 1), 32, 10, RouteKernel},
+		{"3c3d conv3", im2col.New(96, 6, 6, 128, 3, 3, 1, 1, 1, 1, 1, 1), 32, 10, RouteKernel},
 		// Many positions, short patches: explicit.
-		{"3c3d conv1", NewConvGeom(3, 32, 32, 64, 5, 5, 1, 1, 0, 0, 1, 1), 8, 10, RouteExplicit},
+		{"3c3d conv1", im2col.New(3, 32, 32, 64, 5, 5, 1, 1, 0, 0, 1, 1), 8, 10, RouteExplicit},
 		// One position: the kernel route is the linear layer's Hadamard trick.
-		{"P=1", NewConvGeom(16, 3, 3, 16, 3, 3, 1, 1, 0, 0, 1, 1), 8, 4, RouteKernel},
+		{"P=1", im2col.New(16, 3, 3, 16, 3, 3, 1, 1, 0, 0, 1, 1), 8, 4, RouteKernel},
 	} {
 		// The choice depends on sizes and the density of S only.
 		ones := func(r, c int) *mat.Dense {
@@ -349,7 +351,7 @@ func TestConvRouteChoice(t *testing.T) {
 
 func TestConvSelectAndMisuse(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	g := NewConvGeom(1, 4, 4, 2, 3, 3, 1, 1, 0, 0, 1, 1)
+	g := im2col.New(1, 4, 4, 2, 3, 3, 1, 1, 0, 0, 1, 1)
 	f := NewConv(g, randDense(rng, 2, g.OutSize()), randDense(rng, 2, g.InSize()), 1, true, false)
 	if f.Select([]bool{false, true}) != nil {
 		t.Error("Select of a missing bias should be nil")
@@ -420,7 +422,7 @@ func TestConvMulToPlans(t *testing.T) {
 
 // TestConvDensity checks the parallel count of nonzero factor entries.
 func TestConvDensity(t *testing.T) {
-	g := NewConvGeom(2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1)
+	g := im2col.New(2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1)
 	n, c := 7, 3
 	s := mat.NewDense(n*c, g.OutSize(), nil)
 	nz := 0
@@ -501,7 +503,7 @@ func TestConvGramFloat32(t *testing.T) {
 // strided factor rows.
 func TestConvSparseRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
-	g := NewConvGeom(2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1)
+	g := im2col.New(2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1)
 	n, c := 4, 2
 	for _, strided := range []bool{false, true} {
 		s := randFactorRows(rng, n*c, g.OutSize(), true, strided)

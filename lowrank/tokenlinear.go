@@ -7,6 +7,7 @@ import (
 
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // TokenGeom returns the convolution geometry of a token-wise linear layer
@@ -15,11 +16,11 @@ import (
 // stride 1 and out output channels. Its unfolded input of a sample (T×in)
 // is the sample's input itself, its weight [out, 1, 1, in] is the linear
 // weight, and its output [out, T, 1] is the layer's output transposed.
-func TokenGeom(tokens, in, out int) *ConvGeom {
+func TokenGeom(tokens, in, out int) *im2col.Geom {
 	if tokens < 1 || in < 1 || out < 1 {
 		panic(fmt.Sprintf("lowrank: invalid token-wise linear geometry T=%d in=%d out=%d", tokens, in, out))
 	}
-	return NewConvGeom(1, tokens, in, out, 1, in, 1, 1, 0, 0, 1, 1)
+	return im2col.New(1, tokens, in, out, 1, in, 1, 1, 0, 0, 1, 1)
 }
 
 // NewTokenLinear returns the block of V for a token-wise linear layer with
@@ -47,7 +48,7 @@ func TokenGeom(tokens, in, out int) *ConvGeom {
 // rows would save that copy (a transposed operand in every product
 // instead) but duplicate the convolution's routes, cost model and budget
 // plans.
-func NewTokenLinear(g *ConvGeom, s, a *mat.Dense, c int, weight, bias bool) Factor {
+func NewTokenLinear(g *im2col.Geom, s, a *mat.Dense, c int, weight, bias bool) Factor {
 	if g.InC != 1 || g.KH != 1 || g.KW != g.InW || g.OutW != 1 {
 		panic("lowrank: not a token-wise linear geometry")
 	}

@@ -13,20 +13,21 @@ import (
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // Conv2d is PyTorch's nn.Conv2d with groups 1 and zero padding: weight
 // [out, in, kh, kw], bias [out], per-sample input [in, H, W] and output
-// [out, OutH, OutW] (see lowrank.ConvGeom for the geometry).
+// [out, OutH, OutW] (see im2col.Geom for the geometry).
 type Conv2d struct {
-	Geom         *lowrank.ConvGeom
+	Geom         *im2col.Geom
 	Weight, Bias *Param // Bias is nil without bias
 	w            blas64.General
 }
 
 // NewConv2d returns a Conv2d layer for the geometry g with zero
 // parameters named "<index>.weight" and "<index>.bias".
-func NewConv2d(index int, g *lowrank.ConvGeom, bias bool) *Conv2d {
+func NewConv2d(index int, g *im2col.Geom, bias bool) *Conv2d {
 	l := &Conv2d{Geom: g}
 	l.Weight = &Param{Name: fmt.Sprintf("%d.weight", index), Shape: []int{g.OutC, g.InC, g.KH, g.KW}, Data: make([]float64, g.OutC*g.K())}
 	if bias {

@@ -3,19 +3,19 @@ package model
 import (
 	"gonum.org/v1/gonum/floats"
 
-	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // foldRowsAdd adds the block t of the transposed unfolded product (K rows
 // indexed (c, i, j) like a weight row, ld columns: output positions of the
 // output rows oh0 … oh1−1, row-major) to the input entries they were read
-// from, dropping the padding: the adjoint of lowrank.ConvGeom.Unfold
+// from, dropping the padding: the adjoint of im2col.Geom.Unfold
 // restricted to those output rows. dst has length g.InSize().
 //
 // For each weight offset (i, j) the valid output columns form one range,
 // and an output row's run over it lands on one input row with stride SW:
 // a contiguous add (assembly axpy) for stride 1.
-func foldRowsAdd(g *lowrank.ConvGeom, dst, t []float64, ld, oh0, oh1 int) {
+func foldRowsAdd(g *im2col.Geom, dst, t []float64, ld, oh0, oh1 int) {
 	ow := g.OutW
 	for c := 0; c < g.InC; c++ {
 		plane := dst[c*g.InH*g.InW : (c+1)*g.InH*g.InW]
@@ -71,9 +71,9 @@ func floorDiv(a, b int) int {
 // unfoldT writes the K×P unfolded input U of the sample x (length
 // g.InSize()) into dst: row (c, i, j) holds, for every output position,
 // the input entry that weight offset reads there, zero in the padding (the
-// transpose of lowrank.ConvGeom.Unfold's layout). An output row's run
+// transpose of im2col.Geom.Unfold's layout). An output row's run
 // comes from one input row, a contiguous copy for stride 1.
-func unfoldT(g *lowrank.ConvGeom, dst, x []float64) {
+func unfoldT(g *im2col.Geom, dst, x []float64) {
 	ow, p := g.OutW, g.P()
 	for c := 0; c < g.InC; c++ {
 		plane := x[c*g.InH*g.InW : (c+1)*g.InH*g.InW]

@@ -9,7 +9,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // cpuTime returns the process's user+system CPU time in seconds: on a
@@ -26,11 +26,11 @@ func cpuTime() float64 {
 // cpu-ms/op is the CPU time per operation.
 func BenchmarkConvBackward(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	for _, g := range []*lowrank.ConvGeom{
-		lowrank.NewConvGeom(16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1),
-		lowrank.NewConvGeom(16, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1),
-		lowrank.NewConvGeom(32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1),
-		lowrank.NewConvGeom(64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1),
+	for _, g := range []*im2col.Geom{
+		im2col.New(16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(16, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1),
+		im2col.New(32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1),
 	} {
 		l := NewConv2d(0, g, false)
 		for i := range l.Weight.Data {

@@ -8,22 +8,22 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // TestConvBackwardBlocks checks the blocked transposed convolution against
-// the patch-table adjoint (lowrank.ConvGeom.FoldAdd of S_rᵀ W) on shapes
+// the patch-table adjoint (im2col.Geom.FoldAdd of S_rᵀ W) on shapes
 // with strides, paddings, dilations and rectangular kernels, with blocks of
 // one, two and three output rows (an uneven last block) and the default.
 func TestConvBackwardBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 1))
-	geoms := []*lowrank.ConvGeom{
-		lowrank.NewConvGeom(3, 9, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1),
-		lowrank.NewConvGeom(2, 9, 11, 3, 3, 3, 2, 2, 1, 1, 1, 1),
-		lowrank.NewConvGeom(2, 8, 8, 3, 1, 1, 2, 2, 0, 0, 1, 1),
-		lowrank.NewConvGeom(2, 10, 9, 2, 3, 2, 1, 3, 2, 1, 2, 1),
-		lowrank.NewConvGeom(1, 7, 12, 2, 2, 5, 3, 1, 0, 3, 1, 2),
-		lowrank.NewConvGeom(16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+	geoms := []*im2col.Geom{
+		im2col.New(3, 9, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(2, 9, 11, 3, 3, 3, 2, 2, 1, 1, 1, 1),
+		im2col.New(2, 8, 8, 3, 1, 1, 2, 2, 0, 0, 1, 1),
+		im2col.New(2, 10, 9, 2, 3, 2, 1, 3, 2, 1, 2, 1),
+		im2col.New(1, 7, 12, 2, 2, 5, 3, 1, 0, 3, 1, 2),
+		im2col.New(16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1),
 	}
 	defer func(b int) { convBlockFloats = b }(convBlockFloats)
 	for gi, g := range geoms {

@@ -9,7 +9,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // buildLayer builds a single layer from its spec in the architecture
@@ -66,7 +66,7 @@ func buildLayer(t *testing.T, spec string, in []int, rng *rand.Rand) Layer {
 	switch s.Type {
 	case "conv2d":
 		st := pair(s.Stride, [2]int{1, 1})
-		g := lowrank.NewConvGeom(s.InChannels, in[1], in[2], s.OutChannels, k[0], k[1], st[0], st[1], pad[0], pad[1], dil[0], dil[1])
+		g := im2col.New(s.InChannels, in[1], in[2], s.OutChannels, k[0], k[1], st[0], st[1], pad[0], pad[1], dil[0], dil[1])
 		l = NewConv2d(0, g, flag(s.Bias, true))
 	case "maxpool2d":
 		l, err = NewMaxPool2d(in, k, pair(s.Stride, k), pad, dil)

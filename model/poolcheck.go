@@ -3,7 +3,7 @@ package model
 import (
 	"fmt"
 
-	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // Pool2dOutShape checks a 2-D pooling layer on per-sample input shape
@@ -37,8 +37,8 @@ func checkPoolGeom(in []int, w window) (oh, ow int, err error) {
 	if err := w.fitErr(in); err != nil {
 		return 0, 0, err
 	}
-	oh = lowrank.ConvOutSize(in[1], w.k[0], w.s[0], w.p[0], w.d[0])
-	ow = lowrank.ConvOutSize(in[2], w.k[1], w.s[1], w.p[1], w.d[1])
+	oh = im2col.OutSize(in[1], w.k[0], w.s[0], w.p[0], w.d[0])
+	ow = im2col.OutSize(in[2], w.k[1], w.s[1], w.p[1], w.d[1])
 	if kk := min(w.k[0], in[1]) * min(w.k[1], in[2]); oh*ow > maxFeatures/kk {
 		return 0, 0, fmt.Errorf("%d windows of up to %d entries are too many", oh*ow, kk)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // TokenLinear is a linear layer applied to the last axis of a tensor:
@@ -36,7 +37,7 @@ type TokenLinear struct {
 	In, Out      int
 	Weight, Bias *Param // Bias is nil without bias
 	out          []int
-	geom         *lowrank.ConvGeom
+	geom         *im2col.Geom
 }
 
 // NewTokenLinear returns the token-wise linear layer on per-sample inputs

@@ -5,8 +5,8 @@ import (
 	"math"
 	"slices"
 
-	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
+	"github.com/vivit-go/vivit/model/im2col"
 	pb "github.com/vivit-go/vivit/onnx/internal/onnxpb"
 )
 
@@ -160,7 +160,7 @@ func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		return nil, err
 	}
 	h, wd := x.shape[2], x.shape[3]
-	oh, ow := lowrank.ConvOutSize(h, k[0], s[0], p[0], d[0]), lowrank.ConvOutSize(wd, k[1], s[1], p[1], d[1])
+	oh, ow := im2col.OutSize(h, k[0], s[0], p[0], d[0]), im2col.OutSize(wd, k[1], s[1], p[1], d[1])
 	if oh < 1 || ow < 1 {
 		return nil, fmt.Errorf("the %dx%d window does not fit the padded %dx%d input", k[0], k[1], h, wd)
 	}
@@ -177,7 +177,7 @@ func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 			return nil, fmt.Errorf("bias %q has shape %v, the weight needs [%d]", in[2].param, b.data.shape, ws[0])
 		}
 	}
-	g := lowrank.NewConvGeom(x.shape[1], h, wd, ws[0], k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1])
+	g := im2col.New(x.shape[1], h, wd, ws[0], k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1])
 	l := model.NewConv2d(0, g, b != nil)
 	c.bind(w, in[1].param, l.Weight)
 	if b != nil {

@@ -1,8 +1,13 @@
-package lowrank
+// Package im2col is the geometry of 2-D convolutions with PyTorch's
+// semantics: output sizes, and the unfolding of a sample's input into the
+// patch matrix a convolution multiplies (im2col) with its adjoint (col2im).
+// The convolution layer (package model) and its block of the GGN factor
+// (package lowrank) share it.
+package im2col
 
 import "fmt"
 
-// ConvGeom is the geometry of a 2-D convolution with PyTorch's semantics
+// Geom is the geometry of a 2-D convolution with PyTorch's semantics
 // (nn.Conv2d with groups 1 and zero padding): an input [InC, InH, InW], a
 // weight [OutC, InC, KH, KW] and an output [OutC, OutH, OutW] with
 //
@@ -15,7 +20,7 @@ import "fmt"
 // row-major order) flattened like a weight row (K = InC·KH·KW, index
 // (c, i, j) row-major), zero where the patch overlaps the padding. Then the
 // output of the sample is W Uᵀᵀ with W the OutC×K weight matrix.
-type ConvGeom struct {
+type Geom struct {
 	InC, InH, InW int
 	OutC          int
 	KH, KW        int
@@ -29,11 +34,11 @@ type ConvGeom struct {
 	patch []int32
 }
 
-// ConvOutSize returns PyTorch's output size of a convolution or pooling
+// OutSize returns PyTorch's output size of a convolution or pooling
 // window along one dimension: floor((in + 2·pad − dil·(k − 1) − 1)/stride)
 // + 1, which is < 1 when the dilated window does not fit into the padded
 // input.
-func ConvOutSize(in, k, stride, pad, dil int) int {
+func OutSize(in, k, stride, pad, dil int) int {
 	num := in + 2*pad - dil*(k-1) - 1
 	if num < 0 {
 		return 0
@@ -41,21 +46,21 @@ func ConvOutSize(in, k, stride, pad, dil int) int {
 	return num/stride + 1
 }
 
-// NewConvGeom returns the geometry of a convolution; it panics if a size
+// New returns the geometry of a convolution; it panics if a size
 // is not positive, a padding is negative or the window does not fit (the
 // architecture builder checks these first and reports them as errors).
-func NewConvGeom(inC, inH, inW, outC, kh, kw, sh, sw, ph, pw, dh, dw int) *ConvGeom {
+func New(inC, inH, inW, outC, kh, kw, sh, sw, ph, pw, dh, dw int) *Geom {
 	if inC < 1 || inH < 1 || inW < 1 || outC < 1 || kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1 || ph < 0 || pw < 0 {
-		panic(fmt.Sprintf("lowrank: invalid convolution geometry in=[%d %d %d] out=%d k=%dx%d s=%dx%d p=%dx%d d=%dx%d", inC, inH, inW, outC, kh, kw, sh, sw, ph, pw, dh, dw))
+		panic(fmt.Sprintf("im2col: invalid convolution geometry in=[%d %d %d] out=%d k=%dx%d s=%dx%d p=%dx%d d=%dx%d", inC, inH, inW, outC, kh, kw, sh, sw, ph, pw, dh, dw))
 	}
-	g := &ConvGeom{InC: inC, InH: inH, InW: inW, OutC: outC, KH: kh, KW: kw, SH: sh, SW: sw, PH: ph, PW: pw, DH: dh, DW: dw}
-	g.OutH = ConvOutSize(inH, kh, sh, ph, dh)
-	g.OutW = ConvOutSize(inW, kw, sw, pw, dw)
+	g := &Geom{InC: inC, InH: inH, InW: inW, OutC: outC, KH: kh, KW: kw, SH: sh, SW: sw, PH: ph, PW: pw, DH: dh, DW: dw}
+	g.OutH = OutSize(inH, kh, sh, ph, dh)
+	g.OutW = OutSize(inW, kw, sw, pw, dw)
 	if g.OutH < 1 || g.OutW < 1 {
-		panic("lowrank: convolution window larger than the padded input")
+		panic("im2col: convolution window larger than the padded input")
 	}
 	if int64(g.P())*int64(g.K()) > 1<<31-1 || g.InC*g.InH*g.InW > 1<<31-1 {
-		panic("lowrank: convolution too large")
+		panic("im2col: convolution too large")
 	}
 	g.patch = make([]int32, g.P()*g.K())
 	k := g.K()
@@ -83,20 +88,20 @@ func NewConvGeom(inC, inH, inW, outC, kh, kw, sh, sw, ph, pw, dh, dw int) *ConvG
 }
 
 // K returns InC·KH·KW, the length of a patch (and of a weight row).
-func (g *ConvGeom) K() int { return g.InC * g.KH * g.KW }
+func (g *Geom) K() int { return g.InC * g.KH * g.KW }
 
 // P returns OutH·OutW, the number of output positions.
-func (g *ConvGeom) P() int { return g.OutH * g.OutW }
+func (g *Geom) P() int { return g.OutH * g.OutW }
 
 // InSize returns InC·InH·InW, the per-sample input size.
-func (g *ConvGeom) InSize() int { return g.InC * g.InH * g.InW }
+func (g *Geom) InSize() int { return g.InC * g.InH * g.InW }
 
 // OutSize returns OutC·OutH·OutW, the per-sample output size.
-func (g *ConvGeom) OutSize() int { return g.OutC * g.P() }
+func (g *Geom) OutSize() int { return g.OutC * g.P() }
 
 // Unfold writes the P×K unfolded input Uᵀ of the sample x (length InSize)
 // into dst with row stride ld ≥ K.
-func (g *ConvGeom) Unfold(dst []float64, ld int, x []float64) {
+func (g *Geom) Unfold(dst []float64, ld int, x []float64) {
 	k := g.K()
 	x = x[:g.InSize()]
 	for p := 0; p < g.P(); p++ {
@@ -114,7 +119,7 @@ func (g *ConvGeom) Unfold(dst []float64, ld int, x []float64) {
 // FoldAdd is the adjoint of Unfold: it adds every entry of the P×K matrix
 // src (row stride ld) to the input entry it was read from, dropping the
 // padding. dst has length InSize.
-func (g *ConvGeom) FoldAdd(dst []float64, src []float64, ld int) {
+func (g *Geom) FoldAdd(dst []float64, src []float64, ld int) {
 	k := g.K()
 	dst = dst[:g.InSize()]
 	for p := 0; p < g.P(); p++ {
