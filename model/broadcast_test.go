@@ -179,11 +179,14 @@ func TestConstOp(t *testing.T) {
 	}
 }
 
-// TestBiasAdd checks the forward against a direct broadcast, the backward
-// (the identity) and the factor block against finite differences in the
-// parameter, for biases that broadcast in several ways.
-func TestBiasAdd(t *testing.T) {
-	rng := rand.New(rand.NewPCG(33, 33))
+// checkLearnedBroadcast checks a layer that combines the activation with
+// a learned tensor broadcast against it (BiasAdd, Scale): the forward
+// against a direct broadcast of combine, the backward (also in place) and
+// the factor block against finite differences, for parameters that
+// broadcast in several ways.
+func checkLearnedBroadcast(t *testing.T, seed uint64, build func(shape []int, p *Param) (ParamLayer, error), combine func(x, p float64) float64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed))
 	const n, cols = 3, 2
 	for _, tc := range []struct{ shape, pshape []int }{
 		{[]int{4, 3}, []int{3}},
@@ -194,8 +197,8 @@ func TestBiasAdd(t *testing.T) {
 		{[]int{5}, []int{1}},
 	} {
 		t.Run(fmt.Sprintf("%v/%v", tc.shape, tc.pshape), func(t *testing.T) {
-			p := &Param{Name: "b", Shape: tc.pshape, Data: randMat(rng, 1, Numel(tc.pshape)).RawRowView(0)}
-			l, err := NewBiasAdd(tc.shape, p)
+			p := &Param{Name: "p", Shape: tc.pshape, Data: randMat(rng, 1, Numel(tc.pshape)).RawRowView(0)}
+			l, err := build(tc.shape, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +211,7 @@ func TestBiasAdd(t *testing.T) {
 			y := forward(l, x)
 			for i := 0; i < n; i++ {
 				for k := 0; k < f; k++ {
-					if want := x.At(i, k) + p.Data[refIndex(ps, tc.shape, k)]; y.At(i, k) != want {
+					if want := combine(x.At(i, k), p.Data[refIndex(ps, tc.shape, k)]); y.At(i, k) != want {
 						t.Fatalf("output %d of sample %d = %v, want %v", k, i, y.At(i, k), want)
 					}
 				}
@@ -218,6 +221,13 @@ func TestBiasAdd(t *testing.T) {
 			checkFactorFD(t, l, x, s, cols)
 		})
 	}
+}
+
+// TestBiasAdd checks the learned bias (checkLearnedBroadcast) and its
+// refusals.
+func TestBiasAdd(t *testing.T) {
+	checkLearnedBroadcast(t, 33, func(shape []int, p *Param) (ParamLayer, error) { return NewBiasAdd(shape, p) },
+		func(x, b float64) float64 { return x + b })
 	for _, tc := range []struct {
 		shape, pshape []int
 		err           string
@@ -237,45 +247,12 @@ func TestBiasAdd(t *testing.T) {
 	}
 }
 
-// TestScale checks the learned elementwise scale like TestBiasAdd: the
-// forward against a direct broadcast, the backward (γ entrywise, also in
-// place) and the factor block (Σ s ⊙ x per entry of γ) against finite
-// differences.
+// TestScale checks the learned elementwise scale (checkLearnedBroadcast:
+// its backward is γ entrywise, its block Σ s ⊙ x per entry of γ) and a
+// refusal.
 func TestScale(t *testing.T) {
-	rng := rand.New(rand.NewPCG(34, 34))
-	const n, cols = 3, 2
-	for _, tc := range []struct{ shape, pshape []int }{
-		{[]int{4, 3}, []int{3}},
-		{[]int{4, 3}, []int{1, 4, 3}},
-		{[]int{4, 3}, []int{4, 3}},
-		{[]int{2, 3, 3}, []int{2, 1, 1}},
-		{[]int{5}, []int{1}},
-	} {
-		t.Run(fmt.Sprintf("%v/%v", tc.shape, tc.pshape), func(t *testing.T) {
-			p := &Param{Name: "g", Shape: tc.pshape, Data: randMat(rng, 1, Numel(tc.pshape)).RawRowView(0)}
-			l, err := NewScale(tc.shape, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f := Numel(tc.shape)
-			x := randMat(rng, n, f)
-			ps := tc.pshape
-			if len(ps) > len(tc.shape) {
-				ps = ps[1:]
-			}
-			y := forward(l, x)
-			for i := 0; i < n; i++ {
-				for k := 0; k < f; k++ {
-					if want := x.At(i, k) * p.Data[refIndex(ps, tc.shape, k)]; y.At(i, k) != want {
-						t.Fatalf("output %d of sample %d = %v, want %v", k, i, y.At(i, k), want)
-					}
-				}
-			}
-			s := randMat(rng, n*cols, f)
-			checkLayerFD(t, l, x, s, cols)
-			checkFactorFD(t, l, x, s, cols)
-		})
-	}
+	checkLearnedBroadcast(t, 34, func(shape []int, p *Param) (ParamLayer, error) { return NewScale(shape, p) },
+		func(x, g float64) float64 { return x * g })
 	if _, err := NewScale([]int{4, 3}, &Param{Name: "g", Shape: []int{4}, Data: make([]float64, 4)}); err == nil || !strings.Contains(err.Error(), `"g"`) {
 		t.Errorf("a scale that does not broadcast: err = %v", err)
 	}

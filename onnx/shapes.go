@@ -292,6 +292,19 @@ func plainShape(v value, verb string) ([]int, error) {
 	return nil, fmt.Errorf("%s a parameter", verb)
 }
 
+// reshaped returns v with the full shape out, its batch axis (for an
+// activation) at position batch: a folded constant, or the activation
+// reshaped per sample.
+func reshaped(c *converter, v value, out []int, batch int) ([]value, error) {
+	if v.kind == constant {
+		d := *v.c
+		d.shape = out
+		return folded(c, &d)
+	}
+	ps := slices.Delete(slices.Clone(out), batch, batch+1)
+	return one(c.reshapeTo(v, ps, batch))
+}
+
 // axesInput reads Squeeze's and Unsqueeze's axes: an input from opset 13.
 func axesInput(in []value) ([]int64, error) {
 	if len(in) < 2 || in[1].kind == invalid {
@@ -340,13 +353,7 @@ func opSqueeze(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		}
 		out = append(out, d)
 	}
-	if v.kind == constant {
-		d := *v.c
-		d.shape = out
-		return folded(c, &d)
-	}
-	ps := slices.Delete(slices.Clone(out), batch, batch+1)
-	return one(c.reshapeTo(v, ps, batch))
+	return reshaped(c, v, out, batch)
 }
 
 func opUnsqueeze(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
@@ -384,13 +391,7 @@ func opUnsqueeze(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		out = append(out, shape[j])
 		j++
 	}
-	if v.kind == constant {
-		d := *v.c
-		d.shape = out
-		return folded(c, &d)
-	}
-	ps := slices.Delete(slices.Clone(out), batch, batch+1)
-	return one(c.reshapeTo(v, ps, batch))
+	return reshaped(c, v, out, batch)
 }
 
 func opSplit(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
