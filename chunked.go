@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/directional"
 	"github.com/vivit-go/vivit/eigen"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
@@ -149,11 +151,7 @@ func (ck *chunker) releaseHeld() {
 
 // factorsOf restricts a chunk's layer factors to the block.
 func factorsOf(blk block, st *chunkState) []lowrank.Factor {
-	fs := make([]lowrank.Factor, len(blk.source))
-	for i, src := range blk.source {
-		fs[i] = st.factors[src].Select(blk.keep[i])
-	}
-	return fs
+	return blk.selectLike(st.factors)
 }
 
 // view returns rows [r0, r1) and columns [c0, c1) of g's storage.
@@ -246,9 +244,9 @@ func (ck *chunker) gram(blk block, side Side) (*mat.SymDense, error) {
 
 // mapBack returns the unit eigenvectors e_j = V ũ_j/√λ_j (rows) for the
 // Gram eigenvectors ũ_j (the columns of u), summing the chunks'
-// contributions, with the sign convention of mapBackNormalized (u's
-// columns flipped along).
-func (ck *chunker) mapBack(blk block, u *mat.Dense, vals []float64) (*mat.Dense, error) {
+// contributions. With sign set they take the sign convention of
+// mapBackNormalized (u's columns flipped along); without, they follow u's.
+func (ck *chunker) mapBack(blk block, u *mat.Dense, vals []float64, sign bool) (*mat.Dense, error) {
 	k := len(vals)
 	ut := mat.DenseCopyOf(u.T())
 	for j, l := range vals {
@@ -292,6 +290,9 @@ func (ck *chunker) mapBack(blk block, u *mat.Dense, vals []float64) (*mat.Dense,
 		add(ci, st)
 		ck.timing.MapBack += time.Since(t0)
 		st.release()
+	}
+	if !sign {
+		return out, nil
 	}
 	flipped := make([]bool, k)
 	par.For(k, runtime.GOMAXPROCS(0), func(_, j int) {
@@ -349,8 +350,143 @@ func (ck *chunker) blockTemplates() ([]block, error) {
 	return bs, nil
 }
 
-// runChunked is TopEigen on a chunked plan.
-func runChunked(m *Model, b *Batch, k int, o Options, pl *Plan, idx []int, cols int) (*Result, error) {
+// batchFactors runs the forward pass of the batch's samples [lo, hi) and
+// backpropagates their per-sample gradients (one column per sample) and,
+// with curvature set, their loss-Hessian factor scaled by the square root
+// of the batch's weight (the factor of the whole batch, for λ of samples
+// outside a curvature sub-batch). release hands the activations back;
+// the factors are dead after it.
+func (ck *chunker) batchFactors(lo, hi int, curvature bool) (grads, curv []jacobians.LayerFactor, release func(), err error) {
+	sub := SliceBatch(ck.batch, lo, hi)
+	acts, err := ck.net.ForwardContext(ck.opts.ctx(), sub.Inputs)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("vivit: run stopped: %w", err)
+	}
+	release = func() { model.ReleaseActivations(acts) }
+	z := acts[len(acts)-1]
+	c := ck.net.NumOutputs()
+	g := mat.NewDense(hi-lo, c, nil)
+	ck.net.Loss.GradTo(g, z, sub.Targets)
+	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, g, 1, nil)
+	if err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("vivit: run stopped: %w", err)
+	}
+	grads = configure(fs, ck.scratch, lowrank.Float64)
+	if !curvature {
+		return grads, nil, release, nil
+	}
+	sw := math.Sqrt(ck.net.Loss.Weight(ck.batch.Len()))
+	s := mat.NewDense((hi-lo)*ck.cols, c, nil)
+	if m := ck.opts.MCSamples; m > 0 {
+		ck.net.Loss.SampleSqrtHessianTo(s, z, m, ck.opts.Seed, allSamples(hi)[lo:], sw)
+	} else {
+		ck.net.Loss.ReducedSqrtHessianTo(s, z, sw)
+	}
+	if fs, err = jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, nil); err != nil {
+		release()
+		return nil, nil, nil, fmt.Errorf("vivit: run stopped: %w", err)
+	}
+	return grads, configure(fs, ck.scratch, lowrank.Float64), release, nil
+}
+
+// project returns the products Xᵀe_j of the factors fs (the block's, in
+// its layout) with the rows e_j of e, as a k × X.Cols() matrix.
+func project(fs []lowrank.Factor, e *mat.Dense) *mat.Dense {
+	k, _ := e.Dims()
+	out := mat.NewDense(k, fs[0].Cols(), nil)
+	tmp := mat.NewDense(k, fs[0].Cols(), nil)
+	off := 0
+	for _, f := range fs {
+		d := f.Dim()
+		f.TransMulTo(tmp, e.Slice(0, k, off, off+d).(*mat.Dense))
+		out.Add(out, tmp)
+		off += d
+	}
+	return out
+}
+
+// directional returns the block's directional derivatives γ and λ (N×k)
+// along its unit eigenvectors e (rows, in the block's layout) with the
+// values vals: γ_nk = ∇ℓ_nᵀe_k over chunks of the batch; λ_nk from the
+// Gram eigenvectors gu (directional.LambdaOwn) when the curvature samples
+// are the whole batch, else ‖X_nᵀe_k‖²/w from the whole batch's factor
+// X, also over chunks. On the parameter side (gu nil) the Gram
+// eigenvectors are formed as Vᵀe_k/√λ_k over the curvature chunks, and
+// with SkipVectors they take the Gram side's sign convention, e's rows
+// flipped along, as the unchunked run does.
+func (ck *chunker) directional(blk block, e, gu *mat.Dense, vals []float64) (gamma, lambda *mat.Dense, err error) {
+	ck.releaseHeld()
+	k := len(vals)
+	n := ck.batch.Len()
+	sub := len(ck.idx) != n
+	if gu == nil && (!sub || ck.opts.SkipVectors) {
+		gu = mat.NewDense(len(ck.idx)*ck.cols, k, nil)
+		for ci := 0; ci < ck.chunks; ci++ {
+			st, err := ck.state(ci)
+			if err != nil {
+				return nil, nil, err
+			}
+			lo, _ := ck.span(ci)
+			x := project(factorsOf(blk, st), e)
+			st.release()
+			for j, l := range vals {
+				s := 1 / math.Sqrt(l)
+				for i, v := range x.RawRowView(j) {
+					gu.Set(lo+i, j, s*v)
+				}
+			}
+		}
+		if ck.opts.SkipVectors {
+			col := make([]float64, len(ck.idx)*ck.cols)
+			for j := 0; j < k; j++ {
+				mat.Col(col, j, gu)
+				if normalizeSign(col) {
+					gu.SetCol(j, col)
+					floats.Scale(-1, e.RawRowView(j))
+				}
+			}
+		}
+	}
+	gamma = mat.NewDense(n, k, nil)
+	if !sub {
+		lambda = directional.LambdaOwn(gu, vals, ck.cols, ck.w)
+	} else {
+		lambda = mat.NewDense(n, k, nil)
+	}
+	w := ck.net.Loss.Weight(n)
+	for lo := 0; lo < n; lo += ck.plan.Chunk {
+		if err := ck.opts.stopped(); err != nil {
+			return nil, nil, err
+		}
+		hi := min(lo+ck.plan.Chunk, n)
+		grads, curv, release, err := ck.batchFactors(lo, hi, sub)
+		if err != nil {
+			return nil, nil, err
+		}
+		x := project(blk.selectLike(grads), e)
+		for j := 0; j < k; j++ {
+			for i, v := range x.RawRowView(j) {
+				gamma.Set(lo+i, j, v)
+			}
+		}
+		if sub {
+			x = project(blk.selectLike(curv), e)
+			for j := 0; j < k; j++ {
+				for i, v := range x.RawRowView(j) {
+					r := lambda.RawRowView(lo + i/ck.cols)
+					r[j] += v * v / w
+				}
+			}
+		}
+		release()
+	}
+	return gamma, lambda, nil
+}
+
+// runChunked is TopEigen (Directional with withDirectional) on a chunked
+// plan.
+func runChunked(m *Model, b *Batch, k int, o Options, pl *Plan, idx []int, cols int, withDirectional bool) (*Result, error) {
 	ck := newChunker(m, b, o, pl, idx, cols)
 	defer ck.releaseHeld()
 	o.report("forward", 0, 1)
@@ -383,16 +519,37 @@ func runChunked(m *Model, b *Batch, k int, o Options, pl *Plan, idx []int, cols 
 		}
 		out.Rank, out.Values = rank, vals
 		if len(vals) > 0 {
+			// e: the unit eigenvectors (rows), formed for the directional
+			// derivatives even with SkipVectors; gu: the Gram eigenvectors
+			// they go with, nil on the parameter side.
+			var e, gu *mat.Dense
 			switch {
 			case side == SideParameters:
-				out.Vectors, _ = parameterSideVectors(blk, u, vals, o.SkipVectors, false)
-			case o.SkipVectors:
+				e, _ = parameterSideVectors(blk, u, vals, false, false)
+			case o.SkipVectors && !withDirectional:
 				normalizeColumnSigns(u)
 			default:
+				if o.SkipVectors {
+					normalizeColumnSigns(u)
+				}
 				o.report("map-back", bi, len(blocks))
-				if out.Vectors, err = ck.mapBack(blk, u, vals); err != nil {
+				t0 := time.Now()
+				if e, err = ck.mapBack(blk, u, vals, !o.SkipVectors); err != nil {
 					return nil, err
 				}
+				ck.timing.MapBack += time.Since(t0)
+				gu = u
+			}
+			if withDirectional {
+				o.report("directional", bi, len(blocks))
+				t0 := time.Now()
+				if out.Gamma, out.Lambda, err = ck.directional(blk, e, gu, vals); err != nil {
+					return nil, err
+				}
+				ck.timing.Directional += time.Since(t0)
+			}
+			if e != nil && !o.SkipVectors {
+				out.Vectors = e
 			}
 		}
 		ck.releaseHeld()

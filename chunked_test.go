@@ -3,9 +3,12 @@ package vivit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"runtime/debug"
 	"testing"
+
+	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit"
 	"github.com/vivit-go/vivit/bench"
@@ -58,6 +61,12 @@ func compareResults(t *testing.T, got, ref *vivit.Result, tol float64) {
 			if !(math.Abs(gv[j]-rv[j]) <= tol*rv[0]) {
 				t.Errorf("block %d: λ_%d = %.17g, want %.17g", bi, j, gv[j], rv[j])
 			}
+			if r, _ := ref.Blocks[bi].Vectors.Dims(); r == 0 {
+				if g, _ := got.Blocks[bi].Vectors.Dims(); g != 0 {
+					t.Errorf("block %d: %d eigenvectors, want none", bi, g)
+				}
+				continue
+			}
 			a, c := got.Blocks[bi].Vector(j), ref.Blocks[bi].Vector(j)
 			worst := 0.0
 			for i := range c {
@@ -95,9 +104,15 @@ func TestPlanRefuses(t *testing.T) {
 // chunks held at once, and returns the plan.
 func chunkingBudget(t *testing.T, m *vivit.Model, b *vivit.Batch, k int, o *vivit.Options, held int) *vivit.Plan {
 	t.Helper()
+	return chunkingBudgetOf(t, vivit.PlanTopEigen, m, b, k, o, held)
+}
+
+// chunkingBudgetOf is chunkingBudget for the entry point planned by plan.
+func chunkingBudgetOf(t *testing.T, plan func(*vivit.Model, *vivit.Batch, int, *vivit.Options) (*vivit.Plan, error), m *vivit.Model, b *vivit.Batch, k int, o *vivit.Options, held int) *vivit.Plan {
+	t.Helper()
 	for mib := int64(512); mib > 0; mib-- {
 		o.MemoryBudget = mib << 20
-		pl, err := vivit.PlanTopEigen(m, b, k, o)
+		pl, err := plan(m, b, k, o)
 		if err != nil {
 			break
 		}
@@ -206,5 +221,104 @@ func TestChunkedCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("spectrum %v: got %v, want context.Canceled", spectrum, err)
 		}
+	}
+}
+
+// TestChunkedDirectional checks Directional on a chunked plan against an
+// unbudgeted run: eigenpairs, γ and λ, exact and Monte-Carlo, with a
+// curvature sub-batch (λ from the whole batch's factors), without
+// eigenvectors (γ's sign from the Gram eigenvectors) and with a
+// parameter-side block (whose Gram eigenvectors the chunked run forms from
+// the chunks).
+func TestChunkedDirectional(t *testing.T) {
+	n := 10
+	if testing.Short() {
+		n = 7
+	}
+	m, b, err := bench.ThreeC3D(n, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The output layer's bias (10 parameters) alone is a parameter-side
+	// block; the rest of the network is a Gram-side one.
+	var rest []string
+	ps := m.Params()
+	for _, p := range ps[:len(ps)-1] {
+		rest = append(rest, p.Name)
+	}
+	groups := []vivit.Group{{Name: "bias", Params: []string{ps[len(ps)-1].Name}}, {Name: "rest", Params: rest}}
+	for _, tc := range []struct {
+		name string
+		o    vivit.Options
+	}{
+		{"exact", vivit.Options{}},
+		{"mc=1 sub-batch", vivit.Options{MCSamples: 1, Seed: 3, SubBatch: []int{1, 2, 4, 5, 6}}},
+		{"exact sub-batch skip-vectors", vivit.Options{SubBatch: []int{0, 3, 5, 6}, SkipVectors: true}},
+		{"mc=2 groups", vivit.Options{MCSamples: 2, Seed: 1, Groups: groups}},
+		{"exact groups sub-batch skip-vectors", vivit.Options{Groups: groups, SubBatch: []int{0, 1, 2, 3, 4, 5}, SkipVectors: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref, err := vivit.Directional(m, b, 3, &tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref.Plan.Chunked() {
+				t.Fatalf("unbudgeted run planned %v", ref.Plan)
+			}
+			o := tc.o
+			pl := chunkingBudgetOf(t, vivit.PlanDirectional, m, b, 3, &o, 1)
+			t.Log(pl)
+			got, err := vivit.Directional(m, b, 3, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Plan.Chunked() {
+				t.Fatalf("budget %d did not chunk: %v", o.MemoryBudget, got.Plan)
+			}
+			compareResults(t, got, ref, 1e-9)
+			sides := map[string]bool{}
+			for bi, rb := range ref.Blocks {
+				gb := got.Blocks[bi]
+				sides[rb.Side] = true
+				if gb.Side != rb.Side {
+					t.Errorf("block %d: side %s, want %s", bi, gb.Side, rb.Side)
+				}
+				if len(rb.Values) == 0 {
+					continue
+				}
+				compareDense(t, fmt.Sprintf("block %d: γ", bi), gb.Gamma, rb.Gamma, 1e-9)
+				compareDense(t, fmt.Sprintf("block %d: λ", bi), gb.Lambda, rb.Lambda, 1e-9)
+			}
+			if tc.o.Groups != nil && !(sides["gram"] && sides["parameters"]) {
+				t.Errorf("sides %v: want both", sides)
+			}
+		})
+	}
+}
+
+// compareDense checks got against want entrywise to tol times want's
+// largest magnitude.
+func compareDense(t *testing.T, what string, got, want *mat.Dense, tol float64) {
+	t.Helper()
+	if got == nil || want == nil {
+		t.Fatalf("%s: got %v, want %v", what, got, want)
+	}
+	r, c := want.Dims()
+	if gr, gc := got.Dims(); gr != r || gc != c {
+		t.Fatalf("%s: %d×%d, want %d×%d", what, gr, gc, r, c)
+	}
+	scale := mat.Norm(want, math.Inf(1))
+	worst := 0.0
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			d := math.Abs(got.At(i, j) - want.At(i, j))
+			if math.IsNaN(d) {
+				d = math.Inf(1)
+			}
+			worst = math.Max(worst, d)
+		}
+	}
+	if !(scale > 0 && worst <= tol*scale) {
+		t.Errorf("%s differs by %g (scale %g)", what, worst, scale)
 	}
 }

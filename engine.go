@@ -304,7 +304,7 @@ func releaseGram(g *mat.SymDense) {
 // selectLike restricts other layer factors (same layers as the pass's
 // curvature factors) to the block's tensors.
 func (b *block) selectLike(other []jacobians.LayerFactor) []lowrank.Factor {
-	fs := make([]lowrank.Factor, len(b.factors))
+	fs := make([]lowrank.Factor, len(b.source))
 	for i, src := range b.source {
 		fs[i] = other[src].Select(b.keep[i])
 	}

@@ -206,16 +206,15 @@ func (s netSizes) keptVBytes(rows int64, scratch int64) int64 {
 
 // planInput is what the planner needs to know of a run.
 type planInput struct {
-	what       string // entry point, for the error
-	samples    int    // curvature samples
-	batch      int    // all samples (gradients, directional)
-	cols       int    // factor columns per sample
-	k          int    // eigenpairs; 0 for the whole spectrum
-	vectors    bool   // eigenvectors in parameter space are formed
-	blockDims  []int  // D of each block
-	sides      []Side // side of each block
-	chunkable  bool   // the entry point can run chunked
-	directionl bool   // gradient factors and cross matrices too
+	what        string // entry point, for the error
+	samples     int    // curvature samples
+	batch       int    // all samples (gradients, directional)
+	cols        int    // factor columns per sample
+	k           int    // eigenpairs; 0 for the whole spectrum
+	vectors     bool   // eigenvectors in parameter space are formed
+	blockDims   []int  // D of each block
+	sides       []Side // side of each block
+	directional bool   // gradient factors and cross matrices too
 }
 
 // eigenBytes estimates the eigensolver's memory for an n×n matrix.
@@ -261,14 +260,15 @@ func plan(net *model.Network, in planInput, budget, scratch int64) (*Plan, error
 		mapBack = 8 * int64(in.k) * s.maxDim
 	}
 	fixed := matrix + outs + mapBack + scratch
-	if in.directionl {
+	b := int64(in.batch)
+	dirWhole := int64(0)
+	if in.directional {
 		// The cross Gram matrix of the gradients (N × n·c) and the
 		// gradient factors (one column per sample); with a sub-batch the
 		// whole batch's curvature factors and their cross matrix too.
-		b := int64(in.batch)
-		fixed += 8*b*r + b*s.factors
+		dirWhole = 8*b*r + b*s.factors
 		if in.samples != in.batch {
-			fixed += 8*b*c*r + b*c*s.factors + b*s.acts
+			dirWhole += 8*b*c*r + b*c*s.factors + b*s.acts
 		}
 	}
 	stage := func(name string, b int64) PlanStage { return PlanStage{name, b} }
@@ -276,18 +276,34 @@ func plan(net *model.Network, in planInput, budget, scratch int64) (*Plan, error
 		return b*(s.acts+c*s.factors+c*s.maxT) + s.keptVBytes(b*c, scratch)
 	}
 	p := &Plan{Budget: budget, Samples: in.samples, Columns: in.cols, Chunk: in.samples, Held: 1, Backprops: 1}
-	p.Bytes = fixed + whole(n)
+	p.Bytes = fixed + dirWhole + whole(n)
 	p.Stages = []PlanStage{stage("matrix and eigensolve", matrix), stage("outputs and map-back", outs+mapBack), stage("factor scratch", scratch), stage("activations and factors", whole(n))}
-	if p.Bytes <= budget || !in.chunkable {
-		if p.Bytes > budget {
-			return nil, &MemoryError{Budget: budget, Needed: p.Bytes, What: in.what}
-		}
+	if in.directional {
+		p.Stages = append(p.Stages, stage("gradient factors and cross matrices", dirWhole))
+	}
+	if p.Bytes <= budget {
 		return p, nil
 	}
 	// Chunked: H held chunks of ch samples (kept activations and factors)
 	// plus one active chunk (all activations, factors and transients).
 	held := func(ch int64) int64 { return ch*(s.keptActs+c*s.factors) + s.keptVBytes(ch*c, scratch) }
 	active := whole
+	// The chunked directional derivatives go over chunks of the batch
+	// with nothing held: one chunk's activations, gradient factors and
+	// (with a sub-batch) curvature factors, and the eigenvectors even
+	// when they are not returned, plus the outputs γ and λ.
+	dirActive := func(int64) int64 { return 0 }
+	if in.directional {
+		var dims int64
+		for _, d := range in.blockDims {
+			dims += int64(d)
+		}
+		if !in.vectors {
+			fixed += 8*int64(in.k)*dims + 8*int64(in.k)*s.maxDim
+		}
+		fixed += 2 * 8 * b * int64(in.k) * int64(len(in.blockDims))
+		dirActive = func(ch int64) int64 { return whole(ch) + ch*(s.factors+s.maxT) }
+	}
 	best := (*Plan)(nil)
 	bestCost := 0.0
 	least := int64(-1)
@@ -297,9 +313,12 @@ func plan(net *model.Network, in planInput, budget, scratch int64) (*Plan, error
 			continue // the same chunk size as a smaller count
 		}
 		chunks := (in.samples + ch - 1) / ch
-		need1 := fixed + held(int64(ch)) + active(int64(ch))
+		need1 := fixed + max(held(int64(ch))+active(int64(ch)), dirActive(int64(ch)))
 		if least < 0 || need1 < least {
 			least = need1
+		}
+		if need1 > budget {
+			continue
 		}
 		room := budget - fixed - active(int64(ch))
 		h := int(room / max(held(int64(ch)), 1))
@@ -308,13 +327,19 @@ func plan(net *model.Network, in planInput, budget, scratch int64) (*Plan, error
 		}
 		h = min(h, chunks)
 		bp := chunkBackprops(chunks, h)
+		if in.directional {
+			bp += (in.batch + ch - 1) / ch
+		}
 		if c := chunkCost(chunks, ch, bp); best == nil || c < bestCost {
 			bestCost = c
 			best = &Plan{Budget: budget, Samples: in.samples, Columns: in.cols, Chunk: ch, Held: h, Backprops: bp,
-				Bytes: fixed + int64(h)*held(int64(ch)) + active(int64(ch))}
+				Bytes: fixed + max(int64(h)*held(int64(ch))+active(int64(ch)), dirActive(int64(ch)))}
 			best.Stages = []PlanStage{p.Stages[0], p.Stages[1], p.Stages[2],
 				stage(fmt.Sprintf("%d held chunks of %d samples", h, ch), int64(h)*held(int64(ch))),
 				stage("one chunk's backprop", active(int64(ch)))}
+			if in.directional {
+				best.Stages = append(best.Stages, stage("one chunk's directional derivatives", dirActive(int64(ch))))
+			}
 		}
 		if ch == 1 {
 			break
@@ -394,7 +419,7 @@ func planRun(what string, m *Model, b *Batch, k int, o *Options, directional boo
 	}
 	in := planInput{what: what, samples: len(idx), batch: b.Len(), cols: cols, k: k,
 		vectors: k > 0 && !o.SkipVectors, blockDims: o.blockDims(m),
-		chunkable: !directional, directionl: directional}
+		directional: directional}
 	for _, d := range in.blockDims {
 		in.sides = append(in.sides, o.chooseSide(d, cols*len(idx)))
 	}
@@ -418,5 +443,16 @@ func PlanTopEigen(m *Model, b *Batch, k int, opts *Options) (*Plan, error) {
 		return nil, fmt.Errorf("vivit: k must be at least 1, got %d", k)
 	}
 	pl, _, _, err := planRun("TopEigen", m, b, k, opts, false)
+	return pl, err
+}
+
+// PlanDirectional returns the memory plan of Directional(m, b, k, opts)
+// (and of Newton) without running it, or the *MemoryError Directional
+// would return.
+func PlanDirectional(m *Model, b *Batch, k int, opts *Options) (*Plan, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("vivit: k must be at least 1, got %d", k)
+	}
+	pl, _, _, err := planRun("Directional", m, b, k, opts, true)
 	return pl, err
 }

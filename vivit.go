@@ -108,7 +108,7 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		return nil, err
 	}
 	if pl.Chunked() {
-		return runChunked(m, b, k, *opts, pl, idx, cols)
+		return runChunked(m, b, k, *opts, pl, idx, cols, withDirectional)
 	}
 	// Without directional derivatives nothing reads the activations but
 	// the factor blocks once the factors are formed.
