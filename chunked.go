@@ -350,31 +350,44 @@ func (ck *chunker) blockTemplates() ([]block, error) {
 	return bs, nil
 }
 
+// batchChunk is one chunk of the batch (not of the curvature samples):
+// its activations, per-sample losses, per-sample gradients and, when
+// asked for, its loss-Hessian factor.
+type batchChunk struct {
+	acts   []*mat.Dense
+	losses []float64
+	grads  []jacobians.LayerFactor
+	curv   []jacobians.LayerFactor
+}
+
+// release hands the chunk's activations back; its factors are dead after.
+func (bc *batchChunk) release() { model.ReleaseActivations(bc.acts) }
+
 // batchFactors runs the forward pass of the batch's samples [lo, hi) and
 // backpropagates their per-sample gradients (one column per sample) and,
 // with curvature set, their loss-Hessian factor scaled by the square root
 // of the batch's weight (the factor of the whole batch, for λ of samples
-// outside a curvature sub-batch). release hands the activations back;
-// the factors are dead after it.
-func (ck *chunker) batchFactors(lo, hi int, curvature bool) (grads, curv []jacobians.LayerFactor, release func(), err error) {
+// outside a curvature sub-batch).
+func (ck *chunker) batchFactors(lo, hi int, curvature bool) (*batchChunk, error) {
 	sub := SliceBatch(ck.batch, lo, hi)
 	acts, err := ck.net.ForwardContext(ck.opts.ctx(), sub.Inputs)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("vivit: run stopped: %w", err)
+		return nil, fmt.Errorf("vivit: run stopped: %w", err)
 	}
-	release = func() { model.ReleaseActivations(acts) }
+	bc := &batchChunk{acts: acts}
 	z := acts[len(acts)-1]
+	bc.losses = ck.net.Loss.PerSample(z, sub.Targets)
 	c := ck.net.NumOutputs()
 	g := mat.NewDense(hi-lo, c, nil)
 	ck.net.Loss.GradTo(g, z, sub.Targets)
 	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, g, 1, nil)
 	if err != nil {
-		release()
-		return nil, nil, nil, fmt.Errorf("vivit: run stopped: %w", err)
+		bc.release()
+		return nil, fmt.Errorf("vivit: run stopped: %w", err)
 	}
-	grads = configure(fs, ck.scratch, lowrank.Float64)
+	bc.grads = configure(fs, ck.scratch, lowrank.Float64)
 	if !curvature {
-		return grads, nil, release, nil
+		return bc, nil
 	}
 	sw := math.Sqrt(ck.net.Loss.Weight(ck.batch.Len()))
 	s := mat.NewDense((hi-lo)*ck.cols, c, nil)
@@ -384,10 +397,11 @@ func (ck *chunker) batchFactors(lo, hi int, curvature bool) (grads, curv []jacob
 		ck.net.Loss.ReducedSqrtHessianTo(s, z, sw)
 	}
 	if fs, err = jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, nil); err != nil {
-		release()
-		return nil, nil, nil, fmt.Errorf("vivit: run stopped: %w", err)
+		bc.release()
+		return nil, fmt.Errorf("vivit: run stopped: %w", err)
 	}
-	return grads, configure(fs, ck.scratch, lowrank.Float64), release, nil
+	bc.curv = configure(fs, ck.scratch, lowrank.Float64)
+	return bc, nil
 }
 
 // project returns the products Xᵀe_j of the factors fs (the block's, in
@@ -460,18 +474,18 @@ func (ck *chunker) directional(blk block, e, gu *mat.Dense, vals []float64) (gam
 			return nil, nil, err
 		}
 		hi := min(lo+ck.plan.Chunk, n)
-		grads, curv, release, err := ck.batchFactors(lo, hi, sub)
+		bc, err := ck.batchFactors(lo, hi, sub)
 		if err != nil {
 			return nil, nil, err
 		}
-		x := project(blk.selectLike(grads), e)
+		x := project(blk.selectLike(bc.grads), e)
 		for j := 0; j < k; j++ {
 			for i, v := range x.RawRowView(j) {
 				gamma.Set(lo+i, j, v)
 			}
 		}
 		if sub {
-			x = project(blk.selectLike(curv), e)
+			x = project(blk.selectLike(bc.curv), e)
 			for j := 0; j < k; j++ {
 				for i, v := range x.RawRowView(j) {
 					r := lambda.RawRowView(lo + i/ck.cols)
@@ -479,7 +493,7 @@ func (ck *chunker) directional(blk block, e, gu *mat.Dense, vals []float64) (gam
 				}
 			}
 		}
-		release()
+		bc.release()
 	}
 	return gamma, lambda, nil
 }

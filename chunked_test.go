@@ -322,3 +322,82 @@ func compareDense(t *testing.T, what string, got, want *mat.Dense, tol float64) 
 		t.Errorf("%s differs by %g (scale %g)", what, worst, scale)
 	}
 }
+
+// TestChunkedStats checks ComputeStats on a chunked plan against an
+// unbudgeted run: every statistic to 1e-9 relative (the variance from
+// chunks combined pairwise, the diagonal GGN summed over chunks), exact
+// and Monte-Carlo with a curvature sub-batch.
+func TestChunkedStats(t *testing.T) {
+	n := 8
+	m, b, err := bench.ThreeC3D(n, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		o    vivit.Options
+	}{
+		{"exact", vivit.Options{}},
+		{"mc=1 sub-batch", vivit.Options{MCSamples: 1, Seed: 2, SubBatch: []int{0, 2, 3, 5}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref, err := vivit.ComputeStats(m, b, &tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref.Plan == nil || ref.Plan.Chunked() {
+				t.Fatalf("unbudgeted run planned %v", ref.Plan)
+			}
+			o := tc.o
+			var pl *vivit.Plan
+			for mib := int64(256); mib > 0 && pl == nil; mib-- {
+				o.MemoryBudget = mib << 20
+				p, err := vivit.PlanStats(m, b, &o)
+				if err != nil {
+					break
+				}
+				if p.Chunk <= n/2 {
+					pl = p
+				}
+			}
+			if pl == nil {
+				t.Fatalf("no budget chunks the batch in chunks of %d", n/2)
+			}
+			t.Log(pl)
+			got, err := vivit.ComputeStats(m, b, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Plan.Chunked() {
+				t.Fatalf("not chunked: %v", got.Plan)
+			}
+			scalar := func(what string, g, r float64) {
+				if !(math.Abs(g-r) <= 1e-9*math.Abs(r)) {
+					t.Errorf("%s = %.17g, want %.17g", what, g, r)
+				}
+			}
+			vector := func(what string, g, r []float64) {
+				t.Helper()
+				compareDense(t, what, mat.NewDense(1, len(g), g), mat.NewDense(1, len(r), r), 1e-9)
+			}
+			scalar("loss", got.Loss, ref.Loss)
+			scalar("gradient norm", got.GradNorm, ref.GradNorm)
+			scalar("GGN trace", got.GGNTrace, ref.GGNTrace)
+			scalar("gradient SNR", got.GradSNR, ref.GradSNR)
+			vector("per-sample losses", got.PerSampleLoss, ref.PerSampleLoss)
+			vector("gradient", got.Grad, ref.Grad)
+			vector("per-sample gradient norms", got.PerSampleGradNorms, ref.PerSampleGradNorms)
+			vector("gradient variance", got.GradVariance, ref.GradVariance)
+			vector("diagonal GGN", got.DiagGGN, ref.DiagGGN)
+			if len(got.Layers) != len(ref.Layers) {
+				t.Fatalf("%d layers, want %d", len(got.Layers), len(ref.Layers))
+			}
+			for i, rl := range ref.Layers {
+				gl := got.Layers[i]
+				scalar(rl.Layer+" gradient norm", gl.GradNorm, rl.GradNorm)
+				scalar(rl.Layer+" GGN trace", gl.GGNTrace, rl.GGNTrace)
+				scalar(rl.Layer+" SNR", gl.SNR, rl.SNR)
+			}
+		})
+	}
+}

@@ -108,7 +108,7 @@ func FormatBytes(b int64) string {
 // the batch and the Go runtime's own overhead.
 type Plan struct {
 	Budget  int64 // the budget planned for, bytes
-	Samples int   // curvature samples
+	Samples int   // curvature samples (ComputeStats: the batch's)
 	Columns int   // factor columns per sample
 	// Chunk is the number of samples whose factors are backpropagated
 	// together; Samples when the run is not chunked.
@@ -454,5 +454,89 @@ func PlanDirectional(m *Model, b *Batch, k int, opts *Options) (*Plan, error) {
 		return nil, fmt.Errorf("vivit: k must be at least 1, got %d", k)
 	}
 	pl, _, _, err := planRun("Directional", m, b, k, opts, true)
+	return pl, err
+}
+
+// planStats validates the inputs of ComputeStats and plans it: the whole
+// batch at once (its activations, per-sample gradients, curvature
+// factors, the N×N Gram matrix of the gradients whose diagonal gives
+// their norms, the P-vectors of the results) or, when that does not fit,
+// the largest chunks of samples that do: the gradients over chunks of the
+// batch, the curvature factors over chunks of the curvature samples, one
+// chunk alive at a time. It returns the plan, the curvature samples and
+// the factor columns per sample.
+func planStats(m *Model, b *Batch, o *Options) (*Plan, []int, int, error) {
+	if m == nil {
+		return nil, nil, 0, errNilModel
+	}
+	if o == nil {
+		o = &Options{}
+	}
+	if err := b.Check(m); err != nil {
+		return nil, nil, 0, err
+	}
+	if err := o.check(m, b.Len()); err != nil {
+		return nil, nil, 0, err
+	}
+	idx := o.curvatureSamples(b.Len())
+	cols := m.Loss.ReducedCols(m.NumOutputs())
+	if o.MCSamples > 0 {
+		cols = o.MCSamples
+	}
+	budget := budgetOrDefault(o.MemoryBudget)
+	avail := budget - budget/headroom
+	s := sizesOf(m)
+	scratch := o.scratch()
+	n, nc, c := int64(b.Len()), int64(len(idx)), int64(cols)
+	d := int64(m.NumParams())
+	stage := func(name string, b int64) PlanStage { return PlanStage{name, b} }
+	grads := func(ch int64) int64 { return ch*(s.acts+s.factors+s.maxT) + s.keptVBytes(ch, scratch) }
+	curv := func(ch int64) int64 { return ch*(s.acts+c*s.factors+c*s.maxT) + s.keptVBytes(ch*c, scratch) }
+	// The whole batch: its activations stay for both backward passes; a
+	// curvature sub-batch copies its samples' activations.
+	whole := grads(n) + curv(nc) - nc*s.acts + 8*n*n
+	if nc != n {
+		whole += nc * s.acts
+	}
+	fixed := 3*8*d + scratch
+	pl := &Plan{Budget: budget, Samples: b.Len(), Columns: cols, Chunk: b.Len(), Held: 1, Backprops: 2,
+		Bytes: fixed + whole,
+		Stages: []PlanStage{stage("results", 3*8*d), stage("factor scratch", scratch), stage("activations, gradients and factors", whole)}}
+	if pl.Bytes <= avail {
+		pl.Budget = budget
+		return pl, idx, cols, nil
+	}
+	// Chunked: a running mean and the chunk's sum of the gradients for the
+	// variance, the per-sample norms and losses.
+	fixed += 2*8*d + 16*n
+	chunk := func(ch int64) int64 { return max(grads(ch)+8*ch*ch+8*d, curv(ch)) }
+	if fixed+chunk(1) > avail {
+		need := fixed + chunk(1)
+		need += need / (headroom - 1)
+		return nil, nil, 0, &MemoryError{Budget: budget, Needed: need, What: "ComputeStats (chunked)"}
+	}
+	lo, hi := int64(1), max(n, nc)
+	for lo < hi { // the largest chunk that fits
+		mid := (lo + hi + 1) / 2
+		if fixed+chunk(mid) <= avail {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	ch := int(lo)
+	pl.Chunk = ch
+	pl.Backprops = (b.Len()+ch-1)/ch + (len(idx)+ch-1)/ch
+	pl.Bytes = fixed + chunk(lo)
+	pl.Stages = []PlanStage{stage("results and running sums", fixed-scratch), stage("factor scratch", scratch),
+		stage(fmt.Sprintf("one chunk of %d samples", ch), chunk(lo))}
+	pl.Budget = budget
+	return pl, idx, cols, nil
+}
+
+// PlanStats returns the memory plan of ComputeStats(m, b, opts) without
+// running it, or the *MemoryError ComputeStats would return.
+func PlanStats(m *Model, b *Batch, opts *Options) (*Plan, error) {
+	pl, _, _, err := planStats(m, b, opts)
 	return pl, err
 }

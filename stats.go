@@ -1,6 +1,7 @@
 package vivit
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/jacobians"
+	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
 )
 
@@ -37,6 +39,10 @@ type Stats struct {
 	GradSNR float64
 	Layers  []LayerStats
 	Timing  Timing
+	// Plan is how the run fitted its memory budget
+	// (Options.MemoryBudget): the whole batch at once, or chunks of
+	// samples.
+	Plan *Plan
 }
 
 // LayerStats are the statistics restricted to one layer: a module of the
@@ -55,7 +61,18 @@ type LayerStats struct {
 
 // ComputeStats returns the loss, gradient, gradient noise and diagonal GGN
 // of the batch. Options.Groups is ignored: statistics are per layer.
+//
+// The run is planned within Options.MemoryBudget: when the whole batch
+// does not fit, the gradients and the curvature factors are
+// backpropagated over chunks of samples (same results up to rounding).
 func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
+	pl, idx, cols, err := planStats(m, b, opts)
+	if err != nil {
+		return nil, err
+	}
+	if pl.Chunked() {
+		return statsChunked(m, b, *opts, pl, idx, cols)
+	}
 	p, err := newPass(m, b, opts)
 	if err != nil {
 		return nil, err
@@ -98,11 +115,21 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	if st.GradVariance, err = gradVariance(grads, n, d, &p.opts); err != nil {
 		return nil, err
 	}
+	st.finish(m, n, p.w)
+	p.timing.Directional = time.Since(t0)
+	st.Timing = p.timing
+	st.Plan = pl
+	return st, nil
+}
+
+// finish sets the totals of st from its per-parameter vectors: the GGN
+// trace, the per-layer statistics and the gradient SNR.
+func (st *Stats) finish(m *Model, n int, w float64) {
 	st.GGNTrace = floats.Sum(st.DiagGGN)
-	st.Layers = layerStats(m, st, n, p.w)
+	st.Layers = layerStats(m, st, n, w)
 	var mean2, variance float64
 	for j, v := range st.Grad {
-		mu := v / (float64(n) * p.w)
+		mu := v / (float64(n) * w)
 		mean2 += mu * mu
 		variance += st.GradVariance[j]
 	}
@@ -110,8 +137,104 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	if variance > 0 {
 		st.GradSNR = mean2 / variance
 	}
-	p.timing.Directional = time.Since(t0)
-	st.Timing = p.timing
+}
+
+// statsChunked is ComputeStats on a chunked plan. The gradients go over
+// chunks of the batch: their sum, the per-sample norms (the diagonal of
+// the chunk's Gram matrix) and the chunk's centred sums of squares, which
+// are combined with the running ones by the pairwise update of Chan,
+// Golub and LeVeque (M₂ = M₂ᵃ + M₂ᵇ + δ²·nₐn_b/(nₐ+n_b), δ the
+// difference of the means), as stable as the two-pass form of the
+// unchunked run. The diagonal GGN goes over chunks of the curvature
+// samples.
+func statsChunked(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols int) (*Stats, error) {
+	ck := newChunker(m, b, o, pl, idx, cols)
+	n := b.Len()
+	w := m.Loss.Weight(n)
+	layout := m.Layout()
+	d := layout.Size()
+	st := &Stats{Layout: layout, Plan: pl, PerSampleLoss: make([]float64, 0, n),
+		Grad: make([]float64, d), DiagGGN: make([]float64, d), GradVariance: make([]float64, d),
+		PerSampleGradNorms: make([]float64, n)}
+	mean := make([]float64, d) // running mean of the per-sample gradients
+	csum := make([]float64, d) // the chunk's sum
+	o.report("forward", 0, 1)
+	for lo := 0; lo < n; lo += pl.Chunk {
+		if err := o.stopped(); err != nil {
+			return nil, err
+		}
+		hi := min(lo+pl.Chunk, n)
+		nb := hi - lo
+		t0 := time.Now()
+		bc, err := ck.batchFactors(lo, hi, false)
+		if err != nil {
+			return nil, err
+		}
+		st.PerSampleLoss = append(st.PerSampleLoss, bc.losses...)
+		ones := mat.NewDense(1, nb, nil)
+		for i := range ones.RawRowView(0) {
+			ones.RawRowView(0)[i] = 1
+		}
+		norms := mat.NewSymDense(nb, nil)
+		m2 := make([]float64, d)
+		off := 0
+		for _, gf := range bc.grads {
+			f := gf.Factor
+			dim := f.Dim()
+			f.MulTo(mat.NewDense(1, dim, csum[off:off+dim]), ones)
+			f.AddGramTo(norms)
+			if nb > 1 {
+				if c, ok := f.(lowrank.CentredDiager); ok {
+					c.AddCentredDiagTo(m2[off : off+dim])
+				} else {
+					centredByColumns(m2[off:off+dim], f, nb)
+				}
+			}
+			off += dim
+		}
+		bc.release()
+		for i := 0; i < nb; i++ {
+			st.PerSampleGradNorms[lo+i] = math.Sqrt(norms.At(i, i))
+		}
+		// Chan et al.'s update of (mean, M₂) over lo samples by the chunk.
+		na, nt := float64(lo), float64(hi)
+		for j := range mean {
+			cm := csum[j] / float64(nb)
+			delta := cm - mean[j]
+			st.GradVariance[j] += m2[j] + delta*delta*na*float64(nb)/nt
+			mean[j] += delta * float64(nb) / nt
+			st.Grad[j] += w * csum[j]
+		}
+		ck.timing.Directional += time.Since(t0)
+	}
+	for i, l := range st.PerSampleLoss {
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return nil, fmt.Errorf("vivit: the loss of sample %d is %v", i, l)
+		}
+	}
+	st.Loss = w * sum(st.PerSampleLoss)
+	if n > 1 {
+		floats.Scale(1/float64(n), st.GradVariance)
+	} else {
+		clear(st.GradVariance)
+	}
+	st.GradNorm = floats.Norm(st.Grad, 2)
+	o.report("backprop", 0, 1)
+	for ci := 0; ci < ck.chunks; ci++ {
+		cs, err := ck.state(ci)
+		if err != nil {
+			return nil, err
+		}
+		off := 0
+		for _, lf := range cs.factors {
+			dim := lf.Factor.Dim()
+			lf.Factor.AddDiagTo(st.DiagGGN[off : off+dim])
+			off += dim
+		}
+		cs.release()
+	}
+	st.finish(m, n, w)
+	st.Timing = ck.timing
 	return st, nil
 }
 

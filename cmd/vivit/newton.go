@@ -95,6 +95,9 @@ func runNewton(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if pl := st.Result.Plan; pl != nil && pl.Chunked() {
+		c.note("memory plan: " + pl.String())
+	}
 	if n := len(st.Values); n < *k && c.groupsBy == "full" {
 		c.warn("asked for %d directions but the GGN has rank %d: the step uses %d", *k, n, n)
 	}

@@ -84,6 +84,9 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if st.Plan != nil && st.Plan.Chunked() {
+		c.note("memory plan: " + st.Plan.String())
+	}
 	for _, f := range []struct {
 		path, what string
 		data       []float64
