@@ -163,7 +163,8 @@ func TestChunkedSpectrum(t *testing.T) {
 // it stays within the budget the plan was made for (the plan's estimate
 // plus the tenth it leaves as headroom), with a margin of another tenth
 // for garbage the collector has not reclaimed yet: measured 0.6–1.2 of
-// the estimate, the highest with one held chunk.
+// the estimate, the highest with one held chunk. Directional and
+// ComputeStats on chunked plans too.
 func TestPeakWithinPlan(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("measures memory: not in -short or under the race detector")
@@ -173,26 +174,61 @@ func TestPeakWithinPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		mc   int
-		held int
-	}{{0, 1}, {0, 3}, {1, 2}} {
+		entry string
+		mc    int
+		held  int
+	}{{"TopEigen", 0, 1}, {"TopEigen", 0, 3}, {"TopEigen", 1, 2}, {"Directional", 0, 1}, {"ComputeStats", 0, 0}} {
 		o := &vivit.Options{MCSamples: tc.mc, Seed: 1}
-		pl := chunkingBudget(t, m, b, 5, o, tc.held)
+		var pl *vivit.Plan
+		var run func() (*vivit.Plan, error)
+		switch tc.entry {
+		case "TopEigen":
+			pl = chunkingBudget(t, m, b, 5, o, tc.held)
+			run = func() (*vivit.Plan, error) { r, err := vivit.TopEigen(m, b, 5, o); return planOf(r, err) }
+		case "Directional":
+			pl = chunkingBudgetOf(t, vivit.PlanDirectional, m, b, 5, o, tc.held)
+			run = func() (*vivit.Plan, error) { r, err := vivit.Directional(m, b, 5, o); return planOf(r, err) }
+		default:
+			for mib := int64(512); mib > 0; mib-- {
+				o.MemoryBudget = mib << 20
+				if p, err := vivit.PlanStats(m, b, o); err != nil || p.Chunk <= 4 {
+					pl = p
+					break
+				}
+			}
+			if pl == nil {
+				t.Fatal("no budget chunks ComputeStats in chunks of 4")
+			}
+			run = func() (*vivit.Plan, error) {
+				st, err := vivit.ComputeStats(m, b, o)
+				if err != nil {
+					return nil, err
+				}
+				return st.Plan, nil
+			}
+		}
 		old := debug.SetMemoryLimit(o.MemoryBudget)
-		var res *vivit.Result
-		peak := bench.PeakHeap(func() { res, err = vivit.TopEigen(m, b, 5, o) })
+		var got *vivit.Plan
+		peak := bench.PeakHeap(func() { got, err = run() })
 		debug.SetMemoryLimit(old)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("mc=%d: plan %v, measured peak heap %s (%.2f of the estimate)", tc.mc, pl, vivit.FormatBytes(int64(peak)), float64(peak)/float64(pl.Bytes))
+		t.Logf("%s mc=%d: plan %v, measured peak heap %s (%.2f of the estimate)", tc.entry, tc.mc, pl, vivit.FormatBytes(int64(peak)), float64(peak)/float64(pl.Bytes))
 		if !(int64(peak) <= pl.Budget+pl.Budget/10) {
-			t.Errorf("mc=%d: peak heap %d bytes above the budget %d (plan %v)", tc.mc, peak, pl.Budget, pl)
+			t.Errorf("%s mc=%d: peak heap %d bytes above the budget %d (plan %v)", tc.entry, tc.mc, peak, pl.Budget, pl)
 		}
-		if !res.Plan.Chunked() {
-			t.Errorf("mc=%d: not chunked", tc.mc)
+		if !got.Chunked() {
+			t.Errorf("%s mc=%d: not chunked", tc.entry, tc.mc)
 		}
 	}
+}
+
+func planOf(r *vivit.Result, err error) (*vivit.Plan, error) {
+	if err != nil {
+		return nil, err
+	}
+	return r.Plan, nil
 }
 
 // TestChunkedCancel checks that a chunked run stops once its context is

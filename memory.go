@@ -500,7 +500,7 @@ func planStats(m *Model, b *Batch, o *Options) (*Plan, []int, int, error) {
 	}
 	fixed := 3*8*d + scratch
 	pl := &Plan{Budget: budget, Samples: b.Len(), Columns: cols, Chunk: b.Len(), Held: 1, Backprops: 2,
-		Bytes: fixed + whole,
+		Bytes:  fixed + whole,
 		Stages: []PlanStage{stage("results", 3*8*d), stage("factor scratch", scratch), stage("activations, gradients and factors", whole)}}
 	if pl.Bytes <= avail {
 		pl.Budget = budget
