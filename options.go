@@ -37,13 +37,14 @@ type Options struct {
 	// the fixtures' convention.
 	RankTol float64
 	// MemoryBudget bounds, in bytes, the peak memory of a whole run of
-	// TopEigen, Directional or Spectrum: activations, factors, the Gram
-	// matrix (or D×D block), the eigensolver and the outputs (see Plan).
-	// The run is planned before anything is allocated: when the whole
-	// batch's factors do not fit, TopEigen and Spectrum backpropagate them
-	// over chunks of samples and recompute chunks they cannot hold (same
-	// results up to rounding, more time); when no plan fits, the run
-	// returns a *MemoryError naming the least memory it needs. 0 means
+	// TopEigen, Directional, Newton, Spectrum or ComputeStats:
+	// activations, factors, the Gram matrix (or D×D block), the
+	// eigensolver and the outputs (see Plan). The run is planned before
+	// anything is allocated: when the whole batch's factors do not fit,
+	// they are backpropagated over chunks of samples, recomputing chunks
+	// that cannot be held (same results up to rounding, more time); when
+	// no plan fits, the run returns a *MemoryError naming the least memory
+	// it needs. 0 means
 	// DefaultMemoryBudget (three quarters of the physical memory). One
 	// tenth of the budget is left for what the plan does not count: the
 	// Go runtime and garbage not yet collected. The library does not set
@@ -51,8 +52,8 @@ type Options struct {
 	// hold for the process's resident memory should also call
 	// debug.SetMemoryLimit(budget) (the CLI does, for --memory), which
 	// makes the collector reclaim garbage before the heap outgrows it.
-	// The other entry points (ComputeStats, Newton, Variance, data sets)
-	// use the budget for their D×D blocks and the factors' scratch only.
+	// The data-set entry points use the budget for their D×D blocks,
+	// caches and the factors' scratch.
 	MemoryBudget int64
 	// ScratchBudget bounds, in bytes, the scratch memory that one
 	// operation on a layer's factor may allocate: a convolution forms its
