@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/npy"
 	"github.com/vivit-go/vivit/safetensors"
 	"github.com/vivit-go/vivit/torchpt"
@@ -108,7 +109,11 @@ func runNewton(args []string, stdout, stderr io.Writer) error {
 		c.out = ""
 	}
 	norm := floats.Norm(st.Step, 2)
-	lossAfter, err := lossAfterStep(m, b, st.Step)
+	chunk := b.Len()
+	if pl := st.Result.Plan; pl != nil {
+		chunk = pl.Chunk
+	}
+	lossAfter, err := lossAfterStep(m, b, st.Step, chunk)
 	if err != nil {
 		return err
 	}
@@ -195,8 +200,10 @@ the damping and weight of direction k.
 }
 
 // lossAfterStep returns the batch loss at θ + step: one forward pass with
-// the step added to m's parameters, which are restored before it returns.
-func lossAfterStep(m *vivit.Model, b *vivit.Batch, step []float64) (float64, error) {
+// the step added to m's parameters, which are restored before it returns,
+// over chunks of chunk samples (the run's memory plan), each chunk's
+// activations released before the next.
+func lossAfterStep(m *vivit.Model, b *vivit.Batch, step []float64, chunk int) (float64, error) {
 	params := m.Params()
 	saved := make([][]float64, len(params))
 	off := 0
@@ -210,8 +217,20 @@ func lossAfterStep(m *vivit.Model, b *vivit.Batch, step []float64) (float64, err
 			copy(p.Data, saved[i])
 		}
 	}()
-	loss, _, err := vivit.Gradient(m, b)
-	return loss, err
+	if err := b.Check(m); err != nil {
+		return 0, err
+	}
+	n := b.Len()
+	total := 0.0
+	for lo := 0; lo < n; lo += chunk {
+		sub := vivit.SliceBatch(b, lo, min(lo+chunk, n))
+		acts := m.Forward(sub.Inputs)
+		for _, l := range m.Loss.PerSample(acts[len(acts)-1], sub.Targets) {
+			total += l
+		}
+		model.ReleaseActivations(acts)
+	}
+	return m.Loss.Weight(n) * total, nil
 }
 
 // writeStep writes the step in the format its extension names.
