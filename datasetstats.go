@@ -1,6 +1,7 @@
 package vivit
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -33,6 +34,10 @@ func DataSetStats(m *Model, ds DataSet, opts *DataSetOptions) (*Stats, error) {
 	layout := m.Layout()
 	d := layout.Size()
 	n := r.n
+	if need, budget := statsBytes(m, r.bs, r.cols, n), budgetOrDefault(r.opts.MemoryBudget); need > budget {
+		return nil, &MemoryError{Budget: budget, Needed: need,
+			What: fmt.Sprintf("DataSetStats with batches of %d samples (a smaller BatchSize needs less)", r.bs)}
+	}
 	st := &Stats{Layout: layout, PerSampleLoss: make([]float64, 0, n), PerSampleGradNorms: make([]float64, 0, n),
 		Grad: make([]float64, d), DiagGGN: make([]float64, d)}
 	// The merged moments of the per-sample gradients of the batches so far:
@@ -100,6 +105,17 @@ func DataSetStats(m *Model, ds DataSet, opts *DataSetOptions) (*Stats, error) {
 	st.Timing = r.timing
 	st.Timing.Directional = gradTime
 	return st, nil
+}
+
+// statsBytes estimates the memory of DataSetStats with batches of bs
+// samples and cols curvature columns per sample, of n samples in all: one
+// batch's activations, curvature and gradient factors, backpropagation
+// transients and per-sample gradient Gram matrix, the six vectors of the
+// parameters' size, and the per-sample values.
+func statsBytes(m *Model, bs, cols, n int) int64 {
+	s := sizesOf(m)
+	b, c := int64(bs), int64(cols)
+	return b*(s.acts+(c+1)*(s.factors+s.maxT)) + 8*b*b + 6*8*int64(m.NumParams()) + 16*int64(n)
 }
 
 // mergeMoments merges the moments of a group of nb values (mean bmean,

@@ -1,6 +1,7 @@
 package vivit_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -148,5 +149,21 @@ func TestDataSetStatsErrors(t *testing.T) {
 	}
 	if _, err := vivit.DataSetStats(nil, vivit.NewBatchDataSet(b), nil); err == nil {
 		t.Error("nil model accepted")
+	}
+}
+
+// TestDataSetStatsBudget checks the memory check: a budget below one
+// batch's needs is refused up front with the memory it needs, and a
+// smaller batch then fits.
+func TestDataSetStatsBudget(t *testing.T) {
+	m := dataSetNets(t)["mlp/ce-mean"]
+	b := tinyBatch(m, 400, 2)
+	_, err := vivit.DataSetStats(m, vivit.NewBatchDataSet(b), &vivit.DataSetOptions{Options: vivit.Options{MemoryBudget: 64 << 10}})
+	var me *vivit.MemoryError
+	if !errors.As(err, &me) || !(me.Needed > me.Budget) || !strings.Contains(err.Error(), "batches of 400") {
+		t.Fatalf("error %v, want a MemoryError naming the batch size", err)
+	}
+	if _, err := vivit.DataSetStats(m, vivit.NewBatchDataSet(b), &vivit.DataSetOptions{Options: vivit.Options{MemoryBudget: 64 << 10}, BatchSize: 20}); err != nil {
+		t.Errorf("batches of 20 in 64 KiB: %v", err)
 	}
 }
