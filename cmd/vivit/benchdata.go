@@ -265,8 +265,8 @@ func benchDataSetPlot(path string, rows []bench.DataSetRow, k, d, n, batches int
 	}
 	headroom(&right.Y, ylo, yhi, 0.05, 0.05)
 	w, h := plotSize(1)
-	strip := vg.Length(perCol)*vg.Points(16) + vg.Points(10)
-	img := vgimg.NewWith(vgimg.UseWH(vg.Length(w)/plotDPI*vg.Inch, vg.Length(h)/plotDPI*vg.Inch+strip), vgimg.UseDPI(plotDPI))
+	strip := vg.Length(perCol)*vg.Points(15) + vg.Points(6)
+	img := vgimg.NewWith(vgimg.UseWH(vg.Length(w)/plotDPI*vg.Inch, vg.Length(h)/plotDPI*vg.Inch), vgimg.UseDPI(plotDPI))
 	t := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 6, PadY: vg.Millimeter * 6,
 		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 12, PadRight: vg.Millimeter * 4}
 	return pngplot.SaveGridLegend(path, img, [][]*plot.Plot{{left, right}}, t, legends, strip)
