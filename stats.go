@@ -9,7 +9,6 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/jacobians"
-	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
 )
 
@@ -115,16 +114,17 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	if st.GradVariance, err = gradVariance(grads, n, d, &p.opts); err != nil {
 		return nil, err
 	}
-	st.finish(m, n, p.w)
+	finishStats(m, st, n, p.w)
 	p.timing.Directional = time.Since(t0)
 	st.Timing = p.timing
 	st.Plan = pl
 	return st, nil
 }
 
-// finish sets the totals of st from its per-parameter vectors: the GGN
-// trace, the per-layer statistics and the gradient SNR.
-func (st *Stats) finish(m *Model, n int, w float64) {
+// finishStats fills in what follows from the gradient, its variance and the
+// diagonal GGN of n samples with loss weight w: the trace, the gradient
+// SNR and the per-layer statistics.
+func finishStats(m *Model, st *Stats, n int, w float64) {
 	st.GGNTrace = floats.Sum(st.DiagGGN)
 	st.Layers = layerStats(m, st, n, w)
 	var mean2, variance float64
@@ -139,14 +139,13 @@ func (st *Stats) finish(m *Model, n int, w float64) {
 	}
 }
 
-// statsChunked is ComputeStats on a chunked plan. The gradients go over
-// chunks of the batch: their sum, the per-sample norms (the diagonal of
-// the chunk's Gram matrix) and the chunk's centred sums of squares, which
-// are combined with the running ones by the pairwise update of Chan,
-// Golub and LeVeque (M₂ = M₂ᵃ + M₂ᵇ + δ²·nₐn_b/(nₐ+n_b), δ the
-// difference of the means), as stable as the two-pass form of the
-// unchunked run. The diagonal GGN goes over chunks of the curvature
-// samples.
+// statsChunked is ComputeStats on a chunked plan, DataSetStats' scheme
+// on chunks of one batch: the gradients go over chunks of the batch, each
+// giving its sum, its per-sample norms (the diagonal of the chunk's Gram
+// matrix) and its centred sum of squares, merged into the running moments
+// by Chan, Golub and LeVeque's pairwise update (mergeMoments), as stable
+// as the two-pass form of the unchunked run. The diagonal GGN goes over
+// chunks of the curvature samples.
 func statsChunked(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols int) (*Stats, error) {
 	ck := newChunker(m, b, o, pl, idx, cols)
 	n := b.Len()
@@ -154,10 +153,10 @@ func statsChunked(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols int) 
 	layout := m.Layout()
 	d := layout.Size()
 	st := &Stats{Layout: layout, Plan: pl, PerSampleLoss: make([]float64, 0, n),
-		Grad: make([]float64, d), DiagGGN: make([]float64, d), GradVariance: make([]float64, d),
-		PerSampleGradNorms: make([]float64, n)}
-	mean := make([]float64, d) // running mean of the per-sample gradients
-	csum := make([]float64, d) // the chunk's sum
+		Grad: make([]float64, d), DiagGGN: make([]float64, d), PerSampleGradNorms: make([]float64, n)}
+	// The merged moments of the chunks so far: mean and centred sum of
+	// squares; bmean holds a chunk's gradient sum, then its mean.
+	mean, m2, bmean := make([]float64, d), make([]float64, d), make([]float64, d)
 	o.report("forward", 0, 1)
 	for lo := 0; lo < n; lo += pl.Chunk {
 		if err := o.stopped(); err != nil {
@@ -176,35 +175,25 @@ func statsChunked(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols int) 
 			ones.RawRowView(0)[i] = 1
 		}
 		norms := mat.NewSymDense(nb, nil)
-		m2 := make([]float64, d)
 		off := 0
 		for _, gf := range bc.grads {
 			f := gf.Factor
 			dim := f.Dim()
-			f.MulTo(mat.NewDense(1, dim, csum[off:off+dim]), ones)
+			f.MulTo(mat.NewDense(1, dim, bmean[off:off+dim]), ones)
 			f.AddGramTo(norms)
-			if nb > 1 {
-				if c, ok := f.(lowrank.CentredDiager); ok {
-					c.AddCentredDiagTo(m2[off : off+dim])
-				} else {
-					centredByColumns(m2[off:off+dim], f, nb)
-				}
-			}
 			off += dim
 		}
-		bc.release()
+		floats.Add(st.Grad, bmean)
 		for i := 0; i < nb; i++ {
 			st.PerSampleGradNorms[lo+i] = math.Sqrt(norms.At(i, i))
 		}
-		// Chan et al.'s update of (mean, M₂) over lo samples by the chunk.
-		na, nt := float64(lo), float64(hi)
-		for j := range mean {
-			cm := csum[j] / float64(nb)
-			delta := cm - mean[j]
-			st.GradVariance[j] += m2[j] + delta*delta*na*float64(nb)/nt
-			mean[j] += delta * float64(nb) / nt
-			st.Grad[j] += w * csum[j]
+		bm2, err := gradM2(bc.grads, nb, d, &o)
+		bc.release()
+		if err != nil {
+			return nil, err
 		}
+		floats.Scale(1/float64(nb), bmean)
+		mergeMoments(mean, m2, lo, bmean, bm2, nb)
 		ck.timing.Directional += time.Since(t0)
 	}
 	for i, l := range st.PerSampleLoss {
@@ -213,12 +202,10 @@ func statsChunked(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols int) 
 		}
 	}
 	st.Loss = w * sum(st.PerSampleLoss)
-	if n > 1 {
-		floats.Scale(1/float64(n), st.GradVariance)
-	} else {
-		clear(st.GradVariance)
-	}
+	floats.Scale(w, st.Grad)
 	st.GradNorm = floats.Norm(st.Grad, 2)
+	floats.Scale(1/float64(n), m2)
+	st.GradVariance = m2
 	o.report("backprop", 0, 1)
 	for ci := 0; ci < ck.chunks; ci++ {
 		cs, err := ck.state(ci)
@@ -233,7 +220,7 @@ func statsChunked(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols int) 
 		}
 		cs.release()
 	}
-	st.finish(m, n, w)
+	finishStats(m, st, n, w)
 	st.Timing = ck.timing
 	return st, nil
 }
