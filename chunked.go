@@ -420,8 +420,8 @@ func project(fs []lowrank.Factor, e *mat.Dense) *mat.Dense {
 	return out
 }
 
-// directional returns the block's directional derivatives γ and λ (N×k)
-// along its unit eigenvectors e (rows, in the block's layout) with the
+// directional returns the block's directional derivatives γ and λ (N×k),
+// timed as the directional stage, along its unit eigenvectors e (rows, in the block's layout) with the
 // values vals: γ_nk = ∇ℓ_nᵀe_k over chunks of the batch; λ_nk from the
 // Gram eigenvectors gu (directional.LambdaOwn) when the curvature samples
 // are the whole batch, else ‖X_nᵀe_k‖²/w from the whole batch's factor
@@ -441,6 +441,7 @@ func (ck *chunker) directional(blk block, e, gu *mat.Dense, vals []float64) (gam
 			if err != nil {
 				return nil, nil, err
 			}
+			t0 := time.Now()
 			lo, _ := ck.span(ci)
 			x := project(factorsOf(blk, st), e)
 			st.release()
@@ -450,6 +451,7 @@ func (ck *chunker) directional(blk block, e, gu *mat.Dense, vals []float64) (gam
 					gu.Set(lo+i, j, s*v)
 				}
 			}
+			ck.timing.Directional += time.Since(t0)
 		}
 		if ck.opts.SkipVectors {
 			col := make([]float64, len(ck.idx)*ck.cols)
@@ -474,6 +476,7 @@ func (ck *chunker) directional(blk block, e, gu *mat.Dense, vals []float64) (gam
 			return nil, nil, err
 		}
 		hi := min(lo+ck.plan.Chunk, n)
+		t0 := time.Now()
 		bc, err := ck.batchFactors(lo, hi, sub)
 		if err != nil {
 			return nil, nil, err
@@ -494,6 +497,7 @@ func (ck *chunker) directional(blk block, e, gu *mat.Dense, vals []float64) (gam
 			}
 		}
 		bc.release()
+		ck.timing.Directional += time.Since(t0)
 	}
 	return gamma, lambda, nil
 }
@@ -547,20 +551,16 @@ func runChunked(m *Model, b *Batch, k int, o Options, pl *Plan, idx []int, cols 
 					normalizeColumnSigns(u)
 				}
 				o.report("map-back", bi, len(blocks))
-				t0 := time.Now()
 				if e, err = ck.mapBack(blk, u, vals, !o.SkipVectors); err != nil {
 					return nil, err
 				}
-				ck.timing.MapBack += time.Since(t0)
 				gu = u
 			}
 			if withDirectional {
 				o.report("directional", bi, len(blocks))
-				t0 := time.Now()
 				if out.Gamma, out.Lambda, err = ck.directional(blk, e, gu, vals); err != nil {
 					return nil, err
 				}
-				ck.timing.Directional += time.Since(t0)
 			}
 			if e != nil && !o.SkipVectors {
 				out.Vectors = e
