@@ -123,12 +123,15 @@ func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if len(x.shape) != 4 {
 		return nil, fmt.Errorf("input %s: only 2-D convolutions ([N C H W]) are supported", formatShape(x.shape))
 	}
-	if g, err := attrInt(n, "group", 1); err != nil || g != 1 {
-		if err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("attribute group = %d: only group 1 is supported", g)
+	groups, err := attrInt(n, "group", 1)
+	if err != nil {
+		return nil, err
 	}
+	if groups < 1 || groups > int64(x.shape[1]) || x.shape[1]%int(groups) != 0 {
+		return nil, fmt.Errorf("attribute group = %d must be positive and divide the %d input channels of %s", groups, x.shape[1], formatShape(x.shape))
+	}
+	ng := int(groups)
+	cin := x.shape[1] / ng // input channels per group
 	if err := checkAutoPad(n); err != nil {
 		return nil, err
 	}
@@ -137,8 +140,14 @@ func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		return nil, err
 	}
 	ws := w.data.shape
-	if len(ws) != 4 || ws[1] != x.shape[1] || ws[0] < 1 || ws[2] < 1 || ws[3] < 1 {
-		return nil, fmt.Errorf("weight %q has shape %v, the input %s needs [out %d kh kw]", in[1].param, ws, formatShape(x.shape), x.shape[1])
+	if len(ws) != 4 || ws[1] != cin || ws[0] < 1 || ws[2] < 1 || ws[3] < 1 {
+		if ng > 1 {
+			return nil, fmt.Errorf("weight %q has shape %v, the input %s with group = %d needs [out %d kh kw]", in[1].param, ws, formatShape(x.shape), ng, cin)
+		}
+		return nil, fmt.Errorf("weight %q has shape %v, the input %s needs [out %d kh kw]", in[1].param, ws, formatShape(x.shape), cin)
+	}
+	if ws[0]%ng != 0 {
+		return nil, fmt.Errorf("weight %q has %d output channels, not a multiple of group = %d", in[1].param, ws[0], ng)
 	}
 	k, err := pair(n, "kernel_shape", [2]int{ws[2], ws[3]}, 1)
 	if err != nil {
@@ -177,8 +186,8 @@ func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 			return nil, fmt.Errorf("bias %q has shape %v, the weight needs [%d]", in[2].param, b.data.shape, ws[0])
 		}
 	}
-	g := im2col.New(x.shape[1], h, wd, ws[0], k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1])
-	l := model.NewConv2d(0, g, b != nil)
+	g := im2col.New(cin, h, wd, ws[0]/ng, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1])
+	l := model.NewGroupedConv2d(0, g, ng, b != nil)
 	c.bind(w, in[1].param, l.Weight)
 	if b != nil {
 		c.bind(b, in[2].param, l.Bias)
