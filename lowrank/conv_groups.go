@@ -1,6 +1,8 @@
 package lowrank
 
 import (
+	"slices"
+
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
@@ -207,7 +209,8 @@ func (f *GroupedConv) AddDiagTo(dst []float64) {
 	}
 }
 
-// AddCentredDiagTo implements CentredDiager, group by group.
+// AddCentredDiagTo implements CentredDiager, group by group; the bias
+// block on a copy (R·out float64s).
 func (f *GroupedConv) AddCentredDiagTo(dst []float64) {
 	if len(dst) != f.Dim() {
 		panic("lowrank: diagonal destination has wrong length")
@@ -217,9 +220,10 @@ func (f *GroupedConv) AddCentredDiagTo(dst []float64) {
 		c.AddCentredDiagTo(dst[i*wd : (i+1)*wd])
 	}
 	if f.bias != nil {
+		// centredCols works in place: on a copy of the bias block.
 		out := f.bias.Dim()
 		res := make([]float64, 3*out)
-		centredCols(res[:out], f.bias.raw().Data, out, res[out:2*out], res[2*out:])
+		centredCols(res[:out], slices.Clone(f.bias.raw().Data), out, res[out:2*out], res[2*out:])
 		floats.Add(dst[f.biasOff():], res[:out])
 	}
 }
