@@ -21,8 +21,8 @@ func buildLayer(t *testing.T, spec string, in []int, rng *rand.Rand) Layer {
 	t.Helper()
 	var s struct {
 		Type                      string
-		InChannels                int             `json:"in_channels"`
-		OutChannels               int             `json:"out_channels"`
+		InChannels                int `json:"in_channels"`
+		OutChannels               int `json:"out_channels"`
 		Groups                    int
 		KernelSize                json.RawMessage `json:"kernel_size"`
 		Stride, Padding, Dilation json.RawMessage
