@@ -33,6 +33,8 @@ type GroupedConv struct {
 	S      *mat.Dense // (n·c)×(out·P) backpropagated factor rows, all groups
 	C      int        // factor columns per sample
 
+	a     *mat.Dense // the layer inputs, all groups
+
 	convs []*Conv   // weight blocks per group; nil when the weight is not covered
 	bias  *Explicit // bias block; nil when the bias is not covered
 }
@@ -49,7 +51,7 @@ func NewGroupedConv(g *im2col.Geom, groups int, s, a *mat.Dense, c int, weight, 
 	if sc != groups*g.OutSize() || ac != groups*g.InSize() {
 		panic("lowrank: factor or inputs do not match the convolution")
 	}
-	f := &GroupedConv{G: g, Groups: groups, S: s, C: c}
+	f := &GroupedConv{G: g, Groups: groups, S: s, C: c, a: a}
 	if weight {
 		f.convs = make([]*Conv, groups)
 		for i := range f.convs {
@@ -182,14 +184,21 @@ func (f *GroupedConv) AddGramTo(dst *mat.SymDense) {
 }
 
 // AddCrossTo adds VᵀY for y a GroupedConv of the same layer, group by
-// group.
+// group. When both were built on the same inputs, the groups' blocks of y
+// are given x's views of them, so that Conv unfolds shared samples once.
 func (f *GroupedConv) AddCrossTo(dst *mat.Dense, y Factor) {
 	o, ok := y.(*GroupedConv)
 	if !ok || o.Groups != f.Groups || !sameGeom(o.G, f.G) || (o.convs == nil) != (f.convs == nil) || (o.bias == nil) != (f.bias == nil) {
 		panic("lowrank: cross product of factors of different layers")
 	}
 	for i, c := range f.convs {
-		c.AddCrossTo(dst, o.convs[i])
+		oc := o.convs[i]
+		if f.a == o.a && oc.A != c.A {
+			shared := *oc
+			shared.A = c.A
+			oc = &shared
+		}
+		c.AddCrossTo(dst, oc)
 	}
 	if f.bias != nil {
 		f.bias.AddCrossTo(dst, o.bias)
