@@ -33,7 +33,7 @@ type GroupedConv struct {
 	S      *mat.Dense // (n·c)×(out·P) backpropagated factor rows, all groups
 	C      int        // factor columns per sample
 
-	a     *mat.Dense // the layer inputs, all groups
+	a *mat.Dense // the layer inputs, all groups
 
 	convs []*Conv   // weight blocks per group; nil when the weight is not covered
 	bias  *Explicit // bias block; nil when the bias is not covered
