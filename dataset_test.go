@@ -83,6 +83,7 @@ func dataSetNets(t *testing.T) map[string]*vivit.Model {
 		"mlp/mse-mean":     tinyNet(t, `{"input_shape": [3], "layers": [{"type": "linear", "in": 3, "out": 6}, {"type": "sigmoid"}, {"type": "linear", "in": 6, "out": 2}], "loss": {"type": "mse", "reduction": "mean"}}`, 3),
 		"resblock/mse-sum": resBlockNet(t, model.Loss{Kind: model.MSE, Reduction: model.Sum}, 4),
 		"residual/ce-mean": residualNet(t, model.Loss{Kind: model.CrossEntropy, Reduction: model.Mean}, 5),
+		"groupedconv/mse-mean": convNet(t, groupedConvArch, `{"type":"mse","reduction":"mean"}`, 6),
 	}
 }
 
