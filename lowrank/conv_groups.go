@@ -17,16 +17,27 @@ import (
 // the G weight blocks of Conv factors on the groups' slices of the factor
 // rows S and the inputs, stacked: each is a Conv (Weight only) on column
 // views of S and A, with its own cost-chosen routes, scratch budget and
-// kept weight block (see Conv). Gram matrices and cross products are the
-// sums of the groups' (R²·out·K for the explicit route in all, 1/G of an
-// ungrouped convolution's of the same channels); products with vectors,
-// diagonals and columns run group by group into the matching slices.
-// Groups run one after another, each parallel inside, so one operation's
-// scratch stays within the budget.
+// kept weight block (see Conv).
+//
+// # Costs
+//
+// With R factor rows, P output positions and out·K = out·(in/G)·kh·kw
+// weights in all (1/G of an ungrouped convolution of the same channels):
+// Gram matrices and cross products are the sums of the groups', on the
+// explicit route ρ·R·out·P·K multiply-adds to form the groups' blocks of V
+// (thin products, kh·kw columns per input channel of a group) and
+// R²·out·K/2 for the G rank-(out/G·K) updates of the R×R result, each
+// group's route chosen by Conv's cost model. Products with vectors,
+// diagonals and columns run group by group into the matching slices of
+// the parameters, TransMulTo through one k×R scratch matrix. Groups run
+// one after another, each parallel inside, so one operation's scratch
+// stays within the budget; the weight blocks a Gram route keeps for MulTo
+// are per group (R·out·K float64s in all when every group keeps its own,
+// the whole weight block: for a depthwise layer kh·kw/P of S).
 //
 // The bias block (R×out, column r holding S_r 1, the sums over positions)
-// is formed once, at construction, and held as an Explicit: R·out float64s
-// beyond S, 1/P of S.
+// is formed once, at construction (R·out·P additions), and held as an
+// Explicit: R·out float64s beyond S, 1/P of S.
 type GroupedConv struct {
 	G      *im2col.Geom // one group's geometry
 	Groups int
