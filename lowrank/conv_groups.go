@@ -25,7 +25,7 @@ import (
 // weights in all (1/G of an ungrouped convolution of the same channels):
 // Gram matrices and cross products are the sums of the groups', on the
 // explicit route ρ·R·out·P·K multiply-adds to form the groups' blocks of V
-// (thin products, kh·kw columns per input channel of a group) and
+// (thin products of K columns: kh·kw for a depthwise layer) and
 // R²·out·K/2 for the G rank-(out/G·K) updates of the R×R result, each
 // group's route chosen by Conv's cost model. Products with vectors,
 // diagonals and columns run group by group into the matching slices of
