@@ -96,7 +96,10 @@ func (f *GroupedConv) HeldWords() int64 {
 	return w
 }
 
-// SetPrecision implements Precisioner.
+// SetPrecision implements Precisioner. With more than one group the
+// groups' blocks are on column views of S, where Conv's float32 products
+// (which need a sample's factor rows contiguous) do not apply: they
+// compute in float64.
 func (f *GroupedConv) SetPrecision(p Precision) {
 	for _, c := range f.convs {
 		c.SetPrecision(p)

@@ -173,3 +173,38 @@ func TestGroupedConvSelect(t *testing.T) {
 		}()
 	}
 }
+
+// TestGroupedConvFloat32 checks the Gram matrix of a GroupedConv with
+// Precision float32: the groups' blocks on views of S have no float32
+// product (Conv's needs a sample's rows contiguous) and compute in
+// float64; with one group, the block is on S itself and rounds to float32.
+func TestGroupedConvFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(45, 46))
+	for ci, tc := range groupCases {
+		if !tc.weight {
+			continue
+		}
+		x, _, a, _ := tc.factors(rng)
+		v := explicitGrouped(tc, x.S, a)
+		var want mat.Dense
+		want.Mul(v.T(), v)
+		scale := mat.Norm(&want, math.Inf(1))
+		x.SetPrecision(Float32)
+		f32 := tc.groups == 1 && !tc.nonContiguousS
+		for _, c := range x.convs {
+			c.Route = RouteExplicit
+			if _, _, _, ok := c.explicitPlan32(); ok != f32 {
+				t.Fatalf("case %d: float32 plan %v, want %v", ci, ok, f32)
+			}
+		}
+		g := mat.NewSymDense(x.Cols(), nil)
+		x.AddGramTo(g)
+		e := maxAbsDiff(g, &want)
+		if f32 && (!(e <= 2e-6*scale) || e < 1e-12*scale) {
+			t.Errorf("case %d: error %.3g (scale %.3g), want float32 rounding", ci, e, scale)
+		}
+		if !f32 && !(e <= 1e-12*scale) {
+			t.Errorf("case %d: error %.3g (scale %.3g), want float64 accuracy", ci, e, scale)
+		}
+	}
+}
