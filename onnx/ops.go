@@ -584,7 +584,7 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 				k = asFloat(k)
 			}
 			var l model.Layer
-			if k.numel() == 1 && len(k.shape) <= len(x.shape) {
+			if k.numel() == 1 && len(k.shape) <= x.rank() {
 				v := k.f[0]
 				switch {
 				case op == "add":
