@@ -106,7 +106,7 @@ func foldSym(op string, x, y int64) (r int64, ok bool) {
 		switch {
 		case (op == "add" || op == "sub") && y == 0:
 			return x, true
-		case op == "mul" && y >= 1 && y <= maxSymFactor:
+		case op == "mul" && y >= 1 && kx <= maxSymFactor/y:
 			return sym(kx * y)
 		case op == "div" && y >= 1 && kx%y == 0:
 			return sym(kx / y)
@@ -115,7 +115,7 @@ func foldSym(op string, x, y int64) (r int64, ok bool) {
 		switch {
 		case op == "add" && x == 0:
 			return y, true
-		case op == "mul" && x >= 1 && x <= maxSymFactor:
+		case op == "mul" && x >= 1 && ky <= maxSymFactor/x:
 			return sym(ky * x)
 		}
 	}
@@ -245,6 +245,11 @@ func (c *converter) reshapeAct(v value, target []int64, allowZero bool) (value, 
 		}
 	}
 	size := int64(numelOf(v.perSample()))
+	if at >= 0 {
+		if k, _ := symFactor(out[at]); k > size {
+			return value{}, fmt.Errorf("target shape %s does not fit the %d values per sample of %s", formatInts(target), size, v.format())
+		}
+	}
 	rest := int64(1)
 	for i, d := range out {
 		if i != infer && i != at {

@@ -171,3 +171,72 @@ func TestFoldSym(t *testing.T) {
 		t.Errorf("formatInts = %s", s)
 	}
 }
+
+// TestMergedBatchPermutations reads mha_tiny with the inputs of each shape
+// Concat and the perm of each activation Transpose permuted every way:
+// every variant is read or refused in one line, never a panic, and the
+// unedited order is read.
+func TestMergedBatchPermutations(t *testing.T) {
+	perms := func(n int) [][]int {
+		var out [][]int
+		var rec func(p []int, used []bool)
+		rec = func(p []int, used []bool) {
+			if len(p) == n {
+				out = append(out, append([]int(nil), p...))
+				return
+			}
+			for i := range n {
+				if !used[i] {
+					used[i] = true
+					rec(append(p, i), used)
+					used[i] = false
+				}
+			}
+		}
+		rec(nil, make([]bool, n))
+		return out
+	}
+	read, refused := 0, 0
+	for _, n := range mhaTiny(t).GetGraph().GetNode() {
+		name := n.GetName()
+		var edits []func(*pb.NodeProto)
+		switch {
+		case n.GetOpType() == "Concat" && strings.HasPrefix(name, "/enc/self_attn/"):
+			for _, p := range perms(len(n.GetInput())) {
+				edits = append(edits, func(m *pb.NodeProto) {
+					in := append([]string(nil), m.Input...)
+					for i, j := range p {
+						m.Input[i] = in[j]
+					}
+				})
+			}
+		case n.GetOpType() == "Transpose" && len(n.GetAttribute()) == 1 && len(n.GetAttribute()[0].GetInts()) == 3:
+			for _, p := range perms(3) {
+				edits = append(edits, func(m *pb.NodeProto) {
+					m.Attribute = []*pb.AttributeProto{intsAttr("perm", int64(p[0]), int64(p[1]), int64(p[2]))}
+				})
+			}
+		}
+		for _, edit := range edits {
+			m := mhaTiny(t)
+			edit(nodeNamed(t, m, name))
+			data, err := proto.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Read(data, nil)
+			switch {
+			case err == nil:
+				read++
+			case !errors.Is(err, ErrUnsupported) || strings.Contains(err.Error(), "\n"):
+				t.Errorf("%s edited: err = %v, want one line of ErrUnsupported", name, err)
+			default:
+				refused++
+			}
+		}
+	}
+	if read == 0 || refused == 0 {
+		t.Errorf("%d variants read, %d refused; want some of each", read, refused)
+	}
+	t.Logf("%d variants read, %d refused", read, refused)
+}

@@ -518,6 +518,7 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 		a, b := in[0], in[1]
 		switch {
 		case a.kind == constant && b.kind == constant:
+			c.curInfo.Mapped = "constant"
 			return one(foldArith(op, a.c, b.c))
 		case a.kind == activation && b.kind == activation:
 			if !sameLayout(a, b) {
@@ -939,6 +940,7 @@ func opCast(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	isFloat := dt == pb.TensorProto_FLOAT || dt == pb.TensorProto_DOUBLE
 	switch v := in[0]; v.kind {
 	case constant:
+		c.curInfo.Mapped = "constant"
 		d := v.c
 		switch {
 		case isFloat && d.isInt:
