@@ -328,3 +328,22 @@ func hasSym(d *tensorData) bool {
 	}
 	return false
 }
+
+// dropBatchOnes removes the leading axes of a constant that, broadcast
+// against the activation x from the right, reach x's batch axis, if they
+// all have size 1 (an attention mask [1, T, T] added to scores
+// [N·H, T, T]): the constant is then the same for every sample.
+func dropBatchOnes(x value, k *tensorData) *tensorData {
+	drop := len(k.shape) - (x.rank() - x.batchAxis() - 1)
+	if drop <= 0 {
+		return k
+	}
+	for _, d := range k.shape[:drop] {
+		if d != 1 {
+			return k
+		}
+	}
+	out := *k
+	out.shape = k.shape[drop:]
+	return &out
+}

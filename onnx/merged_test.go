@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -239,4 +240,67 @@ func TestMergedBatchPermutations(t *testing.T) {
 		t.Errorf("%d variants read, %d refused; want some of each", read, refused)
 	}
 	t.Logf("%d variants read, %d refused", read, refused)
+}
+
+// TestTrilu folds Trilu on a constant [2, 3, 3] (upper and lower, several
+// diagonals) against numpy's triu/tril.
+func TestTrilu(t *testing.T) {
+	x := &tensorData{shape: []int{2, 3, 3}, dtype: "FLOAT"}
+	for i := range 18 {
+		x.f = append(x.f, float64(i+1))
+	}
+	cases := []struct {
+		upper, k int64
+		want     []float64 // first matrix; the second follows the same pattern
+	}{
+		{1, 0, []float64{1, 2, 3, 0, 5, 6, 0, 0, 9}},
+		{1, 1, []float64{0, 2, 3, 0, 0, 6, 0, 0, 0}},
+		{1, -1, []float64{1, 2, 3, 4, 5, 6, 0, 8, 9}},
+		{0, 0, []float64{1, 0, 0, 4, 5, 0, 7, 8, 9}},
+		{0, -1, []float64{0, 0, 0, 4, 0, 0, 7, 8, 0}},
+	}
+	for _, tc := range cases {
+		c := &converter{curInfo: &NodeInfo{}}
+		n := &pb.NodeProto{Attribute: []*pb.AttributeProto{intAttr("upper", tc.upper)}}
+		k := value{kind: constant, c: &tensorData{i: []int64{tc.k}, isInt: true, dtype: "INT64"}}
+		out, err := opTrilu(c, n, []value{{kind: constant, c: x}, k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := out[0].c.f
+		for i, w := range tc.want {
+			w2 := 0.0
+			if w != 0 {
+				w2 = w + 9
+			}
+			if got[i] != w || got[9+i] != w2 {
+				t.Errorf("upper %d, k %d: got %v, want %v then its +9", tc.upper, tc.k, got, tc.want)
+				break
+			}
+		}
+		if x.f[1] != 2 {
+			t.Fatal("Trilu changed its input")
+		}
+	}
+}
+
+// TestFoldInfinity checks that an infinity passes through folded
+// arithmetic (a −∞ mask times 1) but does not arise from finite values.
+func TestFoldInfinity(t *testing.T) {
+	inf := &tensorData{shape: []int{2}, f: []float64{math.Inf(-1), 0}, dtype: "FLOAT"}
+	one := &tensorData{f: []float64{1}, dtype: "FLOAT"}
+	v, err := foldArith("mul", inf, one)
+	if err != nil || !math.IsInf(v.c.f[0], -1) || v.c.f[1] != 0 {
+		t.Errorf("−∞·1: %v, %v", v.c, err)
+	}
+	big := &tensorData{f: []float64{math.MaxFloat64}, dtype: "FLOAT"}
+	if _, err := foldArith("mul", big, &tensorData{f: []float64{2}, dtype: "FLOAT"}); err == nil {
+		t.Error("an overflow to +∞ is folded")
+	}
+	if _, err := foldArith("div", one, &tensorData{f: []float64{0}, dtype: "FLOAT"}); err == nil {
+		t.Error("1/0 is folded")
+	}
+	if _, err := foldArith("add", inf, &tensorData{f: []float64{math.Inf(1)}, dtype: "FLOAT"}); err == nil {
+		t.Error("−∞ + ∞ is folded")
+	}
 }

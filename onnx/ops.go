@@ -79,6 +79,8 @@ var handlers = map[string]handler{
 	"ConstantOfShape": {1, 1, []string{"value"}, opConstantOfShape},
 	"Equal":           {2, 2, nil, opEqual},
 	"Where":           {3, 3, nil, opWhere},
+	// A causal attention mask built in the model's forward.
+	"Trilu": {1, 2, []string{"upper"}, opTrilu},
 }
 
 func one(v value, err error) ([]value, error) {
@@ -607,6 +609,7 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 				}
 			}
 			if l == nil {
+				k = dropBatchOnes(x, k)
 				if err := reachesBatch(x, len(k.shape)); err != nil {
 					return nil, err
 				}

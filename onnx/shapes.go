@@ -777,7 +777,9 @@ func foldArith(op string, a, b *tensorData) (value, error) {
 		case "div":
 			r = x / y
 		}
-		if math.IsNaN(r) || math.IsInf(r, 0) {
+		// An infinity may pass through (an attention mask of −∞ times 1),
+		// not arise.
+		if math.IsNaN(r) || math.IsInf(r, 0) && !math.IsInf(x, 0) && !math.IsInf(y, 0) {
 			return value{}, fmt.Errorf("folding %s gives %v", op, r)
 		}
 		out.f = append(out.f, r)
@@ -917,6 +919,50 @@ func opWhere(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 			out.i = append(out.i, src.i[at(src, i)])
 		} else {
 			out.f = append(out.f, src.f[at(src, i)])
+		}
+	}
+	return folded(c, out)
+}
+
+// opTrilu keeps the upper (upper = 1) or lower triangle of the last two
+// axes of a constant, from diagonal k: a causal attention mask.
+func opTrilu(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	d, err := constValue(in[0], "input")
+	if err != nil {
+		return nil, err
+	}
+	if len(d.shape) < 2 {
+		return nil, fmt.Errorf("its input has %d axes, it needs at least 2", len(d.shape))
+	}
+	var k int64
+	if len(in) == 2 && in[1].kind != invalid {
+		ks, err := ints(in[1], "diagonal k")
+		if err != nil {
+			return nil, err
+		}
+		if len(ks) != 1 {
+			return nil, fmt.Errorf("its diagonal k must be a scalar")
+		}
+		k = ks[0]
+	}
+	upper, err := attrInt(n, "upper", 1)
+	if err != nil {
+		return nil, err
+	}
+	rows, cols := d.shape[len(d.shape)-2], d.shape[len(d.shape)-1]
+	out := &tensorData{shape: slices.Clone(d.shape), isInt: d.isInt, dtype: d.dtype, f: slices.Clone(d.f), i: slices.Clone(d.i)}
+	for e := range d.numel() {
+		i, j := int64(e/cols%rows), int64(e%cols)
+		keep := j-i >= k
+		if upper == 0 {
+			keep = j-i <= k
+		}
+		if !keep {
+			if d.isInt {
+				out.i[e] = 0
+			} else {
+				out.f[e] = 0
+			}
 		}
 	}
 	return folded(c, out)
