@@ -332,10 +332,12 @@ func hasSym(d *tensorData) bool {
 // dropBatchOnes removes the leading axes of a constant that, broadcast
 // against the activation x from the right, reach x's batch axis, if they
 // all have size 1 (an attention mask [1, T, T] added to scores
-// [N·H, T, T]): the constant is then the same for every sample.
+// [N·H, T, T]): the constant is then the same for every sample. A
+// constant of more axes than x, which would add axes to the result, is
+// left as it is.
 func dropBatchOnes(x value, k *tensorData) *tensorData {
 	drop := len(k.shape) - (x.rank() - x.batchAxis() - 1)
-	if drop <= 0 {
+	if drop <= 0 || len(k.shape) > x.rank() {
 		return k
 	}
 	for _, d := range k.shape[:drop] {

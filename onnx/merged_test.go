@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -302,5 +303,33 @@ func TestFoldInfinity(t *testing.T) {
 	}
 	if _, err := foldArith("add", inf, &tensorData{f: []float64{math.Inf(1)}, dtype: "FLOAT"}); err == nil {
 		t.Error("−∞ + ∞ is folded")
+	}
+}
+
+// TestDropBatchOnes checks which constants broadcast the same way against
+// every sample once their unit axes up to the batch axis are dropped.
+func TestDropBatchOnes(t *testing.T) {
+	plain := value{kind: activation, shape: []int{-1, 3, 4}}                         // [N 3 4]
+	heads := value{kind: activation, shape: []int{-1, 2, 3, 3}, inner: 1}            // [2N 3 3]
+	tokens := value{kind: activation, shape: []int{4, -1, 2, 4}, batch: 1, inner: 1} // [4 2N 4]
+	cases := []struct {
+		x     value
+		shape []int
+		want  []int
+	}{
+		{plain, []int{1, 3, 4}, []int{3, 4}},
+		{plain, []int{3, 4}, []int{3, 4}},
+		{plain, []int{1, 1, 3, 4}, []int{1, 1, 3, 4}}, // would add an axis
+		{heads, []int{1, 3, 3}, []int{3, 3}},
+		{heads, []int{2, 3, 3}, []int{2, 3, 3}},
+		{tokens, []int{1, 1, 4}, []int{4}},
+		{tokens, []int{4, 1, 4}, []int{4, 1, 4}},
+		{tokens, []int{1, 4}, []int{4}},
+	}
+	for _, c := range cases {
+		k := &tensorData{shape: c.shape, f: make([]float64, numelOf(c.shape))}
+		if got := dropBatchOnes(c.x, k).shape; !slices.Equal(got, c.want) {
+			t.Errorf("%v against %s: %v, want %v", c.shape, c.x.format(), got, c.want)
+		}
 	}
 }
