@@ -28,8 +28,10 @@ import (
 //   - MatMul batched over leading axes, Softmax, LayerNormalization, Gemm
 //     (a token-wise linear layer over the rows T·N), entrywise operators,
 //     and Add, Sub, Mul, Div with a scalar, a tensor that does not reach
-//     the merged axis or an activation of the same layout, act on axes
-//     other than the merged one, each of which is one internal axis.
+//     the merged axis (once its unit axes there are dropped: a mask
+//     [1, T, T] on scores [N·H, T, T]) or an activation of the same
+//     layout, act on axes other than the merged one, each of which is one
+//     internal axis.
 //
 // Every other operator refuses a merged input, naming the node
 // (checkMerged). Per sample, the network sees the ordinary tensors; the
