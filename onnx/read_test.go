@@ -342,7 +342,7 @@ func TestReadFileNames(t *testing.T) {
 
 func FuzzRead(f *testing.F) {
 	f.Add(smallResNet().bytes(f))
-	for _, name := range []string{"resnet_digits", "vit_digits"} {
+	for _, name := range []string{"resnet_digits", "vit_digits", "mha_tiny"} {
 		if b, err := os.ReadFile(filepath.Join("..", "testdata", "fixtures", name, "model.onnx")); err == nil {
 			f.Add(b)
 		}
@@ -356,19 +356,6 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("multi-line error %q", err)
 		}
 	})
-}
-
-// TestUnsupportedGraph checks the refusal of a real export the engine
-// cannot analyse: nn.TransformerEncoderLayer, whose attention reshapes
-// merge the batch axis with the heads.
-func TestUnsupportedGraph(t *testing.T) {
-	_, err := ReadFile(filepath.Join("..", "testdata", "fixtures", "mha_tiny", "model.onnx"), nil)
-	if err == nil || !errors.Is(err, ErrUnsupported) || strings.Contains(err.Error(), "\n") {
-		t.Fatalf("err = %v, want one line of ErrUnsupported", err)
-	}
-	if !strings.Contains(err.Error(), "node /enc/self_attn/") || !strings.Contains(err.Error(), "batch size") {
-		t.Errorf("err = %v, want it to name the attention nodes and the batch size", err)
-	}
 }
 
 // TestHostileFiles reads the exported hostile files of testdata/hostile
