@@ -167,8 +167,14 @@ func explicitPlan(g *im2col.Geom, rows, nsamp int, budget int64) (chunks []chunk
 }
 
 // formWeight writes the chunk ch of V's weight block, one row per factor
-// row, into dst (rows × ch.width(), stride ch.width()).
-func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
+// row, into dst (rows × ch.width(), stride ch.width()): from the factor
+// rows in compressed sparse form when sr is not nil (formWeightSparse),
+// else by one dense product per sample.
+func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder, sr *sparseRows) {
+	if sr != nil {
+		f.formWeightSparse(dst, ch, u, sr)
+		return
+	}
 	k, p, out := f.G.K(), f.G.P(), f.G.OutC
 	co, kc := ch.o1-ch.o0, ch.k1-ch.k0
 	w := co * kc

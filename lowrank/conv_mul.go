@@ -23,14 +23,15 @@ func (f *Conv) AddDiagTo(dst []float64) {
 	r, k := f.rows(), f.G.K()
 	off := 0
 	if f.Weight {
-		chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+		sr, budget := f.sparseForm(f.weightBudget(r))
+		chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 		u := newUnfolder(f.G, f.A, cached, workers)
 		defer u.release()
 		buf := make([]float64, r*chunks[0].width())
 		acc := make([]float64, chunks[0].width())
 		for _, ch := range chunks {
 			w := ch.width()
-			f.formWeight(buf, ch, u)
+			f.formWeight(buf, ch, u, sr)
 			acc := acc[:w]
 			for i := range acc {
 				acc[i] = 0
@@ -143,14 +144,15 @@ func (f *Conv) mulExplicit(nv int) bool {
 func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 	r, k := f.rows(), f.G.K()
 	nv, _ := u.Dims()
-	chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+	sr, budget := f.sparseForm(f.weightBudget(r))
+	chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 	un := newUnfolder(f.G, f.A, cached, workers)
 	defer un.release()
 	buf := make([]float64, r*chunks[0].width())
 	out := dst.RawMatrix()
 	for _, ch := range chunks {
 		w, kc := ch.width(), ch.k1-ch.k0
-		f.formWeight(buf, ch, un)
+		f.formWeight(buf, ch, un, sr)
 		if kc == k {
 			// Whole weight rows: the chunk's columns are contiguous.
 			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
