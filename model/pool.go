@@ -76,26 +76,107 @@ func (l *MaxPool2d) Type() string    { return "maxpool2d" }
 func (l *MaxPool2d) InShape() []int  { return l.g.inShape() }
 func (l *MaxPool2d) OutShape() []int { return l.g.outShape() }
 
-// argmax writes, for every output entry (c, p) of the sample x, the flat
-// input index of its window's first maximum into idx.
-func (l *MaxPool2d) argmax(idx []int32, x []float64) {
+// maxPoolScratch is a worker's scratch for argmax: the indices of the
+// output entries' maxima and, per input row and output column, the
+// maximum over the window's columns (value and index).
+type maxPoolScratch struct {
+	idx []int32
+	hv  []float64
+	hi  []int32
+}
+
+func (l *MaxPool2d) newScratch() any {
 	g := l.g
-	hw := g.H * g.W
-	np := g.p()
+	return &maxPoolScratch{
+		idx: make([]int32, g.C*g.p()),
+		hv:  make([]float64, (g.H+1)*g.OutW),
+		hi:  make([]int32, g.H*g.OutW),
+	}
+}
+
+// argmax writes, for every output entry (c, p) of the sample x, the flat
+// input index of its window's first maximum into sc.idx; the last NaN
+// wins, as in PyTorch's kernel (a strict comparison that a NaN always
+// passes).
+//
+// A window is scanned row by row, so its choice is that of its rows'
+// choices scanned in row order by the same rule. Each input row's choice
+// over the columns of every output column's window is computed once (the
+// windows of neighbouring output rows share input rows), and the inner
+// loops run over output columns, whose iterations are independent and
+// choose without data-dependent branches (take): scanning window by
+// window mispredicts on random data about twice per window.
+func (l *MaxPool2d) argmax(sc *maxPoolScratch, x []float64) {
+	g := l.g
+	hw, np, ow := g.H*g.W, g.p(), g.OutW
+	bv := sc.hv[g.H*ow:] // the output row's running maxima
 	for c := 0; c < g.C; c++ {
 		xc := x[c*hw : (c+1)*hw]
-		for p := 0; p < np; p++ {
-			win := g.win[g.off[p]:g.off[p+1]]
-			best := win[0]
-			bv := xc[best]
-			for _, ix := range win[1:] {
-				if v := xc[ix]; v > bv || math.IsNaN(v) { // as PyTorch: NaN wins
-					best, bv = ix, v
+		for ih := 0; ih < g.H; ih++ {
+			rv, ri := sc.hv[ih*ow:(ih+1)*ow], sc.hi[ih*ow:(ih+1)*ow]
+			for q := range ri {
+				rv[q], ri[q] = math.Inf(-1), -1
+			}
+			base := int32(ih * g.W)
+			xr := xc[ih*g.W : (ih+1)*g.W]
+			for j := 0; j < g.KW; j++ {
+				off := j*g.DW - g.PW
+				lo, hi := g.colRange(off)
+				for q := lo; q < hi; q++ {
+					iw := q*g.SW + off
+					rv[q], ri[q] = take(rv[q], ri[q], xr[iw], base+int32(iw))
 				}
 			}
-			idx[c*np+p] = int32(c*hw) + best
+		}
+		out := sc.idx[c*np : (c+1)*np]
+		for oh := 0; oh < g.OutH; oh++ {
+			o := out[oh*ow : (oh+1)*ow]
+			for q := range o {
+				bv[q], o[q] = math.Inf(-1), -1
+			}
+			for i := 0; i < g.KH; i++ {
+				ih := oh*g.SH - g.PH + i*g.DH
+				if ih < 0 || ih >= g.H {
+					continue
+				}
+				rv, ri := sc.hv[ih*ow:(ih+1)*ow], sc.hi[ih*ow:(ih+1)*ow]
+				for q := range o {
+					bv[q], o[q] = take(bv[q], o[q], rv[q], ri[q])
+				}
+			}
+			for q := range o {
+				o[q] += int32(c * hw)
+			}
 		}
 	}
+}
+
+// take is one step of the scan of argmax: the running choice (value bv,
+// index bi; bi < 0 before the first entry) against the entry v at index
+// i. The entry is taken if it is the first, greater, or NaN. bv is then
+// max(bv, v), which compares with every later entry as the chosen entry
+// does (it differs from it only in the sign of a zero, or is a NaN when
+// the chosen entry is one).
+func take(bv float64, bi int32, v float64, i int32) (float64, int32) {
+	m := -(b2i32(bi < 0) | b2i32(v > bv) | b2i32(v != v))
+	return max(bv, v), bi ^ ((bi ^ i) & m)
+}
+
+// b2i32 is 1 for true and 0 for false; the compiler makes it a flag set,
+// not a branch.
+func b2i32(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// colRange returns the output columns [lo, hi) whose windows read the
+// input column q·SW + off.
+func (g *poolGeom) colRange(off int) (lo, hi int) {
+	lo = max(0, -floorDiv(off, g.SW))
+	hi = min(g.OutW, floorDiv(g.W-1-off, g.SW)+1)
+	return lo, max(lo, hi)
 }
 
 func (l *MaxPool2d) Forward(y, x *mat.Dense) {
@@ -103,11 +184,11 @@ func (l *MaxPool2d) Forward(y, x *mat.Dense) {
 	in, out := Numel(l.InShape()), Numel(l.OutShape())
 	checkDims(x, n, in, "maxpool2d input")
 	checkDims(y, n, out, "maxpool2d output")
-	parallelSamples(n, func() any { return make([]int32, out) }, func(scratch any, i int) {
-		idx := scratch.([]int32)
+	parallelSamples(n, l.newScratch, func(scratch any, i int) {
+		sc := scratch.(*maxPoolScratch)
 		xr, yr := x.RawRowView(i), y.RawRowView(i)
-		l.argmax(idx, xr)
-		for j, ix := range idx {
+		l.argmax(sc, xr)
+		for j, ix := range sc.idx {
 			yr[j] = xr[ix]
 		}
 	})
@@ -122,15 +203,15 @@ func (l *MaxPool2d) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
 	if n*cols != r {
 		panic("model: factor rows do not match samples × cols")
 	}
-	parallelSamples(n, func() any { return make([]int32, no) }, func(scratch any, i int) {
-		idx := scratch.([]int32)
-		l.argmax(idx, in.RawRowView(i))
+	parallelSamples(n, l.newScratch, func(scratch any, i int) {
+		sc := scratch.(*maxPoolScratch)
+		l.argmax(sc, in.RawRowView(i))
 		for c := 0; c < cols; c++ {
 			sr, dr := s.RawRowView(i*cols+c), dst.RawRowView(i*cols+c)
 			for j := range dr {
 				dr[j] = 0
 			}
-			for j, ix := range idx {
+			for j, ix := range sc.idx {
 				dr[ix] += sr[j]
 			}
 		}
