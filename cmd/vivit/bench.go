@@ -253,50 +253,73 @@ func benchPlot(path string, rows []bench.Row, k, d, n int) error {
 	if xhi-xlo < 0.3 {
 		xlo, xhi = xlo-0.15, xhi+0.15
 	}
+	panels := []*plot.Plot{left, right}
+	labels := make([][]pointLabel, 2)
+	obstacles := make([][]vg.Rectangle, 2)
+	type bar struct{ x, y, e float64 }
+	bars := make([][]bar, 2)
+	const radius = 4
 	for i, r := range rows {
 		ms := math.Log10(math.Max(1000*r.Seconds, 1e-3))
 		col := palette[i%len(palette)]
-		for _, pv := range []struct {
-			p    *plot.Plot
-			y, e float64
-		}{{left, r.EigRelError, r.EigRelErrorStd}, {right, r.Overlap, r.OverlapStd}} {
+		for j, pv := range []struct{ y, e float64 }{{r.EigRelError, r.EigRelErrorStd}, {r.Overlap, r.OverlapStd}} {
+			p := panels[j]
 			pts := plotter.XYs{{X: ms, Y: pv.y}}
 			sc, err := plotter.NewScatter(pts)
 			if err != nil {
 				return err
 			}
 			sc.GlyphStyle.Color = col
-			sc.GlyphStyle.Radius = vg.Points(4)
+			sc.GlyphStyle.Radius = vg.Points(radius)
 			sc.GlyphStyle.Shape = draw.CircleGlyph{}
 			if r.Groups == "layer" {
 				sc.GlyphStyle.Shape = draw.TriangleGlyph{}
 			}
-			pv.p.Add(sc)
-			// Name each point beside it: clearer than a legend of ten entries.
-			lb, err := plotter.NewLabels(plotter.XYLabels{XYs: pts, Labels: []string{r.Approximation}})
-			if err != nil {
-				return err
-			}
-			for i := range lb.TextStyle {
-				lb.TextStyle[i].Font.Size = vg.Points(9)
-				lb.TextStyle[i].Color = col
-			}
-			lb.Offset = vg.Point{X: vg.Points(6), Y: vg.Points(2)}
-			pv.p.Add(lb)
+			p.Add(sc)
 			if pv.e > 0 {
-				bar, err := plotter.NewYErrorBars(errPoints{{X: ms, Y: pv.y, Err: pv.e}})
+				eb, err := plotter.NewYErrorBars(errPoints{{X: ms, Y: pv.y, Err: pv.e}})
 				if err == nil {
-					bar.LineStyle.Color = col
-					pv.p.Add(bar)
+					eb.LineStyle.Color = col
+					p.Add(eb)
+					bars[j] = append(bars[j], bar{ms, pv.y, pv.e})
 				}
 			}
+			// Name each point beside it: clearer than a legend of ten entries.
+			sty := p.Legend.TextStyle
+			sty.Font.Size = vg.Points(9)
+			sty.Color = textColor(col)
+			labels[j] = append(labels[j], pointLabel{X: ms, Y: pv.y, Text: r.Approximation, Style: sty})
 		}
 	}
 	// Room on the right for the points' names, and around the extremes.
-	for _, p := range []*plot.Plot{left, right} {
+	for _, p := range panels {
 		headroom(&p.X, xlo, xhi, 0.05, 0.2)
 	}
 	headroom(&left.Y, ylo, yhi, 0.05, 0.08)
+	// Labels go where they cover no point, error bar or other label.
+	areas := dataAreas([][]*plot.Plot{panels})[0]
+	for j, p := range panels {
+		at := func(x, y float64) vg.Point { return canvasPoint(p, areas[j], x, y) }
+		r := vg.Points(radius + 1)
+		for _, l := range labels[j] {
+			c := at(l.X, l.Y)
+			obstacles[j] = append(obstacles[j], vg.Rectangle{Min: c.Sub(vg.Point{X: r, Y: r}), Max: c.Add(vg.Point{X: r, Y: r})})
+		}
+		for _, b := range bars[j] {
+			lo, hi := at(b.x, b.y-b.e), at(b.x, b.y+b.e)
+			obstacles[j] = append(obstacles[j], vg.Rectangle{Min: vg.Point{X: lo.X - vg.Points(3), Y: lo.Y}, Max: vg.Point{X: hi.X + vg.Points(3), Y: hi.Y}})
+		}
+		offsets := placeLabels(p, areas[j], labels[j], obstacles[j], vg.Points(radius+2))
+		for i, l := range labels[j] {
+			lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: l.X, Y: l.Y}}, Labels: []string{l.Text}})
+			if err != nil {
+				return err
+			}
+			lb.TextStyle[0] = l.Style
+			lb.Offset = offsets[i]
+			p.Add(lb)
+		}
+	}
 	return savePanels(path, [][]*plot.Plot{{left, right}})
 }
 
