@@ -23,17 +23,17 @@ type unfolder struct {
 	g       *im2col.Geom
 	a       *mat.Dense
 	cache   []float64
-	pooled  *[]float64 // the cache's buffer, from internal/scratch
+	pooled  []*[]float64 // the cache's or workers' buffers, from internal/scratch
 	scratch [][]float64
 }
 
 // release hands the cache back to the buffer pool; the unfolder may not be
 // used afterwards. (An unfolder that is not released is collected.)
 func (u *unfolder) release() {
-	if u.pooled != nil {
-		scratch.Put(u.pooled)
-		u.pooled, u.cache = nil, nil
+	for _, b := range u.pooled {
+		scratch.Put(b)
 	}
+	u.pooled, u.cache, u.scratch = nil, nil, nil
 }
 
 // formWorkers is the number of goroutines of loops that need no
@@ -64,15 +64,18 @@ func newUnfolder(g *im2col.Geom, a *mat.Dense, cached bool, workers int) *unfold
 	pk := g.P() * g.K()
 	if cached {
 		n, _ := a.Dims()
-		u.pooled = scratch.Get(n * pk)
-		u.cache = *u.pooled
+		b := scratch.Get(n * pk)
+		u.pooled = append(u.pooled, b)
+		u.cache = *b
 		par.For(n, formWorkers(), func(_, i int) {
 			g.Unfold(u.cache[i*pk:], g.K(), a.RawRowView(i))
 		})
 	} else {
 		u.scratch = make([][]float64, workers)
 		for i := range u.scratch {
-			u.scratch[i] = make([]float64, pk)
+			b := scratch.Get(pk)
+			u.pooled = append(u.pooled, b)
+			u.scratch[i] = *b
 		}
 	}
 	return u
@@ -122,8 +125,9 @@ const maxChunk = 1 << 22
 
 // explicitPlan splits the weight into chunks whose V rows for `rows`
 // factor rows fit the budget next to the unfolded inputs, says whether the
-// unfolded inputs of all nsamp samples are cached and, if not, how many
-// workers regenerate them (each holds one sample's unfolded input per
+// unfolded inputs of all nsamp samples are cached (when they fit and more
+// than one chunk reads them) and, if not, how many workers regenerate
+// them (each holds one sample's unfolded input per
 // unfolder, of which cross products have two; they share workerShare of
 // the budget). Chunks hold all output channels and a range of patch
 // indices whenever the budget allows (one product per sample forms them),
@@ -162,6 +166,13 @@ func explicitPlan(g *im2col.Geom, rows, nsamp int, budget int64) (chunks []chunk
 				chunks = append(chunks, chunk{o, o + 1, k0, min(k0+kc, k)})
 			}
 		}
+	}
+	if cached && len(chunks) == 1 {
+		// One chunk reads each unfolded input once: regenerated per
+		// worker, it stays in the core's cache instead of going out to
+		// memory and back. The workers' scratch fits in the cache's place.
+		cached = false
+		workers = scratchWorkers(int64(nsamp)*pk, 2*pk)
 	}
 	return chunks, cached, workers
 }

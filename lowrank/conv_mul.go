@@ -11,6 +11,7 @@ import (
 	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/internal/scratch"
 )
 
 // ---------------------------------------------------------------------------
@@ -27,7 +28,9 @@ func (f *Conv) AddDiagTo(dst []float64) {
 		chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 		u := newUnfolder(f.G, f.A, cached, workers)
 		defer u.release()
-		buf := make([]float64, r*chunks[0].width())
+		pooled := scratch.Get(r * chunks[0].width())
+		defer scratch.Put(pooled)
+		buf := *pooled
 		acc := make([]float64, chunks[0].width())
 		for _, ch := range chunks {
 			w := ch.width()
@@ -148,7 +151,9 @@ func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 	chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 	un := newUnfolder(f.G, f.A, cached, workers)
 	defer un.release()
-	buf := make([]float64, r*chunks[0].width())
+	pooled := scratch.Get(r * chunks[0].width())
+	defer scratch.Put(pooled)
+	buf := *pooled
 	out := dst.RawMatrix()
 	for _, ch := range chunks {
 		w, kc := ch.width(), ch.k1-ch.k0
