@@ -96,6 +96,9 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, g.OutSize(), "conv2d factor")
 	checkDims(dst, r, g.InSize(), "conv2d factor destination")
+	if l.backwardSparse(dst, s) {
+		return
+	}
 	p, k := g.P(), g.K()
 	bh := max(1, min(g.OutH, convBlockFloats/(k*g.OutW))) // output rows per block
 	parallelSamples(r, func() any { return make([]float64, k*bh*g.OutW) }, func(scr any, i int) {
