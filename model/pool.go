@@ -21,12 +21,21 @@ type poolGeom struct {
 	// (rows, then columns); entries in the padding are left out.
 	win []int32
 	off []int32
+	// colLo[j] and colHi[j] bound the output columns [lo, hi) whose
+	// windows' column j is inside the input (ow·SW − PW + j·DW in [0, W)).
+	colLo, colHi []int
 }
 
 func newPoolGeom(c, h, w int, k, s, p, d [2]int) *poolGeom {
 	g := &poolGeom{C: c, H: h, W: w, KH: k[0], KW: k[1], SH: s[0], SW: s[1], PH: p[0], PW: p[1], DH: d[0], DW: d[1]}
 	g.OutH = (h+2*g.PH-g.DH*(g.KH-1)-1)/g.SH + 1
 	g.OutW = (w+2*g.PW-g.DW*(g.KW-1)-1)/g.SW + 1
+	for j := 0; j < g.KW; j++ {
+		off := j*g.DW - g.PW
+		lo := max(0, -floorDiv(off, g.SW))
+		hi := min(g.OutW, floorDiv(w-1-off, g.SW)+1)
+		g.colLo, g.colHi = append(g.colLo, lo), append(g.colHi, max(lo, hi))
+	}
 	g.off = make([]int32, 0, g.OutH*g.OutW+1)
 	g.off = append(g.off, 0)
 	for oh := 0; oh < g.OutH; oh++ {
@@ -121,7 +130,7 @@ func (l *MaxPool2d) argmax(sc *maxPoolScratch, x []float64) {
 			xr := xc[ih*g.W : (ih+1)*g.W]
 			for j := 0; j < g.KW; j++ {
 				off := j*g.DW - g.PW
-				lo, hi := g.colRange(off)
+				lo, hi := g.colLo[j], g.colHi[j]
 				for q := lo; q < hi; q++ {
 					iw := q*g.SW + off
 					rv[q], ri[q] = take(rv[q], ri[q], xr[iw], base+int32(iw))
@@ -171,13 +180,6 @@ func b2i32(b bool) int32 {
 	return 0
 }
 
-// colRange returns the output columns [lo, hi) whose windows read the
-// input column q·SW + off.
-func (g *poolGeom) colRange(off int) (lo, hi int) {
-	lo = max(0, -floorDiv(off, g.SW))
-	hi = min(g.OutW, floorDiv(g.W-1-off, g.SW)+1)
-	return lo, max(lo, hi)
-}
 
 func (l *MaxPool2d) Forward(y, x *mat.Dense) {
 	n, _ := x.Dims()
