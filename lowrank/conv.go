@@ -128,6 +128,8 @@ type convStats struct {
 	density  float64
 	sampleNZ []int // nonzero factor entries of each sample
 	kept     keptV // the weight block of V, once the Gram route kept it
+	biasOnce sync.Once
+	bias     []float64 // the bias block (biasCols)
 }
 
 // NewConv returns the block for factor rows s and layer inputs a.

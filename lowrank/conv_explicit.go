@@ -304,17 +304,22 @@ func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder, scr [][]float3
 	})
 }
 
-// biasCols returns V's bias block as rows: row r is S_r 1 (rows × out).
+// biasCols returns V's bias block as rows: row r is S_r 1 (rows × out),
+// summed once per factor (rows in parallel) and shared by its operations,
+// which only read it.
 func (f *Conv) biasCols() blas64.General {
 	r, out, p := f.rows(), f.G.OutC, f.G.P()
-	b := blas64.General{Rows: r, Cols: out, Stride: out, Data: make([]float64, r*out)}
-	for i := 0; i < r; i++ {
-		s := f.S.RawRowView(i)
-		for o := 0; o < out; o++ {
-			b.Data[i*out+o] = floats.Sum(s[o*p : (o+1)*p])
-		}
-	}
-	return b
+	f.stats.biasOnce.Do(func() {
+		b := make([]float64, r*out)
+		par.For(r, formWorkers(), func(_, i int) {
+			s := f.S.RawRowView(i)
+			for o := 0; o < out; o++ {
+				b[i*out+o] = floats.Sum(s[o*p : (o+1)*p])
+			}
+		})
+		f.stats.bias = b
+	})
+	return blas64.General{Rows: r, Cols: out, Stride: out, Data: f.stats.bias}
 }
 
 // goBLAS runs the many small products of this file (per sample, per pair

@@ -93,12 +93,6 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 	nv, _ := u.Dims()
 	checkShape(u, nv, f.Cols())
 	checkShape(dst, nv, f.Dim())
-	for j := 0; j < nv; j++ {
-		row := dst.RawRowView(j)
-		for i := range row {
-			row[i] = 0
-		}
-	}
 	if v := f.keptWeight(); f.Weight && v != nil && f.Route == RouteAuto {
 		f.mulKeptTo(dst, u, v)
 		return
@@ -113,6 +107,10 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 				blas64.General{Rows: nv, Cols: f.G.OutC, Stride: out.Stride, Data: out.Data[off:]})
 		}
 		return
+	}
+	// The routes below add to dst.
+	for j := 0; j < nv; j++ {
+		clear(dst.RawRowView(j))
 	}
 	if f.Weight {
 		if sr, budget := f.sparseForm(f.Budget()); sr != nil {
