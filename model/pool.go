@@ -1,8 +1,6 @@
 package model
 
 import (
-	"math"
-
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -22,8 +20,9 @@ type poolGeom struct {
 	win []int32
 	off []int32
 	// colLo[j] and colHi[j] bound the output columns [lo, hi) whose
-	// windows' column j is inside the input (ow·SW − PW + j·DW in [0, W)).
-	colLo, colHi []int
+	// windows' column j is inside the input (ow·SW − PW + j·DW in [0, W));
+	// colFirst[ow] is the first input column of output column ow's window.
+	colLo, colHi, colFirst []int
 }
 
 func newPoolGeom(c, h, w int, k, s, p, d [2]int) *poolGeom {
@@ -35,6 +34,12 @@ func newPoolGeom(c, h, w int, k, s, p, d [2]int) *poolGeom {
 		lo := max(0, -floorDiv(off, g.SW))
 		hi := min(g.OutW, floorDiv(w-1-off, g.SW)+1)
 		g.colLo, g.colHi = append(g.colLo, lo), append(g.colHi, max(lo, hi))
+	}
+	g.colFirst = make([]int, g.OutW)
+	for j := g.KW - 1; j >= 0; j-- {
+		for q := g.colLo[j]; q < g.colHi[j]; q++ {
+			g.colFirst[q] = q*g.SW + j*g.DW - g.PW
+		}
 	}
 	g.off = make([]int32, 0, g.OutH*g.OutW+1)
 	g.off = append(g.off, 0)
@@ -123,11 +128,11 @@ func (l *MaxPool2d) argmax(sc *maxPoolScratch, x []float64) {
 		xc := x[c*hw : (c+1)*hw]
 		for ih := 0; ih < g.H; ih++ {
 			rv, ri := sc.hv[ih*ow:(ih+1)*ow], sc.hi[ih*ow:(ih+1)*ow]
-			for q := range ri {
-				rv[q], ri[q] = math.Inf(-1), -1
-			}
 			base := int32(ih * g.W)
 			xr := xc[ih*g.W : (ih+1)*g.W]
+			for q, iw := range g.colFirst {
+				rv[q], ri[q] = xr[iw], base+int32(iw)
+			}
 			for j := 0; j < g.KW; j++ {
 				off := j*g.DW - g.PW
 				lo, hi := g.colLo[j], g.colHi[j]
@@ -140,15 +145,20 @@ func (l *MaxPool2d) argmax(sc *maxPoolScratch, x []float64) {
 		out := sc.idx[c*np : (c+1)*np]
 		for oh := 0; oh < g.OutH; oh++ {
 			o := out[oh*ow : (oh+1)*ow]
-			for q := range o {
-				bv[q], o[q] = math.Inf(-1), -1
-			}
+			first := true
 			for i := 0; i < g.KH; i++ {
 				ih := oh*g.SH - g.PH + i*g.DH
 				if ih < 0 || ih >= g.H {
 					continue
 				}
-				rv, ri := sc.hv[ih*ow:(ih+1)*ow], sc.hi[ih*ow:(ih+1)*ow]
+				rv, ri := sc.hv[ih*ow:ih*ow+len(o)], sc.hi[ih*ow:ih*ow+len(o)]
+				if first {
+					copy(bv, rv)
+					copy(o, ri)
+					first = false
+					continue
+				}
+				bv := bv[:len(o)]
 				for q := range o {
 					bv[q], o[q] = take(bv[q], o[q], rv[q], ri[q])
 				}
@@ -161,13 +171,13 @@ func (l *MaxPool2d) argmax(sc *maxPoolScratch, x []float64) {
 }
 
 // take is one step of the scan of argmax: the running choice (value bv,
-// index bi; bi < 0 before the first entry) against the entry v at index
-// i. The entry is taken if it is the first, greater, or NaN. bv is then
-// max(bv, v), which compares with every later entry as the chosen entry
-// does (it differs from it only in the sign of a zero, or is a NaN when
-// the chosen entry is one).
+// index bi, starting from the first entry) against the entry v at index
+// i. The entry is taken if it is greater or NaN (taking the running
+// choice again changes nothing). bv is then max(bv, v), which compares
+// with every later entry as the chosen entry does (it differs from it only
+// in the sign of a zero, or is a NaN when the chosen entry is one).
 func take(bv float64, bi int32, v float64, i int32) (float64, int32) {
-	m := -(b2i32(bi < 0) | b2i32(v > bv) | b2i32(v != v))
+	m := -(b2i32(v > bv) | b2i32(v != v))
 	return max(bv, v), bi ^ ((bi ^ i) & m)
 }
 
@@ -179,7 +189,6 @@ func b2i32(b bool) int32 {
 	}
 	return 0
 }
-
 
 func (l *MaxPool2d) Forward(y, x *mat.Dense) {
 	n, _ := x.Dims()
