@@ -19,26 +19,32 @@ type poolGeom struct {
 	// (rows, then columns); entries in the padding are left out.
 	win []int32
 	off []int32
-	// colLo[j] and colHi[j] bound the output columns [lo, hi) whose
-	// windows' column j is inside the input (ow·SW − PW + j·DW in [0, W));
-	// colFirst[ow] is the first input column of output column ow's window.
-	colLo, colHi, colFirst []int
+	// colFirst[ow] is the first input column of output column ow's window
+	// and colCount[ow] the number of its columns inside the input;
+	// rowFirst and rowCount likewise for the rows of output row oh.
+	colFirst, colCount, rowFirst, rowCount []int
 }
 
 func newPoolGeom(c, h, w int, k, s, p, d [2]int) *poolGeom {
 	g := &poolGeom{C: c, H: h, W: w, KH: k[0], KW: k[1], SH: s[0], SW: s[1], PH: p[0], PW: p[1], DH: d[0], DW: d[1]}
 	g.OutH = (h+2*g.PH-g.DH*(g.KH-1)-1)/g.SH + 1
 	g.OutW = (w+2*g.PW-g.DW*(g.KW-1)-1)/g.SW + 1
-	for j := 0; j < g.KW; j++ {
-		off := j*g.DW - g.PW
-		lo := max(0, -floorDiv(off, g.SW))
-		hi := min(g.OutW, floorDiv(w-1-off, g.SW)+1)
-		g.colLo, g.colHi = append(g.colLo, lo), append(g.colHi, max(lo, hi))
+	g.rowFirst, g.rowCount = make([]int, g.OutH), make([]int, g.OutH)
+	for oh := 0; oh < g.OutH; oh++ {
+		for i := g.KH - 1; i >= 0; i-- {
+			if ih := oh*g.SH - g.PH + i*g.DH; ih >= 0 && ih < h {
+				g.rowFirst[oh] = ih
+				g.rowCount[oh]++
+			}
+		}
 	}
-	g.colFirst = make([]int, g.OutW)
-	for j := g.KW - 1; j >= 0; j-- {
-		for q := g.colLo[j]; q < g.colHi[j]; q++ {
-			g.colFirst[q] = q*g.SW + j*g.DW - g.PW
+	g.colFirst, g.colCount = make([]int, g.OutW), make([]int, g.OutW)
+	for ow := 0; ow < g.OutW; ow++ {
+		for j := g.KW - 1; j >= 0; j-- {
+			if iw := ow*g.SW - g.PW + j*g.DW; iw >= 0 && iw < w {
+				g.colFirst[ow] = iw
+				g.colCount[ow]++
+			}
 		}
 	}
 	g.off = make([]int32, 0, g.OutH*g.OutW+1)
@@ -103,7 +109,7 @@ func (l *MaxPool2d) newScratch() any {
 	g := l.g
 	return &maxPoolScratch{
 		idx: make([]int32, g.C*g.p()),
-		hv:  make([]float64, (g.H+1)*g.OutW),
+		hv:  make([]float64, g.H*g.OutW),
 		hi:  make([]int32, g.H*g.OutW),
 	}
 }
@@ -116,55 +122,43 @@ func (l *MaxPool2d) newScratch() any {
 // A window is scanned row by row, so its choice is that of its rows'
 // choices scanned in row order by the same rule. Each input row's choice
 // over the columns of every output column's window is computed once (the
-// windows of neighbouring output rows share input rows), and the inner
-// loops run over output columns, whose iterations are independent and
-// choose without data-dependent branches (take): scanning window by
-// window mispredicts on random data about twice per window.
+// windows of neighbouring output rows share input rows). The loops run
+// over output columns, whose iterations are independent, and choose
+// without data-dependent branches (take): scanning window by window with
+// a branch mispredicts on random data about twice per window.
 func (l *MaxPool2d) argmax(sc *maxPoolScratch, x []float64) {
 	g := l.g
 	hw, np, ow := g.H*g.W, g.p(), g.OutW
-	bv := sc.hv[g.H*ow:] // the output row's running maxima
 	for c := 0; c < g.C; c++ {
 		xc := x[c*hw : (c+1)*hw]
 		for ih := 0; ih < g.H; ih++ {
 			rv, ri := sc.hv[ih*ow:(ih+1)*ow], sc.hi[ih*ow:(ih+1)*ow]
 			base := int32(ih * g.W)
 			xr := xc[ih*g.W : (ih+1)*g.W]
-			for q, iw := range g.colFirst {
-				rv[q], ri[q] = xr[iw], base+int32(iw)
-			}
-			for j := 0; j < g.KW; j++ {
-				off := j*g.DW - g.PW
-				lo, hi := g.colLo[j], g.colHi[j]
-				for q := lo; q < hi; q++ {
-					iw := q*g.SW + off
-					rv[q], ri[q] = take(rv[q], ri[q], xr[iw], base+int32(iw))
+			for q := range ri {
+				// The window's columns inside the input, from the first.
+				iw, n := g.colFirst[q], g.colCount[q]
+				v, i := xr[iw], base+int32(iw)
+				for range n - 1 {
+					iw += g.DW
+					v, i = take(v, i, xr[iw], base+int32(iw))
 				}
+				rv[q], ri[q] = v, i
 			}
 		}
 		out := sc.idx[c*np : (c+1)*np]
 		for oh := 0; oh < g.OutH; oh++ {
 			o := out[oh*ow : (oh+1)*ow]
-			first := true
-			for i := 0; i < g.KH; i++ {
-				ih := oh*g.SH - g.PH + i*g.DH
-				if ih < 0 || ih >= g.H {
-					continue
-				}
-				rv, ri := sc.hv[ih*ow:ih*ow+len(o)], sc.hi[ih*ow:ih*ow+len(o)]
-				if first {
-					copy(bv, rv)
-					copy(o, ri)
-					first = false
-					continue
-				}
-				bv := bv[:len(o)]
-				for q := range o {
-					bv[q], o[q] = take(bv[q], o[q], rv[q], ri[q])
-				}
-			}
+			// The window's rows inside the input, from the first.
+			r0, n, step := g.rowFirst[oh]*ow, g.rowCount[oh], g.DH*ow
 			for q := range o {
-				o[q] += int32(c * hw)
+				r := r0 + q
+				v, i := sc.hv[r], sc.hi[r]
+				for range n - 1 {
+					r += step
+					v, i = take(v, i, sc.hv[r], sc.hi[r])
+				}
+				o[q] = i + int32(c*hw)
 			}
 		}
 	}
