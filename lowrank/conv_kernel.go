@@ -31,21 +31,18 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 			u := newUnfolder(f.G, f.A, cached, workers)
 			defer u.release()
 			keep := len(chunks) == 1 && chunks[0].width() == f.G.OutC*f.G.K() && f.keepV(chunks[0].width())
-			var buf []float64
-			if keep {
-				buf = make([]float64, r*chunks[0].width())
-			} else {
-				pooled := scratch.Get(r * chunks[0].width())
+			pooled := scratch.Get(r * chunks[0].width())
+			if !keep {
 				defer scratch.Put(pooled)
-				buf = *pooled
 			}
+			buf := *pooled
 			for _, ch := range chunks {
 				w := ch.width()
 				f.formWeight(buf, ch, u, sr)
 				addOuterUpper(g, blas64.General{Rows: r, Cols: w, Stride: w, Data: buf})
 			}
 			if keep {
-				f.setKeptV(buf)
+				f.setKeptV(pooled)
 			}
 		}
 	}
