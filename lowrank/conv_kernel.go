@@ -30,19 +30,22 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 			chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 			u := newUnfolder(f.G, f.A, cached, workers)
 			defer u.release()
-			keep := len(chunks) == 1 && chunks[0].width() == f.G.OutC*f.G.K() && f.keepV(chunks[0].width())
+			keep := f.keepV()
+			var kept []keptChunk
 			pooled := scratch.Get(r * chunks[0].width())
-			if !keep {
-				defer scratch.Put(pooled)
-			}
-			buf := *pooled
 			for _, ch := range chunks {
 				w := ch.width()
+				buf := *pooled
 				f.formWeight(buf, ch, u, sr)
 				addOuterUpper(g, blas64.General{Rows: r, Cols: w, Stride: w, Data: buf})
+				if keep {
+					kept = append(kept, keptChunk{ch, pooled})
+					pooled = scratch.Get(r * chunks[0].width())
+				}
 			}
+			scratch.Put(pooled)
 			if keep {
-				f.setKeptV(pooled)
+				f.setKeptV(kept)
 			}
 		}
 	}

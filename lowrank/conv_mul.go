@@ -143,8 +143,7 @@ func (f *Conv) mulExplicit(nv int) bool {
 }
 
 func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
-	r, k := f.rows(), f.G.K()
-	nv, _ := u.Dims()
+	r := f.rows()
 	sr, budget := f.sparseForm(f.weightBudget(r))
 	chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 	un := newUnfolder(f.G, f.A, cached, workers)
@@ -152,22 +151,30 @@ func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 	pooled := scratch.Get(r * chunks[0].width())
 	defer scratch.Put(pooled)
 	buf := *pooled
-	out := dst.RawMatrix()
 	for _, ch := range chunks {
-		w, kc := ch.width(), ch.k1-ch.k0
 		f.formWeight(buf, ch, un, sr)
-		if kc == k {
-			// Whole weight rows: the chunk's columns are contiguous.
-			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
-				blas64.General{Rows: r, Cols: w, Stride: w, Data: buf}, 0,
-				blas64.General{Rows: nv, Cols: w, Stride: out.Stride, Data: out.Data[ch.o0*k:]})
-			continue
-		}
-		for o := ch.o0; o < ch.o1; o++ {
-			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
-				blas64.General{Rows: r, Cols: kc, Stride: w, Data: buf[(o-ch.o0)*kc:]}, 0,
-				blas64.General{Rows: nv, Cols: kc, Stride: out.Stride, Data: out.Data[o*k+ch.k0:]})
-		}
+		f.mulChunkTo(dst, u, ch, buf)
+	}
+}
+
+// mulChunkTo writes the entries of the chunk ch of V u_j, for the rows u_j
+// of u, from the chunk's rows of V in buf.
+func (f *Conv) mulChunkTo(dst, u *mat.Dense, ch chunk, buf []float64) {
+	r, k := f.rows(), f.G.K()
+	nv, _ := u.Dims()
+	out := dst.RawMatrix()
+	w, kc := ch.width(), ch.k1-ch.k0
+	if kc == k {
+		// Whole weight rows: the chunk's columns are contiguous.
+		backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+			blas64.General{Rows: r, Cols: w, Stride: w, Data: buf}, 0,
+			blas64.General{Rows: nv, Cols: w, Stride: out.Stride, Data: out.Data[ch.o0*k:]})
+		return
+	}
+	for o := ch.o0; o < ch.o1; o++ {
+		backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+			blas64.General{Rows: r, Cols: kc, Stride: w, Data: buf[(o-ch.o0)*kc:]}, 0,
+			blas64.General{Rows: nv, Cols: kc, Stride: out.Stride, Data: out.Data[o*k+ch.k0:]})
 	}
 }
 
