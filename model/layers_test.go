@@ -366,9 +366,10 @@ func TestMaxPoolArgmax(t *testing.T) {
 			}
 			l.argmax(sc, x)
 			hw, np := g.H*g.W, g.p()
+			wins, off := g.windows()
 			for c := 0; c < g.C; c++ {
 				for p := 0; p < np; p++ {
-					win := g.win[g.off[p]:g.off[p+1]]
+					win := wins[off[p]:off[p+1]]
 					best := win[0]
 					for _, ix := range win[1:] {
 						if v := x[c*hw+int(ix)]; v > x[c*hw+int(best)] || math.IsNaN(v) {

@@ -27,12 +27,19 @@ of the top-k eigenspaces ‖P̃P‖²_F/k, the wall time and the peak heap.
 Random rows are averaged over seeds (± one standard deviation). With any
 of --mc, --subbatch, --groups or --precision, bench compares that one
 approximation (the knobs as the other commands read them) with the exact
-GGN instead of the grid.`
+GGN instead of the grid.
+
+With --dataset, the data file is a data set: bench draws random
+mini-batches of each size of --batch-sizes from it (--seeds of each size),
+runs the same approximations on them and compares each with the GGN of the
+whole data set's loss (the ViViT paper's mini-batch study).`
 
 const benchExamples = `  vivit bench
   vivit bench --model model.safetensors --data batch.safetensors --k 10 --seeds 5 --format json
   vivit bench --mc-samples 1,4,16 --subbatches 2,4 --plot bench.png
   vivit bench --mc 2 --precision float32 --k 5
+  vivit bench --dataset --batch-sizes 16,32,64 --plot dataset.png
+  vivit bench --dataset --model model.safetensors --data digits.safetensors --batch-sizes 32,64,128,256 --batch-size 256 --memory 512MiB
 `
 
 type benchJSON struct {
@@ -55,15 +62,32 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	c.add("subbatches", "")
 	noLayer := c.fs.Bool("no-layer", false, "leave out the per-layer (block-diagonal) rows")
 	c.add("no-layer", "")
-	plotPath := c.fs.String("plot", "", "draw eigenvalue error and overlap against time into `FILE.png`")
+	dataset := c.fs.Bool("dataset", false, "compare mini-batches drawn from the data file with the GGN of the whole data set, instead of approximations with the exact GGN of the batch")
+	c.add("dataset", "")
+	sizes := c.fs.String("batch-sizes", "", "with --dataset, the mini-batch sizes `N1,N2,…` compared (default: those of 32, 64, 128, 256 below the data set's size)")
+	c.add("batch-sizes", "")
+	ds := addDataSetFlags(c)
+	c.fs.Lookup("batch-size").Usage = "with --dataset, compute the data set's GGN (the reference) in batches of `B` samples, as 'vivit eigen --batch-size' does (docs/scaling.md); 0 = one batch"
+	c.fs.Lookup("method").Usage = "with --dataset and --batch-size, how to compute the data set's GGN `METHOD`: auto, batch, parameters or lanczos, as for 'vivit eigen'"
+	plotPath := c.fs.String("plot", "", "draw eigenvalue error and overlap against time into `FILE.png`; with --dataset, against the mini-batch size")
 	c.add("plot", groupOutput)
 	c.fs.Lookup("no-timing").Usage = "leave times and memory out of the output (for reproducible output)"
+	c.fs.Lookup("seeds").Usage = "`S` seeds for each random approximation; with --dataset, the random mini-batches of each size (one seed each)"
 	if err := c.parse(args); err != nil {
 		return err
 	}
 	defer c.progress.done()
 	if err := c.needBatch(); err != nil {
 		return err
+	}
+	if !*dataset {
+		for _, f := range []string{"batch-sizes", "batch-size", "method"} {
+			if c.set(f) {
+				return usagef("--%s needs --dataset", f)
+			}
+		}
+	} else if c.set("subbatch") {
+		return usagef("--subbatch names samples of one batch; with --dataset, --subbatches D1,D2,… gives sub-batches of each mini-batch")
 	}
 	if *k < 1 || *seeds < 1 {
 		return usagef("--k and --seeds must be at least 1")
@@ -86,36 +110,40 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	n := b.Len()
-	grid := []bench.Approx{{Groups: "full"}}
 	chosen := c.set("mc") || c.set("subbatch") || c.set("groups") || c.set("precision")
-	if chosen {
-		if c.set("mc-samples") || c.set("subbatches") || c.set("no-layer") {
-			return usagef("--mc, --subbatch, --groups and --precision choose one approximation; --mc-samples, --subbatches and --no-layer shape the grid: give one or the other")
-		}
-		grid = append(grid, bench.Approx{MCSamples: c.mc, Samples: opts.SubBatch, Groups: c.groupsBy, Precision: opts.Precision})
+	if chosen && (c.set("mc-samples") || c.set("subbatches") || c.set("no-layer")) {
+		return usagef("--mc, --subbatch, --groups and --precision choose one approximation; --mc-samples, --subbatches and --no-layer shape the grid: give one or the other")
 	}
-	for _, mc := range mList {
+	// grid returns the approximations of a batch of n samples.
+	grid := func(n int, samples []int) []bench.Approx {
+		g := []bench.Approx{{Groups: "full"}}
 		if chosen {
-			break
+			return append(g, bench.Approx{MCSamples: c.mc, Samples: samples, Groups: c.groupsBy, Precision: opts.Precision})
 		}
-		grid = append(grid, bench.Approx{MCSamples: mc, Groups: "full"})
-	}
-	for _, d := range dList {
-		if !chosen && n/d >= 1 && d > 1 {
-			grid = append(grid, bench.Approx{SubBatch: n / d, Groups: "full"})
+		for _, mc := range mList {
+			g = append(g, bench.Approx{MCSamples: mc, Groups: "full"})
 		}
-	}
-	if !chosen && len(mList) > 0 && len(dList) > 0 && n/dList[len(dList)/2] >= 1 {
-		grid = append(grid, bench.Approx{MCSamples: mList[0], SubBatch: n / dList[len(dList)/2], Groups: "full"})
-	}
-	if !chosen && !*noLayer {
-		grid = append(grid, bench.Approx{Groups: "layer"})
-		if len(mList) > 0 {
-			grid = append(grid, bench.Approx{MCSamples: mList[0], Groups: "layer"})
+		for _, d := range dList {
+			if n/d >= 1 && d > 1 {
+				g = append(g, bench.Approx{SubBatch: n / d, Groups: "full"})
+			}
 		}
+		if len(mList) > 0 && len(dList) > 0 && n/dList[len(dList)/2] >= 1 {
+			g = append(g, bench.Approx{MCSamples: mList[0], SubBatch: n / dList[len(dList)/2], Groups: "full"})
+		}
+		if !*noLayer {
+			g = append(g, bench.Approx{Groups: "layer"})
+			if len(mList) > 0 {
+				g = append(g, bench.Approx{MCSamples: mList[0], Groups: "layer"})
+			}
+		}
+		return g
 	}
-	rows, err := bench.Compare(m, b, bench.Settings{K: *k, Seeds: *seeds, Grid: grid, Context: runContext,
+	if *dataset {
+		return c.benchDataSet(m, b, opts, ds, grid, *k, *seeds, *sizes, *plotPath)
+	}
+	n := b.Len()
+	rows, err := bench.Compare(m, b, bench.Settings{K: *k, Seeds: *seeds, Grid: grid(n, opts.SubBatch), Context: runContext,
 		Progress: func(i, total int, a bench.Approx) { c.progress.stage(a.Name(), i, total) }})
 	if err != nil {
 		return err
