@@ -329,9 +329,11 @@ func TestMaxPoolTies(t *testing.T) {
 	}
 }
 
-// TestMaxPoolArgmax checks the row-wise scan of MaxPool2d.argmax against
-// the window-by-window scan of PyTorch's kernel (first maximum in row-major
-// order, the last NaN if the window holds NaNs) on inputs with many ties,
+// TestMaxPoolArgmax checks the row-wise scan of MaxPool2d.argmax, and the
+// forward pass's values (the chosen entries, bit for bit, signed zeros
+// included), against the window-by-window scan of PyTorch's kernel (first
+// maximum in row-major order, the last NaN if the window holds NaNs) on
+// inputs with many ties,
 // signed zeros, infinities and NaNs, for strides, paddings and dilations
 // that leave windows of different sizes at the borders.
 func TestMaxPoolArgmax(t *testing.T) {
@@ -365,6 +367,8 @@ func TestMaxPoolArgmax(t *testing.T) {
 				}
 			}
 			l.argmax(sc, x)
+			y := make([]float64, g.C*g.p())
+			l.maxValues(l.newScratch().(*maxPoolScratch), y, x)
 			hw, np := g.H*g.W, g.p()
 			wins, off := g.windows()
 			for c := 0; c < g.C; c++ {
@@ -378,6 +382,10 @@ func TestMaxPoolArgmax(t *testing.T) {
 					}
 					if got, want := sc.idx[c*np+p], int32(c*hw)+best; got != want {
 						t.Fatalf("%+v trial %d: window (%d, %d) chose %d, want %d", tc, trial, c, p, got, want)
+					}
+					got, want := y[c*np+p], x[c*hw+int(best)]
+					if math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+						t.Fatalf("%+v trial %d: window (%d, %d) has value %v, want %v", tc, trial, c, p, got, want)
 					}
 				}
 			}

@@ -212,13 +212,63 @@ func (l *MaxPool2d) Forward(y, x *mat.Dense) {
 	checkDims(x, n, in, "maxpool2d input")
 	checkDims(y, n, out, "maxpool2d output")
 	parallelSamples(n, l.newScratch, func(scratch any, i int) {
-		sc := scratch.(*maxPoolScratch)
-		xr, yr := x.RawRowView(i), y.RawRowView(i)
-		l.argmax(sc, xr)
-		for j, ix := range sc.idx {
-			yr[j] = xr[ix]
-		}
+		l.maxValues(scratch.(*maxPoolScratch), y.RawRowView(i), x.RawRowView(i))
 	})
+}
+
+// maxValues writes the value of every output entry (c, p) of the sample x
+// into y: the entry argmax chooses, found as argmax scans (row by row,
+// branch-free over output columns) but keeping only the running maximum,
+// max(v, w), which is a NaN if the window holds one. Only a window whose
+// maximum is zero is scanned again, for the sign of its first zero.
+func (l *MaxPool2d) maxValues(sc *maxPoolScratch, y, x []float64) {
+	g := l.g
+	hw, np, ow := g.H*g.W, g.p(), g.OutW
+	for c := 0; c < g.C; c++ {
+		xc := x[c*hw : (c+1)*hw]
+		for ih := 0; ih < g.H; ih++ {
+			rv := sc.hv[ih*ow : (ih+1)*ow]
+			xr := xc[ih*g.W : (ih+1)*g.W]
+			for q := range rv {
+				iw, n := g.colFirst[q], g.colCount[q]
+				v := xr[iw]
+				for range n - 1 {
+					iw += g.DW
+					v = max(v, xr[iw])
+				}
+				rv[q] = v
+			}
+		}
+		yc := y[c*np : (c+1)*np]
+		for oh := 0; oh < g.OutH; oh++ {
+			o := yc[oh*ow : (oh+1)*ow]
+			r0, n, step := g.rowFirst[oh]*ow, g.rowCount[oh], g.DH*ow
+			for q := range o {
+				r := r0 + q
+				v := sc.hv[r]
+				for range n - 1 {
+					r += step
+					v = max(v, sc.hv[r])
+				}
+				if v == 0 {
+					v = g.firstZero(xc, oh*ow+q)
+				}
+				o[q] = v
+			}
+		}
+	}
+}
+
+// firstZero returns the first zero, +0 or −0, in the window of output
+// position p of the channel xc, which holds one.
+func (g *poolGeom) firstZero(xc []float64, p int) float64 {
+	win, off := g.windows()
+	for _, ix := range win[off[p]:off[p+1]] {
+		if xc[ix] == 0 {
+			return xc[ix]
+		}
+	}
+	panic("model: max pooling window without its zero maximum")
 }
 
 func (l *MaxPool2d) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
