@@ -27,8 +27,8 @@ type unfolder struct {
 	scratch [][]float64
 }
 
-// release hands the cache back to the buffer pool; the unfolder may not be
-// used afterwards. (An unfolder that is not released is collected.)
+// release hands the cache or the workers' buffers back to the buffer
+// pool; the unfolder may not be used afterwards. (An unfolder that is not released is collected.)
 func (u *unfolder) release() {
 	for _, b := range u.pooled {
 		scratch.Put(b)
@@ -127,9 +127,8 @@ const maxChunk = 1 << 22
 // factor rows fit the budget next to the unfolded inputs, says whether the
 // unfolded inputs of all nsamp samples are cached (when they fit and more
 // than one chunk reads them) and, if not, how many workers regenerate
-// them (each holds one sample's unfolded input per
-// unfolder, of which cross products have two; they share workerShare of
-// the budget). Chunks hold all output channels and a range of patch
+// them (each holds one sample's unfolded input per unfolder, of which
+// cross products have two; they share workerShare of the budget). Chunks hold all output channels and a range of patch
 // indices whenever the budget allows (one product per sample forms them),
 // else one channel and a range of patch indices. The chunks do not depend
 // on GOMAXPROCS.
