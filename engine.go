@@ -241,9 +241,15 @@ func (p *pass) blocks() []block {
 	return bs
 }
 
-// release hands the pass's activations back for reuse once the results
-// are computed; the pass (and every factor built on it) is dead after.
+// release hands the pass's activations, and the buffers its factors keep
+// (lowrank.Conv's weight blocks), back for reuse once the results are
+// computed; the pass (and every factor built on it) is dead after.
 func (p *pass) release() {
+	for _, f := range p.factors {
+		if r, ok := f.Factor.(interface{ Release() }); ok {
+			r.Release()
+		}
+	}
 	acts := p.acts[:1]
 	for _, a := range p.acts[1:] {
 		if a != nil {

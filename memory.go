@@ -204,7 +204,7 @@ func (s netSizes) keptVBytes(rows int64, scratch int64) int64 {
 		g := c.Geom
 		vb := rows * int64(g.OutC*g.K()) * 8
 		sb := rows * int64(g.OutSize()) * 8
-		if vb <= scratch/4 && (vb <= 2*sb || vb <= 16<<20) {
+		if vb <= scratch/4 && (vb <= 2*sb || vb <= lowrank.KeptVMax) {
 			b += int64(max(1, c.Groups)) * vb
 		}
 	}

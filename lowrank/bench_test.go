@@ -46,6 +46,60 @@ func BenchmarkLinearPrecision(b *testing.B) {
 	}
 }
 
+// BenchmarkConvForm compares forming a convolution's weight block of V by
+// dense products and from the compressed sparse factor rows
+// (formWeightSparse), on 3c3d's convolutions with 32 Monte-Carlo factor
+// rows at the densities backpropagated factors have after max pooling and
+// above.
+func BenchmarkConvForm(b *testing.B) {
+	fastblas.Use()
+	defer blas64.Use(gonum.Implementation{})
+	defer blas32.Use(gonum.Implementation{})
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, g := range []struct {
+		name string
+		g    *im2col.Geom
+	}{
+		{"conv1", im2col.New(3, 32, 32, 64, 5, 5, 1, 1, 0, 0, 1, 1)},
+		{"conv2", im2col.New(64, 14, 14, 96, 3, 3, 1, 1, 0, 0, 1, 1)},
+		{"conv3", im2col.New(96, 6, 6, 128, 3, 3, 1, 1, 1, 1, 1, 1)},
+	} {
+		n := 32
+		a := randDense(rng, n, g.g.InSize())
+		for _, rho := range []float64{0.12, 0.25, 0.4} {
+			s := randDense(rng, n, g.g.OutSize())
+			for i, v := range s.RawMatrix().Data {
+				if rng.Float64() >= rho {
+					s.RawMatrix().Data[i] = 0
+				} else {
+					s.RawMatrix().Data[i] = v
+				}
+			}
+			f := NewConv(g.g, s, a, 1, true, false)
+			r := f.rows()
+			chunks, cached, workers := explicitPlan(f.G, r, n, f.Budget())
+			u := newUnfolder(f.G, f.A, cached, workers)
+			buf := make([]float64, r*chunks[0].width())
+			sr := f.sparseRows()
+			b.Run(fmt.Sprintf("%s/rho=%.2f/dense", g.name, rho), func(b *testing.B) {
+				for b.Loop() {
+					for _, ch := range chunks {
+						f.formWeight(buf, ch, u, nil)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("%s/rho=%.2f/sparse", g.name, rho), func(b *testing.B) {
+				for b.Loop() {
+					for _, ch := range chunks {
+						f.formWeight(buf, ch, u, sr)
+					}
+				}
+			})
+			u.release()
+		}
+	}
+}
+
 // BenchmarkGroupedConv measures a depthwise convolution's block (3×3,
 // padding 1, N = 32, c = 10 exact or 1 Monte-Carlo columns per sample) on
 // an early and a late layer's shape: the Gram matrix and map-back (k = 10)

@@ -110,7 +110,8 @@ func (f *Conv) AddCentredDiagTo(dst []float64) {
 	r, k := f.rows(), f.G.K()
 	off := 0
 	if f.Weight {
-		chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+		sr, budget := f.sparseForm(f.weightBudget(r))
+		chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 		u := newUnfolder(f.G, f.A, cached, workers)
 		defer u.release()
 		w0 := chunks[0].width()
@@ -118,7 +119,7 @@ func (f *Conv) AddCentredDiagTo(dst []float64) {
 		acc := make([]float64, 3*w0)
 		for _, ch := range chunks {
 			w := ch.width()
-			f.formWeight(buf, ch, u)
+			f.formWeight(buf, ch, u, sr)
 			res, mean, sum := acc[:w], acc[w0:w0+w], acc[2*w0:2*w0+w]
 			centredCols(res, buf[:r*w], w, mean, sum)
 			kc := ch.k1 - ch.k0

@@ -69,9 +69,9 @@ func (r GramRoute) String() string {
 // the weight block are computed by one of two routes, chosen per call by
 // estimated cost in multiply-adds, for X with n_x samples and c_x columns
 // per sample (R_x = n_x·c_x rows), Y likewise, D = out·K and ρ the
-// fraction of nonzero entries of S (gonum's products skip zeros of their
-// left operand, and backpropagated factors are sparse after ReLUs and
-// max-pooling):
+// fraction of nonzero entries of S (backpropagated factors are sparse
+// after ReLUs and max-pooling, and factor rows at most 30 % nonzero form
+// V's blocks from their nonzeros, formWeightSparse):
 //
 //   - explicit: form chunks of V's rows and add their outer products,
 //     ρ_x·R_x·out·P·K (+ ρ_y·R_y·out·P·K) to form, R_x·R_y·D (halved for a
@@ -128,6 +128,8 @@ type convStats struct {
 	density  float64
 	sampleNZ []int // nonzero factor entries of each sample
 	kept     keptV // the weight block of V, once the Gram route kept it
+	biasOnce sync.Once
+	bias     []float64 // the bias block (biasCols)
 }
 
 // NewConv returns the block for factor rows s and layer inputs a.

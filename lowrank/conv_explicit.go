@@ -23,17 +23,17 @@ type unfolder struct {
 	g       *im2col.Geom
 	a       *mat.Dense
 	cache   []float64
-	pooled  *[]float64 // the cache's buffer, from internal/scratch
+	pooled  []*[]float64 // the cache's or workers' buffers, from internal/scratch
 	scratch [][]float64
 }
 
-// release hands the cache back to the buffer pool; the unfolder may not be
-// used afterwards. (An unfolder that is not released is collected.)
+// release hands the cache or the workers' buffers back to the buffer
+// pool; the unfolder may not be used afterwards. (An unfolder that is not released is collected.)
 func (u *unfolder) release() {
-	if u.pooled != nil {
-		scratch.Put(u.pooled)
-		u.pooled, u.cache = nil, nil
+	for _, b := range u.pooled {
+		scratch.Put(b)
 	}
+	u.pooled, u.cache, u.scratch = nil, nil, nil
 }
 
 // formWorkers is the number of goroutines of loops that need no
@@ -64,15 +64,18 @@ func newUnfolder(g *im2col.Geom, a *mat.Dense, cached bool, workers int) *unfold
 	pk := g.P() * g.K()
 	if cached {
 		n, _ := a.Dims()
-		u.pooled = scratch.Get(n * pk)
-		u.cache = *u.pooled
+		b := scratch.Get(n * pk)
+		u.pooled = append(u.pooled, b)
+		u.cache = *b
 		par.For(n, formWorkers(), func(_, i int) {
 			g.Unfold(u.cache[i*pk:], g.K(), a.RawRowView(i))
 		})
 	} else {
 		u.scratch = make([][]float64, workers)
 		for i := range u.scratch {
-			u.scratch[i] = make([]float64, pk)
+			b := scratch.Get(pk)
+			u.pooled = append(u.pooled, b)
+			u.scratch[i] = *b
 		}
 	}
 	return u
@@ -122,10 +125,10 @@ const maxChunk = 1 << 22
 
 // explicitPlan splits the weight into chunks whose V rows for `rows`
 // factor rows fit the budget next to the unfolded inputs, says whether the
-// unfolded inputs of all nsamp samples are cached and, if not, how many
-// workers regenerate them (each holds one sample's unfolded input per
-// unfolder, of which cross products have two; they share workerShare of
-// the budget). Chunks hold all output channels and a range of patch
+// unfolded inputs of all nsamp samples are cached (when they fit and more
+// than one chunk reads them) and, if not, how many workers regenerate
+// them (each holds one sample's unfolded input per unfolder, of which
+// cross products have two; they share workerShare of the budget). Chunks hold all output channels and a range of patch
 // indices whenever the budget allows (one product per sample forms them),
 // else one channel and a range of patch indices. The chunks do not depend
 // on GOMAXPROCS.
@@ -163,12 +166,25 @@ func explicitPlan(g *im2col.Geom, rows, nsamp int, budget int64) (chunks []chunk
 			}
 		}
 	}
+	if cached && len(chunks) == 1 {
+		// One chunk reads each unfolded input once: regenerated per
+		// worker, it stays in the core's cache instead of going out to
+		// memory and back. The workers' scratch fits in the cache's place.
+		cached = false
+		workers = scratchWorkers(int64(nsamp)*pk, 2*pk)
+	}
 	return chunks, cached, workers
 }
 
 // formWeight writes the chunk ch of V's weight block, one row per factor
-// row, into dst (rows × ch.width(), stride ch.width()).
-func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
+// row, into dst (rows × ch.width(), stride ch.width()): from the factor
+// rows in compressed sparse form when sr is not nil (formWeightSparse),
+// else by one dense product per sample.
+func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder, sr *sparseRows) {
+	if sr != nil {
+		f.formWeightSparse(dst, ch, u, sr)
+		return
+	}
 	k, p, out := f.G.K(), f.G.P(), f.G.OutC
 	co, kc := ch.o1-ch.o0, ch.k1-ch.k0
 	w := co * kc
@@ -287,17 +303,22 @@ func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder, scr [][]float3
 	})
 }
 
-// biasCols returns V's bias block as rows: row r is S_r 1 (rows × out).
+// biasCols returns V's bias block as rows: row r is S_r 1 (rows × out),
+// summed once per factor (rows in parallel) and shared by its operations,
+// which only read it.
 func (f *Conv) biasCols() blas64.General {
 	r, out, p := f.rows(), f.G.OutC, f.G.P()
-	b := blas64.General{Rows: r, Cols: out, Stride: out, Data: make([]float64, r*out)}
-	for i := 0; i < r; i++ {
-		s := f.S.RawRowView(i)
-		for o := 0; o < out; o++ {
-			b.Data[i*out+o] = floats.Sum(s[o*p : (o+1)*p])
-		}
-	}
-	return b
+	f.stats.biasOnce.Do(func() {
+		b := make([]float64, r*out)
+		par.For(r, formWorkers(), func(_, i int) {
+			s := f.S.RawRowView(i)
+			for o := 0; o < out; o++ {
+				b[i*out+o] = floats.Sum(s[o*p : (o+1)*p])
+			}
+		})
+		f.stats.bias = b
+	})
+	return blas64.General{Rows: r, Cols: out, Stride: out, Data: f.stats.bias}
 }
 
 // goBLAS runs the many small products of this file (per sample, per pair

@@ -114,6 +114,14 @@ func (f *GroupedConv) SetBudget(bytes int64) {
 	}
 }
 
+// Release hands the weight blocks the groups' Gram routes kept back for
+// reuse (see Conv.Release).
+func (f *GroupedConv) Release() {
+	for _, c := range f.convs {
+		c.Release()
+	}
+}
+
 // weightDim returns the size of one group's weight block.
 func (f *GroupedConv) weightDim() int { return f.G.OutC * f.G.K() }
 

@@ -26,25 +26,26 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 		if route, _, _ := f.GramRouteFor(f); route == RouteKernel {
 			f.kernelCross(blas64.General{Rows: r, Cols: r, Stride: g.Stride, Data: g.Data}, f, true, f.weightBudget(r))
 		} else if !f.addGramExplicit32(g) {
-			chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+			sr, budget := f.sparseForm(f.weightBudget(r))
+			chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 			u := newUnfolder(f.G, f.A, cached, workers)
 			defer u.release()
-			keep := len(chunks) == 1 && chunks[0].width() == f.G.OutC*f.G.K() && f.keepV(chunks[0].width())
-			var buf []float64
-			if keep {
-				buf = make([]float64, r*chunks[0].width())
-			} else {
-				pooled := scratch.Get(r * chunks[0].width())
-				defer scratch.Put(pooled)
-				buf = *pooled
-			}
+			keep := f.keepV()
+			var kept []keptChunk
+			pooled := scratch.Get(r * chunks[0].width())
 			for _, ch := range chunks {
 				w := ch.width()
-				f.formWeight(buf, ch, u)
+				buf := *pooled
+				f.formWeight(buf, ch, u, sr)
 				addOuterUpper(g, blas64.General{Rows: r, Cols: w, Stride: w, Data: buf})
+				if keep {
+					kept = append(kept, keptChunk{ch, pooled})
+					pooled = scratch.Get(r * chunks[0].width())
+				}
 			}
+			scratch.Put(pooled)
 			if keep {
-				f.setKeptV(buf)
+				f.setKeptV(kept)
 			}
 		}
 	}
@@ -68,7 +69,9 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 			if f.A != o.A {
 				nsamp += o.n()
 			}
-			chunks, cached, workers := explicitPlan(f.G, rows, nsamp, f.weightBudget(rows))
+			sx, budget := f.sparseForm(f.weightBudget(rows))
+			sy, budget := o.sparseForm(budget)
+			chunks, cached, workers := explicitPlan(f.G, rows, nsamp, budget)
 			ux := newUnfolder(f.G, f.A, cached, workers)
 			defer ux.release()
 			uy := ux
@@ -81,8 +84,8 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 			by := make([]float64, o.rows()*w0)
 			for _, ch := range chunks {
 				w := ch.width()
-				f.formWeight(bx, ch, ux)
-				o.formWeight(by, ch, uy)
+				f.formWeight(bx, ch, ux, sx)
+				o.formWeight(by, ch, uy, sy)
 				addProduct(raw,
 					blas64.General{Rows: f.rows(), Cols: w, Stride: w, Data: bx},
 					blas64.General{Rows: o.rows(), Cols: w, Stride: w, Data: by}, false)

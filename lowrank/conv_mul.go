@@ -11,6 +11,7 @@ import (
 	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/internal/scratch"
 )
 
 // ---------------------------------------------------------------------------
@@ -23,14 +24,17 @@ func (f *Conv) AddDiagTo(dst []float64) {
 	r, k := f.rows(), f.G.K()
 	off := 0
 	if f.Weight {
-		chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+		sr, budget := f.sparseForm(f.weightBudget(r))
+		chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 		u := newUnfolder(f.G, f.A, cached, workers)
 		defer u.release()
-		buf := make([]float64, r*chunks[0].width())
+		pooled := scratch.Get(r * chunks[0].width())
+		defer scratch.Put(pooled)
+		buf := *pooled
 		acc := make([]float64, chunks[0].width())
 		for _, ch := range chunks {
 			w := ch.width()
-			f.formWeight(buf, ch, u)
+			f.formWeight(buf, ch, u, sr)
 			acc := acc[:w]
 			for i := range acc {
 				acc[i] = 0
@@ -89,12 +93,6 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 	nv, _ := u.Dims()
 	checkShape(u, nv, f.Cols())
 	checkShape(dst, nv, f.Dim())
-	for j := 0; j < nv; j++ {
-		row := dst.RawRowView(j)
-		for i := range row {
-			row[i] = 0
-		}
-	}
 	if v := f.keptWeight(); f.Weight && v != nil && f.Route == RouteAuto {
 		f.mulKeptTo(dst, u, v)
 		return
@@ -109,6 +107,10 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 				blas64.General{Rows: nv, Cols: f.G.OutC, Stride: out.Stride, Data: out.Data[off:]})
 		}
 		return
+	}
+	// The routes below add to dst.
+	for j := 0; j < nv; j++ {
+		clear(dst.RawRowView(j))
 	}
 	if f.Weight {
 		if sr, budget := f.sparseForm(f.Budget()); sr != nil {
@@ -141,28 +143,38 @@ func (f *Conv) mulExplicit(nv int) bool {
 }
 
 func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
-	r, k := f.rows(), f.G.K()
-	nv, _ := u.Dims()
-	chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
+	r := f.rows()
+	sr, budget := f.sparseForm(f.weightBudget(r))
+	chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 	un := newUnfolder(f.G, f.A, cached, workers)
 	defer un.release()
-	buf := make([]float64, r*chunks[0].width())
-	out := dst.RawMatrix()
+	pooled := scratch.Get(r * chunks[0].width())
+	defer scratch.Put(pooled)
+	buf := *pooled
 	for _, ch := range chunks {
-		w, kc := ch.width(), ch.k1-ch.k0
-		f.formWeight(buf, ch, un)
-		if kc == k {
-			// Whole weight rows: the chunk's columns are contiguous.
-			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
-				blas64.General{Rows: r, Cols: w, Stride: w, Data: buf}, 0,
-				blas64.General{Rows: nv, Cols: w, Stride: out.Stride, Data: out.Data[ch.o0*k:]})
-			continue
-		}
-		for o := ch.o0; o < ch.o1; o++ {
-			backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
-				blas64.General{Rows: r, Cols: kc, Stride: w, Data: buf[(o-ch.o0)*kc:]}, 0,
-				blas64.General{Rows: nv, Cols: kc, Stride: out.Stride, Data: out.Data[o*k+ch.k0:]})
-		}
+		f.formWeight(buf, ch, un, sr)
+		f.mulChunkTo(dst, u, ch, buf)
+	}
+}
+
+// mulChunkTo writes the entries of the chunk ch of V u_j, for the rows u_j
+// of u, from the chunk's rows of V in buf.
+func (f *Conv) mulChunkTo(dst, u *mat.Dense, ch chunk, buf []float64) {
+	r, k := f.rows(), f.G.K()
+	nv, _ := u.Dims()
+	out := dst.RawMatrix()
+	w, kc := ch.width(), ch.k1-ch.k0
+	if kc == k {
+		// Whole weight rows: the chunk's columns are contiguous.
+		backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+			blas64.General{Rows: r, Cols: w, Stride: w, Data: buf}, 0,
+			blas64.General{Rows: nv, Cols: w, Stride: out.Stride, Data: out.Data[ch.o0*k:]})
+		return
+	}
+	for o := ch.o0; o < ch.o1; o++ {
+		backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+			blas64.General{Rows: r, Cols: kc, Stride: w, Data: buf[(o-ch.o0)*kc:]}, 0,
+			blas64.General{Rows: nv, Cols: kc, Stride: out.Stride, Data: out.Data[o*k+ch.k0:]})
 	}
 }
 

@@ -117,3 +117,25 @@ func (sr *sparseRows) mulTo(z []float64, first, rows int, b blas64.General) {
 		fastblas.CombRowsIdx(z[r*p:(r+1)*p], sr.vals[lo:hi], sr.idx[lo:hi], b.Data, b.Stride)
 	}
 }
+
+// formWeightSparse is formWeight from the factor rows in compressed sparse
+// form: row o of S_r's block of the chunk is the combination of the rows
+// of the unfolded input (output positions) that S_r[o] selects
+// (fastblas.CombRowsIdx), ρ·out·P·K multiply-adds per factor row instead
+// of out·P·K.
+func (f *Conv) formWeightSparse(dst []float64, ch chunk, u *unfolder, sr *sparseRows) {
+	k, out := f.G.K(), f.G.OutC
+	kc := ch.k1 - ch.k0
+	w := (ch.o1 - ch.o0) * kc
+	par.For(f.n(), u.workers(), func(wk, i int) {
+		ut := u.sample(wk, i)[ch.k0:]
+		for j := 0; j < f.C; j++ {
+			r := i*f.C + j
+			row := dst[r*w : (r+1)*w]
+			for o := ch.o0; o < ch.o1; o++ {
+				lo, hi := sr.span(r*out + o)
+				fastblas.CombRowsIdx(row[(o-ch.o0)*kc:(o-ch.o0+1)*kc], sr.vals[lo:hi], sr.idx[lo:hi], ut, k)
+			}
+		}
+	})
+}

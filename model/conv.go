@@ -127,6 +127,9 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
+	if ng == 1 && l.backwardSparse(dst, s) {
+		return
+	}
 	p, k := g.P(), g.K()
 	bh := max(1, min(g.OutH, convBlockFloats/(k*g.OutW))) // output rows per block
 	parallelSamples(r, func() any { return make([]float64, k*bh*g.OutW) }, func(scr any, i int) {

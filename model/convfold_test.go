@@ -14,7 +14,9 @@ import (
 // TestConvBackwardBlocks checks the blocked transposed convolution against
 // the patch-table adjoint (im2col.Geom.FoldAdd of S_rᵀ W) on shapes
 // with strides, paddings, dilations and rectangular kernels, with blocks of
-// one, two and three output rows (an uneven last block) and the default.
+// one, two and three output rows (an uneven last block) and the default,
+// and, for factors 90 % zeros (as after max pooling) and many channels, the
+// sparse products (backwardSparse).
 func TestConvBackwardBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 1))
 	geoms := []*im2col.Geom{
@@ -24,6 +26,9 @@ func TestConvBackwardBlocks(t *testing.T) {
 		im2col.New(2, 10, 9, 2, 3, 2, 1, 3, 2, 1, 2, 1),
 		im2col.New(1, 7, 12, 2, 2, 5, 3, 1, 0, 3, 1, 2),
 		im2col.New(16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(4, 9, 8, 48, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(3, 10, 9, 40, 3, 2, 2, 1, 2, 1, 2, 1),
+		im2col.New(8, 6, 6, 64, 3, 3, 1, 1, 1, 1, 1, 1),
 	}
 	defer func(b int) { convBlockFloats = b }(convBlockFloats)
 	for gi, g := range geoms {
@@ -33,11 +38,16 @@ func TestConvBackwardBlocks(t *testing.T) {
 		}
 		const rows = 5
 		s := randMat(rng, rows, g.OutSize())
-		// Zeros, as after a ReLU.
+		// Zeros, as after a ReLU, or 90 % of them, as after max pooling
+		// (with one row all zeros) when there are many channels.
+		sparse := g.OutC >= 40
 		for i, v := range s.RawMatrix().Data {
-			if v < -0.5 {
+			if v < -0.5 || sparse && (rng.Float64() < 0.9 || i < g.OutSize()) {
 				s.RawMatrix().Data[i] = 0
 			}
+		}
+		if got := sparseBackward(countNonzero(s), rows, g.OutC, g.P()); got != sparse {
+			t.Fatalf("geom %d: sparse products %v, want %v", gi, got, sparse)
 		}
 		want := mat.NewDense(rows, g.InSize(), nil)
 		for r := 0; r < rows; r++ {

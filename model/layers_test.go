@@ -346,6 +346,70 @@ func TestMaxPoolTies(t *testing.T) {
 	}
 }
 
+// TestMaxPoolArgmax checks the row-wise scan of MaxPool2d.argmax, and the
+// forward pass's values (the chosen entries, bit for bit, signed zeros
+// included), against the window-by-window scan of PyTorch's kernel (first
+// maximum in row-major order, the last NaN if the window holds NaNs) on
+// inputs with many ties,
+// signed zeros, infinities and NaNs, for strides, paddings and dilations
+// that leave windows of different sizes at the borders.
+func TestMaxPoolArgmax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	vals := []float64{0, math.Copysign(0, -1), 1, 1, 2, -1, math.Inf(1), math.Inf(-1), 0.5, math.NaN()}
+	for _, tc := range []struct {
+		in            []int
+		k, s, p, d    [2]int
+		nan, tiesOnly bool
+	}{
+		{[]int{3, 28, 28}, [2]int{3, 3}, [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1}, false, false},
+		{[]int{2, 7, 5}, [2]int{3, 2}, [2]int{1, 2}, [2]int{1, 1}, [2]int{2, 1}, true, false},
+		{[]int{2, 9, 8}, [2]int{2, 3}, [2]int{3, 1}, [2]int{0, 1}, [2]int{3, 2}, true, true},
+		{[]int{1, 4, 6}, [2]int{4, 1}, [2]int{1, 1}, [2]int{2, 0}, [2]int{1, 1}, false, true},
+		{[]int{2, 5, 5}, [2]int{5, 5}, [2]int{1, 1}, [2]int{2, 2}, [2]int{1, 1}, true, true},
+	} {
+		l, err := NewMaxPool2d(tc.in, tc.k, tc.s, tc.p, tc.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := l.g
+		sc := l.newScratch().(*maxPoolScratch)
+		x := make([]float64, Numel(tc.in))
+		for trial := range 20 {
+			for i := range x {
+				switch {
+				case tc.tiesOnly || trial%2 == 1:
+					x[i] = vals[rng.IntN(len(vals)-btoiTest(!tc.nan))]
+				default:
+					x[i] = rng.NormFloat64()
+				}
+			}
+			l.argmax(sc, x)
+			y := make([]float64, g.C*g.p())
+			l.maxValues(l.newScratch().(*maxPoolScratch), y, x)
+			hw, np := g.H*g.W, g.p()
+			wins, off := g.windows()
+			for c := 0; c < g.C; c++ {
+				for p := 0; p < np; p++ {
+					win := wins[off[p]:off[p+1]]
+					best := win[0]
+					for _, ix := range win[1:] {
+						if v := x[c*hw+int(ix)]; v > x[c*hw+int(best)] || math.IsNaN(v) {
+							best = ix
+						}
+					}
+					if got, want := sc.idx[c*np+p], int32(c*hw)+best; got != want {
+						t.Fatalf("%+v trial %d: window (%d, %d) chose %d, want %d", tc, trial, c, p, got, want)
+					}
+					got, want := y[c*np+p], x[c*hw+int(best)]
+					if math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+						t.Fatalf("%+v trial %d: window (%d, %d) has value %v, want %v", tc, trial, c, p, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestElementwiseRows checks that the row kernels of the activations that
 // have them give exactly the per-entry F and DF, special values included,
 // through Forward and BackwardInput.

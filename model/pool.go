@@ -1,7 +1,6 @@
 package model
 
 import (
-	"math"
 	"sync"
 
 	"gonum.org/v1/gonum/mat"
@@ -23,6 +22,12 @@ type poolGeom struct {
 	// first use (windows).
 	once     sync.Once
 	win, off []int32
+	// colFirst[ow] is the first input column of output column ow's window
+	// and colCount[ow] the number of its columns inside the input;
+	// rowFirst and rowCount likewise for the rows of output row oh. Built
+	// on first use (spans).
+	spanOnce                               sync.Once
+	colFirst, colCount, rowFirst, rowCount []int
 }
 
 func newPoolGeom(c, h, w int, k, s, p, d [2]int) *poolGeom {
@@ -60,6 +65,31 @@ func (g *poolGeom) windows() (win, off []int32) {
 	return g.win, g.off
 }
 
+// spans builds the first row and column of every output row's and
+// column's window inside the input and their counts, on the first call.
+func (g *poolGeom) spans() {
+	g.spanOnce.Do(func() {
+		g.rowFirst, g.rowCount = make([]int, g.OutH), make([]int, g.OutH)
+		for oh := 0; oh < g.OutH; oh++ {
+			for i := g.KH - 1; i >= 0; i-- {
+				if ih := oh*g.SH - g.PH + i*g.DH; ih >= 0 && ih < g.H {
+					g.rowFirst[oh] = ih
+					g.rowCount[oh]++
+				}
+			}
+		}
+		g.colFirst, g.colCount = make([]int, g.OutW), make([]int, g.OutW)
+		for ow := 0; ow < g.OutW; ow++ {
+			for j := g.KW - 1; j >= 0; j-- {
+				if iw := ow*g.SW - g.PW + j*g.DW; iw >= 0 && iw < g.W {
+					g.colFirst[ow] = iw
+					g.colCount[ow]++
+				}
+			}
+		}
+	})
+}
+
 func (g *poolGeom) p() int { return g.OutH * g.OutW }
 
 // emptyWindow returns the first output position whose window holds no
@@ -87,27 +117,93 @@ func (l *MaxPool2d) Type() string    { return "maxpool2d" }
 func (l *MaxPool2d) InShape() []int  { return l.g.inShape() }
 func (l *MaxPool2d) OutShape() []int { return l.g.outShape() }
 
-// argmax writes, for every output entry (c, p) of the sample x, the flat
-// input index of its window's first maximum into idx.
-func (l *MaxPool2d) argmax(idx []int32, x []float64) {
+// maxPoolScratch is a worker's scratch for argmax: the indices of the
+// output entries' maxima and, per input row and output column, the
+// maximum over the window's columns (value and index).
+type maxPoolScratch struct {
+	idx []int32
+	hv  []float64
+	hi  []int32
+}
+
+func (l *MaxPool2d) newScratch() any {
 	g := l.g
-	hw := g.H * g.W
-	np := g.p()
-	wins, off := g.windows()
+	g.spans()
+	return &maxPoolScratch{
+		idx: make([]int32, g.C*g.p()),
+		hv:  make([]float64, g.H*g.OutW),
+		hi:  make([]int32, g.H*g.OutW),
+	}
+}
+
+// argmax writes, for every output entry (c, p) of the sample x, the flat
+// input index of its window's first maximum into sc.idx; the last NaN
+// wins, as in PyTorch's kernel (a strict comparison that a NaN always
+// passes).
+//
+// A window is scanned row by row, so its choice is that of its rows'
+// choices scanned in row order by the same rule. Each input row's choice
+// over the columns of every output column's window is computed once (the
+// windows of neighbouring output rows share input rows). The loops run
+// over output columns, whose iterations are independent, and choose
+// without data-dependent branches (take): scanning window by window with
+// a branch mispredicts on random data about twice per window.
+func (l *MaxPool2d) argmax(sc *maxPoolScratch, x []float64) {
+	g := l.g
+	hw, np, ow := g.H*g.W, g.p(), g.OutW
 	for c := 0; c < g.C; c++ {
 		xc := x[c*hw : (c+1)*hw]
-		for p := 0; p < np; p++ {
-			win := wins[off[p]:off[p+1]]
-			best := win[0]
-			bv := xc[best]
-			for _, ix := range win[1:] {
-				if v := xc[ix]; v > bv || math.IsNaN(v) { // as PyTorch: NaN wins
-					best, bv = ix, v
+		for ih := 0; ih < g.H; ih++ {
+			rv, ri := sc.hv[ih*ow:(ih+1)*ow], sc.hi[ih*ow:(ih+1)*ow]
+			base := int32(ih * g.W)
+			xr := xc[ih*g.W : (ih+1)*g.W]
+			for q := range ri {
+				// The window's columns inside the input, from the first.
+				iw, n := g.colFirst[q], g.colCount[q]
+				v, i := xr[iw], base+int32(iw)
+				for range n - 1 {
+					iw += g.DW
+					v, i = take(v, i, xr[iw], base+int32(iw))
 				}
+				rv[q], ri[q] = v, i
 			}
-			idx[c*np+p] = int32(c*hw) + best
+		}
+		out := sc.idx[c*np : (c+1)*np]
+		for oh := 0; oh < g.OutH; oh++ {
+			o := out[oh*ow : (oh+1)*ow]
+			// The window's rows inside the input, from the first.
+			r0, n, step := g.rowFirst[oh]*ow, g.rowCount[oh], g.DH*ow
+			for q := range o {
+				r := r0 + q
+				v, i := sc.hv[r], sc.hi[r]
+				for range n - 1 {
+					r += step
+					v, i = take(v, i, sc.hv[r], sc.hi[r])
+				}
+				o[q] = i + int32(c*hw)
+			}
 		}
 	}
+}
+
+// take is one step of the scan of argmax: the running choice (value bv,
+// index bi, starting from the first entry) against the entry v at index
+// i. The entry is taken if it is greater or NaN (taking the running
+// choice again changes nothing). bv is then max(bv, v), which compares
+// with every later entry as the chosen entry does (it differs from it only
+// in the sign of a zero, or is a NaN when the chosen entry is one).
+func take(bv float64, bi int32, v float64, i int32) (float64, int32) {
+	m := -(b2i32(v > bv) | b2i32(v != v))
+	return max(bv, v), bi ^ ((bi ^ i) & m)
+}
+
+// b2i32 is 1 for true and 0 for false; the compiler makes it a flag set,
+// not a branch.
+func b2i32(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (l *MaxPool2d) Forward(y, x *mat.Dense) {
@@ -115,14 +211,64 @@ func (l *MaxPool2d) Forward(y, x *mat.Dense) {
 	in, out := Numel(l.InShape()), Numel(l.OutShape())
 	checkDims(x, n, in, "maxpool2d input")
 	checkDims(y, n, out, "maxpool2d output")
-	parallelSamples(n, func() any { return make([]int32, out) }, func(scratch any, i int) {
-		idx := scratch.([]int32)
-		xr, yr := x.RawRowView(i), y.RawRowView(i)
-		l.argmax(idx, xr)
-		for j, ix := range idx {
-			yr[j] = xr[ix]
-		}
+	parallelSamples(n, l.newScratch, func(scratch any, i int) {
+		l.maxValues(scratch.(*maxPoolScratch), y.RawRowView(i), x.RawRowView(i))
 	})
+}
+
+// maxValues writes the value of every output entry (c, p) of the sample x
+// into y: the entry argmax chooses, found as argmax scans (row by row,
+// branch-free over output columns) but keeping only the running maximum,
+// max(v, w), which is a NaN if the window holds one. Only a window whose
+// maximum is zero is scanned again, for the sign of its first zero.
+func (l *MaxPool2d) maxValues(sc *maxPoolScratch, y, x []float64) {
+	g := l.g
+	hw, np, ow := g.H*g.W, g.p(), g.OutW
+	for c := 0; c < g.C; c++ {
+		xc := x[c*hw : (c+1)*hw]
+		for ih := 0; ih < g.H; ih++ {
+			rv := sc.hv[ih*ow : (ih+1)*ow]
+			xr := xc[ih*g.W : (ih+1)*g.W]
+			for q := range rv {
+				iw, n := g.colFirst[q], g.colCount[q]
+				v := xr[iw]
+				for range n - 1 {
+					iw += g.DW
+					v = max(v, xr[iw])
+				}
+				rv[q] = v
+			}
+		}
+		yc := y[c*np : (c+1)*np]
+		for oh := 0; oh < g.OutH; oh++ {
+			o := yc[oh*ow : (oh+1)*ow]
+			r0, n, step := g.rowFirst[oh]*ow, g.rowCount[oh], g.DH*ow
+			for q := range o {
+				r := r0 + q
+				v := sc.hv[r]
+				for range n - 1 {
+					r += step
+					v = max(v, sc.hv[r])
+				}
+				if v == 0 {
+					v = g.firstZero(xc, oh*ow+q)
+				}
+				o[q] = v
+			}
+		}
+	}
+}
+
+// firstZero returns the first zero, +0 or −0, in the window of output
+// position p of the channel xc, which holds one.
+func (g *poolGeom) firstZero(xc []float64, p int) float64 {
+	win, off := g.windows()
+	for _, ix := range win[off[p]:off[p+1]] {
+		if xc[ix] == 0 {
+			return xc[ix]
+		}
+	}
+	panic("model: max pooling window without its zero maximum")
 }
 
 func (l *MaxPool2d) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
@@ -134,15 +280,15 @@ func (l *MaxPool2d) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
 	if n*cols != r {
 		panic("model: factor rows do not match samples × cols")
 	}
-	parallelSamples(n, func() any { return make([]int32, no) }, func(scratch any, i int) {
-		idx := scratch.([]int32)
-		l.argmax(idx, in.RawRowView(i))
+	parallelSamples(n, l.newScratch, func(scratch any, i int) {
+		sc := scratch.(*maxPoolScratch)
+		l.argmax(sc, in.RawRowView(i))
 		for c := 0; c < cols; c++ {
 			sr, dr := s.RawRowView(i*cols+c), dst.RawRowView(i*cols+c)
 			for j := range dr {
 				dr[j] = 0
 			}
-			for j, ix := range idx {
+			for j, ix := range sc.idx {
 				dr[ix] += sr[j]
 			}
 		}

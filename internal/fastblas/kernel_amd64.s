@@ -660,16 +660,36 @@ maxabsloop:
 	VZEROUPPER
 	RET
 
+// combLanes are the column offsets 0…15 of combRowsIdx's last strip, as
+// int64s, for its masks.
+DATA ·combLanes<>+0(SB)/8, $0
+DATA ·combLanes<>+8(SB)/8, $1
+DATA ·combLanes<>+16(SB)/8, $2
+DATA ·combLanes<>+24(SB)/8, $3
+DATA ·combLanes<>+32(SB)/8, $4
+DATA ·combLanes<>+40(SB)/8, $5
+DATA ·combLanes<>+48(SB)/8, $6
+DATA ·combLanes<>+56(SB)/8, $7
+DATA ·combLanes<>+64(SB)/8, $8
+DATA ·combLanes<>+72(SB)/8, $9
+DATA ·combLanes<>+80(SB)/8, $10
+DATA ·combLanes<>+88(SB)/8, $11
+DATA ·combLanes<>+96(SB)/8, $12
+DATA ·combLanes<>+104(SB)/8, $13
+DATA ·combLanes<>+112(SB)/8, $14
+DATA ·combLanes<>+120(SB)/8, $15
+GLOBL ·combLanes<>(SB), RODATA|NOPTR, $128
+
 // func combRowsIdx(n, k int, a *float64, idx *int32, b *float64, ldb int, c *float64)
 //
 // c[j] = Σ_{p<k} a[p]·b[idx[p]*ldb+j] for j < n: combRows over the rows
-// idx of b (a sparse row times a dense matrix), 16 columns at a time,
-// then 4, then 1. n, k ≥ 1; the caller checks the rows' bounds.
+// idx of b (a sparse row times a dense matrix), 32 columns at a time (eight
+// accumulators: two FMAs per cycle despite their latency), then 16, then
+// the last up to 15 columns in one strip of masked loads and stores. Every
+// column sums its terms in the order of p. n, k ≥ 1; the caller checks the
+// rows' bounds.
 TEXT ·combRowsIdx(SB), NOSPLIT, $0-56
-	MOVQ n+0(FP), BX
-	MOVQ BX, R12
-	ANDQ $3, R12 // columns after the 4-column strips
-	SHRQ $2, BX  // 4-column groups
+	MOVQ n+0(FP), BX // columns left
 	MOVQ k+8(FP), R10
 	MOVQ a+16(FP), SI
 	MOVQ idx+24(FP), R11
@@ -678,9 +698,53 @@ TEXT ·combRowsIdx(SB), NOSPLIT, $0-56
 	SHLQ $3, R9
 	MOVQ c+48(FP), DX
 
+idxstrip32:
+	CMPQ   BX, $32
+	JLT    idxstrip16
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	XORQ   AX, AX
+	MOVQ   R10, CX
+
+idxloop32:
+	MOVLQSX      (R11)(AX*4), DI
+	IMULQ        R9, DI
+	ADDQ         R8, DI
+	VBROADCASTSD (SI)(AX*8), Y0
+	VFMADD231PD  (DI), Y0, Y4
+	VFMADD231PD  32(DI), Y0, Y5
+	VFMADD231PD  64(DI), Y0, Y6
+	VFMADD231PD  96(DI), Y0, Y7
+	VFMADD231PD  128(DI), Y0, Y8
+	VFMADD231PD  160(DI), Y0, Y9
+	VFMADD231PD  192(DI), Y0, Y10
+	VFMADD231PD  224(DI), Y0, Y11
+	INCQ         AX
+	DECQ         CX
+	JNZ          idxloop32
+
+	VMOVUPD Y4, (DX)
+	VMOVUPD Y5, 32(DX)
+	VMOVUPD Y6, 64(DX)
+	VMOVUPD Y7, 96(DX)
+	VMOVUPD Y8, 128(DX)
+	VMOVUPD Y9, 160(DX)
+	VMOVUPD Y10, 192(DX)
+	VMOVUPD Y11, 224(DX)
+	ADDQ    $256, R8
+	ADDQ    $256, DX
+	SUBQ    $32, BX
+	JMP     idxstrip32
+
 idxstrip16:
-	CMPQ   BX, $4
-	JLT    idxstrip4
+	CMPQ   BX, $16
+	JLT    idxtail
 	VXORPD Y4, Y4, Y4
 	VXORPD Y5, Y5, Y5
 	VXORPD Y6, Y6, Y6
@@ -707,54 +771,51 @@ idxloop16:
 	VMOVUPD Y7, 96(DX)
 	ADDQ    $128, R8
 	ADDQ    $128, DX
-	SUBQ    $4, BX
-	JMP     idxstrip16
+	SUBQ    $16, BX
 
-idxstrip4:
-	TESTQ  BX, BX
-	JZ     idxstrip1
-	VXORPD Y4, Y4, Y4
-	XORQ   AX, AX
-	MOVQ   R10, CX
+idxtail:
+	TESTQ BX, BX
+	JZ    idxdone
 
-idxloop4:
+	// Masks of the columns left: lane j of Y8…Y11 is set if j < BX.
+	VMOVQ        BX, X1
+	VPBROADCASTQ X1, Y1
+	VMOVDQU      ·combLanes<>+0(SB), Y8
+	VMOVDQU      ·combLanes<>+32(SB), Y9
+	VMOVDQU      ·combLanes<>+64(SB), Y10
+	VMOVDQU      ·combLanes<>+96(SB), Y11
+	VPCMPGTQ     Y8, Y1, Y8
+	VPCMPGTQ     Y9, Y1, Y9
+	VPCMPGTQ     Y10, Y1, Y10
+	VPCMPGTQ     Y11, Y1, Y11
+	VXORPD       Y4, Y4, Y4
+	VXORPD       Y5, Y5, Y5
+	VXORPD       Y6, Y6, Y6
+	VXORPD       Y7, Y7, Y7
+	XORQ         AX, AX
+	MOVQ         R10, CX
+
+idxlooptail:
 	MOVLQSX      (R11)(AX*4), DI
 	IMULQ        R9, DI
 	ADDQ         R8, DI
 	VBROADCASTSD (SI)(AX*8), Y0
-	VFMADD231PD  (DI), Y0, Y4
+	VMASKMOVPD   (DI), Y8, Y1
+	VFMADD231PD  Y1, Y0, Y4
+	VMASKMOVPD   32(DI), Y9, Y2
+	VFMADD231PD  Y2, Y0, Y5
+	VMASKMOVPD   64(DI), Y10, Y3
+	VFMADD231PD  Y3, Y0, Y6
+	VMASKMOVPD   96(DI), Y11, Y12
+	VFMADD231PD  Y12, Y0, Y7
 	INCQ         AX
 	DECQ         CX
-	JNZ          idxloop4
+	JNZ          idxlooptail
 
-	VMOVUPD Y4, (DX)
-	ADDQ    $32, R8
-	ADDQ    $32, DX
-	DECQ    BX
-	JMP     idxstrip4
-
-idxstrip1:
-	TESTQ  R12, R12
-	JZ     idxdone
-	VXORPD X4, X4, X4
-	XORQ   AX, AX
-	MOVQ   R10, CX
-
-idxloop1:
-	MOVLQSX     (R11)(AX*4), DI
-	IMULQ       R9, DI
-	ADDQ        R8, DI
-	VMOVSD      (SI)(AX*8), X0
-	VFMADD231SD (DI), X0, X4
-	INCQ        AX
-	DECQ        CX
-	JNZ         idxloop1
-
-	VMOVSD X4, (DX)
-	ADDQ   $8, R8
-	ADDQ   $8, DX
-	DECQ   R12
-	JMP    idxstrip1
+	VMASKMOVPD Y4, Y8, (DX)
+	VMASKMOVPD Y5, Y9, 32(DX)
+	VMASKMOVPD Y6, Y10, 64(DX)
+	VMASKMOVPD Y7, Y11, 96(DX)
 
 idxdone:
 	VZEROUPPER

@@ -83,13 +83,13 @@ func BenchmarkArgMaxAbs(b *testing.B) {
 }
 
 // TestCombRowsIdx checks the indexed row combination against its
-// definition for lengths around the 16- and 4-column strips, repeated and
+// definition for lengths around the 32- and 16-column strips and the masked last strip, repeated and
 // unordered rows, assembly and portable; c's padding is left alone, and a
 // row outside b panics.
 func TestCombRowsIdx(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(53, 54))
 	bothKernels(func(asm bool) {
-		for _, n := range []int{0, 1, 3, 4, 5, 15, 16, 17, 20, 36, 144, 147} {
+		for _, n := range []int{0, 1, 3, 4, 5, 15, 16, 17, 20, 31, 32, 33, 36, 47, 48, 63, 64, 75, 144, 147} {
 			for _, k := range []int{0, 1, 2, 7} {
 				ldb, rows := n+3, 9
 				b := randMat(rnd, rows, n, ldb)
