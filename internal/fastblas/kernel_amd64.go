@@ -304,3 +304,26 @@ func CombRowsIdx(c, a []float64, idx []int32, b []float64, ldb int) {
 	}
 	combRowsIdxGo(c, a, idx, b, ldb)
 }
+
+//go:noescape
+func packA6N32(dst, src *float32, lda, n4 int)
+
+//go:noescape
+func packB16T32(dst, src *float32, ldb, n4 int)
+
+// packTransposeFast32 is packTransposeFast in float32, for rows mr or
+// nr32.
+func packTransposeFast32(dst, src []float32, base, ld, kk, rows int) int {
+	n4 := kk / 4
+	if !haveAsm || n4 == 0 {
+		return 0
+	}
+	_ = dst[rows*4*n4-1]
+	_ = src[base+(rows-1)*ld+4*n4-1]
+	if rows == mr {
+		packA6N32(&dst[0], &src[base], ld, n4)
+	} else {
+		packB16T32(&dst[0], &src[base], ld, n4)
+	}
+	return 4 * n4
+}

@@ -86,3 +86,5 @@ func CombRowsIdx(c, a []float64, idx []int32, b []float64, ldb int) {
 	checkRows(idx, len(b), ldb, len(c))
 	combRowsIdxGo(c, a, idx, b, ldb)
 }
+
+func packTransposeFast32(dst, src []float32, base, ld, kk, rows int) int { return 0 }

@@ -147,6 +147,25 @@ func packTransposing[T element](dst, src []T, ld, p0, kk, i, n int) {
 	}
 }
 
+// packTransposing32 is packTransposing in float32, with full panels (mr
+// rows of A, nr32 rows of a transposed B) transposed 4×4 by assembly where
+// available.
+func packTransposing32(dst, src []float32, ld, p0, kk, i, n int) {
+	w := len(dst) / kk
+	if n < w {
+		packTransposing(dst, src, ld, p0, kk, i, n)
+		return
+	}
+	base := i*ld + p0
+	done := packTransposeFast32(dst, src, base, ld, kk, w)
+	for r := 0; r < n; r++ {
+		line := src[base+r*ld+done : base+r*ld+kk]
+		for p, v := range line {
+			dst[(done+p)*w+r] = v
+		}
+	}
+}
+
 // packCopying packs columns i..i+n-1 of rows p0..p0+kk-1 of src (a
 // transposed A, or a row-major B): dst[p*w+r] = src[(p0+p)*ld+i+r].
 func packCopying[T element](dst, src []T, ld, p0, kk, i, n int) {
