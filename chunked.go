@@ -99,7 +99,7 @@ func (ck *chunker) state(ci int) (*chunkState, error) {
 	t1 := time.Now()
 	ck.timing.Forward += t1.Sub(t0)
 	// Activations no later node reads are recycled during the pass.
-	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, func(t int) {
+	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, ck.opts.Precision, func(t int) {
 		data := acts[t].RawMatrix().Data
 		scratch.Put(&data)
 		acts[t] = nil

@@ -112,6 +112,95 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	})
 }
 
+// BackwardInput32 is BackwardInput in float32 (Float32Layer): the weights
+// are rounded to float32 once per call and each factor row as it is
+// taken, the blocks of Wᵀ S_r are float32 products (6×16 kernel) folded
+// into a float32 row, which is widened into dst. With stride 1 the fold
+// is one contiguous add per patch index and block (backwardPadded32).
+func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
+	g := l.Geom
+	r, _ := s.Dims()
+	checkDims(s, r, g.OutSize(), "conv2d factor")
+	checkDims(dst, r, g.InSize(), "conv2d factor destination")
+	w32 := make([]float32, len(l.w.Data))
+	fastblas.Narrow(w32, l.w.Data)
+	if g.SH == 1 && g.SW == 1 {
+		backwardPadded32(g, dst, s, w32)
+		return
+	}
+	p, k := g.P(), g.K()
+	bh := max(1, min(g.OutH, convBlockFloats/(k*g.OutW)))
+	type buffers struct{ t, s, d []float32 }
+	parallelSamples(r, func() any {
+		return &buffers{make([]float32, k*bh*g.OutW), make([]float32, g.OutSize()), make([]float32, g.InSize())}
+	}, func(scr any, i int) {
+		b := scr.(*buffers)
+		fastblas.Narrow(b.s, s.RawRowView(i))
+		clear(b.d)
+		for oh0 := 0; oh0 < g.OutH; oh0 += bh {
+			oh1 := min(oh0+bh, g.OutH)
+			pb := (oh1 - oh0) * g.OutW
+			goBLAS.Sgemm(blas.Trans, blas.NoTrans, k, pb, g.OutC, 1, w32, k, b.s[oh0*g.OutW:], p, 0, b.t, pb)
+			foldRowsAdd32(g, b.d, b.t, pb, oh0, oh1)
+		}
+		fastblas.Widen(dst.RawRowView(i), b.d)
+	})
+}
+
+// backwardPadded32 is BackwardInput32 for stride 1, with the weights w32
+// (out×K). Each factor row is laid out with output rows of
+// Wp = OutW + (KW−1)·DW entries (the tail zero), the width of the input
+// plane padded by PW on both sides. An output position then reaches the
+// padded input position of patch index (c, i, j) at a fixed offset,
+// i·DH·Wp + j·DW, so that a block's row (c, i, j) of Wᵀ S_r is added to
+// the padded input plane c in one contiguous run (the zero tails add
+// zeros) instead of one run per output row: on 8×8 planes the runs of
+// foldRowsAdd would be 8 entries long. The product is wider by Wp/OutW.
+// The interior of the padded planes is widened into dst.
+func backwardPadded32(g *im2col.Geom, dst, s *mat.Dense, w32 []float32) {
+	r, _ := s.Dims()
+	k, out, p := g.K(), g.OutC, g.P()
+	wp := g.OutW + (g.KW-1)*g.DW
+	hp := g.OutH + (g.KH-1)*g.DH // = InH + 2·PH for stride 1
+	plane := hp * wp
+	bh := max(1, min(g.OutH, convBlockFloats/(k*wp))) // output rows per block
+	type buffers struct{ t, s, d []float32 }
+	parallelSamples(r, func() any {
+		return &buffers{make([]float32, k*bh*wp), make([]float32, out*g.OutH*wp), make([]float32, g.InC*plane)}
+	}, func(scr any, i int) {
+		b := scr.(*buffers)
+		srow := s.RawRowView(i)
+		for o := 0; o < out; o++ {
+			for oh := 0; oh < g.OutH; oh++ {
+				fastblas.Narrow(b.s[(o*g.OutH+oh)*wp:(o*g.OutH+oh)*wp+g.OutW], srow[o*p+oh*g.OutW:])
+			}
+		}
+		clear(b.d)
+		for oh0 := 0; oh0 < g.OutH; oh0 += bh {
+			oh1 := min(oh0+bh, g.OutH)
+			nb := (oh1 - oh0) * wp
+			// T = Wᵀ S_r[:, block]: K × nb.
+			goBLAS.Sgemm(blas.Trans, blas.NoTrans, k, nb, out, 1, w32, k, b.s[oh0*wp:], g.OutH*wp, 0, b.t, nb)
+			run := nb - wp + g.OutW // the last output row's tail is not added
+			for c := 0; c < g.InC; c++ {
+				d := b.d[c*plane : (c+1)*plane]
+				for ki := 0; ki < g.KH; ki++ {
+					for kj := 0; kj < g.KW; kj++ {
+						off := (oh0+ki*g.DH)*wp + kj*g.DW
+						fastblas.Add32(d[off:off+run], b.t[((c*g.KH+ki)*g.KW+kj)*nb:])
+					}
+				}
+			}
+		}
+		drow := dst.RawRowView(i)
+		for c := 0; c < g.InC; c++ {
+			for ih := 0; ih < g.InH; ih++ {
+				fastblas.Widen(drow[(c*g.InH+ih)*g.InW:(c*g.InH+ih+1)*g.InW], b.d[c*plane+(ih+g.PH)*wp+g.PW:])
+			}
+		}
+	})
+}
+
 // convBlockFloats bounds the block of Wᵀ S_r that BackwardInput forms
 // before folding it (entries; 192 KiB, within a core's L2).
 var convBlockFloats = 24 << 10

@@ -14,7 +14,9 @@ import (
 // TestConvBackwardBlocks checks the blocked transposed convolution against
 // the patch-table adjoint (im2col.Geom.FoldAdd of S_rᵀ W) on shapes
 // with strides, paddings, dilations and rectangular kernels, with blocks of
-// one, two and three output rows (an uneven last block) and the default.
+// one, two and three output rows (an uneven last block) and the default;
+// and BackwardInput32 within float32's worst-case rounding of the same
+// sums (out·kh·kw products per entry, weights and factor rounded too).
 func TestConvBackwardBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 1))
 	geoms := []*im2col.Geom{
@@ -24,6 +26,9 @@ func TestConvBackwardBlocks(t *testing.T) {
 		im2col.New(2, 10, 9, 2, 3, 2, 1, 3, 2, 1, 2, 1),
 		im2col.New(1, 7, 12, 2, 2, 5, 3, 1, 0, 3, 1, 2),
 		im2col.New(16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(2, 9, 10, 3, 3, 2, 1, 1, 2, 1, 2, 3),
+		im2col.New(3, 6, 7, 2, 2, 3, 1, 1, 0, 0, 1, 1),
+		im2col.New(64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1),
 	}
 	defer func(b int) { convBlockFloats = b }(convBlockFloats)
 	for gi, g := range geoms {
@@ -39,12 +44,21 @@ func TestConvBackwardBlocks(t *testing.T) {
 				s.RawMatrix().Data[i] = 0
 			}
 		}
-		want := mat.NewDense(rows, g.InSize(), nil)
+		want, abs := mat.NewDense(rows, g.InSize(), nil), mat.NewDense(rows, g.InSize(), nil)
+		absW := make([]float64, len(l.Weight.Data))
+		for i, v := range l.Weight.Data {
+			absW[i] = math.Abs(v)
+		}
 		for r := 0; r < rows; r++ {
 			var c mat.Dense
 			c.Mul(mat.NewDense(g.OutC, g.P(), s.RawRowView(r)).T(), mat.NewDense(g.OutC, g.K(), l.Weight.Data))
 			g.FoldAdd(want.RawRowView(r), c.RawMatrix().Data, g.K())
+			absS := mat.NewDense(g.OutC, g.P(), nil)
+			absS.Apply(func(_, _ int, v float64) float64 { return math.Abs(v) }, mat.NewDense(g.OutC, g.P(), s.RawRowView(r)))
+			c.Mul(absS.T(), mat.NewDense(g.OutC, g.K(), absW))
+			g.FoldAdd(abs.RawRowView(r), c.RawMatrix().Data, g.K())
 		}
+		gamma := float64(g.OutC*g.KH*g.KW+3) * 0x1p-23
 		for _, bh := range []int{1, 2, 3, 0} {
 			convBlockFloats = bh * g.K() * g.OutW
 			if bh == 0 {
@@ -65,6 +79,13 @@ func TestConvBackwardBlocks(t *testing.T) {
 				}
 				if !(worst <= 1e-13*(1+scale)) {
 					t.Errorf("max deviation %.3g (scale %.3g)", worst, scale)
+				}
+				got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got)
+				l.BackwardInput32(got, s, nil, nil, 1)
+				for i, w := range want.RawMatrix().Data {
+					if d := math.Abs(got.RawMatrix().Data[i] - w); !(d <= gamma*abs.RawMatrix().Data[i]) {
+						t.Fatalf("float32: entry %d = %v, want %v (bound %.3g)", i, got.RawMatrix().Data[i], w, gamma*abs.RawMatrix().Data[i])
+					}
 				}
 			})
 		}

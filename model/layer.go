@@ -57,6 +57,18 @@ type InPlaceLayer interface {
 	BackwardInPlace() bool
 }
 
+// A Float32Layer has a float32 variant of its backward pass, which the
+// factor backward pass takes at lowrank.Float32 precision (the
+// convolution: its products dominate the pass). BackwardInput32 is
+// BackwardInput with the factor rows and the layer's weights rounded to
+// float32, the products formed and summed in float32 and the result
+// widened to float64: errors of float32 rounding relative to the rows'
+// magnitude. dst and s must not alias.
+type Float32Layer interface {
+	Layer
+	BackwardInput32(dst, s, in, out *mat.Dense, cols int)
+}
+
 // A ParamLayer is a layer with trainable parameters.
 type ParamLayer interface {
 	Layer

@@ -249,3 +249,25 @@ loop32b:
 done32b:
 	VZEROUPPER
 	RET
+
+// func packAT6x32(dst, src *float32, lda, kk int)
+//
+// Copies 6 consecutive values of kk rows of src (row stride lda elements)
+// into groups of 6: dst[p*6+r] = src[p*lda+r] for r < 6, p < kk, kk ≥ 1.
+TEXT ·packAT6x32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ kk+24(FP), CX
+	SHLQ $2, R8
+
+loopat6:
+	MOVUPS (SI), X0
+	MOVQ   16(SI), X1
+	MOVUPS X0, (DI)
+	MOVQ   X1, 16(DI)
+	ADDQ   R8, SI
+	ADDQ   $24, DI
+	DECQ   CX
+	JNZ    loopat6
+	RET
