@@ -117,8 +117,9 @@ type chunk struct{ o0, o1, k0, k1 int }
 func (c chunk) width() int { return (c.o1 - c.o0) * (c.k1 - c.k0) }
 
 // maxChunk caps a chunk of V's rows, in float64s: beyond a few tens of MiB
-// a larger chunk saves nothing and costs page faults on first touch.
-const maxChunk = 1 << 22
+// a larger chunk saves nothing and costs page faults on first touch (a
+// variable for tests).
+var maxChunk int64 = 1 << 22
 
 // explicitPlan splits the weight into chunks whose V rows for `rows`
 // factor rows fit the budget next to the unfolded inputs, says whether the
@@ -198,7 +199,8 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder) {
 // factor rows and unfolded inputs rounded to float32, their products are
 // summed over the chunks in a float32 r×r matrix and added to g in
 // float64. That matrix and the per-worker float32 copies come out of the
-// budget before the plan is made.
+// budget before the plan is made. The chunks are kept in float32 for
+// MulTo when keepV allows the whole block.
 func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 	chunks, cached, workers, ok := f.explicitPlan32()
 	if !ok {
@@ -207,6 +209,8 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 	r, perWorker := f.rows(), f.perWorker32()
 	u := newUnfolder(f.G, f.A, cached, workers)
 	defer u.release()
+	keep := f.keepV(f.G.OutC*f.G.K(), 4)
+	var kept []keptChunk32
 	buf := make([]float32, r*chunks[0].width())
 	acc := make([]float32, r*r)
 	scr := make([][]float32, workers)
@@ -216,12 +220,18 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 	var impl fastblas.Implementation
 	for ci, ch := range chunks {
 		w := ch.width()
+		if keep && ci > 0 {
+			buf = make([]float32, r*w)
+		}
 		f.formWeight32(buf, ch, u, scr)
 		beta := float32(1)
 		if ci == 0 {
 			beta = 0
 		}
 		impl.Ssyrk(blas.Upper, blas.NoTrans, r, w, 1, buf, w, beta, acc, r)
+		if keep {
+			kept = append(kept, keptChunk32{ch.k0, ch.k1, buf[:r*w]})
+		}
 	}
 	par.For(r, procsFor(r*r/2), func(_, i int) {
 		row := g.Data[i*g.Stride+i : i*g.Stride+r]
@@ -229,6 +239,9 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 			row[j] += float64(v)
 		}
 	})
+	if keep {
+		f.setKeptV32(kept)
+	}
 	return true
 }
 

@@ -29,7 +29,7 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 			chunks, cached, workers := explicitPlan(f.G, r, f.n(), f.weightBudget(r))
 			u := newUnfolder(f.G, f.A, cached, workers)
 			defer u.release()
-			keep := len(chunks) == 1 && chunks[0].width() == f.G.OutC*f.G.K() && f.keepV(chunks[0].width())
+			keep := len(chunks) == 1 && chunks[0].width() == f.G.OutC*f.G.K() && f.keepV(chunks[0].width(), 8)
 			var buf []float64
 			if keep {
 				buf = make([]float64, r*chunks[0].width())

@@ -95,8 +95,8 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 			row[i] = 0
 		}
 	}
-	if v := f.keptWeight(); f.Weight && v != nil && f.Route == RouteAuto {
-		f.mulKeptTo(dst, u, v)
+	if v, v32 := f.keptWeight(); f.Weight && (v != nil || v32 != nil) && f.Route == RouteAuto {
+		f.mulKeptTo(dst, u, v, v32)
 		return
 	}
 	if f.Weight && f.mulExplicit(nv) {
