@@ -202,9 +202,7 @@ func (f *Conv) density() float64 {
 		par.For(n, runtime.GOMAXPROCS(0), func(_, i int) {
 			nz := 0
 			for j := 0; j < f.C; j++ {
-				for _, v := range f.S.RawRowView(i*f.C + j) {
-					nz += nonzero(v)
-				}
+				nz += countNonzero(f.S.RawRowView(i*f.C + j))
 			}
 			counts[i] = nz
 		})
@@ -217,6 +215,18 @@ func (f *Conv) density() float64 {
 		f.stats.sampleNZ = counts
 	})
 	return f.stats.density
+}
+
+// countNonzero returns the number of nonzero entries of x (NaN counts),
+// without a branch per entry: about half the entries of a factor behind a
+// ReLU are zero, in no predictable pattern.
+func countNonzero(x []float64) int {
+	n := uint64(0)
+	for _, v := range x {
+		b := math.Float64bits(v) << 1 // ±0 → 0
+		n += (b | -b) >> 63
+	}
+	return int(n)
 }
 
 // srow returns row r of S, out·P long, reshaped as out×P.
