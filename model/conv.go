@@ -115,8 +115,7 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 // BackwardInput32 is BackwardInput in float32 (Float32Layer): the weights
 // are rounded to float32 once per call and each factor row as it is
 // taken, the blocks of Wᵀ S_r are float32 products (6×16 kernel) folded
-// into a float32 row, which is widened into dst. With stride 1 the fold
-// is one contiguous add per patch index and block (backwardPadded32).
+// into float32 planes (backwardPhases32), which are widened into dst.
 func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
 	g := l.Geom
 	r, _ := s.Dims()
@@ -124,70 +123,54 @@ func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
 	checkDims(dst, r, g.InSize(), "conv2d factor destination")
 	w32 := make([]float32, len(l.w.Data))
 	fastblas.Narrow(w32, l.w.Data)
-	if g.SH == 1 && g.SW == 1 {
-		backwardPadded32(g, dst, s, w32)
-		return
-	}
-	p, k := g.P(), g.K()
-	bh := max(1, min(g.OutH, convBlockFloats/(k*g.OutW)))
-	type buffers struct{ t, s, d []float32 }
-	parallelSamples(r, func() any {
-		return &buffers{make([]float32, k*bh*g.OutW), make([]float32, g.OutSize()), make([]float32, g.InSize())}
-	}, func(scr any, i int) {
-		b := scr.(*buffers)
-		fastblas.Narrow(b.s, s.RawRowView(i))
-		clear(b.d)
-		for oh0 := 0; oh0 < g.OutH; oh0 += bh {
-			oh1 := min(oh0+bh, g.OutH)
-			pb := (oh1 - oh0) * g.OutW
-			goBLAS.Sgemm(blas.Trans, blas.NoTrans, k, pb, g.OutC, 1, w32, k, b.s[oh0*g.OutW:], p, 0, b.t, pb)
-			foldRowsAdd32(g, b.d, b.t, pb, oh0, oh1)
-		}
-		fastblas.Widen(dst.RawRowView(i), b.d)
-	})
+	backwardPhases32(g, dst, s, w32)
 }
 
-// backwardPadded32 is BackwardInput32 for stride 1, with the weights w32
-// (out×K). Each factor row is laid out with output rows of
-// Wp = OutW + (KW−1)·DW entries (the tail zero), the width of the input
-// plane padded by PW on both sides. An output position then reaches the
-// padded input position of patch index (c, i, j) at a fixed offset,
-// i·DH·Wp + j·DW, so that a block's row (c, i, j) of Wᵀ S_r is added to
-// the padded input plane c in one contiguous run (the zero tails add
-// zeros) instead of one run per output row: on 8×8 planes the runs of
-// foldRowsAdd would be 8 entries long. The product is wider by Wp/OutW.
-// The interior of the padded planes is widened into dst.
-func backwardPadded32(g *im2col.Geom, dst, s *mat.Dense, w32 []float32) {
+// backwardPhases32 is BackwardInput32 with the weights w32 (out×K). The
+// input plane, padded by PH and PW, is split into SH·SW phases (rows
+// ≡ a mod SH, columns ≡ b mod SW), each of Hq×Wq entries with
+// Hq = OutH + ⌊(KH−1)·DH/SH⌋ and Wq = OutW + ⌊(KW−1)·DW/SW⌋, and each
+// factor row is laid out with output rows of Wq entries (the tail zero).
+// Patch index (c, i, j) reads, at output position (oh, ow), the padded
+// input (oh·SH + i·DH, ow·SW + j·DW): phase (i·DH mod SH, j·DW mod SW) at
+// (oh + ⌊i·DH/SH⌋, ow + ⌊j·DW/SW⌋), a fixed offset from (oh, ow). So a
+// block's row (c, i, j) of Wᵀ S_r is added to its phase plane in one
+// contiguous run (the zero tails add zeros) instead of one run per output
+// row, which on 8×8 outputs would be 8 entries long; the product is wider
+// by Wq/OutW. The input entries are then gathered from the phases (a
+// contiguous widening per input row for stride 1).
+func backwardPhases32(g *im2col.Geom, dst, s *mat.Dense, w32 []float32) {
 	r, _ := s.Dims()
 	k, out, p := g.K(), g.OutC, g.P()
-	wp := g.OutW + (g.KW-1)*g.DW
-	hp := g.OutH + (g.KH-1)*g.DH // = InH + 2·PH for stride 1
-	plane := hp * wp
-	bh := max(1, min(g.OutH, convBlockFloats/(k*wp))) // output rows per block
+	wq := g.OutW + (g.KW-1)*g.DW/g.SW
+	hq := g.OutH + (g.KH-1)*g.DH/g.SH
+	plane, phases := hq*wq, g.SH*g.SW
+	bh := max(1, min(g.OutH, convBlockFloats/(k*wq))) // output rows per block
 	type buffers struct{ t, s, d []float32 }
 	parallelSamples(r, func() any {
-		return &buffers{make([]float32, k*bh*wp), make([]float32, out*g.OutH*wp), make([]float32, g.InC*plane)}
+		return &buffers{make([]float32, k*bh*wq), make([]float32, out*g.OutH*wq), make([]float32, g.InC*phases*plane)}
 	}, func(scr any, i int) {
 		b := scr.(*buffers)
 		srow := s.RawRowView(i)
 		for o := 0; o < out; o++ {
 			for oh := 0; oh < g.OutH; oh++ {
-				fastblas.Narrow(b.s[(o*g.OutH+oh)*wp:(o*g.OutH+oh)*wp+g.OutW], srow[o*p+oh*g.OutW:])
+				fastblas.Narrow(b.s[(o*g.OutH+oh)*wq:(o*g.OutH+oh)*wq+g.OutW], srow[o*p+oh*g.OutW:])
 			}
 		}
 		clear(b.d)
 		for oh0 := 0; oh0 < g.OutH; oh0 += bh {
 			oh1 := min(oh0+bh, g.OutH)
-			nb := (oh1 - oh0) * wp
+			nb := (oh1 - oh0) * wq
 			// T = Wᵀ S_r[:, block]: K × nb.
-			goBLAS.Sgemm(blas.Trans, blas.NoTrans, k, nb, out, 1, w32, k, b.s[oh0*wp:], g.OutH*wp, 0, b.t, nb)
-			run := nb - wp + g.OutW // the last output row's tail is not added
+			goBLAS.Sgemm(blas.Trans, blas.NoTrans, k, nb, out, 1, w32, k, b.s[oh0*wq:], g.OutH*wq, 0, b.t, nb)
+			run := nb - wq + g.OutW // the last output row's tail is not added
 			for c := 0; c < g.InC; c++ {
-				d := b.d[c*plane : (c+1)*plane]
 				for ki := 0; ki < g.KH; ki++ {
+					a, di := ki*g.DH%g.SH, ki*g.DH/g.SH
 					for kj := 0; kj < g.KW; kj++ {
-						off := (oh0+ki*g.DH)*wp + kj*g.DW
-						fastblas.Add32(d[off:off+run], b.t[((c*g.KH+ki)*g.KW+kj)*nb:])
+						ph, dj := (c*g.SH+a)*g.SW+kj*g.DW%g.SW, kj*g.DW/g.SW
+						off := ph*plane + (oh0+di)*wq + dj
+						fastblas.Add32(b.d[off:off+run], b.t[((c*g.KH+ki)*g.KW+kj)*nb:])
 					}
 				}
 			}
@@ -195,7 +178,29 @@ func backwardPadded32(g *im2col.Geom, dst, s *mat.Dense, w32 []float32) {
 		drow := dst.RawRowView(i)
 		for c := 0; c < g.InC; c++ {
 			for ih := 0; ih < g.InH; ih++ {
-				fastblas.Widen(drow[(c*g.InH+ih)*g.InW:(c*g.InH+ih+1)*g.InW], b.d[c*plane+(ih+g.PH)*wp+g.PW:])
+				d := drow[(c*g.InH+ih)*g.InW : (c*g.InH+ih+1)*g.InW]
+				rr := (ih + g.PH) / g.SH
+				if rr >= hq {
+					clear(d) // read by no patch index
+					continue
+				}
+				src := b.d[((c*g.SH+(ih+g.PH)%g.SH)*g.SW)*plane+rr*wq:]
+				if g.SW == 1 {
+					fastblas.Widen(d, src[g.PW:])
+					continue
+				}
+				for pb := 0; pb < g.SW; pb++ {
+					// The columns iw of phase pb: iw + PW ≡ pb mod SW.
+					iw := ((pb-g.PW)%g.SW + g.SW) % g.SW
+					cc, ph := (iw+g.PW)/g.SW, src[pb*plane:pb*plane+wq]
+					for ; iw < g.InW; iw, cc = iw+g.SW, cc+1 {
+						if cc < wq {
+							d[iw] = float64(ph[cc])
+						} else {
+							d[iw] = 0
+						}
+					}
+				}
 			}
 		}
 	})

@@ -3,7 +3,6 @@ package model
 import (
 	"gonum.org/v1/gonum/floats"
 
-	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/model/im2col"
 )
 
@@ -15,30 +14,8 @@ import (
 //
 // For each weight offset (i, j) the valid output columns form one range,
 // and an output row's run over it lands on one input row with stride SW:
-// a contiguous add (assembly) for stride 1. The float64 and float32
-// versions differ only in that add.
+// a contiguous add (assembly axpy) for stride 1.
 func foldRowsAdd(g *im2col.Geom, dst, t []float64, ld, oh0, oh1 int) {
-	foldRows(g, dst, t, ld, oh0, oh1, addRun64)
-}
-
-// foldRowsAdd32 is foldRowsAdd in float32.
-func foldRowsAdd32(g *im2col.Geom, dst, t []float32, ld, oh0, oh1 int) {
-	foldRows(g, dst, t, ld, oh0, oh1, fastblas.Add32)
-}
-
-// addRun64 adds src to d (d at least as long): assembly from 8 entries.
-func addRun64(d, src []float64) {
-	if len(src) >= 8 {
-		floats.Add(d[:len(src)], src)
-		return
-	}
-	for q, v := range src {
-		d[q] += v
-	}
-}
-
-// foldRows is foldRowsAdd with add(d, src) adding a contiguous run.
-func foldRows[T float32 | float64](g *im2col.Geom, dst, t []T, ld, oh0, oh1 int, add func(d, src []T)) {
 	ow := g.OutW
 	for c := 0; c < g.InC; c++ {
 		plane := dst[c*g.InH*g.InW : (c+1)*g.InH*g.InW]
@@ -64,7 +41,13 @@ func foldRows[T float32 | float64](g *im2col.Geom, dst, t []T, ld, oh0, oh1 int,
 					src := row[(oh-oh0)*ow+lo : (oh-oh0)*ow+lo+n]
 					d := plane[ih*g.InW+lo*g.SW+off:]
 					if g.SW == 1 {
-						add(d[:n], src)
+						if n >= 8 {
+							floats.Add(d[:n], src)
+						} else {
+							for q, v := range src {
+								d[q] += v
+							}
+						}
 					} else {
 						for q, v := range src {
 							d[q*g.SW] += v
