@@ -113,7 +113,8 @@ type Conv struct {
 	// model.
 	Route GramRoute
 	// Precision of the large products of the Gram matrix's explicit route
-	// (when its chunks hold all output channels) and of the aggregated
+	// (when its chunks hold all output channels; the block it forms is
+	// then kept in float32 for MulTo, see keepV) and of the aggregated
 	// route of MulTo for dense factor rows. The kernel route, cross
 	// products, the explicit MulTo and the sparse products (factor rows
 	// at most 30 % nonzero) compute in float64 whatever it says.
