@@ -179,6 +179,28 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 			}
 			add(t, d)
 		case model.Join:
+			if pt, ok := op.(model.PassThroughJoin); ok && pt.BackwardPassesThrough() {
+				// Every input's factor is cur: the first input without a
+				// factor yet takes cur itself (unless a block references
+				// it), the others add it to theirs or copy it.
+				handed := false
+				for _, t := range nd.Inputs {
+					switch {
+					case !needed[t]:
+					case fac[t] != nil:
+						fac[t].Add(fac[t], cur)
+					case !handed && !kept[i+1]:
+						fac[t], handed = cur, true
+					default:
+						fac[t] = newFactor(t)
+						fac[t].Copy(cur)
+					}
+				}
+				if handed {
+					fac[i+1] = nil
+				}
+				break
+			}
 			xs, dst = xs[:0], dst[:0]
 			for _, t := range nd.Inputs {
 				xs = append(xs, acts[t])

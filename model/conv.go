@@ -189,16 +189,17 @@ func backwardPhases32(g *im2col.Geom, dst, s *mat.Dense, w32 []float32) {
 					fastblas.Widen(d, src[g.PW:])
 					continue
 				}
-				for pb := 0; pb < g.SW; pb++ {
-					// The columns iw of phase pb: iw + PW ≡ pb mod SW.
-					iw := ((pb-g.PW)%g.SW + g.SW) % g.SW
-					cc, ph := (iw+g.PW)/g.SW, src[pb*plane:pb*plane+wq]
-					for ; iw < g.InW; iw, cc = iw+g.SW, cc+1 {
-						if cc < wq {
-							d[iw] = float64(ph[cc])
-						} else {
-							d[iw] = 0
-						}
+				// Column iw is entry (iw+PW)/SW of phase (iw+PW) mod SW;
+				// entries past the phase rows were read by no patch index.
+				pb, cc := g.PW%g.SW, g.PW/g.SW
+				for iw := range d {
+					if cc >= wq {
+						clear(d[iw:])
+						break
+					}
+					d[iw] = float64(src[pb*plane+cc])
+					if pb++; pb == g.SW {
+						pb, cc = 0, cc+1
 					}
 				}
 			}

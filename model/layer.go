@@ -47,6 +47,14 @@ type Join interface {
 	BackwardJoin(dst []*mat.Dense, s *mat.Dense, xs []*mat.Dense, y *mat.Dense, cols int)
 }
 
+// A PassThroughJoin whose BackwardPassesThrough reports true passes the
+// factor unchanged to every input (a sum of its inputs): the factor
+// backward pass then hands s itself to one input instead of a copy.
+type PassThroughJoin interface {
+	Join
+	BackwardPassesThrough() bool
+}
+
 // An InPlaceLayer may be asked to overwrite its input factor:
 // BackwardInput(s, s, in, out, cols) is allowed when BackwardInPlace
 // reports true (diagonal and reshaping layers, whose row r of the result
