@@ -389,6 +389,7 @@ func (r *stream) load(bi int) (*batchState, error) {
 	if r.passes == 0 {
 		r.loss += r.w * sum(losses)
 	}
+	p.losses = losses
 	r.timing.Forward += time.Since(t0)
 	t0 = time.Now()
 	z := p.logits()

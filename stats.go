@@ -98,11 +98,21 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	if st.GradVariance, err = gradVariance(grads, n, d, &p.opts); err != nil {
 		return nil, err
 	}
+	finishStats(m, st, n, p.w)
+	p.timing.Directional = time.Since(t0)
+	st.Timing = p.timing
+	return st, nil
+}
+
+// finishStats fills in what follows from the gradient, its variance and the
+// diagonal GGN of n samples with loss weight w: the trace, the gradient
+// SNR and the per-layer statistics.
+func finishStats(m *Model, st *Stats, n int, w float64) {
 	st.GGNTrace = floats.Sum(st.DiagGGN)
-	st.Layers = layerStats(m, st, n, p.w)
+	st.Layers = layerStats(m, st, n, w)
 	var mean2, variance float64
 	for j, v := range st.Grad {
-		mu := v / (float64(n) * p.w)
+		mu := v / (float64(n) * w)
 		mean2 += mu * mu
 		variance += st.GradVariance[j]
 	}
@@ -110,9 +120,6 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	if variance > 0 {
 		st.GradSNR = mean2 / variance
 	}
-	p.timing.Directional = time.Since(t0)
-	st.Timing = p.timing
-	return st, nil
 }
 
 func layerStats(m *Model, st *Stats, n int, w float64) []LayerStats {

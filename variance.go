@@ -22,6 +22,17 @@ import (
 // per-sample gradients of their block a few samples at a time. It stops
 // between layers once o's context is done.
 func gradVariance(grads []jacobians.LayerFactor, n, d int, o *Options) ([]float64, error) {
+	v, err := gradM2(grads, n, d, o)
+	if err != nil {
+		return nil, err
+	}
+	floats.Scale(1/float64(n), v)
+	return v, nil
+}
+
+// gradM2 returns Σ_n (g_n − ḡ)² per parameter, the centred sum of squares
+// of gradVariance before its division by n.
+func gradM2(grads []jacobians.LayerFactor, n, d int, o *Options) ([]float64, error) {
 	v := make([]float64, d)
 	if n < 2 {
 		return v, nil
@@ -39,7 +50,6 @@ func gradVariance(grads []jacobians.LayerFactor, n, d int, o *Options) ([]float6
 		} else {
 			centredByColumns(dst, f, n)
 		}
-		floats.Scale(1/float64(n), dst)
 		off += dim
 	}
 	return v, nil

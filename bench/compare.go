@@ -245,16 +245,23 @@ func Overlap(a, b *mat.Dense) float64 {
 	return f * f / float64(max(ka, kb))
 }
 
+// eigRelError is the mean over j of |got_j − want_j|/want_j; a missing
+// got_j (lower rank) counts as 0.
 func eigRelError(got, want []float64) float64 {
 	var s float64
 	for j, w := range want {
-		g := 0.0
-		if j < len(got) {
-			g = got[j]
-		}
-		s += math.Abs(g-w) / w
+		s += relErr(got, j, w)
 	}
 	return s / float64(len(want))
+}
+
+// relErr is |got_j − w|/w, with got_j = 0 past the end of got.
+func relErr(got []float64, j int, w float64) float64 {
+	g := 0.0
+	if j < len(got) {
+		g = got[j]
+	}
+	return math.Abs(g-w) / w
 }
 
 func meanStd(xs []float64) (mean, std float64) {

@@ -2,7 +2,10 @@ package checkpoint
 
 import (
 	"fmt"
+	"math"
 	"testing"
+
+	"github.com/vivit-go/vivit/model"
 )
 
 // TestConvPoolArchitectureErrors checks the messages for bad specs.
@@ -77,6 +80,14 @@ func TestConvPoolArchitectureErrors(t *testing.T) {
 			`architecture: layer 0 (leaky_relu): field "negative_slope" must be a number, got "0.1"`},
 		{"elu inplace type", arch(`[1,8,8]`, `{"type":"elu","inplace":1}`),
 			`architecture: layer 0 (elu): field "inplace" must be true or false, got 1`},
+		{"hardtanh bounds", arch(`[4]`, `{"type":"hardtanh","min_val":1,"max_val":1}`),
+			`architecture: layer 0 (hardtanh): min_val must be below max_val, got 1 and 1`},
+		{"relu6 bounds", arch(`[4]`, `{"type":"relu6","max_val":3}`),
+			`architecture: layer 0 (relu6): unknown field "max_val" (relu6 takes: type, inplace)`},
+		{"gelu approximate", arch(`[4]`, `{"type":"gelu","approximate":"fast"}`),
+			`architecture: layer 0 (gelu): approximate must be "none" or "tanh", got "fast"`},
+		{"hardswish inplace type", arch(`[4]`, `{"type":"hardswish","inplace":"yes"}`),
+			`architecture: layer 0 (hardswish): field "inplace" must be true or false, got "yes"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := ParseArchitecture([]byte(tc.arch))
@@ -88,5 +99,45 @@ func TestConvPoolArchitectureErrors(t *testing.T) {
 				t.Errorf("error\n got %v\nwant %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestActivationLayers builds every activation by its PyTorch module name
+// and fields and checks values on each of its pieces.
+func TestActivationLayers(t *testing.T) {
+	xs := []float64{-4, -2, -0.5, 0.25, 0.9, 2.5, 7}
+	gelu := func(x float64) float64 { return x * (1 + math.Erf(x/math.Sqrt2)) / 2 }
+	for _, tc := range []struct {
+		spec, typ string
+		f         func(float64) float64
+	}{
+		{`{"type":"ReLU6","inplace":true}`, "hardtanh", func(x float64) float64 { return min(max(x, 0), 6) }},
+		{`{"type":"Hardtanh","min_val":-0.5,"max_val":2}`, "hardtanh", func(x float64) float64 { return min(max(x, -0.5), 2) }},
+		{`{"type":"hardtanh"}`, "hardtanh", func(x float64) float64 { return min(max(x, -1), 1) }},
+		{`{"type":"Hardswish"}`, "hard_swish", func(x float64) float64 { return x * min(max(x+3, 0), 6) / 6 }},
+		{`{"type":"Hardsigmoid"}`, "hard_sigmoid", func(x float64) float64 { return min(max(x+3, 0), 6) / 6 }},
+		{`{"type":"SiLU"}`, "silu", func(x float64) float64 { return x / (1 + math.Exp(-x)) }},
+		{`{"type":"GELU"}`, "gelu", gelu},
+		{`{"type":"gelu","approximate":"tanh"}`, "gelu_tanh", func(x float64) float64 {
+			return x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x))) / 2
+		}},
+	} {
+		a, err := ParseArchitecture([]byte(fmt.Sprintf(`{"input_shape":[7],"layers":[%s],"loss":{"type":"mse","reduction":"sum"}}`, tc.spec)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.spec, err)
+		}
+		net, err := a.Build()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.spec, err)
+		}
+		e, ok := net.Nodes[0].Op.(*model.Elementwise)
+		if !ok || e.Type() != tc.typ {
+			t.Fatalf("%s: built %T %s, want %s", tc.spec, net.Nodes[0].Op, net.Nodes[0].Op.Type(), tc.typ)
+		}
+		for _, x := range xs {
+			if got, want := e.F(x), tc.f(x); !(math.Abs(got-want) <= 1e-15*(1+math.Abs(want))) {
+				t.Errorf("%s: f(%v) = %.17g, want %.17g", tc.spec, x, got, want)
+			}
+		}
 	}
 }

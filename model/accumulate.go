@@ -17,11 +17,12 @@ type AccumulatingLayer interface {
 // Slice, Gather). dst must not alias s.
 func (l *indexMap) BackwardInputAdd(dst, s, _, _ *mat.Dense, _ int) {
 	r, _ := s.Dims()
-	checkDims(s, r, len(l.src), l.name+" factor")
+	src := l.src.get()
+	checkDims(s, r, len(src), l.name+" factor")
 	checkDims(dst, r, Numel(l.in), l.name+" factor destination")
-	tensorForRows(r, len(l.src), func(i int) {
+	tensorForRows(r, len(src), func(i int) {
 		sr, dr := s.RawRowView(i), dst.RawRowView(i)
-		for k, j := range l.src {
+		for k, j := range src {
 			dr[j] += sr[k]
 		}
 	})

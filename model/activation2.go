@@ -57,3 +57,53 @@ func NewSoftplus(shape []int, beta, threshold float64) *Elementwise {
 			return z / (z + 1)
 		}}
 }
+
+// NewHardtanh returns PyTorch's Hardtanh: x clamped to [lo, hi] (ReLU6 is
+// lo = 0, hi = 6, and ONNX writes both as Clip). Its derivative is 1
+// strictly inside (lo, hi) and 0 elsewhere, at the kinks included, as in
+// autograd's hardtanh_backward.
+func NewHardtanh(shape []int, lo, hi float64) *Elementwise {
+	return &Elementwise{Name: "hardtanh", Shape: shape,
+		F: func(x float64) float64 { return min(max(x, lo), hi) },
+		DF: func(x, _ float64) float64 {
+			if x > lo && x < hi {
+				return 1
+			}
+			return 0
+		}}
+}
+
+// NewHardSigmoid returns max(0, min(1, alpha·x + beta)); PyTorch's
+// Hardsigmoid is alpha = 1/6, beta = 1/2. Its derivative is 0 where
+// alpha·x + beta is outside (0, 1), as in autograd, and alpha rounded to
+// float32 inside: PyTorch's kernel computes the slope as 1.0f/6.0f in
+// every precision (0.1666666716…, 6e-8 above 1/6), and the engine
+// reproduces its float64 gradients to 1e-15.
+func NewHardSigmoid(shape []int, alpha, beta float64) *Elementwise {
+	slope := float64(float32(alpha))
+	return &Elementwise{Name: "hard_sigmoid", Shape: shape,
+		F: func(x float64) float64 { return min(max(alpha*x+beta, 0), 1) },
+		DF: func(x, _ float64) float64 {
+			if z := alpha*x + beta; z > 0 && z < 1 {
+				return slope
+			}
+			return 0
+		}}
+}
+
+// NewHardSwish returns PyTorch's Hardswish: x·min(max(x + 3, 0), 6)/6. Its
+// derivative is 0 below −3, x/3 + 1/2 on [−3, 3] and 1 above, as in
+// autograd's hardswish_backward.
+func NewHardSwish(shape []int) *Elementwise {
+	return &Elementwise{Name: "hard_swish", Shape: shape,
+		F: func(x float64) float64 { return x * min(max(x+3, 0), 6) / 6 },
+		DF: func(x, _ float64) float64 {
+			switch {
+			case x < -3:
+				return 0
+			case x <= 3:
+				return x/3 + 0.5
+			}
+			return 1
+		}}
+}

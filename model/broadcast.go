@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -57,6 +58,24 @@ func broadcastIndex(in, out []int) []int32 {
 		}
 	}
 	return stridedIndex(out, stride, 0)
+}
+
+// lazyTable is an index table built on first use. Constructors check
+// shapes only, so an importer that refuses a later node of a graph has
+// allocated none of the earlier nodes' tables (which can reach gigabytes
+// for hostile shapes).
+type lazyTable struct {
+	once  sync.Once
+	build func() []int32
+	t     []int32
+}
+
+func newLazyTable(build func() []int32) *lazyTable { return &lazyTable{build: build} }
+
+// get returns the table, building it on the first call.
+func (l *lazyTable) get() []int32 {
+	l.once.Do(func() { l.t = l.build(); l.build = nil })
+	return l.t
 }
 
 // stridedIndex returns, for every flat index k of the row-major shape,

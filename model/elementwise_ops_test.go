@@ -31,6 +31,11 @@ func TestElementwiseOpsFD(t *testing.T) {
 		{NewPowConst(shape, 0.5), positive},
 		{NewPowConst(shape, -1.5), positive},
 		{NewPowConst(shape, 0), nil},
+		{NewHardtanh(shape, 0, 6), offKinks(wide, 0, 6)},
+		{NewHardtanh(shape, -2, 3), offKinks(wide, -2, 3)},
+		{NewHardSigmoid(shape, 1.0/6, 0.5), offKinks(wide, -3, 3)},
+		{NewHardSigmoid(shape, 0.2, 0.5), offKinks(wide, -2.5, 2.5)},
+		{NewHardSwish(shape), offKinks(wide, -3, 3)},
 	} {
 		t.Run(tc.l.Name, func(t *testing.T) {
 			x := randMat(rng, 3, 6)
@@ -55,6 +60,9 @@ func TestElementwiseOpsValues(t *testing.T) {
 		{NewSiLU([]int{3}), []float64{0.7310585786300049, -0.2322685594822837, 2.3103545499468914}},
 		{NewAffine([]int{3}, 2, -1), []float64{1, -2.4, 4}},
 		{NewPowConst([]int{3}, 2), []float64{1, 0.49, 6.25}},
+		{NewHardtanh([]int{3}, -0.5, 2), []float64{1, -0.5, 2}},
+		{NewHardSigmoid([]int{3}, 1.0/6, 0.5), []float64{2.0 / 3, 0.5 - 0.7/6, 2.5/6 + 0.5}},
+		{NewHardSwish([]int{3}), []float64{2.0 / 3, -0.7 * (2.3 / 6), 2.5 * 5.5 / 6}},
 	} {
 		y := forward(tc.l, mat.NewDense(1, 3, x))
 		for j, w := range tc.want {
@@ -110,4 +118,38 @@ func TestGELUComposed(t *testing.T) {
 	}
 	dx.Add(dx, d)
 	checkClose(t, "composed GELU backward", dx, wantB, 1e-14)
+}
+
+// offKinks maps in's values away from the kinks of a piecewise function
+// (finite differences across a kink measure neither side's derivative).
+func offKinks(in func(float64) float64, kinks ...float64) func(float64) float64 {
+	return func(v float64) float64 {
+		x := in(v)
+		for _, k := range kinks {
+			if math.Abs(x-k) < 1e-3 {
+				x = k + 2e-3
+			}
+		}
+		return x
+	}
+}
+
+// TestHardActivationsKinks pins the derivatives at the kinks to
+// autograd's choices.
+func TestHardActivationsKinks(t *testing.T) {
+	for _, tc := range []struct {
+		l    *Elementwise
+		x    []float64
+		want []float64
+	}{
+		{NewHardtanh(nil, 0, 6), []float64{0, 6, 3, -1, 7}, []float64{0, 0, 1, 0, 0}},
+		{NewHardSigmoid(nil, 1.0/6, 0.5), []float64{-3, 3, 0}, []float64{0, 0, float64(float32(1.0 / 6))}},
+		{NewHardSwish(nil), []float64{-3, 3, -4, 4}, []float64{-0.5, 1.5, 0, 1}},
+	} {
+		for i, x := range tc.x {
+			if got := tc.l.DF(x, tc.l.F(x)); got != tc.want[i] {
+				t.Errorf("%s'(%v) = %v, want %v", tc.l.Name, x, got, tc.want[i])
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -18,36 +19,45 @@ type poolGeom struct {
 	OutH, OutW int
 	// win[off[p]:off[p+1]] are the spatial indices ih·W + iw of the input
 	// entries in the window of output position p, in PyTorch's scan order
-	// (rows, then columns); entries in the padding are left out.
-	win []int32
-	off []int32
+	// (rows, then columns); entries in the padding are left out. Built on
+	// first use (windows).
+	once     sync.Once
+	win, off []int32
 }
 
 func newPoolGeom(c, h, w int, k, s, p, d [2]int) *poolGeom {
 	g := &poolGeom{C: c, H: h, W: w, KH: k[0], KW: k[1], SH: s[0], SW: s[1], PH: p[0], PW: p[1], DH: d[0], DW: d[1]}
 	g.OutH = (h+2*g.PH-g.DH*(g.KH-1)-1)/g.SH + 1
 	g.OutW = (w+2*g.PW-g.DW*(g.KW-1)-1)/g.SW + 1
-	g.off = make([]int32, 0, g.OutH*g.OutW+1)
-	g.off = append(g.off, 0)
-	for oh := 0; oh < g.OutH; oh++ {
-		for ow := 0; ow < g.OutW; ow++ {
-			for i := 0; i < g.KH; i++ {
-				ih := oh*g.SH - g.PH + i*g.DH
-				if ih < 0 || ih >= h {
-					continue
-				}
-				for j := 0; j < g.KW; j++ {
-					iw := ow*g.SW - g.PW + j*g.DW
-					if iw < 0 || iw >= w {
+	return g
+}
+
+// windows returns the window tables win and off, building them on the
+// first call.
+func (g *poolGeom) windows() (win, off []int32) {
+	g.once.Do(func() {
+		g.off = make([]int32, 0, g.OutH*g.OutW+1)
+		g.off = append(g.off, 0)
+		for oh := 0; oh < g.OutH; oh++ {
+			for ow := 0; ow < g.OutW; ow++ {
+				for i := 0; i < g.KH; i++ {
+					ih := oh*g.SH - g.PH + i*g.DH
+					if ih < 0 || ih >= g.H {
 						continue
 					}
-					g.win = append(g.win, int32(ih*w+iw))
+					for j := 0; j < g.KW; j++ {
+						iw := ow*g.SW - g.PW + j*g.DW
+						if iw < 0 || iw >= g.W {
+							continue
+						}
+						g.win = append(g.win, int32(ih*g.W+iw))
+					}
 				}
+				g.off = append(g.off, int32(len(g.win)))
 			}
-			g.off = append(g.off, int32(len(g.win)))
 		}
-	}
-	return g
+	})
+	return g.win, g.off
 }
 
 func (g *poolGeom) p() int { return g.OutH * g.OutW }
@@ -55,8 +65,9 @@ func (g *poolGeom) p() int { return g.OutH * g.OutW }
 // emptyWindow returns the first output position whose window holds no
 // input entry, or -1.
 func (g *poolGeom) emptyWindow() int {
+	_, off := g.windows()
 	for p := 0; p < g.p(); p++ {
-		if g.off[p] == g.off[p+1] {
+		if off[p] == off[p+1] {
 			return p
 		}
 	}
@@ -82,10 +93,11 @@ func (l *MaxPool2d) argmax(idx []int32, x []float64) {
 	g := l.g
 	hw := g.H * g.W
 	np := g.p()
+	wins, off := g.windows()
 	for c := 0; c < g.C; c++ {
 		xc := x[c*hw : (c+1)*hw]
 		for p := 0; p < np; p++ {
-			win := g.win[g.off[p]:g.off[p+1]]
+			win := wins[off[p]:off[p+1]]
 			best := win[0]
 			bv := xc[best]
 			for _, ix := range win[1:] {
@@ -144,19 +156,29 @@ func (l *MaxPool2d) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
 type AvgPool2d struct {
 	g               *poolGeom
 	countIncludePad bool
-	div             []float64 // divisor per output position
+	divOnce         sync.Once
+	div             []float64 // divisor per output position, built on first use
 }
 
 func newAvgPool2d(g *poolGeom, countIncludePad bool) *AvgPool2d {
-	l := &AvgPool2d{g: g, countIncludePad: countIncludePad, div: make([]float64, g.p())}
-	for p := range l.div {
-		if countIncludePad {
-			l.div[p] = float64(g.KH * g.KW)
-		} else {
-			l.div[p] = float64(g.off[p+1] - g.off[p])
+	return &AvgPool2d{g: g, countIncludePad: countIncludePad}
+}
+
+// divisors returns the divisor of each output position.
+func (l *AvgPool2d) divisors() []float64 {
+	l.divOnce.Do(func() {
+		g := l.g
+		_, off := g.windows()
+		l.div = make([]float64, g.p())
+		for p := range l.div {
+			if l.countIncludePad {
+				l.div[p] = float64(g.KH * g.KW)
+			} else {
+				l.div[p] = float64(off[p+1] - off[p])
+			}
 		}
-	}
-	return l
+	})
+	return l.div
 }
 
 func (l *AvgPool2d) Type() string    { return "avgpool2d" }
@@ -169,16 +191,18 @@ func (l *AvgPool2d) Forward(y, x *mat.Dense) {
 	checkDims(x, n, Numel(l.InShape()), "avgpool2d input")
 	checkDims(y, n, Numel(l.OutShape()), "avgpool2d output")
 	hw, np := g.H*g.W, g.p()
+	win, off := g.windows()
+	div := l.divisors()
 	for i := 0; i < n; i++ {
 		xr, yr := x.RawRowView(i), y.RawRowView(i)
 		for c := 0; c < g.C; c++ {
 			xc := xr[c*hw : (c+1)*hw]
 			for p := 0; p < np; p++ {
 				var sum float64
-				for _, ix := range g.win[g.off[p]:g.off[p+1]] {
+				for _, ix := range win[off[p]:off[p+1]] {
 					sum += xc[ix]
 				}
-				yr[c*np+p] = sum / l.div[p]
+				yr[c*np+p] = sum / div[p]
 			}
 		}
 	}
@@ -190,6 +214,8 @@ func (l *AvgPool2d) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	checkDims(s, r, Numel(l.OutShape()), "avgpool2d factor")
 	checkDims(dst, r, Numel(l.InShape()), "avgpool2d factor destination")
 	hw, np := g.H*g.W, g.p()
+	win, off := g.windows()
+	div := l.divisors()
 	for i := 0; i < r; i++ {
 		sr, dr := s.RawRowView(i), dst.RawRowView(i)
 		for j := range dr {
@@ -198,8 +224,8 @@ func (l *AvgPool2d) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 		for c := 0; c < g.C; c++ {
 			dc := dr[c*hw : (c+1)*hw]
 			for p := 0; p < np; p++ {
-				v := sr[c*np+p] / l.div[p]
-				for _, ix := range g.win[g.off[p]:g.off[p+1]] {
+				v := sr[c*np+p] / div[p]
+				for _, ix := range win[off[p]:off[p+1]] {
 					dc[ix] += v
 				}
 			}

@@ -163,7 +163,7 @@ func (l *softmax) BackwardInput(dst, s, _, out *mat.Dense, cols int) {
 type indexMap struct {
 	name    string
 	in, out []int
-	src     []int32
+	src     *lazyTable // y[k] = x[src[k]], built on first use
 	// bijective: every input entry is read exactly once (Transpose), so
 	// the backward needs no zeroing and no sums.
 	bijective bool
@@ -176,10 +176,11 @@ func (l *indexMap) OutShape() []int { return l.out }
 func (l *indexMap) Forward(y, x *mat.Dense) {
 	n, _ := x.Dims()
 	checkDims(x, n, Numel(l.in), l.name+" input")
-	checkDims(y, n, len(l.src), l.name+" output")
-	tensorForRows(n, len(l.src), func(i int) {
+	src := l.src.get()
+	checkDims(y, n, len(src), l.name+" output")
+	tensorForRows(n, len(src), func(i int) {
 		xr, yr := x.RawRowView(i), y.RawRowView(i)
-		for k, j := range l.src {
+		for k, j := range src {
 			yr[k] = xr[j]
 		}
 	})
@@ -187,18 +188,19 @@ func (l *indexMap) Forward(y, x *mat.Dense) {
 
 func (l *indexMap) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	r, _ := s.Dims()
-	checkDims(s, r, len(l.src), l.name+" factor")
+	src := l.src.get()
+	checkDims(s, r, len(src), l.name+" factor")
 	checkDims(dst, r, Numel(l.in), l.name+" factor destination")
-	tensorForRows(r, len(l.src), func(i int) {
+	tensorForRows(r, len(src), func(i int) {
 		sr, dr := s.RawRowView(i), dst.RawRowView(i)
 		if l.bijective {
-			for k, j := range l.src {
+			for k, j := range src {
 				dr[j] = sr[k]
 			}
 			return
 		}
 		clear(dr)
-		for k, j := range l.src {
+		for k, j := range src {
 			dr[j] += sr[k]
 		}
 	})
@@ -232,7 +234,7 @@ func NewTranspose(shape []int, perm []int) (Layer, error) {
 	for a, p := range perm {
 		stride[a] = inStride[p]
 	}
-	src := stridedIndex(out, stride, 0)
+	src := newLazyTable(func() []int32 { return stridedIndex(out, stride, 0) })
 	return &indexMap{name: "transpose", in: slices.Clone(shape), out: out, src: src, bijective: true}, nil
 }
 
@@ -259,15 +261,18 @@ func NewSlice(shape []int, axis, start, end, step int) (Layer, error) {
 	outer, size, inner := tensorSplit(shape, a)
 	out := slices.Clone(shape)
 	out[a] = count
-	src := make([]int32, 0, outer*count*inner)
-	for o := 0; o < outer; o++ {
-		for c := 0; c < count; c++ {
-			base := (o*size + start + c*step) * inner
-			for j := 0; j < inner; j++ {
-				src = append(src, int32(base+j))
+	src := newLazyTable(func() []int32 {
+		src := make([]int32, 0, outer*count*inner)
+		for o := 0; o < outer; o++ {
+			for c := 0; c < count; c++ {
+				base := (o*size + start + c*step) * inner
+				for j := 0; j < inner; j++ {
+					src = append(src, int32(base+j))
+				}
 			}
 		}
-	}
+		return src
+	})
 	return &indexMap{name: "slice", in: slices.Clone(shape), out: out, src: src}, nil
 }
 
@@ -300,15 +305,19 @@ func NewGather(shape []int, axis int, indices []int, indicesShape []int) (Layer,
 	if err := tensorShapeErr("gather", out); err != nil {
 		return nil, err
 	}
-	src := make([]int32, 0, Numel(out))
-	for o := 0; o < outer; o++ {
-		for _, ix := range indices {
-			base := (o*size + ix) * inner
-			for j := 0; j < inner; j++ {
-				src = append(src, int32(base+j))
+	indices = slices.Clone(indices)
+	src := newLazyTable(func() []int32 {
+		src := make([]int32, 0, Numel(out))
+		for o := 0; o < outer; o++ {
+			for _, ix := range indices {
+				base := (o*size + ix) * inner
+				for j := 0; j < inner; j++ {
+					src = append(src, int32(base+j))
+				}
 			}
 		}
-	}
+		return src
+	})
 	return &indexMap{name: "gather", in: slices.Clone(shape), out: out, src: src}, nil
 }
 

@@ -39,6 +39,13 @@ var handlers = map[string]handler{
 	// ONNX export drops; the engine keeps PyTorch's values.
 	"Softplus": {1, 1, nil, unary(func(s []int, _ *pb.NodeProto) (model.Layer, error) { return model.NewSoftplus(s, 1, 20), nil })},
 	"Softmax":  {1, 1, []string{"axis"}, opSoftmax},
+	// nn.ReLU6 and nn.Hardtanh export as Clip with constant bounds.
+	"Clip":        {1, 3, nil, opClip},
+	"HardSigmoid": {1, 1, []string{"alpha", "beta"}, unary(newHardSigmoid)},
+	"HardSwish":   {1, 1, nil, unary(func(s []int, _ *pb.NodeProto) (model.Layer, error) { return model.NewHardSwish(s), nil })},
+	// Gelu is an operator from opset 20; earlier opsets get the Erf
+	// pattern, fused in fuse.go.
+	"Gelu": {1, 1, []string{"approximate"}, unary(newGELU)},
 
 	"Add": {2, 2, nil, arith("add")},
 	"Sub": {2, 2, nil, arith("sub")},
@@ -110,6 +117,61 @@ func newELU(s []int, n *pb.NodeProto) (model.Layer, error) {
 		return nil, err
 	}
 	return model.NewELU(s, a), nil
+}
+
+func newHardSigmoid(s []int, n *pb.NodeProto) (model.Layer, error) {
+	a, err := attrFloat(n, "alpha", 0.2)
+	if err != nil {
+		return nil, err
+	}
+	b, err := attrFloat(n, "beta", 0.5)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewHardSigmoid(s, a, b), nil
+}
+
+func newGELU(s []int, n *pb.NodeProto) (model.Layer, error) {
+	switch a, err := attrString(n, "approximate", "none"); {
+	case err != nil:
+		return nil, err
+	case a == "none":
+		return model.NewGELU(s), nil
+	case a == "tanh":
+		return model.NewGELUTanh(s), nil
+	default:
+		return nil, fmt.Errorf("attribute approximate = %q: supported are \"none\" and \"tanh\"", a)
+	}
+}
+
+// opClip reads Clip(x, min, max) with constant bounds (either may be
+// omitted) as a Hardtanh.
+func opClip(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	x, err := act(in[0], "input")
+	if err != nil {
+		return nil, err
+	}
+	bounds := [2]float64{math.Inf(-1), math.Inf(1)}
+	for i, role := range []string{"min", "max"} {
+		if i+1 >= len(in) || (in[i+1].kind == invalid && in[i+1].param == "") {
+			continue // omitted
+		}
+		b, err := constValue(in[i+1], role)
+		if err != nil {
+			return nil, err
+		}
+		if b.numel() != 1 || b.isInt {
+			return nil, fmt.Errorf("its %s must be a float scalar", role)
+		}
+		if math.IsNaN(b.f[0]) {
+			return nil, fmt.Errorf("its %s is NaN", role)
+		}
+		bounds[i] = b.f[0]
+	}
+	if !(bounds[0] <= bounds[1]) {
+		return nil, fmt.Errorf("its min %v exceeds its max %v", bounds[0], bounds[1])
+	}
+	return one(c.addNode(model.NewHardtanh(x.perSample(), bounds[0], bounds[1]), x.batch, x.tensor))
 }
 
 func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {

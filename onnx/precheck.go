@@ -10,9 +10,8 @@ import (
 // precheck makes the checks of every node that need no shapes (operator
 // and domain supported, attributes known, input count, every input defined
 // by the graph input, an initializer or an earlier node, no output defined
-// twice, one graph output) before any node is built, since building a node
-// allocates its index tables (up to hundreds of MB for large per-sample
-// tensors). It reports whether it found a problem; then the model's nodes
+// twice, one graph output) before any node is built, so that the reasons
+// a model is refused are all found in one cheap pass. It reports whether it found a problem; then the model's nodes
 // and problems are recorded as convert records them, without building
 // anything, and convert returns c.failure().
 func (c *converter) precheck(produced map[string]int) bool {

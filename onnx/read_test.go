@@ -290,6 +290,10 @@ func TestSnap32(t *testing.T) {
 		{3, 3},
 		{0, 0},
 		{0.1, 0.1}, // not a float32 value: kept
+		{float64(float32(1.0 / 6)), 1.0 / 6},
+		{-float64(float32(1.0 / 3)), -1.0 / 3},
+		{float64(float32(0.1)), 0.1},
+		{float64(float32(-0.3)), -0.3},
 	} {
 		if got := snap32(c.in); got != c.want {
 			t.Errorf("snap32(%.17g) = %.17g, want %.17g", c.in, got, c.want)

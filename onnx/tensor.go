@@ -165,7 +165,7 @@ func decodeTensor(t *pb.TensorProto) (*tensorData, error) {
 // snap32 returns the float64 value that a float32 constant of the graph
 // most likely stood for before the exporter rounded it: √n or 1/√n for an
 // integer n up to 2¹⁶ (GELU's √2, attention's √d), √(2/π) (GELU's tanh
-// form), else the shortest decimal that rounds to the same float32 (1e-5
+// form), 1/n (Hardsigmoid's 1/6), else the shortest decimal that rounds to the same float32 (1e-5
 // for an epsilon stored as 9.99999974738e-06, 0.044715). PyTorch computes
 // with the unrounded values, and the engine reproduces it in float64: the
 // rounding alone would leave relative errors of up to 6e-8 where the
@@ -193,6 +193,11 @@ func snap32(v float64) float64 {
 		n := math.Round(1 / (a * a))
 		if r := 1 / math.Sqrt(n); float32(r) == float32(a) && math.Sqrt(n) != math.Round(math.Sqrt(n)) {
 			return sign * r
+		}
+	}
+	if a < 1 {
+		if k := math.Round(1 / a); k <= 1<<16 && float32(1/k) == float32(a) {
+			return sign / k
 		}
 	}
 	s := strconv.FormatFloat(v, 'g', -1, 32)

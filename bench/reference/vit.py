@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import resource
-import struct
 import sys
 import time
 
@@ -95,45 +94,11 @@ def build(width=64, heads=4, depth=2, mlp=128, patch=4, image=32, channels=3, cl
     return ViT()
 
 
-def write_safetensors(path, tensors):
-    """Writes {name: numpy array} (float32 -> F32, int64 -> I64), little-endian."""
-    dt = {np.dtype("float32"): "F32", np.dtype("int64"): "I64"}
-    header, blobs, off = {}, [], 0
-    for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        b = a.astype(a.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": dt[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as fh:
-        fh.write(struct.pack("<Q", len(h)))
-        fh.write(h)
-        for b in blobs:
-            fh.write(b)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as fh:
-        data = fh.read()
-    (hl,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + hl])
-    out = {}
-    for name, d in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = d["data_offsets"]
-        dt = {"F32": "<f4", "I64": "<i8", "F64": "<f8"}[d["dtype"]]
-        out[name] = np.frombuffer(data[8 + hl + a : 8 + hl + b], dtype=dt).reshape(d["shape"]).copy()
-    return out
-
-
 def export_case(out, n=32, **kw):
     import torch
 
     sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "export"))
-    from vivit_export import export
+    from vivit_export import export, write_safetensors
 
     torch.manual_seed(0)
     model = build(**kw)
@@ -153,6 +118,9 @@ def load_case(dtype, onnx_path, batch_path):
     import onnx
     import torch
     from onnx import numpy_helper
+
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "export"))
+    from vivit_export import read_safetensors
 
     model = build()
     m = onnx.load(onnx_path)

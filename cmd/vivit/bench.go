@@ -27,12 +27,19 @@ of the top-k eigenspaces ‖P̃P‖²_F/k, the wall time and the peak heap.
 Random rows are averaged over seeds (± one standard deviation). With any
 of --mc, --subbatch, --groups or --precision, bench compares that one
 approximation (the knobs as the other commands read them) with the exact
-GGN instead of the grid.`
+GGN instead of the grid.
+
+With --dataset, the data file is a data set: bench draws random
+mini-batches of each size of --batch-sizes from it (--seeds of each size),
+runs the same approximations on them and compares each with the GGN of the
+whole data set's loss (the ViViT paper's mini-batch study).`
 
 const benchExamples = `  vivit bench
   vivit bench --model model.safetensors --data batch.safetensors --k 10 --seeds 5 --format json
   vivit bench --mc-samples 1,4,16 --subbatches 2,4 --plot bench.png
   vivit bench --mc 2 --precision float32 --k 5
+  vivit bench --dataset --batch-sizes 16,32,64 --plot dataset.png
+  vivit bench --dataset --model model.safetensors --data digits.safetensors --batch-sizes 32,64,128,256 --batch-size 256 --memory 512MiB
 `
 
 type benchJSON struct {
@@ -55,15 +62,32 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	c.add("subbatches", "")
 	noLayer := c.fs.Bool("no-layer", false, "leave out the per-layer (block-diagonal) rows")
 	c.add("no-layer", "")
-	plotPath := c.fs.String("plot", "", "draw eigenvalue error and overlap against time into `FILE.png`")
+	dataset := c.fs.Bool("dataset", false, "compare mini-batches drawn from the data file with the GGN of the whole data set, instead of approximations with the exact GGN of the batch")
+	c.add("dataset", "")
+	sizes := c.fs.String("batch-sizes", "", "with --dataset, the mini-batch sizes `N1,N2,…` compared (default: those of 32, 64, 128, 256 below the data set's size)")
+	c.add("batch-sizes", "")
+	ds := addDataSetFlags(c)
+	c.fs.Lookup("batch-size").Usage = "with --dataset, compute the data set's GGN (the reference) in batches of `B` samples, as 'vivit eigen --batch-size' does (docs/scaling.md); 0 = one batch"
+	c.fs.Lookup("method").Usage = "with --dataset and --batch-size, how to compute the data set's GGN `METHOD`: auto, batch, parameters or lanczos, as for 'vivit eigen'"
+	plotPath := c.fs.String("plot", "", "draw eigenvalue error and overlap against time into `FILE.png`; with --dataset, against the mini-batch size")
 	c.add("plot", groupOutput)
 	c.fs.Lookup("no-timing").Usage = "leave times and memory out of the output (for reproducible output)"
+	c.fs.Lookup("seeds").Usage = "`S` seeds for each random approximation; with --dataset, the random mini-batches of each size (one seed each)"
 	if err := c.parse(args); err != nil {
 		return err
 	}
 	defer c.progress.done()
 	if err := c.needBatch(); err != nil {
 		return err
+	}
+	if !*dataset {
+		for _, f := range []string{"batch-sizes", "batch-size", "method"} {
+			if c.set(f) {
+				return usagef("--%s needs --dataset", f)
+			}
+		}
+	} else if c.set("subbatch") {
+		return usagef("--subbatch names samples of one batch; with --dataset, --subbatches D1,D2,… gives sub-batches of each mini-batch")
 	}
 	if *k < 1 || *seeds < 1 {
 		return usagef("--k and --seeds must be at least 1")
@@ -86,36 +110,40 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	n := b.Len()
-	grid := []bench.Approx{{Groups: "full"}}
 	chosen := c.set("mc") || c.set("subbatch") || c.set("groups") || c.set("precision")
-	if chosen {
-		if c.set("mc-samples") || c.set("subbatches") || c.set("no-layer") {
-			return usagef("--mc, --subbatch, --groups and --precision choose one approximation; --mc-samples, --subbatches and --no-layer shape the grid: give one or the other")
-		}
-		grid = append(grid, bench.Approx{MCSamples: c.mc, Samples: opts.SubBatch, Groups: c.groupsBy, Precision: opts.Precision})
+	if chosen && (c.set("mc-samples") || c.set("subbatches") || c.set("no-layer")) {
+		return usagef("--mc, --subbatch, --groups and --precision choose one approximation; --mc-samples, --subbatches and --no-layer shape the grid: give one or the other")
 	}
-	for _, mc := range mList {
+	// grid returns the approximations of a batch of n samples.
+	grid := func(n int, samples []int) []bench.Approx {
+		g := []bench.Approx{{Groups: "full"}}
 		if chosen {
-			break
+			return append(g, bench.Approx{MCSamples: c.mc, Samples: samples, Groups: c.groupsBy, Precision: opts.Precision})
 		}
-		grid = append(grid, bench.Approx{MCSamples: mc, Groups: "full"})
-	}
-	for _, d := range dList {
-		if !chosen && n/d >= 1 && d > 1 {
-			grid = append(grid, bench.Approx{SubBatch: n / d, Groups: "full"})
+		for _, mc := range mList {
+			g = append(g, bench.Approx{MCSamples: mc, Groups: "full"})
 		}
-	}
-	if !chosen && len(mList) > 0 && len(dList) > 0 && n/dList[len(dList)/2] >= 1 {
-		grid = append(grid, bench.Approx{MCSamples: mList[0], SubBatch: n / dList[len(dList)/2], Groups: "full"})
-	}
-	if !chosen && !*noLayer {
-		grid = append(grid, bench.Approx{Groups: "layer"})
-		if len(mList) > 0 {
-			grid = append(grid, bench.Approx{MCSamples: mList[0], Groups: "layer"})
+		for _, d := range dList {
+			if n/d >= 1 && d > 1 {
+				g = append(g, bench.Approx{SubBatch: n / d, Groups: "full"})
+			}
 		}
+		if len(mList) > 0 && len(dList) > 0 && n/dList[len(dList)/2] >= 1 {
+			g = append(g, bench.Approx{MCSamples: mList[0], SubBatch: n / dList[len(dList)/2], Groups: "full"})
+		}
+		if !*noLayer {
+			g = append(g, bench.Approx{Groups: "layer"})
+			if len(mList) > 0 {
+				g = append(g, bench.Approx{MCSamples: mList[0], Groups: "layer"})
+			}
+		}
+		return g
 	}
-	rows, err := bench.Compare(m, b, bench.Settings{K: *k, Seeds: *seeds, Grid: grid, Context: runContext,
+	if *dataset {
+		return c.benchDataSet(m, b, opts, ds, grid, *k, *seeds, *sizes, *plotPath)
+	}
+	n := b.Len()
+	rows, err := bench.Compare(m, b, bench.Settings{K: *k, Seeds: *seeds, Grid: grid(n, opts.SubBatch), Context: runContext,
 		Progress: func(i, total int, a bench.Approx) { c.progress.stage(a.Name(), i, total) }})
 	if err != nil {
 		return err
@@ -253,50 +281,73 @@ func benchPlot(path string, rows []bench.Row, k, d, n int) error {
 	if xhi-xlo < 0.3 {
 		xlo, xhi = xlo-0.15, xhi+0.15
 	}
+	panels := []*plot.Plot{left, right}
+	labels := make([][]pointLabel, 2)
+	obstacles := make([][]vg.Rectangle, 2)
+	type bar struct{ x, y, e float64 }
+	bars := make([][]bar, 2)
+	const radius = 4
 	for i, r := range rows {
 		ms := math.Log10(math.Max(1000*r.Seconds, 1e-3))
 		col := palette[i%len(palette)]
-		for _, pv := range []struct {
-			p    *plot.Plot
-			y, e float64
-		}{{left, r.EigRelError, r.EigRelErrorStd}, {right, r.Overlap, r.OverlapStd}} {
+		for j, pv := range []struct{ y, e float64 }{{r.EigRelError, r.EigRelErrorStd}, {r.Overlap, r.OverlapStd}} {
+			p := panels[j]
 			pts := plotter.XYs{{X: ms, Y: pv.y}}
 			sc, err := plotter.NewScatter(pts)
 			if err != nil {
 				return err
 			}
 			sc.GlyphStyle.Color = col
-			sc.GlyphStyle.Radius = vg.Points(4)
+			sc.GlyphStyle.Radius = vg.Points(radius)
 			sc.GlyphStyle.Shape = draw.CircleGlyph{}
 			if r.Groups == "layer" {
 				sc.GlyphStyle.Shape = draw.TriangleGlyph{}
 			}
-			pv.p.Add(sc)
-			// Name each point beside it: clearer than a legend of ten entries.
-			lb, err := plotter.NewLabels(plotter.XYLabels{XYs: pts, Labels: []string{r.Approximation}})
-			if err != nil {
-				return err
-			}
-			for i := range lb.TextStyle {
-				lb.TextStyle[i].Font.Size = vg.Points(9)
-				lb.TextStyle[i].Color = col
-			}
-			lb.Offset = vg.Point{X: vg.Points(6), Y: vg.Points(2)}
-			pv.p.Add(lb)
+			p.Add(sc)
 			if pv.e > 0 {
-				bar, err := plotter.NewYErrorBars(errPoints{{X: ms, Y: pv.y, Err: pv.e}})
+				eb, err := plotter.NewYErrorBars(errPoints{{X: ms, Y: pv.y, Err: pv.e}})
 				if err == nil {
-					bar.LineStyle.Color = col
-					pv.p.Add(bar)
+					eb.LineStyle.Color = col
+					p.Add(eb)
+					bars[j] = append(bars[j], bar{ms, pv.y, pv.e})
 				}
 			}
+			// Name each point beside it: clearer than a legend of ten entries.
+			sty := p.Legend.TextStyle
+			sty.Font.Size = vg.Points(9)
+			sty.Color = textColor(col)
+			labels[j] = append(labels[j], pointLabel{X: ms, Y: pv.y, Text: r.Approximation, Style: sty})
 		}
 	}
 	// Room on the right for the points' names, and around the extremes.
-	for _, p := range []*plot.Plot{left, right} {
+	for _, p := range panels {
 		headroom(&p.X, xlo, xhi, 0.05, 0.2)
 	}
 	headroom(&left.Y, ylo, yhi, 0.05, 0.08)
+	// Labels go where they cover no point, error bar or other label.
+	areas := dataAreas([][]*plot.Plot{panels})[0]
+	for j, p := range panels {
+		at := func(x, y float64) vg.Point { return canvasPoint(p, areas[j], x, y) }
+		r := vg.Points(radius + 1)
+		for _, l := range labels[j] {
+			c := at(l.X, l.Y)
+			obstacles[j] = append(obstacles[j], vg.Rectangle{Min: c.Sub(vg.Point{X: r, Y: r}), Max: c.Add(vg.Point{X: r, Y: r})})
+		}
+		for _, b := range bars[j] {
+			lo, hi := at(b.x, b.y-b.e), at(b.x, b.y+b.e)
+			obstacles[j] = append(obstacles[j], vg.Rectangle{Min: vg.Point{X: lo.X - vg.Points(3), Y: lo.Y}, Max: vg.Point{X: hi.X + vg.Points(3), Y: hi.Y}})
+		}
+		offsets := placeLabels(p, areas[j], labels[j], obstacles[j], vg.Points(radius+2))
+		for i, l := range labels[j] {
+			lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: l.X, Y: l.Y}}, Labels: []string{l.Text}})
+			if err != nil {
+				return err
+			}
+			lb.TextStyle[0] = l.Style
+			lb.Offset = offsets[i]
+			p.Add(lb)
+		}
+	}
 	return savePanels(path, [][]*plot.Plot{{left, right}})
 }
 

@@ -46,6 +46,7 @@ type eigenJSON struct {
 	Side             string           `json:"side,omitempty"`
 	K                int              `json:"k"`
 	Rank             *int             `json:"rank,omitempty"`
+	Trace            *float64         `json:"trace,omitempty"` // of a data set's GGN (--batch-size)
 	Eigenvalues      []float64        `json:"eigenvalues,omitempty"`
 	Gamma            [][]float64      `json:"gamma,omitempty"`
 	Lambda           [][]float64      `json:"lambda,omitempty"`
@@ -59,6 +60,7 @@ type eigenGroup struct {
 	Name        string           `json:"name"`
 	Params      []string         `json:"params"`
 	Rank        *int             `json:"rank,omitempty"`
+	Trace       *float64         `json:"trace,omitempty"`
 	Eigenvalues []float64        `json:"eigenvalues"`
 	Gamma       [][]float64      `json:"gamma,omitempty"`
 	Lambda      [][]float64      `json:"lambda,omitempty"`
@@ -163,8 +165,9 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 		compute = vivit.Directional
 	}
 	var res *vivit.Result
+	var traces []float64 // per block, with --batch-size
 	if ds.on() {
-		res, err = ds.topEigen(c, m, b, *k, opts)
+		res, traces, err = ds.topEigen(c, m, b, *k, opts)
 	} else {
 		res, err = compute(m, b, *k, opts)
 	}
@@ -198,14 +201,14 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 	err = c.writeResult(func(w io.Writer) error {
 		switch c.format {
 		case "json":
-			return c.writeEigenJSON(w, res, *k, warnings)
+			return c.writeEigenJSON(w, res, *k, warnings, traces)
 		case "csv":
 			return writeEigenCSV(w, res, *dir)
 		}
 		if dirCmd {
 			return writeDirectionalTable(w, res, c.mc)
 		}
-		return writeEigenTable(w, res, *dir, c.mc)
+		return writeEigenTable(w, res, *dir, c.mc, traces)
 	})
 	if err == nil {
 		c.timing(res.Timing)
@@ -213,7 +216,9 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 	return err
 }
 
-func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings []string) error {
+// writeEigenJSON writes the result as JSON; traces, if not nil, are the
+// blocks' traces of a data set's GGN.
+func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings []string, traces []float64) error {
 	out := eigenJSON{
 		NumParams: res.NumParams, BatchSize: res.BatchSize, CurvatureSamples: res.CurvatureSamples,
 		Columns: res.Columns, MCSamples: c.mc, Precision: c.precisionField(), Loss: res.Loss, Side: res.Side, K: k, Warnings: warnings, Seconds: c.seconds(res.Timing),
@@ -225,13 +230,20 @@ func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings 
 		r := blk.Rank
 		return &r
 	}
+	trace := func(i int) *float64 {
+		if traces == nil {
+			return nil
+		}
+		return &traces[i]
+	}
 	if c.groupsBy == "layer" {
-		for _, blk := range res.Blocks {
-			out.Groups = append(out.Groups, eigenGroup{Name: blk.Name, Params: blk.Layout.Names, Rank: rank(blk),
+		for i, blk := range res.Blocks {
+			out.Groups = append(out.Groups, eigenGroup{Name: blk.Name, Params: blk.Layout.Names, Rank: rank(blk), Trace: trace(i),
 				Eigenvalues: nonNil(blk.Values), Gamma: rows(blk.Gamma), Lambda: rows(blk.Lambda), Directions: directions(blk)})
 		}
 	} else {
 		blk := res.Blocks[0]
+		out.Trace = trace(0)
 		out.Eigenvalues = nonNil(blk.Values)
 		out.Rank = rank(blk)
 		out.Gamma, out.Lambda, out.Directions = rows(blk.Gamma), rows(blk.Lambda), directions(blk)
@@ -257,12 +269,23 @@ func curvatureNote(res *vivit.Result, mc int) string {
 	return fmt.Sprintf("exact curvature from %d samples, %d factor columns each%s", res.CurvatureSamples, res.Columns, side)
 }
 
-func writeEigenTable(w io.Writer, res *vivit.Result, dir bool, mc int) error {
+// writeEigenTable writes the table of eigenvalues; traces, if not nil, are
+// the blocks' traces of a data set's GGN.
+func writeEigenTable(w io.Writer, res *vivit.Result, dir bool, mc int, traces []float64) error {
 	if dir {
 		return writeDirectionalTable(w, res, mc)
 	}
-	fmt.Fprintf(w, "GGN top eigenvalues: %d parameters, batch of %d, loss %.6g\n(%s)\n\n",
-		res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc))
+	if traces != nil {
+		var tr float64
+		for _, t := range traces {
+			tr += t
+		}
+		fmt.Fprintf(w, "GGN top eigenvalues: %d parameters, data set of %d, loss %.6g, tr(G) %.6g\n(%s)\n\n",
+			res.NumParams, res.BatchSize, res.Loss, tr, curvatureNote(res, mc))
+	} else {
+		fmt.Fprintf(w, "GGN top eigenvalues: %d parameters, batch of %d, loss %.6g\n(%s)\n\n",
+			res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "group\tk\teigenvalue\t")
 	for _, blk := range res.Blocks {

@@ -92,7 +92,7 @@ func newCommon(name, summary, examples string, stdout, stderr io.Writer, k knobs
 		c.add("mc", groupKnobs)
 		c.fs.Uint64Var(&c.seed, "seed", 0, "`SEED` of the Monte-Carlo draws (needs --mc)")
 		c.add("seed", groupKnobs)
-		c.str(&c.subbatch, "subbatch", "", groupKnobs, "curvature from these samples only: comma-separated 0-based `INDICES` (gradients still use the whole batch)")
+		c.str(&c.subbatch, "subbatch", "", groupKnobs, "curvature from these samples only: comma-separated 0-based `INDICES` and inclusive ranges, e.g. 0-31,40,50-59 (gradients still use the whole batch)")
 		c.str(&c.groupsBy, "groups", "full", groupKnobs, "parameter blocks `MODE`: full (one GGN for the whole network) or layer (block-diagonal, one block per layer)")
 		c.str(&c.memory, "memory", "", groupKnobs, "memory `SIZE` (2GiB, 512MiB, bytes) for the whole run: activations, factors, Gram matrix, eigensolver, outputs; large batches are then processed in chunks of samples, and a run that cannot fit is refused up front with the memory it needs (docs/scaling.md); also the Go runtime's memory limit; default: three quarters of the physical memory")
 		c.str(&c.precision, "precision", "float64", groupKnobs, "`TYPE` of the largest products (the convolutions' backward pass, the Gram matrices, the eigenvectors' map-back): float64, or float32 (about twice as fast on those products, errors of float32 rounding: about 1e-6 of the largest eigenvalue)")
@@ -261,21 +261,11 @@ func (c *common) loadWithOptions() (*vivit.Model, *vivit.Batch, *vivit.Options, 
 func (c *common) options(m *vivit.Model, n int) (*vivit.Options, error) {
 	o := &vivit.Options{MCSamples: c.mc, Seed: c.seed, Progress: c.progress.stage, Context: runContext}
 	if c.subbatch != "" {
-		seen := map[int]bool{}
-		for _, f := range strings.Split(c.subbatch, ",") {
-			i, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				return nil, usagef("--subbatch: %q is not an index", f)
-			}
-			if i < 0 || i >= n {
-				return nil, usagef("--subbatch: index %d is out of range for a batch of %d samples", i, n)
-			}
-			if seen[i] {
-				return nil, usagef("--subbatch: index %d is repeated", i)
-			}
-			seen[i] = true
-			o.SubBatch = append(o.SubBatch, i)
+		idx, err := parseIndices(c.subbatch, n)
+		if err != nil {
+			return nil, err
 		}
+		o.SubBatch = idx
 	}
 	if c.groupsBy == "layer" {
 		o.Groups = vivit.LayerGroups(m)
@@ -369,4 +359,37 @@ func wrap(text, indent string, width int) string {
 	}
 	b.WriteString(line + "\n")
 	return b.String()
+}
+
+// parseIndices reads --subbatch: comma-separated 0-based sample indices and
+// inclusive ranges (0-31,40,50-59), each in [0, n) and none repeated.
+func parseIndices(s string, n int) ([]int, error) {
+	var out []int
+	seen := map[int]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		lo, hi, isRange := strings.Cut(f, "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || lo == "" {
+			return nil, usagef("--subbatch: %q is not an index or a range FIRST-LAST", f)
+		}
+		if b < a {
+			return nil, usagef("--subbatch: range %q ends before it starts", f)
+		}
+		if a < 0 || b >= n {
+			return nil, usagef("--subbatch: %q is out of range for a batch of %d samples (indices 0 to %d)", f, n, n-1)
+		}
+		for i := a; i <= b; i++ {
+			if seen[i] {
+				return nil, usagef("--subbatch: index %d is repeated", i)
+			}
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	return out, nil
 }

@@ -67,11 +67,19 @@ func TestHelpFlagsAccepted(t *testing.T) {
 		case "subbatches":
 			return []string{"--subbatches", "2"}, true
 		case "batch-size":
+			if cmd == "bench" {
+				return []string{"--dataset", "--batch-sizes", "32", "--batch-size", "64"}, true
+			}
 			return []string{"--batch-size", "64"}, true
 		case "memory":
 			return []string{"--memory", "256MiB"}, true
 		case "method":
+			if cmd == "bench" {
+				return []string{"--dataset", "--batch-sizes", "32", "--method", "auto"}, true
+			}
 			return []string{"--method", "auto"}, true
+		case "dataset", "batch-sizes":
+			return []string{"--dataset", "--batch-sizes", "32"}, true
 		}
 		return nil, false
 	}

@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -110,12 +111,104 @@ func decadeLabel(d int) string {
 
 // savePanels draws a grid of plots (rows × 2) into a PNG file.
 func savePanels(path string, plots [][]*plot.Plot) error {
-	rows := len(plots)
+	img, t := panelLayout(len(plots))
+	return pngplot.SaveGrid(path, img, plots, t)
+}
+
+// panelLayout returns the canvas and tiling of a figure of rows × 2 panels.
+func panelLayout(rows int) (*vgimg.Canvas, draw.Tiles) {
 	w, h := plotSize(rows)
 	img := vgimg.NewWith(vgimg.UseWH(vg.Length(w)/plotDPI*vg.Inch, vg.Length(h)/plotDPI*vg.Inch), vgimg.UseDPI(plotDPI))
 	t := draw.Tiles{Rows: rows, Cols: 2, PadX: vg.Millimeter * 6, PadY: vg.Millimeter * 6,
 		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
-	return pngplot.SaveGrid(path, img, plots, t)
+	return img, t
+}
+
+// dataAreas returns the data area of each panel of a figure on the canvas,
+// as savePanels will draw it: once the axis ranges are final, they tell
+// where a point lands, so that labels can be placed.
+func dataAreas(plots [][]*plot.Plot) [][]vg.Rectangle {
+	img, t := panelLayout(len(plots))
+	canvases := plot.Align(plots, t, draw.New(img))
+	areas := make([][]vg.Rectangle, len(plots))
+	for i := range plots {
+		for j, p := range plots[i] {
+			areas[i] = append(areas[i], p.DataCanvas(canvases[i][j]).Rectangle)
+		}
+	}
+	return areas
+}
+
+// canvasPoint returns where the data point (x, y) lands in a panel whose
+// data area is area.
+func canvasPoint(p *plot.Plot, area vg.Rectangle, x, y float64) vg.Point {
+	return vg.Point{
+		X: area.Min.X + vg.Length(p.X.Norm(x))*area.Size().X,
+		Y: area.Min.Y + vg.Length(p.Y.Norm(y))*area.Size().Y,
+	}
+}
+
+// pointLabel is the name of a point to be written beside it.
+type pointLabel struct {
+	X, Y  float64 // data coordinates
+	Text  string
+	Style text.Style
+}
+
+// placeLabels returns the offset from its point of each label such that
+// the labels overlap neither one another nor the obstacles (the points'
+// glyphs and error bars, in canvas coordinates) and stay inside area: the
+// first of a fixed list of positions around the point (right, left,
+// above, below, then further out) that is free, or the least covered one.
+// Labels are placed in the order given.
+func placeLabels(p *plot.Plot, area vg.Rectangle, labels []pointLabel, obstacles []vg.Rectangle, gap vg.Length) []vg.Point {
+	offsets := make([]vg.Point, len(labels))
+	for i, l := range labels {
+		at := canvasPoint(p, area, l.X, l.Y)
+		box := l.Style.Rectangle(l.Text)
+		w, h := box.Size().X, box.Size().Y
+		// Candidate lower-left corners of the text box, relative to the point.
+		var cands []vg.Point
+		for _, dy := range []vg.Length{0, 1, -1, 2, -2, 3, -3} {
+			y := -h/2 + dy*h
+			cands = append(cands, vg.Point{X: gap, Y: y}, vg.Point{X: -gap - w, Y: y})
+			if dy == 0 {
+				cands = append(cands, vg.Point{X: -w / 2, Y: gap}, vg.Point{X: -w / 2, Y: -gap - h})
+			}
+		}
+		best, bestCost := cands[0], vg.Length(math.Inf(1))
+		for _, c := range cands {
+			r := vg.Rectangle{Min: at.Add(c), Max: at.Add(c).Add(vg.Point{X: w, Y: h})}
+			cost := overlap(r, obstacles)
+			// Outside the data area counts as fully covered.
+			cost += w*h - overlap(r, []vg.Rectangle{area})
+			if cost < bestCost {
+				best, bestCost = c, cost
+			}
+			if cost == 0 {
+				break
+			}
+		}
+		r := vg.Rectangle{Min: at.Add(best), Max: at.Add(best).Add(vg.Point{X: w, Y: h})}
+		obstacles = append(obstacles, r)
+		// The text is drawn with its box's lower-left corner at point + offset - box.Min.
+		offsets[i] = best.Sub(box.Min)
+	}
+	return offsets
+}
+
+// overlap returns the total area of r covered by the rectangles (counted
+// once per rectangle).
+func overlap(r vg.Rectangle, rs []vg.Rectangle) vg.Length {
+	var sum vg.Length
+	for _, o := range rs {
+		w := min(r.Max.X, o.Max.X) - max(r.Min.X, o.Min.X)
+		h := min(r.Max.Y, o.Max.Y) - max(r.Min.Y, o.Min.Y)
+		if w > 0 && h > 0 {
+			sum += w * h
+		}
+	}
+	return sum
 }
 
 func groupLabel(name string) string {
@@ -332,4 +425,16 @@ func distributionPanel(p *plot.Plot, d *mat.Dense, logY bool) (dropped int, err 
 	p.Legend.Add("box: quartiles, median; whiskers: 1.5 IQR", boxKey)
 	p.Legend.Top = true
 	return dropped, nil
+}
+
+// textColor returns c darkened where it is too light to read as text on
+// white (the palette's yellow and orange).
+func textColor(c color.Color) color.Color {
+	r, g, b, _ := c.RGBA()
+	lum := (0.2126*float64(r) + 0.7152*float64(g) + 0.0722*float64(b)) / 0xffff
+	if lum < 0.5 {
+		return c
+	}
+	f := 0.5 / lum
+	return color.RGBA{uint8(float64(r>>8) * f), uint8(float64(g>>8) * f), uint8(float64(b>>8) * f), 255}
 }

@@ -21,6 +21,7 @@ const statsExamples = `  vivit stats
   vivit stats --model model.safetensors --data batch.safetensors --mc 1 --seed 7 --diag-ggn diag.npy --grad-variance var.npy
   vivit stats --plot stats.png
   vivit stats --groups full --format csv
+  vivit stats --model model.safetensors --inputs X.npy --targets y.npy --batch-size 256 --grad-variance var.npy
 `
 
 type statsJSON struct {
@@ -57,6 +58,8 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	c.add("grad-variance", groupOutput)
 	plotPath := c.fs.String("plot", "", "draw the per-layer gradient norms, GGN traces and gradient SNRs, and the per-sample gradient norms, into `FILE.png`")
 	c.add("plot", groupOutput)
+	batchSize := c.fs.Int("batch-size", 0, "stream the data file in batches of `B` samples and compute the statistics of the whole data set: its loss, gradient, gradient variance (batch moments merged exactly) and GGN diagonal; 0 = one batch")
+	c.add("batch-size", groupKnobs)
 	if err := c.parse(args); err != nil {
 		return err
 	}
@@ -76,11 +79,27 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	if err := checkExt("plot", *plotPath, ".png"); err != nil {
 		return err
 	}
+	if *batchSize < 0 {
+		return usagef("--batch-size must be ≥ 0, got %d", *batchSize)
+	}
+	if *batchSize > 0 && c.subbatch != "" {
+		return usagef("--subbatch does not combine with --batch-size")
+	}
 	m, b, opts, err := c.loadWithOptions()
 	if err != nil {
 		return err
 	}
-	st, err := vivit.ComputeStats(m, b, opts)
+	var st *vivit.Stats
+	if *batchSize > 0 {
+		st, err = vivit.DataSetStats(m, vivit.NewBatchDataSet(b), &vivit.DataSetOptions{Options: *opts, BatchSize: *batchSize})
+		if err == nil {
+			bs := min(*batchSize, b.Len())
+			nb := (b.Len() + bs - 1) / bs
+			c.note(fmt.Sprintf("data set of %d samples in %d batch%s of %d", b.Len(), nb, pluralES(nb), bs))
+		}
+	} else {
+		st, err = vivit.ComputeStats(m, b, opts)
+	}
 	if err != nil {
 		return err
 	}
@@ -133,7 +152,11 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 			if c.mc > 0 {
 				fmt.Fprintf(w, " (Monte-Carlo, M=%d)", c.mc)
 			}
-			fmt.Fprintf(w, ", batch of %d\n\n", len(st.PerSampleLoss))
+			if *batchSize > 0 {
+				fmt.Fprintf(w, ", data set of %d\n\n", len(st.PerSampleLoss))
+			} else {
+				fmt.Fprintf(w, ", batch of %d\n\n", len(st.PerSampleLoss))
+			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "layer\tparams\t‖∇L‖\ttr(GGN)\tgradient SNR\t")
 			for _, l := range rows {

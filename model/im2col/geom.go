@@ -7,6 +7,7 @@ package im2col
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
 )
@@ -34,7 +35,9 @@ type Geom struct {
 	OutH, OutW    int
 
 	// patch[p·K + k] is the flat input index read by output position p at
-	// patch index k, or -1 in the padding.
+	// patch index k, or -1 in the padding; built on first use (table), so
+	// that New only checks.
+	once  sync.Once
 	patch []int32
 }
 
@@ -66,29 +69,36 @@ func New(inC, inH, inW, outC, kh, kw, sh, sw, ph, pw, dh, dw int) *Geom {
 	if int64(g.P())*int64(g.K()) > 1<<31-1 || g.InC*g.InH*g.InW > 1<<31-1 {
 		panic("im2col: convolution too large")
 	}
-	g.patch = make([]int32, g.P()*g.K())
-	k := g.K()
-	for oh := 0; oh < g.OutH; oh++ {
-		for ow := 0; ow < g.OutW; ow++ {
-			row := g.patch[(oh*g.OutW+ow)*k : (oh*g.OutW+ow+1)*k]
-			idx := 0
-			for c := 0; c < inC; c++ {
-				for i := 0; i < kh; i++ {
-					ih := oh*sh - ph + i*dh
-					for j := 0; j < kw; j++ {
-						iw := ow*sw - pw + j*dw
-						if ih < 0 || ih >= inH || iw < 0 || iw >= inW {
-							row[idx] = -1
-						} else {
-							row[idx] = int32((c*inH+ih)*inW + iw)
+	return g
+}
+
+// table returns the patch table, building it on the first call.
+func (g *Geom) table() []int32 {
+	g.once.Do(func() {
+		k := g.K()
+		g.patch = make([]int32, g.P()*k)
+		for oh := 0; oh < g.OutH; oh++ {
+			for ow := 0; ow < g.OutW; ow++ {
+				row := g.patch[(oh*g.OutW+ow)*k : (oh*g.OutW+ow+1)*k]
+				idx := 0
+				for c := 0; c < g.InC; c++ {
+					for i := 0; i < g.KH; i++ {
+						ih := oh*g.SH - g.PH + i*g.DH
+						for j := 0; j < g.KW; j++ {
+							iw := ow*g.SW - g.PW + j*g.DW
+							if ih < 0 || ih >= g.InH || iw < 0 || iw >= g.InW {
+								row[idx] = -1
+							} else {
+								row[idx] = int32((c*g.InH+ih)*g.InW + iw)
+							}
+							idx++
 						}
-						idx++
 					}
 				}
 			}
 		}
-	}
-	return g
+	})
+	return g.patch
 }
 
 // K returns InC·KH·KW, the length of a patch (and of a weight row).
@@ -108,9 +118,10 @@ func (g *Geom) OutSize() int { return g.OutC * g.P() }
 func (g *Geom) Unfold(dst []float64, ld int, x []float64) {
 	k := g.K()
 	x = x[:g.InSize()]
+	patch := g.table()
 	for p := 0; p < g.P(); p++ {
 		row := dst[p*ld : p*ld+k]
-		for i, ix := range g.patch[p*k : (p+1)*k] {
+		for i, ix := range patch[p*k : (p+1)*k] {
 			if ix >= 0 {
 				row[i] = x[ix]
 			} else {
@@ -126,9 +137,10 @@ func (g *Geom) Unfold(dst []float64, ld int, x []float64) {
 func (g *Geom) FoldAdd(dst []float64, src []float64, ld int) {
 	k := g.K()
 	dst = dst[:g.InSize()]
+	patch := g.table()
 	for p := 0; p < g.P(); p++ {
 		row := src[p*ld : p*ld+k]
-		for i, ix := range g.patch[p*k : (p+1)*k] {
+		for i, ix := range patch[p*k : (p+1)*k] {
 			if ix >= 0 {
 				dst[ix] += row[i]
 			}

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vivit_export import LOSS_KEY, export, parse_loss  # noqa: E402
+from vivit_export import LOSS_KEY, export, parse_loss, read_safetensors, save_batch  # noqa: E402
 
 
 class Tiny(nn.Module):
@@ -25,6 +25,22 @@ class Tiny(nn.Module):
     def forward(self, x):
         x = torch.relu(self.bn(self.conv(x)))
         return self.fc(self.drop(x.flatten(1)))
+
+
+class SaveBatchTest(unittest.TestCase):
+    def test_round_trip(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "batch.safetensors")
+            x = torch.randn(5, 1, 4, 4, dtype=torch.float64)
+            save_batch(path, x, torch.tensor([0, 2, 1, 1, 0]))
+            b = read_safetensors(path)
+            self.assertEqual(b["inputs"].dtype.str, "<f4")
+            self.assertEqual(list(b["inputs"].shape), [5, 1, 4, 4])
+            self.assertTrue((b["inputs"] == x.float().numpy()).all())
+            self.assertEqual(b["targets"].dtype.str, "<i8")
+            self.assertEqual(b["targets"].tolist(), [0, 2, 1, 1, 0])
+            save_batch(path, x.numpy(), torch.randn(5, 3))
+            self.assertEqual(read_safetensors(path)["targets"].dtype.str, "<f4")
 
 
 class ExportTest(unittest.TestCase):
