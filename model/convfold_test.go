@@ -29,6 +29,8 @@ func TestConvBackwardBlocks(t *testing.T) {
 		im2col.New(2, 9, 10, 3, 3, 2, 1, 1, 2, 1, 2, 3),
 		im2col.New(3, 6, 7, 2, 2, 3, 1, 1, 0, 0, 1, 1),
 		im2col.New(64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(2, 9, 10, 3, 3, 3, 2, 2, 2, 2, 1, 2),
+		im2col.New(2, 7, 9, 2, 3, 3, 2, 2, 0, 0, 1, 1),
 	}
 	defer func(b int) { convBlockFloats = b }(convBlockFloats)
 	for gi, g := range geoms {
