@@ -28,7 +28,15 @@ var convArchs = []struct{ name, input, layers string }{
 	{"conv-s3p2/relu/avgpool-pad/tanh/linear-linear", `[2,8,8]`,
 		`{"type":"conv2d","in_channels":2,"out_channels":3,"kernel_size":3,"stride":3,"padding":2},{"type":"relu"},
 		 {"type":"avgpool2d","kernel_size":2,"padding":1},{"type":"flatten"},{"type":"linear","in":27,"out":4},{"type":"tanh"},{"type":"linear","in":4,"out":3}`},
+	// grouped convolutions: depthwise, then 2 groups strided and dilated
+	{"depthwise-p1/relu/groups2-s2-dil/tanh", `[4,7,6]`,
+		`{"type":"conv2d","in_channels":4,"out_channels":4,"kernel_size":3,"padding":1,"groups":4},{"type":"relu"},
+		 {"type":"conv2d","in_channels":4,"out_channels":6,"kernel_size":[2,3],"stride":2,"dilation":[1,2],"padding":1,"groups":2,"bias":false},{"type":"tanh"},
+		 {"type":"flatten"},{"type":"linear","in":48,"out":3}`},
 }
+
+// groupedConvArch is the index of convArchs' grouped-convolution network.
+const groupedConvArch = 4
 
 func convNet(t testing.TB, i int, loss string, seed uint64) *vivit.Model {
 	a := convArchs[i]
@@ -61,7 +69,11 @@ func TestConvDenseBruteForce(t *testing.T) {
 // force.
 func TestConvSubBatchDense(t *testing.T) {
 	for li, l := range tinyLosses {
-		m := convNet(t, 1, l, uint64(300+li))
+		arch := 1
+		if li%2 == 1 {
+			arch = groupedConvArch
+		}
+		m := convNet(t, arch, l, uint64(300+li))
 		b := tinyBatch(m, 5, uint64(300+li))
 		ref := buildDense(m, b)
 		sub := []int{3, 0}
@@ -74,7 +86,13 @@ func TestConvSubBatchDense(t *testing.T) {
 // changes nothing but rounding, with exact and Monte-Carlo factors,
 // per-layer groups and directional derivatives.
 func TestConvMemoryBudget(t *testing.T) {
-	m := convNet(t, 3, tinyLosses[0], 7)
+	for _, arch := range []int{3, groupedConvArch} {
+		t.Run(convArchs[arch].name, func(t *testing.T) { testConvMemoryBudget(t, arch) })
+	}
+}
+
+func testConvMemoryBudget(t *testing.T, arch int) {
+	m := convNet(t, arch, tinyLosses[0], 7)
 	b := tinyBatch(m, 6, 7)
 	for _, base := range []vivit.Options{{}, {MCSamples: 2, Seed: 3}, {Groups: vivit.LayerGroups(m)}} {
 		ref, err := vivit.Directional(m, b, 4, &base)

@@ -466,6 +466,8 @@ func factorWords(f lowrank.Factor) int64 {
 		return size(t.S)
 	case *lowrank.Conv:
 		return size(t.S)
+	case *lowrank.GroupedConv:
+		return t.HeldWords()
 	case *lowrank.Source:
 		return size(t.S)
 	case *lowrank.Explicit:

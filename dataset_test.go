@@ -78,11 +78,12 @@ func checkDataSetAgainstBatch(t *testing.T, label string, m *vivit.Model, b *viv
 
 func dataSetNets(t *testing.T) map[string]*vivit.Model {
 	return map[string]*vivit.Model{
-		"mlp/ce-mean":      tinyNet(t, `{"input_shape": [4], "layers": [{"type": "linear", "in": 4, "out": 5}, {"type": "tanh"}, {"type": "linear", "in": 5, "out": 3}], "loss": {"type": "cross_entropy", "reduction": "mean"}}`, 1),
-		"mlp/ce-sum":       tinyNet(t, `{"input_shape": [4], "layers": [{"type": "linear", "in": 4, "out": 5}, {"type": "tanh"}, {"type": "linear", "in": 5, "out": 3}], "loss": {"type": "cross_entropy", "reduction": "sum"}}`, 2),
-		"mlp/mse-mean":     tinyNet(t, `{"input_shape": [3], "layers": [{"type": "linear", "in": 3, "out": 6}, {"type": "sigmoid"}, {"type": "linear", "in": 6, "out": 2}], "loss": {"type": "mse", "reduction": "mean"}}`, 3),
-		"resblock/mse-sum": resBlockNet(t, model.Loss{Kind: model.MSE, Reduction: model.Sum}, 4),
-		"residual/ce-mean": residualNet(t, model.Loss{Kind: model.CrossEntropy, Reduction: model.Mean}, 5),
+		"mlp/ce-mean":          tinyNet(t, `{"input_shape": [4], "layers": [{"type": "linear", "in": 4, "out": 5}, {"type": "tanh"}, {"type": "linear", "in": 5, "out": 3}], "loss": {"type": "cross_entropy", "reduction": "mean"}}`, 1),
+		"mlp/ce-sum":           tinyNet(t, `{"input_shape": [4], "layers": [{"type": "linear", "in": 4, "out": 5}, {"type": "tanh"}, {"type": "linear", "in": 5, "out": 3}], "loss": {"type": "cross_entropy", "reduction": "sum"}}`, 2),
+		"mlp/mse-mean":         tinyNet(t, `{"input_shape": [3], "layers": [{"type": "linear", "in": 3, "out": 6}, {"type": "sigmoid"}, {"type": "linear", "in": 6, "out": 2}], "loss": {"type": "mse", "reduction": "mean"}}`, 3),
+		"resblock/mse-sum":     resBlockNet(t, model.Loss{Kind: model.MSE, Reduction: model.Sum}, 4),
+		"residual/ce-mean":     residualNet(t, model.Loss{Kind: model.CrossEntropy, Reduction: model.Mean}, 5),
+		"groupedconv/mse-mean": convNet(t, groupedConvArch, `{"type":"mse","reduction":"mean"}`, 6),
 	}
 }
 

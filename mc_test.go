@@ -11,7 +11,7 @@ import (
 // its trace (the sum of its eigenvalues), averaged over seeds, matches the
 // exact trace within a few standard errors; the diagonal too.
 func TestMonteCarloTraceUnbiased(t *testing.T) {
-	for _, name := range []string{"digits_mlp", "mse_regression", "resnet_digits", "vit_digits", "resmlp_silu_mse"} {
+	for _, name := range []string{"digits_mlp", "mse_regression", "resnet_digits", "vit_digits", "resmlp_silu_mse", "dwsep_rgb"} {
 		t.Run(name, func(t *testing.T) {
 			c, m, b := loadCase(t, name)
 			exact := c.Expected.Stats.GGNTrace

@@ -175,6 +175,11 @@ func sizesOf(net *model.Network) netSizes {
 		switch op := nd.Op.(type) {
 		case *model.Conv2d:
 			s.convs = append(s.convs, op)
+			if op.Groups > 1 && op.Bias != nil {
+				// A grouped convolution's block holds its bias block
+				// explicitly (lowrank.GroupedConv).
+				s.factors += 8 * int64(len(op.Bias.Data))
+			}
 		case *model.Linear, *model.TokenLinear:
 		default:
 			// Other layers (normalisations, biases) may keep their block
@@ -194,11 +199,13 @@ func sizesOf(net *model.Network) netSizes {
 func (s netSizes) keptVBytes(rows int64, scratch int64) int64 {
 	var b int64
 	for _, c := range s.convs {
+		// Per group (Geom is one group's; a grouped convolution's factor
+		// keeps one block per group, each decided alone).
 		g := c.Geom
 		vb := rows * int64(g.OutC*g.K()) * 8
 		sb := rows * int64(g.OutSize()) * 8
 		if vb <= scratch/4 && (vb <= 2*sb || vb <= 16<<20) {
-			b += vb
+			b += int64(max(1, c.Groups)) * vb
 		}
 	}
 	return b

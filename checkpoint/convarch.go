@@ -132,10 +132,15 @@ func buildConv2d(s LayerSpec, in []int) (LayerPlan, error) {
 	if err != nil {
 		return LayerPlan{}, err
 	}
-	if groups, ok, err := s.Int("groups"); err != nil {
+	groups, ok, err := s.Int("groups")
+	if err != nil {
 		return LayerPlan{}, err
-	} else if ok && groups != 1 {
-		return LayerPlan{}, s.errorf("only groups=1 is supported, got groups=%d", groups)
+	}
+	if !ok {
+		groups = 1
+	}
+	if groups < 1 || cin%groups != 0 || cout%groups != 0 {
+		return LayerPlan{}, s.errorf("groups=%d must be positive and divide in_channels=%d and out_channels=%d", groups, cin, cout)
 	}
 	if mode, err := s.str("padding_mode", "zeros"); err != nil {
 		return LayerPlan{}, err
@@ -156,15 +161,16 @@ func buildConv2d(s LayerSpec, in []int) (LayerPlan, error) {
 	// every other per-sample tensor; the parameters by Reserve.
 	oh := im2col.OutSize(in[1], w.k[0], w.s[0], w.p[0], w.d[0])
 	ow := im2col.OutSize(in[2], w.k[1], w.s[1], w.p[1], w.d[1])
-	kk := w.k[0] * w.k[1] // < 2⁵⁷ after parseWindow
-	if kk > maxFeatures/cin || oh*ow > maxFeatures/(cin*kk) {
-		return LayerPlan{}, s.errorf("unfolded input [%d %d] is too large", oh*ow, cin*kk)
+	kk := w.k[0] * w.k[1]                // < 2⁵⁷ after parseWindow
+	gin, gout := cin/groups, cout/groups // one group's channels
+	if kk > maxFeatures/gin || oh*ow > maxFeatures/(gin*kk) {
+		return LayerPlan{}, s.errorf("unfolded input [%d %d] is too large", oh*ow, gin*kk)
 	}
 	if cout > maxFeatures/(oh*ow) {
 		return LayerPlan{}, s.errorf("output [%d %d %d] is too large", cout, oh, ow)
 	}
 	n := -1 // overflow: Reserve rejects it
-	if k := cin * kk; cout <= (math.MaxInt-cout)/k {
+	if k := gin * kk; cout <= (math.MaxInt-cout)/k {
 		n = cout * k
 		if bias {
 			n += cout
@@ -174,8 +180,8 @@ func buildConv2d(s LayerSpec, in []int) (LayerPlan, error) {
 		return LayerPlan{}, err
 	}
 	return LayerPlan{Out: []int{cout, oh, ow}, Make: func() model.Layer {
-		g := im2col.New(cin, in[1], in[2], cout, w.k[0], w.k[1], w.s[0], w.s[1], w.p[0], w.p[1], w.d[0], w.d[1])
-		return model.NewConv2d(s.Index, g, bias)
+		g := im2col.New(gin, in[1], in[2], gout, w.k[0], w.k[1], w.s[0], w.s[1], w.p[0], w.p[1], w.d[0], w.d[1])
+		return model.NewGroupedConv2d(s.Index, g, groups, bias)
 	}}, nil
 }
 

@@ -10,7 +10,8 @@
 // and the layer inputs; it forms explicit columns of V only in chunks
 // within a memory budget (Budgeter, Options.MemoryBudget), and chooses per
 // call by a cost model between that and a kernel formulation over output
-// positions.
+// positions. A grouped convolution's block (GroupedConv) is one Conv block
+// per group, on views of the factor and the inputs.
 //
 // # Vectors
 //

@@ -16,30 +16,58 @@ import (
 	"github.com/vivit-go/vivit/model/im2col"
 )
 
-// Conv2d is PyTorch's nn.Conv2d with groups 1 and zero padding: weight
-// [out, in, kh, kw], bias [out], per-sample input [in, H, W] and output
-// [out, OutH, OutW] (see im2col.Geom for the geometry).
+// Conv2d is PyTorch's nn.Conv2d with zero padding: G = Groups groups,
+// weight [out, in/G, kh, kw], bias [out], per-sample input [in, H, W] and
+// output [out, OutH, OutW]. Geom is the geometry of one group (see
+// im2col.Geom): Geom.InC = in/G input channels, Geom.OutC = out/G output
+// channels. Group g is an independent convolution of input channels
+// g·in/G … (g+1)·in/G − 1 by weight rows (and output channels) g·out/G …
+// (g+1)·out/G − 1; G = in = out is a depthwise convolution. With G = 1
+// Geom is the whole layer's.
+//
+// Forward and BackwardInput cost the same multiply-adds as G separate
+// convolutions of the group's shape: out·(in/G)·kh·kw·P per sample (P
+// output positions), 1/G of the ungrouped convolution's.
 type Conv2d struct {
 	Geom         *im2col.Geom
+	Groups       int
 	Weight, Bias *Param // Bias is nil without bias
 	w            blas64.General
 }
 
-// NewConv2d returns a Conv2d layer for the geometry g with zero
-// parameters named "<index>.weight" and "<index>.bias".
+// NewConv2d returns a Conv2d layer with groups 1 for the geometry g with
+// zero parameters named "<index>.weight" and "<index>.bias".
 func NewConv2d(index int, g *im2col.Geom, bias bool) *Conv2d {
-	l := &Conv2d{Geom: g}
-	l.Weight = &Param{Name: fmt.Sprintf("%d.weight", index), Shape: []int{g.OutC, g.InC, g.KH, g.KW}, Data: make([]float64, g.OutC*g.K())}
-	if bias {
-		l.Bias = &Param{Name: fmt.Sprintf("%d.bias", index), Shape: []int{g.OutC}, Data: make([]float64, g.OutC)}
+	return NewGroupedConv2d(index, g, 1, bias)
+}
+
+// NewGroupedConv2d returns a Conv2d layer of groups groups of the geometry
+// g each (g.InC = in/groups, g.OutC = out/groups) with zero parameters
+// named "<index>.weight" and "<index>.bias". It panics if groups < 1.
+func NewGroupedConv2d(index int, g *im2col.Geom, groups int, bias bool) *Conv2d {
+	if groups < 1 {
+		panic("model: convolution groups must be positive")
 	}
-	l.w = blas64.General{Rows: g.OutC, Cols: g.K(), Stride: g.K(), Data: l.Weight.Data}
+	out := groups * g.OutC
+	l := &Conv2d{Geom: g, Groups: groups}
+	l.Weight = &Param{Name: fmt.Sprintf("%d.weight", index), Shape: []int{out, g.InC, g.KH, g.KW}, Data: make([]float64, out*g.K())}
+	if bias {
+		l.Bias = &Param{Name: fmt.Sprintf("%d.bias", index), Shape: []int{out}, Data: make([]float64, out)}
+	}
+	l.w = blas64.General{Rows: out, Cols: g.K(), Stride: g.K(), Data: l.Weight.Data}
 	return l
 }
 
-func (l *Conv2d) Type() string    { return "conv2d" }
-func (l *Conv2d) InShape() []int  { return []int{l.Geom.InC, l.Geom.InH, l.Geom.InW} }
-func (l *Conv2d) OutShape() []int { return []int{l.Geom.OutC, l.Geom.OutH, l.Geom.OutW} }
+func (l *Conv2d) Type() string { return "conv2d" }
+func (l *Conv2d) InShape() []int {
+	return []int{l.groups() * l.Geom.InC, l.Geom.InH, l.Geom.InW}
+}
+func (l *Conv2d) OutShape() []int {
+	return []int{l.groups() * l.Geom.OutC, l.Geom.OutH, l.Geom.OutW}
+}
+
+// groups returns Groups, 1 for a zero value.
+func (l *Conv2d) groups() int { return max(1, l.Groups) }
 func (l *Conv2d) Params() []*Param {
 	if l.Bias == nil {
 		return []*Param{l.Weight}
@@ -48,13 +76,14 @@ func (l *Conv2d) Params() []*Param {
 }
 
 // Forward computes each sample's output Y_i = W U_i (out×K times the K×P
-// unfolded input) straight into its output row, samples in parallel, each
-// with one unfolded input (K·P floats) of scratch per worker.
+// unfolded input, per group) straight into its output row, samples in
+// parallel, each with one group's unfolded input (K·P floats) of scratch
+// per worker.
 func (l *Conv2d) Forward(y, x *mat.Dense) {
-	g := l.Geom
+	g, ng := l.Geom, l.groups()
 	n, _ := x.Dims()
-	checkDims(x, n, g.InSize(), "conv2d input")
-	checkDims(y, n, g.OutSize(), "conv2d output")
+	checkDims(x, n, ng*g.InSize(), "conv2d input")
+	checkDims(y, n, ng*g.OutSize(), "conv2d output")
 	p, k, out := g.P(), g.K(), g.OutC
 	var bufs []*[]float64
 	var mu sync.Mutex
@@ -66,9 +95,11 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 		return *b
 	}, func(scr any, i int) {
 		u := scr.([]float64)
-		unfoldT(g, u, x.RawRowView(i))
-		row := y.RawRowView(i)
-		goBLAS.Dgemm(blas.NoTrans, blas.NoTrans, out, p, k, 1, l.w.Data, l.w.Stride, u, p, 0, row, p)
+		xi, row := x.RawRowView(i), y.RawRowView(i)
+		for gi := 0; gi < ng; gi++ {
+			unfoldT(g, u, xi[gi*g.InSize():])
+			goBLAS.Dgemm(blas.NoTrans, blas.NoTrans, out, p, k, 1, l.w.Data[gi*out*k:], l.w.Stride, u, p, 0, row[gi*out*p:], p)
+		}
 		if l.Bias != nil {
 			for o, b := range l.Bias.Data {
 				for q := range row[o*p : (o+1)*p] {
@@ -84,7 +115,7 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 
 // BackwardInput applies the transposed convolution: row r of dst is
 // fold(Wᵀ S_r), the adjoint of the unfolding applied to the K×P product of
-// the transposed weight and the factor row (out×P).
+// the transposed weight and the factor row (out×P), group by group.
 //
 // The product is formed in blocks of whole output rows (convBlockFloats
 // entries, L2-sized) and folded from there: row (c, i, j) of a block adds
@@ -92,22 +123,25 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 // contiguous run for stride 1. Rows of the factor run in parallel, each on
 // the serial kernels.
 func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
-	g := l.Geom
+	g, ng := l.Geom, l.groups()
 	r, _ := s.Dims()
-	checkDims(s, r, g.OutSize(), "conv2d factor")
-	checkDims(dst, r, g.InSize(), "conv2d factor destination")
+	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
+	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
 	p, k := g.P(), g.K()
 	bh := max(1, min(g.OutH, convBlockFloats/(k*g.OutW))) // output rows per block
 	parallelSamples(r, func() any { return make([]float64, k*bh*g.OutW) }, func(scr any, i int) {
 		t := scr.([]float64)
 		srow, d := s.RawRowView(i), dst.RawRowView(i)
 		clear(d)
-		for oh0 := 0; oh0 < g.OutH; oh0 += bh {
-			oh1 := min(oh0+bh, g.OutH)
-			pb := (oh1 - oh0) * g.OutW
-			// T = Wᵀ S_r[:, block]: K × pb.
-			goBLAS.Dgemm(blas.Trans, blas.NoTrans, k, pb, g.OutC, 1, l.w.Data, l.w.Stride, srow[oh0*g.OutW:], p, 0, t, pb)
-			foldRowsAdd(g, d, t, pb, oh0, oh1)
+		for gi := 0; gi < ng; gi++ {
+			w, sg, dg := l.w.Data[gi*g.OutC*k:], srow[gi*g.OutSize():], d[gi*g.InSize():]
+			for oh0 := 0; oh0 < g.OutH; oh0 += bh {
+				oh1 := min(oh0+bh, g.OutH)
+				pb := (oh1 - oh0) * g.OutW
+				// T = W_gᵀ S_r[group rows, block]: K × pb.
+				goBLAS.Dgemm(blas.Trans, blas.NoTrans, k, pb, g.OutC, 1, w, l.w.Stride, sg[oh0*g.OutW:], p, 0, t, pb)
+				foldRowsAdd(g, dg, t, pb, oh0, oh1)
+			}
 		}
 	})
 }
@@ -232,6 +266,11 @@ func parallelSamples(n int, newScratch func() any, f func(scratch any, i int)) {
 	})
 }
 
+// Factor returns lowrank.Conv for one group, lowrank.GroupedConv (one
+// Conv block per group on views of s and in) for more.
 func (l *Conv2d) Factor(s, in *mat.Dense, cols int) lowrank.Factor {
-	return lowrank.NewConv(l.Geom, s, in, cols, true, l.Bias != nil)
+	if l.groups() == 1 {
+		return lowrank.NewConv(l.Geom, s, in, cols, true, l.Bias != nil)
+	}
+	return lowrank.NewGroupedConv(l.Geom, l.groups(), s, in, cols, true, l.Bias != nil)
 }

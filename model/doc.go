@@ -21,7 +21,7 @@
 // the sample's tensor flattened in PyTorch's contiguous (row-major) layout,
 // so a [C, H, W] feature map is stored channel by channel. Parameters keep
 // PyTorch's layouts too (Linear weight [out, in], Conv2d weight
-// [out, in, kh, kw]), flattened row-major, in state_dict order.
+// [out, in/groups, kh, kw]), flattened row-major, in state_dict order.
 //
 // # Factors
 //

@@ -21,8 +21,9 @@ func buildLayer(t *testing.T, spec string, in []int, rng *rand.Rand) Layer {
 	t.Helper()
 	var s struct {
 		Type                      string
-		InChannels                int             `json:"in_channels"`
-		OutChannels               int             `json:"out_channels"`
+		InChannels                int `json:"in_channels"`
+		OutChannels               int `json:"out_channels"`
+		Groups                    int
 		KernelSize                json.RawMessage `json:"kernel_size"`
 		Stride, Padding, Dilation json.RawMessage
 		Bias                      *bool
@@ -66,8 +67,9 @@ func buildLayer(t *testing.T, spec string, in []int, rng *rand.Rand) Layer {
 	switch s.Type {
 	case "conv2d":
 		st := pair(s.Stride, [2]int{1, 1})
-		g := im2col.New(s.InChannels, in[1], in[2], s.OutChannels, k[0], k[1], st[0], st[1], pad[0], pad[1], dil[0], dil[1])
-		l = NewConv2d(0, g, flag(s.Bias, true))
+		groups := max(1, s.Groups)
+		g := im2col.New(s.InChannels/groups, in[1], in[2], s.OutChannels/groups, k[0], k[1], st[0], st[1], pad[0], pad[1], dil[0], dil[1])
+		l = NewGroupedConv2d(0, g, groups, flag(s.Bias, true))
 	case "maxpool2d":
 		l, err = NewMaxPool2d(in, k, pair(s.Stride, k), pad, dil)
 	case "avgpool2d":
@@ -131,6 +133,12 @@ var layerCases = []struct {
 	{`{"type":"conv2d","in_channels":1,"out_channels":2,"kernel_size":[2,3],"stride":3,"padding":2,"bias":false}`, []int{1, 7, 5}},
 	{`{"type":"conv2d","in_channels":2,"out_channels":2,"kernel_size":3,"dilation":2,"padding":[1,2]}`, []int{2, 7, 5}},
 	{`{"type":"conv2d","in_channels":3,"out_channels":2,"kernel_size":[3,1],"stride":[2,1],"dilation":[1,3],"padding":[0,2]}`, []int{3, 5, 7}},
+	// grouped convolutions: depthwise (groups = in = out), depthwise with
+	// a channel multiplier, 1 < groups < in, with strides, paddings and
+	// dilations
+	{`{"type":"conv2d","in_channels":3,"out_channels":3,"kernel_size":3,"padding":1,"groups":3}`, []int{3, 7, 5}},
+	{`{"type":"conv2d","in_channels":2,"out_channels":4,"kernel_size":3,"stride":2,"padding":1,"groups":2,"bias":false}`, []int{2, 7, 5}},
+	{`{"type":"conv2d","in_channels":4,"out_channels":6,"kernel_size":[2,3],"stride":[1,2],"dilation":[2,1],"padding":[1,2],"groups":2}`, []int{4, 7, 5}},
 	// pooling: non-overlapping, overlapping, padded, dilated
 	{`{"type":"maxpool2d","kernel_size":2}`, []int{2, 7, 5}},
 	{`{"type":"maxpool2d","kernel_size":3,"stride":1}`, []int{2, 7, 5}},
@@ -203,8 +211,11 @@ func TestBackwardInputFiniteDifferences(t *testing.T) {
 // correlation with zero padding) for one sample.
 func refConv(l *Conv2d, x []float64) []float64 {
 	g := l.Geom
-	y := make([]float64, g.OutSize())
-	for o := 0; o < g.OutC; o++ {
+	in, out := l.InShape()[0], l.OutShape()[0]
+	y := make([]float64, out*g.P())
+	// Output channel o reads input channels c0 … c0+InC−1 of its group.
+	for o := 0; o < out; o++ {
+		c0 := o / (out / l.groups()) * (in / l.groups())
 		for oh := 0; oh < g.OutH; oh++ {
 			for ow := 0; ow < g.OutW; ow++ {
 				var sum float64
@@ -216,7 +227,7 @@ func refConv(l *Conv2d, x []float64) []float64 {
 						for j := 0; j < g.KW; j++ {
 							ih, iw := oh*g.SH-g.PH+i*g.DH, ow*g.SW-g.PW+j*g.DW
 							if ih >= 0 && ih < g.InH && iw >= 0 && iw < g.InW {
-								sum += l.Weight.Data[((o*g.InC+c)*g.KH+i)*g.KW+j] * x[(c*g.InH+ih)*g.InW+iw]
+								sum += l.Weight.Data[((o*g.InC+c)*g.KH+i)*g.KW+j] * x[((c0+c)*g.InH+ih)*g.InW+iw]
 							}
 						}
 					}
@@ -306,11 +317,17 @@ func TestOutputShapes(t *testing.T) {
 		{`{"type":"conv2d","in_channels":1,"out_channels":1,"kernel_size":3,"stride":3,"padding":2,"dilation":2}`, []int{1, 7, 5}, []int{1, 3, 2}},
 		{`{"type":"avgpool2d","kernel_size":2,"stride":null}`, []int{1, 7, 5}, []int{1, 3, 2}},
 		{`{"type":"maxpool2d","kernel_size":[3,2],"stride":[1,2],"padding":[1,1],"dilation":2}`, []int{2, 7, 5}, []int{2, 5, 3}},
+		{`{"type":"conv2d","in_channels":8,"out_channels":16,"kernel_size":3,"stride":2,"padding":1,"groups":4}`, []int{8, 9, 9}, []int{16, 5, 5}},
 	} {
 		l := buildLayer(t, tc.spec, tc.in, rng)
-		if fmt.Sprint(l.OutShape()) != fmt.Sprint(tc.out) {
-			t.Errorf("%s on %v: output %v, want %v", tc.spec, tc.in, l.OutShape(), tc.out)
+		if fmt.Sprint(l.OutShape()) != fmt.Sprint(tc.out) || fmt.Sprint(l.InShape()) != fmt.Sprint(tc.in) {
+			t.Errorf("%s on %v: shapes %v → %v, want %v → %v", tc.spec, tc.in, l.InShape(), l.OutShape(), tc.in, tc.out)
 		}
+	}
+	// A grouped convolution's weight is [out, in/groups, kh, kw].
+	l := buildLayer(t, `{"type":"conv2d","in_channels":8,"out_channels":16,"kernel_size":[3,2],"groups":4}`, []int{8, 9, 9}, rng).(*Conv2d)
+	if got := fmt.Sprint(l.Weight.Shape, l.Bias.Shape); got != "[16 2 3 2] [16]" {
+		t.Errorf("grouped weight and bias shapes %s, want [16 2 3 2] [16]", got)
 	}
 }
 

@@ -16,7 +16,8 @@ import (
 const maxFeatures = 1 << 28
 
 // batchSym stands for the batch size in integer constants folded from
-// Shape.
+// Shape; batchSym−1+k stands for k times the batch size (symN, merged
+// axes of exported attention).
 const batchSym = math.MinInt64 + 1
 
 type valueKind int
@@ -32,10 +33,14 @@ const (
 type value struct {
 	kind valueKind
 	// activation: network tensor, full shape with the batch axis at
-	// position batch (its entry is -1).
-	tensor int
-	shape  []int
-	batch  int
+	// position batch (its entry is -1). The ONNX tensor is this shape
+	// with the outer axes before the batch axis and the inner axes after
+	// it merged into one ONNX axis of size (product)·N (merged.go); with
+	// outer = inner = 0 the shapes agree.
+	tensor       int
+	shape        []int
+	batch        int
+	outer, inner int
 	// constant
 	c *tensorData
 	// parameter: its name (also the initializer of a constant, if any);
@@ -211,7 +216,7 @@ func (c *converter) convert(loss model.Loss) (*model.Network, error) {
 			}
 			c.values[o] = v
 			if v.kind == activation {
-				info.Shapes = append(info.Shapes, formatShape(v.shape))
+				info.Shapes = append(info.Shapes, v.format())
 			}
 		}
 		c.m.Nodes = append(c.m.Nodes, info)
@@ -229,8 +234,8 @@ func (c *converter) convert(loss model.Loss) (*model.Network, error) {
 		return nil, fmt.Errorf("%w: the graph output %q is not computed by any node", ErrUnsupported, outs[0].GetName())
 	case out.kind != activation:
 		return nil, fmt.Errorf("%w: the graph output %q does not depend on the input", ErrUnsupported, outs[0].GetName())
-	case out.batch != 0 || len(out.shape) != 2:
-		return nil, fmt.Errorf("%w: the graph output %q has shape %s, the loss needs [N C]", ErrUnsupported, outs[0].GetName(), formatShape(out.shape))
+	case out.batch != 0 || len(out.shape) != 2 || out.merged():
+		return nil, fmt.Errorf("%w: the graph output %q has shape %s, the loss needs [N C]", ErrUnsupported, outs[0].GetName(), out.format())
 	}
 	if loss.Kind == model.CrossEntropy && out.shape[1] < 2 {
 		return nil, fmt.Errorf("%w: cross_entropy needs at least 2 outputs, the network has %d", ErrUnsupported, out.shape[1])
@@ -380,6 +385,9 @@ func (c *converter) node(n *pb.NodeProto, i int, produced map[string]int) ([]val
 	if len(ins) < h.minIn || len(ins) > h.maxIn {
 		return nil, fmt.Errorf("has %d inputs, the operator takes %d to %d", len(ins), h.minIn, h.maxIn)
 	}
+	if err := checkMerged(n.GetOpType(), ins); err != nil {
+		return nil, err
+	}
 	return h.fn(c, n, ins)
 }
 
@@ -485,13 +493,17 @@ func axisOf(a int64, rank int) (int, error) {
 
 // axisAttr reads the node's axis attribute (def when absent) for the
 // activation x and returns it as a full axis and as a per-sample axis; the
-// batch axis is an error.
+// batch axis is an error. An axis of a merged activation (merged.go) is
+// an ONNX axis other than the merged one, and full is its internal axis.
 func axisAttr(n *pb.NodeProto, x value, def int64) (full, sample int, err error) {
 	ax, err := attrInt(n, "axis", def)
 	if err != nil {
 		return 0, 0, err
 	}
-	if full, err = axisOf(ax, len(x.shape)); err != nil {
+	if full, err = axisOf(ax, x.rank()); err != nil {
+		return 0, 0, err
+	}
+	if full, err = x.internalAxis(full); err != nil {
 		return 0, 0, err
 	}
 	sample, err = sampleAxis(x, full)

@@ -79,6 +79,8 @@ var handlers = map[string]handler{
 	"ConstantOfShape": {1, 1, []string{"value"}, opConstantOfShape},
 	"Equal":           {2, 2, nil, opEqual},
 	"Where":           {3, 3, nil, opWhere},
+	// A causal attention mask built in the model's forward.
+	"Trilu": {1, 2, []string{"upper"}, opTrilu},
 }
 
 func one(v value, err error) ([]value, error) {
@@ -99,7 +101,7 @@ func unary(build func(shape []int, n *pb.NodeProto) (model.Layer, error)) func(*
 		if err != nil {
 			return nil, err
 		}
-		return one(c.addNode(l, x.batch, x.tensor))
+		return one(c.addLike(l, x, x.tensor))
 	}
 }
 
@@ -171,7 +173,7 @@ func opClip(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if !(bounds[0] <= bounds[1]) {
 		return nil, fmt.Errorf("its min %v exceeds its max %v", bounds[0], bounds[1])
 	}
-	return one(c.addNode(model.NewHardtanh(x.perSample(), bounds[0], bounds[1]), x.batch, x.tensor))
+	return one(c.addLike(model.NewHardtanh(x.perSample(), bounds[0], bounds[1]), x, x.tensor))
 }
 
 func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
@@ -185,12 +187,15 @@ func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if len(x.shape) != 4 {
 		return nil, fmt.Errorf("input %s: only 2-D convolutions ([N C H W]) are supported", formatShape(x.shape))
 	}
-	if g, err := attrInt(n, "group", 1); err != nil || g != 1 {
-		if err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("attribute group = %d: only group 1 is supported", g)
+	groups, err := attrInt(n, "group", 1)
+	if err != nil {
+		return nil, err
 	}
+	if groups < 1 || groups > int64(x.shape[1]) || x.shape[1]%int(groups) != 0 {
+		return nil, fmt.Errorf("attribute group = %d must be positive and divide the %d input channels of %s", groups, x.shape[1], formatShape(x.shape))
+	}
+	ng := int(groups)
+	cin := x.shape[1] / ng // input channels per group
 	if err := checkAutoPad(n); err != nil {
 		return nil, err
 	}
@@ -199,8 +204,14 @@ func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		return nil, err
 	}
 	ws := w.data.shape
-	if len(ws) != 4 || ws[1] != x.shape[1] || ws[0] < 1 || ws[2] < 1 || ws[3] < 1 {
-		return nil, fmt.Errorf("weight %q has shape %v, the input %s needs [out %d kh kw]", in[1].param, ws, formatShape(x.shape), x.shape[1])
+	if len(ws) != 4 || ws[1] != cin || ws[0] < 1 || ws[2] < 1 || ws[3] < 1 {
+		if ng > 1 {
+			return nil, fmt.Errorf("weight %q has shape %v, the input %s with group = %d needs [out %d kh kw]", in[1].param, ws, formatShape(x.shape), ng, cin)
+		}
+		return nil, fmt.Errorf("weight %q has shape %v, the input %s needs [out %d kh kw]", in[1].param, ws, formatShape(x.shape), cin)
+	}
+	if ws[0]%ng != 0 {
+		return nil, fmt.Errorf("weight %q has %d output channels, not a multiple of group = %d", in[1].param, ws[0], ng)
 	}
 	k, err := pair(n, "kernel_shape", [2]int{ws[2], ws[3]}, 1)
 	if err != nil {
@@ -239,8 +250,8 @@ func opConv(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 			return nil, fmt.Errorf("bias %q has shape %v, the weight needs [%d]", in[2].param, b.data.shape, ws[0])
 		}
 	}
-	g := im2col.New(x.shape[1], h, wd, ws[0], k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1])
-	l := model.NewConv2d(0, g, b != nil)
+	g := im2col.New(cin, h, wd, ws[0]/ng, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1])
+	l := model.NewGroupedConv2d(0, g, ng, b != nil)
 	c.bind(w, in[1].param, l.Weight)
 	if b != nil {
 		c.bind(b, in[2].param, l.Bias)
@@ -253,11 +264,8 @@ func opGemm(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := batchFirst(x); err != nil {
-		return nil, err
-	}
-	if len(x.shape) != 2 {
-		return nil, fmt.Errorf("input %s: Gemm needs [N features]", formatShape(x.shape))
+	if x.rank() != 2 || x.batchAxis() != 0 {
+		return nil, fmt.Errorf("input %s: Gemm needs [N features] (or rows merging the batch with tokens, [T·N features])", x.format())
 	}
 	for _, a := range []struct {
 		name string
@@ -287,9 +295,9 @@ func opGemm(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws := w.data.shape
-	if len(ws) != 2 || ws[1] != x.shape[1] || ws[0] < 1 {
-		return nil, fmt.Errorf("weight %q has shape %v, the input %s needs [out %d]", in[1].param, ws, formatShape(x.shape), x.shape[1])
+	ws, feat := w.data.shape, x.shape[len(x.shape)-1]
+	if len(ws) != 2 || ws[1] != feat || ws[0] < 1 {
+		return nil, fmt.Errorf("weight %q has shape %v, the input %s needs [out %d]", in[1].param, ws, x.format(), feat)
 	}
 	var b *paramState
 	if len(in) == 3 && in[2].kind != invalid {
@@ -299,6 +307,18 @@ func opGemm(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		if !slices.Equal(b.data.shape, []int{ws[0]}) {
 			return nil, fmt.Errorf("bias %q has shape %v, the weight needs [%d]", in[2].param, b.data.shape, ws[0])
 		}
+	}
+	if x.merged() {
+		// Rows T·N: the same linear layer on every token.
+		var bp *model.Param
+		if b != nil {
+			bp = c.newParam(b, in[2].param)
+		}
+		l, err := model.NewTokenLinear(x.perSample(), c.newParam(w, in[1].param), bp)
+		if err != nil {
+			return nil, err
+		}
+		return one(c.addLike(l, x, x.tensor))
 	}
 	l := model.NewLinear(0, ws[1], ws[0], b != nil)
 	c.bind(w, in[1].param, l.Weight)
@@ -318,33 +338,41 @@ func opMatMul(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		if !b.transposed {
 			return nil, fmt.Errorf("its weight %q is used untransposed ([in out]); the engine takes PyTorch's [out in] layout, exported as Transpose(weight) (export with do_constant_folding=False)", b.param)
 		}
-		if a.batch == len(a.shape)-1 {
-			return nil, fmt.Errorf("input %s: the batch axis is the contracted one", formatShape(a.shape))
+		if a.batchAxis() == a.rank()-1 {
+			return nil, fmt.Errorf("input %s: the batch axis is the contracted one", a.format())
 		}
 		w, err := c.claim(b, "weight")
 		if err != nil {
 			return nil, err
 		}
 		if len(w.data.shape) != 2 || w.data.shape[1] != a.shape[len(a.shape)-1] {
-			return nil, fmt.Errorf("weight %q has shape %v, the input %s needs [out %d]", b.param, w.data.shape, formatShape(a.shape), a.shape[len(a.shape)-1])
+			return nil, fmt.Errorf("weight %q has shape %v, the input %s needs [out %d]", b.param, w.data.shape, a.format(), a.shape[len(a.shape)-1])
 		}
 		l, err := model.NewTokenLinear(a.perSample(), c.newParam(w, b.param), nil)
 		if err != nil {
 			return nil, err
 		}
-		return one(c.addNode(l, a.batch, a.tensor))
+		return one(c.addLike(l, a, a.tensor))
 	case activation:
-		if len(a.shape)-a.batch != len(b.shape)-b.batch {
-			return nil, fmt.Errorf("inputs %s and %s have their batch axes at different positions", formatShape(a.shape), formatShape(b.shape))
+		if !sameLayout(a, b) {
+			if a.merged() || b.merged() {
+				return nil, fmt.Errorf("inputs %s and %s merge the batch with different axes", a.format(), b.format())
+			}
+			return nil, fmt.Errorf("inputs %s and %s have their batch axes at different positions", a.format(), b.format())
 		}
-		if a.batch >= len(a.shape)-2 || b.batch >= len(b.shape)-2 {
-			return nil, fmt.Errorf("inputs %s and %s: the batch axis is one of the multiplied axes", formatShape(a.shape), formatShape(b.shape))
+		if a.batchAxis() >= a.rank()-2 || b.batchAxis() >= b.rank()-2 {
+			return nil, fmt.Errorf("inputs %s and %s: the batch axis is one of the multiplied axes", a.format(), b.format())
 		}
 		l, err := model.NewMatMul(a.perSample(), b.perSample())
 		if err != nil {
 			return nil, err
 		}
-		return one(c.addNode(l, a.batch, a.tensor, b.tensor))
+		// The batch axis keeps its position from the end.
+		x := a
+		if b.batch > a.batch {
+			x = b
+		}
+		return one(c.addLike(l, x, a.tensor, b.tensor))
 	default:
 		return nil, fmt.Errorf("its second input must be a weight (Transpose of an initializer) or an activation")
 	}
@@ -439,11 +467,11 @@ func opLayerNorm(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := axisOf(axis, len(x.shape))
+	a, err := axisOf(axis, x.rank())
 	if err != nil {
 		return nil, err
 	}
-	if a != len(x.shape)-1 || a == x.batch {
+	if a != x.rank()-1 || a == x.batchAxis() {
 		return nil, fmt.Errorf("attribute axis = %d: only normalisation over the last axis (not the batch axis) is supported", axis)
 	}
 	for _, o := range n.GetOutput()[1:] {
@@ -474,7 +502,7 @@ func opLayerNorm(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return one(c.addNode(l, x.batch, x.tensor))
+	return one(c.addLike(l, x, x.tensor))
 }
 
 func opSoftmax(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
@@ -490,7 +518,7 @@ func opSoftmax(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return one(c.addNode(l, x.batch, x.tensor))
+	return one(c.addLike(l, x, x.tensor))
 }
 
 // arith maps Add, Sub, Mul and Div: of two activations, of an activation
@@ -501,20 +529,26 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 		a, b := in[0], in[1]
 		switch {
 		case a.kind == constant && b.kind == constant:
+			c.curInfo.Mapped = "constant"
 			return one(foldArith(op, a.c, b.c))
 		case a.kind == activation && b.kind == activation:
-			if len(a.shape)-a.batch != len(b.shape)-b.batch {
-				return nil, fmt.Errorf("inputs %s and %s have their batch axes at different positions", formatShape(a.shape), formatShape(b.shape))
+			if !sameLayout(a, b) {
+				if a.merged() || b.merged() {
+					return nil, fmt.Errorf("inputs %s and %s merge the batch with different axes", a.format(), b.format())
+				}
+				return nil, fmt.Errorf("inputs %s and %s have their batch axes at different positions", a.format(), b.format())
 			}
 			if op == "add" && slices.Equal(a.shape, b.shape) {
-				return one(c.addNode(model.NewAdd(a.perSample(), 2), a.batch, a.tensor, b.tensor))
+				return one(c.addLike(model.NewAdd(a.perSample(), 2), a, a.tensor, b.tensor))
 			}
 			l, err := model.NewBinary(op, a.perSample(), b.perSample())
 			if err != nil {
 				return nil, err
 			}
-			batch := max(a.batch, b.batch)
-			return one(c.addNode(l, batch, a.tensor, b.tensor))
+			if b.batch > a.batch {
+				a = b
+			}
+			return one(c.addLike(l, a, in[0].tensor, in[1].tensor))
 		}
 		x, other, constFirst := a, b, false
 		if b.kind == activation {
@@ -552,14 +586,17 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 			if err != nil {
 				return nil, err
 			}
-			return one(c.addNode(l, x.batch, x.tensor))
+			return one(c.addLike(l, x, x.tensor))
 		case constant:
 			k := other.c
 			if k.isInt {
+				if hasSym(k) {
+					return nil, fmt.Errorf("uses the batch size as a number")
+				}
 				k = asFloat(k)
 			}
 			var l model.Layer
-			if k.numel() == 1 && len(k.shape) <= len(x.shape) {
+			if k.numel() == 1 && len(k.shape) <= x.rank() {
 				v := k.f[0]
 				switch {
 				case op == "add":
@@ -581,6 +618,7 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 				}
 			}
 			if l == nil {
+				k = dropBatchOnes(x, k)
 				if err := reachesBatch(x, len(k.shape)); err != nil {
 					return nil, err
 				}
@@ -589,7 +627,7 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 					return nil, err
 				}
 			}
-			return one(c.addNode(l, x.batch, x.tensor))
+			return one(c.addLike(l, x, x.tensor))
 		}
 		return nil, fmt.Errorf("unsupported combination of inputs")
 	}
@@ -597,12 +635,13 @@ func arith(op string) func(*converter, *pb.NodeProto, []value) ([]value, error) 
 
 // reachesBatch checks that a tensor of the given rank, broadcast against
 // the activation x from the right, spans at most x's batch axis as its
-// leading axis: then it broadcasts the same way against every sample.
+// leading axis (not a merged one): then it broadcasts the same way
+// against every sample.
 func reachesBatch(x value, rank int) error {
-	if x.batch == 0 || rank < len(x.shape)-x.batch {
+	if (x.batch == 0 && !x.merged()) || rank < x.rank()-x.batchAxis() {
 		return nil
 	}
-	return fmt.Errorf("its input %s has the batch axis at position %d, which a tensor of %d axes would broadcast against", formatShape(x.shape), x.batch, rank)
+	return fmt.Errorf("its input %s has the batch axis at position %d, which a tensor of %d axes would broadcast against", x.format(), x.batchAxis(), rank)
 }
 
 func asFloat(d *tensorData) *tensorData {
@@ -650,7 +689,7 @@ func opPow(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	if e.isInt {
 		e = asFloat(e)
 	}
-	return one(c.addNode(model.NewPowConst(x.perSample(), e.f[0]), x.batch, x.tensor))
+	return one(c.addLike(model.NewPowConst(x.perSample(), e.f[0]), x, x.tensor))
 }
 
 // window2d reads the geometry of MaxPool and AveragePool on [N C H W].
@@ -913,9 +952,13 @@ func opCast(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	isFloat := dt == pb.TensorProto_FLOAT || dt == pb.TensorProto_DOUBLE
 	switch v := in[0]; v.kind {
 	case constant:
+		c.curInfo.Mapped = "constant"
 		d := v.c
 		switch {
 		case isFloat && d.isInt:
+			if hasSym(d) {
+				return nil, fmt.Errorf("casts the batch size to %s", dt)
+			}
 			return []value{{kind: constant, c: asFloat(d)}}, nil
 		case !isFloat && !d.isInt:
 			out := &tensorData{shape: d.shape, isInt: true, i: make([]int64, len(d.f)), dtype: dt.String()}

@@ -62,8 +62,9 @@ type NodeInfo struct {
 	Name, Op string
 	Inputs   []string
 	Outputs  []string
-	// Shapes are the output shapes, with N for the batch axis; empty for
-	// outputs that are not activations.
+	// Shapes are the output shapes, with N for the batch axis (2N, 4N
+	// for an axis that merges it with others, as attention's reshapes
+	// do); empty for outputs that are not activations.
 	Shapes []string
 	// Mapped is the network operation the node became ("conv2d",
 	// "batchnorm", …), "constant" for a folded constant, "alias" for a node

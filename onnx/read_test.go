@@ -105,6 +105,21 @@ func hostile(t *testing.T) map[string]struct {
 		}
 		panic(op)
 	}
+	findNodeNamed := func(g *graphBuilder, name string) *pb.NodeProto {
+		for _, n := range g.m.Graph.Node {
+			if n.GetName() == name {
+				return n
+			}
+		}
+		panic(name)
+	}
+	setGroup := func(n *pb.NodeProto, v int64) {
+		for _, a := range n.Attribute {
+			if a.GetName() == "group" {
+				a.I = proto.Int64(v)
+			}
+		}
+	}
 	cases := map[string]struct {
 		data []byte
 		want string
@@ -163,14 +178,23 @@ func hostile(t *testing.T) map[string]struct {
 			n := findNode(g, "Conv")
 			n.Attribute = append(n.Attribute, intAttr("frobnicate", 3))
 		}), `attribute "frobnicate" is not supported`},
-		"grouped conv": {edit(func(g *graphBuilder) {
-			n := findNode(g, "Conv")
-			for _, a := range n.Attribute {
-				if a.GetName() == "group" {
-					a.I = proto.Int64(3)
+		"group not dividing the input channels": {edit(func(g *graphBuilder) {
+			setGroup(findNode(g, "Conv"), 3)
+		}), "/stem.0/Conv (Conv): attribute group = 3 must be positive and divide the 2 input channels of [N 2 5 5]"},
+		"group zero": {edit(func(g *graphBuilder) {
+			setGroup(findNode(g, "Conv"), 0)
+		}), "/stem.0/Conv (Conv): attribute group = 0 must be positive"},
+		"weight inconsistent with group": {edit(func(g *graphBuilder) {
+			setGroup(findNodeNamed(g, "/block.conv1/Conv"), 3)
+		}), `/block.conv1/Conv (Conv): weight "block.conv1.weight" has shape [3 3 3 3], the input [N 3 5 5] with group = 3 needs [out 1 kh kw]`},
+		"group not dividing the output channels": {edit(func(g *graphBuilder) {
+			setGroup(findNodeNamed(g, "/block.conv1/Conv"), 3)
+			for i, t := range g.m.Graph.Initializer {
+				if t.GetName() == "block.conv1.weight" {
+					g.m.Graph.Initializer[i] = float32Tensor("block.conv1.weight", []int64{4, 1, 3, 3}, make([]float32, 36))
 				}
 			}
-		}), "group = 3"},
+		}), `/block.conv1/Conv (Conv): weight "block.conv1.weight" has 4 output channels, not a multiple of group = 3`},
 		"asymmetric pads": {edit(func(g *graphBuilder) {
 			n := findNode(g, "Conv")
 			for _, a := range n.Attribute {
@@ -318,7 +342,7 @@ func TestReadFileNames(t *testing.T) {
 
 func FuzzRead(f *testing.F) {
 	f.Add(smallResNet().bytes(f))
-	for _, name := range []string{"resnet_digits", "vit_digits"} {
+	for _, name := range []string{"resnet_digits", "vit_digits", "mha_tiny"} {
 		if b, err := os.ReadFile(filepath.Join("..", "testdata", "fixtures", name, "model.onnx")); err == nil {
 			f.Add(b)
 		}
@@ -332,19 +356,6 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("multi-line error %q", err)
 		}
 	})
-}
-
-// TestUnsupportedGraph checks the refusal of a real export the engine
-// cannot analyse: nn.TransformerEncoderLayer, whose attention reshapes
-// merge the batch axis with the heads.
-func TestUnsupportedGraph(t *testing.T) {
-	_, err := ReadFile(filepath.Join("..", "testdata", "fixtures", "mha_tiny", "model.onnx"), nil)
-	if err == nil || !errors.Is(err, ErrUnsupported) || strings.Contains(err.Error(), "\n") {
-		t.Fatalf("err = %v, want one line of ErrUnsupported", err)
-	}
-	if !strings.Contains(err.Error(), "node /enc/self_attn/") || !strings.Contains(err.Error(), "batch size") {
-		t.Errorf("err = %v, want it to name the attention nodes and the batch size", err)
-	}
 }
 
 // TestHostileFiles reads the exported hostile files of testdata/hostile

@@ -81,60 +81,7 @@ func opReshape(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	}
 	switch v := in[0]; v.kind {
 	case activation:
-		if err := batchFirst(v); err != nil {
-			return nil, err
-		}
-		if len(target) == 0 {
-			return nil, fmt.Errorf("reshapes to a scalar")
-		}
-		out := make([]int, len(target))
-		infer := -1
-		for i, t := range target {
-			switch {
-			case t == batchSym || (t == 0 && allowZero == 0 && i == 0):
-				if i != 0 {
-					return nil, fmt.Errorf("target shape %s moves the batch axis", formatInts(target))
-				}
-				out[i] = -1
-			case t == 0 && allowZero == 0:
-				if i >= len(v.shape) {
-					return nil, fmt.Errorf("target shape %s copies axis %d, which the input %s lacks", formatInts(target), i, formatShape(v.shape))
-				}
-				out[i] = v.shape[i]
-			case t == -1:
-				if infer >= 0 {
-					return nil, fmt.Errorf("target shape %s has two -1", formatInts(target))
-				}
-				infer = i
-			case t < 1 || t > maxFeatures:
-				return nil, fmt.Errorf("target shape %s has an invalid size %d", formatInts(target), t)
-			default:
-				out[i] = int(t)
-			}
-		}
-		size := numelOf(v.perSample())
-		rest := 1
-		for i, d := range out {
-			if i != 0 && i != infer {
-				rest *= d
-			}
-		}
-		switch {
-		case infer == 0:
-			// [-1, a, b, …]: the batch axis is whatever the rest leaves.
-			if rest != size {
-				return nil, fmt.Errorf("target shape %s does not keep the batch axis whole (the input has %d values per sample)", formatInts(target), size)
-			}
-			out[0] = -1
-		case out[0] != -1:
-			return nil, fmt.Errorf("target shape %s fixes the batch size; the batch axis must stay dynamic (shape[0] from Shape, 0 or -1)", formatInts(target))
-		case infer > 0:
-			if rest == 0 || size%rest != 0 {
-				return nil, fmt.Errorf("target shape %s does not fit %d values per sample", formatInts(target), size)
-			}
-			out[infer] = size / rest
-		}
-		return one(c.reshapeTo(v, out[1:], 0))
+		return one(c.reshapeAct(v, target, allowZero != 0))
 	case constant:
 		d := *v.c
 		shape := make([]int, len(target))
@@ -166,25 +113,13 @@ func opReshape(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	return nil, fmt.Errorf("reshapes a parameter")
 }
 
-func formatInts(v []int64) string {
-	s := make([]int, len(v))
-	for i, x := range v {
-		s[i] = int(x)
-		if x == batchSym {
-			s[i] = -1 << 40
-		}
-	}
-	out := fmt.Sprint(s)
-	return out
-}
-
 func opTranspose(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	perm, err := attrInts(n, "perm")
 	if err != nil {
 		return nil, err
 	}
 	v := in[0]
-	rank := len(v.shape)
+	rank := v.rank()
 	if v.kind == constant {
 		rank = len(v.c.shape)
 	}
@@ -254,6 +189,24 @@ func opTranspose(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		}
 		return folded(c, out)
 	}
+	if v.merged() {
+		// The merged axes move together.
+		var ip []int
+		for _, a := range p {
+			lo := a
+			if a > v.batchAxis() {
+				lo += v.outer + v.inner
+			}
+			hi := lo + 1
+			if a == v.batchAxis() {
+				hi += v.outer + v.inner
+			}
+			for j := lo; j < hi; j++ {
+				ip = append(ip, j)
+			}
+		}
+		p = ip
+	}
 	nb := slices.Index(p, v.batch)
 	var sp []int
 	for _, a := range p {
@@ -270,14 +223,18 @@ func opTranspose(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		identity = identity && a == i
 	}
 	ps := v.perSample()
+	var out value
 	if identity {
-		return one(c.reshapeTo(v, ps, nb))
+		out, err = c.reshapeTo(v, ps, nb)
+	} else {
+		var l model.Layer
+		if l, err = model.NewTranspose(ps, sp); err != nil {
+			return nil, err
+		}
+		out, err = c.addNode(l, nb, v.tensor)
 	}
-	l, err := model.NewTranspose(ps, sp)
-	if err != nil {
-		return nil, err
-	}
-	return one(c.addNode(l, nb, v.tensor))
+	out.outer, out.inner = v.outer, v.inner
+	return one(out, err)
 }
 
 // plainShape returns the full shape of an activation or a constant; verb
@@ -723,13 +680,7 @@ func opShape(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	var shape []int64
 	switch v.kind {
 	case activation:
-		for i, d := range v.shape {
-			if i == v.batch {
-				shape = append(shape, batchSym)
-			} else {
-				shape = append(shape, int64(d))
-			}
-		}
+		shape = v.dims()
 	case constant:
 		for _, d := range v.c.shape {
 			shape = append(shape, int64(d))
@@ -757,8 +708,8 @@ func opShape(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 }
 
 // foldArith evaluates Add, Sub, Mul and Div on constants with numpy
-// broadcasting of a scalar or equal shapes. The symbolic batch size may
-// only pass through unchanged (added to 0, multiplied by 1).
+// broadcasting of a scalar or equal shapes. Symbolic multiples of the
+// batch size take the arithmetic of foldSym.
 func foldArith(op string, a, b *tensorData) (value, error) {
 	if a.isInt != b.isInt {
 		if a.isInt {
@@ -786,13 +737,15 @@ func foldArith(op string, a, b *tensorData) (value, error) {
 	for i := range n {
 		if a.isInt {
 			x, y := a.i[at(i, na)], b.i[at(i, nb)]
-			if x == batchSym || y == batchSym {
-				ok := op == "add" && (x == 0 || y == 0) || op == "sub" && y == 0 ||
-					op == "mul" && (x == 1 || y == 1) || op == "div" && y == 1
+			_, sx := symFactor(x)
+			_, sy := symFactor(y)
+			if sx || sy {
+				r, ok := foldSym(op, x, y)
 				if !ok {
-					return value{}, fmt.Errorf("arithmetic on the batch size (%s) is not supported", op)
+					sign := map[string]string{"add": "+", "sub": "-", "mul": "*", "div": "/"}[op]
+					return value{}, fmt.Errorf("the arithmetic %s %s %s on the batch size is not supported", formatDim(x), sign, formatDim(y))
 				}
-				out.i = append(out.i, batchSym)
+				out.i = append(out.i, r)
 				continue
 			}
 			var r int64
@@ -824,7 +777,9 @@ func foldArith(op string, a, b *tensorData) (value, error) {
 		case "div":
 			r = x / y
 		}
-		if math.IsNaN(r) || math.IsInf(r, 0) {
+		// An infinity may pass through (an attention mask of −∞ times 1),
+		// not arise.
+		if math.IsNaN(r) || math.IsInf(r, 0) && !math.IsInf(x, 0) && !math.IsInf(y, 0) {
 			return value{}, fmt.Errorf("folding %s gives %v", op, r)
 		}
 		out.f = append(out.f, r)
@@ -964,6 +919,50 @@ func opWhere(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 			out.i = append(out.i, src.i[at(src, i)])
 		} else {
 			out.f = append(out.f, src.f[at(src, i)])
+		}
+	}
+	return folded(c, out)
+}
+
+// opTrilu keeps the upper (upper = 1) or lower triangle of the last two
+// axes of a constant, from diagonal k: a causal attention mask.
+func opTrilu(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
+	d, err := constValue(in[0], "input")
+	if err != nil {
+		return nil, err
+	}
+	if len(d.shape) < 2 {
+		return nil, fmt.Errorf("its input has %d axes, it needs at least 2", len(d.shape))
+	}
+	var k int64
+	if len(in) == 2 && in[1].kind != invalid {
+		ks, err := ints(in[1], "diagonal k")
+		if err != nil {
+			return nil, err
+		}
+		if len(ks) != 1 {
+			return nil, fmt.Errorf("its diagonal k must be a scalar")
+		}
+		k = ks[0]
+	}
+	upper, err := attrInt(n, "upper", 1)
+	if err != nil {
+		return nil, err
+	}
+	rows, cols := d.shape[len(d.shape)-2], d.shape[len(d.shape)-1]
+	out := &tensorData{shape: slices.Clone(d.shape), isInt: d.isInt, dtype: d.dtype, f: slices.Clone(d.f), i: slices.Clone(d.i)}
+	for e := range d.numel() {
+		i, j := int64(e/cols%rows), int64(e%cols)
+		keep := j-i >= k
+		if upper == 0 {
+			keep = j-i <= k
+		}
+		if !keep {
+			if d.isInt {
+				out.i[e] = 0
+			} else {
+				out.f[e] = 0
+			}
 		}
 	}
 	return folded(c, out)

@@ -69,8 +69,8 @@ func dirNames(t *testing.T, dir string) map[string]bool {
 // TestInterrupted sends SIGINT and SIGTERM to four commands at a fifth and
 // at two fifths of their run on 3c3d (timed beforehand), each
 // writing --out, --eigvecs, --plot, --diag-ggn, --grad-variance or a
-// Newton step over existing files: each exits within a second with 130 or
-// 143, the files are byte for byte as they were, and no other file
+// Newton step over existing files: each exits promptly (within a second,
+// or a quarter of a run on a loaded machine) with 130 or 143, the files are byte for byte as they were, and no other file
 // (partial or temporary) is left.
 func TestInterrupted(t *testing.T) {
 	if runtime.GOOS == "windows" {
@@ -167,8 +167,11 @@ func TestInterrupted(t *testing.T) {
 				if !errors.As(err, &ee) || ee.ExitCode() != tc.code {
 					t.Fatalf("signal after %v (the run takes %v): %v, want exit %d\n%s", after, full, err, tc.code, stderr)
 				}
-				if !(took < time.Second) {
-					t.Errorf("signal after %v: exited %v after it, want under a second", after, took)
+				// Promptly: within a second, or a quarter of a whole run
+				// when the machine is so loaded that a run takes longer
+				// than four seconds (the same load slows both).
+				if limit := max(time.Second, full/4); !(took < limit) {
+					t.Errorf("signal after %v: exited %v after it, want under %v (the run takes %v)", after, took, limit, full)
 				}
 				check(t)
 				t.Logf("signal after %v: exit %d %v after it", after, tc.code, took)

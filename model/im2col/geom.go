@@ -13,8 +13,10 @@ import (
 )
 
 // Geom is the geometry of a 2-D convolution with PyTorch's semantics
-// (nn.Conv2d with groups 1 and zero padding): an input [InC, InH, InW], a
-// weight [OutC, InC, KH, KW] and an output [OutC, OutH, OutW] with
+// (nn.Conv2d with groups 1 and zero padding; of one group of a grouped
+// convolution, whose groups are independent convolutions of this
+// geometry): an input [InC, InH, InW], a weight [OutC, InC, KH, KW] and an
+// output [OutC, OutH, OutW] with
 //
 //	Out = floor((In + 2·pad − dil·(k − 1) − 1)/stride) + 1
 //
