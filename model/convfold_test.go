@@ -93,3 +93,40 @@ func TestConvBackwardBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestConvBackward32Groups checks BackwardInput32 of grouped and
+// depthwise convolutions (strides 1 and 2) against BackwardInput, within
+// float32's worst-case rounding of each entry's sum (BackwardInput on the
+// absolute weights and factor rows bounds it).
+func TestConvBackward32Groups(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 2))
+	for _, tc := range []struct {
+		g      *im2col.Geom
+		groups int
+	}{
+		{im2col.New(2, 9, 8, 3, 3, 3, 1, 1, 1, 1, 1, 1), 3},
+		{im2col.New(1, 10, 9, 1, 3, 3, 2, 2, 1, 1, 1, 1), 4},
+		{im2col.New(4, 8, 8, 2, 1, 1, 2, 2, 0, 0, 1, 1), 2},
+	} {
+		l, abs := NewGroupedConv2d(0, tc.g, tc.groups, false), NewGroupedConv2d(0, tc.g, tc.groups, false)
+		for i := range l.Weight.Data {
+			l.Weight.Data[i] = rng.NormFloat64()
+			abs.Weight.Data[i] = math.Abs(l.Weight.Data[i])
+		}
+		const rows = 4
+		s := randMat(rng, rows, tc.groups*tc.g.OutSize())
+		absS := mat.DenseCopyOf(s)
+		absS.Apply(func(_, _ int, v float64) float64 { return math.Abs(v) }, absS)
+		want, bound, got := mat.NewDense(rows, tc.groups*tc.g.InSize(), nil), mat.NewDense(rows, tc.groups*tc.g.InSize(), nil), mat.NewDense(rows, tc.groups*tc.g.InSize(), nil)
+		l.BackwardInput(want, s, nil, nil, 1)
+		abs.BackwardInput(bound, absS, nil, nil, 1)
+		got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got)
+		l.BackwardInput32(got, s, nil, nil, 1)
+		gamma := float64(tc.g.OutC*tc.g.KH*tc.g.KW+3) * 0x1p-23
+		for i, w := range want.RawMatrix().Data {
+			if d := math.Abs(got.RawMatrix().Data[i] - w); !(d <= gamma*bound.RawMatrix().Data[i]) {
+				t.Fatalf("groups %d: entry %d = %v, want %v", tc.groups, i, got.RawMatrix().Data[i], w)
+			}
+		}
+	}
+}
