@@ -304,10 +304,10 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 }
 
 // perWorker32 is the float32 scratch of one worker of formWeight32: a
-// sample's factor rows, and its unfolded inputs when they are not cached.
+// sample's factor rows (the unfolded inputs that are not cached are
+// unfolder32's, counted by explicitPlan).
 func (f *Conv) perWorker32() int {
-	p := f.G.P()
-	return f.C*f.G.OutC*p + p*f.G.K()
+	return f.C * f.G.OutC * f.G.P()
 }
 
 // explicitPlan32 returns the chunks, caching and workers of the float32
