@@ -101,7 +101,7 @@ func (ck *chunker) state(ci int) (*chunkState, error) {
 	t1 := time.Now()
 	ck.timing.Forward += t1.Sub(t0)
 	// Activations no later node reads are recycled during the pass.
-	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, func(t int) {
+	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, ck.opts.Precision, func(t int) {
 		data := acts[t].RawMatrix().Data
 		scratch.Put(&data)
 		acts[t] = nil
@@ -380,7 +380,7 @@ func (ck *chunker) batchFactors(lo, hi int, curvature bool) (*batchChunk, error)
 	c := ck.net.NumOutputs()
 	g := mat.NewDense(hi-lo, c, nil)
 	ck.net.Loss.GradTo(g, z, sub.Targets)
-	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, g, 1, nil)
+	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, g, 1, lowrank.Float64, nil)
 	if err != nil {
 		bc.release()
 		return nil, fmt.Errorf("vivit: run stopped: %w", err)
@@ -396,7 +396,7 @@ func (ck *chunker) batchFactors(lo, hi int, curvature bool) (*batchChunk, error)
 	} else {
 		ck.net.Loss.ReducedSqrtHessianTo(s, z, sw)
 	}
-	if fs, err = jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, nil); err != nil {
+	if fs, err = jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, lowrank.Float64, nil); err != nil {
 		bc.release()
 		return nil, fmt.Errorf("vivit: run stopped: %w", err)
 	}

@@ -147,7 +147,7 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 			acts[t] = nil
 		}
 	}
-	fs, err := jacobians.BackpropContext(p.opts.ctx(), p.net, acts, s, cols, releaseAct)
+	fs, err := jacobians.BackpropContext(p.opts.ctx(), p.net, acts, s, cols, p.opts.Precision, releaseAct)
 	if err != nil {
 		return nil, 0, fmt.Errorf("vivit: run stopped: %w", err)
 	}
@@ -176,7 +176,7 @@ func (p *pass) gradientFactors() ([]jacobians.LayerFactor, error) {
 	n, c := z.Dims()
 	g := mat.NewDense(n, c, nil)
 	p.net.Loss.GradTo(g, z, p.batch.Targets)
-	fs, err := jacobians.BackpropContext(p.opts.ctx(), p.net, p.acts, g, 1, nil)
+	fs, err := jacobians.BackpropContext(p.opts.ctx(), p.net, p.acts, g, 1, lowrank.Float64, nil)
 	if err != nil {
 		return nil, fmt.Errorf("vivit: run stopped: %w", err)
 	}

@@ -195,8 +195,10 @@ func sizesOf(net *model.Network) netSizes {
 
 // keptVBytes bounds the weight blocks of V that the convolutions' Gram
 // route keeps for MulTo (lowrank's keepV) for factors of rows rows with
-// the scratch budget scratch.
-func (s netSizes) keptVBytes(rows int64, scratch int64) int64 {
+// the scratch budget scratch; f32 for Options.Precision float32, whose
+// explicit route keeps the float32 block of an ungrouped convolution
+// whenever it fits a quarter of the budget.
+func (s netSizes) keptVBytes(rows int64, scratch int64, f32 bool) int64 {
 	var b int64
 	for _, c := range s.convs {
 		// Per group (Geom is one group's; a grouped convolution's factor
@@ -204,9 +206,14 @@ func (s netSizes) keptVBytes(rows int64, scratch int64) int64 {
 		g := c.Geom
 		vb := rows * int64(g.OutC*g.K()) * 8
 		sb := rows * int64(g.OutSize()) * 8
+		var kept int64
 		if vb <= scratch/4 && (vb <= 2*sb || vb <= lowrank.KeptVMax) {
-			b += int64(max(1, c.Groups)) * vb
+			kept = int64(max(1, c.Groups)) * vb
 		}
+		if f32 && c.Groups <= 1 && vb/2 <= scratch/4 {
+			kept = max(kept, vb/2)
+		}
+		b += kept
 	}
 	return b
 }
@@ -222,6 +229,7 @@ type planInput struct {
 	blockDims   []int  // D of each block
 	sides       []Side // side of each block
 	directional bool   // gradient factors and cross matrices too
+	float32     bool   // Options.Precision is Float32
 }
 
 // eigenBytes estimates the eigensolver's memory for an n×n matrix.
@@ -280,7 +288,7 @@ func plan(net *model.Network, in planInput, budget, scratch int64) (*Plan, error
 	}
 	stage := func(name string, b int64) PlanStage { return PlanStage{name, b} }
 	whole := func(b int64) int64 { // one backprop of b samples, all kept
-		return b*(s.acts+c*s.factors+c*s.maxT) + s.keptVBytes(b*c, scratch)
+		return b*(s.acts+c*s.factors+c*s.maxT) + s.keptVBytes(b*c, scratch, in.float32)
 	}
 	p := &Plan{Budget: budget, Samples: in.samples, Columns: in.cols, Chunk: in.samples, Held: 1, Backprops: 1}
 	p.Bytes = fixed + dirWhole + whole(n)
@@ -293,7 +301,7 @@ func plan(net *model.Network, in planInput, budget, scratch int64) (*Plan, error
 	}
 	// Chunked: H held chunks of ch samples (kept activations and factors)
 	// plus one active chunk (all activations, factors and transients).
-	held := func(ch int64) int64 { return ch*(s.keptActs+c*s.factors) + s.keptVBytes(ch*c, scratch) }
+	held := func(ch int64) int64 { return ch*(s.keptActs+c*s.factors) + s.keptVBytes(ch*c, scratch, in.float32) }
 	active := whole
 	// The chunked directional derivatives go over chunks of the batch
 	// with nothing held: one chunk's activations, gradient factors and
@@ -426,7 +434,7 @@ func planRun(what string, m *Model, b *Batch, k int, o *Options, directional boo
 	}
 	in := planInput{what: what, samples: len(idx), batch: b.Len(), cols: cols, k: k,
 		vectors: k > 0 && !o.SkipVectors, blockDims: o.blockDims(m),
-		directional: directional}
+		directional: directional, float32: o.Precision == Float32}
 	for _, d := range in.blockDims {
 		in.sides = append(in.sides, o.chooseSide(d, cols*len(idx)))
 	}
@@ -497,8 +505,8 @@ func planStats(m *Model, b *Batch, o *Options) (*Plan, []int, int, error) {
 	n, nc, c := int64(b.Len()), int64(len(idx)), int64(cols)
 	d := int64(m.NumParams())
 	stage := func(name string, b int64) PlanStage { return PlanStage{name, b} }
-	grads := func(ch int64) int64 { return ch*(s.acts+s.factors+s.maxT) + s.keptVBytes(ch, scratch) }
-	curv := func(ch int64) int64 { return ch*(s.acts+c*s.factors+c*s.maxT) + s.keptVBytes(ch*c, scratch) }
+	grads := func(ch int64) int64 { return ch*(s.acts+s.factors+s.maxT) + s.keptVBytes(ch, scratch, false) }
+	curv := func(ch int64) int64 { return ch*(s.acts+c*s.factors+c*s.maxT) + s.keptVBytes(ch*c, scratch, false) }
 	// The whole batch: its activations stay for both backward passes; a
 	// curvature sub-batch copies its samples' activations.
 	whole := grads(n) + curv(nc) - nc*s.acts + 8*n*n

@@ -1,6 +1,11 @@
 package vivit
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/vivit-go/vivit/model"
+	"github.com/vivit-go/vivit/model/im2col"
+)
 
 // TestChooseSide checks that SideAuto leaves the parameter side when the
 // D×D matrix does not fit the memory budget.
@@ -33,6 +38,33 @@ func TestChunkBackprops(t *testing.T) {
 			if got := chunkBackprops(chunks, h); got != want {
 				t.Errorf("%d chunks, %d held: %d, want %d", chunks, h, got, want)
 			}
+		}
+	}
+}
+
+// TestKeptVBytesFloat32 checks the planner's bound on kept weight blocks
+// against lowrank's keepV rules: a float64 block larger than twice the
+// factor rows (and 16 MiB) is not kept, its float32 block is whenever it
+// fits a quarter of the scratch budget; grouped layers keep float64 only.
+func TestKeptVBytesFloat32(t *testing.T) {
+	g := im2col.New(64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1) // K = 576, P = 64
+	const rows = 288
+	vb := int64(rows * 64 * 576 * 8)
+	for _, tc := range []struct {
+		groups      int
+		scratch     int64
+		f32         bool
+		want        int64
+		description string
+	}{
+		{1, 1 << 30, false, 0, "float64: 85 MB > 2·9.4 MB"},
+		{1, 1 << 30, true, vb / 2, "float32 within a quarter"},
+		{1, vb, true, 0, "float32 beyond a quarter"},
+		{2, 1 << 30, true, 0, "grouped: float64 rule"},
+	} {
+		s := netSizes{convs: []*model.Conv2d{model.NewGroupedConv2d(0, g, tc.groups, false)}}
+		if got := s.keptVBytes(rows, tc.scratch, tc.f32); got != tc.want {
+			t.Errorf("%s: %d bytes, want %d", tc.description, got, tc.want)
 		}
 	}
 }

@@ -72,23 +72,32 @@ type Options struct {
 	// parameter-space vector's; eigenvalues, λ_nk and γ_nk² are unchanged.
 	// Newton needs the vectors and ignores it.
 	SkipVectors bool
-	// Precision is the floating-point type of the Gram matrices' products
-	// and of the eigenvectors' map-back, the largest products of a run.
-	// The zero value, Float64, computes everything in float64 (the
-	// fixtures' 1e-12 agreement). Float32 runs those products in float32,
-	// as the PyTorch tools do, on factors rounded to float32 and with the
-	// results accumulated and returned in float64: 1.4–1.8× the rate on
-	// those products, with errors of float32 rounding (about 1e-6·λ₁ on
-	// the eigenvalues, 1e-6·λ₁/gap on the eigenvectors). The backward pass,
-	// gradients, directional derivatives and ComputeStats stay in float64,
-	// and so do the convolutions' Gram matrices on the kernel route (their
-	// explicit route and their aggregated map-back run in float32). The
-	// automatically chosen Lanczos solver then stops at residuals of
-	// 1e-7·λ₁, the Gram matrix's own rounding, instead of 1e-13, and at
-	// that tolerance runs on the Gram matrix rounded to float32
-	// (eigen.SymOperator32: half the bytes per product, sums in float64, n²
-	// float32s of scratch instead of mirroring the float64 matrix). A
-	// Solver given here runs as it is, in float64.
+	// Precision is the floating-point type of the largest products of a
+	// run. The zero value, Float64, computes everything in float64 (the
+	// fixtures' 1e-12 agreement). Float32 computes in float32, as the
+	// PyTorch tools do, on operands rounded to float32 and with results
+	// returned (and sums across blocks accumulated) in float64:
+	//   - the backward pass of the curvature factor through convolutions
+	//     (their transposed products, model.Float32Layer; the factor rows
+	//     between layers, and all other layers, stay float64);
+	//   - the Gram matrices of linear layers, and of convolutions on their
+	//     explicit route (forming V's weight block and VᵀV);
+	//   - the map-back of the eigenvectors: linear layers, convolutions
+	//     from the weight block the explicit Gram route kept in float32,
+	//     or on their aggregated route for dense factor rows.
+	// That is about twice the rate of float64 on those products, with
+	// errors of float32 rounding: on the benchmarks' ResNet-8 about
+	// 1e-8·λ₁ on the eigenvalues and 1e-7 on unit eigenvectors with
+	// relative gaps of a few percent (in general about 1e-6·λ₁ and
+	// 1e-6·λ₁/gap). Convolutions' kernel-route Gram matrices, their sparse
+	// and explicit map-back, gradients, directional derivatives (from the
+	// factors above) and ComputeStats stay in float64. The automatically
+	// chosen Lanczos solver then stops at residuals of 1e-7·λ₁, the Gram
+	// matrix's own rounding, instead of 1e-13, and at that tolerance runs
+	// on the Gram matrix rounded to float32 (eigen.SymOperator32: half the
+	// bytes per product, sums in float64, n² float32s of scratch instead
+	// of mirroring the float64 matrix). A Solver given here runs as it is,
+	// in float64.
 	Precision Precision
 	// Side says where each block's eigenproblem is solved (see Side): on
 	// the N·C'×N·C' Gram matrix VᵀV, or on the D×D GGN block V Vᵀ, formed

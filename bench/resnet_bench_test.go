@@ -3,6 +3,7 @@ package bench
 import (
 	"flag"
 	"fmt"
+	"math"
 	"syscall"
 	"testing"
 	"time"
@@ -45,6 +46,57 @@ func TestResNet8Cases(t *testing.T) {
 	if len(cs) != 3 || cs[0].Model.NumParams() != 78042 || cs[0].Batch.Len() != 32 {
 		t.Fatalf("cases %d, parameters %d", len(cs), cs[0].Model.NumParams())
 	}
+}
+
+// TestResNet8Float32 checks Options.Precision = Float32 on ResNet8 at
+// N = 16 (the float32 backward pass through the convolutions, the
+// float32 Gram matrix and map-back) against float64: eigenvalues within
+// 1e-6·λ₁, unit eigenvectors within 1e-5·λ₁ over their gap to the
+// neighbouring eigenvalues, and not bitwise those of float64.
+func TestResNet8Float32(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two full runs on the benchmark network")
+	}
+	m, batch, err := ResNet8(16, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const k = 10
+	r64, err := vivit.TopEigen(m, batch, k+1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r32, err := vivit.TopEigen(m, batch, k, &vivit.Options{Precision: vivit.Float32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64, b32 := r64.Blocks[0], r32.Blocks[0]
+	lam := b64.Values
+	var worstVal float64
+	for j := 0; j < k; j++ {
+		worstVal = math.Max(worstVal, math.Abs(b32.Values[j]-lam[j])/lam[0])
+	}
+	if !(worstVal <= 1e-6) || worstVal == 0 {
+		t.Errorf("eigenvalues: max error %.3g·λ₁, want float32 rounding (and not 0)", worstVal)
+	}
+	for j := 0; j < k; j++ {
+		gap := lam[j] - lam[j+1]
+		if j > 0 {
+			gap = math.Min(gap, lam[j-1]-lam[j])
+		}
+		v32, v64 := b32.Vector(j), b64.Vector(j)
+		var dm, dp float64
+		for i := range v64 {
+			dm += (v32[i] - v64[i]) * (v32[i] - v64[i])
+			dp += (v32[i] + v64[i]) * (v32[i] + v64[i])
+		}
+		e := math.Sqrt(math.Min(dm, dp))
+		if bound := 1e-5 * lam[0] / gap; !(e <= bound) {
+			t.Errorf("eigenvector %d: error %.3g > %.3g (gap %.3g·λ₁)", j, e, bound, gap/lam[0])
+		}
+		t.Logf("eigenvector %d: error %.2g, gap %.2g·λ₁", j, e, gap/lam[0])
+	}
+	t.Logf("eigenvalues: max error %.2g·λ₁", worstVal)
 }
 
 var resnet8Cold = flag.Int("resnet8.cold", -1, "TestResNet8Cold: Monte-Carlo samples of the measured runs (0: exact)")

@@ -56,7 +56,7 @@ func (lf LayerFactor) Select(keep []bool) lowrank.Factor {
 // tensor read by several nodes is the sum of what each passes back, as for
 // a gradient; only tensors downstream of a parameter node carry one.
 func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []LayerFactor {
-	fs, _ := BackpropContext(context.Background(), net, acts, s, c, nil)
+	fs, _ := BackpropContext(context.Background(), net, acts, s, c, lowrank.Float64, nil)
 	return fs
 }
 
@@ -70,7 +70,13 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 // there, so that the activations of the nodes already visited are not
 // held while the factors of the ones before them are formed. releaseAct
 // may be nil.
-func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, releaseAct func(t int)) ([]LayerFactor, error) {
+//
+// At precision lowrank.Float32, layers that implement model.Float32Layer
+// (the convolutions) pass the factor back in float32
+// (BackwardInput32); the other layers, and the factor rows between
+// layers, stay float64. The blocks returned do not take the precision:
+// the caller sets it (lowrank.Precisioner).
+func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lowrank.Precision, releaseAct func(t int)) ([]LayerFactor, error) {
 	nodes := net.Nodes
 	if len(acts) != len(nodes)+1 {
 		panic("jacobians: activations do not match the network")
@@ -166,9 +172,35 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 				break
 			}
 			d := newFactor(t)
-			op.BackwardInput(d, cur, acts[t], acts[i+1], c)
+			if l32, ok := op.(model.Float32Layer); ok && prec == lowrank.Float32 {
+				l32.BackwardInput32(d, cur, acts[t], acts[i+1], c)
+			} else {
+				op.BackwardInput(d, cur, acts[t], acts[i+1], c)
+			}
 			add(t, d)
 		case model.Join:
+			if pt, ok := op.(model.PassThroughJoin); ok && pt.BackwardPassesThrough() {
+				// Every input's factor is cur: the first input without a
+				// factor yet takes cur itself (unless a block references
+				// it), the others add it to theirs or copy it.
+				handed := false
+				for _, t := range nd.Inputs {
+					switch {
+					case !needed[t]:
+					case fac[t] != nil:
+						fac[t].Add(fac[t], cur)
+					case !handed && !kept[i+1]:
+						fac[t], handed = cur, true
+					default:
+						fac[t] = newFactor(t)
+						fac[t].Copy(cur)
+					}
+				}
+				if handed {
+					fac[i+1] = nil
+				}
+				break
+			}
 			xs, dst = xs[:0], dst[:0]
 			for _, t := range nd.Inputs {
 				xs = append(xs, acts[t])

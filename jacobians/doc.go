@@ -10,4 +10,10 @@
 //
 // Backprop keeps the factor at each parameter layer's output, which is the
 // only per-layer memory it holds: O(n·c·Σ out_l) for linear layers.
+//
+// BackpropContext takes a precision: at lowrank.Float32 the layers that
+// implement model.Float32Layer (convolutions) pass the factor back in
+// float32 products; the factors themselves, and every other layer, stay
+// float64. The blocks it returns do not take the precision: callers set
+// it on them (lowrank.Precisioner).
 package jacobians

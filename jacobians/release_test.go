@@ -9,6 +9,7 @@ import (
 
 	"github.com/vivit-go/vivit/batch"
 	"github.com/vivit-go/vivit/jacobians"
+	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/onnx"
 )
@@ -39,7 +40,7 @@ func TestBackpropReleases(t *testing.T) {
 		var fs []jacobians.LayerFactor
 		if release {
 			var err error
-			fs, err = jacobians.BackpropContext(context.Background(), net, acts, s, cols, func(t int) {
+			fs, err = jacobians.BackpropContext(context.Background(), net, acts, s, cols, lowrank.Float64, func(t int) {
 				count[t]++
 				d := acts[t].RawMatrix().Data
 				for i := range d {

@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/backend"
+	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/scratch"
 )
 
@@ -15,14 +16,16 @@ import (
 // The weight block of V, kept from the Gram matrix for MulTo
 
 // keptV is the weight block of V in the explicit Gram route's chunks (one
-// row per factor row, ch.width() columns each), kept by that route when
-// it is small enough (see keepV), so that MulTo (the map-back of
-// eigenvectors, which comes after the Gram matrix) multiplies it instead
-// of forming it again. The chunks' buffers come from internal/scratch and
-// go back there on Release. Shared by Select'ed copies.
+// row per factor row), kept by that route when it is small enough (see
+// keepV), so that MulTo (the map-back of eigenvectors, which comes after
+// the Gram matrix) multiplies it instead of forming it again: in float64
+// (chunks, ch.width() columns each, buffers from internal/scratch that go
+// back there on Release), or in float32 as the float32 route formed it
+// (v32). Shared by Select'ed copies.
 type keptV struct {
 	mu     sync.Mutex
 	chunks []keptChunk
+	v32    []keptChunk32
 }
 
 type keptChunk struct {
@@ -30,25 +33,39 @@ type keptChunk struct {
 	buf *[]float64
 }
 
+// keptChunk32 is a chunk of the weight block in float32: all output
+// channels, patch indices [k0, k1), one row per factor row.
+type keptChunk32 struct {
+	k0, k1 int
+	v      []float32
+}
+
 // KeptVMax is the size in bytes up to which the Gram matrix's explicit
-// route keeps a convolution's weight block whatever its ratio to the
-// factor rows (128 MiB: 3c3d's largest block with Monte-Carlo factors of
-// one column per sample at N = 128), within a quarter of the budget.
+// route keeps a convolution's float64 weight block whatever its ratio to
+// the factor rows (128 MiB: 3c3d's largest block with Monte-Carlo factors
+// of one column per sample at N = 128), within a quarter of the budget.
 const KeptVMax = 128 << 20
 
-// keepV reports whether the Gram route keeps the weight block it forms:
-// computing in float64, within a quarter of the budget, and either at
-// most twice the size of the factor rows S that the block holds anyway or
-// at most KeptVMax. Forming the block again would cost ρ·P/8
-// multiply-adds per byte kept (ρ the factor's density) and write the
-// block out to memory and back once more.
-func (f *Conv) keepV() bool {
-	if f.Precision != Float64 || !f.Weight {
+// keepV reports whether the Gram route keeps the weight block it forms,
+// width columns of elem-byte entries (8 or 4), within a quarter of the
+// budget. A float64 block is kept when it is also at most twice the size
+// of the factor rows S that the block holds anyway, or at most KeptVMax:
+// forming it again would cost ρ·P/8 multiply-adds per byte kept (ρ the
+// factor's density) and write the block out to memory and back once more.
+// A float32 block is kept whenever it fits: it takes half the bytes, and
+// MulTo without it would form the block again, or aggregate the factor
+// rows, in products as large as the Gram route's (neither skips zeros in
+// float32), against k·R·out·K multiply-adds from the kept block.
+func (f *Conv) keepV(width, elem int) bool {
+	if !f.Weight {
 		return false
 	}
 	r := int64(f.rows())
-	vb, sb := r*int64(f.G.OutC*f.G.K())*8, r*int64(f.G.OutSize())*8
-	return vb <= f.Budget()/4 && (vb <= 2*sb || vb <= KeptVMax)
+	vb, sb := r*int64(width)*int64(elem), r*int64(f.G.OutSize())*8
+	if vb > f.Budget()/4 {
+		return false
+	}
+	return elem == 4 || vb <= 2*sb || vb <= KeptVMax
 }
 
 // setKeptV stores the chunks, with buffers from internal/scratch, as the
@@ -60,16 +77,26 @@ func (f *Conv) setKeptV(chunks []keptChunk) {
 	f.stats.kept.mu.Unlock()
 }
 
-// keptWeight returns the kept weight block's chunks, or nil.
-func (f *Conv) keptWeight() []keptChunk {
+// setKeptV32 stores the float32 chunks v as the kept weight block.
+func (f *Conv) setKeptV32(v []keptChunk32) {
+	f.Release()
+	f.stats.kept.mu.Lock()
+	f.stats.kept.v32 = v
+	f.stats.kept.mu.Unlock()
+}
+
+// keptWeight returns the kept weight block's float64 or float32 chunks, or
+// nil twice.
+func (f *Conv) keptWeight() ([]keptChunk, []keptChunk32) {
 	f.stats.kept.mu.Lock()
 	defer f.stats.kept.mu.Unlock()
-	return f.stats.kept.chunks
+	return f.stats.kept.chunks, f.stats.kept.v32
 }
 
 // Release hands the weight block that the Gram matrix kept back for reuse
-// (to internal/scratch); later products form it again. It must not run
-// concurrently with the factor's (or its Select'ed copies') operations.
+// (float64 chunks to internal/scratch); later products form it again. It
+// must not run concurrently with the factor's (or its Select'ed copies')
+// operations.
 func (f *Conv) Release() {
 	f.stats.kept.mu.Lock()
 	defer f.stats.kept.mu.Unlock()
@@ -77,18 +104,41 @@ func (f *Conv) Release() {
 		scratch.Put(c.buf)
 	}
 	f.stats.kept.chunks = nil
+	f.stats.kept.v32 = nil
 }
 
 // mulKeptTo writes V u_j for the rows u_j of u from the kept weight
-// block's chunks, and the bias part from the bias columns.
-func (f *Conv) mulKeptTo(dst, u *mat.Dense, kept []keptChunk) {
+// block's chunks (float64 kept, or float32 v32: per chunk one product in
+// float32 on u rounded to float32), and the bias part from the bias
+// columns.
+func (f *Conv) mulKeptTo(dst, u *mat.Dense, kept []keptChunk, v32 []keptChunk32) {
+	nv, _ := u.Dims()
+	raw := dst.RawMatrix()
 	for _, c := range kept {
 		f.mulChunkTo(dst, u, c.ch, *c.buf)
 	}
+	if v32 != nil {
+		r, out, k := f.rows(), f.G.OutC, f.G.K()
+		u32 := make([]float32, nv*r)
+		for j := 0; j < nv; j++ {
+			fastblas.Narrow(u32[j*r:(j+1)*r], u.RawRowView(j))
+		}
+		t32 := make([]float32, nv*out*(v32[0].k1-v32[0].k0))
+		var impl fastblas.Implementation
+		for _, ch := range v32 {
+			kc := ch.k1 - ch.k0
+			cw := out * kc
+			impl.Sgemm(blas.NoTrans, blas.NoTrans, nv, cw, r, 1, u32, r, ch.v, cw, 0, t32, cw)
+			for j := 0; j < nv; j++ {
+				row := dst.RawRowView(j)
+				for o := 0; o < out; o++ {
+					fastblas.Widen(row[o*k+ch.k0:o*k+ch.k1], t32[j*cw+o*kc:])
+				}
+			}
+		}
+	}
 	if f.Bias {
-		nv, _ := u.Dims()
-		out := dst.RawMatrix()
 		backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(), f.biasCols(), 0,
-			blas64.General{Rows: nv, Cols: f.G.OutC, Stride: out.Stride, Data: out.Data[f.G.OutC*f.G.K():]})
+			blas64.General{Rows: nv, Cols: f.G.OutC, Stride: raw.Stride, Data: raw.Data[f.G.OutC*f.G.K():]})
 	}
 }

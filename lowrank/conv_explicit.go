@@ -100,6 +100,64 @@ func (u *unfolder) sample(worker, i int) []float64 {
 	return u.scratch[worker]
 }
 
+// unfolder32 is unfolder in float32 and in the K×P layout
+// (im2col.Geom.UnfoldT32, gathered by runs), for the float32 explicit
+// route.
+type unfolder32 struct {
+	g       *im2col.Geom
+	a       *mat.Dense
+	cache   []float32
+	pooled  *[]float32 // the cache's buffer, from internal/scratch
+	scratch [][]float32
+}
+
+// newUnfolder32 is newUnfolder for unfolder32.
+func newUnfolder32(g *im2col.Geom, a *mat.Dense, cached bool, workers int) *unfolder32 {
+	u := &unfolder32{g: g, a: a}
+	kp := g.P() * g.K()
+	if cached {
+		n, _ := a.Dims()
+		u.pooled = scratch.Get32(n * kp)
+		u.cache = *u.pooled
+		par.For(n, formWorkers(), func(_, i int) {
+			g.UnfoldT32(u.cache[i*kp:(i+1)*kp], a.RawRowView(i))
+		})
+	} else {
+		u.scratch = make([][]float32, workers)
+		for i := range u.scratch {
+			u.scratch[i] = make([]float32, kp)
+		}
+	}
+	return u
+}
+
+// release is unfolder.release.
+func (u *unfolder32) release() {
+	if u.pooled != nil {
+		scratch.Put32(u.pooled)
+		u.pooled, u.cache = nil, nil
+	}
+}
+
+// workers returns how many goroutines may call sample at once.
+func (u *unfolder32) workers() int {
+	if u.cache != nil {
+		return formWorkers()
+	}
+	return len(u.scratch)
+}
+
+// sample returns U of sample i, K×P, for the given worker. Without a
+// cache the slice is overwritten by the worker's next call.
+func (u *unfolder32) sample(worker, i int) []float32 {
+	kp := u.g.P() * u.g.K()
+	if u.cache != nil {
+		return u.cache[i*kp : (i+1)*kp]
+	}
+	u.g.UnfoldT32(u.scratch[worker], u.a.RawRowView(i))
+	return u.scratch[worker]
+}
+
 // unfoldRange writes the unfolded inputs of samples [n0, n1) of a, stacked
 // vertically, into dst ((n1−n0)·P × K).
 func unfoldRange(g *im2col.Geom, dst []float64, a *mat.Dense, n0, n1 int) {
@@ -120,8 +178,9 @@ type chunk struct{ o0, o1, k0, k1 int }
 func (c chunk) width() int { return (c.o1 - c.o0) * (c.k1 - c.k0) }
 
 // maxChunk caps a chunk of V's rows, in float64s: beyond a few tens of MiB
-// a larger chunk saves nothing and costs page faults on first touch.
-const maxChunk = 1 << 22
+// a larger chunk saves nothing and costs page faults on first touch (a
+// variable for tests).
+var maxChunk int64 = 1 << 22
 
 // explicitPlan splits the weight into chunks whose V rows for `rows`
 // factor rows fit the budget next to the unfolded inputs, says whether the
@@ -214,15 +273,18 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder, sr *sparseRows) 
 // factor rows and unfolded inputs rounded to float32, their products are
 // summed over the chunks in a float32 r×r matrix and added to g in
 // float64. That matrix and the per-worker float32 copies come out of the
-// budget before the plan is made.
+// budget before the plan is made. The chunks are kept in float32 for
+// MulTo when keepV allows the whole block.
 func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 	chunks, cached, workers, ok := f.explicitPlan32()
 	if !ok {
 		return false
 	}
 	r, perWorker := f.rows(), f.perWorker32()
-	u := newUnfolder(f.G, f.A, cached, workers)
+	u := newUnfolder32(f.G, f.A, cached, workers)
 	defer u.release()
+	keep := f.keepV(f.G.OutC*f.G.K(), 4)
+	var kept []keptChunk32
 	buf := make([]float32, r*chunks[0].width())
 	acc := make([]float32, r*r)
 	scr := make([][]float32, workers)
@@ -232,12 +294,18 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 	var impl fastblas.Implementation
 	for ci, ch := range chunks {
 		w := ch.width()
+		if keep && ci > 0 {
+			buf = make([]float32, r*w)
+		}
 		f.formWeight32(buf, ch, u, scr)
 		beta := float32(1)
 		if ci == 0 {
 			beta = 0
 		}
 		impl.Ssyrk(blas.Upper, blas.NoTrans, r, w, 1, buf, w, beta, acc, r)
+		if keep {
+			kept = append(kept, keptChunk32{ch.k0, ch.k1, buf[:r*w]})
+		}
 	}
 	par.For(r, procsFor(r*r/2), func(_, i int) {
 		row := g.Data[i*g.Stride+i : i*g.Stride+r]
@@ -245,14 +313,17 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 			row[j] += float64(v)
 		}
 	})
+	if keep {
+		f.setKeptV32(kept)
+	}
 	return true
 }
 
 // perWorker32 is the float32 scratch of one worker of formWeight32: a
-// sample's factor rows and its unfolded inputs.
+// sample's factor rows (the unfolded inputs that are not cached are
+// unfolder32's, counted by explicitPlan).
 func (f *Conv) perWorker32() int {
-	p := f.G.P()
-	return f.C*f.G.OutC*p + p*f.G.K()
+	return f.C * f.G.OutC * f.G.P()
 }
 
 // explicitPlan32 returns the chunks, caching and workers of the float32
@@ -282,24 +353,21 @@ func (f *Conv) explicitPlan32() (chunks []chunk, cached bool, workers int, ok bo
 }
 
 // formWeight32 is formWeight in float32 for chunks of all output channels:
-// each sample's factor rows and the chunk's columns of its unfolded inputs
-// are rounded to float32 in the worker's scratch (C·out·P + P·K values),
-// and one float32 product forms the sample's rows of the chunk.
-func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder, scr [][]float32) {
-	k, p, out := f.G.K(), f.G.P(), f.G.OutC
+// each sample's factor rows are rounded to float32 in the worker's
+// scratch (C·out·P values), and one float32 product with the chunk's rows
+// of its float32 K×P unfolded input forms the sample's rows of the chunk.
+func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder32, scr [][]float32) {
+	p, out := f.G.P(), f.G.OutC
 	kc := ch.k1 - ch.k0
 	w := out * kc
 	rows := f.C * out
 	var serial fastblas.Serial
 	par.For(f.n(), min(len(scr), u.workers()), func(wk, i int) {
 		a, _ := f.sampleRows(i)
-		a32, b32 := scr[wk][:rows*p], scr[wk][rows*p:rows*p+p*kc]
+		a32 := scr[wk][:rows*p]
 		fastblas.Narrow(a32, a.Data[:rows*p])
 		ut := u.sample(wk, i)
-		for q := 0; q < p; q++ {
-			fastblas.Narrow(b32[q*kc:(q+1)*kc], ut[q*k+ch.k0:q*k+ch.k1])
-		}
-		serial.Sgemm(blas.NoTrans, blas.NoTrans, rows, kc, p, 1, a32, p, b32, kc, 0, dst[i*f.C*w:], kc)
+		serial.Sgemm(blas.NoTrans, blas.Trans, rows, kc, p, 1, a32, p, ut[ch.k0*p:], p, 0, dst[i*f.C*w:], kc)
 	})
 }
 

@@ -30,7 +30,7 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 			chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 			u := newUnfolder(f.G, f.A, cached, workers)
 			defer u.release()
-			keep := f.keepV()
+			keep := f.keepV(f.G.OutC*f.G.K(), 8)
 			var kept []keptChunk
 			pooled := scratch.Get(r * chunks[0].width())
 			for _, ch := range chunks {

@@ -93,8 +93,8 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 	nv, _ := u.Dims()
 	checkShape(u, nv, f.Cols())
 	checkShape(dst, nv, f.Dim())
-	if v := f.keptWeight(); f.Weight && v != nil && f.Route == RouteAuto {
-		f.mulKeptTo(dst, u, v)
+	if v, v32 := f.keptWeight(); f.Weight && (v != nil || v32 != nil) && f.Route == RouteAuto {
+		f.mulKeptTo(dst, u, v, v32)
 		return
 	}
 	if f.Weight && f.mulExplicit(nv) {

@@ -33,7 +33,7 @@ const (
 	Float64 Precision = iota
 	// Float32 runs the large products of AddGramTo and MulTo in float32,
 	// like the PyTorch tools, on inputs rounded to float32 and with results
-	// accumulated and returned in float64: 1.4–1.8× the rate on those
+	// accumulated and returned in float64: about twice the rate on those
 	// products, relative errors about 1e-6 instead of 1e-12. Where a
 	// factor type or route has no float32 product, it computes in float64.
 	Float32

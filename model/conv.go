@@ -149,6 +149,119 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	})
 }
 
+// BackwardInput32 is BackwardInput in float32 (Float32Layer): the weights
+// are rounded to float32 once per call and each factor row as it is
+// taken, the blocks of Wᵀ S_r are float32 products (6×16 kernel) folded
+// into float32 planes (backwardPhases32), which are widened into dst.
+func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
+	g, ng := l.Geom, l.groups()
+	r, _ := s.Dims()
+	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
+	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
+	w32 := make([]float32, len(l.w.Data))
+	fastblas.Narrow(w32, l.w.Data)
+	backwardPhases32(g, ng, dst, s, w32)
+}
+
+// backwardPhases32 is BackwardInput32 for ng groups of the geometry g
+// with the weights w32 (ng·out×K), group by group. The
+// input plane, padded by PH and PW, is split into SH·SW phases (rows
+// ≡ a mod SH, columns ≡ b mod SW), each of Hq×Wq entries with
+// Hq = OutH + ⌊(KH−1)·DH/SH⌋ and Wq = OutW + ⌊(KW−1)·DW/SW⌋, and each
+// factor row is laid out with output rows of Wq entries (the tail zero).
+// Patch index (c, i, j) reads, at output position (oh, ow), the padded
+// input (oh·SH + i·DH, ow·SW + j·DW): phase (i·DH mod SH, j·DW mod SW) at
+// (oh + ⌊i·DH/SH⌋, ow + ⌊j·DW/SW⌋), a fixed offset from (oh, ow). So a
+// block's row (c, i, j) of Wᵀ S_r is added to its phase plane in one
+// contiguous run (the zero tails add zeros) instead of one run per output
+// row, which on 8×8 outputs would be 8 entries long; the product is wider
+// by Wq/OutW. The input entries are then gathered from the phases (a
+// contiguous widening per input row for stride 1).
+func backwardPhases32(g *im2col.Geom, ng int, dst, s *mat.Dense, w32 []float32) {
+	r, _ := s.Dims()
+	k, out := g.K(), g.OutC
+	wq := g.OutW + (g.KW-1)*g.DW/g.SW
+	hq := g.OutH + (g.KH-1)*g.DH/g.SH
+	bh := max(1, min(g.OutH, convBlockFloats/(k*wq))) // output rows per block
+	parallelSamples(r, func() any {
+		return &phaseBuffers{t: make([]float32, k*bh*wq), s: make([]float32, out*g.OutH*wq), d: make([]float32, g.InC*g.SH*g.SW*hq*wq), bh: bh}
+	}, func(scr any, i int) {
+		b := scr.(*phaseBuffers)
+		srow, drow := s.RawRowView(i), dst.RawRowView(i)
+		for gi := 0; gi < ng; gi++ {
+			b.group(g, w32[gi*out*k:], srow[gi*g.OutSize():], drow[gi*g.InSize():(gi+1)*g.InSize()])
+		}
+	})
+}
+
+// phaseBuffers are the float32 scratch of one worker of backwardPhases32:
+// blocks of Wᵀ S_r (t), the factor row in rows of Wq (s, the tails zero)
+// and the phase planes (d), for blocks of bh output rows.
+type phaseBuffers struct {
+	t, s, d []float32
+	bh      int
+}
+
+// group writes the transposed convolution of one group's factor row srow
+// (out·P entries) with its weights w (out×K) into drow (InSize entries).
+func (b *phaseBuffers) group(g *im2col.Geom, w []float32, srow, drow []float64) {
+	k, out, p := g.K(), g.OutC, g.P()
+	wq := g.OutW + (g.KW-1)*g.DW/g.SW
+	hq := g.OutH + (g.KH-1)*g.DH/g.SH
+	plane := hq * wq
+	for o := 0; o < out; o++ {
+		for oh := 0; oh < g.OutH; oh++ {
+			fastblas.Narrow(b.s[(o*g.OutH+oh)*wq:(o*g.OutH+oh)*wq+g.OutW], srow[o*p+oh*g.OutW:])
+		}
+	}
+	clear(b.d)
+	for oh0 := 0; oh0 < g.OutH; oh0 += b.bh {
+		oh1 := min(oh0+b.bh, g.OutH)
+		nb := (oh1 - oh0) * wq
+		// T = Wᵀ S_r[:, block]: K × nb.
+		goBLAS.Sgemm(blas.Trans, blas.NoTrans, k, nb, out, 1, w, k, b.s[oh0*wq:], g.OutH*wq, 0, b.t, nb)
+		run := nb - wq + g.OutW // the last output row's tail is not added
+		for c := 0; c < g.InC; c++ {
+			for ki := 0; ki < g.KH; ki++ {
+				a, di := ki*g.DH%g.SH, ki*g.DH/g.SH
+				for kj := 0; kj < g.KW; kj++ {
+					ph, dj := (c*g.SH+a)*g.SW+kj*g.DW%g.SW, kj*g.DW/g.SW
+					off := ph*plane + (oh0+di)*wq + dj
+					fastblas.Add32(b.d[off:off+run], b.t[((c*g.KH+ki)*g.KW+kj)*nb:])
+				}
+			}
+		}
+	}
+	for c := 0; c < g.InC; c++ {
+		for ih := 0; ih < g.InH; ih++ {
+			d := drow[(c*g.InH+ih)*g.InW : (c*g.InH+ih+1)*g.InW]
+			rr := (ih + g.PH) / g.SH
+			if rr >= hq {
+				clear(d) // read by no patch index
+				continue
+			}
+			src := b.d[((c*g.SH+(ih+g.PH)%g.SH)*g.SW)*plane+rr*wq:]
+			if g.SW == 1 {
+				fastblas.Widen(d, src[g.PW:])
+				continue
+			}
+			// Column iw is entry (iw+PW)/SW of phase (iw+PW) mod SW;
+			// entries past the phase rows were read by no patch index.
+			pb, cc := g.PW%g.SW, g.PW/g.SW
+			for iw := range d {
+				if cc >= wq {
+					clear(d[iw:])
+					break
+				}
+				d[iw] = float64(src[pb*plane+cc])
+				if pb++; pb == g.SW {
+					pb, cc = 0, cc+1
+				}
+			}
+		}
+	}
+}
+
 // convBlockFloats bounds the block of Wᵀ S_r that BackwardInput forms
 // before folding it (entries; 192 KiB, within a core's L2).
 var convBlockFloats = 24 << 10

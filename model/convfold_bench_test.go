@@ -21,8 +21,9 @@ func cpuTime() float64 {
 }
 
 // BenchmarkConvBackward times the transposed convolution of ResNet-8's
-// layers on 320 factor rows (N = 32, C = 10), blocked (the route in use)
-// and through the P×K product and patch-table fold (the previous one).
+// layers on 320 factor rows (N = 32, C = 10), blocked (the route in use),
+// its float32 variant (BackwardInput32), and through the P×K product and
+// patch-table fold.
 // cpu-ms/op is the CPU time per operation.
 func BenchmarkConvBackward(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -40,12 +41,16 @@ func BenchmarkConvBackward(b *testing.B) {
 		s := randMat(rng, rows, g.OutSize())
 		dst := mat.NewDense(rows, g.InSize(), nil)
 		name := fmt.Sprintf("in=%d/%dx%d/out=%d/stride=%d", g.InC, g.InH, g.InW, g.OutC, g.SH)
-		for _, route := range []string{"blocked", "patch"} {
+		for _, route := range []string{"blocked", "float32", "patch"} {
 			b.Run(name+"/"+route, func(b *testing.B) {
 				c0 := cpuTime()
 				for it := 0; it < b.N; it++ {
-					if route == "blocked" {
+					switch route {
+					case "blocked":
 						l.BackwardInput(dst, s, nil, nil, 10)
+						continue
+					case "float32":
+						l.BackwardInput32(dst, s, nil, nil, 10)
 						continue
 					}
 					p, k := g.P(), g.K()

@@ -16,7 +16,9 @@ import (
 // with strides, paddings, dilations and rectangular kernels, with blocks of
 // one, two and three output rows (an uneven last block) and the default,
 // and, for factors 90 % zeros (as after max pooling) and many channels, the
-// sparse products (backwardSparse).
+// sparse products (backwardSparse); and BackwardInput32 within float32's
+// worst-case rounding of the same sums (out·kh·kw products per entry,
+// weights and factor rounded too).
 func TestConvBackwardBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 1))
 	geoms := []*im2col.Geom{
@@ -29,6 +31,11 @@ func TestConvBackwardBlocks(t *testing.T) {
 		im2col.New(4, 9, 8, 48, 3, 3, 1, 1, 1, 1, 1, 1),
 		im2col.New(3, 10, 9, 40, 3, 2, 2, 1, 2, 1, 2, 1),
 		im2col.New(8, 6, 6, 64, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(2, 9, 10, 3, 3, 2, 1, 1, 2, 1, 2, 3),
+		im2col.New(3, 6, 7, 2, 2, 3, 1, 1, 0, 0, 1, 1),
+		im2col.New(64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(2, 9, 10, 3, 3, 3, 2, 2, 2, 2, 1, 2),
+		im2col.New(2, 7, 9, 2, 3, 3, 2, 2, 0, 0, 1, 1),
 	}
 	defer func(b int) { convBlockFloats = b }(convBlockFloats)
 	for gi, g := range geoms {
@@ -49,12 +56,21 @@ func TestConvBackwardBlocks(t *testing.T) {
 		if got := sparseBackward(countNonzero(s), rows, g.OutC, g.P()); got != sparse {
 			t.Fatalf("geom %d: sparse products %v, want %v", gi, got, sparse)
 		}
-		want := mat.NewDense(rows, g.InSize(), nil)
+		want, abs := mat.NewDense(rows, g.InSize(), nil), mat.NewDense(rows, g.InSize(), nil)
+		absW := make([]float64, len(l.Weight.Data))
+		for i, v := range l.Weight.Data {
+			absW[i] = math.Abs(v)
+		}
 		for r := 0; r < rows; r++ {
 			var c mat.Dense
 			c.Mul(mat.NewDense(g.OutC, g.P(), s.RawRowView(r)).T(), mat.NewDense(g.OutC, g.K(), l.Weight.Data))
 			g.FoldAdd(want.RawRowView(r), c.RawMatrix().Data, g.K())
+			absS := mat.NewDense(g.OutC, g.P(), nil)
+			absS.Apply(func(_, _ int, v float64) float64 { return math.Abs(v) }, mat.NewDense(g.OutC, g.P(), s.RawRowView(r)))
+			c.Mul(absS.T(), mat.NewDense(g.OutC, g.K(), absW))
+			g.FoldAdd(abs.RawRowView(r), c.RawMatrix().Data, g.K())
 		}
+		gamma := float64(g.OutC*g.KH*g.KW+3) * 0x1p-23
 		for _, bh := range []int{1, 2, 3, 0} {
 			convBlockFloats = bh * g.K() * g.OutW
 			if bh == 0 {
@@ -76,7 +92,51 @@ func TestConvBackwardBlocks(t *testing.T) {
 				if !(worst <= 1e-13*(1+scale)) {
 					t.Errorf("max deviation %.3g (scale %.3g)", worst, scale)
 				}
+				got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got)
+				l.BackwardInput32(got, s, nil, nil, 1)
+				for i, w := range want.RawMatrix().Data {
+					if d := math.Abs(got.RawMatrix().Data[i] - w); !(d <= gamma*abs.RawMatrix().Data[i]) {
+						t.Fatalf("float32: entry %d = %v, want %v (bound %.3g)", i, got.RawMatrix().Data[i], w, gamma*abs.RawMatrix().Data[i])
+					}
+				}
 			})
+		}
+	}
+}
+
+// TestConvBackward32Groups checks BackwardInput32 of grouped and
+// depthwise convolutions (strides 1 and 2) against BackwardInput, within
+// float32's worst-case rounding of each entry's sum (BackwardInput on the
+// absolute weights and factor rows bounds it).
+func TestConvBackward32Groups(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 2))
+	for _, tc := range []struct {
+		g      *im2col.Geom
+		groups int
+	}{
+		{im2col.New(2, 9, 8, 3, 3, 3, 1, 1, 1, 1, 1, 1), 3},
+		{im2col.New(1, 10, 9, 1, 3, 3, 2, 2, 1, 1, 1, 1), 4},
+		{im2col.New(4, 8, 8, 2, 1, 1, 2, 2, 0, 0, 1, 1), 2},
+	} {
+		l, abs := NewGroupedConv2d(0, tc.g, tc.groups, false), NewGroupedConv2d(0, tc.g, tc.groups, false)
+		for i := range l.Weight.Data {
+			l.Weight.Data[i] = rng.NormFloat64()
+			abs.Weight.Data[i] = math.Abs(l.Weight.Data[i])
+		}
+		const rows = 4
+		s := randMat(rng, rows, tc.groups*tc.g.OutSize())
+		absS := mat.DenseCopyOf(s)
+		absS.Apply(func(_, _ int, v float64) float64 { return math.Abs(v) }, absS)
+		want, bound, got := mat.NewDense(rows, tc.groups*tc.g.InSize(), nil), mat.NewDense(rows, tc.groups*tc.g.InSize(), nil), mat.NewDense(rows, tc.groups*tc.g.InSize(), nil)
+		l.BackwardInput(want, s, nil, nil, 1)
+		abs.BackwardInput(bound, absS, nil, nil, 1)
+		got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got)
+		l.BackwardInput32(got, s, nil, nil, 1)
+		gamma := float64(tc.g.OutC*tc.g.KH*tc.g.KW+3) * 0x1p-23
+		for i, w := range want.RawMatrix().Data {
+			if d := math.Abs(got.RawMatrix().Data[i] - w); !(d <= gamma*bound.RawMatrix().Data[i]) {
+				t.Fatalf("groups %d: entry %d = %v, want %v", tc.groups, i, got.RawMatrix().Data[i], w)
+			}
 		}
 	}
 }

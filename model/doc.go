@@ -28,7 +28,12 @@
 // Backpropagated factors are stacked row-wise as well: a factor for a batch
 // of n samples with c columns per sample is an (n·c)×F matrix whose row
 // i·c+j is column j of sample i. Layers transform such stacks with
-// BackwardInput; parameter layers turn them into lowrank factors.
+// BackwardInput; parameter layers turn them into lowrank factors. Factors
+// are float64; a Float32Layer (the convolution) also has BackwardInput32,
+// which runs its products in float32 between float64 factors, for the
+// float32 precision of the factor backward pass. A PassThroughJoin (the
+// residual Add) passes its factor unchanged to every input, which lets
+// the backward pass hand it on without copies.
 //
 // # Errors
 //

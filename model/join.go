@@ -40,6 +40,9 @@ func (a *Add) ForwardJoin(y *mat.Dense, xs []*mat.Dense) {
 	}
 }
 
+// BackwardPassesThrough reports true: every input's factor is s.
+func (a *Add) BackwardPassesThrough() bool { return true }
+
 // BackwardJoin passes the factor unchanged to every input.
 func (a *Add) BackwardJoin(dst []*mat.Dense, s *mat.Dense, _ []*mat.Dense, _ *mat.Dense, _ int) {
 	for _, d := range dst {

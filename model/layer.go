@@ -47,6 +47,14 @@ type Join interface {
 	BackwardJoin(dst []*mat.Dense, s *mat.Dense, xs []*mat.Dense, y *mat.Dense, cols int)
 }
 
+// A PassThroughJoin whose BackwardPassesThrough reports true passes the
+// factor unchanged to every input (a sum of its inputs): the factor
+// backward pass then hands s itself to one input instead of a copy.
+type PassThroughJoin interface {
+	Join
+	BackwardPassesThrough() bool
+}
+
 // An InPlaceLayer may be asked to overwrite its input factor:
 // BackwardInput(s, s, in, out, cols) is allowed when BackwardInPlace
 // reports true (diagonal and reshaping layers, whose row r of the result
@@ -55,6 +63,18 @@ type Join interface {
 type InPlaceLayer interface {
 	Layer
 	BackwardInPlace() bool
+}
+
+// A Float32Layer has a float32 variant of its backward pass, which the
+// factor backward pass takes at lowrank.Float32 precision (the
+// convolution: its products dominate the pass). BackwardInput32 is
+// BackwardInput with the factor rows and the layer's weights rounded to
+// float32, the products formed and summed in float32 and the result
+// widened to float64: errors of float32 rounding relative to the rows'
+// magnitude. dst and s must not alias.
+type Float32Layer interface {
+	Layer
+	BackwardInput32(dst, s, in, out *mat.Dense, cols int)
 }
 
 // A ParamLayer is a layer with trainable parameters.

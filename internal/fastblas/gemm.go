@@ -49,7 +49,7 @@ var (
 		packA: packColsN6, packAT: packRowsT, packB: packRows8, packBT: packColsN8,
 		jobs: &sync.Pool{New: func() any { return new(gemmJob[float64]) }}}
 	kernels32 = kernelSet[float32]{nr: nr32, micro: microKernel32,
-		packA: packTransposing[float32], packAT: packCopying[float32], packB: packCopying[float32], packBT: packTransposing[float32],
+		packA: packTransposing32, packAT: packCopying32, packB: packCopying32, packBT: packTransposing32,
 		jobs: &sync.Pool{New: func() any { return new(gemmJob[float32]) }}}
 )
 

@@ -223,6 +223,27 @@ func Narrow(dst []float32, src []float64) {
 }
 
 //go:noescape
+func add8x32(n8 int, dst, src *float32)
+
+// Add32 sets dst[i] += src[i] for i < len(dst); src must be at least as
+// long as dst.
+func Add32(dst, src []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	src = src[:n]
+	start := 0
+	if n8 := n / 8; haveAsm && n8 > 0 {
+		add8x32(n8, &dst[0], &src[0])
+		start = 8 * n8
+	}
+	for i := start; i < n; i++ {
+		dst[i] += src[i]
+	}
+}
+
+//go:noescape
 func widen4(n4 int, dst *float64, src *float32)
 
 // Widen sets dst[i] = float64(src[i]) for i < len(dst); src must be at
@@ -303,4 +324,42 @@ func CombRowsIdx(c, a []float64, idx []int32, b []float64, ldb int) {
 		return
 	}
 	combRowsIdxGo(c, a, idx, b, ldb)
+}
+
+//go:noescape
+func packA6N32(dst, src *float32, lda, n4 int)
+
+//go:noescape
+func packB16T32(dst, src *float32, ldb, n4 int)
+
+//go:noescape
+func packAT6x32(dst, src *float32, lda, kk int)
+
+// packCopyFast32 packs a full A panel of mr columns from a transposed A
+// (packCopying32's first case) and reports whether it could.
+func packCopyFast32(dst, src []float32, ld, off, kk int) bool {
+	if !haveAsm || kk == 0 {
+		return false
+	}
+	_ = dst[mr*kk-1]
+	_ = src[off+(kk-1)*ld+mr-1]
+	packAT6x32(&dst[0], &src[off], ld, kk)
+	return true
+}
+
+// packTransposeFast32 is packTransposeFast in float32, for rows mr or
+// nr32.
+func packTransposeFast32(dst, src []float32, base, ld, kk, rows int) int {
+	n4 := kk / 4
+	if !haveAsm || n4 == 0 {
+		return 0
+	}
+	_ = dst[rows*4*n4-1]
+	_ = src[base+(rows-1)*ld+4*n4-1]
+	if rows == mr {
+		packA6N32(&dst[0], &src[base], ld, n4)
+	} else {
+		packB16T32(&dst[0], &src[base], ld, n4)
+	}
+	return 4 * n4
 }

@@ -820,3 +820,22 @@ idxlooptail:
 idxdone:
 	VZEROUPPER
 	RET
+
+// func add8x32(n8 int, dst, src *float32)
+//
+// dst[i] += src[i] for i < 8·n8, n8 ≥ 1.
+TEXT ·add8x32(SB), NOSPLIT, $0-24
+	MOVQ n8+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ src+16(FP), SI
+
+add32loop:
+	VMOVUPS (DI), Y0
+	VADDPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     add32loop
+	VZEROUPPER
+	RET

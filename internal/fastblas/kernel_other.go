@@ -55,6 +55,14 @@ func Narrow(dst []float32, src []float64) {
 	}
 }
 
+// Add32 sets dst[i] += src[i] for i < len(dst).
+func Add32(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
 // Widen sets dst[i] = float64(src[i]) for i < len(dst).
 func Widen(dst []float64, src []float32) {
 	src = src[:len(dst)]
@@ -86,3 +94,7 @@ func CombRowsIdx(c, a []float64, idx []int32, b []float64, ldb int) {
 	checkRows(idx, len(b), ldb, len(c))
 	combRowsIdxGo(c, a, idx, b, ldb)
 }
+
+func packTransposeFast32(dst, src []float32, base, ld, kk, rows int) int { return 0 }
+
+func packCopyFast32(dst, src []float32, ld, off, kk int) bool { return false }

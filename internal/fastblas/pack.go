@@ -147,6 +147,49 @@ func packTransposing[T element](dst, src []T, ld, p0, kk, i, n int) {
 	}
 }
 
+// packTransposing32 is packTransposing in float32, with full panels (mr
+// rows of A, nr32 rows of a transposed B) transposed 4×4 by assembly where
+// available.
+func packTransposing32(dst, src []float32, ld, p0, kk, i, n int) {
+	w := len(dst) / kk
+	if n < w {
+		packTransposing(dst, src, ld, p0, kk, i, n)
+		return
+	}
+	base := i*ld + p0
+	done := packTransposeFast32(dst, src, base, ld, kk, w)
+	for r := 0; r < n; r++ {
+		line := src[base+r*ld+done : base+r*ld+kk]
+		for p, v := range line {
+			dst[(done+p)*w+r] = v
+		}
+	}
+}
+
+// packCopying32 is packCopying in float32, with full panels (mr columns
+// of a transposed A, nr32 of a row-major B) moved as fixed-size arrays, or
+// in assembly (A) where available.
+func packCopying32(dst, src []float32, ld, p0, kk, i, n int) {
+	w := len(dst) / kk
+	switch {
+	case n == mr && w == mr:
+		if packCopyFast32(dst, src, ld, p0*ld+i, kk) {
+			return
+		}
+		for p := 0; p < kk; p++ {
+			off := (p0+p)*ld + i
+			*(*[mr]float32)(dst[p*mr:]) = [mr]float32(src[off:])
+		}
+	case n == nr32 && w == nr32:
+		for p := 0; p < kk; p++ {
+			off := (p0+p)*ld + i
+			*(*[nr32]float32)(dst[p*nr32:]) = [nr32]float32(src[off:])
+		}
+	default:
+		packCopying(dst, src, ld, p0, kk, i, n)
+	}
+}
+
 // packCopying packs columns i..i+n-1 of rows p0..p0+kk-1 of src (a
 // transposed A, or a row-major B): dst[p*w+r] = src[(p0+p)*ld+i+r].
 func packCopying[T element](dst, src []T, ld, p0, kk, i, n int) {

@@ -8,6 +8,8 @@ package im2col
 import (
 	"fmt"
 	"sync"
+
+	"github.com/vivit-go/vivit/internal/fastblas"
 )
 
 // Geom is the geometry of a 2-D convolution with PyTorch's semantics
@@ -146,4 +148,54 @@ func (g *Geom) FoldAdd(dst []float64, src []float64, ld int) {
 			}
 		}
 	}
+}
+
+// UnfoldT32 writes the K×P unfolded input U of the sample x (length
+// InSize), rounded to float32, into dst: row (c, i, j) holds, for every
+// output position, the input entry that weight offset reads there, zero
+// in the padding (the transpose of Unfold's layout). An output row's run
+// comes from one input row, a contiguous narrowing for stride 1.
+func (g *Geom) UnfoldT32(dst []float32, x []float64) {
+	ow, p := g.OutW, g.P()
+	for c := 0; c < g.InC; c++ {
+		plane := x[c*g.InH*g.InW : (c+1)*g.InH*g.InW]
+		for i := 0; i < g.KH; i++ {
+			for j := 0; j < g.KW; j++ {
+				row := dst[((c*g.KH+i)*g.KW+j)*p : ((c*g.KH+i)*g.KW+j+1)*p]
+				off := j*g.DW - g.PW
+				lo := 0
+				if off < 0 {
+					lo = min(ow, (-off+g.SW-1)/g.SW)
+				}
+				hi := min(ow-1, floorDiv(g.InW-1-off, g.SW))
+				for oh := 0; oh < g.OutH; oh++ {
+					d := row[oh*ow : (oh+1)*ow]
+					ih := oh*g.SH - g.PH + i*g.DH
+					if ih < 0 || ih >= g.InH || lo > hi {
+						clear(d)
+						continue
+					}
+					clear(d[:lo])
+					clear(d[hi+1:])
+					src := plane[ih*g.InW:]
+					if g.SW == 1 {
+						fastblas.Narrow(d[lo:hi+1], src[lo+off:])
+					} else {
+						for q := lo; q <= hi; q++ {
+							d[q] = float32(src[q*g.SW+off])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// floorDiv returns ⌊a/b⌋ for b > 0.
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
