@@ -44,12 +44,12 @@ func TestChunkBackprops(t *testing.T) {
 
 // TestKeptVBytesFloat32 checks the planner's bound on kept weight blocks
 // against lowrank's keepV rules: a float64 block larger than twice the
-// factor rows (and 16 MiB) is not kept, its float32 block is whenever it
+// factor rows and lowrank.KeptVMax is not kept, its float32 block is whenever it
 // fits a quarter of the scratch budget; grouped layers keep float64 only.
 func TestKeptVBytesFloat32(t *testing.T) {
 	g := im2col.New(64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1) // K = 576, P = 64
-	const rows = 288
-	vb := int64(rows * 64 * 576 * 8)
+	const rows = 576
+	vb := int64(rows * 64 * 576 * 8) // 170 MB
 	for _, tc := range []struct {
 		groups      int
 		scratch     int64
@@ -57,7 +57,7 @@ func TestKeptVBytesFloat32(t *testing.T) {
 		want        int64
 		description string
 	}{
-		{1, 1 << 30, false, 0, "float64: 85 MB > 2·9.4 MB"},
+		{1, 1 << 30, false, 0, "float64: 170 MB > 128 MiB and 2·19 MB"},
 		{1, 1 << 30, true, vb / 2, "float32 within a quarter"},
 		{1, vb, true, 0, "float32 beyond a quarter"},
 		{2, 1 << 30, true, 0, "grouped: float64 rule"},
