@@ -97,7 +97,7 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 		u := scr.([]float64)
 		xi, row := x.RawRowView(i), y.RawRowView(i)
 		for gi := 0; gi < ng; gi++ {
-			unfoldT(g, u, xi[gi*g.InSize():])
+			g.UnfoldT(u, xi[gi*g.InSize():])
 			goBLAS.Dgemm(blas.NoTrans, blas.NoTrans, out, p, k, 1, l.w.Data[gi*out*k:], l.w.Stride, u, p, 0, row[gi*out*p:], p)
 		}
 		if l.Bias != nil {

@@ -150,12 +150,23 @@ func (g *Geom) FoldAdd(dst []float64, src []float64, ld int) {
 	}
 }
 
-// UnfoldT32 writes the K×P unfolded input U of the sample x (length
-// InSize), rounded to float32, into dst: row (c, i, j) holds, for every
-// output position, the input entry that weight offset reads there, zero
-// in the padding (the transpose of Unfold's layout). An output row's run
-// comes from one input row, a contiguous narrowing for stride 1.
+// UnfoldT writes the K×P unfolded input U of the sample x (length
+// InSize) into dst: row (c, i, j) holds, for every output position, the
+// input entry that weight offset reads there, zero in the padding (the
+// transpose of Unfold's layout). An output row's run comes from one input
+// row, a contiguous copy for stride 1.
+func (g *Geom) UnfoldT(dst, x []float64) {
+	unfoldT(g, dst, x, func(d, s []float64) { copy(d, s) })
+}
+
+// UnfoldT32 is UnfoldT with dst rounded to float32.
 func (g *Geom) UnfoldT32(dst []float32, x []float64) {
+	unfoldT(g, dst, x, fastblas.Narrow)
+}
+
+// unfoldT is UnfoldT into T, with run copying a contiguous run of an input
+// row (stride 1) into dst.
+func unfoldT[T float32 | float64](g *Geom, dst []T, x []float64, run func(dst []T, src []float64)) {
 	ow, p := g.OutW, g.P()
 	for c := 0; c < g.InC; c++ {
 		plane := x[c*g.InH*g.InW : (c+1)*g.InH*g.InW]
@@ -179,10 +190,10 @@ func (g *Geom) UnfoldT32(dst []float32, x []float64) {
 					clear(d[hi+1:])
 					src := plane[ih*g.InW:]
 					if g.SW == 1 {
-						fastblas.Narrow(d[lo:hi+1], src[lo+off:])
+						run(d[lo:hi+1], src[lo+off:hi+1+off])
 					} else {
 						for q := lo; q <= hi; q++ {
-							d[q] = float32(src[q*g.SW+off])
+							d[q] = T(src[q*g.SW+off])
 						}
 					}
 				}
