@@ -410,11 +410,10 @@ func (o *Options) blockDims(m *Model) []int {
 // count: the Go runtime, garbage not yet collected, fragmentation.
 const headroom = 10
 
-// planRun validates the inputs of an entry point and plans it: k
-// eigenpairs (0: the whole spectrum), with directional derivatives or
-// not. It returns the plan, the curvature samples and the factor columns
+// checkRun validates the inputs of an entry point and returns its options
+// (the zero Options for nil), the curvature samples and the factor columns
 // per sample.
-func planRun(what string, m *Model, b *Batch, k int, o *Options, directional bool) (*Plan, []int, int, error) {
+func checkRun(m *Model, b *Batch, o *Options) (*Options, []int, int, error) {
 	if m == nil {
 		return nil, nil, 0, errNilModel
 	}
@@ -427,10 +426,21 @@ func planRun(what string, m *Model, b *Batch, k int, o *Options, directional boo
 	if err := o.check(m, b.Len()); err != nil {
 		return nil, nil, 0, err
 	}
-	idx := o.curvatureSamples(b.Len())
 	cols := m.Loss.ReducedCols(m.NumOutputs())
 	if o.MCSamples > 0 {
 		cols = o.MCSamples
+	}
+	return o, o.curvatureSamples(b.Len()), cols, nil
+}
+
+// planRun validates the inputs of an entry point and plans it: k
+// eigenpairs (0: the whole spectrum), with directional derivatives or
+// not. It returns the plan, the curvature samples and the factor columns
+// per sample.
+func planRun(what string, m *Model, b *Batch, k int, o *Options, directional bool) (*Plan, []int, int, error) {
+	o, idx, cols, err := checkRun(m, b, o)
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	in := planInput{what: what, samples: len(idx), batch: b.Len(), cols: cols, k: k,
 		vectors: k > 0 && !o.SkipVectors, blockDims: o.blockDims(m),
@@ -481,22 +491,9 @@ func PlanDirectional(m *Model, b *Batch, k int, opts *Options) (*Plan, error) {
 // chunk alive at a time. It returns the plan, the curvature samples and
 // the factor columns per sample.
 func planStats(m *Model, b *Batch, o *Options) (*Plan, []int, int, error) {
-	if m == nil {
-		return nil, nil, 0, errNilModel
-	}
-	if o == nil {
-		o = &Options{}
-	}
-	if err := b.Check(m); err != nil {
+	o, idx, cols, err := checkRun(m, b, o)
+	if err != nil {
 		return nil, nil, 0, err
-	}
-	if err := o.check(m, b.Len()); err != nil {
-		return nil, nil, 0, err
-	}
-	idx := o.curvatureSamples(b.Len())
-	cols := m.Loss.ReducedCols(m.NumOutputs())
-	if o.MCSamples > 0 {
-		cols = o.MCSamples
 	}
 	budget := budgetOrDefault(o.MemoryBudget)
 	avail := budget - budget/headroom

@@ -101,6 +101,28 @@ func (o *Options) chooseSide(d, r int) Side {
 	return SideGram
 }
 
+// blockMatrix returns the side a block's eigenproblem is solved on and its
+// matrix there: the Gram matrix VᵀV or the D×D GGN block V Vᵀ. On error
+// no matrix is returned (a partial one is released).
+func (p *pass) blockMatrix(blk block, bi, nblocks int) (Side, *mat.SymDense, error) {
+	side := p.opts.chooseSide(blk.layout.Size(), p.cols*len(p.idx))
+	var g *mat.SymDense
+	var err error
+	if side == SideParameters {
+		g = p.paramGGN(blk, bi, nblocks)
+		err = p.opts.stopped()
+	} else {
+		g, err = p.gram(blk, bi, nblocks)
+	}
+	if err != nil {
+		if g != nil {
+			releaseGram(g)
+		}
+		return side, nil, err
+	}
+	return side, g, nil
+}
+
 // paramGGN forms the block's GGN V Vᵀ (D×D, upper triangle) on recycled
 // storage, reporting it as the "gram" stage and timing it there.
 func (p *pass) paramGGN(blk block, bi, nblocks int) *mat.SymDense {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/vivit-go/vivit/eigen"
 	"github.com/vivit-go/vivit/gram"
 )
@@ -57,19 +55,8 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 	res := &SpectrumResult{NumParams: m.NumParams(), BatchSize: b.Len(), CurvatureSamples: len(p.idx), Columns: p.cols, Loss: p.w * sum(p.losses)}
 	blocks := p.blocks()
 	for bi, blk := range blocks {
-		side := p.opts.chooseSide(blk.layout.Size(), p.cols*len(p.idx))
-		var g *mat.SymDense
-		var err error
-		if side == SideParameters {
-			g = p.paramGGN(blk, bi, len(blocks))
-			err = p.opts.stopped()
-		} else {
-			g, err = p.gram(blk, bi, len(blocks))
-		}
+		side, g, err := p.blockMatrix(blk, bi, len(blocks))
 		if err != nil {
-			if g != nil {
-				releaseGram(g)
-			}
 			return nil, err
 		}
 		p.opts.report("eigensolve", bi, len(blocks))

@@ -141,22 +141,11 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	blocks := p.blocks()
 	for bi, blk := range blocks {
 		out := Block{Name: blk.name, Layout: blk.layout, Rank: -1}
-		side := p.opts.chooseSide(blk.layout.Size(), p.cols*len(p.idx))
-		out.Side = side.String()
-		var g *mat.SymDense
-		var err error
-		if side == SideParameters {
-			g = p.paramGGN(blk, bi, len(blocks))
-			err = p.opts.stopped()
-		} else {
-			g, err = p.gram(blk, bi, len(blocks))
-		}
+		side, g, err := p.blockMatrix(blk, bi, len(blocks))
 		if err != nil {
-			if g != nil {
-				releaseGram(g)
-			}
 			return nil, err
 		}
+		out.Side = side.String()
 		p.opts.report("eigensolve", bi, len(blocks))
 		t0 := time.Now()
 		vals, u, rank, err := topK(g, k, p.opts)
