@@ -2,23 +2,6 @@ package checkpoint
 
 import "github.com/vivit-go/vivit/model"
 
-// activationBuilders are the elementwise activations beyond ReLU, Tanh and
-// Sigmoid, with PyTorch's module names and fields.
-var activationBuilders = map[string]Builder{
-	"relu6":       {Fields: []string{"inplace"}, Build: buildHardtanh(0, 6, false)},
-	"hardtanh":    {Fields: []string{"min_val", "max_val", "inplace"}, Build: buildHardtanh(-1, 1, true)},
-	"hardswish":   {Fields: []string{"inplace"}, Build: inplaceOnly(model.NewHardSwish)},
-	"hardsigmoid": {Fields: []string{"inplace"}, Build: inplaceOnly(func(in []int) *model.Elementwise { return model.NewHardSigmoid(in, 1.0/6, 0.5) })},
-	"silu":        {Fields: []string{"inplace"}, Build: inplaceOnly(model.NewSiLU)},
-	"gelu":        {Fields: []string{"approximate"}, Build: buildGELU},
-}
-
-func init() {
-	for name, b := range activationBuilders {
-		builders[name] = b
-	}
-}
-
 // inplaceOnly builds an activation whose only field is PyTorch's inplace
 // flag, which changes nothing here.
 func inplaceOnly(f func([]int) *model.Elementwise) func(LayerSpec, []int) (LayerPlan, error) {

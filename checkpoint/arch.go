@@ -143,6 +143,14 @@ var builders = map[string]Builder{
 	"elu":        {Fields: []string{"alpha", "inplace"}, Build: buildELU},
 	"softplus":   {Fields: []string{"beta", "threshold"}, Build: buildSoftplus},
 	"dropout":    {Fields: []string{"p", "inplace"}, Build: buildDropout},
+
+	// More of PyTorch's activations (activations.go).
+	"relu6":       {Fields: []string{"inplace"}, Build: buildHardtanh(0, 6, false)},
+	"hardtanh":    {Fields: []string{"min_val", "max_val", "inplace"}, Build: buildHardtanh(-1, 1, true)},
+	"hardswish":   {Fields: []string{"inplace"}, Build: inplaceOnly(model.NewHardSwish)},
+	"hardsigmoid": {Fields: []string{"inplace"}, Build: inplaceOnly(func(in []int) *model.Elementwise { return model.NewHardSigmoid(in, 1.0/6, 0.5) })},
+	"silu":        {Fields: []string{"inplace"}, Build: inplaceOnly(model.NewSiLU)},
+	"gelu":        {Fields: []string{"approximate"}, Build: buildGELU},
 }
 
 // LayerTypes returns the supported layer type names, sorted.
