@@ -155,7 +155,7 @@ func opClip(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	}
 	bounds := [2]float64{math.Inf(-1), math.Inf(1)}
 	for i, role := range []string{"min", "max"} {
-		if i+1 >= len(in) || (in[i+1].kind == invalid && in[i+1].param == "") {
+		if i+1 >= len(in) || in[i+1].kind == invalid {
 			continue // omitted
 		}
 		b, err := constValue(in[i+1], role)
