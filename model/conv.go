@@ -117,7 +117,10 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 // fold(Wᵀ S_r), the adjoint of the unfolding applied to the K×P product of
 // the transposed weight and the factor row (out×P), group by group.
 //
-// The product is formed in blocks of whole output rows (convBlockFloats
+// Factors that are mostly zeros take backwardSparse. Stride-1 windows
+// larger than 1×1 (without groups) are computed as the convolution of the
+// factor with the flipped window (backwardShifted), whose products have
+// out·KH·KW, not out, as their inner dimension. Otherwise the product is formed in blocks of whole output rows (convBlockFloats
 // entries, L2-sized) and folded from there: row (c, i, j) of a block adds
 // each output row's run of positions to the input row it was read from, a
 // contiguous run for stride 1. Rows of the factor run in parallel, each on
@@ -128,6 +131,10 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
 	if ng == 1 && l.backwardSparse(dst, s) {
+		return
+	}
+	if f := l.flipped(8); f != nil {
+		backwardShifted(l, f, dst, s, func(d, s []float64) { copy(d, s) })
 		return
 	}
 	p, k := g.P(), g.K()
@@ -151,13 +158,19 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 
 // BackwardInput32 is BackwardInput in float32 (Float32Layer): the weights
 // are rounded to float32 once per call and each factor row as it is
-// taken, the blocks of Wᵀ S_r are float32 products (6×16 kernel) folded
-// into float32 planes (backwardPhases32), which are widened into dst.
+// taken. Stride-1 windows larger than 1×1 on input rows of at least 16
+// entries take backwardShifted in float32; otherwise the blocks of Wᵀ S_r
+// are float32 products (6×16 kernel) folded into float32 planes
+// (backwardPhases32). The result is widened into dst.
 func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
 	g, ng := l.Geom, l.groups()
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
+	if f := l.flipped(16); f != nil {
+		backwardShifted(l, f, dst, s, fastblas.Narrow)
+		return
+	}
 	w32 := make([]float32, len(l.w.Data))
 	fastblas.Narrow(w32, l.w.Data)
 	backwardPhases32(g, ng, dst, s, w32)

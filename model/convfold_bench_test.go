@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/model/im2col"
 )
 
@@ -41,7 +42,7 @@ func BenchmarkConvBackward(b *testing.B) {
 		s := randMat(rng, rows, g.OutSize())
 		dst := mat.NewDense(rows, g.InSize(), nil)
 		name := fmt.Sprintf("in=%d/%dx%d/out=%d/stride=%d", g.InC, g.InH, g.InW, g.OutC, g.SH)
-		for _, route := range []string{"blocked", "float32", "patch"} {
+		for _, route := range []string{"blocked", "float32", "flipped", "flipped32", "patch"} {
 			b.Run(name+"/"+route, func(b *testing.B) {
 				c0 := cpuTime()
 				for it := 0; it < b.N; it++ {
@@ -51,6 +52,21 @@ func BenchmarkConvBackward(b *testing.B) {
 						continue
 					case "float32":
 						l.BackwardInput32(dst, s, nil, nil, 10)
+						continue
+					case "flipped", "flipped32":
+						if route == "flipped" {
+							f := newFlipped(g, 8)
+							if f == nil {
+								b.Skip("no flipped route")
+							}
+							backwardShifted(l, f, dst, s, func(d, s []float64) { copy(d, s) })
+						} else {
+							f := newFlipped(g, 16)
+							if f == nil {
+								b.Skip("no flipped route")
+							}
+							backwardShifted(l, f, dst, s, fastblas.Narrow)
+						}
 						continue
 					}
 					p, k := g.P(), g.K()

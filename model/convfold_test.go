@@ -36,8 +36,13 @@ func TestConvBackwardBlocks(t *testing.T) {
 		im2col.New(64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1),
 		im2col.New(2, 9, 10, 3, 3, 3, 2, 2, 2, 2, 1, 2),
 		im2col.New(2, 7, 9, 2, 3, 3, 2, 2, 0, 0, 1, 1),
+		im2col.New(5, 7, 20, 7, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(3, 12, 17, 13, 3, 5, 1, 1, 0, 2, 2, 1),
+		im2col.New(7, 5, 16, 9, 1, 3, 1, 1, 0, 1, 1, 1),
+		im2col.New(2, 6, 16, 3, 3, 3, 1, 1, 3, 3, 1, 1),
+		im2col.New(4, 3, 33, 6, 2, 4, 1, 1, 1, 0, 1, 3),
 	}
-	defer func(b int) { convBlockFloats = b }(convBlockFloats)
+	defer func(b int) { convBlockFloats, shiftedBackward = b, true }(convBlockFloats)
 	for gi, g := range geoms {
 		l := NewConv2d(0, g, false)
 		for i := range l.Weight.Data {
@@ -71,11 +76,14 @@ func TestConvBackwardBlocks(t *testing.T) {
 			g.FoldAdd(abs.RawRowView(r), c.RawMatrix().Data, g.K())
 		}
 		gamma := float64(g.OutC*g.KH*g.KW+3) * 0x1p-23
-		for _, bh := range []int{1, 2, 3, 0} {
+		for _, bh := range []int{1, 2, 3, 0, -1} {
 			convBlockFloats = bh * g.K() * g.OutW
-			if bh == 0 {
+			if bh <= 0 {
 				convBlockFloats = 24 << 10
 			}
+			// bh = −1 is the default with the flipped products
+			// (backwardShifted) where they apply.
+			shiftedBackward = bh < 0
 			t.Run(fmt.Sprintf("geom%d/block%d", gi, bh), func(t *testing.T) {
 				got := mat.NewDense(rows, g.InSize(), nil)
 				got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got)

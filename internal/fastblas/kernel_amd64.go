@@ -363,3 +363,14 @@ func packTransposeFast32(dst, src []float32, base, ld, kk, rows int) int {
 	}
 	return 4 * n4
 }
+
+// kernShifted6x8 is the micro-kernel of Shifted in float64: c[r*ldc+j] =
+// Σ_{p<kc} a[p*6+r]·x[offs[p]+j], r < 6, j < 8, overwriting c.
+//
+//go:noescape
+func kernShifted6x8(kc int, a, x *float64, offs *int32, c *float64, ldc int)
+
+// kernShifted6x16 is kernShifted6x8 in float32 (j < 16).
+//
+//go:noescape
+func kernShifted6x16(kc int, a, x *float32, offs *int32, c *float32, ldc int)

@@ -839,3 +839,190 @@ add32loop:
 	JNZ     add32loop
 	VZEROUPPER
 	RET
+
+// One rank-1 update of the 6×8 accumulator block Y4..Y15 with the packed
+// A values at AO(SI) and the 8 doubles of B at x + offs[p] (DI + 8·AX):
+// KSTEP with the B row read in place through the offset table at OO(R10).
+#define KSTEPI(AO, OO) \
+	MOVLQSX      OO(R10), AX; \
+	VMOVUPD      (DI)(AX*8), Y0; \
+	VMOVUPD      32(DI)(AX*8), Y1; \
+	VBROADCASTSD AO(SI), Y2; \
+	VBROADCASTSD AO+8(SI), Y3; \
+	VFMADD231PD  Y0, Y2, Y4; \
+	VFMADD231PD  Y1, Y2, Y5; \
+	VFMADD231PD  Y0, Y3, Y6; \
+	VFMADD231PD  Y1, Y3, Y7; \
+	VBROADCASTSD AO+16(SI), Y2; \
+	VBROADCASTSD AO+24(SI), Y3; \
+	VFMADD231PD  Y0, Y2, Y8; \
+	VFMADD231PD  Y1, Y2, Y9; \
+	VFMADD231PD  Y0, Y3, Y10; \
+	VFMADD231PD  Y1, Y3, Y11; \
+	VBROADCASTSD AO+32(SI), Y2; \
+	VBROADCASTSD AO+40(SI), Y3; \
+	VFMADD231PD  Y0, Y2, Y12; \
+	VFMADD231PD  Y1, Y2, Y13; \
+	VFMADD231PD  Y0, Y3, Y14; \
+	VFMADD231PD  Y1, Y3, Y15
+
+#define STOREI(R0, R1) \
+	VMOVUPD R0, (DX); \
+	VMOVUPD R1, 32(DX); \
+	ADDQ    R8, DX
+
+// func kernShifted6x8(kc int, a, x *float64, offs *int32, c *float64, ldc int)
+//
+// c[r*ldc+j] = Σ_{p<kc} a[p*6+r]·x[offs[p]+j], r < 6, j < 8. kc ≥ 1.
+TEXT ·kernShifted6x8(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ offs+24(FP), R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $3, R8
+
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	VXORPD Y13, Y13, Y13
+	VXORPD Y14, Y14, Y14
+	VXORPD Y15, Y15, Y15
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tailI
+
+	PCALIGN $64
+loop4I:
+	KSTEPI(0, 0)
+	KSTEPI(48, 4)
+	KSTEPI(96, 8)
+	KSTEPI(144, 12)
+	ADDQ $192, SI
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4I
+
+tailI:
+	TESTQ CX, CX
+	JZ    storeI
+
+loop1I:
+	KSTEPI(0, 0)
+	ADDQ $48, SI
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1I
+
+storeI:
+	STOREI(Y4, Y5)
+	STOREI(Y6, Y7)
+	STOREI(Y8, Y9)
+	STOREI(Y10, Y11)
+	STOREI(Y12, Y13)
+	STOREI(Y14, Y15)
+	VZEROUPPER
+	RET
+
+// KSTEPI with float32 lanes: 16 floats of B at x + offs[p] (DI + 4·AX).
+#define KSTEPI32(AO, OO) \
+	MOVLQSX      OO(R10), AX; \
+	VMOVUPS      (DI)(AX*4), Y0; \
+	VMOVUPS      32(DI)(AX*4), Y1; \
+	VBROADCASTSS AO(SI), Y2; \
+	VBROADCASTSS AO+4(SI), Y3; \
+	VFMADD231PS  Y0, Y2, Y4; \
+	VFMADD231PS  Y1, Y2, Y5; \
+	VFMADD231PS  Y0, Y3, Y6; \
+	VFMADD231PS  Y1, Y3, Y7; \
+	VBROADCASTSS AO+8(SI), Y2; \
+	VBROADCASTSS AO+12(SI), Y3; \
+	VFMADD231PS  Y0, Y2, Y8; \
+	VFMADD231PS  Y1, Y2, Y9; \
+	VFMADD231PS  Y0, Y3, Y10; \
+	VFMADD231PS  Y1, Y3, Y11; \
+	VBROADCASTSS AO+16(SI), Y2; \
+	VBROADCASTSS AO+20(SI), Y3; \
+	VFMADD231PS  Y0, Y2, Y12; \
+	VFMADD231PS  Y1, Y2, Y13; \
+	VFMADD231PS  Y0, Y3, Y14; \
+	VFMADD231PS  Y1, Y3, Y15
+
+#define STOREI32(R0, R1) \
+	VMOVUPS R0, (DX); \
+	VMOVUPS R1, 32(DX); \
+	ADDQ    R8, DX
+
+// func kernShifted6x16(kc int, a, x *float32, offs *int32, c *float32, ldc int)
+//
+// kernShifted6x8 in float32: c[r*ldc+j] = Σ_{p<kc} a[p*6+r]·x[offs[p]+j],
+// r < 6, j < 16. kc ≥ 1.
+TEXT ·kernShifted6x16(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ offs+24(FP), R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tailI32
+
+	PCALIGN $64
+loop4I32:
+	KSTEPI32(0, 0)
+	KSTEPI32(24, 4)
+	KSTEPI32(48, 8)
+	KSTEPI32(72, 12)
+	ADDQ $96, SI
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4I32
+
+tailI32:
+	TESTQ CX, CX
+	JZ    storeI32
+
+loop1I32:
+	KSTEPI32(0, 0)
+	ADDQ $24, SI
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1I32
+
+storeI32:
+	STOREI32(Y4, Y5)
+	STOREI32(Y6, Y7)
+	STOREI32(Y8, Y9)
+	STOREI32(Y10, Y11)
+	STOREI32(Y12, Y13)
+	STOREI32(Y14, Y15)
+	VZEROUPPER
+	RET

@@ -98,3 +98,11 @@ func CombRowsIdx(c, a []float64, idx []int32, b []float64, ldb int) {
 func packTransposeFast32(dst, src []float32, base, ld, kk, rows int) int { return 0 }
 
 func packCopyFast32(dst, src []float32, ld, off, kk int) bool { return false }
+
+func kernShifted6x8(kc int, a, x *float64, offs *int32, c *float64, ldc int) {
+	panic("fastblas: no assembly kernels")
+}
+
+func kernShifted6x16(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
+	panic("fastblas: no assembly kernels")
+}
