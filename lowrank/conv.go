@@ -125,12 +125,13 @@ type Conv struct {
 }
 
 type convStats struct {
-	once     sync.Once
-	density  float64
-	sampleNZ []int // nonzero factor entries of each sample
-	kept     keptV // the weight block of V, once the Gram route kept it
-	biasOnce sync.Once
-	bias     []float64 // the bias block (biasCols)
+	once      sync.Once
+	density   float64 // estimated (density)
+	countOnce sync.Once
+	sampleNZ  []int // nonzero factor entries of each sample
+	kept      keptV // the weight block of V, once the Gram route kept it
+	biasOnce  sync.Once
+	bias      []float64 // the bias block (biasCols)
 }
 
 // NewConv returns the block for factor rows s and layer inputs a.
@@ -195,29 +196,51 @@ func (f *Conv) Select(keep []bool) Factor {
 	return &g
 }
 
-// density returns the fraction of nonzero entries of S, counted once per
-// factor (rows in parallel: S has N·C·out·P entries, 16 M for 3c3d's
-// first layer at N = 32).
+// density returns the fraction of nonzero entries of S, estimated once per
+// factor from at most densitySamples samples spread evenly over the batch
+// (all of them in smaller batches). It only steers cost decisions (forming
+// V from the nonzeros, the kernel route's operand order, the products'
+// routes), and counting all N·C·out·P entries would cost a pass over the
+// factor (16 M entries for 3c3d's first layer at N = 32).
 func (f *Conv) density() float64 {
 	f.stats.once.Do(func() {
 		n := f.n()
-		counts := make([]int, n)
-		par.For(n, runtime.GOMAXPROCS(0), func(_, i int) {
-			nz := 0
-			for j := 0; j < f.C; j++ {
-				nz += countNonzero(f.S.RawRowView(i*f.C + j))
-			}
-			counts[i] = nz
+		m := min(n, densitySamples)
+		counts := make([]int, m)
+		par.For(m, runtime.GOMAXPROCS(0), func(_, j int) {
+			counts[j] = f.sampleNonzero(j * n / m)
 		})
 		total := 0
 		for _, c := range counts {
 			total += c
 		}
-		r, c := f.S.Dims()
-		f.stats.density = float64(total) / float64(r*c)
-		f.stats.sampleNZ = counts
+		_, c := f.S.Dims()
+		f.stats.density = float64(total) / float64(m*f.C*c)
 	})
 	return f.stats.density
+}
+
+// densitySamples bounds the samples density counts.
+const densitySamples = 8
+
+// sampleNonzero returns the nonzero factor entries of sample i.
+func (f *Conv) sampleNonzero(i int) int {
+	nz := 0
+	for j := 0; j < f.C; j++ {
+		nz += countNonzero(f.S.RawRowView(i*f.C + j))
+	}
+	return nz
+}
+
+// sampleCounts returns the nonzero factor entries of every sample, counted
+// once per factor (samples in parallel).
+func (f *Conv) sampleCounts() []int {
+	f.stats.countOnce.Do(func() {
+		counts := make([]int, f.n())
+		par.For(len(counts), runtime.GOMAXPROCS(0), func(_, i int) { counts[i] = f.sampleNonzero(i) })
+		f.stats.sampleNZ = counts
+	})
+	return f.stats.sampleNZ
 }
 
 // countNonzero returns the number of nonzero entries of x (NaN counts),

@@ -37,11 +37,13 @@ func (sr *sparseRows) span(row int) (lo, hi int) {
 	return lo, hi
 }
 
-// sparseRowsBytes is the size of f's sparseRows.
+// sparseRowsBytes is the size of f's sparseRows (from the exact counts).
 func sparseRowsBytes(f *Conv) int64 {
-	r, c := f.S.Dims()
-	nnz := int64(f.density()*float64(r*c)+0.5) + int64(f.n())
-	return 12*nnz + 8*int64(r*f.G.OutC+1)
+	nnz := int64(f.n())
+	for _, c := range f.sampleCounts() {
+		nnz += int64(c)
+	}
+	return 12*nnz + 8*int64(f.rows()*f.G.OutC+1)
 }
 
 // nonzero is 1 if v is not zero, else 0; the compiler makes it a flag
@@ -71,9 +73,8 @@ func compress(idx []int32, vals []float64, pos int, row []float64, base int32) i
 func (f *Conv) sparseRows() *sparseRows {
 	n, out, p := f.n(), f.G.OutC, f.G.P()
 	rowsPer := f.C * out
-	f.density()                // counts the nonzeros of each sample
 	starts := make([]int, n+1) // of sample i's entries: starts[i] + i
-	for i, nz := range f.stats.sampleNZ {
+	for i, nz := range f.sampleCounts() {
 		starts[i+1] = starts[i] + nz
 	}
 	sr := &sparseRows{
@@ -102,7 +103,10 @@ func (f *Conv) sparseRows() *sparseRows {
 // most half the budget, with the budget that is left; else nil and the
 // whole budget.
 func (f *Conv) sparseForm(budget int64) (*sparseRows, int64) {
-	if b := sparseRowsBytes(f); f.sparseZ() && b <= budget/2 {
+	if !f.sparseZ() {
+		return nil, budget
+	}
+	if b := sparseRowsBytes(f); b <= budget/2 {
 		return f.sparseRows(), budget - b
 	}
 	return nil, budget

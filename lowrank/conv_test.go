@@ -420,7 +420,9 @@ func TestConvMulToPlans(t *testing.T) {
 	}
 }
 
-// TestConvDensity checks the parallel count of nonzero factor entries.
+// TestConvDensity checks the count of nonzero factor entries: density
+// from every sample of a batch of at most densitySamples, and the
+// per-sample counts of the sparse rows.
 func TestConvDensity(t *testing.T) {
 	g := im2col.New(2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1)
 	n, c := 7, 3
@@ -437,6 +439,13 @@ func TestConvDensity(t *testing.T) {
 	f := NewConv(g, s, mat.NewDense(n, g.InSize(), nil), c, true, false)
 	if got, want := f.Density(), float64(nz)/float64(n*c*g.OutSize()); got != want {
 		t.Errorf("density %v, want %v", got, want)
+	}
+	total := 0
+	for _, v := range f.sampleCounts() {
+		total += v
+	}
+	if total != nz {
+		t.Errorf("sample counts add up to %d, want %d", total, nz)
 	}
 }
 

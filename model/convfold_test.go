@@ -58,7 +58,7 @@ func TestConvBackwardBlocks(t *testing.T) {
 				s.RawMatrix().Data[i] = 0
 			}
 		}
-		if got := sparseBackward(countNonzero(s), rows, g.OutC, g.P()); got != sparse {
+		if got := sparseBackward(estimateNonzero(s), rows, g.OutC, g.P()); got != sparse {
 			t.Fatalf("geom %d: sparse products %v, want %v", gi, got, sparse)
 		}
 		want, abs := mat.NewDense(rows, g.InSize(), nil), mat.NewDense(rows, g.InSize(), nil)
