@@ -7,7 +7,7 @@
 Every repetition runs, in turn, each in a fresh process under /usr/bin/time:
 `vivit eigen --model bench/testdata/resnet8.onnx --data bench/testdata/resnet8_batch.safetensors
 --k 10 --format json` (eigenvectors formed, not written) in float64, with
---precision float32, and with --mc 1; then `resnet8.py run --dtype D --threads T
+--precision float32, and with --mc 1, with GOMAXPROCS=2 and =1 (--procs); then `resnet8.py run --dtype D --threads T
 [--mc M]` for each M:D:T of --refs (M = 0 exact): ViViT's EighComputation on
 BackPACK with its graph converter, float32 as the issue measured it, on 2 threads
 (the issue's) and on 1 (on a shared machine much faster: OpenMP's 2-thread
@@ -15,7 +15,8 @@ barriers degrade badly when the cores are oversubscribed). It prints, per
 program, the median and range of the wall time, of the CPU time (user + system:
 the machine may be shared), of each in-process stage, and of the peak resident
 memory; the ratios to vivit's medians (exact references against vivit's exact
-runs, Monte-Carlo ones against vivit's Monte-Carlo run); the largest difference
+runs, Monte-Carlo ones against vivit's Monte-Carlo run; 1-thread references
+against vivit on one core, the others against vivit on two); the largest difference
 of the exact top-10 eigenvalues from vivit's float64 ones, relative to the
 largest (Monte-Carlo eigenvalues depend on the random draws, which differ); and
 the load average. The whole-process times include Python's imports (torch,
@@ -44,11 +45,11 @@ MODEL = os.path.join(ROOT, "bench", "testdata", "resnet8.onnx")
 BATCH = os.path.join(ROOT, "bench", "testdata", "resnet8_batch.safetensors")
 
 
-def timed(cmd):
+def timed(cmd, env=None):
     """Runs cmd under /usr/bin/time; returns (wall s, cpu s, peak RSS MiB)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         full = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", tf.name] + cmd
-        r = subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        r = subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         if r.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
         wall, user, sys_, rss = tf.read().split()[-4:]
@@ -63,6 +64,7 @@ def main():
     ap.add_argument("--refs", default="0:float32:2,0:float32:1,1:float32:2,1:float32:1", help="reference runs, mc:dtype:threads (mc 0: exact)")
     ap.add_argument("--eigenruns", default=None, help="the bench/cmd/eigenruns binary, for the warm runs")
     ap.add_argument("--warm", type=int, default=4, help="computations per warm process (the first is not counted)")
+    ap.add_argument("--procs", default="2,1", help="GOMAXPROCS values of the vivit runs (2: both cores; 1: one core, like the 1-thread reference)")
     ap.add_argument("--json", default=None, help="also write every measurement to this file")
     a = ap.parse_args()
     runs = {}
@@ -70,11 +72,15 @@ def main():
     kind = {}
     warm = {}
     tmp = tempfile.mkdtemp()
-    vivit_runs = [("vivit", ["--precision", "float64"], 0), ("vivit float32", ["--precision", "float32"], 0), ("vivit mc1", ["--mc", "1"], 1)]
+    vivit_runs = []
+    for procs in a.procs.split(","):
+        sfx = "" if procs == "2" else f" {procs}p"
+        env = dict(os.environ, GOMAXPROCS=procs)
+        vivit_runs += [("vivit" + sfx, ["--precision", "float64"], 0, env), ("vivit float32" + sfx, ["--precision", "float32"], 0, env), ("vivit mc1" + sfx, ["--mc", "1"], 1, env)]
     for rep in range(a.reps):
-        for name, flags, mc in vivit_runs:
+        for name, flags, mc, env in vivit_runs:
             out = os.path.join(tmp, "vivit.json")
-            wall, cpu, rss = timed([a.vivit, "eigen", "--model", MODEL, "--data", BATCH, "--k", "10", "--format", "json", "--out", out] + flags)
+            wall, cpu, rss = timed([a.vivit, "eigen", "--model", MODEL, "--data", BATCH, "--k", "10", "--format", "json", "--out", out] + flags, env)
             res = json.load(open(out))
             st = {k: v for k, v in res["seconds"].items() if k != "directional"}
             st["compute"] = st.pop("total")
@@ -92,9 +98,9 @@ def main():
             runs.setdefault(name, []).append({"wall": wall, "cpu": cpu, "rss": rss, "stages": st, "load": os.getloadavg()[0]})
             vals[name], kind[name] = r["eigenvalues"], int(mc)
         if a.eigenruns:
-            for name, flags, mc in vivit_runs:
+            for name, flags, mc, env in vivit_runs:
                 r = subprocess.run([a.eigenruns, "-model", MODEL, "-data", BATCH, "-k", "10", "-runs", str(a.warm)] + [f.replace("--", "-") for f in flags],
-                                   stdout=subprocess.PIPE, check=True, text=True)
+                                   stdout=subprocess.PIPE, check=True, text=True, env=env)
                 ts = [x["total"] for x in json.loads(r.stdout)["runs"][1:]]
                 warm.setdefault(name, []).append(statistics.median(ts))
             for ref in a.refs.split(","):
@@ -138,7 +144,8 @@ def main():
     for name in runs:
         if not name.startswith("ref"):
             continue
-        ours = ["vivit", "vivit float32"] if kind[name] == 0 else ["vivit mc1"]
+        sfxs = ["", " 1p"] if name.endswith(" 1t") and "vivit 1p" in runs else [""]
+        ours = [o + sfx for sfx in sfxs for o in (["vivit", "vivit float32"] if kind[name] == 0 else ["vivit mc1"])]
         for o in ours:
             print(
                 f"{name} / {o}: wall {med(name, 'wall') / med(o, 'wall'):.1f}x, cpu {med(name, 'cpu') / med(o, 'cpu'):.1f}x, "

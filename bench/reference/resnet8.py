@@ -198,6 +198,8 @@ def run(dtype_name, threads, mc=0, k=10, runs=1, onnx_path=None, batch_path=None
     t_import = time.perf_counter()
     torch.set_num_threads(threads)
     dtype = {"float32": torch.float32, "float64": torch.float64}[dtype_name]
+    # BackPACK's AvgPool Jacobian builds its ConvTranspose in the default dtype.
+    torch.set_default_dtype(dtype)
     model, x, y = load_case(dtype, onnx_path or os.path.join(TESTDATA, "resnet8.onnx"), batch_path or os.path.join(TESTDATA, "resnet8_batch.safetensors"))
     t_load = time.perf_counter()
     model = extend(model, use_converter=True)
