@@ -133,8 +133,8 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	if ng == 1 && l.backwardSparse(dst, s) {
 		return
 	}
-	if f := l.flipped(8); f != nil {
-		backwardShifted(l, f, dst, s, func(d, s []float64) { copy(d, s) })
+	if f := l.phased(8); f != nil {
+		backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) })
 		return
 	}
 	p, k := g.P(), g.K()
@@ -167,8 +167,8 @@ func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
-	if f := l.flipped(16); f != nil {
-		backwardShifted(l, f, dst, s, fastblas.Narrow)
+	if f := l.phased(16); f != nil {
+		backwardPhased(l, f, dst, s, fastblas.Narrow)
 		return
 	}
 	w32 := make([]float32, len(l.w.Data))

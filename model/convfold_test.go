@@ -41,8 +41,14 @@ func TestConvBackwardBlocks(t *testing.T) {
 		im2col.New(7, 5, 16, 9, 1, 3, 1, 1, 0, 1, 1, 1),
 		im2col.New(2, 6, 16, 3, 3, 3, 1, 1, 3, 3, 1, 1),
 		im2col.New(4, 3, 33, 6, 2, 4, 1, 1, 1, 0, 1, 3),
+		im2col.New(3, 8, 32, 5, 3, 3, 2, 2, 1, 1, 1, 1),
+		im2col.New(2, 7, 40, 3, 1, 1, 2, 2, 0, 0, 1, 1),
+		im2col.New(3, 9, 50, 4, 3, 2, 3, 3, 1, 2, 1, 2),
+		im2col.New(2, 6, 35, 3, 3, 3, 2, 2, 2, 2, 2, 2),
+		im2col.New(2, 5, 34, 3, 3, 3, 2, 2, 3, 3, 1, 1),
+		im2col.New(2, 7, 33, 3, 2, 5, 3, 2, 0, 1, 1, 1),
 	}
-	defer func(b int) { convBlockFloats, shiftedBackward = b, true }(convBlockFloats)
+	defer func(b int) { convBlockFloats, phasedBackward = b, true }(convBlockFloats)
 	for gi, g := range geoms {
 		l := NewConv2d(0, g, false)
 		for i := range l.Weight.Data {
@@ -82,8 +88,8 @@ func TestConvBackwardBlocks(t *testing.T) {
 				convBlockFloats = 24 << 10
 			}
 			// bh = −1 is the default with the flipped products
-			// (backwardShifted) where they apply.
-			shiftedBackward = bh < 0
+			// (backwardPhased) where they apply.
+			phasedBackward = bh < 0
 			t.Run(fmt.Sprintf("geom%d/block%d", gi, bh), func(t *testing.T) {
 				got := mat.NewDense(rows, g.InSize(), nil)
 				got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got)
