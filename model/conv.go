@@ -117,10 +117,11 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 // fold(Wᵀ S_r), the adjoint of the unfolding applied to the K×P product of
 // the transposed weight and the factor row (out×P), group by group.
 //
-// Factors that are mostly zeros take backwardSparse. Stride-1 windows
-// larger than 1×1 (without groups) are computed as the convolution of the
-// factor with the flipped window (backwardShifted), whose products have
-// out·KH·KW, not out, as their inner dimension. Otherwise the product is formed in blocks of whole output rows (convBlockFloats
+// Factors that are mostly zeros take backwardSparse. Layers without groups
+// whose input phases have rows of at least 8 entries take backwardPhased:
+// per phase, a convolution of the factor with the window's taps of the
+// phase, whose products have out·taps, not out, as their inner dimension.
+// Otherwise the product is formed in blocks of whole output rows (convBlockFloats
 // entries, L2-sized) and folded from there: row (c, i, j) of a block adds
 // each output row's run of positions to the input row it was read from, a
 // contiguous run for stride 1. Rows of the factor run in parallel, each on
@@ -158,8 +159,8 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 
 // BackwardInput32 is BackwardInput in float32 (Float32Layer): the weights
 // are rounded to float32 once per call and each factor row as it is
-// taken. Stride-1 windows larger than 1×1 on input rows of at least 16
-// entries take backwardShifted in float32; otherwise the blocks of Wᵀ S_r
+// taken. Layers without groups take backwardPhased in float32 when the
+// phases' rows have at least 8 entries; otherwise the blocks of Wᵀ S_r
 // are float32 products (6×16 kernel) folded into float32 planes
 // (backwardPhases32). The result is widened into dst.
 func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
@@ -167,7 +168,7 @@ func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
-	if f := l.phased(16); f != nil {
+	if f := l.phased(16, 8); f != nil {
 		backwardPhased(l, f, dst, s, fastblas.Narrow)
 		return
 	}

@@ -25,6 +25,7 @@ import (
 // nothing is unfolded, packed or folded.
 type phased struct {
 	g                 *im2col.Geom
+	width             int // of the products' blocks
 	top, left, hp, wp int
 	phases            []phase
 }
@@ -41,7 +42,7 @@ type phase struct {
 // newPhased returns the phased form of g for blocks of width entries, or
 // nil when some phase has rows narrower than width (the kernels' block).
 func newPhased(g *im2col.Geom, width int) *phased {
-	f := &phased{g: g}
+	f := &phased{g: g, width: width}
 	minE, maxE, minF, maxF := 0, 0, 0, 0
 	for a := 0; a < g.SH; a++ {
 		for b := 0; b < g.SW; b++ {
@@ -116,13 +117,19 @@ func phaseWeights[T float32 | float64](g *im2col.Geom, ph *phase, w []float64) [
 // blocked products on the same geometries).
 var phasedBackward = true
 
-// phased returns the phased form of the layer's geometry for blocks of
-// width entries, or nil when the layer has groups or newPhased none.
-func (l *Conv2d) phased(width int) *phased {
+// phased returns the phased form of the layer's geometry for the first
+// of the block widths whose blocks fit, or nil when the layer has groups
+// or newPhased none.
+func (l *Conv2d) phased(widths ...int) *phased {
 	if l.groups() != 1 || !phasedBackward {
 		return nil
 	}
-	return newPhased(l.Geom, width)
+	for _, w := range widths {
+		if f := newPhased(l.Geom, w); f != nil {
+			return f
+		}
+	}
+	return nil
 }
 
 // backwardPhased is BackwardInput (groups 1) through the phased form f in
@@ -140,7 +147,7 @@ func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense
 	for pi := range f.phases {
 		if ph := &f.phases[pi]; ph.offs != nil {
 			k2 := len(ph.offs)
-			prods[pi] = fastblas.NewShifted(g.InC, k2, phaseWeights[T](g, ph, l.w.Data), k2, ph.offs)
+			prods[pi] = fastblas.NewShifted(g.InC, k2, phaseWeights[T](g, ph, l.w.Data), k2, ph.offs, f.width)
 		}
 	}
 	var z T
@@ -197,10 +204,8 @@ func scatterPhase[T float32 | float64](g *im2col.Geom, ph *phase, drow []float64
 				continue
 			}
 			src := d[(c*ph.ta+t)*ph.ub : (c*ph.ta+t+1)*ph.ub]
-			if g.SW == 1 {
-				for u, v := range src {
-					row[u] = float64(v)
-				}
+			if src, ok := any(src).([]float32); ok && g.SW == 1 {
+				fastblas.Widen(row[:ph.ub], src)
 				continue
 			}
 			for u, v := range src {

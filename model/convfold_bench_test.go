@@ -66,6 +66,9 @@ func BenchmarkConvBackward(b *testing.B) {
 						} else {
 							f := newPhased(g, 16)
 							if f == nil {
+								f = newPhased(g, 8)
+							}
+							if f == nil {
 								b.Skip("no phased route")
 							}
 							backwardPhased(l, f, dst, s, fastblas.Narrow)

@@ -374,3 +374,8 @@ func kernShifted6x8(kc int, a, x *float64, offs *int32, c *float64, ldc int)
 //
 //go:noescape
 func kernShifted6x16(kc int, a, x *float32, offs *int32, c *float32, ldc int)
+
+// kernShifted6x8s is kernShifted6x16 on 8 columns.
+//
+//go:noescape
+func kernShifted6x8s(kc int, a, x *float32, offs *int32, c *float32, ldc int)

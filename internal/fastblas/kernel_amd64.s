@@ -1026,3 +1026,83 @@ storeI32:
 	STOREI32(Y14, Y15)
 	VZEROUPPER
 	RET
+
+// KSTEPI32 for a 6×8 float32 block: 8 floats of B at x + offs[p] into
+// the accumulators Y4..Y9.
+#define KSTEPI8S(AO, OO) \
+	MOVLQSX      OO(R10), AX; \
+	VMOVUPS      (DI)(AX*4), Y0; \
+	VBROADCASTSS AO(SI), Y2; \
+	VBROADCASTSS AO+4(SI), Y3; \
+	VFMADD231PS  Y0, Y2, Y4; \
+	VFMADD231PS  Y0, Y3, Y5; \
+	VBROADCASTSS AO+8(SI), Y2; \
+	VBROADCASTSS AO+12(SI), Y3; \
+	VFMADD231PS  Y0, Y2, Y6; \
+	VFMADD231PS  Y0, Y3, Y7; \
+	VBROADCASTSS AO+16(SI), Y2; \
+	VBROADCASTSS AO+20(SI), Y3; \
+	VFMADD231PS  Y0, Y2, Y8; \
+	VFMADD231PS  Y0, Y3, Y9
+
+#define STOREI8S(R0) \
+	VMOVUPS R0, (DX); \
+	ADDQ    R8, DX
+
+// func kernShifted6x8s(kc int, a, x *float32, offs *int32, c *float32, ldc int)
+//
+// kernShifted6x16 on 8 columns: c[r*ldc+j] = Σ_{p<kc} a[p*6+r]·x[offs[p]+j],
+// r < 6, j < 8. kc ≥ 1.
+TEXT ·kernShifted6x8s(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ offs+24(FP), R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tailI8s
+
+	PCALIGN $64
+loop4I8s:
+	KSTEPI8S(0, 0)
+	KSTEPI8S(24, 4)
+	KSTEPI8S(48, 8)
+	KSTEPI8S(72, 12)
+	ADDQ $96, SI
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4I8s
+
+tailI8s:
+	TESTQ CX, CX
+	JZ    storeI8s
+
+loop1I8s:
+	KSTEPI8S(0, 0)
+	ADDQ $24, SI
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1I8s
+
+storeI8s:
+	STOREI8S(Y4)
+	STOREI8S(Y5)
+	STOREI8S(Y6)
+	STOREI8S(Y7)
+	STOREI8S(Y8)
+	STOREI8S(Y9)
+	VZEROUPPER
+	RET

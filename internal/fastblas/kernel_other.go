@@ -106,3 +106,7 @@ func kernShifted6x8(kc int, a, x *float64, offs *int32, c *float64, ldc int) {
 func kernShifted6x16(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
 	panic("fastblas: no assembly kernels")
 }
+
+func kernShifted6x8s(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
+	panic("fastblas: no assembly kernels")
+}
