@@ -28,15 +28,17 @@ type phased struct {
 	width             int // of the products' blocks
 	top, left, hp, wp int
 	phases            []phase
+	index             []int // of phase (a, b) in phases: a·SW + b
 }
 
-// phase is one input phase (a, b): its ta×ub entries and their product,
-// nil when no tap reaches the phase (its entries are zero).
+// phase is one input phase (a, b): its ta×ub entries (at entry at of
+// the phase planes) and their product's taps and offsets, nil when no tap
+// reaches the phase (its entries are zero).
 type phase struct {
-	a, b, ta, ub int
-	rows, cols   []int // the taps i and j of the phase
-	eh, fw       []int // their shifts e_i and f_j
-	offs         []int32
+	a, b, ta, ub, at int
+	rows, cols       []int // the taps i and j of the phase
+	eh, fw           []int // their shifts e_i and f_j
+	offs             []int32
 }
 
 // newPhased returns the phased form of g for blocks of width entries, or
@@ -48,7 +50,11 @@ func newPhased(g *im2col.Geom, width int) *phased {
 		for b := 0; b < g.SW; b++ {
 			ph := phase{a: a, b: b, ta: (g.InH - a + g.SH - 1) / g.SH, ub: (g.InW - b + g.SW - 1) / g.SW}
 			if ph.ta < 1 || ph.ub < 1 {
-				continue
+				return nil // an input narrower than the stride
+			}
+			if len(f.phases) > 0 {
+				last := f.phases[len(f.phases)-1]
+				ph.at = last.at + g.InC*last.ta*last.ub
 			}
 			for i := 0; i < g.KH; i++ {
 				if d := a + g.PH - i*g.DH; floorMod(d, g.SH) == 0 {
@@ -73,6 +79,10 @@ func newPhased(g *im2col.Geom, width int) *phased {
 			}
 			f.phases = append(f.phases, ph)
 		}
+	}
+	f.index = make([]int, len(f.phases))
+	for pi, ph := range f.phases {
+		f.index[ph.a*g.SW+ph.b] = pi
 	}
 	// Rows −top … hp−top−1 of the factor plane are addressable.
 	f.top, f.left = -minE, -minF
@@ -137,9 +147,8 @@ func (l *Conv2d) phased(widths ...int) *phased {
 // stays zero, and copies (rounds) a factor row into its interior; each
 // phase's plane is computed in blocks of Width() adjacent entries of a
 // row, the last block of a row shifted left to end at the row's end (its
-// overlap is computed twice, identically), into dst directly for stride 1
-// in float64, else into a T plane that is then scattered (widened) into
-// dst's entries of the phase.
+// overlap is computed twice, identically): into dst directly for stride 1
+// in float64, else into T planes that interleave (widens) into dst.
 func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense, round func(dst []T, src []float64)) {
 	g := l.Geom
 	r, _ := s.Dims()
@@ -157,7 +166,7 @@ func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense
 	parallelSamples(r, func() any {
 		b := &buffers{x: make([]T, g.OutC*f.hp*f.wp)}
 		if !direct {
-			b.d = make([]T, g.InC*f.phases[0].ta*f.phases[0].ub)
+			b.d = make([]T, g.InSize()+f.phases[0].ub) // the planes, then zeros
 		}
 		return b
 	}, func(scr any, i int) {
@@ -171,45 +180,71 @@ func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense
 		}
 		for pi := range f.phases {
 			ph, prod := &f.phases[pi], prods[pi]
-			d, ld := b.d, ph.ta*ph.ub
+			if prod == nil {
+				continue
+			}
+			d, ld := b.d[ph.at:], ph.ta*ph.ub
 			if direct {
 				d = any(drow).([]T)
 			}
-			if prod != nil {
-				w := prod.Width()
-				for t := 0; t < ph.ta; t++ {
-					for u0 := 0; u0 < ph.ub; u0 += w {
-						u0 := min(u0, ph.ub-w)
-						prod.Block(d[t*ph.ub+u0:], ld, b.x[t*f.wp+u0:])
-					}
+			w := prod.Width()
+			for t := 0; t < ph.ta; t++ {
+				for u0 := 0; u0 < ph.ub; u0 += w {
+					u0 := min(u0, ph.ub-w)
+					prod.Block(d[t*ph.ub+u0:], ld, b.x[t*f.wp+u0:])
 				}
 			}
-			if !direct {
-				scatterPhase(g, ph, drow, d, prod == nil)
-			}
+		}
+		if !direct {
+			interleave(f, drow, b.d)
 		}
 	})
 }
 
-// scatterPhase writes the phase plane d (InC × ta×ub) into the phase's
-// entries of drow (InC×InH×InW), widened; zeros when zero is set.
-func scatterPhase[T float32 | float64](g *im2col.Geom, ph *phase, drow []float64, d []T, zero bool) {
+// interleave writes the phase planes in d (phase p's InC × ta×ub plane at
+// p.at, zeros after the last) into the input plane drow, row by row: entry
+// iw of input row a + SH·t is entry (iw − b)/SW of row t of phase
+// (a, iw mod SW).
+func interleave[T float32 | float64](f *phased, drow []float64, d []T) {
+	g := f.g
+	zeros := d[g.InSize():]
+	clear(zeros)
 	for c := 0; c < g.InC; c++ {
-		for t := 0; t < ph.ta; t++ {
-			row := drow[(c*g.InH+ph.a+t*g.SH)*g.InW+ph.b:]
-			if zero {
-				for u := 0; u < ph.ub; u++ {
-					row[u*g.SW] = 0
+		for ih := 0; ih < g.InH; ih++ {
+			a, t := ih%g.SH, ih/g.SH
+			row := drow[(c*g.InH+ih)*g.InW : (c*g.InH+ih+1)*g.InW]
+			var s0, s1 []T // the phases b = 0, 1
+			for b := 0; b < g.SW; b++ {
+				ph := &f.phases[f.index[a*g.SW+b]]
+				sb := zeros[:ph.ub]
+				if ph.offs != nil {
+					sb = d[ph.at+(c*ph.ta+t)*ph.ub : ph.at+(c*ph.ta+t+1)*ph.ub]
 				}
-				continue
+				switch {
+				case g.SW > 2:
+					for u, v := range sb {
+						row[b+u*g.SW] = float64(v)
+					}
+				case b == 0:
+					s0 = sb
+				default:
+					s1 = sb
+				}
 			}
-			src := d[(c*ph.ta+t)*ph.ub : (c*ph.ta+t+1)*ph.ub]
-			if src, ok := any(src).([]float32); ok && g.SW == 1 {
-				fastblas.Widen(row[:ph.ub], src)
-				continue
-			}
-			for u, v := range src {
-				row[u*g.SW] = float64(v)
+			switch g.SW {
+			case 1:
+				if s, ok := any(s0).([]float32); ok {
+					fastblas.Widen(row, s)
+				} else {
+					copy(row, any(s0).([]float64))
+				}
+			case 2:
+				for u, v := range s1 {
+					row[2*u], row[2*u+1] = float64(s0[u]), float64(v)
+				}
+				if len(s0) > len(s1) {
+					row[2*len(s1)] = float64(s0[len(s1)])
+				}
 			}
 		}
 	}
