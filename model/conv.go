@@ -77,13 +77,16 @@ func (l *Conv2d) Params() []*Param {
 
 // Forward computes each sample's output Y_i = W U_i (out×K times the K×P
 // unfolded input, per group) straight into its output row, samples in
-// parallel, each with one group's unfolded input (K·P floats) of scratch
-// per worker.
+// parallel: by forwardShifted where it applies (stride 1, no groups), else
+// with one group's unfolded input (K·P floats) of scratch per worker.
 func (l *Conv2d) Forward(y, x *mat.Dense) {
 	g, ng := l.Geom, l.groups()
 	n, _ := x.Dims()
 	checkDims(x, n, ng*g.InSize(), "conv2d input")
 	checkDims(y, n, ng*g.OutSize(), "conv2d output")
+	if l.forwardShifted(y, x) {
+		return
+	}
 	p, k, out := g.P(), g.K(), g.OutC
 	var bufs []*[]float64
 	var mu sync.Mutex
@@ -111,6 +114,54 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 	for _, b := range bufs {
 		scratch.Put(b)
 	}
+}
+
+// forwardShifted is Forward for stride 1 without groups on output rows of
+// at least 8 entries, and reports whether it applied: each sample's input
+// plane, zero-padded to (InH+2·PH)×(InW+2·PW), times the weights at the
+// offsets c·Hp·Wp + i·DH·Wp + j·DW (fastblas.Shifted), 8 adjacent outputs
+// of every channel at a time, without unfolding or packing.
+func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
+	g := l.Geom
+	if l.groups() != 1 || g.SH != 1 || g.SW != 1 || g.OutW < 8 || !shiftedConv {
+		return false
+	}
+	hp, wp := g.InH+2*g.PH, g.InW+2*g.PW
+	offs := make([]int32, g.K())
+	for c := 0; c < g.InC; c++ {
+		for i := 0; i < g.KH; i++ {
+			for j := 0; j < g.KW; j++ {
+				offs[(c*g.KH+i)*g.KW+j] = int32(c*hp*wp + i*g.DH*wp + j*g.DW)
+			}
+		}
+	}
+	prod := fastblas.NewShifted(g.OutC, g.K(), l.w.Data, g.K(), offs, 8)
+	n, _ := x.Dims()
+	p := g.P()
+	parallelSamples(n, func() any { return make([]float64, g.InC*hp*wp) }, func(scr any, i int) {
+		xp := scr.([]float64)
+		xi, row := x.RawRowView(i), y.RawRowView(i)
+		for c := 0; c < g.InC; c++ {
+			for ih := 0; ih < g.InH; ih++ {
+				at := (c*hp+ih+g.PH)*wp + g.PW
+				copy(xp[at:at+g.InW], xi[(c*g.InH+ih)*g.InW:])
+			}
+		}
+		for oh := 0; oh < g.OutH; oh++ {
+			for ow0 := 0; ow0 < g.OutW; ow0 += 8 {
+				ow0 := min(ow0, g.OutW-8)
+				prod.Block(row[oh*g.OutW+ow0:], p, xp[oh*wp+ow0:])
+			}
+		}
+		if l.Bias != nil {
+			for o, b := range l.Bias.Data {
+				for q := range row[o*p : (o+1)*p] {
+					row[o*p+q] += b
+				}
+			}
+		}
+	})
+	return true
 }
 
 // BackwardInput applies the transposed convolution: row r of dst is

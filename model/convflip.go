@@ -123,15 +123,16 @@ func phaseWeights[T float32 | float64](g *im2col.Geom, ph *phase, w []float64) [
 	return wp
 }
 
-// phasedBackward enables backwardPhased (tests switch it off to check the
-// blocked products on the same geometries).
-var phasedBackward = true
+// shiftedConv enables the shifted products, forwardShifted and
+// backwardPhased (tests switch it off to check the unfolded and blocked
+// products on the same geometries).
+var shiftedConv = true
 
 // phased returns the phased form of the layer's geometry for the first
 // of the block widths whose blocks fit, or nil when the layer has groups
 // or newPhased none.
 func (l *Conv2d) phased(widths ...int) *phased {
-	if l.groups() != 1 || !phasedBackward {
+	if l.groups() != 1 || !shiftedConv {
 		return nil
 	}
 	for _, w := range widths {

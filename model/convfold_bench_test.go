@@ -48,13 +48,13 @@ func BenchmarkConvBackward(b *testing.B) {
 				for it := 0; it < b.N; it++ {
 					switch route {
 					case "blocked", "float32":
-						phasedBackward = false
+						shiftedConv = false
 						if route == "blocked" {
 							l.BackwardInput(dst, s, nil, nil, 10)
 						} else {
 							l.BackwardInput32(dst, s, nil, nil, 10)
 						}
-						phasedBackward = true
+						shiftedConv = true
 						continue
 					case "phased", "phased32":
 						if route == "phased" {
