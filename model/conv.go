@@ -182,7 +182,7 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
-	if ng == 1 && l.backwardSparse(dst, s) {
+	if ng == 1 && l.backwardSparse(dst, s, 8) {
 		return
 	}
 	if f := l.phased(8); f != nil {
@@ -210,8 +210,10 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 
 // BackwardInput32 is BackwardInput in float32 (Float32Layer): the weights
 // are rounded to float32 once per call and each factor row as it is
-// taken. Layers without groups take backwardPhased in float32 when the
-// phases' rows have at least 8 entries; otherwise the blocks of Wᵀ S_r
+// taken. Factors that are mostly zeros take backwardSparse (in float64,
+// when it beats the float32 dense product); layers without groups take
+// backwardPhased in float32 when the phases' rows have at least 8
+// entries; otherwise the blocks of Wᵀ S_r
 // are float32 products (6×16 kernel) folded into float32 planes
 // (backwardPhases32). The result is widened into dst.
 func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
@@ -219,6 +221,9 @@ func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
+	if ng == 1 && l.backwardSparse(dst, s, 16) {
+		return
+	}
 	if f := l.phased(16, 8); f != nil {
 		backwardPhased(l, f, dst, s, fastblas.Narrow)
 		return
