@@ -110,3 +110,18 @@ func kernShifted6x16(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
 func kernShifted6x8s(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
 	panic("fastblas: no assembly kernels")
 }
+
+// haveAVX512 is false without the assembly kernels.
+var haveAVX512 = false
+
+func pairKernel[T element](k func(kc int, a, b, c []T, ldc int, alpha, beta T)) func(kc int, a, b, c []T, ldc int, alpha, beta T) {
+	return nil
+}
+
+func microKernelPair(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
+	panic("fastblas: no assembly kernels")
+}
+
+func microKernelPair32(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	panic("fastblas: no assembly kernels")
+}

@@ -17,9 +17,9 @@ import "fmt"
 // depend on where its block starts.
 type Shifted[T element] struct {
 	m, k, w int
-	a    []T     // ⌈m/6⌉ panels of k groups of 6, the rows past m zero
-	offs []int32 // length k
-	span int     // max(offs) + 1
+	a       []T     // ⌈m/6⌉ panels of k groups of 6, the rows past m zero
+	offs    []int32 // length k
+	span    int     // max(offs) + 1
 }
 
 // NewShifted returns the product of the m×k row-major matrix a (row
