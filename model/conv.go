@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -119,13 +120,17 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 // forwardShifted is Forward for stride 1 without groups on output rows of
 // at least 8 entries, and reports whether it applied: each sample's input
 // plane, zero-padded to (InH+2·PH)×(InW+2·PW), times the weights at the
-// offsets c·Hp·Wp + i·DH·Wp + j·DW (fastblas.Shifted), 8 adjacent outputs
-// of every channel at a time, without unfolding or packing.
+// offsets c·Hp·Wp + i·DH·Wp + j·DW (fastblas.Shifted), in blocks of the
+// widest run of adjacent outputs (of every channel) that fits the row,
+// without unfolding or packing.
 func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 	g := l.Geom
-	if l.groups() != 1 || g.SH != 1 || g.SW != 1 || g.OutW < 8 || !shiftedConv {
+	widths := fastblas.ShiftedWidths[float64]()
+	i := slices.IndexFunc(widths, func(w int) bool { return w <= g.OutW })
+	if l.groups() != 1 || g.SH != 1 || g.SW != 1 || i < 0 || !shiftedConv {
 		return false
 	}
+	w := widths[i]
 	hp, wp := g.InH+2*g.PH, g.InW+2*g.PW
 	offs := make([]int32, g.K())
 	for c := 0; c < g.InC; c++ {
@@ -135,7 +140,7 @@ func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 			}
 		}
 	}
-	prod := fastblas.NewShifted(g.OutC, g.K(), l.w.Data, g.K(), offs, 8)
+	prod := fastblas.NewShifted(g.OutC, g.K(), l.w.Data, g.K(), offs, w)
 	n, _ := x.Dims()
 	p := g.P()
 	parallelSamples(n, func() any { return make([]float64, g.InC*hp*wp) }, func(scr any, i int) {
@@ -148,8 +153,8 @@ func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 			}
 		}
 		for oh := 0; oh < g.OutH; oh++ {
-			for ow0 := 0; ow0 < g.OutW; ow0 += 8 {
-				ow0 := min(ow0, g.OutW-8)
+			for ow0 := 0; ow0 < g.OutW; ow0 += w {
+				ow0 := min(ow0, g.OutW-w)
 				prod.Block(row[oh*g.OutW+ow0:], p, xp[oh*wp+ow0:])
 			}
 		}
@@ -185,7 +190,7 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	if ng == 1 && l.backwardSparse(dst, s, 8) {
 		return
 	}
-	if f := l.phased(8); f != nil {
+	if f := l.phased(fastblas.ShiftedWidths[float64]()...); f != nil {
 		backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) })
 		return
 	}
@@ -224,7 +229,7 @@ func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
 	if ng == 1 && l.backwardSparse(dst, s, 16) {
 		return
 	}
-	if f := l.phased(16, 8); f != nil {
+	if f := l.phased(fastblas.ShiftedWidths[float32]()...); f != nil {
 		backwardPhased(l, f, dst, s, fastblas.Narrow)
 		return
 	}

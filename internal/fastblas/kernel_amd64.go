@@ -429,3 +429,13 @@ func microKernelPair32(kc int, a, b, c []float32, ldc int, alpha, beta float32) 
 	_ = c[(mr-1)*ldc+2*nr32-1]
 	kern6x32z(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
 }
+
+// kernShifted6x16z is kernShifted6x8 on 16 columns (AVX-512).
+//
+//go:noescape
+func kernShifted6x16z(kc int, a, x *float64, offs *int32, c *float64, ldc int)
+
+// kernShifted6x32z is kernShifted6x16 on 32 columns (AVX-512).
+//
+//go:noescape
+func kernShifted6x32z(kc int, a, x *float32, offs *int32, c *float32, ldc int)

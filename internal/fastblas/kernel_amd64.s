@@ -1361,3 +1361,171 @@ withbetazs:
 	STOREBZS(Z14, Z15)
 	VZEROUPPER
 	RET
+
+// KSTEPI with AVX-512: 16 doubles of B at x + offs[p] (two registers).
+#define KSTEPIZ(AO, OO) \
+	MOVLQSX      OO(R10), AX; \
+	VMOVUPD      (DI)(AX*8), Z0; \
+	VMOVUPD      64(DI)(AX*8), Z1; \
+	VBROADCASTSD AO(SI), Z2; \
+	VBROADCASTSD AO+8(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z4; \
+	VFMADD231PD  Z1, Z2, Z5; \
+	VFMADD231PD  Z0, Z3, Z6; \
+	VFMADD231PD  Z1, Z3, Z7; \
+	VBROADCASTSD AO+16(SI), Z2; \
+	VBROADCASTSD AO+24(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z8; \
+	VFMADD231PD  Z1, Z2, Z9; \
+	VFMADD231PD  Z0, Z3, Z10; \
+	VFMADD231PD  Z1, Z3, Z11; \
+	VBROADCASTSD AO+32(SI), Z2; \
+	VBROADCASTSD AO+40(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z12; \
+	VFMADD231PD  Z1, Z2, Z13; \
+	VFMADD231PD  Z0, Z3, Z14; \
+	VFMADD231PD  Z1, Z3, Z15
+
+// KSTEPIZ in float32: 32 floats of B at x + offs[p].
+#define KSTEPIZ32(AO, OO) \
+	MOVLQSX      OO(R10), AX; \
+	VMOVUPS      (DI)(AX*4), Z0; \
+	VMOVUPS      64(DI)(AX*4), Z1; \
+	VBROADCASTSS AO(SI), Z2; \
+	VBROADCASTSS AO+4(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z4; \
+	VFMADD231PS  Z1, Z2, Z5; \
+	VFMADD231PS  Z0, Z3, Z6; \
+	VFMADD231PS  Z1, Z3, Z7; \
+	VBROADCASTSS AO+8(SI), Z2; \
+	VBROADCASTSS AO+12(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z8; \
+	VFMADD231PS  Z1, Z2, Z9; \
+	VFMADD231PS  Z0, Z3, Z10; \
+	VFMADD231PS  Z1, Z3, Z11; \
+	VBROADCASTSS AO+16(SI), Z2; \
+	VBROADCASTSS AO+20(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z12; \
+	VFMADD231PS  Z1, Z2, Z13; \
+	VFMADD231PS  Z0, Z3, Z14; \
+	VFMADD231PS  Z1, Z3, Z15
+
+// Store one row of two ZMM accumulators (128 bytes) to (DX).
+#define STOREIZ(R0, R1) \
+	VMOVUPD R0, (DX); \
+	VMOVUPD R1, 64(DX); \
+	ADDQ    R8, DX
+
+#define ZEROZ12 \
+	VPXORQ Z4, Z4, Z4; \
+	VPXORQ Z5, Z5, Z5; \
+	VPXORQ Z6, Z6, Z6; \
+	VPXORQ Z7, Z7, Z7; \
+	VPXORQ Z8, Z8, Z8; \
+	VPXORQ Z9, Z9, Z9; \
+	VPXORQ Z10, Z10, Z10; \
+	VPXORQ Z11, Z11, Z11; \
+	VPXORQ Z12, Z12, Z12; \
+	VPXORQ Z13, Z13, Z13; \
+	VPXORQ Z14, Z14, Z14; \
+	VPXORQ Z15, Z15, Z15
+
+#define STOREZ12 \
+	STOREIZ(Z4, Z5); \
+	STOREIZ(Z6, Z7); \
+	STOREIZ(Z8, Z9); \
+	STOREIZ(Z10, Z11); \
+	STOREIZ(Z12, Z13); \
+	STOREIZ(Z14, Z15)
+
+// func kernShifted6x16z(kc int, a, x *float64, offs *int32, c *float64, ldc int)
+//
+// kernShifted6x8 on 16 columns with AVX-512.
+TEXT ·kernShifted6x16z(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ offs+24(FP), R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $3, R8
+	ZEROZ12
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tailIZ
+
+	PCALIGN $64
+loop4IZ:
+	KSTEPIZ(0, 0)
+	KSTEPIZ(48, 4)
+	KSTEPIZ(96, 8)
+	KSTEPIZ(144, 12)
+	ADDQ $192, SI
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4IZ
+
+tailIZ:
+	TESTQ CX, CX
+	JZ    storeIZ
+
+loop1IZ:
+	KSTEPIZ(0, 0)
+	ADDQ $48, SI
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1IZ
+
+storeIZ:
+	STOREZ12
+	VZEROUPPER
+	RET
+
+// func kernShifted6x32z(kc int, a, x *float32, offs *int32, c *float32, ldc int)
+//
+// kernShifted6x16 on 32 columns with AVX-512.
+TEXT ·kernShifted6x32z(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ offs+24(FP), R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	ZEROZ12
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tailIZ32
+
+	PCALIGN $64
+loop4IZ32:
+	KSTEPIZ32(0, 0)
+	KSTEPIZ32(24, 4)
+	KSTEPIZ32(48, 8)
+	KSTEPIZ32(72, 12)
+	ADDQ $96, SI
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4IZ32
+
+tailIZ32:
+	TESTQ CX, CX
+	JZ    storeIZ32
+
+loop1IZ32:
+	KSTEPIZ32(0, 0)
+	ADDQ $24, SI
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1IZ32
+
+storeIZ32:
+	STOREZ12
+	VZEROUPPER
+	RET

@@ -3,6 +3,7 @@
 package fastblas
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -50,9 +51,12 @@ func BenchmarkShifted(b *testing.B) {
 			}
 		}
 	}
-	b.Run("float64", func(b *testing.B) { benchShifted[float64](b, offs, 8) })
-	b.Run("float32", func(b *testing.B) { benchShifted[float32](b, offs, 16) })
-	b.Run("float32x8", func(b *testing.B) { benchShifted[float32](b, offs, 8) })
+	for _, w := range ShiftedWidths[float64]() {
+		b.Run(fmt.Sprintf("float64x%d", w), func(b *testing.B) { benchShifted[float64](b, offs, w) })
+	}
+	for _, w := range ShiftedWidths[float32]() {
+		b.Run(fmt.Sprintf("float32x%d", w), func(b *testing.B) { benchShifted[float32](b, offs, w) })
+	}
 }
 
 func benchShifted[T element](b *testing.B, offs []int32, w int) {

@@ -125,3 +125,11 @@ func microKernelPair(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
 func microKernelPair32(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 	panic("fastblas: no assembly kernels")
 }
+
+func kernShifted6x16z(kc int, a, x *float64, offs *int32, c *float64, ldc int) {
+	panic("fastblas: no assembly kernels")
+}
+
+func kernShifted6x32z(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
+	panic("fastblas: no assembly kernels")
+}
