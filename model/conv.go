@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -77,13 +78,16 @@ func (l *Conv2d) Params() []*Param {
 
 // Forward computes each sample's output Y_i = W U_i (out×K times the K×P
 // unfolded input, per group) straight into its output row, samples in
-// parallel, each with one group's unfolded input (K·P floats) of scratch
-// per worker.
+// parallel: by forwardShifted where it applies (stride 1, no groups), else
+// with one group's unfolded input (K·P floats) of scratch per worker.
 func (l *Conv2d) Forward(y, x *mat.Dense) {
 	g, ng := l.Geom, l.groups()
 	n, _ := x.Dims()
 	checkDims(x, n, ng*g.InSize(), "conv2d input")
 	checkDims(y, n, ng*g.OutSize(), "conv2d output")
+	if l.forwardShifted(y, x) {
+		return
+	}
 	p, k, out := g.P(), g.K(), g.OutC
 	var bufs []*[]float64
 	var mu sync.Mutex
@@ -113,14 +117,67 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 	}
 }
 
+// forwardShifted is Forward for stride 1 without groups on output rows of
+// at least 8 entries, and reports whether it applied: each sample's input
+// plane, zero-padded to (InH+2·PH)×(InW+2·PW), times the weights at the
+// offsets c·Hp·Wp + i·DH·Wp + j·DW (fastblas.Shifted), in blocks of the
+// widest run of adjacent outputs (of every channel) that fits the row,
+// without unfolding or packing.
+func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
+	g := l.Geom
+	widths := fastblas.ShiftedWidths[float64]()
+	i := slices.IndexFunc(widths, func(w int) bool { return w <= g.OutW })
+	if l.groups() != 1 || g.SH != 1 || g.SW != 1 || i < 0 || !shiftedConv {
+		return false
+	}
+	w := widths[i]
+	hp, wp := g.InH+2*g.PH, g.InW+2*g.PW
+	offs := make([]int32, g.K())
+	for c := 0; c < g.InC; c++ {
+		for i := 0; i < g.KH; i++ {
+			for j := 0; j < g.KW; j++ {
+				offs[(c*g.KH+i)*g.KW+j] = int32(c*hp*wp + i*g.DH*wp + j*g.DW)
+			}
+		}
+	}
+	prod := fastblas.NewShifted(g.OutC, g.K(), l.w.Data, g.K(), offs, w)
+	n, _ := x.Dims()
+	p := g.P()
+	parallelSamples(n, func() any { return make([]float64, g.InC*hp*wp) }, func(scr any, i int) {
+		xp := scr.([]float64)
+		xi, row := x.RawRowView(i), y.RawRowView(i)
+		for c := 0; c < g.InC; c++ {
+			for ih := 0; ih < g.InH; ih++ {
+				at := (c*hp+ih+g.PH)*wp + g.PW
+				copy(xp[at:at+g.InW], xi[(c*g.InH+ih)*g.InW:])
+			}
+		}
+		for oh := 0; oh < g.OutH; oh++ {
+			for ow0 := 0; ow0 < g.OutW; ow0 += w {
+				ow0 := min(ow0, g.OutW-w)
+				prod.Block(row[oh*g.OutW+ow0:], p, xp[oh*wp+ow0:])
+			}
+		}
+		if l.Bias != nil {
+			for o, b := range l.Bias.Data {
+				for q := range row[o*p : (o+1)*p] {
+					row[o*p+q] += b
+				}
+			}
+		}
+	})
+	return true
+}
+
 // BackwardInput applies the transposed convolution: row r of dst is
 // fold(Wᵀ S_r), the adjoint of the unfolding applied to the K×P product of
 // the transposed weight and the factor row (out×P), group by group.
 //
-// Factors that are mostly zeros take backwardSparse. Stride-1 windows
-// larger than 1×1 (without groups) are computed as the convolution of the
-// factor with the flipped window (backwardShifted), whose products have
-// out·KH·KW, not out, as their inner dimension. Otherwise the product is formed in blocks of whole output rows (convBlockFloats
+// Factors that are mostly zeros take backwardSparse. Layers without groups
+// whose input phases have rows of at least 8 entries take backwardPhased:
+// per phase, a convolution of the factor with the window's taps of the
+// phase, whose products have out·taps, not out, as their inner dimension.
+// Otherwise the product is formed in blocks of whole output rows (convBlockFloats
 // entries, L2-sized) and folded from there: row (c, i, j) of a block adds
 // each output row's run of positions to the input row it was read from, a
 // contiguous run for stride 1. Rows of the factor run in parallel, each on
@@ -130,11 +187,11 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
-	if ng == 1 && l.backwardSparse(dst, s) {
+	if ng == 1 && l.backwardSparse(dst, s, 8) {
 		return
 	}
-	if f := l.flipped(8); f != nil {
-		backwardShifted(l, f, dst, s, func(d, s []float64) { copy(d, s) })
+	if f := l.phased(fastblas.ShiftedWidths[float64]()...); f != nil {
+		backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) })
 		return
 	}
 	p, k := g.P(), g.K()
@@ -158,8 +215,10 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 
 // BackwardInput32 is BackwardInput in float32 (Float32Layer): the weights
 // are rounded to float32 once per call and each factor row as it is
-// taken. Stride-1 windows larger than 1×1 on input rows of at least 16
-// entries take backwardShifted in float32; otherwise the blocks of Wᵀ S_r
+// taken. Factors that are mostly zeros take backwardSparse (in float64,
+// when it beats the float32 dense product); layers without groups take
+// backwardPhased in float32 when the phases' rows have at least 8
+// entries; otherwise the blocks of Wᵀ S_r
 // are float32 products (6×16 kernel) folded into float32 planes
 // (backwardPhases32). The result is widened into dst.
 func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
@@ -167,8 +226,11 @@ func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
-	if f := l.flipped(16); f != nil {
-		backwardShifted(l, f, dst, s, fastblas.Narrow)
+	if ng == 1 && l.backwardSparse(dst, s, 16) {
+		return
+	}
+	if f := l.phased(fastblas.ShiftedWidths[float32]()...); f != nil {
+		backwardPhased(l, f, dst, s, fastblas.Narrow)
 		return
 	}
 	w32 := make([]float32, len(l.w.Data))

@@ -7,117 +7,249 @@ import (
 	"github.com/vivit-go/vivit/model/im2col"
 )
 
-// flipped is the transposed convolution of a stride-1 geometry written as
-// a convolution: the factor plane (OutC×OutH×OutW), zero-padded by
-// D·(K−1) − P to Hp×Wp, correlated with the flipped window gives the input
-// plane. Input entry (c, ih, iw) receives Σ W[o, c, i, j]·S[o, ih + P −
-// i·D, …]; with i' = KH−1−i that is the padded plane at ih + i'·D, so
-// output rows of the flipped convolution are products of the
-// InC × OutC·KH·KW flipped weights with runs of the padded plane at the
-// offsets o·Hp·Wp + i'·DH·Wp + j'·DW (fastblas.Shifted). The products have
-// the inner dimension OutC·KH·KW where the direct transpose (Wᵀ S_r,
-// folded) has OutC, and nothing is unfolded or packed.
-type flipped struct {
-	g              *im2col.Geom
-	qh, qw, hp, wp int
-	offs           []int32
+// phased is the transposed convolution of a geometry written as SH·SW
+// convolutions of the factor plane, one per phase (a, b) of the input: the
+// input entries (a + SH·t, b + SW·u). Entry (c, ih, iw) receives
+// Σ W[o, c, i, j]·S[o, oh, ow] over the taps with ih = oh·SH − PH + i·DH;
+// in phase a those are the taps i with SH | a + PH − i·DH, and they read
+// the output row oh = t + e_i, e_i = (a + PH − i·DH)/SH, a fixed shift of
+// t (likewise j and f_j). So the phase's plane is the product of the
+// InC × OutC·|taps| weights with runs of the factor plane, zero-padded to
+// Hp×Wp so that every shift stays inside, at the offsets
+// o·Hp·Wp + (e_i + top)·Wp + f_j + left (fastblas.Shifted): adjacent u
+// read adjacent factor entries. For stride 1 there is one phase, the
+// convolution of the padded factor with the flipped window.
+//
+// The products have the inner dimension OutC·|taps| (OutC·KH·KW for
+// stride 1) where the direct transpose (Wᵀ S_r, folded) has OutC, and
+// nothing is unfolded, packed or folded.
+type phased struct {
+	g                 *im2col.Geom
+	width             int // of the products' blocks
+	top, left, hp, wp int
+	phases            []phase
+	index             []int // of phase (a, b) in phases: a·SW + b
 }
 
-// flipped returns the flipped form of the layer's geometry for blocks of
-// width entries, or nil when the layer has groups or newFlipped none.
-func (l *Conv2d) flipped(width int) *flipped {
-	if l.groups() != 1 || !shiftedBackward {
-		return nil
-	}
-	return newFlipped(l.Geom, width)
+// phase is one input phase (a, b): its ta×ub entries (at entry at of
+// the phase planes) and their product's taps and offsets, nil when no tap
+// reaches the phase (its entries are zero).
+type phase struct {
+	a, b, ta, ub, at int
+	rows, cols       []int // the taps i and j of the phase
+	eh, fw           []int // their shifts e_i and f_j
+	offs             []int32
 }
 
-// shiftedBackward enables backwardShifted (tests switch it off to check
-// the blocked products on the same geometries).
-var shiftedBackward = true
-
-// newFlipped returns the flipped form of g, or nil when there is none or
-// it would not pay: strides above 1, a 1×1 window (Wᵀ S_r has nothing to
-// fold), padding beyond the dilated window, or input rows narrower than
-// width (the kernels' block).
-func newFlipped(g *im2col.Geom, width int) *flipped {
-	f := &flipped{g: g, qh: g.DH*(g.KH-1) - g.PH, qw: g.DW*(g.KW-1) - g.PW}
-	if g.SH != 1 || g.SW != 1 || g.KH*g.KW == 1 || f.qh < 0 || f.qw < 0 || g.InW < width {
-		return nil
-	}
-	f.hp, f.wp = g.OutH+2*f.qh, g.OutW+2*f.qw
-	f.offs = make([]int32, g.OutC*g.KH*g.KW)
-	for o := 0; o < g.OutC; o++ {
-		for i := 0; i < g.KH; i++ {
+// newPhased returns the phased form of g for blocks of width entries, or
+// nil when some phase has rows narrower than width (the kernels' block).
+func newPhased(g *im2col.Geom, width int) *phased {
+	f := &phased{g: g, width: width}
+	minE, maxE, minF, maxF := 0, 0, 0, 0
+	for a := 0; a < g.SH; a++ {
+		for b := 0; b < g.SW; b++ {
+			ph := phase{a: a, b: b, ta: (g.InH - a + g.SH - 1) / g.SH, ub: (g.InW - b + g.SW - 1) / g.SW}
+			if ph.ta < 1 || ph.ub < 1 {
+				return nil // an input narrower than the stride
+			}
+			if len(f.phases) > 0 {
+				last := f.phases[len(f.phases)-1]
+				ph.at = last.at + g.InC*last.ta*last.ub
+			}
+			for i := 0; i < g.KH; i++ {
+				if d := a + g.PH - i*g.DH; floorMod(d, g.SH) == 0 {
+					ph.rows, ph.eh = append(ph.rows, i), append(ph.eh, floorDiv(d, g.SH))
+				}
+			}
 			for j := 0; j < g.KW; j++ {
-				f.offs[(o*g.KH+i)*g.KW+j] = int32(o*f.hp*f.wp + i*g.DH*f.wp + j*g.DW)
+				if d := b + g.PW - j*g.DW; floorMod(d, g.SW) == 0 {
+					ph.cols, ph.fw = append(ph.cols, j), append(ph.fw, floorDiv(d, g.SW))
+				}
+			}
+			if len(ph.rows) > 0 && len(ph.cols) > 0 {
+				if ph.ub < width {
+					return nil
+				}
+				for _, e := range ph.eh {
+					minE, maxE = min(minE, e), max(maxE, e+ph.ta-1)
+				}
+				for _, e := range ph.fw {
+					minF, maxF = min(minF, e), max(maxF, e+ph.ub-1)
+				}
+			}
+			f.phases = append(f.phases, ph)
+		}
+	}
+	f.index = make([]int, len(f.phases))
+	for pi, ph := range f.phases {
+		f.index[ph.a*g.SW+ph.b] = pi
+	}
+	// Rows −top … hp−top−1 of the factor plane are addressable.
+	f.top, f.left = -minE, -minF
+	f.hp, f.wp = max(g.OutH, maxE+1)+f.top, max(g.OutW, maxF+1)+f.left
+	for pi := range f.phases {
+		ph := &f.phases[pi]
+		if len(ph.rows) == 0 || len(ph.cols) == 0 {
+			continue
+		}
+		for o := 0; o < g.OutC; o++ {
+			for _, e := range ph.eh {
+				for _, e2 := range ph.fw {
+					ph.offs = append(ph.offs, int32(o*f.hp*f.wp+(e+f.top)*f.wp+e2+f.left))
+				}
 			}
 		}
 	}
 	return f
 }
 
-// flippedWeights returns the InC × OutC·KH·KW flipped weights of the OutC ×
-// InC·KH·KW weights w: entry (c; o, i', j') is w[o; c, KH−1−i', KW−1−j'].
-func flippedWeights[T float32 | float64](g *im2col.Geom, w []float64) []T {
-	kk := g.KH * g.KW
-	k2 := g.OutC * kk
-	wf := make([]T, g.InC*k2)
-	for o := 0; o < g.OutC; o++ {
-		for c := 0; c < g.InC; c++ {
-			src := w[(o*g.InC+c)*kk : (o*g.InC+c+1)*kk]
-			dst := wf[c*k2+o*kk : c*k2+(o+1)*kk]
-			for t, v := range src {
-				dst[kk-1-t] = T(v)
+// weights returns the phase's InC × OutC·|rows|·|cols| weights: entry
+// (c; o, i, j) is w[o; c, rows[i], cols[j]].
+func phaseWeights[T float32 | float64](g *im2col.Geom, ph *phase, w []float64) []T {
+	k2 := g.OutC * len(ph.rows) * len(ph.cols)
+	wp := make([]T, g.InC*k2)
+	for c := 0; c < g.InC; c++ {
+		q := c * k2
+		for o := 0; o < g.OutC; o++ {
+			src := w[(o*g.InC+c)*g.KH*g.KW:]
+			for _, i := range ph.rows {
+				for _, j := range ph.cols {
+					wp[q] = T(src[i*g.KW+j])
+					q++
+				}
 			}
 		}
 	}
-	return wf
+	return wp
 }
 
-// backwardShifted is BackwardInput (groups 1) through the flipped form f
-// in precision T: each worker keeps a padded plane in T, whose border
-// stays zero, copies (rounds) a factor row into its interior and computes
-// the input plane in blocks of Width() adjacent entries of an input row,
-// the last block of a row shifted left to end at the row's end (its
-// overlap is computed twice, identically). In float32 the plane is
-// computed into a float32 row and widened into dst.
-func backwardShifted[T float32 | float64](l *Conv2d, f *flipped, dst, s *mat.Dense, round func(dst []T, src []float64)) {
+// shiftedConv enables the shifted products, forwardShifted and
+// backwardPhased (tests switch it off to check the unfolded and blocked
+// products on the same geometries).
+var shiftedConv = true
+
+// phased returns the phased form of the layer's geometry for the first
+// of the block widths whose blocks fit, or nil when the layer has groups
+// or newPhased none.
+func (l *Conv2d) phased(widths ...int) *phased {
+	if l.groups() != 1 || !shiftedConv {
+		return nil
+	}
+	for _, w := range widths {
+		if f := newPhased(l.Geom, w); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// backwardPhased is BackwardInput (groups 1) through the phased form f in
+// precision T. Each worker keeps a padded factor plane in T, whose border
+// stays zero, and copies (rounds) a factor row into its interior; each
+// phase's plane is computed in blocks of Width() adjacent entries of a
+// row, the last block of a row shifted left to end at the row's end (its
+// overlap is computed twice, identically): into dst directly for stride 1
+// in float64, else into T planes that interleave (widens) into dst.
+func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense, round func(dst []T, src []float64)) {
 	g := l.Geom
 	r, _ := s.Dims()
-	k2 := g.OutC * g.KH * g.KW
-	prod := fastblas.NewShifted(g.InC, k2, flippedWeights[T](g, l.w.Data), k2, f.offs)
-	w, pin := prod.Width(), g.InH*g.InW
+	prods := make([]*fastblas.Shifted[T], len(f.phases))
+	for pi := range f.phases {
+		if ph := &f.phases[pi]; ph.offs != nil {
+			k2 := len(ph.offs)
+			prods[pi] = fastblas.NewShifted(g.InC, k2, phaseWeights[T](g, ph, l.w.Data), k2, ph.offs, f.width)
+		}
+	}
 	var z T
 	_, wide := any(z).(float64)
+	direct := wide && len(f.phases) == 1
 	type buffers struct{ x, d []T }
 	parallelSamples(r, func() any {
 		b := &buffers{x: make([]T, g.OutC*f.hp*f.wp)}
-		if !wide {
-			b.d = make([]T, g.InSize())
+		if !direct {
+			b.d = make([]T, g.InSize()+f.phases[0].ub) // the planes, then zeros
 		}
 		return b
 	}, func(scr any, i int) {
 		b := scr.(*buffers)
-		srow := s.RawRowView(i)
+		srow, drow := s.RawRowView(i), dst.RawRowView(i)
 		for o := 0; o < g.OutC; o++ {
 			for oh := 0; oh < g.OutH; oh++ {
-				at := (o*f.hp+oh+f.qh)*f.wp + f.qw
+				at := (o*f.hp+oh+f.top)*f.wp + f.left
 				round(b.x[at:at+g.OutW], srow[(o*g.OutH+oh)*g.OutW:])
 			}
 		}
-		d := b.d
-		if wide {
-			d = any(dst.RawRowView(i)).([]T)
-		}
-		for ih := 0; ih < g.InH; ih++ {
-			for w0 := 0; w0 < g.InW; w0 += w {
-				w0 := min(w0, g.InW-w)
-				prod.Block(d[ih*g.InW+w0:], pin, b.x[ih*f.wp+w0:])
+		for pi := range f.phases {
+			ph, prod := &f.phases[pi], prods[pi]
+			if prod == nil {
+				continue
+			}
+			d, ld := b.d[ph.at:], ph.ta*ph.ub
+			if direct {
+				d = any(drow).([]T)
+			}
+			w := prod.Width()
+			for t := 0; t < ph.ta; t++ {
+				for u0 := 0; u0 < ph.ub; u0 += w {
+					u0 := min(u0, ph.ub-w)
+					prod.Block(d[t*ph.ub+u0:], ld, b.x[t*f.wp+u0:])
+				}
 			}
 		}
-		if !wide {
-			fastblas.Widen(dst.RawRowView(i), any(d).([]float32))
+		if !direct {
+			interleave(f, drow, b.d)
 		}
 	})
 }
+
+// interleave writes the phase planes in d (phase p's InC × ta×ub plane at
+// p.at, zeros after the last) into the input plane drow, row by row: entry
+// iw of input row a + SH·t is entry (iw − b)/SW of row t of phase
+// (a, iw mod SW).
+func interleave[T float32 | float64](f *phased, drow []float64, d []T) {
+	g := f.g
+	zeros := d[g.InSize():]
+	clear(zeros)
+	for c := 0; c < g.InC; c++ {
+		for ih := 0; ih < g.InH; ih++ {
+			a, t := ih%g.SH, ih/g.SH
+			row := drow[(c*g.InH+ih)*g.InW : (c*g.InH+ih+1)*g.InW]
+			var s0, s1 []T // the phases b = 0, 1
+			for b := 0; b < g.SW; b++ {
+				ph := &f.phases[f.index[a*g.SW+b]]
+				sb := zeros[:ph.ub]
+				if ph.offs != nil {
+					sb = d[ph.at+(c*ph.ta+t)*ph.ub : ph.at+(c*ph.ta+t+1)*ph.ub]
+				}
+				switch {
+				case g.SW > 2:
+					for u, v := range sb {
+						row[b+u*g.SW] = float64(v)
+					}
+				case b == 0:
+					s0 = sb
+				default:
+					s1 = sb
+				}
+			}
+			switch g.SW {
+			case 1:
+				if s, ok := any(s0).([]float32); ok {
+					fastblas.Widen(row, s)
+				} else {
+					copy(row, any(s0).([]float64))
+				}
+			case 2:
+				for u, v := range s1 {
+					row[2*u], row[2*u+1] = float64(s0[u]), float64(v)
+				}
+				if len(s0) > len(s1) {
+					row[2*len(s1)] = float64(s0[len(s1)])
+				}
+			}
+		}
+	}
+}
+
+// floorMod returns a mod b in [0, b) for b > 0.
+func floorMod(a, b int) int { return a - floorDiv(a, b)*b }

@@ -42,30 +42,36 @@ func BenchmarkConvBackward(b *testing.B) {
 		s := randMat(rng, rows, g.OutSize())
 		dst := mat.NewDense(rows, g.InSize(), nil)
 		name := fmt.Sprintf("in=%d/%dx%d/out=%d/stride=%d", g.InC, g.InH, g.InW, g.OutC, g.SH)
-		for _, route := range []string{"blocked", "float32", "flipped", "flipped32", "patch"} {
+		for _, route := range []string{"blocked", "float32", "phased", "phased32", "patch"} {
 			b.Run(name+"/"+route, func(b *testing.B) {
 				c0 := cpuTime()
 				for it := 0; it < b.N; it++ {
 					switch route {
-					case "blocked":
-						l.BackwardInput(dst, s, nil, nil, 10)
-						continue
-					case "float32":
-						l.BackwardInput32(dst, s, nil, nil, 10)
-						continue
-					case "flipped", "flipped32":
-						if route == "flipped" {
-							f := newFlipped(g, 8)
-							if f == nil {
-								b.Skip("no flipped route")
-							}
-							backwardShifted(l, f, dst, s, func(d, s []float64) { copy(d, s) })
+					case "blocked", "float32":
+						shiftedConv = false
+						if route == "blocked" {
+							l.BackwardInput(dst, s, nil, nil, 10)
 						} else {
-							f := newFlipped(g, 16)
+							l.BackwardInput32(dst, s, nil, nil, 10)
+						}
+						shiftedConv = true
+						continue
+					case "phased", "phased32":
+						if route == "phased" {
+							f := newPhased(g, 8)
 							if f == nil {
-								b.Skip("no flipped route")
+								b.Skip("no phased route")
 							}
-							backwardShifted(l, f, dst, s, fastblas.Narrow)
+							backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) })
+						} else {
+							f := newPhased(g, 16)
+							if f == nil {
+								f = newPhased(g, 8)
+							}
+							if f == nil {
+								b.Skip("no phased route")
+							}
+							backwardPhased(l, f, dst, s, fastblas.Narrow)
 						}
 						continue
 					}

@@ -41,8 +41,14 @@ func TestConvBackwardBlocks(t *testing.T) {
 		im2col.New(7, 5, 16, 9, 1, 3, 1, 1, 0, 1, 1, 1),
 		im2col.New(2, 6, 16, 3, 3, 3, 1, 1, 3, 3, 1, 1),
 		im2col.New(4, 3, 33, 6, 2, 4, 1, 1, 1, 0, 1, 3),
+		im2col.New(3, 8, 32, 5, 3, 3, 2, 2, 1, 1, 1, 1),
+		im2col.New(2, 7, 40, 3, 1, 1, 2, 2, 0, 0, 1, 1),
+		im2col.New(3, 9, 50, 4, 3, 2, 3, 3, 1, 2, 1, 2),
+		im2col.New(2, 6, 35, 3, 3, 3, 2, 2, 2, 2, 2, 2),
+		im2col.New(2, 5, 34, 3, 3, 3, 2, 2, 3, 3, 1, 1),
+		im2col.New(2, 7, 33, 3, 2, 5, 3, 2, 0, 1, 1, 1),
 	}
-	defer func(b int) { convBlockFloats, shiftedBackward = b, true }(convBlockFloats)
+	defer func(b int) { convBlockFloats, shiftedConv = b, true }(convBlockFloats)
 	for gi, g := range geoms {
 		l := NewConv2d(0, g, false)
 		for i := range l.Weight.Data {
@@ -58,7 +64,7 @@ func TestConvBackwardBlocks(t *testing.T) {
 				s.RawMatrix().Data[i] = 0
 			}
 		}
-		if got := sparseBackward(estimateNonzero(s), rows, g.OutC, g.P()); got != sparse {
+		if got := sparseBackward(estimateNonzero(s), rows, g.OutC, g.P(), 8); got != sparse {
 			t.Fatalf("geom %d: sparse products %v, want %v", gi, got, sparse)
 		}
 		want, abs := mat.NewDense(rows, g.InSize(), nil), mat.NewDense(rows, g.InSize(), nil)
@@ -82,8 +88,8 @@ func TestConvBackwardBlocks(t *testing.T) {
 				convBlockFloats = 24 << 10
 			}
 			// bh = −1 is the default with the flipped products
-			// (backwardShifted) where they apply.
-			shiftedBackward = bh < 0
+			// (backwardPhased) where they apply.
+			shiftedConv = bh < 0
 			t.Run(fmt.Sprintf("geom%d/block%d", gi, bh), func(t *testing.T) {
 				got := mat.NewDense(rows, g.InSize(), nil)
 				got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got)
@@ -144,6 +150,48 @@ func TestConvBackward32Groups(t *testing.T) {
 		for i, w := range want.RawMatrix().Data {
 			if d := math.Abs(got.RawMatrix().Data[i] - w); !(d <= gamma*bound.RawMatrix().Data[i]) {
 				t.Fatalf("groups %d: entry %d = %v, want %v", tc.groups, i, got.RawMatrix().Data[i], w)
+			}
+		}
+	}
+}
+
+// TestConvForwardShifted checks Forward on stride-1 geometries (the
+// shifted products, forwardShifted) against the unfolded product it
+// replaces, with bias, paddings, dilations, rectangular windows and output
+// rows of 8 to 33 entries.
+func TestConvForwardShifted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 3))
+	defer func() { shiftedConv = true }()
+	for gi, g := range []*im2col.Geom{
+		im2col.New(3, 9, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(5, 7, 20, 7, 3, 3, 1, 1, 1, 1, 1, 1),
+		im2col.New(3, 12, 17, 13, 3, 5, 1, 1, 0, 2, 2, 1),
+		im2col.New(7, 5, 16, 9, 1, 3, 1, 1, 0, 1, 1, 1),
+		im2col.New(2, 6, 16, 3, 3, 3, 1, 1, 3, 3, 1, 1),
+		im2col.New(4, 3, 33, 6, 2, 4, 1, 1, 1, 0, 1, 3),
+		im2col.New(2, 4, 9, 3, 1, 1, 1, 1, 0, 0, 1, 1),
+	} {
+		l := NewConv2d(0, g, true)
+		for i := range l.Weight.Data {
+			l.Weight.Data[i] = rng.NormFloat64()
+		}
+		for i := range l.Bias.Data {
+			l.Bias.Data[i] = rng.NormFloat64()
+		}
+		const n = 3
+		x := randMat(rng, n, g.InSize())
+		want, got := mat.NewDense(n, g.OutSize(), nil), mat.NewDense(n, g.OutSize(), nil)
+		shiftedConv = false
+		l.Forward(want, x)
+		shiftedConv = true
+		got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got)
+		if !l.forwardShifted(got, x) {
+			t.Fatalf("geom %d: shifted forward not taken", gi)
+		}
+		for i, w := range want.RawMatrix().Data {
+			if d := math.Abs(got.RawMatrix().Data[i] - w); !(d <= 1e-13*(1+math.Abs(w))) {
+				t.Fatalf("geom %d: entry %d = %v, want %v", gi, i, got.RawMatrix().Data[i], w)
 			}
 		}
 	}

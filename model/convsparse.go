@@ -12,12 +12,13 @@ import (
 // (Wᵀ S_r)ᵀ is the combination of the weight rows that column q of S_r
 // selects (fastblas.CombRowsIdx), and the P×K result is folded into the
 // input (im2col.Geom.FoldAdd). It reports false, doing nothing, when the
-// factor is too dense for that to beat the dense product (sparseBackward).
-func (l *Conv2d) backwardSparse(dst, s *mat.Dense) bool {
+// factor is too dense for that to beat the dense product of lanes
+// multiply-adds a cycle (sparseBackward).
+func (l *Conv2d) backwardSparse(dst, s *mat.Dense, lanes int) bool {
 	g := l.Geom
 	r, _ := s.Dims()
 	p, k, out := g.P(), g.K(), g.OutC
-	if !sparseBackward(estimateNonzero(s), r, out, p) {
+	if !sparseBackward(estimateNonzero(s), r, out, p, lanes) {
 		return false
 	}
 	type scratch struct {
@@ -66,12 +67,12 @@ func (l *Conv2d) backwardSparse(dst, s *mat.Dense) bool {
 
 // sparseBackward reports whether backwardSparse beats the dense product
 // for nnz nonzeros in r factor rows of out×P: per row, the dense product
-// costs out·P·K multiply-adds at the peak (16 flops a cycle); the sparse
-// one ρ·out·P·K at about a third of it, and folding P·K entries one at a
-// time at about 1.5 cycles each.
-func sparseBackward(nnz, r, out, p int) bool {
+// costs out·P·K multiply-adds at the peak (lanes a cycle: 8 in float64, 16
+// in float32); the sparse one ρ·out·P·K at about a third of float64's
+// peak, and folding P·K entries one at a time at about 1.5 cycles each.
+func sparseBackward(nnz, r, out, p, lanes int) bool {
 	perRow := float64(nnz) / float64(max(r, 1)) // ρ·out·P
-	return perRow*3/8+1.5*float64(p) < float64(out*p)/8
+	return perRow*3/8+1.5*float64(p) < float64(out*p)/float64(lanes)
 }
 
 // estimateNonzero returns the nonzero entries of s, counted on at most

@@ -721,3 +721,54 @@ func TestCombRows(t *testing.T) {
 		}
 	})
 }
+
+// TestPairKernels checks that the AVX-512 kernels on two B panels give
+// bitwise the results of the AVX2 kernels one panel at a time, in both
+// element types, on full, triangular and edge-cut products (the pair
+// kernels run the same operations per entry, so results do not depend on
+// which kernels the CPU has).
+func TestPairKernels(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rnd := rand.New(rand.NewPCG(21, 22))
+	for _, d := range [][3]int{{70, 90, 130}, {300, 257, 300}, {13, 33, 5}, {96, 64, 600}} {
+		m, n, k := d[0], d[1], d[2]
+		a, b := randMat(rnd, m, k, k), randMat(rnd, k, n, n)
+		c0, s0 := randMat(rnd, m, n, n), randMat(rnd, m, m, m)
+		a32, b32, c32 := make([]float32, len(a)), make([]float32, len(b)), make([]float32, len(c0))
+		Narrow(a32, a)
+		Narrow(b32, b)
+		Narrow(c32, c0)
+		run := func(pairs bool) ([]float64, []float64, []float32) {
+			old := haveAVX512
+			defer func() { haveAVX512 = old }()
+			haveAVX512 = pairs
+			var impl Implementation
+			c := append([]float64(nil), c0...)
+			impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1.5, a, k, b, n, 0.5, c, n)
+			s := append([]float64(nil), s0...)
+			impl.Dsyrk(blas.Upper, blas.NoTrans, m, k, 1, a, k, 1, s, m)
+			c3 := append([]float32(nil), c32...)
+			impl.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1.5, a32, k, b32, n, 0.5, c3, n)
+			return c, s, c3
+		}
+		c1, s1, f1 := run(true)
+		c2, s2, f2 := run(false)
+		for i := range c1 {
+			if math.Float64bits(c1[i]) != math.Float64bits(c2[i]) {
+				t.Fatalf("%v: Dgemm entry %d: %v with pairs, %v without", d, i, c1[i], c2[i])
+			}
+		}
+		for i := range s1 {
+			if math.Float64bits(s1[i]) != math.Float64bits(s2[i]) {
+				t.Fatalf("%v: Dsyrk entry %d: %v with pairs, %v without", d, i, s1[i], s2[i])
+			}
+		}
+		for i := range f1 {
+			if math.Float32bits(f1[i]) != math.Float32bits(f2[i]) {
+				t.Fatalf("%v: Sgemm entry %d: %v with pairs, %v without", d, i, f1[i], f2[i])
+			}
+		}
+	}
+}

@@ -37,18 +37,21 @@ type element interface{ float32 | float64 }
 // transposed A, and a B panel (nr columns) from a row-major or a
 // transposed B; see pack.go.
 type kernelSet[T element] struct {
-	nr            int
-	micro         func(kc int, a, b, c []T, ldc int, alpha, beta T)
+	nr    int
+	micro func(kc int, a, b, c []T, ldc int, alpha, beta T)
+	// pair, when not nil, is micro on two adjacent B panels at once (an
+	// mr×2nr block, AVX-512), with the same operations per entry.
+	pair          func(kc int, a, b, c []T, ldc int, alpha, beta T)
 	packA, packAT func(dst, a []T, lda, p0, kk, i, rows int)
 	packB, packBT func(dst, b []T, ldb, p0, kk, j, cols int)
 	jobs          *sync.Pool // of *gemmJob[T]
 }
 
 var (
-	kernels64 = kernelSet[float64]{nr: nr, micro: microKernel,
+	kernels64 = kernelSet[float64]{nr: nr, micro: microKernel, pair: pairKernel(microKernelPair),
 		packA: packColsN6, packAT: packRowsT, packB: packRows8, packBT: packColsN8,
 		jobs: &sync.Pool{New: func() any { return new(gemmJob[float64]) }}}
-	kernels32 = kernelSet[float32]{nr: nr32, micro: microKernel32,
+	kernels32 = kernelSet[float32]{nr: nr32, micro: microKernel32, pair: pairKernel(microKernelPair32),
 		packA: packTransposing32, packAT: packCopying32, packB: packCopying32, packBT: packTransposing32,
 		jobs: &sync.Pool{New: func() any { return new(gemmJob[float32]) }}}
 )
@@ -244,38 +247,77 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 		}
 	}
 
-	c, ldc := j.c, j.ldc
-	alpha, beta := j.alpha, j.betaK
-	for jj := j0; jj < j1; jj += nr {
+	pair := j.ks.pair
+	if !haveAsm || !haveAVX512 {
+		pair = nil // switched off (tests)
+	}
+	for jj := j0; jj < j1; {
+		if pair != nil && jj+2*nr <= j1 {
+			// Two full-width panels: one pair kernel per A panel where
+			// both micro-tiles are whole, else each on its own.
+			bpan := j.bp[(jj/nr)*nr*kk : (jj/nr+2)*nr*kk]
+			for i := i0; i < i1; i += mr {
+				apan := abuf[(i-i0)*kk : (i-i0+mr)*kk]
+				skip0, full0 := j.tileKind(i, jj, nr)
+				skip1, full1 := j.tileKind(i, jj+nr, nr)
+				if full0 && full1 {
+					pair(kk, apan, bpan, j.c[i*j.ldc+jj:], j.ldc, j.alpha, j.betaK)
+					continue
+				}
+				if !skip0 {
+					j.tile(tile, apan, bpan[:nr*kk], i, jj, nr, full0)
+				}
+				if !skip1 {
+					j.tile(tile, apan, bpan[nr*kk:], i, jj+nr, nr, full1)
+				}
+			}
+			jj += 2 * nr
+			continue
+		}
 		bpan := j.bp[(jj/nr)*nr*kk : (jj/nr+1)*nr*kk]
 		cols := min(nr, j.n-jj)
 		for i := i0; i < i1; i += mr {
-			rows := min(mr, j.m-i)
-			full := rows == mr && cols == nr
-			switch j.tri {
-			case triUpper:
-				if jj+cols-1 < i {
-					continue
-				}
-				if jj < i+rows-1 {
-					full = false
-				}
-			case triLower:
-				if jj > i+rows-1 {
-					continue
-				}
-				if jj+cols-1 > i {
-					full = false
-				}
-			}
-			apan := abuf[(i-i0)*kk : (i-i0+mr)*kk]
-			if full {
-				j.ks.micro(kk, apan, bpan, c[i*ldc+jj:], ldc, alpha, beta)
-			} else {
-				j.edge(tile, apan, bpan, i, jj, rows, cols)
+			if skip, full := j.tileKind(i, jj, cols); !skip {
+				j.tile(tile, abuf[(i-i0)*kk:(i-i0+mr)*kk], bpan, i, jj, cols, full)
 			}
 		}
+		jj += nr
 	}
+}
+
+// tileKind reports whether the micro-tile at row i and column jj with cols
+// columns lies outside the triangle to update (skip), or whole inside it
+// and C (full).
+func (j *gemmJob[T]) tileKind(i, jj, cols int) (skip, full bool) {
+	rows := min(mr, j.m-i)
+	full = rows == mr && cols == j.nr
+	switch j.tri {
+	case triUpper:
+		if jj+cols-1 < i {
+			return true, false
+		}
+		if jj < i+rows-1 {
+			full = false
+		}
+	case triLower:
+		if jj > i+rows-1 {
+			return true, false
+		}
+		if jj+cols-1 > i {
+			full = false
+		}
+	}
+	return false, full
+}
+
+// tile computes one micro-tile: by the kernel in place when it is full,
+// else through edge.
+func (j *gemmJob[T]) tile(tile, apan, bpan []T, i, jj, cols int, full bool) {
+	if full {
+		j.ks.micro(j.kk, apan, bpan, j.c[i*j.ldc+jj:], j.ldc, j.alpha, j.betaK)
+		return
+	}
+	j.edge(tile, apan, bpan, i, jj, min(mr, j.m-i), cols)
 }
 
 // edge handles a micro-tile that is cut by the border of C or by the

@@ -374,3 +374,68 @@ func kernShifted6x8(kc int, a, x *float64, offs *int32, c *float64, ldc int)
 //
 //go:noescape
 func kernShifted6x16(kc int, a, x *float32, offs *int32, c *float32, ldc int)
+
+// kernShifted6x8s is kernShifted6x16 on 8 columns.
+//
+//go:noescape
+func kernShifted6x8s(kc int, a, x *float32, offs *int32, c *float32, ldc int)
+
+// kern6x16z is kern6x8 on two adjacent packed B panels (AVX-512): the
+// 6×16 block, each entry computed with kern6x8's operations.
+//
+//go:noescape
+func kern6x16z(kc int, a, b, c *float64, ldc int, alpha, beta float64)
+
+// kern6x32z is kern6x16 on two adjacent packed B panels (AVX-512).
+//
+//go:noescape
+func kern6x32z(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// haveAVX512 reports whether the AVX-512 kernels can be used: AVX512F,
+// and the OS saves the opmask and ZMM state. On CPUs with full-width
+// 512-bit units they double the multiply-add rate of the AVX2 kernels.
+var haveAVX512 = haveAsm && detectAVX512()
+
+func detectAVX512() bool {
+	_, ebx7, _, _ := cpuid(7, 0)
+	const avx512fBit = 1 << 16
+	if ebx7&avx512fBit == 0 {
+		return false
+	}
+	xcr0, _ := xgetbv()
+	return xcr0&0xe6 == 0xe6 // SSE, AVX, opmask, ZMM upper halves, ZMM16–31
+}
+
+// pairKernel returns k when the AVX-512 kernels can be used, else nil.
+func pairKernel[T element](k func(kc int, a, b, c []T, ldc int, alpha, beta T)) func(kc int, a, b, c []T, ldc int, alpha, beta T) {
+	if !haveAVX512 {
+		return nil
+	}
+	return k
+}
+
+// microKernelPair is microKernel on the two adjacent panels at b.
+func microKernelPair(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
+	_ = a[kc*mr-1]
+	_ = b[2*kc*nr-1]
+	_ = c[(mr-1)*ldc+2*nr-1]
+	kern6x16z(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// microKernelPair32 is microKernel32 on the two adjacent panels at b.
+func microKernelPair32(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*mr-1]
+	_ = b[2*kc*nr32-1]
+	_ = c[(mr-1)*ldc+2*nr32-1]
+	kern6x32z(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// kernShifted6x16z is kernShifted6x8 on 16 columns (AVX-512).
+//
+//go:noescape
+func kernShifted6x16z(kc int, a, x *float64, offs *int32, c *float64, ldc int)
+
+// kernShifted6x32z is kernShifted6x16 on 32 columns (AVX-512).
+//
+//go:noescape
+func kernShifted6x32z(kc int, a, x *float32, offs *int32, c *float32, ldc int)

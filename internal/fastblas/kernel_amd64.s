@@ -1026,3 +1026,506 @@ storeI32:
 	STOREI32(Y14, Y15)
 	VZEROUPPER
 	RET
+
+// KSTEPI32 for a 6×8 float32 block: 8 floats of B at x + offs[p] into
+// the accumulators Y4..Y9.
+#define KSTEPI8S(AO, OO) \
+	MOVLQSX      OO(R10), AX; \
+	VMOVUPS      (DI)(AX*4), Y0; \
+	VBROADCASTSS AO(SI), Y2; \
+	VBROADCASTSS AO+4(SI), Y3; \
+	VFMADD231PS  Y0, Y2, Y4; \
+	VFMADD231PS  Y0, Y3, Y5; \
+	VBROADCASTSS AO+8(SI), Y2; \
+	VBROADCASTSS AO+12(SI), Y3; \
+	VFMADD231PS  Y0, Y2, Y6; \
+	VFMADD231PS  Y0, Y3, Y7; \
+	VBROADCASTSS AO+16(SI), Y2; \
+	VBROADCASTSS AO+20(SI), Y3; \
+	VFMADD231PS  Y0, Y2, Y8; \
+	VFMADD231PS  Y0, Y3, Y9
+
+#define STOREI8S(R0) \
+	VMOVUPS R0, (DX); \
+	ADDQ    R8, DX
+
+// func kernShifted6x8s(kc int, a, x *float32, offs *int32, c *float32, ldc int)
+//
+// kernShifted6x16 on 8 columns: c[r*ldc+j] = Σ_{p<kc} a[p*6+r]·x[offs[p]+j],
+// r < 6, j < 8. kc ≥ 1.
+TEXT ·kernShifted6x8s(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ offs+24(FP), R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tailI8s
+
+	PCALIGN $64
+loop4I8s:
+	KSTEPI8S(0, 0)
+	KSTEPI8S(24, 4)
+	KSTEPI8S(48, 8)
+	KSTEPI8S(72, 12)
+	ADDQ $96, SI
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4I8s
+
+tailI8s:
+	TESTQ CX, CX
+	JZ    storeI8s
+
+loop1I8s:
+	KSTEPI8S(0, 0)
+	ADDQ $24, SI
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1I8s
+
+storeI8s:
+	STOREI8S(Y4)
+	STOREI8S(Y5)
+	STOREI8S(Y6)
+	STOREI8S(Y7)
+	STOREI8S(Y8)
+	STOREI8S(Y9)
+	VZEROUPPER
+	RET
+
+// One rank-1 update of the 6×16 float64 block Z4..Z15 (rows in pairs of
+// registers: columns 0–7 from the B panel at DI, 8–15 from the next panel
+// at DI+R11) with the packed A values at AO(SI).
+#define KSTEPZ(AO, BO) \
+	VMOVUPD      BO(DI), Z0; \
+	VMOVUPD      BO(DI)(R11*1), Z1; \
+	VBROADCASTSD AO(SI), Z2; \
+	VBROADCASTSD AO+8(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z4; \
+	VFMADD231PD  Z1, Z2, Z5; \
+	VFMADD231PD  Z0, Z3, Z6; \
+	VFMADD231PD  Z1, Z3, Z7; \
+	VBROADCASTSD AO+16(SI), Z2; \
+	VBROADCASTSD AO+24(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z8; \
+	VFMADD231PD  Z1, Z2, Z9; \
+	VFMADD231PD  Z0, Z3, Z10; \
+	VFMADD231PD  Z1, Z3, Z11; \
+	VBROADCASTSD AO+32(SI), Z2; \
+	VBROADCASTSD AO+40(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z12; \
+	VFMADD231PD  Z1, Z2, Z13; \
+	VFMADD231PD  Z0, Z3, Z14; \
+	VFMADD231PD  Z1, Z3, Z15
+
+#define STORE0Z(R0, R1) \
+	VMULPD  Z0, R0, R0; \
+	VMULPD  Z0, R1, R1; \
+	VMOVUPD R0, (DX); \
+	VMOVUPD R1, 64(DX); \
+	ADDQ    R8, DX
+
+#define STOREBZ(R0, R1) \
+	VMULPD      Z0, R0, R0; \
+	VMULPD      Z0, R1, R1; \
+	VFMADD231PD (DX), Z1, R0; \
+	VFMADD231PD 64(DX), Z1, R1; \
+	VMOVUPD     R0, (DX); \
+	VMOVUPD     R1, 64(DX); \
+	ADDQ        R8, DX
+
+// func kern6x16z(kc int, a, b, c *float64, ldc int, alpha, beta float64)
+//
+// kern6x8 on two adjacent packed B panels (the second kc·8 values after
+// the first) with AVX-512: the 6×16 block C[r*ldc+j], j < 16. Every entry
+// is computed with the operations of kern6x8, in the same order.
+TEXT ·kern6x16z(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $3, R8
+	MOVQ CX, R11
+	SHLQ $6, R11 // kc·8 doubles: the second panel
+
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	VPXORQ Z6, Z6, Z6
+	VPXORQ Z7, Z7, Z7
+	VPXORQ Z8, Z8, Z8
+	VPXORQ Z9, Z9, Z9
+	VPXORQ Z10, Z10, Z10
+	VPXORQ Z11, Z11, Z11
+	VPXORQ Z12, Z12, Z12
+	VPXORQ Z13, Z13, Z13
+	VPXORQ Z14, Z14, Z14
+	VPXORQ Z15, Z15, Z15
+
+	MOVQ  CX, BX
+	SHRQ  $3, BX
+	ANDQ  $7, CX
+	TESTQ BX, BX
+	JZ    tailz
+
+	PCALIGN $64
+loop8z:
+	KSTEPZ(0, 0)
+	KSTEPZ(48, 64)
+	KSTEPZ(96, 128)
+	KSTEPZ(144, 192)
+	KSTEPZ(192, 256)
+	KSTEPZ(240, 320)
+	KSTEPZ(288, 384)
+	KSTEPZ(336, 448)
+	ADDQ $384, SI
+	ADDQ $512, DI
+	DECQ BX
+	JNZ  loop8z
+
+tailz:
+	TESTQ CX, CX
+	JZ    storez
+
+loop1z:
+	KSTEPZ(0, 0)
+	ADDQ $48, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop1z
+
+storez:
+	VBROADCASTSD alpha+40(FP), Z0
+	VMOVSD       beta+48(FP), X1
+	VXORPD       X2, X2, X2
+	VUCOMISD     X2, X1
+	JNE          withbetaz
+	JPS          withbetaz
+
+	STORE0Z(Z4, Z5)
+	STORE0Z(Z6, Z7)
+	STORE0Z(Z8, Z9)
+	STORE0Z(Z10, Z11)
+	STORE0Z(Z12, Z13)
+	STORE0Z(Z14, Z15)
+	VZEROUPPER
+	RET
+
+withbetaz:
+	VBROADCASTSD beta+48(FP), Z1
+	STOREBZ(Z4, Z5)
+	STOREBZ(Z6, Z7)
+	STOREBZ(Z8, Z9)
+	STOREBZ(Z10, Z11)
+	STOREBZ(Z12, Z13)
+	STOREBZ(Z14, Z15)
+	VZEROUPPER
+	RET
+
+// KSTEPZ in float32: 16 floats from each of two adjacent B panels.
+#define KSTEPZ32(AO, BO) \
+	VMOVUPS      BO(DI), Z0; \
+	VMOVUPS      BO(DI)(R11*1), Z1; \
+	VBROADCASTSS AO(SI), Z2; \
+	VBROADCASTSS AO+4(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z4; \
+	VFMADD231PS  Z1, Z2, Z5; \
+	VFMADD231PS  Z0, Z3, Z6; \
+	VFMADD231PS  Z1, Z3, Z7; \
+	VBROADCASTSS AO+8(SI), Z2; \
+	VBROADCASTSS AO+12(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z8; \
+	VFMADD231PS  Z1, Z2, Z9; \
+	VFMADD231PS  Z0, Z3, Z10; \
+	VFMADD231PS  Z1, Z3, Z11; \
+	VBROADCASTSS AO+16(SI), Z2; \
+	VBROADCASTSS AO+20(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z12; \
+	VFMADD231PS  Z1, Z2, Z13; \
+	VFMADD231PS  Z0, Z3, Z14; \
+	VFMADD231PS  Z1, Z3, Z15
+
+#define STORE0ZS(R0, R1) \
+	VMULPS  Z0, R0, R0; \
+	VMULPS  Z0, R1, R1; \
+	VMOVUPS R0, (DX); \
+	VMOVUPS R1, 64(DX); \
+	ADDQ    R8, DX
+
+#define STOREBZS(R0, R1) \
+	VMULPS      Z0, R0, R0; \
+	VMULPS      Z0, R1, R1; \
+	VFMADD231PS (DX), Z1, R0; \
+	VFMADD231PS 64(DX), Z1, R1; \
+	VMOVUPS     R0, (DX); \
+	VMOVUPS     R1, 64(DX); \
+	ADDQ        R8, DX
+
+// func kern6x32z(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+//
+// kern6x16 on two adjacent packed B panels with AVX-512: the 6×32 block,
+// every entry computed with kern6x16's operations in the same order.
+TEXT ·kern6x32z(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ CX, R11
+	SHLQ $6, R11 // kc·16 floats: the second panel
+
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	VPXORQ Z6, Z6, Z6
+	VPXORQ Z7, Z7, Z7
+	VPXORQ Z8, Z8, Z8
+	VPXORQ Z9, Z9, Z9
+	VPXORQ Z10, Z10, Z10
+	VPXORQ Z11, Z11, Z11
+	VPXORQ Z12, Z12, Z12
+	VPXORQ Z13, Z13, Z13
+	VPXORQ Z14, Z14, Z14
+	VPXORQ Z15, Z15, Z15
+
+	MOVQ  CX, BX
+	SHRQ  $3, BX
+	ANDQ  $7, CX
+	TESTQ BX, BX
+	JZ    tailzs
+
+	PCALIGN $64
+loop8zs:
+	KSTEPZ32(0, 0)
+	KSTEPZ32(24, 64)
+	KSTEPZ32(48, 128)
+	KSTEPZ32(72, 192)
+	KSTEPZ32(96, 256)
+	KSTEPZ32(120, 320)
+	KSTEPZ32(144, 384)
+	KSTEPZ32(168, 448)
+	ADDQ $192, SI
+	ADDQ $512, DI
+	DECQ BX
+	JNZ  loop8zs
+
+tailzs:
+	TESTQ CX, CX
+	JZ    storezs
+
+loop1zs:
+	KSTEPZ32(0, 0)
+	ADDQ $24, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop1zs
+
+storezs:
+	VBROADCASTSS alpha+40(FP), Z0
+	VMOVSS       beta+44(FP), X1
+	VXORPS       X2, X2, X2
+	VUCOMISS     X2, X1
+	JNE          withbetazs
+	JPS          withbetazs
+
+	STORE0ZS(Z4, Z5)
+	STORE0ZS(Z6, Z7)
+	STORE0ZS(Z8, Z9)
+	STORE0ZS(Z10, Z11)
+	STORE0ZS(Z12, Z13)
+	STORE0ZS(Z14, Z15)
+	VZEROUPPER
+	RET
+
+withbetazs:
+	VBROADCASTSS beta+44(FP), Z1
+	STOREBZS(Z4, Z5)
+	STOREBZS(Z6, Z7)
+	STOREBZS(Z8, Z9)
+	STOREBZS(Z10, Z11)
+	STOREBZS(Z12, Z13)
+	STOREBZS(Z14, Z15)
+	VZEROUPPER
+	RET
+
+// KSTEPI with AVX-512: 16 doubles of B at x + offs[p] (two registers).
+#define KSTEPIZ(AO, OO) \
+	MOVLQSX      OO(R10), AX; \
+	VMOVUPD      (DI)(AX*8), Z0; \
+	VMOVUPD      64(DI)(AX*8), Z1; \
+	VBROADCASTSD AO(SI), Z2; \
+	VBROADCASTSD AO+8(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z4; \
+	VFMADD231PD  Z1, Z2, Z5; \
+	VFMADD231PD  Z0, Z3, Z6; \
+	VFMADD231PD  Z1, Z3, Z7; \
+	VBROADCASTSD AO+16(SI), Z2; \
+	VBROADCASTSD AO+24(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z8; \
+	VFMADD231PD  Z1, Z2, Z9; \
+	VFMADD231PD  Z0, Z3, Z10; \
+	VFMADD231PD  Z1, Z3, Z11; \
+	VBROADCASTSD AO+32(SI), Z2; \
+	VBROADCASTSD AO+40(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z12; \
+	VFMADD231PD  Z1, Z2, Z13; \
+	VFMADD231PD  Z0, Z3, Z14; \
+	VFMADD231PD  Z1, Z3, Z15
+
+// KSTEPIZ in float32: 32 floats of B at x + offs[p].
+#define KSTEPIZ32(AO, OO) \
+	MOVLQSX      OO(R10), AX; \
+	VMOVUPS      (DI)(AX*4), Z0; \
+	VMOVUPS      64(DI)(AX*4), Z1; \
+	VBROADCASTSS AO(SI), Z2; \
+	VBROADCASTSS AO+4(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z4; \
+	VFMADD231PS  Z1, Z2, Z5; \
+	VFMADD231PS  Z0, Z3, Z6; \
+	VFMADD231PS  Z1, Z3, Z7; \
+	VBROADCASTSS AO+8(SI), Z2; \
+	VBROADCASTSS AO+12(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z8; \
+	VFMADD231PS  Z1, Z2, Z9; \
+	VFMADD231PS  Z0, Z3, Z10; \
+	VFMADD231PS  Z1, Z3, Z11; \
+	VBROADCASTSS AO+16(SI), Z2; \
+	VBROADCASTSS AO+20(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z12; \
+	VFMADD231PS  Z1, Z2, Z13; \
+	VFMADD231PS  Z0, Z3, Z14; \
+	VFMADD231PS  Z1, Z3, Z15
+
+// Store one row of two ZMM accumulators (128 bytes) to (DX).
+#define STOREIZ(R0, R1) \
+	VMOVUPD R0, (DX); \
+	VMOVUPD R1, 64(DX); \
+	ADDQ    R8, DX
+
+#define ZEROZ12 \
+	VPXORQ Z4, Z4, Z4; \
+	VPXORQ Z5, Z5, Z5; \
+	VPXORQ Z6, Z6, Z6; \
+	VPXORQ Z7, Z7, Z7; \
+	VPXORQ Z8, Z8, Z8; \
+	VPXORQ Z9, Z9, Z9; \
+	VPXORQ Z10, Z10, Z10; \
+	VPXORQ Z11, Z11, Z11; \
+	VPXORQ Z12, Z12, Z12; \
+	VPXORQ Z13, Z13, Z13; \
+	VPXORQ Z14, Z14, Z14; \
+	VPXORQ Z15, Z15, Z15
+
+#define STOREZ12 \
+	STOREIZ(Z4, Z5); \
+	STOREIZ(Z6, Z7); \
+	STOREIZ(Z8, Z9); \
+	STOREIZ(Z10, Z11); \
+	STOREIZ(Z12, Z13); \
+	STOREIZ(Z14, Z15)
+
+// func kernShifted6x16z(kc int, a, x *float64, offs *int32, c *float64, ldc int)
+//
+// kernShifted6x8 on 16 columns with AVX-512.
+TEXT ·kernShifted6x16z(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ offs+24(FP), R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $3, R8
+	ZEROZ12
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tailIZ
+
+	PCALIGN $64
+loop4IZ:
+	KSTEPIZ(0, 0)
+	KSTEPIZ(48, 4)
+	KSTEPIZ(96, 8)
+	KSTEPIZ(144, 12)
+	ADDQ $192, SI
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4IZ
+
+tailIZ:
+	TESTQ CX, CX
+	JZ    storeIZ
+
+loop1IZ:
+	KSTEPIZ(0, 0)
+	ADDQ $48, SI
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1IZ
+
+storeIZ:
+	STOREZ12
+	VZEROUPPER
+	RET
+
+// func kernShifted6x32z(kc int, a, x *float32, offs *int32, c *float32, ldc int)
+//
+// kernShifted6x16 on 32 columns with AVX-512.
+TEXT ·kernShifted6x32z(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ offs+24(FP), R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	ZEROZ12
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tailIZ32
+
+	PCALIGN $64
+loop4IZ32:
+	KSTEPIZ32(0, 0)
+	KSTEPIZ32(24, 4)
+	KSTEPIZ32(48, 8)
+	KSTEPIZ32(72, 12)
+	ADDQ $96, SI
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4IZ32
+
+tailIZ32:
+	TESTQ CX, CX
+	JZ    storeIZ32
+
+loop1IZ32:
+	KSTEPIZ32(0, 0)
+	ADDQ $24, SI
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1IZ32
+
+storeIZ32:
+	STOREZ12
+	VZEROUPPER
+	RET

@@ -12,11 +12,17 @@ import (
 // element types, for row counts around the panel height (partial panels),
 // k around the kernel's unrolling, and repeated offsets.
 func TestShifted(t *testing.T) {
-	testShifted[float64](t, 1e-14)
-	testShifted[float32](t, 1e-5)
+	bothKernels(func(bool) {
+		for _, w := range ShiftedWidths[float64]() {
+			testShifted[float64](t, w, 1e-14)
+		}
+		for _, w := range ShiftedWidths[float32]() {
+			testShifted[float32](t, w, 1e-5)
+		}
+	})
 }
 
-func testShifted[T element](t *testing.T, tol float64) {
+func testShifted[T element](t *testing.T, width int, tol float64) {
 	rng := rand.New(rand.NewPCG(3, 7))
 	for _, m := range []int{1, 5, 6, 7, 16, 64} {
 		for _, k := range []int{1, 3, 4, 5, 9, 17, 144} {
@@ -29,8 +35,11 @@ func testShifted[T element](t *testing.T, tol float64) {
 			for p := range offs {
 				offs[p] = int32(rng.IntN(40))
 			}
-			s := NewShifted(m, k, a, lda, offs)
+			s := NewShifted(m, k, a, lda, offs, width)
 			w := s.Width()
+			if w != width {
+				t.Fatalf("width %d, want %d", w, width)
+			}
 			x := make([]T, s.Span()+w-1)
 			for i := range x {
 				x[i] = T(rng.NormFloat64())
@@ -77,10 +86,11 @@ func TestShiftedPanics(t *testing.T) {
 		f()
 	}
 	a := make([]float64, 6)
-	mustPanic("short offsets", func() { NewShifted(2, 3, a, 3, []int32{0, 1}) })
-	mustPanic("negative offset", func() { NewShifted(2, 3, a, 3, []int32{0, -1, 2}) })
-	mustPanic("short a", func() { NewShifted(3, 3, a, 3, []int32{0, 1, 2}) })
-	s := NewShifted(2, 3, a, 3, []int32{0, 1, 5})
+	mustPanic("short offsets", func() { NewShifted(2, 3, a, 3, []int32{0, 1}, 8) })
+	mustPanic("negative offset", func() { NewShifted(2, 3, a, 3, []int32{0, -1, 2}, 8) })
+	mustPanic("short a", func() { NewShifted(3, 3, a, 3, []int32{0, 1, 2}, 8) })
+	mustPanic("float64 width 32", func() { NewShifted(2, 3, a, 3, []int32{0, 1, 2}, 32) })
+	s := NewShifted(2, 3, a, 3, []int32{0, 1, 5}, 8)
 	mustPanic("short x", func() { s.Block(make([]float64, 16), 8, make([]float64, 12)) })
 	mustPanic("short c", func() { s.Block(make([]float64, 15), 8, make([]float64, 13)) })
 }
