@@ -78,7 +78,7 @@ func BenchmarkConvForm(b *testing.B) {
 			f := NewConv(g.g, s, a, 1, true, false)
 			r := f.rows()
 			chunks, cached, workers := explicitPlan(f.G, r, n, f.Budget())
-			u := newUnfolder(f.G, f.A, cached, workers)
+			u, us := newUnfolder(f.G, f.A, cached, workers, false), newUnfolder(f.G, f.A, cached, workers, true)
 			buf := make([]float64, r*chunks[0].width())
 			sr := f.sparseRows()
 			b.Run(fmt.Sprintf("%s/rho=%.2f/dense", g.name, rho), func(b *testing.B) {
@@ -91,11 +91,12 @@ func BenchmarkConvForm(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/rho=%.2f/sparse", g.name, rho), func(b *testing.B) {
 				for b.Loop() {
 					for _, ch := range chunks {
-						f.formWeight(buf, ch, u, sr)
+						f.formWeight(buf, ch, us, sr)
 					}
 				}
 			})
 			u.release()
+			us.release()
 		}
 	}
 }

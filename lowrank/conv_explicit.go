@@ -17,11 +17,16 @@ import (
 // ---------------------------------------------------------------------------
 // Unfolded inputs
 
-// unfolder hands out the P×K unfolded inputs of samples, from a cache of
-// all of them or regenerated into per-worker scratch buffers.
+// unfolder hands out the unfolded inputs of samples, from a cache of all
+// of them or regenerated into per-worker scratch buffers: P×K (a row per
+// output position, im2col.Geom.Unfold) for the sparse forming, which
+// reads one row per nonzero factor entry, else K×P (im2col.Geom.UnfoldT,
+// copied by runs, about 3× faster than gathering the P×K layout) for the
+// dense products.
 type unfolder struct {
 	g       *im2col.Geom
 	a       *mat.Dense
+	kp      bool // K×P layout
 	cache   []float64
 	pooled  []*[]float64 // the cache's or workers' buffers, from internal/scratch
 	scratch [][]float64
@@ -57,10 +62,12 @@ func scratchWorkers(share, perWorker int64) int {
 	return int(max(w, 1))
 }
 
-// newUnfolder returns an unfolder of a's samples: all of them unfolded
-// once if cached, else regenerated into scratch for workers workers.
-func newUnfolder(g *im2col.Geom, a *mat.Dense, cached bool, workers int) *unfolder {
-	u := &unfolder{g: g, a: a}
+// newUnfolder returns an unfolder of a's samples for the sparse forming
+// (P×K) when sparse is set, else for the dense products (K×P): all of them
+// unfolded once if cached, else regenerated into scratch for workers
+// workers.
+func newUnfolder(g *im2col.Geom, a *mat.Dense, cached bool, workers int, sparse bool) *unfolder {
+	u := &unfolder{g: g, a: a, kp: !sparse}
 	pk := g.P() * g.K()
 	if cached {
 		n, _ := a.Dims()
@@ -68,7 +75,7 @@ func newUnfolder(g *im2col.Geom, a *mat.Dense, cached bool, workers int) *unfold
 		u.pooled = append(u.pooled, b)
 		u.cache = *b
 		par.For(n, formWorkers(), func(_, i int) {
-			g.Unfold(u.cache[i*pk:], g.K(), a.RawRowView(i))
+			u.unfold(u.cache[i*pk:(i+1)*pk], i)
 		})
 	} else {
 		u.scratch = make([][]float64, workers)
@@ -89,20 +96,29 @@ func (u *unfolder) workers() int {
 	return len(u.scratch)
 }
 
-// sample returns Uᵀ of sample i, P×K with stride K, for the given worker.
+// sample returns the unfolded input of sample i for the given worker: Uᵀ,
+// P×K with stride K, or U, K×P with stride P, as the unfolder's layout.
 // Without a cache the slice is overwritten by the worker's next call.
 func (u *unfolder) sample(worker, i int) []float64 {
 	pk := u.g.P() * u.g.K()
 	if u.cache != nil {
 		return u.cache[i*pk : (i+1)*pk]
 	}
-	u.g.Unfold(u.scratch[worker], u.g.K(), u.a.RawRowView(i))
+	u.unfold(u.scratch[worker][:pk], i)
 	return u.scratch[worker]
 }
 
-// unfolder32 is unfolder in float32 and in the K×P layout
-// (im2col.Geom.UnfoldT32, gathered by runs), for the float32 explicit
-// route.
+// unfold writes sample i's unfolded input in the unfolder's layout.
+func (u *unfolder) unfold(dst []float64, i int) {
+	if u.kp {
+		u.g.UnfoldT(dst, u.a.RawRowView(i))
+		return
+	}
+	u.g.Unfold(dst, u.g.K(), u.a.RawRowView(i))
+}
+
+// unfolder32 is the dense unfolder (K×P, im2col.Geom.UnfoldT32) in
+// float32, for the float32 explicit route.
 type unfolder32 struct {
 	g       *im2col.Geom
 	a       *mat.Dense
@@ -244,16 +260,19 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder, sr *sparseRows) 
 		f.formWeightSparse(dst, ch, u, sr)
 		return
 	}
-	k, p, out := f.G.K(), f.G.P(), f.G.OutC
+	if !u.kp {
+		panic("lowrank: dense forming with a sparse unfolder")
+	}
+	p, out := f.G.P(), f.G.OutC
 	co, kc := ch.o1-ch.o0, ch.k1-ch.k0
 	w := co * kc
 	par.For(f.n(), u.workers(), func(wk, i int) {
-		ut := u.sample(wk, i)
-		b := blas64.General{Rows: p, Cols: kc, Stride: k, Data: ut[ch.k0:]}
+		// The chunk's rows of U (K×P): V's chunk is S_r Uᵀ.
+		b := blas64.General{Rows: kc, Cols: p, Stride: p, Data: u.sample(wk, i)[ch.k0*p:]}
 		if co == out {
 			if a, ok := f.sampleRows(i); ok {
 				c := blas64.General{Rows: f.C * out, Cols: kc, Stride: kc, Data: dst[i*f.C*w:]}
-				gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+				gemm(blas.NoTrans, blas.Trans, 1, a, b, 0, c)
 				return
 			}
 		}
@@ -261,7 +280,7 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder, sr *sparseRows) 
 			r := i*f.C + j
 			a := blas64.General{Rows: co, Cols: p, Stride: p, Data: f.S.RawRowView(r)[ch.o0*p:]}
 			c := blas64.General{Rows: co, Cols: kc, Stride: kc, Data: dst[r*w:]}
-			gemm(blas.NoTrans, blas.NoTrans, 1, a, b, 0, c)
+			gemm(blas.NoTrans, blas.Trans, 1, a, b, 0, c)
 		}
 	})
 }

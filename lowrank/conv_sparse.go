@@ -131,6 +131,9 @@ func (f *Conv) formWeightSparse(dst []float64, ch chunk, u *unfolder, sr *sparse
 	k, out := f.G.K(), f.G.OutC
 	kc := ch.k1 - ch.k0
 	w := (ch.o1 - ch.o0) * kc
+	if u.kp {
+		panic("lowrank: sparse forming with a dense unfolder")
+	}
 	par.For(f.n(), u.workers(), func(wk, i int) {
 		ut := u.sample(wk, i)[ch.k0:]
 		for j := 0; j < f.C; j++ {

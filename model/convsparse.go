@@ -75,13 +75,13 @@ func sparseBackward(nnz, r, out, p, lanes int) bool {
 	return perRow*3/8+1.5*float64(p) < float64(out*p)/float64(lanes)
 }
 
-// estimateNonzero returns the nonzero entries of s, counted on at most
-// 32 evenly spaced rows (all rows of smaller factors) and scaled to all
-// rows: the sparse products are a cost decision, and counting every entry
-// would be a pass over the factor on every layer.
+// estimateNonzero returns the nonzero entries of s, counted on at most 8
+// evenly spaced rows (all rows of smaller factors) and scaled to all rows:
+// the sparse products are a cost decision, and counting every entry would
+// be a pass over the factor on every layer.
 func estimateNonzero(s *mat.Dense) int {
 	r, c := s.Dims()
-	m := min(r, 32)
+	m := min(r, 8)
 	counts := make([]int, m)
 	parallelSamples(m, func() any { return nil }, func(_ any, j int) {
 		n := 0
