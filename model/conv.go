@@ -117,45 +117,62 @@ func (l *Conv2d) Forward(y, x *mat.Dense) {
 	}
 }
 
-// forwardShifted is Forward for stride 1 without groups on output rows of
-// at least 8 entries, and reports whether it applied: each sample's input
-// plane, zero-padded to (InH+2·PH)×(InW+2·PW), times the weights at the
-// offsets c·Hp·Wp + i·DH·Wp + j·DW (fastblas.Shifted), in blocks of the
-// widest run of adjacent outputs (of every channel) that fits the row,
-// without unfolding or packing.
+// forwardShifted is Forward without groups on output rows of at least 8
+// entries, and reports whether it applied. Each sample's input, zero-padded
+// to Hp×Wp = (InH+2·PH)×(InW+2·PW), is split into SH·SW phase planes
+// (rows ≡ a mod SH, columns ≡ b mod SW) of ⌈Hp/SH⌉×⌈Wp/SW⌉ entries; tap
+// (i, j) at output (oh, ow) reads phase (i·DH mod SH, j·DW mod SW) at
+// (oh + ⌊i·DH/SH⌋, ow + ⌊j·DW/SW⌋), so adjacent outputs read adjacent
+// entries and the output rows are products of the weights with runs of
+// the planes at fixed offsets (fastblas.Shifted), in blocks of the widest
+// run of outputs (of every channel) that fits the row, without unfolding
+// or packing. For stride 1 the one phase is the padded input.
 func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 	g := l.Geom
 	widths := fastblas.ShiftedWidths[float64]()
 	i := slices.IndexFunc(widths, func(w int) bool { return w <= g.OutW })
-	if l.groups() != 1 || g.SH != 1 || g.SW != 1 || i < 0 || !shiftedConv {
+	if l.groups() != 1 || i < 0 || !shiftedConv {
 		return false
 	}
 	w := widths[i]
 	hp, wp := g.InH+2*g.PH, g.InW+2*g.PW
+	tq, uq := (hp+g.SH-1)/g.SH, (wp+g.SW-1)/g.SW // a phase plane
+	plane := tq * uq
 	offs := make([]int32, g.K())
 	for c := 0; c < g.InC; c++ {
 		for i := 0; i < g.KH; i++ {
 			for j := 0; j < g.KW; j++ {
-				offs[(c*g.KH+i)*g.KW+j] = int32(c*hp*wp + i*g.DH*wp + j*g.DW)
+				ph := (c*g.SH+i*g.DH%g.SH)*g.SW + j*g.DW%g.SW
+				offs[(c*g.KH+i)*g.KW+j] = int32(ph*plane + i*g.DH/g.SH*uq + j*g.DW/g.SW)
 			}
 		}
 	}
 	prod := fastblas.NewShifted(g.OutC, g.K(), l.w.Data, g.K(), offs, w)
 	n, _ := x.Dims()
 	p := g.P()
-	parallelSamples(n, func() any { return make([]float64, g.InC*hp*wp) }, func(scr any, i int) {
+	parallelSamples(n, func() any { return make([]float64, g.InC*g.SH*g.SW*plane) }, func(scr any, i int) {
 		xp := scr.([]float64)
 		xi, row := x.RawRowView(i), y.RawRowView(i)
 		for c := 0; c < g.InC; c++ {
 			for ih := 0; ih < g.InH; ih++ {
-				at := (c*hp+ih+g.PH)*wp + g.PW
-				copy(xp[at:at+g.InW], xi[(c*g.InH+ih)*g.InW:])
+				src := xi[(c*g.InH+ih)*g.InW : (c*g.InH+ih+1)*g.InW]
+				r := ih + g.PH // padded row
+				base := (c*g.SH + r%g.SH) * g.SW * plane
+				if g.SW == 1 {
+					at := base + r/g.SH*uq + g.PW
+					copy(xp[at:at+g.InW], src)
+					continue
+				}
+				for iw, v := range src {
+					q := iw + g.PW
+					xp[base+q%g.SW*plane+r/g.SH*uq+q/g.SW] = v
+				}
 			}
 		}
 		for oh := 0; oh < g.OutH; oh++ {
 			for ow0 := 0; ow0 < g.OutW; ow0 += w {
 				ow0 := min(ow0, g.OutW-w)
-				prod.Block(row[oh*g.OutW+ow0:], p, xp[oh*wp+ow0:])
+				prod.Block(row[oh*g.OutW+ow0:], p, xp[oh*uq+ow0:])
 			}
 		}
 		if l.Bias != nil {

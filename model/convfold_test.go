@@ -155,10 +155,10 @@ func TestConvBackward32Groups(t *testing.T) {
 	}
 }
 
-// TestConvForwardShifted checks Forward on stride-1 geometries (the
-// shifted products, forwardShifted) against the unfolded product it
-// replaces, with bias, paddings, dilations, rectangular windows and output
-// rows of 8 to 33 entries.
+// TestConvForwardShifted checks Forward (the shifted products of the
+// phase planes, forwardShifted) against the unfolded product it replaces,
+// with bias, strides 1 to 3, paddings, dilations, rectangular windows and
+// output rows of 8 to 33 entries.
 func TestConvForwardShifted(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 3))
 	defer func() { shiftedConv = true }()
@@ -171,6 +171,12 @@ func TestConvForwardShifted(t *testing.T) {
 		im2col.New(2, 6, 16, 3, 3, 3, 1, 1, 3, 3, 1, 1),
 		im2col.New(4, 3, 33, 6, 2, 4, 1, 1, 1, 0, 1, 3),
 		im2col.New(2, 4, 9, 3, 1, 1, 1, 1, 0, 0, 1, 1),
+		im2col.New(16, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1),
+		im2col.New(16, 32, 32, 32, 1, 1, 2, 2, 0, 0, 1, 1),
+		im2col.New(3, 9, 50, 4, 3, 2, 3, 3, 1, 2, 1, 2),
+		im2col.New(2, 6, 35, 3, 3, 3, 2, 2, 2, 2, 2, 2),
+		im2col.New(2, 5, 34, 3, 3, 3, 2, 2, 3, 3, 1, 1),
+		im2col.New(2, 7, 33, 3, 2, 5, 3, 2, 0, 1, 1, 1),
 	} {
 		l := NewConv2d(0, g, true)
 		for i := range l.Weight.Data {
