@@ -439,3 +439,47 @@ func kernShifted6x16z(kc int, a, x *float64, offs *int32, c *float64, ldc int)
 //
 //go:noescape
 func kernShifted6x32z(kc int, a, x *float32, offs *int32, c *float32, ldc int)
+
+// kernShifted12x8z is the shifted product of two A panels (12 rows, one
+// 512-bit register each) on 8 float64 columns (AVX-512).
+//
+//go:noescape
+func kernShifted12x8z(kc int, a0, a1, x *float64, offs *int32, c *float64, ldc int)
+
+// kernShifted12x16z is kernShifted12x8z on 16 float32 columns.
+//
+//go:noescape
+func kernShifted12x16z(kc int, a0, a1, x *float32, offs *int32, c *float32, ldc int)
+
+// kernShifted12x8s is the shifted product of two A panels on 8 float32
+// columns (AVX2, one register a row).
+//
+//go:noescape
+func kernShifted12x8s(kc int, a0, a1, x *float32, offs *int32, c *float32, ldc int)
+
+// shiftedKernel12 runs a 12×w tile of two A panels on the one-register
+// kernels, or reports false when there is none for T and w.
+func shiftedKernel12[T element](k, w int, a0, a1, x []T, offs []int32, c []T, ldc int) bool {
+	if !haveAsm {
+		return false
+	}
+	switch a0 := any(a0).(type) {
+	case []float64:
+		if w != 8 || !haveAVX512 {
+			return false
+		}
+		x, c, a1 := any(x).([]float64), any(c).([]float64), any(a1).([]float64)
+		kernShifted12x8z(k, &a0[0], &a1[0], &x[0], &offs[0], &c[0], ldc)
+	case []float32:
+		x, c, a1 := any(x).([]float32), any(c).([]float32), any(a1).([]float32)
+		switch {
+		case w == 16 && haveAVX512:
+			kernShifted12x16z(k, &a0[0], &a1[0], &x[0], &offs[0], &c[0], ldc)
+		case w == 8:
+			kernShifted12x8s(k, &a0[0], &a1[0], &x[0], &offs[0], &c[0], ldc)
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1529,3 +1529,324 @@ storeIZ32:
 	STOREZ12
 	VZEROUPPER
 	RET
+
+// One step of kernShifted12x8z: the B row at x + offs[p] (DI + 8·AX) into the
+// twelve accumulators, A values of rows 0–5 at AO(SI), 6–11 at AO(R9).
+#define KERNSHIFTED12X8ZSTEP(AO, OO) \
+	MOVLQSX OO(R10), AX; \
+	VMOVUPD (DI)(AX*8), Z0; \
+	VFMADD231PD.BCST AO+0(SI), Z0, Z4; \
+	VFMADD231PD.BCST AO+8(SI), Z0, Z5; \
+	VFMADD231PD.BCST AO+16(SI), Z0, Z6; \
+	VFMADD231PD.BCST AO+24(SI), Z0, Z7; \
+	VFMADD231PD.BCST AO+32(SI), Z0, Z8; \
+	VFMADD231PD.BCST AO+40(SI), Z0, Z9; \
+	VFMADD231PD.BCST AO+0(R9), Z0, Z10; \
+	VFMADD231PD.BCST AO+8(R9), Z0, Z11; \
+	VFMADD231PD.BCST AO+16(R9), Z0, Z12; \
+	VFMADD231PD.BCST AO+24(R9), Z0, Z13; \
+	VFMADD231PD.BCST AO+32(R9), Z0, Z14; \
+	VFMADD231PD.BCST AO+40(R9), Z0, Z15
+
+// func kernShifted12x8z(kc int, a0, a1, x *float64, offs *int32, c *float64, ldc int)
+//
+// The shifted product of two A panels (rows 0–5 from a0, 6–11 from a1)
+// on 8 columns: c[r*ldc+j] = Σ_p a_r[p]·x[offs[p]+j], overwriting c;
+// each entry with the operations of the 6-row kernels. kc ≥ 1.
+TEXT ·kernShifted12x8z(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a0+8(FP), SI
+	MOVQ a1+16(FP), R9
+	MOVQ x+24(FP), DI
+	MOVQ offs+32(FP), R10
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $3, R8
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	VPXORQ Z6, Z6, Z6
+	VPXORQ Z7, Z7, Z7
+	VPXORQ Z8, Z8, Z8
+	VPXORQ Z9, Z9, Z9
+	VPXORQ Z10, Z10, Z10
+	VPXORQ Z11, Z11, Z11
+	VPXORQ Z12, Z12, Z12
+	VPXORQ Z13, Z13, Z13
+	VPXORQ Z14, Z14, Z14
+	VPXORQ Z15, Z15, Z15
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tail_kernShifted12x8z
+
+	PCALIGN $64
+loop4_kernShifted12x8z:
+	KERNSHIFTED12X8ZSTEP(0, 0)
+	KERNSHIFTED12X8ZSTEP(48, 4)
+	KERNSHIFTED12X8ZSTEP(96, 8)
+	KERNSHIFTED12X8ZSTEP(144, 12)
+	ADDQ $192, SI
+	ADDQ $192, R9
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4_kernShifted12x8z
+
+tail_kernShifted12x8z:
+	TESTQ CX, CX
+	JZ    store_kernShifted12x8z
+
+loop1_kernShifted12x8z:
+	KERNSHIFTED12X8ZSTEP(0, 0)
+	ADDQ $48, SI
+	ADDQ $48, R9
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1_kernShifted12x8z
+
+store_kernShifted12x8z:
+	VMOVUPD Z4, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z5, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z6, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z7, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z8, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z9, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z10, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z11, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z12, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z13, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z14, (DX)
+	ADDQ R8, DX
+	VMOVUPD Z15, (DX)
+	ADDQ R8, DX
+	VZEROUPPER
+	RET
+
+// One step of kernShifted12x16z: the B row at x + offs[p] (DI + 4·AX) into the
+// twelve accumulators, A values of rows 0–5 at AO(SI), 6–11 at AO(R9).
+#define KERNSHIFTED12X16ZSTEP(AO, OO) \
+	MOVLQSX OO(R10), AX; \
+	VMOVUPS (DI)(AX*4), Z0; \
+	VFMADD231PS.BCST AO+0(SI), Z0, Z4; \
+	VFMADD231PS.BCST AO+4(SI), Z0, Z5; \
+	VFMADD231PS.BCST AO+8(SI), Z0, Z6; \
+	VFMADD231PS.BCST AO+12(SI), Z0, Z7; \
+	VFMADD231PS.BCST AO+16(SI), Z0, Z8; \
+	VFMADD231PS.BCST AO+20(SI), Z0, Z9; \
+	VFMADD231PS.BCST AO+0(R9), Z0, Z10; \
+	VFMADD231PS.BCST AO+4(R9), Z0, Z11; \
+	VFMADD231PS.BCST AO+8(R9), Z0, Z12; \
+	VFMADD231PS.BCST AO+12(R9), Z0, Z13; \
+	VFMADD231PS.BCST AO+16(R9), Z0, Z14; \
+	VFMADD231PS.BCST AO+20(R9), Z0, Z15
+
+// func kernShifted12x16z(kc int, a0, a1, x *float32, offs *int32, c *float32, ldc int)
+//
+// The shifted product of two A panels (rows 0–5 from a0, 6–11 from a1)
+// on 16 columns: c[r*ldc+j] = Σ_p a_r[p]·x[offs[p]+j], overwriting c;
+// each entry with the operations of the 6-row kernels. kc ≥ 1.
+TEXT ·kernShifted12x16z(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a0+8(FP), SI
+	MOVQ a1+16(FP), R9
+	MOVQ x+24(FP), DI
+	MOVQ offs+32(FP), R10
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	VPXORQ Z6, Z6, Z6
+	VPXORQ Z7, Z7, Z7
+	VPXORQ Z8, Z8, Z8
+	VPXORQ Z9, Z9, Z9
+	VPXORQ Z10, Z10, Z10
+	VPXORQ Z11, Z11, Z11
+	VPXORQ Z12, Z12, Z12
+	VPXORQ Z13, Z13, Z13
+	VPXORQ Z14, Z14, Z14
+	VPXORQ Z15, Z15, Z15
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tail_kernShifted12x16z
+
+	PCALIGN $64
+loop4_kernShifted12x16z:
+	KERNSHIFTED12X16ZSTEP(0, 0)
+	KERNSHIFTED12X16ZSTEP(24, 4)
+	KERNSHIFTED12X16ZSTEP(48, 8)
+	KERNSHIFTED12X16ZSTEP(72, 12)
+	ADDQ $96, SI
+	ADDQ $96, R9
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4_kernShifted12x16z
+
+tail_kernShifted12x16z:
+	TESTQ CX, CX
+	JZ    store_kernShifted12x16z
+
+loop1_kernShifted12x16z:
+	KERNSHIFTED12X16ZSTEP(0, 0)
+	ADDQ $24, SI
+	ADDQ $24, R9
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1_kernShifted12x16z
+
+store_kernShifted12x16z:
+	VMOVUPS Z4, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z5, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z6, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z7, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z8, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z9, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z10, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z11, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z12, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z13, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z14, (DX)
+	ADDQ R8, DX
+	VMOVUPS Z15, (DX)
+	ADDQ R8, DX
+	VZEROUPPER
+	RET
+
+// One step of kernShifted12x8s: the B row at x + offs[p] (DI + 4·AX) into the
+// twelve accumulators, A values of rows 0–5 at AO(SI), 6–11 at AO(R9).
+#define KERNSHIFTED12X8SSTEP(AO, OO) \
+	MOVLQSX OO(R10), AX; \
+	VMOVUPS (DI)(AX*4), Y0; \
+	VBROADCASTSS AO+0(SI), Y2; \
+	VFMADD231PS  Y0, Y2, Y4; \
+	VBROADCASTSS AO+4(SI), Y3; \
+	VFMADD231PS  Y0, Y3, Y5; \
+	VBROADCASTSS AO+8(SI), Y2; \
+	VFMADD231PS  Y0, Y2, Y6; \
+	VBROADCASTSS AO+12(SI), Y3; \
+	VFMADD231PS  Y0, Y3, Y7; \
+	VBROADCASTSS AO+16(SI), Y2; \
+	VFMADD231PS  Y0, Y2, Y8; \
+	VBROADCASTSS AO+20(SI), Y3; \
+	VFMADD231PS  Y0, Y3, Y9; \
+	VBROADCASTSS AO+0(R9), Y2; \
+	VFMADD231PS  Y0, Y2, Y10; \
+	VBROADCASTSS AO+4(R9), Y3; \
+	VFMADD231PS  Y0, Y3, Y11; \
+	VBROADCASTSS AO+8(R9), Y2; \
+	VFMADD231PS  Y0, Y2, Y12; \
+	VBROADCASTSS AO+12(R9), Y3; \
+	VFMADD231PS  Y0, Y3, Y13; \
+	VBROADCASTSS AO+16(R9), Y2; \
+	VFMADD231PS  Y0, Y2, Y14; \
+	VBROADCASTSS AO+20(R9), Y3; \
+	VFMADD231PS  Y0, Y3, Y15
+
+// func kernShifted12x8s(kc int, a0, a1, x *float32, offs *int32, c *float32, ldc int)
+//
+// The shifted product of two A panels (rows 0–5 from a0, 6–11 from a1)
+// on 8 columns: c[r*ldc+j] = Σ_p a_r[p]·x[offs[p]+j], overwriting c;
+// each entry with the operations of the 6-row kernels. kc ≥ 1.
+TEXT ·kernShifted12x8s(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a0+8(FP), SI
+	MOVQ a1+16(FP), R9
+	MOVQ x+24(FP), DI
+	MOVQ offs+32(FP), R10
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tail_kernShifted12x8s
+
+	PCALIGN $64
+loop4_kernShifted12x8s:
+	KERNSHIFTED12X8SSTEP(0, 0)
+	KERNSHIFTED12X8SSTEP(24, 4)
+	KERNSHIFTED12X8SSTEP(48, 8)
+	KERNSHIFTED12X8SSTEP(72, 12)
+	ADDQ $96, SI
+	ADDQ $96, R9
+	ADDQ $16, R10
+	DECQ BX
+	JNZ  loop4_kernShifted12x8s
+
+tail_kernShifted12x8s:
+	TESTQ CX, CX
+	JZ    store_kernShifted12x8s
+
+loop1_kernShifted12x8s:
+	KERNSHIFTED12X8SSTEP(0, 0)
+	ADDQ $24, SI
+	ADDQ $24, R9
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  loop1_kernShifted12x8s
+
+store_kernShifted12x8s:
+	VMOVUPS Y4, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y5, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y6, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y7, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y8, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y9, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y10, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y11, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y12, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y13, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y14, (DX)
+	ADDQ R8, DX
+	VMOVUPS Y15, (DX)
+	ADDQ R8, DX
+	VZEROUPPER
+	RET

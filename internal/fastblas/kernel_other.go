@@ -133,3 +133,7 @@ func kernShifted6x16z(kc int, a, x *float64, offs *int32, c *float64, ldc int) {
 func kernShifted6x32z(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
 	panic("fastblas: no assembly kernels")
 }
+
+func shiftedKernel12[T element](k, w int, a0, a1, x []T, offs []int32, c []T, ldc int) bool {
+	return false
+}

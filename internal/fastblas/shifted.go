@@ -82,6 +82,12 @@ func (s *Shifted[T]) Block(c []T, ldc int, x []T) {
 	var tile [mr * maxShifted]T
 	for r0 := 0; r0 < s.m; r0 += mr {
 		panel := s.a[r0*s.k : (r0+mr)*s.k]
+		// Two whole panels at once where a kernel keeps one register a
+		// row (the narrow blocks): twelve accumulators instead of six.
+		if r0+2*mr <= s.m && shiftedKernel12(s.k, w, panel, s.a[(r0+mr)*s.k:(r0+2*mr)*s.k], x, s.offs, c[r0*ldc:], ldc) {
+			r0 += mr
+			continue
+		}
 		if r0+mr <= s.m {
 			shiftedKernel(s.k, w, panel, x, s.offs, c[r0*ldc:], ldc)
 			continue
