@@ -39,21 +39,12 @@ import subprocess
 import sys
 import tempfile
 
+from refrun import timed
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 MODEL = os.path.join(ROOT, "bench", "testdata", "resnet8.onnx")
 BATCH = os.path.join(ROOT, "bench", "testdata", "resnet8_batch.safetensors")
-
-
-def timed(cmd, env=None):
-    """Runs cmd under /usr/bin/time; returns (wall s, cpu s, peak RSS MiB)."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        full = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", tf.name] + cmd
-        r = subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        if r.returncode != 0:
-            sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
-        wall, user, sys_, rss = tf.read().split()[-4:]
-    return float(wall), float(user) + float(sys_), float(rss) / 1024
 
 
 def main():

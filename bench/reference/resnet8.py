@@ -53,6 +53,8 @@ import time
 
 import numpy as np
 
+from refrun import emit
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTDATA = os.path.join(HERE, "..", "testdata")
 
@@ -278,12 +280,7 @@ def main():
         export_case(a.weights, a.out)
         return
     res = run(a.dtype, a.threads, mc=a.mc, k=a.k, runs=a.runs, onnx_path=a.model, batch_path=a.data)
-    s = json.dumps(res, indent=1)
-    if a.json:
-        with open(a.json, "w") as fh:
-            fh.write(s)
-    else:
-        print(s)
+    emit(res, a.json)
 
 
 if __name__ == "__main__":

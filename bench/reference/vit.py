@@ -28,13 +28,14 @@ Needs torch (1.13), onnx, numpy and scipy; not needed by vivit's tests.
 """
 
 import argparse
-import json
 import os
 import resource
 import sys
 import time
 
 import numpy as np
+
+from refrun import emit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTDATA = os.path.join(HERE, "..", "testdata")
@@ -338,12 +339,7 @@ def main():
         hostile(a.out)
         return
     res = run(a.dtype, a.threads, onnx_path=a.model, batch_path=a.data)
-    s = json.dumps(res, indent=1)
-    if a.json:
-        with open(a.json, "w") as fh:
-            fh.write(s)
-    else:
-        print(s)
+    emit(res, a.json)
 
 
 if __name__ == "__main__":
