@@ -143,24 +143,12 @@ def export_case(weights, out):
 
 def load_case(dtype, onnx_path, batch_path):
     """The model (pooling as AvgPool2d(8)) with the ONNX file's weights and the batch, in dtype."""
-    import onnx
     import torch
-    from onnx import numpy_helper
 
     sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "export"))
-    from vivit_export import read_safetensors
+    from vivit_export import load_onnx_weights, read_safetensors
 
-    model = build(pool="avg8")
-    m = onnx.load(onnx_path)
-    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
-    for nd in m.graph.node:
-        if nd.op_type == "Identity" and nd.input[0] in inits:
-            inits[nd.output[0]] = inits[nd.input[0]]
-    sd = model.state_dict()
-    for k in sd:
-        if not k.endswith("num_batches_tracked"):
-            sd[k] = torch.from_numpy(inits[k].copy())
-    model.load_state_dict(sd)
+    model = load_onnx_weights(build(pool="avg8"), onnx_path)
     model.eval()
     model.to(dtype)
     b = read_safetensors(batch_path)

@@ -116,24 +116,12 @@ def export_case(out, n=32, **kw):
 
 def load_case(dtype, onnx_path, batch_path):
     """The model with the ONNX file's weights and the batch, in dtype."""
-    import onnx
     import torch
-    from onnx import numpy_helper
 
     sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "export"))
-    from vivit_export import read_safetensors
+    from vivit_export import load_onnx_weights, read_safetensors
 
-    model = build()
-    m = onnx.load(onnx_path)
-    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
-    # The exporter writes a tensor equal to an earlier one as its Identity.
-    for nd in m.graph.node:
-        if nd.op_type == "Identity" and nd.input[0] in inits:
-            inits[nd.output[0]] = inits[nd.input[0]]
-    sd = model.state_dict()
-    for k in sd:
-        sd[k] = torch.from_numpy(inits[k].copy())
-    model.load_state_dict(sd)
+    model = load_onnx_weights(build(), onnx_path)
     model.eval()
     model.to(dtype)
     b = read_safetensors(batch_path)

@@ -116,3 +116,26 @@ def read_safetensors(path):
         dt = {"F32": "<f4", "I64": "<i8", "F64": "<f8"}[d["dtype"]]
         out[name] = np.frombuffer(data[8 + hl + a : 8 + hl + b], dtype=dt).reshape(d["shape"]).copy()
     return out
+
+
+def load_onnx_weights(model, path):
+    """Loads a model's state_dict from the initializers of an ONNX file that
+    export wrote from the same architecture: each initializer by its name,
+    names that the exporter wrote as an Identity of an equal earlier tensor
+    from that tensor (BatchNorm's num_batches_tracked, which the file does
+    not hold, stays as it is). Returns the model."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    m = onnx.load(path)
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    for nd in m.graph.node:
+        if nd.op_type == "Identity" and nd.input[0] in inits:
+            inits[nd.output[0]] = inits[nd.input[0]]
+    sd = model.state_dict()
+    for k in sd:
+        if not k.endswith("num_batches_tracked"):
+            sd[k] = torch.from_numpy(inits[k].copy())
+    model.load_state_dict(sd)
+    return model
