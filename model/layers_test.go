@@ -424,7 +424,7 @@ func TestElementwiseRows(t *testing.T) {
 		return math.Float64bits(a) == math.Float64bits(b) || (math.IsNaN(a) && math.IsNaN(b))
 	}
 	for _, e := range []*Elementwise{NewReLU([]int{len(x)})} {
-		if e.FRows == nil || e.DFRows == nil {
+		if e.FRows == nil || e.DFRows == nil && e.MulDFRows == nil {
 			t.Fatalf("%s: no row kernels", e.Name)
 		}
 		in := mat.NewDense(1, len(x), x)

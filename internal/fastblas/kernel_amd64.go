@@ -483,3 +483,30 @@ func shiftedKernel12[T element](k, w int, a0, a1, x []T, offs []int32, c []T, ld
 	}
 	return true
 }
+
+//go:noescape
+func relu4(n4 int, dst, x *float64)
+
+//go:noescape
+func mulPositive4(n4 int, dst, s, x *float64)
+
+// reluKernel runs relu4 on the first 4·n4 entries, or reports false.
+func reluKernel(n4 int, dst, x []float64) bool {
+	if !haveAsm {
+		return false
+	}
+	_, _ = dst[4*n4-1], x[4*n4-1]
+	relu4(n4, &dst[0], &x[0])
+	return true
+}
+
+// mulPositiveKernel runs mulPositive4 on the first 4·n4 entries, or
+// reports false.
+func mulPositiveKernel(n4 int, dst, s, x []float64) bool {
+	if !haveAsm {
+		return false
+	}
+	_, _, _ = dst[4*n4-1], s[4*n4-1], x[4*n4-1]
+	mulPositive4(n4, &dst[0], &s[0], &x[0])
+	return true
+}

@@ -1850,3 +1850,55 @@ store_kernShifted12x8s:
 	ADDQ R8, DX
 	VZEROUPPER
 	RET
+
+// The double 1.0, for the 0/1 masks of mulPositive4.
+DATA one64<>+0(SB)/8, $0x3ff0000000000000
+GLOBL one64<>(SB), RODATA|NOPTR, $8
+
+// func relu4(n4 int, dst, x *float64)
+//
+// dst[i] = x[i] unless x[i] ≤ 0 (then +0), for i < 4·n4, n4 ≥ 1: Go's
+// max(x, 0), NaN and −0 included (NaN is unordered, so not ≤ 0).
+TEXT ·relu4(SB), NOSPLIT, $0-24
+	MOVQ   n4+0(FP), CX
+	MOVQ   dst+8(FP), DI
+	MOVQ   x+16(FP), SI
+	VXORPD Y1, Y1, Y1
+
+reluloop:
+	VMOVUPD (SI), Y0
+	VCMPPD  $0x16, Y1, Y0, Y2 // x !≤ 0 (NLE_UQ)
+	VANDPD  Y0, Y2, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     reluloop
+	VZEROUPPER
+	RET
+
+// func mulPositive4(n4 int, dst, s, x *float64)
+//
+// dst[i] = s[i]·(1 if x[i] > 0 else 0), for i < 4·n4, n4 ≥ 1: the
+// product, so that a NaN in s stays NaN where x ≤ 0.
+TEXT ·mulPositive4(SB), NOSPLIT, $0-32
+	MOVQ         n4+0(FP), CX
+	MOVQ         dst+8(FP), DI
+	MOVQ         s+16(FP), DX
+	MOVQ         x+24(FP), SI
+	VXORPD       Y1, Y1, Y1
+	VBROADCASTSD one64<>(SB), Y3
+
+mulposloop:
+	VMOVUPD (SI), Y0
+	VCMPPD  $0x1e, Y1, Y0, Y2 // x > 0 (GT_OQ)
+	VANDPD  Y3, Y2, Y2        // 1 or 0
+	VMULPD  (DX), Y2, Y2
+	VMOVUPD Y2, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     mulposloop
+	VZEROUPPER
+	RET

@@ -137,3 +137,7 @@ func kernShifted6x32z(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
 func shiftedKernel12[T element](k, w int, a0, a1, x []T, offs []int32, c []T, ldc int) bool {
 	return false
 }
+
+func reluKernel(n4 int, dst, x []float64) bool { return false }
+
+func mulPositiveKernel(n4 int, dst, s, x []float64) bool { return false }

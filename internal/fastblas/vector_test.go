@@ -127,3 +127,45 @@ func TestCombRowsIdx(t *testing.T) {
 	}()
 	CombRowsIdx(make([]float64, 4), []float64{1}, []int32{3}, make([]float64, 12), 4)
 }
+
+// TestReLUMulPositive checks ReLU and MulPositive bitwise against their
+// scalar definitions on every length around the kernels' step of four,
+// with NaN, ±Inf, ±0 and subnormal entries, with the assembly and the
+// portable code, and MulPositive in place.
+func TestReLUMulPositive(t *testing.T) {
+	special := []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1), 5e-324, -5e-324, 1.5, -2.5}
+	bothKernels(func(asm bool) {
+		for n := 0; n <= 23; n++ {
+			x, s := make([]float64, n+2), make([]float64, n+2)
+			for i := range x {
+				x[i] = special[(i*7)%len(special)]
+				s[i] = special[(i*5+3)%len(special)]
+			}
+			got, want := make([]float64, n), make([]float64, n)
+			ReLU(got, x)
+			for i := range want {
+				want[i] = max(x[i], 0)
+			}
+			for i := range want {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+					t.Fatalf("asm=%v n=%d: ReLU entry %d of %v = %v, want %v", asm, n, i, x[i], got[i], want[i])
+				}
+			}
+			MulPositive(got, s, x)
+			for i := range want {
+				d := 0.0
+				if x[i] > 0 {
+					d = 1
+				}
+				want[i] = s[i] * d
+			}
+			inPlace := append([]float64(nil), s...)
+			MulPositive(inPlace[:n], inPlace, x)
+			for i := range want {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) || math.Float64bits(inPlace[i]) != math.Float64bits(want[i]) {
+					t.Fatalf("asm=%v n=%d: MulPositive entry %d (s %v, x %v) = %v, in place %v, want %v", asm, n, i, s[i], x[i], got[i], inPlace[i], want[i])
+				}
+			}
+		}
+	})
+}
