@@ -69,7 +69,9 @@
 // those of Implementation. The package also exports small kernels of
 // the engine's hot loops: AddMul (dst += x∘y) and CombRows (a short linear
 // combination of matrix rows), AddMulMixed, Add32, Narrow and Widen for
-// float32 data, and ArgMaxAbs (the entry of largest magnitude, at memory speed).
+// float32 data, ReLU and MulPositive (ReLU's forward and its derivative
+// times a factor row), and ArgMaxAbs (the entry of largest magnitude, at
+// memory speed).
 //
 // # Semantics
 //
