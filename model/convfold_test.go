@@ -47,6 +47,8 @@ func TestConvBackwardBlocks(t *testing.T) {
 		im2col.New(2, 6, 35, 3, 3, 3, 2, 2, 2, 2, 2, 2),
 		im2col.New(2, 5, 34, 3, 3, 3, 2, 2, 3, 3, 1, 1),
 		im2col.New(2, 7, 33, 3, 2, 5, 3, 2, 0, 1, 1, 1),
+		im2col.New(3, 12, 32, 8, 7, 7, 2, 2, 3, 3, 1, 1),
+		im2col.New(3, 10, 20, 5, 5, 5, 1, 1, 2, 2, 1, 1),
 	}
 	defer func(b int) { convBlockFloats, shiftedConv = b, true }(convBlockFloats)
 	for gi, g := range geoms {
@@ -177,6 +179,8 @@ func TestConvForwardShifted(t *testing.T) {
 		im2col.New(2, 6, 35, 3, 3, 3, 2, 2, 2, 2, 2, 2),
 		im2col.New(2, 5, 34, 3, 3, 3, 2, 2, 3, 3, 1, 1),
 		im2col.New(2, 7, 33, 3, 2, 5, 3, 2, 0, 1, 1, 1),
+		im2col.New(3, 12, 32, 8, 7, 7, 2, 2, 3, 3, 1, 1),
+		im2col.New(3, 10, 20, 5, 5, 5, 1, 1, 2, 2, 1, 1),
 	} {
 		l := NewConv2d(0, g, true)
 		for i := range l.Weight.Data {
