@@ -6,8 +6,9 @@ import "github.com/vivit-go/vivit/internal/backend"
 // default build, blas32) implementation for the whole program, so that
 // gonum code outside the engine (mat's products, lapack/gonum, the Dense
 // eigensolver) runs on it too. In the default build that is
-// internal/fastblas: gonum's pure-Go BLAS with AVX2/FMA (AVX-512 where the CPU has it) Dgemm, Dsyrk,
-// Sgemm and Ssyrk where the CPU has them (6–9× gonum's on large products),
+// internal/fastblas: gonum's pure-Go BLAS with AVX2/FMA or AVX-512 kernels
+// for Dgemm, Dsyrk, Sgemm and Ssyrk where the CPU has them (6–9× gonum's on
+// large products with AVX2, about twice that with full-width AVX-512),
 // gonum's own code elsewhere. It is the same in the openblas build, where
 // OpenBLAS serves only the eigensolvers (LAPACKE): measured on the
 // engine's products it was not faster (docs/performance.md).
