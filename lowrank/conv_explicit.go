@@ -411,9 +411,9 @@ func (f *Conv) biasCols() blas64.General {
 // goBLAS runs the many small products of this file (per sample, per pair
 // of samples, per vector), which callers already spread over goroutines,
 // on the calling goroutine: internal/fastblas's serial kernels (AVX2/FMA
-// or AVX-512, 5–10× gonum's on these shapes; gonum's own code without them), in the
-// openblas build too, since a cgo call per small product would cost more
-// than it saves.
+// or AVX-512, 5–10× gonum's on these shapes; gonum's own code without
+// them), in the openblas build too, since a cgo call per small product
+// would cost more than it saves.
 var goBLAS fastblas.Serial
 
 // gemm is blas64.Gemm on goBLAS.

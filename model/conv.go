@@ -361,9 +361,9 @@ var convBlockFloats = 24 << 10
 // goBLAS runs the many small products of this file (per sample, per pair
 // of samples, per vector), which callers already spread over goroutines,
 // on the calling goroutine: internal/fastblas's serial kernels (AVX2/FMA
-// or AVX-512, 5–10× gonum's on these shapes; gonum's own code without them), whatever
-// backend blas64 has been switched to, since a cgo call per small product
-// would cost more than it saves.
+// or AVX-512, 5–10× gonum's on these shapes; gonum's own code without
+// them), whatever backend blas64 has been switched to, since a cgo call
+// per small product would cost more than it saves.
 var goBLAS fastblas.Serial
 
 // parallelSamples runs f(scratch, i) for i = 0, …, n−1 on GOMAXPROCS
