@@ -48,10 +48,11 @@ type kernelSet[T element] struct {
 }
 
 var (
-	kernels64 = kernelSet[float64]{nr: nr, micro: microKernel, pair: pairKernel(microKernelPair),
+	pair64, pair32 = pairKernels()
+	kernels64      = kernelSet[float64]{nr: nr, micro: microKernel, pair: pair64,
 		packA: packColsN6, packAT: packRowsT, packB: packRows8, packBT: packColsN8,
 		jobs: &sync.Pool{New: func() any { return new(gemmJob[float64]) }}}
-	kernels32 = kernelSet[float32]{nr: nr32, micro: microKernel32, pair: pairKernel(microKernelPair32),
+	kernels32 = kernelSet[float32]{nr: nr32, micro: microKernel32, pair: pair32,
 		packA: packTransposing32, packAT: packCopying32, packB: packCopying32, packBT: packTransposing32,
 		jobs: &sync.Pool{New: func() any { return new(gemmJob[float32]) }}}
 )

@@ -406,12 +406,13 @@ func detectAVX512() bool {
 	return xcr0&0xe6 == 0xe6 // SSE, AVX, opmask, ZMM upper halves, ZMM16–31
 }
 
-// pairKernel returns k when the AVX-512 kernels can be used, else nil.
-func pairKernel[T element](k func(kc int, a, b, c []T, ldc int, alpha, beta T)) func(kc int, a, b, c []T, ldc int, alpha, beta T) {
+// pairKernels returns the kernels of two adjacent B panels, float64 and
+// float32, when the AVX-512 kernels can be used, else nil.
+func pairKernels() (func(kc int, a, b, c []float64, ldc int, alpha, beta float64), func(kc int, a, b, c []float32, ldc int, alpha, beta float32)) {
 	if !haveAVX512 {
-		return nil
+		return nil, nil
 	}
-	return k
+	return microKernelPair, microKernelPair32
 }
 
 // microKernelPair is microKernel on the two adjacent panels at b.
@@ -456,6 +457,39 @@ func kernShifted12x16z(kc int, a0, a1, x *float32, offs *int32, c *float32, ldc 
 //
 //go:noescape
 func kernShifted12x8s(kc int, a0, a1, x *float32, offs *int32, c *float32, ldc int)
+
+// shiftedKernel6 runs a 6×w tile of one A panel on the assembly kernels,
+// or reports false when there is none for T and w.
+func shiftedKernel6[T element](k, w int, a, x []T, offs []int32, c []T, ldc int) bool {
+	if !haveAsm {
+		return false
+	}
+	switch a := any(a).(type) {
+	case []float64:
+		x, c := any(x).([]float64), any(c).([]float64)
+		switch {
+		case w == 16 && haveAVX512:
+			kernShifted6x16z(k, &a[0], &x[0], &offs[0], &c[0], ldc)
+		case w == 8:
+			kernShifted6x8(k, &a[0], &x[0], &offs[0], &c[0], ldc)
+		default:
+			return false
+		}
+	case []float32:
+		x, c := any(x).([]float32), any(c).([]float32)
+		switch {
+		case w == 32 && haveAVX512:
+			kernShifted6x32z(k, &a[0], &x[0], &offs[0], &c[0], ldc)
+		case w == 16:
+			kernShifted6x16(k, &a[0], &x[0], &offs[0], &c[0], ldc)
+		case w == 8:
+			kernShifted6x8s(k, &a[0], &x[0], &offs[0], &c[0], ldc)
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // shiftedKernel12 runs a 12×w tile of two A panels on the one-register
 // kernels, or reports false when there is none for T and w.

@@ -99,40 +99,14 @@ func packTransposeFast32(dst, src []float32, base, ld, kk, rows int) int { retur
 
 func packCopyFast32(dst, src []float32, ld, off, kk int) bool { return false }
 
-func kernShifted6x8(kc int, a, x *float64, offs *int32, c *float64, ldc int) {
-	panic("fastblas: no assembly kernels")
-}
-
-func kernShifted6x16(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
-	panic("fastblas: no assembly kernels")
-}
-
-func kernShifted6x8s(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
-	panic("fastblas: no assembly kernels")
-}
-
 // haveAVX512 is false without the assembly kernels.
 var haveAVX512 = false
 
-func pairKernel[T element](k func(kc int, a, b, c []T, ldc int, alpha, beta T)) func(kc int, a, b, c []T, ldc int, alpha, beta T) {
-	return nil
+func pairKernels() (func(kc int, a, b, c []float64, ldc int, alpha, beta float64), func(kc int, a, b, c []float32, ldc int, alpha, beta float32)) {
+	return nil, nil
 }
 
-func microKernelPair(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
-	panic("fastblas: no assembly kernels")
-}
-
-func microKernelPair32(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
-	panic("fastblas: no assembly kernels")
-}
-
-func kernShifted6x16z(kc int, a, x *float64, offs *int32, c *float64, ldc int) {
-	panic("fastblas: no assembly kernels")
-}
-
-func kernShifted6x32z(kc int, a, x *float32, offs *int32, c *float32, ldc int) {
-	panic("fastblas: no assembly kernels")
-}
+func shiftedKernel6[T element](k, w int, a, x []T, offs []int32, c []T, ldc int) bool { return false }
 
 func shiftedKernel12[T element](k, w int, a0, a1, x []T, offs []int32, c []T, ldc int) bool {
 	return false

@@ -102,37 +102,12 @@ func (s *Shifted[T]) Block(c []T, ldc int, x []T) {
 // maxShifted is the widest block of any type.
 const maxShifted = 32
 
-// shiftedKernel dispatches a 6×w tile to the assembly kernels, or to
+// shiftedKernel computes a 6×w tile on the assembly kernels, or by
 // shiftedGo.
 func shiftedKernel[T element](k, w int, a, x []T, offs []int32, c []T, ldc int) {
-	if haveAsm {
-		switch a := any(a).(type) {
-		case []float64:
-			x, c := any(x).([]float64), any(c).([]float64)
-			if w == 16 && haveAVX512 {
-				kernShifted6x16z(k, &a[0], &x[0], &offs[0], &c[0], ldc)
-				return
-			}
-			if w == 8 {
-				kernShifted6x8(k, &a[0], &x[0], &offs[0], &c[0], ldc)
-				return
-			}
-		case []float32:
-			x, c := any(x).([]float32), any(c).([]float32)
-			switch {
-			case w == 32 && haveAVX512:
-				kernShifted6x32z(k, &a[0], &x[0], &offs[0], &c[0], ldc)
-				return
-			case w == 16:
-				kernShifted6x16(k, &a[0], &x[0], &offs[0], &c[0], ldc)
-				return
-			case w == 8:
-				kernShifted6x8s(k, &a[0], &x[0], &offs[0], &c[0], ldc)
-				return
-			}
-		}
+	if !shiftedKernel6(k, w, a, x, offs, c, ldc) {
+		shiftedGo(k, w, a, x, offs, c, ldc)
 	}
-	shiftedGo(k, w, a, x, offs, c, ldc)
 }
 
 // shiftedGo is the portable reference of the shifted kernels: the same
