@@ -194,11 +194,11 @@ func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 // whose input phases have rows of at least 8 entries take backwardPhased:
 // per phase, a convolution of the factor with the window's taps of the
 // phase, whose products have out·taps, not out, as their inner dimension.
-// Otherwise the product is formed in blocks of whole output rows (convBlockFloats
-// entries, L2-sized) and folded from there: row (c, i, j) of a block adds
-// each output row's run of positions to the input row it was read from, a
-// contiguous run for stride 1. Rows of the factor run in parallel, each on
-// the serial kernels.
+// Otherwise the product is formed in blocks of whole output rows
+// (convBlockFloats entries, L2-sized) and folded from there: row (c, i, j)
+// of a block adds each output row's run of positions to the input row it
+// was read from, a contiguous run for stride 1. Rows of the factor run in
+// parallel, each on the serial kernels.
 func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	g, ng := l.Geom, l.groups()
 	r, _ := s.Dims()
@@ -235,9 +235,9 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 // taken. Factors that are mostly zeros take backwardSparse (in float64,
 // when it beats the float32 dense product); layers without groups take
 // backwardPhased in float32 when the phases' rows have at least 8
-// entries; otherwise the blocks of Wᵀ S_r
-// are float32 products (6×16 kernel) folded into float32 planes
-// (backwardPhases32). The result is widened into dst.
+// entries; otherwise the blocks of Wᵀ S_r are float32 products (6×16
+// kernel) folded into float32 planes (backwardPhases32). The result is
+// widened into dst.
 func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
 	g, ng := l.Geom, l.groups()
 	r, _ := s.Dims()

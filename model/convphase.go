@@ -27,8 +27,7 @@ type phased struct {
 	g                 *im2col.Geom
 	width             int // of the products' blocks
 	top, left, hp, wp int
-	phases            []phase
-	index             []int // of phase (a, b) in phases: a·SW + b
+	phases            []phase // phase (a, b) at a·SW + b
 }
 
 // phase is one input phase (a, b): its ta×ub entries (at entry at of
@@ -80,10 +79,6 @@ func newPhased(g *im2col.Geom, width int) *phased {
 			f.phases = append(f.phases, ph)
 		}
 	}
-	f.index = make([]int, len(f.phases))
-	for pi, ph := range f.phases {
-		f.index[ph.a*g.SW+ph.b] = pi
-	}
 	// Rows −top … hp−top−1 of the factor plane are addressable.
 	f.top, f.left = -minE, -minF
 	f.hp, f.wp = max(g.OutH, maxE+1)+f.top, max(g.OutW, maxF+1)+f.left
@@ -103,7 +98,7 @@ func newPhased(g *im2col.Geom, width int) *phased {
 	return f
 }
 
-// weights returns the phase's InC × OutC·|rows|·|cols| weights: entry
+// phaseWeights returns the phase's InC × OutC·|rows|·|cols| weights: entry
 // (c; o, i, j) is w[o; c, rows[i], cols[j]].
 func phaseWeights[T float32 | float64](g *im2col.Geom, ph *phase, w []float64) []T {
 	k2 := g.OutC * len(ph.rows) * len(ph.cols)
@@ -214,37 +209,18 @@ func interleave[T float32 | float64](f *phased, drow []float64, d []T) {
 		for ih := 0; ih < g.InH; ih++ {
 			a, t := ih%g.SH, ih/g.SH
 			row := drow[(c*g.InH+ih)*g.InW : (c*g.InH+ih+1)*g.InW]
-			var s0, s1 []T // the phases b = 0, 1
 			for b := 0; b < g.SW; b++ {
-				ph := &f.phases[f.index[a*g.SW+b]]
-				sb := zeros[:ph.ub]
+				ph := &f.phases[a*g.SW+b]
+				src := zeros[:ph.ub]
 				if ph.offs != nil {
-					sb = d[ph.at+(c*ph.ta+t)*ph.ub : ph.at+(c*ph.ta+t+1)*ph.ub]
+					src = d[ph.at+(c*ph.ta+t)*ph.ub : ph.at+(c*ph.ta+t+1)*ph.ub]
 				}
-				switch {
-				case g.SW > 2:
-					for u, v := range sb {
-						row[b+u*g.SW] = float64(v)
-					}
-				case b == 0:
-					s0 = sb
-				default:
-					s1 = sb
-				}
-			}
-			switch g.SW {
-			case 1:
-				if s, ok := any(s0).([]float32); ok {
+				if s, ok := any(src).([]float32); ok && g.SW == 1 {
 					fastblas.Widen(row, s)
-				} else {
-					copy(row, any(s0).([]float64))
+					continue
 				}
-			case 2:
-				for u, v := range s1 {
-					row[2*u], row[2*u+1] = float64(s0[u]), float64(v)
-				}
-				if len(s0) > len(s1) {
-					row[2*len(s1)] = float64(s0[len(s1)])
+				for u, v := range src {
+					row[b+u*g.SW] = float64(v)
 				}
 			}
 		}
