@@ -78,7 +78,7 @@ func BenchmarkConvForm(b *testing.B) {
 			f := NewConv(g.g, s, a, 1, true, false)
 			r := f.rows()
 			chunks, cached, workers := explicitPlan(f.G, r, n, f.Budget())
-			u, us := newUnfolder(f.G, f.A, cached, workers, false), newUnfolder(f.G, f.A, cached, workers, true)
+			u, us := newUnfolder[float64](f.G, f.A, cached, workers, false), newUnfolder[float64](f.G, f.A, cached, workers, true)
 			buf := make([]float64, r*chunks[0].width())
 			sr := f.sparseRows()
 			b.Run(fmt.Sprintf("%s/rho=%.2f/dense", g.name, rho), func(b *testing.B) {

@@ -17,28 +17,42 @@ import (
 // ---------------------------------------------------------------------------
 // Unfolded inputs
 
-// unfolder hands out the unfolded inputs of samples, from a cache of all
-// of them or regenerated into per-worker scratch buffers: P×K (a row per
-// output position, im2col.Geom.Unfold) for the sparse forming, which
-// reads one row per nonzero factor entry, else K×P (im2col.Geom.UnfoldT,
-// copied by runs, about 3× faster than gathering the P×K layout) for the
-// dense products.
-type unfolder struct {
+// unfolder hands out the unfolded inputs of samples in T, from a cache of
+// all of them or regenerated into per-worker scratch buffers: P×K (a row
+// per output position, im2col.Geom.Unfold) for the sparse forming in
+// float64, which reads one row per nonzero factor entry, else K×P
+// (im2col.Geom.UnfoldT and UnfoldT32, copied by runs, about 3× faster than
+// gathering the P×K layout) for the dense products.
+type unfolder[T float32 | float64] struct {
 	g       *im2col.Geom
 	a       *mat.Dense
 	kp      bool // K×P layout
-	cache   []float64
-	pooled  []*[]float64 // the cache's or workers' buffers, from internal/scratch
-	scratch [][]float64
+	cache   []T
+	pooled  []*[]T // the cache's or workers' buffers, from internal/scratch
+	scratch [][]T
 }
 
 // release hands the cache or the workers' buffers back to the buffer
 // pool; the unfolder may not be used afterwards. (An unfolder that is not released is collected.)
-func (u *unfolder) release() {
+func (u *unfolder[T]) release() {
 	for _, b := range u.pooled {
-		scratch.Put(b)
+		switch b := any(b).(type) {
+		case *[]float64:
+			scratch.Put(b)
+		case *[]float32:
+			scratch.Put32(b)
+		}
 	}
 	u.pooled, u.cache, u.scratch = nil, nil, nil
+}
+
+// getScratch returns a buffer of n entries of T from internal/scratch.
+func getScratch[T float32 | float64](n int) *[]T {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return any(scratch.Get32(n)).(*[]T)
+	}
+	return any(scratch.Get(n)).(*[]T)
 }
 
 // formWorkers is the number of goroutines of loops that need no
@@ -63,24 +77,27 @@ func scratchWorkers(share, perWorker int64) int {
 }
 
 // newUnfolder returns an unfolder of a's samples for the sparse forming
-// (P×K) when sparse is set, else for the dense products (K×P): all of them
-// unfolded once if cached, else regenerated into scratch for workers
-// workers.
-func newUnfolder(g *im2col.Geom, a *mat.Dense, cached bool, workers int, sparse bool) *unfolder {
-	u := &unfolder{g: g, a: a, kp: !sparse}
+// (P×K, float64 only) when sparse is set, else for the dense products
+// (K×P): all of them unfolded once if cached, else regenerated into
+// scratch for workers workers.
+func newUnfolder[T float32 | float64](g *im2col.Geom, a *mat.Dense, cached bool, workers int, sparse bool) *unfolder[T] {
+	u := &unfolder[T]{g: g, a: a, kp: !sparse}
+	if _, ok := any(u.cache).([]float32); ok && sparse {
+		panic("lowrank: sparse forming in float32")
+	}
 	pk := g.P() * g.K()
 	if cached {
 		n, _ := a.Dims()
-		b := scratch.Get(n * pk)
+		b := getScratch[T](n * pk)
 		u.pooled = append(u.pooled, b)
 		u.cache = *b
 		par.For(n, formWorkers(), func(_, i int) {
 			u.unfold(u.cache[i*pk:(i+1)*pk], i)
 		})
 	} else {
-		u.scratch = make([][]float64, workers)
+		u.scratch = make([][]T, workers)
 		for i := range u.scratch {
-			b := scratch.Get(pk)
+			b := getScratch[T](pk)
 			u.pooled = append(u.pooled, b)
 			u.scratch[i] = *b
 		}
@@ -89,7 +106,7 @@ func newUnfolder(g *im2col.Geom, a *mat.Dense, cached bool, workers int, sparse 
 }
 
 // workers returns how many goroutines may call sample at once.
-func (u *unfolder) workers() int {
+func (u *unfolder[T]) workers() int {
 	if u.cache != nil {
 		return formWorkers()
 	}
@@ -99,79 +116,28 @@ func (u *unfolder) workers() int {
 // sample returns the unfolded input of sample i for the given worker: Uᵀ,
 // P×K with stride K, or U, K×P with stride P, as the unfolder's layout.
 // Without a cache the slice is overwritten by the worker's next call.
-func (u *unfolder) sample(worker, i int) []float64 {
+func (u *unfolder[T]) sample(worker, i int) []T {
 	pk := u.g.P() * u.g.K()
 	if u.cache != nil {
 		return u.cache[i*pk : (i+1)*pk]
 	}
 	u.unfold(u.scratch[worker][:pk], i)
-	return u.scratch[worker]
+	return u.scratch[worker][:pk]
 }
 
 // unfold writes sample i's unfolded input in the unfolder's layout.
-func (u *unfolder) unfold(dst []float64, i int) {
-	if u.kp {
-		u.g.UnfoldT(dst, u.a.RawRowView(i))
-		return
-	}
-	u.g.Unfold(dst, u.g.K(), u.a.RawRowView(i))
-}
-
-// unfolder32 is the dense unfolder (K×P, im2col.Geom.UnfoldT32) in
-// float32, for the float32 explicit route.
-type unfolder32 struct {
-	g       *im2col.Geom
-	a       *mat.Dense
-	cache   []float32
-	pooled  *[]float32 // the cache's buffer, from internal/scratch
-	scratch [][]float32
-}
-
-// newUnfolder32 is newUnfolder for unfolder32.
-func newUnfolder32(g *im2col.Geom, a *mat.Dense, cached bool, workers int) *unfolder32 {
-	u := &unfolder32{g: g, a: a}
-	kp := g.P() * g.K()
-	if cached {
-		n, _ := a.Dims()
-		u.pooled = scratch.Get32(n * kp)
-		u.cache = *u.pooled
-		par.For(n, formWorkers(), func(_, i int) {
-			g.UnfoldT32(u.cache[i*kp:(i+1)*kp], a.RawRowView(i))
-		})
-	} else {
-		u.scratch = make([][]float32, workers)
-		for i := range u.scratch {
-			u.scratch[i] = make([]float32, kp)
+func (u *unfolder[T]) unfold(dst []T, i int) {
+	x := u.a.RawRowView(i)
+	switch d := any(dst).(type) {
+	case []float32:
+		u.g.UnfoldT32(d, x)
+	case []float64:
+		if u.kp {
+			u.g.UnfoldT(d, x)
+		} else {
+			u.g.Unfold(d, u.g.K(), x)
 		}
 	}
-	return u
-}
-
-// release is unfolder.release.
-func (u *unfolder32) release() {
-	if u.pooled != nil {
-		scratch.Put32(u.pooled)
-		u.pooled, u.cache = nil, nil
-	}
-}
-
-// workers returns how many goroutines may call sample at once.
-func (u *unfolder32) workers() int {
-	if u.cache != nil {
-		return formWorkers()
-	}
-	return len(u.scratch)
-}
-
-// sample returns U of sample i, K×P, for the given worker. Without a
-// cache the slice is overwritten by the worker's next call.
-func (u *unfolder32) sample(worker, i int) []float32 {
-	kp := u.g.P() * u.g.K()
-	if u.cache != nil {
-		return u.cache[i*kp : (i+1)*kp]
-	}
-	u.g.UnfoldT32(u.scratch[worker], u.a.RawRowView(i))
-	return u.scratch[worker]
 }
 
 // unfoldRange writes the unfolded inputs of samples [n0, n1) of a, stacked
@@ -255,7 +221,7 @@ func explicitPlan(g *im2col.Geom, rows, nsamp int, budget int64) (chunks []chunk
 // row, into dst (rows × ch.width(), stride ch.width()): from the factor
 // rows in compressed sparse form when sr is not nil (formWeightSparse),
 // else by one dense product per sample.
-func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder, sr *sparseRows) {
+func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder[float64], sr *sparseRows) {
 	if sr != nil {
 		f.formWeightSparse(dst, ch, u, sr)
 		return
@@ -300,7 +266,7 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 		return false
 	}
 	r, perWorker := f.rows(), f.perWorker32()
-	u := newUnfolder32(f.G, f.A, cached, workers)
+	u := newUnfolder[float32](f.G, f.A, cached, workers, false)
 	defer u.release()
 	keep := f.keepV(f.G.OutC*f.G.K(), 4)
 	var kept []keptChunk32
@@ -340,7 +306,7 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 
 // perWorker32 is the float32 scratch of one worker of formWeight32: a
 // sample's factor rows (the unfolded inputs that are not cached are
-// unfolder32's, counted by explicitPlan).
+// the float32 unfolder's, counted by explicitPlan).
 func (f *Conv) perWorker32() int {
 	return f.C * f.G.OutC * f.G.P()
 }
@@ -375,7 +341,7 @@ func (f *Conv) explicitPlan32() (chunks []chunk, cached bool, workers int, ok bo
 // each sample's factor rows are rounded to float32 in the worker's
 // scratch (C·out·P values), and one float32 product with the chunk's rows
 // of its float32 K×P unfolded input forms the sample's rows of the chunk.
-func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder32, scr [][]float32) {
+func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder[float32], scr [][]float32) {
 	p, out := f.G.P(), f.G.OutC
 	kc := ch.k1 - ch.k0
 	w := out * kc

@@ -28,7 +28,7 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 		} else if !f.addGramExplicit32(g) {
 			sr, budget := f.sparseForm(f.weightBudget(r))
 			chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
-			u := newUnfolder(f.G, f.A, cached, workers, sr != nil)
+			u := newUnfolder[float64](f.G, f.A, cached, workers, sr != nil)
 			defer u.release()
 			keep := f.keepV(f.G.OutC*f.G.K(), 8)
 			var kept []keptChunk
@@ -72,11 +72,11 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 			sx, budget := f.sparseForm(f.weightBudget(rows))
 			sy, budget := o.sparseForm(budget)
 			chunks, cached, workers := explicitPlan(f.G, rows, nsamp, budget)
-			ux := newUnfolder(f.G, f.A, cached, workers, sx != nil)
+			ux := newUnfolder[float64](f.G, f.A, cached, workers, sx != nil)
 			defer ux.release()
 			uy := ux
 			if f.A != o.A || (sx != nil) != (sy != nil) {
-				uy = newUnfolder(f.G, o.A, cached, workers, sy != nil)
+				uy = newUnfolder[float64](f.G, o.A, cached, workers, sy != nil)
 				defer uy.release()
 			}
 			w0 := chunks[0].width()

@@ -127,7 +127,7 @@ func (sr *sparseRows) mulTo(z []float64, first, rows int, b blas64.General) {
 // of the unfolded input (output positions) that S_r[o] selects
 // (fastblas.CombRowsIdx), ρ·out·P·K multiply-adds per factor row instead
 // of out·P·K.
-func (f *Conv) formWeightSparse(dst []float64, ch chunk, u *unfolder, sr *sparseRows) {
+func (f *Conv) formWeightSparse(dst []float64, ch chunk, u *unfolder[float64], sr *sparseRows) {
 	k, out := f.G.K(), f.G.OutC
 	kc := ch.k1 - ch.k0
 	w := (ch.o1 - ch.o0) * kc
