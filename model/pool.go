@@ -69,25 +69,25 @@ func (g *poolGeom) windows() (win, off []int32) {
 // column's window inside the input and their counts, on the first call.
 func (g *poolGeom) spans() {
 	g.spanOnce.Do(func() {
-		g.rowFirst, g.rowCount = make([]int, g.OutH), make([]int, g.OutH)
-		for oh := 0; oh < g.OutH; oh++ {
-			for i := g.KH - 1; i >= 0; i-- {
-				if ih := oh*g.SH - g.PH + i*g.DH; ih >= 0 && ih < g.H {
-					g.rowFirst[oh] = ih
-					g.rowCount[oh]++
-				}
-			}
-		}
-		g.colFirst, g.colCount = make([]int, g.OutW), make([]int, g.OutW)
-		for ow := 0; ow < g.OutW; ow++ {
-			for j := g.KW - 1; j >= 0; j-- {
-				if iw := ow*g.SW - g.PW + j*g.DW; iw >= 0 && iw < g.W {
-					g.colFirst[ow] = iw
-					g.colCount[ow]++
-				}
-			}
-		}
+		g.rowFirst, g.rowCount = windowSpans(g.OutH, g.KH, g.SH, g.PH, g.DH, g.H)
+		g.colFirst, g.colCount = windowSpans(g.OutW, g.KW, g.SW, g.PW, g.DW, g.W)
 	})
+}
+
+// windowSpans returns, along one dimension of in entries, the first entry
+// inside the input of each of the out windows (size k, stride st, padding
+// pad, dilation dil) and how many of its entries are inside.
+func windowSpans(out, k, st, pad, dil, in int) (first, count []int) {
+	first, count = make([]int, out), make([]int, out)
+	for o := 0; o < out; o++ {
+		for i := k - 1; i >= 0; i-- {
+			if x := o*st - pad + i*dil; x >= 0 && x < in {
+				first[o] = x
+				count[o]++
+			}
+		}
+	}
+	return first, count
 }
 
 func (g *poolGeom) p() int { return g.OutH * g.OutW }
