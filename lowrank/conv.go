@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/model/im2col"
 )
@@ -227,7 +228,7 @@ const densitySamples = 8
 func (f *Conv) sampleNonzero(i int) int {
 	nz := 0
 	for j := 0; j < f.C; j++ {
-		nz += countNonzero(f.S.RawRowView(i*f.C + j))
+		nz += fastblas.CountNonzero(f.S.RawRowView(i*f.C + j))
 	}
 	return nz
 }
@@ -241,18 +242,6 @@ func (f *Conv) sampleCounts() []int {
 		f.stats.sampleNZ = counts
 	})
 	return f.stats.sampleNZ
-}
-
-// countNonzero returns the number of nonzero entries of x (NaN counts),
-// without a branch per entry: about half the entries of a factor behind a
-// ReLU are zero, in no predictable pattern.
-func countNonzero(x []float64) int {
-	n := uint64(0)
-	for _, v := range x {
-		b := math.Float64bits(v) << 1 // ±0 → 0
-		n += (b | -b) >> 63
-	}
-	return int(n)
 }
 
 // srow returns row r of S, out·P long, reshaped as out×P.

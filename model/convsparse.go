@@ -84,11 +84,7 @@ func estimateNonzero(s *mat.Dense) int {
 	m := min(r, 8)
 	counts := make([]int, m)
 	parallelSamples(m, func() any { return nil }, func(_ any, j int) {
-		n := 0
-		for _, v := range s.RawRowView(j * r / m)[:c] {
-			n += int(b2i32(v != 0))
-		}
-		counts[j] = n
+		counts[j] = fastblas.CountNonzero(s.RawRowView(j * r / m)[:c])
 	})
 	total := 0
 	for _, n := range counts {
