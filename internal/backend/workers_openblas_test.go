@@ -37,7 +37,7 @@ func processCPU() time.Duration {
 // lowest thread id after the main thread's (ids are handed out in
 // increasing order): the child notes that thread, computes a first
 // product with Mul (which calls Prepare), and reports whether the thread
-// still exists. Without the shutdown in Prepare
+// still exists a second later. Without the shutdown in Prepare
 // it does (it sleeps once its spinning ends, but it spins first). The
 // child also measures the CPU time the process uses during 100 ms of sleep
 // after Prepare, logged: with the worker stopped it is under 1 ms on an
@@ -100,7 +100,15 @@ func TestWorkersChild(t *testing.T) {
 		t.Skip("this OpenBLAS has no blas_thread_shutdown_ (a serial build: no workers)")
 	}
 	first := slices.Min(ids)
-	_, err = os.Stat(fmt.Sprintf("/proc/self/task/%d", first))
+	// pthread_join returns when the kernel clears the thread's id, a
+	// moment before the exited task leaves /proc: wait up to a second for
+	// the entry to go. A worker that was not stopped never leaves.
+	task := fmt.Sprintf("/proc/self/task/%d", first)
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err = os.Stat(task); err != nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	c0 := processCPU()
 	time.Sleep(100 * time.Millisecond)
 	fmt.Printf("first-thread-alive=%t idle-cpu-ns=%d\n", err == nil, processCPU()-c0)
