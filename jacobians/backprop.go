@@ -3,9 +3,13 @@ package jacobians
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"slices"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
@@ -110,13 +114,33 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 	kept := make([]bool, len(nodes)+1) // referenced by a parameter block
 	fac[len(nodes)] = s
 	kept[len(nodes)] = true // the caller's
+	// Factors the pass has released are reused by the pass before it asks
+	// internal/scratch: its pools may be emptied by a garbage collection
+	// between a release and the next request, and a fresh buffer costs a
+	// serial clear or page faults.
+	var free [][]float64
+	defer func() {
+		for i := range free {
+			scratch.Put(&free[i])
+		}
+	}()
 	newFactor := func(t int) *mat.Dense {
-		f := model.Numel(net.TensorShape(t))
-		return mat.NewDense(n*c, f, *scratch.Get(n * c * f))
+		size := n * c * model.Numel(net.TensorShape(t))
+		best := -1
+		for i, b := range free {
+			if cap(b) >= size && (best < 0 || cap(b) < cap(free[best])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return mat.NewDense(n*c, size/(n*c), *scratch.Get(size))
+		}
+		b := free[best][:size]
+		free = slices.Delete(free, best, best+1)
+		return mat.NewDense(n*c, size/(n*c), b)
 	}
 	release := func(m *mat.Dense) {
-		data := m.RawMatrix().Data
-		scratch.Put(&data)
+		free = append(free, m.RawMatrix().Data)
 	}
 	// add accumulates the contribution d into tensor t's factor; d is
 	// owned by the pass.
@@ -125,7 +149,7 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 			fac[t] = d
 			return
 		}
-		fac[t].Add(fac[t], d)
+		addRows(fac[t], d)
 		release(d)
 	}
 
@@ -188,12 +212,12 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 					switch {
 					case !needed[t]:
 					case fac[t] != nil:
-						fac[t].Add(fac[t], cur)
+						addRows(fac[t], cur)
 					case !handed && !kept[i+1]:
 						fac[t], handed = cur, true
 					default:
 						fac[t] = newFactor(t)
-						fac[t].Copy(cur)
+						copyRows(fac[t], cur)
 					}
 				}
 				if handed {
@@ -265,4 +289,23 @@ func inParamOrder(net *model.Network, fs []LayerFactor) []LayerFactor {
 		}
 	}
 	return out
+}
+
+// addRows adds s to dst (equal shapes, contiguous rows), and copyRows
+// copies it, rows on GOMAXPROCS goroutines: factors are tens of megabytes,
+// which one core would stream alone while the other waits.
+func addRows(dst, s *mat.Dense) {
+	forRows(dst, s, func(d, x []float64) { floats.Add(d, x) })
+}
+
+func copyRows(dst, s *mat.Dense) {
+	forRows(dst, s, func(d, x []float64) { copy(d, x) })
+}
+
+func forRows(dst, s *mat.Dense, f func(d, x []float64)) {
+	r, cols := s.Dims()
+	if rd, cd := dst.Dims(); rd != r || cd != cols {
+		panic("jacobians: factor shapes differ")
+	}
+	par.For(r, min(runtime.GOMAXPROCS(0), r), func(_, i int) { f(dst.RawRowView(i), s.RawRowView(i)) })
 }

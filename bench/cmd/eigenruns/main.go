@@ -6,6 +6,9 @@
 //
 //	go run ./bench/cmd/eigenruns -model bench/testdata/resnet8.onnx \
 //	    -data bench/testdata/resnet8_batch.safetensors -k 10 -runs 4 [-mc 1] [-precision float32]
+//
+// With -cpuprofile it writes a CPU profile of the warm runs (all but the
+// first), for go tool pprof.
 package main
 
 import (
@@ -15,6 +18,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -28,6 +32,7 @@ func main() {
 	mc := flag.Int("mc", 0, "Monte-Carlo samples (0: exact GGN)")
 	precision := flag.String("precision", "float64", "float64 or float32")
 	runs := flag.Int("runs", 4, "computations in this process (the first cold, the others warm)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the warm runs to `file`")
 	flag.Parse()
 	m, err := vivit.LoadModel(*modelPath)
 	if err != nil {
@@ -57,6 +62,17 @@ func main() {
 		}
 		if r == 0 {
 			out.Eigenvalues = res.Blocks[0].Values
+			if *cpuProfile != "" {
+				f, err := os.Create(*cpuProfile)
+				if err != nil {
+					log.Fatal(err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					log.Fatal(err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 		}
 		t := res.Timing
 		out.Runs = append(out.Runs, map[string]float64{"forward": t.Forward.Seconds(), "backprop": t.Backprop.Seconds(),
