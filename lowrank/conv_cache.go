@@ -37,7 +37,7 @@ type keptChunk struct {
 // channels, patch indices [k0, k1), one row per factor row.
 type keptChunk32 struct {
 	k0, k1 int
-	v      []float32
+	buf    *[]float32 // from internal/scratch; its first rows·out·(k1−k0) entries
 }
 
 // KeptVMax is the size in bytes up to which the Gram matrix's explicit
@@ -77,7 +77,8 @@ func (f *Conv) setKeptV(chunks []keptChunk) {
 	f.stats.kept.mu.Unlock()
 }
 
-// setKeptV32 stores the float32 chunks v as the kept weight block.
+// setKeptV32 stores the float32 chunks, with buffers from
+// internal/scratch, as the kept weight block.
 func (f *Conv) setKeptV32(v []keptChunk32) {
 	f.Release()
 	f.stats.kept.mu.Lock()
@@ -94,7 +95,7 @@ func (f *Conv) keptWeight() ([]keptChunk, []keptChunk32) {
 }
 
 // Release hands the weight block that the Gram matrix kept back for reuse
-// (float64 chunks to internal/scratch); later products form it again. It
+// (to internal/scratch); later products form it again. It
 // must not run concurrently with the factor's (or its Select'ed copies')
 // operations.
 func (f *Conv) Release() {
@@ -102,6 +103,9 @@ func (f *Conv) Release() {
 	defer f.stats.kept.mu.Unlock()
 	for _, c := range f.stats.kept.chunks {
 		scratch.Put(c.buf)
+	}
+	for _, c := range f.stats.kept.v32 {
+		scratch.Put32(c.buf)
 	}
 	f.stats.kept.chunks = nil
 	f.stats.kept.v32 = nil
@@ -128,7 +132,7 @@ func (f *Conv) mulKeptTo(dst, u *mat.Dense, kept []keptChunk, v32 []keptChunk32)
 		for _, ch := range v32 {
 			kc := ch.k1 - ch.k0
 			cw := out * kc
-			impl.Sgemm(blas.NoTrans, blas.NoTrans, nv, cw, r, 1, u32, r, ch.v, cw, 0, t32, cw)
+			impl.Sgemm(blas.NoTrans, blas.NoTrans, nv, cw, r, 1, u32, r, *ch.buf, cw, 0, t32, cw)
 			for j := 0; j < nv; j++ {
 				row := dst.RawRowView(j)
 				for o := 0; o < out; o++ {

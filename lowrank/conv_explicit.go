@@ -270,36 +270,44 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 	defer u.release()
 	keep := f.keepV(f.G.OutC*f.G.K(), 4)
 	var kept []keptChunk32
-	buf := make([]float32, r*chunks[0].width())
-	acc := make([]float32, r*r)
+	// Pooled buffers (internal/scratch): Go clears a large new slice on
+	// the calling goroutine, which here would be tens of megabytes per
+	// Gram. Every entry read is written first.
+	buf := scratch.Get32(r * chunks[0].width())
+	acc := scratch.Get32(r * r)
+	defer scratch.Put32(acc)
 	scr := make([][]float32, workers)
 	for i := range scr {
-		scr[i] = make([]float32, perWorker)
+		b := scratch.Get32(perWorker)
+		defer scratch.Put32(b)
+		scr[i] = *b
 	}
 	var impl fastblas.Implementation
 	for ci, ch := range chunks {
 		w := ch.width()
 		if keep && ci > 0 {
-			buf = make([]float32, r*w)
+			buf = scratch.Get32(r * w)
 		}
-		f.formWeight32(buf, ch, u, scr)
+		f.formWeight32((*buf)[:r*w], ch, u, scr)
 		beta := float32(1)
 		if ci == 0 {
 			beta = 0
 		}
-		impl.Ssyrk(blas.Upper, blas.NoTrans, r, w, 1, buf, w, beta, acc, r)
+		impl.Ssyrk(blas.Upper, blas.NoTrans, r, w, 1, *buf, w, beta, *acc, r)
 		if keep {
-			kept = append(kept, keptChunk32{ch.k0, ch.k1, buf[:r*w]})
+			kept = append(kept, keptChunk32{ch.k0, ch.k1, buf})
 		}
 	}
 	par.For(r, procsFor(r*r/2), func(_, i int) {
 		row := g.Data[i*g.Stride+i : i*g.Stride+r]
-		for j, v := range acc[i*r+i : (i+1)*r] {
+		for j, v := range (*acc)[i*r+i : (i+1)*r] {
 			row[j] += float64(v)
 		}
 	})
 	if keep {
 		f.setKeptV32(kept)
+	} else {
+		scratch.Put32(buf)
 	}
 	return true
 }
