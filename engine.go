@@ -38,32 +38,51 @@ type pass struct {
 	batch *Batch
 	opts  Options
 
-	acts []*mat.Dense // forward activations of the whole batch
-	// freeActs: the backward pass recycles the activations no factor
-	// block reads (newPassFreeing).
-	freeActs bool
-	losses   []float64 // ℓ_n
-	idx      []int     // curvature samples
-	w        float64   // batch weight of L
-	wCurv    float64   // weight of the curvature (sub-)batch
-	cols     int       // factor columns per sample (C or M)
-	factors  []jacobians.LayerFactor
+	acts  []*mat.Dense // forward activations of the whole batch
+	setup passSetup
+	// earlyGram is the whole network's Gram matrix when the backward pass
+	// formed it (passSetup.earlyGram), until gram hands it out; earlyTime
+	// is the time that took, within the backward pass.
+	earlyGram *mat.SymDense
+	earlyTime time.Duration
+	losses    []float64 // ℓ_n
+	idx       []int     // curvature samples
+	w         float64   // batch weight of L
+	wCurv     float64   // weight of the curvature (sub-)batch
+	cols      int       // factor columns per sample (C or M)
+	factors   []jacobians.LayerFactor
 
 	timing Timing
+}
+
+// passSetup says what a run needs of its pass beyond the factors.
+type passSetup struct {
+	// freeActs: the backward pass recycles every activation that no
+	// parameter node reads as soon as it is done with it
+	// (jacobians.BackpropContext's releaseAct), for runs that use the
+	// activations only through the factor blocks afterwards (no
+	// gradients, no second backward pass). Their entries of p.acts are
+	// then nil.
+	freeActs bool
+	// earlyGram: the run needs the Gram matrix of the whole network (one
+	// block, no groups) and afterwards only V u (map-backs). The backward
+	// pass then adds each layer's part to it as soon as the layer's
+	// factor rows are formed, and recycles the rows of the layers that
+	// can do without them afterwards (lowrank.RowsDropper: convolutions
+	// whose weight block the Gram route kept), so the rows of every
+	// convolution are not held at once. Ignored when the block is solved
+	// on the parameter side.
+	earlyGram bool
 }
 
 // newPass validates its inputs, runs the forward pass and backpropagates
 // the curvature factor.
 func newPass(m *Model, b *Batch, o *Options) (*pass, error) {
-	return newPassFreeing(m, b, o, false)
+	return newPassWith(m, b, o, passSetup{})
 }
 
-// newPassFreeing is newPass that, with free set, recycles every activation
-// that no parameter node reads as soon as the backward pass is done with
-// it (jacobians.BackpropContext's releaseAct): for callers that use the activations
-// only through the factor blocks afterwards (no gradients, no second
-// backward pass). Their entries of p.acts are then nil.
-func newPassFreeing(m *Model, b *Batch, o *Options, free bool) (*pass, error) {
+// newPassWith is newPass for a run that needs what setup says.
+func newPassWith(m *Model, b *Batch, o *Options, setup passSetup) (*pass, error) {
 	if m == nil {
 		return nil, errNilModel
 	}
@@ -77,7 +96,7 @@ func newPassFreeing(m *Model, b *Batch, o *Options, free bool) (*pass, error) {
 	if err := o.check(m, n); err != nil {
 		return nil, err
 	}
-	p := &pass{net: m, batch: b, opts: *o, freeActs: free}
+	p := &pass{net: m, batch: b, opts: *o, setup: setup}
 	if err := o.stopped(); err != nil {
 		return nil, err
 	}
@@ -105,12 +124,13 @@ func newPassFreeing(m *Model, b *Batch, o *Options, free bool) (*pass, error) {
 
 	o.report("backprop", 0, 1)
 	t0 = time.Now()
-	p.factors, p.cols, err = p.curvatureFactors(p.idx, p.wCurv)
+	p.factors, p.cols, err = p.curvatureFactors(p.idx, p.wCurv, setup.earlyGram)
 	if err != nil {
 		p.release()
 		return nil, err
 	}
-	p.timing.Backprop = time.Since(t0)
+	p.timing.Backprop = time.Since(t0) - p.earlyTime
+	p.timing.Gram += p.earlyTime
 	return p, nil
 }
 
@@ -118,8 +138,9 @@ func (p *pass) logits() *mat.Dense { return p.acts[len(p.acts)-1] }
 
 // curvatureFactors backpropagates the loss-Hessian factor of the samples
 // idx, scaled by √w, and returns the per-layer factors and the columns per
-// sample; the error is the run's stop.
-func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, int, error) {
+// sample; the error is the run's stop. With early set it forms p.earlyGram
+// on the way (passSetup.earlyGram).
+func (p *pass) curvatureFactors(idx []int, w float64, early bool) ([]jacobians.LayerFactor, int, error) {
 	acts := make([]*mat.Dense, len(p.acts))
 	for i, a := range p.acts {
 		acts[i] = model.Subset(a, idx)
@@ -138,7 +159,7 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 		p.net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(w))
 	}
 	var releaseAct func(t int)
-	if p.freeActs {
+	if p.setup.freeActs {
 		releaseAct = func(t int) {
 			if acts[t] == p.acts[t] {
 				p.acts[t] = nil
@@ -147,7 +168,23 @@ func (p *pass) curvatureFactors(idx []int, w float64) ([]jacobians.LayerFactor, 
 			acts[t] = nil
 		}
 	}
-	fs, err := jacobians.BackpropContext(p.opts.ctx(), p.net, acts, s, cols, p.opts.Precision, releaseAct)
+	var each func(jacobians.LayerFactor) bool
+	if r := len(idx) * cols; early && p.opts.chooseSide(p.net.NumParams(), r) == SideGram {
+		p.earlyGram = newGram(r)
+		clearSym(p.earlyGram)
+		each = func(lf jacobians.LayerFactor) bool {
+			t0 := time.Now()
+			configure([]jacobians.LayerFactor{lf}, p.opts.scratch(), p.opts.Precision)
+			lf.Factor.AddGramTo(p.earlyGram)
+			dropped := false
+			if d, ok := lf.Factor.(lowrank.RowsDropper); ok {
+				dropped = d.DropRows()
+			}
+			p.earlyTime += time.Since(t0)
+			return dropped
+		}
+	}
+	fs, err := jacobians.BackpropEach(p.opts.ctx(), p.net, acts, s, cols, p.opts.Precision, releaseAct, each)
 	if err != nil {
 		return nil, 0, fmt.Errorf("vivit: run stopped: %w", err)
 	}
@@ -245,6 +282,10 @@ func (p *pass) blocks() []block {
 // (lowrank.Conv's weight blocks), back for reuse once the results are
 // computed; the pass (and every factor built on it) is dead after.
 func (p *pass) release() {
+	if p.earlyGram != nil {
+		releaseGram(p.earlyGram)
+		p.earlyGram = nil
+	}
 	for _, f := range p.factors {
 		if r, ok := f.Factor.(interface{ Release() }); ok {
 			r.Release()
@@ -282,6 +323,12 @@ func (p *pass) dropActivations() {
 // gram forms the Gram matrix of block bi of nblocks, reporting progress
 // and timing the stage; the error is the run's stop.
 func (p *pass) gram(blk block, bi, nblocks int) (*mat.SymDense, error) {
+	if g := p.earlyGram; g != nil {
+		// The backward pass formed it: the run has one block, the whole
+		// network.
+		p.earlyGram = nil
+		return g, nil
+	}
 	p.opts.report("gram", bi, nblocks)
 	t0 := time.Now()
 	fs := contributors(blk.factors)

@@ -112,7 +112,10 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 	}
 	// Without directional derivatives nothing reads the activations but
 	// the factor blocks once the factors are formed.
-	p, err := newPassFreeing(m, b, opts, !withDirectional)
+	p, err := newPassWith(m, b, opts, passSetup{
+		freeActs:  !withDirectional,
+		earlyGram: !withDirectional && opts.Groups == nil,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +134,7 @@ func run(m *Model, b *Batch, k int, opts *Options, withDirectional bool) (*Resul
 		if len(p.idx) != b.Len() {
 			// λ_nk of samples outside the sub-batch needs their factor
 			// columns: backpropagate the whole batch too.
-			if wholeF, _, err = p.curvatureFactors(allSamples(b.Len()), p.w); err != nil {
+			if wholeF, _, err = p.curvatureFactors(allSamples(b.Len()), p.w, false); err != nil {
 				return nil, err
 			}
 		}

@@ -81,6 +81,18 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 // layers, stay float64. The blocks returned do not take the precision:
 // the caller sets it (lowrank.Precisioner).
 func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lowrank.Precision, releaseAct func(t int)) ([]LayerFactor, error) {
+	return BackpropEach(ctx, net, acts, s, c, prec, releaseAct, nil)
+}
+
+// BackpropEach is BackpropContext that also calls each(lf) with the block
+// of every parameter node (all its tensors, Keep not yet set) as soon as
+// the node's input factor has been computed, while the factor rows the
+// block references are still intact: a caller can form the block's Gram
+// matrix there, while the rows are fresh in cache, instead of holding
+// them for later. If each reports true the block no longer references
+// those rows (lowrank.RowsDropper) and the pass recycles them (unless
+// they are the caller's s). each may be nil.
+func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lowrank.Precision, releaseAct func(t int), each func(LayerFactor) bool) ([]LayerFactor, error) {
 	nodes := net.Nodes
 	if len(acts) != len(nodes)+1 {
 		panic("jacobians: activations do not match the network")
@@ -165,7 +177,8 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 			return nil, fmt.Errorf("backpropagation stopped at node %d of %d: %w", len(nodes)-i, len(nodes), err)
 		}
 		cur := fac[i+1]
-		if pl, ok := nd.Op.(model.ParamLayer); ok {
+		pl, isParam := nd.Op.(model.ParamLayer)
+		if isParam {
 			var names []string
 			for _, p := range pl.Params() {
 				names = append(names, p.Name)
@@ -240,6 +253,9 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 					add(t, dst[j])
 				}
 			}
+		}
+		if isParam && each != nil && each(out[len(out)-1]) && i+1 < len(nodes) {
+			kept[i+1] = false
 		}
 		if fac[i+1] != nil && !kept[i+1] {
 			release(fac[i+1])

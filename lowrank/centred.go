@@ -104,6 +104,7 @@ func (l *Linear) AddCentredDiagTo(dst []float64) {
 // AddCentredDiagTo implements CentredDiager on chunks of V formed as
 // AddDiagTo forms them (within the budget): two passes over each chunk.
 func (f *Conv) AddCentredDiagTo(dst []float64) {
+	f.needRows()
 	if len(dst) != f.Dim() {
 		panic("lowrank: diagonal destination has wrong length")
 	}

@@ -87,6 +87,7 @@ func (f *Source) ColumnsTo(dst *mat.Dense, r0 int) {
 // unfolded input, and S_r 1 for the bias. Samples run in parallel, each
 // unfolded once into its goroutine's buffer (P·K float64s).
 func (f *Conv) ColumnsTo(dst *mat.Dense, r0 int) {
+	f.needRows()
 	k, _ := dst.Dims()
 	checkShape(dst, k, f.Dim())
 	if k == 0 {

@@ -123,6 +123,8 @@ type Conv struct {
 
 	budget int64
 	stats  *convStats // shared with Select'ed copies
+	// factor rows and samples, kept apart from S and A (nil after DropRows)
+	nrows, nsamples int
 }
 
 type convStats struct {
@@ -145,7 +147,7 @@ func NewConv(g *im2col.Geom, s, a *mat.Dense, c int, weight, bias bool) *Conv {
 	if sc != g.OutSize() || ac != g.InSize() {
 		panic("lowrank: factor or inputs do not match the convolution")
 	}
-	return &Conv{G: g, S: s, A: a, C: c, Weight: weight, Bias: bias, stats: &convStats{}}
+	return &Conv{G: g, S: s, A: a, C: c, Weight: weight, Bias: bias, stats: &convStats{}, nrows: r, nsamples: n}
 }
 
 // SetPrecision implements Precisioner.
@@ -171,8 +173,8 @@ func (f *Conv) weightBudget(rows int) int64 {
 	return f.Budget() - int64(rows*f.G.OutC*8)
 }
 
-func (f *Conv) n() int    { n, _ := f.A.Dims(); return n }
-func (f *Conv) rows() int { r, _ := f.S.Dims(); return r }
+func (f *Conv) n() int    { return f.nsamples }
+func (f *Conv) rows() int { return f.nrows }
 
 func (f *Conv) Dim() int {
 	d := 0
@@ -331,11 +333,13 @@ func zEntries(f *Conv) float64 {
 }
 
 // Density returns the fraction of nonzero entries of the factor rows S.
-func (f *Conv) Density() float64 { return f.density() }
+func (f *Conv) Density() float64 { f.needRows(); return f.density() }
 
 // GramRouteFor returns the route a Gram (y == f) or cross product XᵀY
 // would take, and the two estimated costs in multiply-adds.
 func (f *Conv) GramRouteFor(y *Conv) (route GramRoute, explicit, kernel float64) {
+	f.needRows()
+	y.needRows()
 	rows := f.rows()
 	if y != f {
 		rows += y.rows()

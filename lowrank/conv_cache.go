@@ -111,6 +111,35 @@ func (f *Conv) Release() {
 	f.stats.kept.v32 = nil
 }
 
+// DropRows implements RowsDropper: once the Gram matrix's route has kept
+// the weight block (or the block has no weight), it sums the bias columns
+// and lets go of S and A. With a forced Route MulTo would not read the
+// kept block, so the rows stay.
+func (f *Conv) DropRows() bool {
+	if f.S == nil {
+		return true
+	}
+	if f.Route != RouteAuto {
+		return false
+	}
+	if v, v32 := f.keptWeight(); f.Weight && v == nil && v32 == nil {
+		return false
+	}
+	if f.Bias {
+		f.biasCols()
+	}
+	f.S, f.A = nil, nil
+	return true
+}
+
+// needRows panics if DropRows let go of the factor rows (programmer
+// misuse: only MulTo is left).
+func (f *Conv) needRows() {
+	if f.S == nil {
+		panic("lowrank: operation on a convolution factor after DropRows")
+	}
+}
+
 // mulKeptTo writes V u_j for the rows u_j of u from the kept weight
 // block's chunks (float64 kept, or float32 v32: per chunk one product in
 // float32 on u rounded to float32), and the bias part from the bias
@@ -118,6 +147,9 @@ func (f *Conv) Release() {
 func (f *Conv) mulKeptTo(dst, u *mat.Dense, kept []keptChunk, v32 []keptChunk32) {
 	nv, _ := u.Dims()
 	raw := dst.RawMatrix()
+	if !f.Weight {
+		kept, v32 = nil, nil // a bias block Selected from a dropped one
+	}
 	for _, c := range kept {
 		f.mulChunkTo(dst, u, c.ch, *c.buf)
 	}
@@ -142,7 +174,11 @@ func (f *Conv) mulKeptTo(dst, u *mat.Dense, kept []keptChunk, v32 []keptChunk32)
 		}
 	}
 	if f.Bias {
+		off := 0
+		if f.Weight {
+			off = f.G.OutC * f.G.K()
+		}
 		backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(), f.biasCols(), 0,
-			blas64.General{Rows: nv, Cols: f.G.OutC, Stride: raw.Stride, Data: raw.Data[f.G.OutC*f.G.K():]})
+			blas64.General{Rows: nv, Cols: f.G.OutC, Stride: raw.Stride, Data: raw.Data[off:]})
 	}
 }

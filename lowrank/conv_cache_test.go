@@ -94,3 +94,86 @@ func TestConvKeptWeight(t *testing.T) {
 		}
 	}
 }
+
+// TestConvDropRows checks that DropRows lets go of the factor rows and
+// inputs only once the Gram route has kept the weight block (or the
+// block has none), that MulTo afterwards still equals V u with the rows
+// and inputs overwritten by NaN (as a recycled buffer would be), for the
+// whole block and its Select'ed parts, in float64 and float32, and that
+// the operations that need the rows panic.
+func TestConvDropRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 15))
+	for ci, tc := range convCases {
+		for _, prec := range []Precision{Float64, Float32} {
+			t.Run(fmt.Sprintf("case%d/%v", ci, prec), func(t *testing.T) {
+				x, _ := tc.factors(rng)
+				x.SetPrecision(prec)
+				v := explicitConv(x)
+				if tc.weight && x.DropRows() {
+					t.Fatalf("DropRows before any Gram matrix kept the weight block")
+				}
+				x.AddGramTo(mat.NewSymDense(x.Cols(), nil))
+				s, a := x.S, x.A
+				v64, v32 := x.keptWeight()
+				// The kernel route (taken for P = 1) keeps no block.
+				kept := !tc.weight || v64 != nil || v32 != nil
+				if got := x.DropRows(); got != kept {
+					t.Fatalf("DropRows after the Gram matrix: %v, want %v", got, kept)
+				}
+				if !kept {
+					if x.S == nil || x.A == nil {
+						t.Fatalf("DropRows reported false but let go of the rows")
+					}
+					return
+				}
+				if x.S != nil || x.A != nil {
+					t.Fatalf("DropRows kept its references")
+				}
+				nan := func(_, _ int, _ float64) float64 { return math.NaN() }
+				s.Apply(nan, s)
+				a.Apply(nan, a)
+				tol := 1e-12
+				if prec == Float32 {
+					tol = 1e-5
+				}
+				k := 3
+				u := randDense(rng, k, x.Cols())
+				var want mat.Dense
+				want.Mul(u, v.T())
+				got := mat.NewDense(k, x.Dim(), nil)
+				got.Apply(nan, got)
+				x.MulTo(got, u)
+				if e := maxAbsDiff(got, &want); !(e <= tol*mat.Norm(&want, math.Inf(1))) {
+					t.Errorf("MulTo after DropRows: max error %.3g", e)
+				}
+				if tc.weight && tc.bias {
+					off := 0
+					for i, keep := range [][]bool{{true, false}, {false, true}} {
+						part := x.Select(keep)
+						gotP := mat.NewDense(k, part.Dim(), nil)
+						part.MulTo(gotP, u)
+						wantP := want.Slice(0, k, off, off+part.Dim())
+						if e := maxAbsDiff(gotP, wantP); !(e <= tol*mat.Norm(&want, math.Inf(1))) {
+							t.Errorf("MulTo of part %d after DropRows: max error %.3g", i, e)
+						}
+						off += part.Dim()
+					}
+				}
+				for name, op := range map[string]func(){
+					"AddGramTo":  func() { x.AddGramTo(mat.NewSymDense(x.Cols(), nil)) },
+					"AddDiagTo":  func() { x.AddDiagTo(make([]float64, x.Dim())) },
+					"TransMulTo": func() { x.TransMulTo(mat.NewDense(1, x.Cols(), nil), mat.NewDense(1, x.Dim(), nil)) },
+				} {
+					func() {
+						defer func() {
+							if recover() == nil {
+								t.Errorf("%s after DropRows did not panic", name)
+							}
+						}()
+						op()
+					}()
+				}
+			})
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 // Gram and cross products
 
 func (f *Conv) AddGramTo(dst *mat.SymDense) {
+	f.needRows()
 	r := f.rows()
 	if dst.SymmetricDim() != r {
 		panic("lowrank: Gram destination has wrong size")
@@ -55,6 +56,7 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 }
 
 func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
+	f.needRows()
 	o, ok := y.(*Conv)
 	if !ok || o.Weight != f.Weight || o.Bias != f.Bias || !sameGeom(f.G, o.G) {
 		panic("lowrank: cross product of factors of different layers")

@@ -18,6 +18,7 @@ import (
 // Diagonal
 
 func (f *Conv) AddDiagTo(dst []float64) {
+	f.needRows()
 	if len(dst) != f.Dim() {
 		panic("lowrank: diagonal destination has wrong length")
 	}
@@ -93,7 +94,7 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 	nv, _ := u.Dims()
 	checkShape(u, nv, f.Cols())
 	checkShape(dst, nv, f.Dim())
-	if v, v32 := f.keptWeight(); f.Weight && (v != nil || v32 != nil) && f.Route == RouteAuto {
+	if v, v32 := f.keptWeight(); f.Weight && (v != nil || v32 != nil) && f.Route == RouteAuto || f.S == nil {
 		f.mulKeptTo(dst, u, v, v32)
 		return
 	}
@@ -411,6 +412,7 @@ func (f *Conv) aggregate(b, u []float64, n0, n1 int) {
 }
 
 func (f *Conv) TransMulTo(dst, v *mat.Dense) {
+	f.needRows()
 	nv, _ := v.Dims()
 	checkShape(v, nv, f.Dim())
 	checkShape(dst, nv, f.Cols())

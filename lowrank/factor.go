@@ -51,3 +51,14 @@ func (p Precision) String() string {
 type Precisioner interface {
 	SetPrecision(Precision)
 }
+
+// A RowsDropper is a factor that can stop referencing the factor rows and
+// layer inputs it was built on once its Gram matrix has been formed,
+// keeping what MulTo needs (lowrank.Conv, whose Gram route kept its weight
+// block). DropRows reports whether it did; the caller may then recycle the
+// rows and inputs. Afterwards the factor supports Dim, Cols, MulTo,
+// Select and Release only (the others panic), and so do copies Selected
+// from it; copies Selected before still reference the rows.
+type RowsDropper interface {
+	DropRows() bool
+}
