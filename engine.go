@@ -323,13 +323,17 @@ func (p *pass) dropActivations() {
 // gram forms the Gram matrix of block bi of nblocks, reporting progress
 // and timing the stage; the error is the run's stop.
 func (p *pass) gram(blk block, bi, nblocks int) (*mat.SymDense, error) {
+	p.opts.report("gram", bi, nblocks)
 	if g := p.earlyGram; g != nil {
 		// The backward pass formed it: the run has one block, the whole
 		// network.
 		p.earlyGram = nil
+		if err := p.opts.stopped(); err != nil {
+			releaseGram(g)
+			return nil, err
+		}
 		return g, nil
 	}
-	p.opts.report("gram", bi, nblocks)
 	t0 := time.Now()
 	fs := contributors(blk.factors)
 	g := newGram(fs[0].Cols())

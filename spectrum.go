@@ -47,7 +47,8 @@ func Spectrum(m *Model, b *Batch, opts *Options) (*SpectrumResult, error) {
 	if pl.Chunked() {
 		return spectrumChunked(m, b, *opts, pl, idx, cols)
 	}
-	p, err := newPass(m, b, opts)
+	// Nothing but the blocks' matrices is needed after the backward pass.
+	p, err := newPassWith(m, b, opts, passSetup{freeActs: true, earlyGram: opts.Groups == nil})
 	if err != nil {
 		return nil, err
 	}
