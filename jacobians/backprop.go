@@ -205,7 +205,11 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			// A second reader of t adds its part to t's factor directly
 			// when it can, instead of through a matrix of its own.
 			if al, ok := op.(model.AccumulatingLayer); ok && fac[t] != nil && fac[t] != cur {
-				al.BackwardInputAdd(fac[t], cur, acts[t], acts[i+1], c)
+				if a32, ok := op.(model.Float32AccumulatingLayer); ok && prec == lowrank.Float32 {
+					a32.BackwardInputAdd32(fac[t], cur, acts[t], acts[i+1], c)
+				} else {
+					al.BackwardInputAdd(fac[t], cur, acts[t], acts[i+1], c)
+				}
 				break
 			}
 			d := newFactor(t)

@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
@@ -204,11 +205,11 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
-	if ng == 1 && l.backwardSparse(dst, s, 8) {
+	if ng == 1 && l.backwardSparse(dst, s, 8, false) {
 		return
 	}
 	if f := l.phased(fastblas.ShiftedWidths[float64]()...); f != nil {
-		backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) })
+		backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) }, false)
 		return
 	}
 	p, k := g.P(), g.K()
@@ -243,16 +244,61 @@ func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
-	if ng == 1 && l.backwardSparse(dst, s, 16) {
+	if ng == 1 && l.backwardSparse(dst, s, 16, false) {
 		return
 	}
 	if f := l.phased(fastblas.ShiftedWidths[float32]()...); f != nil {
-		backwardPhased(l, f, dst, s, fastblas.Narrow)
+		backwardPhased(l, f, dst, s, fastblas.Narrow, false)
 		return
 	}
 	w32 := make([]float32, len(l.w.Data))
 	fastblas.Narrow(w32, l.w.Data)
 	backwardPhases32(g, ng, dst, s, w32)
+}
+
+// BackwardInputAdd implements AccumulatingLayer: BackwardInput added to
+// dst. The sparse and phased routes add in place; the others go through
+// a scratch matrix.
+func (l *Conv2d) BackwardInputAdd(dst, s, in, out *mat.Dense, cols int) {
+	l.backwardAdd(dst, s, in, out, cols, false)
+}
+
+// BackwardInputAdd32 is BackwardInputAdd in float32, as BackwardInput32
+// (Float32AccumulatingLayer).
+func (l *Conv2d) BackwardInputAdd32(dst, s, in, out *mat.Dense, cols int) {
+	l.backwardAdd(dst, s, in, out, cols, true)
+}
+
+func (l *Conv2d) backwardAdd(dst, s, in, out *mat.Dense, cols int, f32 bool) {
+	g, ng := l.Geom, l.groups()
+	r, _ := s.Dims()
+	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
+	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
+	lanes := 8
+	if f32 {
+		lanes = 16
+	}
+	if ng == 1 && l.backwardSparse(dst, s, lanes, true) {
+		return
+	}
+	if f32 {
+		if f := l.phased(fastblas.ShiftedWidths[float32]()...); f != nil {
+			backwardPhased(l, f, dst, s, fastblas.Narrow, true)
+			return
+		}
+	} else if f := l.phased(fastblas.ShiftedWidths[float64]()...); f != nil {
+		backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) }, true)
+		return
+	}
+	buf := scratch.Get(r * ng * g.InSize())
+	defer scratch.Put(buf)
+	t := mat.NewDense(r, ng*g.InSize(), *buf)
+	if f32 {
+		l.BackwardInput32(t, s, in, out, cols)
+	} else {
+		l.BackwardInput(t, s, in, out, cols)
+	}
+	tensorForRows(r, ng*g.InSize(), func(i int) { floats.Add(dst.RawRowView(i), t.RawRowView(i)) })
 }
 
 // backwardPhases32 is BackwardInput32 for ng groups of the geometry g

@@ -115,6 +115,26 @@ func TestConvBackwardBlocks(t *testing.T) {
 						t.Fatalf("float32: entry %d = %v, want %v (bound %.3g)", i, got.RawMatrix().Data[i], w, gamma*abs.RawMatrix().Data[i])
 					}
 				}
+				// The accumulating variants add the same to what dst holds.
+				base := randMat(rng, rows, g.InSize())
+				for _, f32 := range []bool{false, true} {
+					got.Copy(base)
+					if f32 {
+						l.BackwardInputAdd32(got, s, nil, nil, 1)
+					} else {
+						l.BackwardInputAdd(got, s, nil, nil, 1)
+					}
+					for i, w := range want.RawMatrix().Data {
+						b := base.RawMatrix().Data[i]
+						bound := 1e-13 * (1 + scale + math.Abs(b))
+						if f32 {
+							bound = gamma*abs.RawMatrix().Data[i] + 1e-15*(math.Abs(b)+math.Abs(w))
+						}
+						if d := math.Abs(got.RawMatrix().Data[i] - (b + w)); !(d <= bound) {
+							t.Fatalf("add (float32 %v): entry %d = %v, want %v + %v", f32, i, got.RawMatrix().Data[i], b, w)
+						}
+					}
+				}
 			})
 		}
 	}
@@ -152,6 +172,26 @@ func TestConvBackward32Groups(t *testing.T) {
 		for i, w := range want.RawMatrix().Data {
 			if d := math.Abs(got.RawMatrix().Data[i] - w); !(d <= gamma*bound.RawMatrix().Data[i]) {
 				t.Fatalf("groups %d: entry %d = %v, want %v", tc.groups, i, got.RawMatrix().Data[i], w)
+			}
+		}
+		// The accumulating variants (through a scratch matrix for groups).
+		base := randMat(rng, rows, tc.groups*tc.g.InSize())
+		for _, f32 := range []bool{false, true} {
+			got.Copy(base)
+			if f32 {
+				l.BackwardInputAdd32(got, s, nil, nil, 1)
+			} else {
+				l.BackwardInputAdd(got, s, nil, nil, 1)
+			}
+			for i, w := range want.RawMatrix().Data {
+				b := base.RawMatrix().Data[i]
+				tol := 1e-13 * (1 + math.Abs(b) + math.Abs(w))
+				if f32 {
+					tol = gamma*bound.RawMatrix().Data[i] + 1e-15*(math.Abs(b)+math.Abs(w))
+				}
+				if d := math.Abs(got.RawMatrix().Data[i] - (b + w)); !(d <= tol) {
+					t.Fatalf("groups %d, add (float32 %v): entry %d = %v, want %v + %v", tc.groups, f32, i, got.RawMatrix().Data[i], b, w)
+				}
 			}
 		}
 	}

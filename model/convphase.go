@@ -1,6 +1,7 @@
 package model
 
 import (
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
@@ -144,8 +145,9 @@ func (l *Conv2d) phased(widths ...int) *phased {
 // phase's plane is computed in blocks of Width() adjacent entries of a
 // row, the last block of a row shifted left to end at the row's end (its
 // overlap is computed twice, identically): into dst directly for stride 1
-// in float64, else into T planes that interleave (widens) into dst.
-func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense, round func(dst []T, src []float64)) {
+// in float64, else into T planes that interleave (widens) into dst. With
+// add set the result is added to dst (always through the planes).
+func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense, round func(dst []T, src []float64), add bool) {
 	g := l.Geom
 	r, _ := s.Dims()
 	prods := make([]*fastblas.Shifted[T], len(f.phases))
@@ -157,7 +159,7 @@ func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense
 	}
 	var z T
 	_, wide := any(z).(float64)
-	direct := wide && len(f.phases) == 1
+	direct := wide && len(f.phases) == 1 && !add
 	type buffers struct{ x, d []T }
 	parallelSamples(r, func() any {
 		b := &buffers{x: make([]T, g.OutC*f.hp*f.wp)}
@@ -192,7 +194,7 @@ func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense
 			}
 		}
 		if !direct {
-			interleave(f, drow, b.d)
+			interleave(f, drow, b.d, add)
 		}
 	})
 }
@@ -200,8 +202,8 @@ func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense
 // interleave writes the phase planes in d (phase p's InC × ta×ub plane at
 // p.at, zeros after the last) into the input plane drow, row by row: entry
 // iw of input row a + SH·t is entry (iw − b)/SW of row t of phase
-// (a, iw mod SW).
-func interleave[T float32 | float64](f *phased, drow []float64, d []T) {
+// (a, iw mod SW). With add set it adds them.
+func interleave[T float32 | float64](f *phased, drow []float64, d []T, add bool) {
 	g := f.g
 	zeros := d[g.InSize():]
 	clear(zeros)
@@ -215,8 +217,22 @@ func interleave[T float32 | float64](f *phased, drow []float64, d []T) {
 				if ph.offs != nil {
 					src = d[ph.at+(c*ph.ta+t)*ph.ub : ph.at+(c*ph.ta+t+1)*ph.ub]
 				}
-				if s, ok := any(src).([]float32); ok && g.SW == 1 {
-					fastblas.Widen(row, s)
+				switch s := any(src).(type) {
+				case []float32:
+					if g.SW == 1 && !add {
+						fastblas.Widen(row, s)
+						continue
+					}
+				case []float64:
+					if g.SW == 1 && add {
+						floats.Add(row, s)
+						continue
+					}
+				}
+				if add {
+					for u, v := range src {
+						row[b+u*g.SW] += float64(v)
+					}
 					continue
 				}
 				for u, v := range src {

@@ -13,8 +13,8 @@ import (
 // selects (fastblas.CombRowsIdx), and the P×K result is folded into the
 // input (im2col.Geom.FoldAdd). It reports false, doing nothing, when the
 // factor is too dense for that to beat the dense product of lanes
-// multiply-adds a cycle (sparseBackward).
-func (l *Conv2d) backwardSparse(dst, s *mat.Dense, lanes int) bool {
+// multiply-adds a cycle (sparseBackward). With add set it adds to dst.
+func (l *Conv2d) backwardSparse(dst, s *mat.Dense, lanes int, add bool) bool {
 	g := l.Geom
 	r, _ := s.Dims()
 	p, k, out := g.P(), g.K(), g.OutC
@@ -59,7 +59,9 @@ func (l *Conv2d) backwardSparse(dst, s *mat.Dense, lanes int) bool {
 			fastblas.CombRowsIdx(sc.t[q*k:(q+1)*k], sc.val[lo:hi], sc.idx[lo:hi], l.w.Data, l.w.Stride)
 			lo = hi
 		}
-		clear(d)
+		if !add {
+			clear(d)
+		}
 		g.FoldAdd(d, sc.t, k)
 	})
 	return true

@@ -77,6 +77,13 @@ type Float32Layer interface {
 	BackwardInput32(dst, s, in, out *mat.Dense, cols int)
 }
 
+// A Float32AccumulatingLayer has a float32 variant of BackwardInputAdd,
+// as Float32Layer has of BackwardInput.
+type Float32AccumulatingLayer interface {
+	AccumulatingLayer
+	BackwardInputAdd32(dst, s, in, out *mat.Dense, cols int)
+}
+
 // A ParamLayer is a layer with trainable parameters.
 type ParamLayer interface {
 	Layer
