@@ -99,6 +99,28 @@ func BenchmarkDsyrk(b *testing.B) {
 	}
 }
 
+// BenchmarkSsyrk runs the float32 Gram products of the conv blocks: n =
+// 320 factor columns (ResNet-8, N = 32, C = 10) and k = 4608 parameters
+// (layer2's 32×16×3×3 and 32×32×3×3 chunks are 4608 and 9216 wide).
+func BenchmarkSsyrk(b *testing.B) {
+	for _, s := range []struct{ n, k int }{{320, 4608}, {1152, 512}} {
+		rnd := rand.New(rand.NewPCG(1, 1))
+		a := make([]float32, s.n*s.k)
+		for i := range a {
+			a[i] = float32(rnd.NormFloat64())
+		}
+		c := make([]float32, s.n*s.n)
+		b.Run(fmt.Sprintf("UN%dx%d", s.n, s.k), func(b *testing.B) {
+			var impl Implementation
+			for b.Loop() {
+				impl.Ssyrk(blas.Upper, blas.NoTrans, s.n, s.k, 1, a, s.k, 0, c, s.n)
+			}
+			flops := float64(s.n) * float64(s.n+1) * float64(s.k) * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFlop/s")
+		})
+	}
+}
+
 // BenchmarkSgemm runs the blocked shapes of BenchmarkDgemm (m ≥ 32) in
 // float32, fast against gonum, for the ratio to Dgemm on the same shapes.
 func BenchmarkSgemm(b *testing.B) {

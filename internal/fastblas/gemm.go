@@ -135,7 +135,7 @@ func gemm[T element](procs int, aTrans, bTrans bool, m, n, k int, alpha T, a []T
 	bSize := j.np * j.nr * j.kc
 	// Each worker's buffer: its A block, then an edge micro-tile (a local
 	// array would escape through the kernel function value).
-	aSize := j.mc*j.kc + mr*nr32
+	aSize := j.mc*j.kc + 2*mr*nr32 // the A block, then a pair's micro-tile
 	need := bSize + workers*aSize
 	if cap(j.buf) < need {
 		j.buf = make([]T, need)
@@ -236,7 +236,7 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 		j1 = min(j1, i1)
 	}
 	kk := j.kk
-	abuf, tile := abuf[:j.mc*kk], abuf[len(abuf)-mr*nr32:]
+	abuf, tile := abuf[:j.mc*kk], abuf[len(abuf)-2*mr*nr32:]
 
 	// Pack the A block (rows i0..i1) into the private buffer.
 	for i := i0; i < i1; i += mr {
@@ -263,6 +263,12 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 				skip1, full1 := j.tileKind(i, jj+nr, nr)
 				if full0 && full1 {
 					pair(kk, apan, bpan, j.c[i*j.ldc+jj:], j.ldc, j.alpha, j.betaK)
+					continue
+				}
+				if !skip0 && !skip1 {
+					// Both cut (by the diagonal or C's last rows): one
+					// pair kernel on a copy.
+					j.edge(tile, apan, bpan, i, jj, min(mr, j.m-i), 2*nr, pair)
 					continue
 				}
 				if !skip0 {
@@ -318,13 +324,17 @@ func (j *gemmJob[T]) tile(tile, apan, bpan []T, i, jj, cols int, full bool) {
 		j.ks.micro(j.kk, apan, bpan, j.c[i*j.ldc+jj:], j.ldc, j.alpha, j.betaK)
 		return
 	}
-	j.edge(tile, apan, bpan, i, jj, min(mr, j.m-i), cols)
+	j.edge(tile, apan, bpan, i, jj, min(mr, j.m-i), cols, j.ks.micro)
 }
 
 // edge handles a micro-tile that is cut by the border of C or by the
-// diagonal (triangular update): the kernel works on a copy in tile.
-func (j *gemmJob[T]) edge(tile, apan, bpan []T, i, jj, rows, cols int) {
+// diagonal (triangular update): kernel (the micro-kernel, or the pair
+// kernel for cols = 2·nr) works on a copy in tile.
+func (j *gemmJob[T]) edge(tile, apan, bpan []T, i, jj, rows, cols int, kernel func(kc int, a, b, c []T, ldc int, alpha, beta T)) {
 	nr := j.nr
+	if cols > nr {
+		nr *= 2
+	}
 	tmp := tile[:mr*nr]
 	c, ldc := j.c, j.ldc
 	if j.betaK != 0 {
@@ -332,7 +342,7 @@ func (j *gemmJob[T]) edge(tile, apan, bpan []T, i, jj, rows, cols int) {
 			copy(tmp[r*nr:r*nr+cols], c[(i+r)*ldc+jj:(i+r)*ldc+jj+cols])
 		}
 	}
-	j.ks.micro(j.kk, apan, bpan, tmp, nr, j.alpha, j.betaK)
+	kernel(j.kk, apan, bpan, tmp, nr, j.alpha, j.betaK)
 	for r := 0; r < rows; r++ {
 		lo, hi := 0, cols
 		switch j.tri {
