@@ -178,12 +178,20 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 		}
 		cur := fac[i+1]
 		pl, isParam := nd.Op.(model.ParamLayer)
+		fused := false // the node's block and backward in one pass
 		if isParam {
 			var names []string
 			for _, p := range pl.Params() {
 				names = append(names, p.Name)
 			}
-			f := pl.Factor(cur, acts[nd.Inputs[0]], c)
+			t := nd.Inputs[0]
+			var f lowrank.Factor
+			if fl, ok := pl.(model.FactorInPlaceLayer); ok && fl.FactorCopiesRows() && needed[t] && !kept[i+1] && fac[t] == nil {
+				f = fl.FactorBackwardInPlace(cur, acts[t], acts[i+1], c)
+				fac[t], fac[i+1], fused = cur, nil, true
+			} else {
+				f = pl.Factor(cur, acts[t], c)
+			}
 			out = append(out, LayerFactor{Node: i, Params: names, Factor: f, whole: f})
 			if fc, ok := pl.(model.FactorCopier); !ok || !fc.FactorCopiesRows() {
 				kept[i+1] = true
@@ -192,7 +200,7 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 		switch op := nd.Op.(type) {
 		case model.Layer:
 			t := nd.Inputs[0]
-			if !needed[t] {
+			if !needed[t] || fused {
 				break
 			}
 			// A factor not kept by a block is an intermediate of this pass:

@@ -77,6 +77,16 @@ type Float32Layer interface {
 	BackwardInput32(dst, s, in, out *mat.Dense, cols int)
 }
 
+// A FactorInPlaceLayer is a FactorCopier with a diagonal Jacobian that
+// can form its factor block and overwrite the factor rows s with their
+// backward in one pass over them: FactorBackwardInPlace(s, in, out, cols)
+// is Factor(s, in, cols) followed by BackwardInput(s, s, in, out, cols),
+// and the block does not reference s (BatchNorm).
+type FactorInPlaceLayer interface {
+	FactorCopier
+	FactorBackwardInPlace(s, in, out *mat.Dense, cols int) lowrank.Factor
+}
+
 // A Float32AccumulatingLayer has a float32 variant of BackwardInputAdd,
 // as Float32Layer has of BackwardInput.
 type Float32AccumulatingLayer interface {

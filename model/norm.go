@@ -176,6 +176,20 @@ func (l *BatchNorm) FactorCopiesRows() bool { return true }
 // Factor returns the explicit block: for factor row r of sample r/cols,
 // Σ_p s_r[c, p] x̂[c, p] for γ_c and Σ_p s_r[c, p] for β_c.
 func (l *BatchNorm) Factor(s, in *mat.Dense, cols int) lowrank.Factor {
+	return l.factor(s, in, cols, false)
+}
+
+// FactorBackwardInPlace implements FactorInPlaceLayer: Factor, then
+// BackwardInput(s, s, …), channel slice by channel slice while the slice
+// is in cache.
+func (l *BatchNorm) FactorBackwardInPlace(s, in, _ *mat.Dense, cols int) lowrank.Factor {
+	return l.factor(s, in, cols, true)
+}
+
+// factor is Factor that, with backward set, also scales each channel
+// slice of the factor rows by a_c (BackwardInput in place) once its sums
+// are taken.
+func (l *BatchNorm) factor(s, in *mat.Dense, cols int, backward bool) lowrank.Factor {
 	r, f := s.Dims()
 	n, _ := in.Dims()
 	checkDims(s, r, Numel(l.Shape), "batchnorm factor")
@@ -186,7 +200,14 @@ func (l *BatchNorm) Factor(s, in *mat.Dense, cols int) lowrank.Factor {
 	c, p := l.Shape[0], l.positions()
 	sizes := affineSizes(l.Weight, l.Bias, c)
 	if len(sizes) == 0 {
+		if backward {
+			l.BackwardInput(s, s, nil, nil, cols)
+		}
 		return nil
+	}
+	var a []float64
+	if backward {
+		a, _ = l.scaleShift()
 	}
 	vt := mat.NewDense(r, c*len(sizes), nil)
 	parallelSamples(n, func() any { return make([]float64, f) }, func(scratch any, i int) {
@@ -208,6 +229,9 @@ func (l *BatchNorm) Factor(s, in *mat.Dense, cols int) lowrank.Factor {
 				}
 				if l.Bias != nil {
 					vr[off+ch] = floats.Sum(sc)
+				}
+				if backward {
+					floats.Scale(a[ch], sc)
 				}
 			}
 		}

@@ -96,6 +96,7 @@ func TestNormFD(t *testing.T) {
 				if withW || withB {
 					checkFactorFD(t, l, x, s, cols)
 				}
+				checkFactorInPlace(t, l, x, s, cols)
 			})
 			t.Run(fmt.Sprintf("layernorm/%v/w=%v/b=%v", shape, withW, withB), func(t *testing.T) {
 				d := shape[len(shape)-1]
@@ -171,5 +172,37 @@ func TestNormErrors(t *testing.T) {
 		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, tc.err, tc.want)
 		}
+	}
+}
+
+// checkFactorInPlace checks that FactorBackwardInPlace gives Factor's
+// block (V as dense, the same sums) and overwrites s
+// with BackwardInput's rows (exactly: the same scaling).
+func checkFactorInPlace(t *testing.T, l FactorInPlaceLayer, x, s *mat.Dense, cols int) {
+	t.Helper()
+	r, f := s.Dims()
+	want := mat.NewDense(r, f, nil)
+	l.BackwardInput(want, s, x, nil, cols)
+	wantF := l.Factor(s, x, cols)
+	got := mat.DenseCopyOf(s)
+	gotF := l.FactorBackwardInPlace(got, x, nil, cols)
+	if !mat.Equal(got, want) {
+		t.Errorf("FactorBackwardInPlace: rows differ from BackwardInput's")
+	}
+	if (wantF == nil) != (gotF == nil) {
+		t.Fatalf("FactorBackwardInPlace block %v, Factor's %v", gotF, wantF)
+	}
+	if wantF == nil {
+		return
+	}
+	id := mat.NewDense(r, r, nil)
+	for i := 0; i < r; i++ {
+		id.Set(i, i, 1)
+	}
+	vw, vg := mat.NewDense(r, wantF.Dim(), nil), mat.NewDense(r, gotF.Dim(), nil)
+	wantF.MulTo(vw, id)
+	gotF.MulTo(vg, id)
+	if !mat.Equal(vg, vw) {
+		t.Errorf("FactorBackwardInPlace: block differs from Factor's")
 	}
 }
