@@ -219,7 +219,11 @@ func interleave[T float32 | float64](f *phased, drow []float64, d []T, add bool)
 				}
 				switch s := any(src).(type) {
 				case []float32:
-					if g.SW == 1 && !add {
+					if g.SW == 1 && add {
+						fastblas.WidenAdd(row, s)
+						continue
+					}
+					if g.SW == 1 {
 						fastblas.Widen(row, s)
 						continue
 					}

@@ -246,6 +246,27 @@ func TestWiden(t *testing.T) {
 	})
 }
 
+func TestWidenAdd(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(43, 45))
+	bothKernels(func(asm bool) {
+		for n := 0; n <= 37; n++ {
+			src := to32(randMat(rnd, 1, n+2, n+2))
+			dst := randMat(rnd, 1, n+1, n+1)
+			want := append([]float64(nil), dst...)
+			dst[n] = 7
+			WidenAdd(dst[:n], src)
+			for i := 0; i < n; i++ {
+				if w := want[i] + float64(src[i]); dst[i] != w {
+					t.Fatalf("asm=%v n=%d: dst[%d] = %v, want %v", asm, n, i, dst[i], w)
+				}
+			}
+			if dst[n] != 7 {
+				t.Fatalf("asm=%v n=%d: wrote past the end", asm, n)
+			}
+		}
+	})
+}
+
 func TestAdd32(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(45, 46))
 	bothKernels(func(asm bool) {

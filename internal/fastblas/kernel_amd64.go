@@ -265,6 +265,27 @@ func Widen(dst []float64, src []float32) {
 }
 
 //go:noescape
+func widenAdd4(n4 int, dst *float64, src *float32)
+
+// WidenAdd adds float64(src[i]) to dst[i] for i < len(dst); src must be
+// at least as long as dst.
+func WidenAdd(dst []float64, src []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	src = src[:n]
+	start := 0
+	if n4 := n / 4; haveAsm && n4 > 0 {
+		widenAdd4(n4, &dst[0], &src[0])
+		start = 4 * n4
+	}
+	for i := start; i < n; i++ {
+		dst[i] += float64(src[i])
+	}
+}
+
+//go:noescape
 func combRows(n16, k int, a, b *float64, ldb int, c *float64)
 
 // CombRows sets c[j] = Σ_{p<len(a)} a[p]·b[p·ldb+j] for j < len(c): a

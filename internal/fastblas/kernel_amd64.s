@@ -621,6 +621,23 @@ widenloop:
 	VZEROUPPER
 	RET
 
+// func widenAdd4(n4 int, dst *float64, src *float32)
+TEXT ·widenAdd4(SB), NOSPLIT, $0-24
+	MOVQ n4+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ src+16(FP), SI
+
+widenaddloop:
+	VCVTPS2PD (SI), Y0
+	VADDPD    (DI), Y0, Y0
+	VMOVUPD   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       widenaddloop
+	VZEROUPPER
+	RET
+
 // func maxAbs16(n16 int, x *float64, init float64) float64
 //
 // Returns the largest of init and |x[i]|, i < 16·n16, n16 ≥ 1, ignoring

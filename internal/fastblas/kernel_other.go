@@ -71,6 +71,14 @@ func Widen(dst []float64, src []float32) {
 	}
 }
 
+// WidenAdd adds float64(src[i]) to dst[i] for i < len(dst).
+func WidenAdd(dst []float64, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += float64(v)
+	}
+}
+
 // CombRows sets c[j] = Σ_{p<len(a)} a[p]·b[p·ldb+j] for j < len(c).
 func CombRows(c, a, b []float64, ldb int) {
 	if len(c) == 0 {
