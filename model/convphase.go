@@ -202,47 +202,61 @@ func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense
 // interleave writes the phase planes in d (phase p's InC × ta×ub plane at
 // p.at, zeros after the last) into the input plane drow, row by row: entry
 // iw of input row a + SH·t is entry (iw − b)/SW of row t of phase
-// (a, iw mod SW). With add set it adds them.
+// (a, iw mod SW). With add set it adds them (and skips the phases no tap
+// reaches).
 func interleave[T float32 | float64](f *phased, drow []float64, d []T, add bool) {
 	g := f.g
 	zeros := d[g.InSize():]
 	clear(zeros)
+	put := phaseRow[T](g.SW, add)
 	for c := 0; c < g.InC; c++ {
 		for ih := 0; ih < g.InH; ih++ {
 			a, t := ih%g.SH, ih/g.SH
 			row := drow[(c*g.InH+ih)*g.InW : (c*g.InH+ih+1)*g.InW]
 			for b := 0; b < g.SW; b++ {
 				ph := &f.phases[a*g.SW+b]
-				src := zeros[:ph.ub]
-				if ph.offs != nil {
-					src = d[ph.at+(c*ph.ta+t)*ph.ub : ph.at+(c*ph.ta+t+1)*ph.ub]
-				}
-				switch s := any(src).(type) {
-				case []float32:
-					if g.SW == 1 && add {
-						fastblas.WidenAdd(row, s)
-						continue
-					}
-					if g.SW == 1 {
-						fastblas.Widen(row, s)
-						continue
-					}
-				case []float64:
-					if g.SW == 1 && add {
-						floats.Add(row, s)
-						continue
-					}
-				}
-				if add {
-					for u, v := range src {
-						row[b+u*g.SW] += float64(v)
-					}
-					continue
-				}
-				for u, v := range src {
-					row[b+u*g.SW] = float64(v)
+				switch {
+				case ph.offs != nil:
+					put(row, b, d[ph.at+(c*ph.ta+t)*ph.ub:ph.at+(c*ph.ta+t+1)*ph.ub])
+				case !add:
+					put(row, b, zeros[:ph.ub])
 				}
 			}
+		}
+	}
+}
+
+// phaseRow returns the function that writes (or with add adds) a phase's
+// row src into entries b, b + sw, … of an input row: a (vector) widening
+// or copy for stride 1, a strided loop otherwise. It is chosen once per
+// call, as rows can be as short as 8 entries.
+func phaseRow[T float32 | float64](sw int, add bool) func(row []float64, b int, src []T) {
+	var z T
+	if sw == 1 {
+		switch any(z).(type) {
+		case float32:
+			f := fastblas.Widen
+			if add {
+				f = fastblas.WidenAdd
+			}
+			return any(func(row []float64, _ int, src []float32) { f(row, src) }).(func([]float64, int, []T))
+		case float64:
+			if add {
+				return any(func(row []float64, _ int, src []float64) { floats.Add(row, src) }).(func([]float64, int, []T))
+			}
+			return any(func(row []float64, _ int, src []float64) { copy(row, src) }).(func([]float64, int, []T))
+		}
+	}
+	if add {
+		return func(row []float64, b int, src []T) {
+			for u, v := range src {
+				row[b+u*sw] += float64(v)
+			}
+		}
+	}
+	return func(row []float64, b int, src []T) {
+		for u, v := range src {
+			row[b+u*sw] = float64(v)
 		}
 	}
 }
