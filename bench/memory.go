@@ -13,8 +13,11 @@ const heapMetric = "/memory/classes/heap/objects:bytes"
 // ran, above what was live before it started. The heap is sampled every
 // millisecond (runtime/metrics, no stop-the-world), so short spikes can be
 // missed; the figure is a lower bound on the true peak, accurate for
-// allocations that live longer than a millisecond.
+// allocations that live longer than a millisecond. Two collections
+// first empty the sync.Pools (internal/scratch), whose buffers f would
+// otherwise reuse without the heap growing.
 func PeakHeap(f func()) (peak uint64) {
+	runtime.GC()
 	runtime.GC()
 	sample := []metrics.Sample{{Name: heapMetric}}
 	read := func() uint64 {
