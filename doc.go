@@ -68,7 +68,12 @@
 // O((n·c)²·Σ_l out_l + n²·Σ_l in_l) time for linear layers; the backward
 // pass holds one (n·c)×out_l factor per parameter layer. Nothing of size
 // D×n·c or D×D is formed. Directional adds one gradient backward pass and
-// an N × n·c cross Gram.
+// an N × n·c cross Gram. TopEigen and Spectrum on the whole network (no
+// Groups) add each layer's part of the Gram matrix as soon as the backward
+// pass has formed the layer's factor; a convolution whose block of V the
+// Gram route keeps for the map-back (formed anyway, at most R·out·K
+// entries) then lets go of its factor rows, so those are not all held at
+// once.
 //
 // # Concurrency and side effects
 //

@@ -10,6 +10,12 @@
 //
 // Backprop keeps the factor at each parameter layer's output, which is the
 // only per-layer memory it holds: O(n·c·Σ out_l) for linear layers.
+// BackpropEach hands each parameter layer's block to the caller as soon as
+// it is formed; a block that no longer needs its factor rows afterwards
+// (lowrank.RowsDropper) lets the pass recycle them. Tensors read by
+// several nodes take the second reader's part in place where the layer can
+// add it (model.AccumulatingLayer), and BatchNorm forms its block and
+// scales the rows in one pass (model.FactorInPlaceLayer).
 //
 // BackpropContext takes a precision: at lowrank.Float32 the layers that
 // implement model.Float32Layer (convolutions) pass the factor back in

@@ -10,8 +10,11 @@
 // and the layer inputs; it forms explicit columns of V only in chunks
 // within a memory budget (Budgeter, Options.MemoryBudget), and chooses per
 // call by a cost model between that and a kernel formulation over output
-// positions. A grouped convolution's block (GroupedConv) is one Conv block
-// per group, on views of the factor and the inputs.
+// positions. When its Gram route has kept the weight block of V for
+// MulTo, a Conv can let go of the factor rows and inputs (RowsDropper),
+// after which it serves MulTo only. A grouped convolution's block
+// (GroupedConv) is one Conv block per group, on views of the factor and
+// the inputs.
 //
 // # Vectors
 //

@@ -33,7 +33,12 @@
 // which runs its products in float32 between float64 factors, for the
 // float32 precision of the factor backward pass. A PassThroughJoin (the
 // residual Add) passes its factor unchanged to every input, which lets
-// the backward pass hand it on without copies.
+// the backward pass hand it on without copies. Optional interfaces save
+// passes over the factors, which are the pass's memory traffic: an
+// InPlaceLayer overwrites its factor rows, an AccumulatingLayer adds its
+// part to a tensor's factor that another reader started (the convolution,
+// Gather), a FactorInPlaceLayer forms its block and its backward in one
+// pass (BatchNorm).
 //
 // # Errors
 //
