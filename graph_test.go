@@ -1,10 +1,15 @@
 package vivit_test
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/floats"
+
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/bench"
 	"github.com/vivit-go/vivit/model"
 )
 
@@ -106,4 +111,63 @@ func join(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// TestEarlyGramMatchesGroups checks the Gram matrix formed during the
+// backward pass (a run on the whole network) against the one formed
+// afterwards from every factor (the same network as one explicit group,
+// which keeps every factor row), on a ResNet with BatchNorm, projection
+// shortcuts and fan-outs into two convolutions: eigenvalues, eigenvectors
+// and the spectrum, exact in float64 and float32 and Monte-Carlo.
+func TestEarlyGramMatchesGroups(t *testing.T) {
+	m, b, err := bench.ResNet8(6, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, p := range m.Params() {
+		all = append(all, p.Name)
+	}
+	for _, o := range []vivit.Options{{}, {Precision: vivit.Float32}, {MCSamples: 2, Seed: 5}} {
+		t.Run(fmt.Sprintf("precision=%v/mc=%d", o.Precision, o.MCSamples), func(t *testing.T) {
+			tol := 1e-12
+			if o.Precision == vivit.Float32 {
+				tol = 1e-5
+			}
+			early, err := vivit.TopEigen(m, b, 6, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := o
+			g.Groups = []vivit.Group{{Name: "all", Params: all}}
+			late, err := vivit.TopEigen(m, b, 6, &g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, lv := early.Blocks[0].Values, late.Blocks[0].Values
+			if len(ev) != 6 || len(lv) != 6 {
+				t.Fatalf("%d and %d eigenvalues, want 6", len(ev), len(lv))
+			}
+			for i := range ev {
+				if !(math.Abs(ev[i]-lv[i]) <= tol*lv[0]) {
+					t.Errorf("λ_%d = %v during the backward pass, %v after", i, ev[i], lv[i])
+				}
+				e, l := early.Blocks[0].Vectors.RawRowView(i), late.Blocks[0].Vectors.RawRowView(i)
+				if i < 4 && !(math.Abs(floats.Dot(e, l)) >= 1-100*tol) {
+					t.Errorf("eigenvector %d: overlap %v", i, floats.Dot(e, l))
+				}
+			}
+			se, err := vivit.Spectrum(m, b, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sl, err := vivit.Spectrum(m, b, &g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, c := se.Blocks[0].Trace, sl.Blocks[0].Trace; !(math.Abs(a-c) <= tol*c) {
+				t.Errorf("spectrum trace %v during the backward pass, %v after", a, c)
+			}
+		})
+	}
 }
