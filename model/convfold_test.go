@@ -115,27 +115,36 @@ func TestConvBackwardBlocks(t *testing.T) {
 						t.Fatalf("float32: entry %d = %v, want %v (bound %.3g)", i, got.RawMatrix().Data[i], w, gamma*abs.RawMatrix().Data[i])
 					}
 				}
-				// The accumulating variants add the same to what dst holds.
-				base := randMat(rng, rows, g.InSize())
-				for _, f32 := range []bool{false, true} {
-					got.Copy(base)
+				checkBackwardAdd(t, rng, l, s, want, func(i int, f32 bool, b, w float64) float64 {
 					if f32 {
-						l.BackwardInputAdd32(got, s, nil, nil, 1)
-					} else {
-						l.BackwardInputAdd(got, s, nil, nil, 1)
+						return gamma*abs.RawMatrix().Data[i] + 1e-15*(math.Abs(b)+math.Abs(w))
 					}
-					for i, w := range want.RawMatrix().Data {
-						b := base.RawMatrix().Data[i]
-						bound := 1e-13 * (1 + scale + math.Abs(b))
-						if f32 {
-							bound = gamma*abs.RawMatrix().Data[i] + 1e-15*(math.Abs(b)+math.Abs(w))
-						}
-						if d := math.Abs(got.RawMatrix().Data[i] - (b + w)); !(d <= bound) {
-							t.Fatalf("add (float32 %v): entry %d = %v, want %v + %v", f32, i, got.RawMatrix().Data[i], b, w)
-						}
-					}
-				}
+					return 1e-13 * (1 + scale + math.Abs(b))
+				})
 			})
+		}
+	}
+}
+
+// checkBackwardAdd checks that BackwardInputAdd and BackwardInputAdd32 add
+// want, BackwardInput's rows for s, to what the destination holds (random
+// rows): each entry within tol(i, float32, held, want) of their sum.
+func checkBackwardAdd(t *testing.T, rng *rand.Rand, l *Conv2d, s, want *mat.Dense, tol func(i int, f32 bool, b, w float64) float64) {
+	t.Helper()
+	r, c := want.Dims()
+	base, got := randMat(rng, r, c), mat.NewDense(r, c, nil)
+	for _, f32 := range []bool{false, true} {
+		got.Copy(base)
+		if f32 {
+			l.BackwardInputAdd32(got, s, nil, nil, 1)
+		} else {
+			l.BackwardInputAdd(got, s, nil, nil, 1)
+		}
+		for i, w := range want.RawMatrix().Data {
+			b := base.RawMatrix().Data[i]
+			if d := math.Abs(got.RawMatrix().Data[i] - (b + w)); !(d <= tol(i, f32, b, w)) {
+				t.Fatalf("add (float32 %v): entry %d = %v, want %v + %v", f32, i, got.RawMatrix().Data[i], b, w)
+			}
 		}
 	}
 }
@@ -175,25 +184,12 @@ func TestConvBackward32Groups(t *testing.T) {
 			}
 		}
 		// The accumulating variants (through a scratch matrix for groups).
-		base := randMat(rng, rows, tc.groups*tc.g.InSize())
-		for _, f32 := range []bool{false, true} {
-			got.Copy(base)
+		checkBackwardAdd(t, rng, l, s, want, func(i int, f32 bool, b, w float64) float64 {
 			if f32 {
-				l.BackwardInputAdd32(got, s, nil, nil, 1)
-			} else {
-				l.BackwardInputAdd(got, s, nil, nil, 1)
+				return gamma*bound.RawMatrix().Data[i] + 1e-15*(math.Abs(b)+math.Abs(w))
 			}
-			for i, w := range want.RawMatrix().Data {
-				b := base.RawMatrix().Data[i]
-				tol := 1e-13 * (1 + math.Abs(b) + math.Abs(w))
-				if f32 {
-					tol = gamma*bound.RawMatrix().Data[i] + 1e-15*(math.Abs(b)+math.Abs(w))
-				}
-				if d := math.Abs(got.RawMatrix().Data[i] - (b + w)); !(d <= tol) {
-					t.Fatalf("groups %d, add (float32 %v): entry %d = %v, want %v + %v", tc.groups, f32, i, got.RawMatrix().Data[i], b, w)
-				}
-			}
-		}
+			return 1e-13 * (1 + math.Abs(b) + math.Abs(w))
+		})
 	}
 }
 
