@@ -99,9 +99,9 @@ func BenchmarkDsyrk(b *testing.B) {
 	}
 }
 
-// BenchmarkSsyrk runs the float32 Gram products of the conv blocks: n =
-// 320 factor columns (ResNet-8, N = 32, C = 10) and k = 4608 parameters
-// (layer2's 32×16×3×3 and 32×32×3×3 chunks are 4608 and 9216 wide).
+// BenchmarkSsyrk runs float32 Gram products of the size of a conv block's:
+// n = 320 factor columns (32 samples × 10) and k = 4608 parameters (a
+// 32×16×3×3 layer), and the n = 1152, k = 512 shape of BenchmarkDsyrk.
 func BenchmarkSsyrk(b *testing.B) {
 	for _, s := range []struct{ n, k int }{{320, 4608}, {1152, 512}} {
 		rnd := rand.New(rand.NewPCG(1, 1))

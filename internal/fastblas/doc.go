@@ -68,10 +68,10 @@
 // many small products over the cores themselves; its results are bitwise
 // those of Implementation. The package also exports small kernels of
 // the engine's hot loops: AddMul (dst += x∘y) and CombRows (a short linear
-// combination of matrix rows), AddMulMixed, Add32, Narrow, Widen and WidenAdd for
-// float32 data, ReLU and MulPositive (ReLU's forward and its derivative
-// times a factor row), and ArgMaxAbs (the entry of largest magnitude, at
-// memory speed).
+// combination of matrix rows), AddMulMixed, Add32, Narrow, Widen and
+// WidenAdd for float32 data, ReLU and MulPositive (ReLU's forward and its
+// derivative times a factor row), and ArgMaxAbs (the entry of largest
+// magnitude, at memory speed).
 //
 // # Semantics
 //
