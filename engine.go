@@ -173,6 +173,9 @@ func (p *pass) curvatureFactors(idx []int, w float64, early bool) ([]jacobians.L
 		p.earlyGram = newGram(r)
 		clearSym(p.earlyGram)
 		each = func(lf jacobians.LayerFactor) bool {
+			if lf.Factor == nil {
+				return false // a layer without parameter tensors
+			}
 			t0 := time.Now()
 			configure([]jacobians.LayerFactor{lf}, p.opts.scratch(), p.opts.Precision)
 			lf.Factor.AddGramTo(p.earlyGram)

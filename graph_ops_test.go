@@ -63,6 +63,18 @@ func named(w, b *model.Param, module string) {
 // that the engine must split their factor blocks.
 func resBlockNet(t testing.TB, loss model.Loss, seed uint64) *vivit.Model {
 	t.Helper()
+	return resBlock(t, loss, seed, true)
+}
+
+// resBlockPlainBN is resBlockNet with bn2 without weight and bias (PyTorch's
+// affine=False): a BatchNorm node that contributes no block.
+func resBlockPlainBN(t testing.TB, loss model.Loss, seed uint64) *vivit.Model {
+	t.Helper()
+	return resBlock(t, loss, seed, false)
+}
+
+func resBlock(t testing.TB, loss model.Loss, seed uint64, affine2 bool) *vivit.Model {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 4))
 	shape := []int{2, 4, 4}
 	geom := im2col.New(2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1)
@@ -70,9 +82,12 @@ func resBlockNet(t testing.TB, loss model.Loss, seed uint64) *vivit.Model {
 	named(conv1.Weight, conv1.Bias, "conv1")
 	named(conv2.Weight, conv2.Bias, "layer1.conv2")
 	must := opOrFatal(t)
-	bn := func(name string) model.Op {
-		w := &model.Param{Name: name + ".weight", Shape: []int{2}, Data: make([]float64, 2)}
-		b := &model.Param{Name: name + ".bias", Shape: []int{2}, Data: make([]float64, 2)}
+	bn := func(name string, affine bool) model.Op {
+		var w, b *model.Param
+		if affine {
+			w = &model.Param{Name: name + ".weight", Shape: []int{2}, Data: make([]float64, 2)}
+			b = &model.Param{Name: name + ".bias", Shape: []int{2}, Data: make([]float64, 2)}
+		}
 		mean := []float64{rng.NormFloat64(), rng.NormFloat64()}
 		variance := []float64{0.5 + rng.Float64(), 0.5 + rng.Float64()}
 		return must(model.NewBatchNorm(shape, w, b, mean, variance, 1e-5))
@@ -81,10 +96,10 @@ func resBlockNet(t testing.TB, loss model.Loss, seed uint64) *vivit.Model {
 	named(fc.Weight, fc.Bias, "fc")
 	nodes := []model.Node{
 		{Name: "conv1", Op: conv1, Inputs: []int{0}},                                              // 1
-		{Name: "bn1", Op: bn("bn1"), Inputs: []int{1}},                                            // 2
+		{Name: "bn1", Op: bn("bn1", true), Inputs: []int{1}},                                      // 2
 		{Name: "relu1", Op: model.NewReLU(shape), Inputs: []int{2}},                               // 3
 		{Name: "conv2", Op: conv2, Inputs: []int{3}},                                              // 4
-		{Name: "bn2", Op: bn("layer1.bn2"), Inputs: []int{4}},                                     // 5
+		{Name: "bn2", Op: bn("layer1.bn2", affine2), Inputs: []int{4}},                            // 5
 		{Name: "add", Op: model.NewAdd(shape, 2), Inputs: []int{5, 0}},                            // 6
 		{Name: "relu2", Op: model.NewReLU(shape), Inputs: []int{6}},                               // 7
 		{Name: "gap", Op: must(model.NewGlobalAvgPool(shape)), Inputs: []int{7}},                  // 8
@@ -94,7 +109,10 @@ func resBlockNet(t testing.TB, loss model.Loss, seed uint64) *vivit.Model {
 	// A parameter order that splits the BatchNorm blocks (their tensors are
 	// not adjacent) and puts the head first.
 	p := func(i int) []*model.Param { return nodes[i].Op.(model.ParamLayer).Params() }
-	order := []*model.Param{fc.Weight, p(1)[1], conv1.Weight, p(1)[0], conv2.Weight, p(4)[1], conv2.Bias, p(4)[0], fc.Bias}
+	order := []*model.Param{fc.Weight, p(1)[1], conv1.Weight, p(1)[0], conv2.Weight, conv2.Bias, fc.Bias}
+	if affine2 {
+		order = []*model.Param{fc.Weight, p(1)[1], conv1.Weight, p(1)[0], conv2.Weight, p(4)[1], conv2.Bias, p(4)[0], fc.Bias}
+	}
 	m := network(t, shape, nodes, loss, order)
 	randomize(m, seed)
 	return m
@@ -145,6 +163,7 @@ func TestGraphOpsDenseBruteForce(t *testing.T) {
 		across []string // a group across modules
 	}{
 		{"resblock", resBlockNet, []string{"layer1.bn2.weight", "bn1.bias", "fc.bias"}},
+		{"resblock-plain-bn2", resBlockPlainBN, []string{"layer1.conv2.weight", "bn1.bias", "fc.bias"}},
 		{"resmlp", resMLPNet, []string{"shift", "block.ln.weight", "head.weight"}},
 	} {
 		for i, loss := range []model.Loss{
