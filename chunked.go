@@ -12,6 +12,7 @@ import (
 
 	"github.com/vivit-go/vivit/directional"
 	"github.com/vivit-go/vivit/eigen"
+	"github.com/vivit-go/vivit/gram"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/jacobians"
@@ -177,7 +178,7 @@ func (ck *chunker) gram(blk block, side Side) (*mat.SymDense, error) {
 	if side == SideParameters {
 		d := blk.layout.Size()
 		g := newGram(d)
-		clearSym(g)
+		gram.ClearUpper(g)
 		for ci := 0; ci < ck.chunks; ci++ {
 			st, err := ck.state(ci)
 			if err != nil {
@@ -192,7 +193,7 @@ func (ck *chunker) gram(blk block, side Side) (*mat.SymDense, error) {
 		return g, nil
 	}
 	g := newGram(len(ck.idx) * ck.cols)
-	clearSym(g)
+	gram.ClearUpper(g)
 	h := ck.plan.Held
 	cross := func(a, b *chunkState, ai, bi int) {
 		t0 := time.Now()

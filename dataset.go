@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/eigen"
+	"github.com/vivit-go/vivit/gram"
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
@@ -525,7 +526,7 @@ func (r *stream) accumulate() ([]*mat.SymDense, error) {
 	gs := make([]*mat.SymDense, len(r.sizes))
 	for i, d := range r.sizes {
 		gs[i] = newGram(d)
-		clearSym(gs[i])
+		gram.ClearUpper(gs[i])
 	}
 	r.trace = make([]float64, len(r.sizes))
 	for bi := 0; bi < r.numBatches(); bi++ {

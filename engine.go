@@ -170,8 +170,10 @@ func (p *pass) curvatureFactors(idx []int, w float64, early bool) ([]jacobians.L
 	}
 	var each func(jacobians.LayerFactor) bool
 	if r := len(idx) * cols; early && p.opts.chooseSide(p.net.NumParams(), r) == SideGram {
+		t0 := time.Now()
 		p.earlyGram = newGram(r)
-		clearSym(p.earlyGram)
+		gram.ClearUpper(p.earlyGram)
+		p.earlyTime = time.Since(t0)
 		each = func(lf jacobians.LayerFactor) bool {
 			if lf.Factor == nil {
 				return false // a layer without parameter tensors

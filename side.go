@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/gram"
 	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/lowrank"
@@ -130,17 +131,10 @@ func (p *pass) paramGGN(blk block, bi, nblocks int) *mat.SymDense {
 	t0 := time.Now()
 	d := blk.layout.Size()
 	g := newGram(d)
-	clearSym(g)
+	gram.ClearUpper(g)
 	addParamGGN(g, blk.factors, p.opts.scratch())
 	p.timing.Gram += time.Since(t0)
 	return g
-}
-
-func clearSym(g *mat.SymDense) {
-	raw := g.RawSymmetric()
-	for i := 0; i < raw.N; i++ {
-		clear(raw.Data[i*raw.Stride+i : i*raw.Stride+raw.N])
-	}
 }
 
 // addParamGGN adds V Vᵀ of the block whose rows are the factors fs (in

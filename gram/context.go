@@ -17,7 +17,7 @@ func IntoContext(ctx context.Context, g *mat.SymDense, fs ...Contributor) error 
 	if g.SymmetricDim() != n {
 		panic("gram: destination shape mismatch")
 	}
-	clearUpper(g)
+	ClearUpper(g)
 	for _, f := range fs {
 		if err := ctx.Err(); err != nil {
 			return err
