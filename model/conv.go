@@ -189,29 +189,87 @@ func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 
 // BackwardInput applies the transposed convolution: row r of dst is
 // fold(Wᵀ S_r), the adjoint of the unfolding applied to the K×P product of
-// the transposed weight and the factor row (out×P), group by group.
-//
-// Factors that are mostly zeros take backwardSparse. Layers without groups
-// whose input phases have rows of at least 8 entries take backwardPhased:
-// per phase, a convolution of the factor with the window's taps of the
-// phase, whose products have out·taps, not out, as their inner dimension.
-// Otherwise the product is formed in blocks of whole output rows
-// (convBlockFloats entries, L2-sized) and folded from there: row (c, i, j)
-// of a block adds each output row's run of positions to the input row it
-// was read from, a contiguous run for stride 1. Rows of the factor run in
-// parallel, each on the serial kernels.
+// the transposed weight and the factor row (out×P), group by group, by
+// the route backward chooses.
 func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
+	l.backward(dst, s, false, false)
+}
+
+// BackwardInput32 is BackwardInput in float32 (Float32Layer): the weights
+// are rounded to float32 once per call and each factor row as it is
+// taken, the products are float32 and the result is widened into dst.
+func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
+	l.backward(dst, s, true, false)
+}
+
+// BackwardInputAdd implements AccumulatingLayer: BackwardInput added to
+// dst.
+func (l *Conv2d) BackwardInputAdd(dst, s, in, out *mat.Dense, cols int) {
+	l.backward(dst, s, false, true)
+}
+
+// BackwardInputAdd32 is BackwardInputAdd in float32, as BackwardInput32
+// (Float32AccumulatingLayer).
+func (l *Conv2d) BackwardInputAdd32(dst, s, in, out *mat.Dense, cols int) {
+	l.backward(dst, s, true, true)
+}
+
+// backward is the transposed convolution of the factor rows s into dst, in
+// float32 products if f32 is set, added to dst if add is set. Factors that
+// are mostly zeros take backwardSparse (in float64, when it beats the dense
+// product at the precision's rate). Layers without groups whose input
+// phases have rows of at least 8 entries take backwardPhased: per phase, a
+// convolution of the factor with the window's taps of the phase, whose
+// products have out·taps, not out, as their inner dimension. Both add in
+// place. Otherwise backwardBlocked computes the rows, through a scratch
+// matrix when they are to be added.
+func (l *Conv2d) backward(dst, s *mat.Dense, f32, add bool) {
 	g, ng := l.Geom, l.groups()
 	r, _ := s.Dims()
 	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
 	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
-	if ng == 1 && l.backwardSparse(dst, s, 8, false) {
+	lanes := 8
+	if f32 {
+		lanes = 16
+	}
+	if ng == 1 && l.backwardSparse(dst, s, lanes, add) {
 		return
 	}
-	if f := l.phased(fastblas.ShiftedWidths[float64]()...); f != nil {
-		backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) }, false)
+	if f32 {
+		if f := l.phased(fastblas.ShiftedWidths[float32]()...); f != nil {
+			backwardPhased(l, f, dst, s, fastblas.Narrow, add)
+			return
+		}
+	} else if f := l.phased(fastblas.ShiftedWidths[float64]()...); f != nil {
+		backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) }, add)
 		return
 	}
+	if !add {
+		l.backwardBlocked(dst, s, f32)
+		return
+	}
+	buf := scratch.Get(r * ng * g.InSize())
+	defer scratch.Put(buf)
+	t := mat.NewDense(r, ng*g.InSize(), *buf)
+	l.backwardBlocked(t, s, f32)
+	tensorForRows(r, ng*g.InSize(), func(i int) { floats.Add(dst.RawRowView(i), t.RawRowView(i)) })
+}
+
+// backwardBlocked writes the transposed convolution of s into dst by
+// blocks of Wᵀ S_r: in float32 by backwardPhases32; in float64 in blocks
+// of whole output rows (convBlockFloats entries, L2-sized) folded from
+// there: row (c, i, j) of a block adds each output row's run of positions
+// to the input row it was read from, a contiguous run for stride 1. Rows
+// of the factor run in parallel, each on the serial kernels.
+func (l *Conv2d) backwardBlocked(dst, s *mat.Dense, f32 bool) {
+	g, ng := l.Geom, l.groups()
+	if f32 {
+		w32 := make([]float32, len(l.w.Data))
+		fastblas.Narrow(w32, l.w.Data)
+		backwardPhases32(g, ng, dst, s, w32)
+		return
+	}
+	r, _ := s.Dims()
 	p, k := g.P(), g.K()
 	bh := max(1, min(g.OutH, convBlockFloats/(k*g.OutW))) // output rows per block
 	parallelSamples(r, func() any { return make([]float64, k*bh*g.OutW) }, func(scr any, i int) {
@@ -229,76 +287,6 @@ func (l *Conv2d) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 			}
 		}
 	})
-}
-
-// BackwardInput32 is BackwardInput in float32 (Float32Layer): the weights
-// are rounded to float32 once per call and each factor row as it is
-// taken. Factors that are mostly zeros take backwardSparse (in float64,
-// when it beats the float32 dense product); layers without groups take
-// backwardPhased in float32 when the phases' rows have at least 8
-// entries; otherwise the blocks of Wᵀ S_r are float32 products (6×16
-// kernel) folded into float32 planes (backwardPhases32). The result is
-// widened into dst.
-func (l *Conv2d) BackwardInput32(dst, s, in, out *mat.Dense, cols int) {
-	g, ng := l.Geom, l.groups()
-	r, _ := s.Dims()
-	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
-	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
-	if ng == 1 && l.backwardSparse(dst, s, 16, false) {
-		return
-	}
-	if f := l.phased(fastblas.ShiftedWidths[float32]()...); f != nil {
-		backwardPhased(l, f, dst, s, fastblas.Narrow, false)
-		return
-	}
-	w32 := make([]float32, len(l.w.Data))
-	fastblas.Narrow(w32, l.w.Data)
-	backwardPhases32(g, ng, dst, s, w32)
-}
-
-// BackwardInputAdd implements AccumulatingLayer: BackwardInput added to
-// dst. The sparse and phased routes add in place; the others go through
-// a scratch matrix.
-func (l *Conv2d) BackwardInputAdd(dst, s, in, out *mat.Dense, cols int) {
-	l.backwardAdd(dst, s, in, out, cols, false)
-}
-
-// BackwardInputAdd32 is BackwardInputAdd in float32, as BackwardInput32
-// (Float32AccumulatingLayer).
-func (l *Conv2d) BackwardInputAdd32(dst, s, in, out *mat.Dense, cols int) {
-	l.backwardAdd(dst, s, in, out, cols, true)
-}
-
-func (l *Conv2d) backwardAdd(dst, s, in, out *mat.Dense, cols int, f32 bool) {
-	g, ng := l.Geom, l.groups()
-	r, _ := s.Dims()
-	checkDims(s, r, ng*g.OutSize(), "conv2d factor")
-	checkDims(dst, r, ng*g.InSize(), "conv2d factor destination")
-	lanes := 8
-	if f32 {
-		lanes = 16
-	}
-	if ng == 1 && l.backwardSparse(dst, s, lanes, true) {
-		return
-	}
-	if f32 {
-		if f := l.phased(fastblas.ShiftedWidths[float32]()...); f != nil {
-			backwardPhased(l, f, dst, s, fastblas.Narrow, true)
-			return
-		}
-	} else if f := l.phased(fastblas.ShiftedWidths[float64]()...); f != nil {
-		backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) }, true)
-		return
-	}
-	buf := scratch.Get(r * ng * g.InSize())
-	defer scratch.Put(buf)
-	t := mat.NewDense(r, ng*g.InSize(), *buf)
-	if f32 {
-		l.BackwardInput32(t, s, in, out, cols)
-	} else {
-		l.BackwardInput(t, s, in, out, cols)
-	}
-	tensorForRows(r, ng*g.InSize(), func(i int) { floats.Add(dst.RawRowView(i), t.RawRowView(i)) })
 }
 
 // backwardPhases32 is BackwardInput32 for ng groups of the geometry g
