@@ -85,13 +85,13 @@ func addSymHadamard[T float32 | float64](dst *mat.SymDense, r int, k *mat.Dense,
 		for _, b := range bufs {
 			if b.expanded != nil {
 				scratch.Put(b.expanded)
-				putTile(b.tile)
+				scratch.PutOf(b.tile)
 			}
 		}
 	}()
 	par.For(tiles, workers, func(w, ti int) {
 		if bufs[w].expanded == nil {
-			bufs[w] = buffers{scratch.Get(r), getTile[T](blockRows * r)}
+			bufs[w] = buffers{scratch.Get(r), scratch.GetOf[T](blockRows * r)}
 		}
 		// expanded[j] = α·k[i/c][j/c] + β for the current row block.
 		expanded := *bufs[w].expanded
@@ -132,22 +132,5 @@ func foldRow[T float32 | float64](dst, e []float64, t []T) {
 		fastblas.AddMul(dst, e, t)
 	case []float32:
 		fastblas.AddMulMixed(dst, e, t)
-	}
-}
-
-func getTile[T float32 | float64](n int) *[]T {
-	var z T
-	if _, ok := any(z).(float32); ok {
-		return any(scratch.Get32(n)).(*[]T)
-	}
-	return any(scratch.Get(n)).(*[]T)
-}
-
-func putTile[T float32 | float64](b *[]T) {
-	switch b := any(b).(type) {
-	case *[]float64:
-		scratch.Put(b)
-	case *[]float32:
-		scratch.Put32(b)
 	}
 }

@@ -36,23 +36,9 @@ type unfolder[T float32 | float64] struct {
 // pool; the unfolder may not be used afterwards. (An unfolder that is not released is collected.)
 func (u *unfolder[T]) release() {
 	for _, b := range u.pooled {
-		switch b := any(b).(type) {
-		case *[]float64:
-			scratch.Put(b)
-		case *[]float32:
-			scratch.Put32(b)
-		}
+		scratch.PutOf(b)
 	}
 	u.pooled, u.cache, u.scratch = nil, nil, nil
-}
-
-// getScratch returns a buffer of n entries of T from internal/scratch.
-func getScratch[T float32 | float64](n int) *[]T {
-	var z T
-	if _, ok := any(z).(float32); ok {
-		return any(scratch.Get32(n)).(*[]T)
-	}
-	return any(scratch.Get(n)).(*[]T)
 }
 
 // formWorkers is the number of goroutines of loops that need no
@@ -88,7 +74,7 @@ func newUnfolder[T float32 | float64](g *im2col.Geom, a *mat.Dense, cached bool,
 	pk := g.P() * g.K()
 	if cached {
 		n, _ := a.Dims()
-		b := getScratch[T](n * pk)
+		b := scratch.GetOf[T](n * pk)
 		u.pooled = append(u.pooled, b)
 		u.cache = *b
 		par.For(n, formWorkers(), func(_, i int) {
@@ -97,7 +83,7 @@ func newUnfolder[T float32 | float64](g *im2col.Geom, a *mat.Dense, cached bool,
 	} else {
 		u.scratch = make([][]T, workers)
 		for i := range u.scratch {
-			b := getScratch[T](pk)
+			b := scratch.GetOf[T](pk)
 			u.pooled = append(u.pooled, b)
 			u.scratch[i] = *b
 		}

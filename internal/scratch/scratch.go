@@ -53,6 +53,22 @@ func Get32(n int) *[]float32 { return get[float32](&pools32, n) }
 // Put32 hands back a buffer from Get32.
 func Put32(b *[]float32) { put(&pools32, b) }
 
+// GetOf and PutOf are Get and Put, or Get32 and Put32, by the element
+// type, for code generic over the precision.
+func GetOf[T float32 | float64](n int) *[]T { return get[T](poolsOf[T](), n) }
+
+// PutOf hands back a buffer from GetOf.
+func PutOf[T float32 | float64](b *[]T) { put(poolsOf[T](), b) }
+
+// poolsOf returns the pools of T's buffers.
+func poolsOf[T float32 | float64]() *[len(pools)]sync.Pool {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return &pools32
+	}
+	return &pools
+}
+
 func get[T float32 | float64](ps *[len(pools)]sync.Pool, n int) *[]T {
 	if n <= 0 {
 		return new([]T)

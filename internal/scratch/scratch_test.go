@@ -91,3 +91,26 @@ func TestGet32(t *testing.T) {
 		t.Fatalf("Get32(1000): len %d cap %d", len(*b), cap(*b))
 	}
 }
+
+// TestGetOf checks that GetOf and PutOf use the pools of their element
+// type: a float32 buffer PutOf hands back is found in the float32 pool, a
+// float64 one in the float64 pool.
+func TestGetOf(t *testing.T) {
+	const n = 1000
+	b32, b64 := GetOf[float32](n), GetOf[float64](n)
+	if len(*b32) != n || len(*b64) != n {
+		t.Fatalf("GetOf(%d): lengths %d and %d", n, len(*b32), len(*b64))
+	}
+	(*b32)[0], (*b64)[0] = 32, 64
+	PutOf(b32)
+	PutOf(b64)
+	c, _ := class(cap(*b32))
+	got32, ok32 := pools32[c].Get().(*[]float32)
+	got64, ok64 := pools[c].Get().(*[]float64)
+	if !ok32 || !ok64 {
+		t.Skip("a pool dropped its buffer (garbage collection)")
+	}
+	if (*got32)[:1][0] != 32 || (*got64)[:1][0] != 64 {
+		t.Fatalf("pooled %v and %v, want the buffers put", (*got32)[:1], (*got64)[:1])
+	}
+}
