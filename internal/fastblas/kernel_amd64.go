@@ -248,28 +248,17 @@ func widen4(n4 int, dst *float64, src *float32)
 
 // Widen sets dst[i] = float64(src[i]) for i < len(dst); src must be at
 // least as long as dst.
-func Widen(dst []float64, src []float32) {
-	n := len(dst)
-	if n == 0 {
-		return
-	}
-	src = src[:n]
-	start := 0
-	if n4 := n / 4; haveAsm && n4 > 0 {
-		widen4(n4, &dst[0], &src[0])
-		start = 4 * n4
-	}
-	for i := start; i < n; i++ {
-		dst[i] = float64(src[i])
-	}
-}
+func Widen(dst []float64, src []float32) { widen(dst, src, false) }
 
 //go:noescape
 func widenAdd4(n4 int, dst *float64, src *float32)
 
 // WidenAdd adds float64(src[i]) to dst[i] for i < len(dst); src must be
 // at least as long as dst.
-func WidenAdd(dst []float64, src []float32) {
+func WidenAdd(dst []float64, src []float32) { widen(dst, src, true) }
+
+// widen is Widen, or WidenAdd with add set.
+func widen(dst []float64, src []float32, add bool) {
 	n := len(dst)
 	if n == 0 {
 		return
@@ -277,11 +266,19 @@ func WidenAdd(dst []float64, src []float32) {
 	src = src[:n]
 	start := 0
 	if n4 := n / 4; haveAsm && n4 > 0 {
-		widenAdd4(n4, &dst[0], &src[0])
+		if add {
+			widenAdd4(n4, &dst[0], &src[0])
+		} else {
+			widen4(n4, &dst[0], &src[0])
+		}
 		start = 4 * n4
 	}
 	for i := start; i < n; i++ {
-		dst[i] += float64(src[i])
+		if add {
+			dst[i] += float64(src[i])
+		} else {
+			dst[i] = float64(src[i])
+		}
 	}
 }
 
