@@ -3,7 +3,6 @@ package jacobians
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 
 	"gonum.org/v1/gonum/floats"
@@ -335,5 +334,5 @@ func forRows(dst, s *mat.Dense, f func(d, x []float64)) {
 	if rd, cd := dst.Dims(); rd != r || cd != cols {
 		panic("jacobians: factor shapes differ")
 	}
-	par.For(r, min(runtime.GOMAXPROCS(0), r), func(_, i int) { f(dst.RawRowView(i), s.RawRowView(i)) })
+	par.For(r, par.ProcsFor(r*cols), func(_, i int) { f(dst.RawRowView(i), s.RawRowView(i)) })
 }

@@ -1,8 +1,6 @@
 package lowrank
 
 import (
-	"runtime"
-
 	"gonum.org/v1/gonum/floats"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
@@ -72,10 +70,7 @@ func (l *Linear) AddCentredDiagTo(dst []float64) {
 		panic("lowrank: diagonal destination has wrong length")
 	}
 	rows := n * l.C
-	procs := runtime.GOMAXPROCS(0)
-	if rows*out*in < 1<<15 {
-		procs = 1
-	}
+	procs := par.ProcsFor(rows * out * in)
 	w := max(in, 1)
 	scr := make([][]float64, procs)
 	for i := range scr {

@@ -51,7 +51,7 @@ func (l *Linear) ColumnsTo(dst *mat.Dense, r0 int) {
 	k, _ := dst.Dims()
 	_, out, in := l.dims()
 	checkShape(dst, k, l.Dim())
-	par.For(k, procsFor(k*l.Dim()), func(_, j int) {
+	par.For(k, par.ProcsFor(k*l.Dim()), func(_, j int) {
 		r := r0 + j
 		s, row := l.S.RawRowView(r), dst.RawRowView(j)
 		off := 0
@@ -95,11 +95,7 @@ func (f *Conv) ColumnsTo(dst *mat.Dense, r0 int) {
 	}
 	kk, p, out := f.G.K(), f.G.P(), f.G.OutC
 	n0, n1 := r0/f.C, (r0+k-1)/f.C+1
-	workers := 1
-	if k*f.Dim() >= 1<<15 {
-		workers = formWorkers()
-	}
-	workers = min(workers, n1-n0)
+	workers := min(par.ProcsFor(k*f.Dim()), n1-n0)
 	var bufs [][]float64
 	if f.Weight {
 		bufs = make([][]float64, workers)

@@ -166,7 +166,7 @@ func (f *Conv) mulKeptTo(dst, u *mat.Dense, kept []keptChunk, v32 []keptChunk32)
 			kc := ch.k1 - ch.k0
 			cw := out * kc
 			impl.Sgemm(blas.NoTrans, blas.NoTrans, nv, cw, r, 1, u32, r, *ch.buf, cw, 0, t32, cw)
-			par.For(nv, min(nv, procsFor(nv*cw)), func(_, j int) {
+			par.For(nv, min(nv, par.ProcsFor(nv*cw)), func(_, j int) {
 				row := dst.RawRowView(j)
 				for o := 0; o < out; o++ {
 					fastblas.Widen(row[o*k+ch.k0:o*k+ch.k1], t32[j*cw+o*kc:])

@@ -284,7 +284,7 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 			kept = append(kept, keptChunk32{ch.k0, ch.k1, buf})
 		}
 	}
-	par.For(r, procsFor(r*r/2), func(_, i int) {
+	par.For(r, par.ProcsFor(r*r/2), func(_, i int) {
 		row := g.Data[i*g.Stride+i : i*g.Stride+r]
 		for j, v := range (*acc)[i*r+i : (i+1)*r] {
 			row[j] += float64(v)

@@ -1,8 +1,6 @@
 package lowrank
 
 import (
-	"runtime"
-
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
@@ -79,11 +77,7 @@ func (l *Linear) aggregate(bcat, u *mat.Dense) {
 	k, _ := u.Dims()
 	n, out, _ := l.dims()
 	sr := l.S.RawMatrix()
-	procs := runtime.GOMAXPROCS(0)
-	if n*k*out*l.C < 1<<15 {
-		procs = 1
-	}
-	par.For(n, procs, func(_, i int) {
+	par.For(n, par.ProcsFor(n*k*out*l.C), func(_, i int) {
 		rows := sr.Data[i*l.C*sr.Stride:]
 		br := bcat.RawRowView(i)
 		for j := 0; j < k; j++ {
@@ -173,7 +167,7 @@ func (l *Linear) mulWeight32(dst, bcat *mat.Dense, k int) {
 // widenRows sets the first out·in entries of row j of dst to the j-th
 // out×in block of w, in parallel over rows of the blocks.
 func widenRows(dst *mat.Dense, w []float32, k, out, in int) {
-	par.For(k*out, procsFor(k*out*in), func(_, r int) {
+	par.For(k*out, par.ProcsFor(k*out*in), func(_, r int) {
 		j, o := r/out, r%out
 		fastblas.Widen(dst.RawRowView(j)[o*in:(o+1)*in], w[r*in:(r+1)*in])
 	})
@@ -245,7 +239,7 @@ func (l *Linear) AddGramTo(dst *mat.SymDense) {
 func narrowed(m *mat.Dense) *[]float32 {
 	r, c := m.Dims()
 	b := scratch.Get32(r * c)
-	par.For(r, procsFor(r*c), func(_, i int) {
+	par.For(r, par.ProcsFor(r*c), func(_, i int) {
 		fastblas.Narrow((*b)[i*c:(i+1)*c], m.RawRowView(i))
 	})
 	return b
@@ -258,7 +252,7 @@ func narrowedT(m *mat.Dense) *[]float32 {
 	r, c := m.Dims()
 	b := scratch.Get32(r * c)
 	t := *b
-	par.For((r+tile-1)/tile, procsFor(r*c), func(_, bi int) {
+	par.For((r+tile-1)/tile, par.ProcsFor(r*c), func(_, bi int) {
 		i0 := bi * tile
 		for j0 := 0; j0 < c; j0 += tile {
 			for i := i0; i < min(i0+tile, r); i++ {
@@ -270,15 +264,6 @@ func narrowedT(m *mat.Dense) *[]float32 {
 		}
 	})
 	return b
-}
-
-// procsFor is the number of goroutines for a pass over n values: one
-// below 2^15, where starting the others costs more than it saves.
-func procsFor(n int) int {
-	if n < 1<<15 {
-		return 1
-	}
-	return runtime.GOMAXPROCS(0)
 }
 
 func (l *Linear) AddCrossTo(dst *mat.Dense, y Factor) {

@@ -63,7 +63,7 @@ func NewTokenLinear(g *im2col.Geom, s, a *mat.Dense, c int, weight, bias bool) F
 	// Every entry is written below. The buffer is never handed back: the
 	// factor's lifetime is its owner's, and the collector frees it.
 	st := mat.NewDense(r, sc, *scratch.Get(r * sc))
-	par.For(r, procsFor(r*sc), func(_, i int) {
+	par.For(r, par.ProcsFor(r*sc), func(_, i int) {
 		src, dst := s.RawRowView(i), st.RawRowView(i)
 		// Eight tokens at a time: each channel's eight entries fill one
 		// cache line of dst (row by row, 5× slower at T = 256).

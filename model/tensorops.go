@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
@@ -17,11 +16,7 @@ import (
 // alone below 2^15 values in all, where starting the others costs more than
 // it saves.
 func tensorForRows(n, perRow int, f func(i int)) {
-	procs := runtime.GOMAXPROCS(0)
-	if int64(n)*int64(perRow) < 1<<15 {
-		procs = 1
-	}
-	par.For(n, min(procs, max(n, 1)), func(_, i int) { f(i) })
+	par.For(n, par.ProcsFor(n*perRow), func(_, i int) { f(i) })
 }
 
 // tensorAxis returns axis counted from the front of a rank-r shape, where a

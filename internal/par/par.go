@@ -103,6 +103,16 @@ func (h *helper) serve() {
 	}
 }
 
+// ProcsFor returns the goroutines a loop of work cheap units (entries
+// streamed, multiply-adds) is worth: GOMAXPROCS, or 1 below 2^15 units,
+// where waking the helpers costs more than they save.
+func ProcsFor(work int) int {
+	if work < 1<<15 {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
 // For runs f(worker, i) for every i in [0, n) on up to procs goroutines,
 // the caller's included (worker 0), and returns when all have finished.
 // procs ≤ 1 or n ≤ 1 runs everything on the caller.
