@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/vivit-go/vivit/model"
 	pb "github.com/vivit-go/vivit/onnx/internal/onnxpb"
@@ -192,13 +195,13 @@ func (c *converter) convert(loss model.Loss) (*model.Network, error) {
 		return nil, c.failure()
 	}
 	for i, n := range c.g.GetNode() {
-		info := NodeInfo{Name: nodeName(n, i), Op: n.GetOpType(), Inputs: n.GetInput(), Outputs: n.GetOutput()}
+		info := NodeInfo{Name: nodeName(n, i), Op: opType(n), Inputs: n.GetInput(), Outputs: n.GetOutput()}
 		c.cur, c.curInfo, c.curIdx, c.claims = n, &info, i, 0
 		outs, err := c.node(n, i, produced)
 		if err != nil {
 			info.Problem = err.Error()
 			if !errors.Is(err, errSilent) {
-				c.errs = append(c.errs, fmt.Sprintf("node %s (%s): %v", info.Name, n.GetOpType(), err))
+				c.errs = append(c.errs, fmt.Sprintf("node %s (%s): %v", info.Name, info.Op, err))
 			}
 		}
 		for j, o := range n.GetOutput() {
@@ -206,7 +209,7 @@ func (c *converter) convert(loss model.Loss) (*model.Network, error) {
 				continue
 			}
 			if _, dup := c.values[o]; dup {
-				msg := fmt.Sprintf("node %s (%s): output %q is already defined", info.Name, n.GetOpType(), o)
+				msg := fmt.Sprintf("node %s (%s): output %q is already defined", info.Name, info.Op, o)
 				c.errs = append(c.errs, msg)
 				continue
 			}
@@ -265,11 +268,26 @@ func (c *converter) failure() error {
 	return fmt.Errorf("%w: %s", ErrUnsupported, msg)
 }
 
+// nodeName is how messages and listings name node i: its name, else its
+// position.
 func nodeName(n *pb.NodeProto, i int) string {
 	if n.GetName() != "" {
-		return n.GetName()
+		return printable(n.GetName())
 	}
 	return fmt.Sprintf("#%d", i)
+}
+
+// opType is node n's operator as messages and listings show it.
+func opType(n *pb.NodeProto) string { return printable(n.GetOpType()) }
+
+// printable returns s as it is when it is valid UTF-8 made of graphic
+// characters, else Go-quoted, so that a name read from a file can neither
+// break an error into several lines nor hide bytes in it.
+func printable(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsGraphic(r) }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // prune keeps the nodes that the output tensor depends on and renumbers

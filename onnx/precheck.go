@@ -22,17 +22,17 @@ func (c *converter) precheck(produced map[string]int) bool {
 	var infos []NodeInfo
 	var errs []string
 	for i, n := range c.g.GetNode() {
-		info := NodeInfo{Name: nodeName(n, i), Op: n.GetOpType(), Inputs: n.GetInput(), Outputs: n.GetOutput()}
+		info := NodeInfo{Name: nodeName(n, i), Op: opType(n), Inputs: n.GetInput(), Outputs: n.GetOutput()}
 		if err := c.precheckNode(n, i, defined, produced); err != nil {
 			info.Problem = err.Error()
-			errs = append(errs, fmt.Sprintf("node %s (%s): %v", info.Name, n.GetOpType(), err))
+			errs = append(errs, fmt.Sprintf("node %s (%s): %v", info.Name, info.Op, err))
 		}
 		for _, o := range n.GetOutput() {
 			if o == "" {
 				continue
 			}
 			if defined[o] {
-				errs = append(errs, fmt.Sprintf("node %s (%s): output %q is already defined", info.Name, n.GetOpType(), o))
+				errs = append(errs, fmt.Sprintf("node %s (%s): output %q is already defined", info.Name, info.Op, o))
 			}
 			defined[o] = true
 		}

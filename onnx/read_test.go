@@ -129,6 +129,11 @@ func hostile(t *testing.T) map[string]struct {
 		"truncated": {good[:len(good)/2], "not an ONNX model"},
 		"unsupported op": {edit(func(g *graphBuilder) { findNode(g, "Relu").OpType = proto.String("Hardmax") }),
 			"/stem/Relu (Hardmax): operator not supported (supported operators: "},
+		"control characters in names": {edit(func(g *graphBuilder) {
+			n := findNode(g, "Relu")
+			n.OpType = proto.String("Re\nlu")
+			n.Name = proto.String("stem\r\xbd")
+		}), `node "stem\r\xbd" ("Re\nlu"): operator not supported`},
 		"missing initializer": {edit(func(g *graphBuilder) {
 			is := g.m.Graph.Initializer
 			g.m.Graph.Initializer = slices.DeleteFunc(is, func(t *pb.TensorProto) bool { return t.GetName() == "block.conv1.weight" })
