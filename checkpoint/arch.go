@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vivit-go/vivit/internal/quote"
 	"github.com/vivit-go/vivit/model"
 )
 
@@ -56,7 +57,7 @@ func (s LayerSpec) Int(name string) (v int, ok bool, err error) {
 		return 0, false, nil
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return 0, true, s.errorf("field %q must be an integer, got %s", name, raw)
+		return 0, true, s.errorf("field %q must be an integer, got %s", name, quote.Name(string(raw)))
 	}
 	return v, true, nil
 }
@@ -69,7 +70,7 @@ func (s LayerSpec) Bool(name string, def bool) (bool, error) {
 	}
 	var v bool
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return false, s.errorf("field %q must be true or false, got %s", name, raw)
+		return false, s.errorf("field %q must be true or false, got %s", name, quote.Name(string(raw)))
 	}
 	return v, nil
 }
@@ -82,7 +83,7 @@ func (s LayerSpec) Float(name string, def float64) (float64, error) {
 	}
 	var v float64
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return 0, s.errorf("field %q must be a number, got %s", name, raw)
+		return 0, s.errorf("field %q must be a number, got %s", name, quote.Name(string(raw)))
 	}
 	return v, nil
 }
@@ -101,7 +102,7 @@ func (s LayerSpec) Pair(name string, def [2]int) ([2]int, error) {
 	}
 	var two []int
 	if err := json.Unmarshal(raw, &two); err != nil || len(two) != 2 {
-		return def, s.errorf("field %q must be an integer or a list of two integers, got %s", name, raw)
+		return def, s.errorf("field %q must be an integer or a list of two integers, got %s", name, quote.Name(string(raw)))
 	}
 	return [2]int{two[0], two[1]}, nil
 }

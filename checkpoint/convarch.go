@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/vivit-go/vivit/internal/quote"
 	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/model/im2col"
 )
@@ -30,7 +31,7 @@ func (s LayerSpec) str(name, def string) (string, error) {
 	}
 	var v string
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", s.errorf("field %q must be a string, got %s", name, raw)
+		return "", s.errorf("field %q must be a string, got %s", name, quote.Name(string(raw)))
 	}
 	return v, nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vivit-go/vivit/internal/quote"
 	"github.com/vivit-go/vivit/internal/tensorfile"
 	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/safetensors"
@@ -184,14 +185,14 @@ func FromSafetensors(f *safetensors.File, arch *Architecture) (*model.Network, e
 	}
 	for _, name := range f.Names() {
 		if _, ok := want[name]; !ok {
-			return nil, fmt.Errorf("tensor %q is not a parameter of the architecture (expected: %s)", name, strings.Join(paramNames(net), ", "))
+			return nil, fmt.Errorf("tensor %q is not a parameter of the architecture (expected: %s)", name, quotedNames(paramNames(net)))
 		}
 	}
 	for _, p := range net.Params() {
 		data, shape, err := f.Float64s(p.Name)
 		if err != nil {
 			if _, ok := f.Info(p.Name); !ok {
-				return nil, fmt.Errorf("tensor %q is missing (the architecture needs %s)", p.Name, strings.Join(paramNames(net), ", "))
+				return nil, fmt.Errorf("tensor %q is missing (the architecture needs %s)", p.Name, quotedNames(paramNames(net)))
 			}
 			return nil, err
 		}
@@ -212,6 +213,15 @@ func paramNames(net *model.Network) []string {
 		ns = append(ns, p.Name)
 	}
 	return ns
+}
+
+// quotedNames lists names read from a file for a message.
+func quotedNames(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quote.Name(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // Equal reports whether a and b describe the same network (the same JSON
@@ -257,7 +267,7 @@ func (f *File) Rename(rules []Rename) error {
 	}
 	for i, u := range used {
 		if !u {
-			return fmt.Errorf("%s: rename %s=%s: no tensor name starts with %q (the tensors: %s)", f.Path, rules[i].Old, rules[i].New, rules[i].Old, strings.Join(f.Tensors.Names(), ", "))
+			return fmt.Errorf("%s: rename %s=%s: no tensor name starts with %q (the tensors: %s)", f.Path, rules[i].Old, rules[i].New, rules[i].Old, quotedNames(f.Tensors.Names()))
 		}
 	}
 	dt := map[string]string{}

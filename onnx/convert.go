@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/vivit-go/vivit/internal/quote"
 	"github.com/vivit-go/vivit/model"
 	pb "github.com/vivit-go/vivit/onnx/internal/onnxpb"
 )
@@ -272,23 +270,13 @@ func (c *converter) failure() error {
 // position.
 func nodeName(n *pb.NodeProto, i int) string {
 	if n.GetName() != "" {
-		return printable(n.GetName())
+		return quote.Name(n.GetName())
 	}
 	return fmt.Sprintf("#%d", i)
 }
 
 // opType is node n's operator as messages and listings show it.
-func opType(n *pb.NodeProto) string { return printable(n.GetOpType()) }
-
-// printable returns s as it is when it is valid UTF-8 made of graphic
-// characters, else Go-quoted, so that a name read from a file can neither
-// break an error into several lines nor hide bytes in it.
-func printable(s string) string {
-	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsGraphic(r) }) < 0 {
-		return s
-	}
-	return strconv.Quote(s)
-}
+func opType(n *pb.NodeProto) string { return quote.Name(n.GetOpType()) }
 
 // prune keeps the nodes that the output tensor depends on and renumbers
 // their tensors; keep reports which parameters survive.

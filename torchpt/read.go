@@ -14,6 +14,7 @@ import (
 
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
+	"github.com/vivit-go/vivit/internal/quote"
 )
 
 // Errors that Open and Read wrap, for errors.Is.
@@ -357,18 +358,18 @@ func (a *archive) load(s *storage) error {
 	}
 	rec, ok := a.records["data/"+s.key]
 	if !ok {
-		return fmt.Errorf("%w: storage %q has no record data/%s", ErrFormat, s.key, s.key)
+		return fmt.Errorf("%w: storage %q has no record %q", ErrFormat, s.key, "data/"+s.key)
 	}
 	want := int64(s.numel) * int64(s.dtype.Size())
 	if s.numel > math.MaxInt64/8 || rec.UncompressedSize64 != uint64(want) {
-		return fmt.Errorf("%w: record data/%s has %d bytes, its %d elements of %s need %d", ErrFormat, s.key, rec.UncompressedSize64, s.numel, s.dtype, want)
+		return fmt.Errorf("%w: record %q has %d bytes, its %d elements of %s need %d", ErrFormat, "data/"+s.key, rec.UncompressedSize64, s.numel, s.dtype, want)
 	}
 	b, err := readRecord(rec, want)
 	if err != nil {
 		return err
 	}
 	if int64(len(b)) != want {
-		return fmt.Errorf("%w: record data/%s is truncated", ErrFormat, s.key)
+		return fmt.Errorf("%w: record %q is truncated", ErrFormat, "data/"+s.key)
 	}
 	s.data = b
 	return nil
@@ -696,10 +697,12 @@ func (rebuildParameter) Call(args ...any) (any, error) {
 // notAllowed is returned by findClass for classes outside the allow-list.
 type notAllowed struct{ module, name string }
 
-func (e *notAllowed) Error() string { return "class " + e.module + "." + e.name + " is not allowed" }
+func (e *notAllowed) Error() string {
+	return "class " + quote.Name(e.module+"."+e.name) + " is not allowed"
+}
 
 func (e *notAllowed) err() error {
-	full := e.module + "." + e.name
+	full := quote.Name(e.module + "." + e.name)
 	switch {
 	case strings.HasPrefix(e.module, "torch.nn") || e.module == "__main__":
 		return fmt.Errorf("%w: the file holds a pickled object of class %s (torch.save(model)?); save model.state_dict() instead", ErrNotStateDict, full)
