@@ -466,7 +466,7 @@ func factorWords(f lowrank.Factor) int64 {
 	case *lowrank.Linear:
 		return size(t.S)
 	case *lowrank.Conv:
-		return size(t.S)
+		return t.HeldWords()
 	case *lowrank.GroupedConv:
 		return t.HeldWords()
 	case *lowrank.Source:

@@ -112,7 +112,7 @@ func (f *Conv) ColumnsTo(dst *mat.Dense, r0 int) {
 		}
 		for r := max(r0, n*f.C); r < min(r0+k, (n+1)*f.C); r++ {
 			row := dst.RawRowView(r - r0)
-			s := f.S.RawRowView(r)
+			s := f.rows64().RawRowView(r)
 			off := 0
 			if f.Weight {
 				a := blas64.General{Rows: out, Cols: p, Stride: p, Data: s}

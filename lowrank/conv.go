@@ -123,6 +123,8 @@ type Conv struct {
 
 	budget int64
 	stats  *convStats // shared with Select'ed copies
+	// s32 holds the factor rows in float32 instead of S (NewConv32)
+	s32 []float32
 	// factor rows and samples, kept apart from S and A (nil after DropRows)
 	nrows, nsamples int
 }
@@ -135,6 +137,8 @@ type convStats struct {
 	kept      keptV // the weight block of V, once the Gram route kept it
 	biasOnce  sync.Once
 	bias      []float64 // the bias block (biasCols)
+	wideOnce  sync.Once
+	wide      *mat.Dense // float32 rows widened (rows64)
 }
 
 // NewConv returns the block for factor rows s and layer inputs a.
@@ -148,6 +152,39 @@ func NewConv(g *im2col.Geom, s, a *mat.Dense, c int, weight, bias bool) *Conv {
 		panic("lowrank: factor or inputs do not match the convolution")
 	}
 	return &Conv{G: g, S: s, A: a, C: c, Weight: weight, Bias: bias, stats: &convStats{}, nrows: r, nsamples: n}
+}
+
+// NewConv32 returns the block for r factor rows held in float32 (s, r
+// contiguous rows of out·P) and layer inputs a. S is then nil: the
+// float32 explicit Gram route (Precision Float32) forms V from the rows
+// themselves, and the operations that compute in float64 widen them once,
+// on first use, into a matrix that the block then keeps.
+func NewConv32(g *im2col.Geom, s []float32, r int, a *mat.Dense, c int, weight, bias bool) *Conv {
+	n, ac := a.Dims()
+	if n*c != r {
+		panic("lowrank: factor rows do not match samples × columns")
+	}
+	if len(s) != r*g.OutSize() || ac != g.InSize() {
+		panic("lowrank: factor or inputs do not match the convolution")
+	}
+	return &Conv{G: g, s32: s, A: a, C: c, Weight: weight, Bias: bias, stats: &convStats{}, nrows: r, nsamples: n}
+}
+
+// rows64 returns the factor rows in float64: S, or the float32 rows
+// widened once per block (shared with Select'ed copies).
+func (f *Conv) rows64() *mat.Dense {
+	if f.S != nil || f.s32 == nil {
+		return f.S
+	}
+	f.stats.wideOnce.Do(func() {
+		out := f.G.OutSize()
+		w := mat.NewDense(f.rows(), out, nil)
+		par.For(f.rows(), par.ProcsFor(len(f.s32)), func(_, i int) {
+			fastblas.Widen(w.RawRowView(i), f.s32[i*out:(i+1)*out])
+		})
+		f.stats.wide = w
+	})
+	return f.stats.wide
 }
 
 // SetPrecision implements Precisioner.
@@ -217,7 +254,7 @@ func (f *Conv) density() float64 {
 		for _, c := range counts {
 			total += c
 		}
-		_, c := f.S.Dims()
+		c := f.G.OutSize()
 		f.stats.density = float64(total) / float64(m*f.C*c)
 	})
 	return f.stats.density
@@ -229,6 +266,15 @@ const densitySamples = 8
 // sampleNonzero returns the nonzero factor entries of sample i.
 func (f *Conv) sampleNonzero(i int) int {
 	nz := 0
+	if f.s32 != nil && f.S == nil {
+		out := f.G.OutSize()
+		for _, v := range f.s32[i*f.C*out : (i+1)*f.C*out] {
+			if v != 0 {
+				nz++
+			}
+		}
+		return nz
+	}
 	for j := 0; j < f.C; j++ {
 		nz += fastblas.CountNonzero(f.S.RawRowView(i*f.C + j))
 	}
@@ -249,13 +295,13 @@ func (f *Conv) sampleCounts() []int {
 // srow returns row r of S, out·P long, reshaped as out×P.
 func (f *Conv) srow(r int) blas64.General {
 	p := f.G.P()
-	return blas64.General{Rows: f.G.OutC, Cols: p, Stride: p, Data: f.S.RawRowView(r)}
+	return blas64.General{Rows: f.G.OutC, Cols: p, Stride: p, Data: f.rows64().RawRowView(r)}
 }
 
 // sampleRows returns the c rows of sample n as one (c·out)×P matrix, or
 // ok false when S is not contiguous.
 func (f *Conv) sampleRows(n int) (blas64.General, bool) {
-	raw := f.S.RawMatrix()
+	raw := f.rows64().RawMatrix()
 	p := f.G.P()
 	if raw.Stride != raw.Cols {
 		return blas64.General{}, false

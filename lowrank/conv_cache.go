@@ -117,7 +117,7 @@ func (f *Conv) Release() {
 // and lets go of S and A. With a forced Route MulTo would not read the
 // kept block, so the rows stay.
 func (f *Conv) DropRows() bool {
-	if f.S == nil {
+	if f.dropped() {
 		return true
 	}
 	if f.Route != RouteAuto {
@@ -129,14 +129,34 @@ func (f *Conv) DropRows() bool {
 	if f.Bias {
 		f.biasCols()
 	}
-	f.S, f.A = nil, nil
+	f.S, f.s32, f.A = nil, nil, nil
+	f.stats.wide = nil
 	return true
 }
+
+// HeldWords returns the float64s' worth of factor rows the block holds
+// beyond the inputs it references: S, or half as many for float32 rows
+// (and S too once they have been widened).
+func (f *Conv) HeldWords() int64 {
+	var w int64
+	if f.S != nil {
+		r, c := f.S.Dims()
+		w += int64(r) * int64(c)
+	}
+	w += int64(len(f.s32)+1) / 2
+	if f.stats.wide != nil {
+		w += int64(f.rows()) * int64(f.G.OutSize())
+	}
+	return w
+}
+
+// dropped reports whether DropRows let go of the factor rows.
+func (f *Conv) dropped() bool { return f.S == nil && f.s32 == nil }
 
 // needRows panics if DropRows let go of the factor rows (programmer
 // misuse: only MulTo is left).
 func (f *Conv) needRows() {
-	if f.S == nil {
+	if f.dropped() {
 		panic("lowrank: operation on a convolution factor after DropRows")
 	}
 }

@@ -230,7 +230,7 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder[float64], sr *spa
 		}
 		for j := 0; j < f.C; j++ {
 			r := i*f.C + j
-			a := blas64.General{Rows: co, Cols: p, Stride: p, Data: f.S.RawRowView(r)[ch.o0*p:]}
+			a := blas64.General{Rows: co, Cols: p, Stride: p, Data: f.rows64().RawRowView(r)[ch.o0*p:]}
 			c := blas64.General{Rows: co, Cols: kc, Stride: kc, Data: dst[r*w:]}
 			gemm(blas.NoTrans, blas.Trans, 1, a, b, 0, c)
 		}
@@ -314,7 +314,7 @@ func (f *Conv) explicitPlan32() (chunks []chunk, cached bool, workers int, ok bo
 	if f.Precision != Float32 {
 		return nil, false, 0, false
 	}
-	if _, ok := f.sampleRows(0); !ok {
+	if _, ok := f.sampleRows(0); f.s32 == nil && !ok {
 		return nil, false, 0, false
 	}
 	r := f.rows()
@@ -342,9 +342,14 @@ func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder[float32], scr [
 	rows := f.C * out
 	var serial fastblas.Serial
 	par.For(f.n(), min(len(scr), u.workers()), func(wk, i int) {
-		a, _ := f.sampleRows(i)
-		a32 := scr[wk][:rows*p]
-		fastblas.Narrow(a32, a.Data[:rows*p])
+		var a32 []float32
+		if f.s32 != nil {
+			a32 = f.s32[i*rows*p : (i+1)*rows*p]
+		} else {
+			a, _ := f.sampleRows(i)
+			a32 = scr[wk][:rows*p]
+			fastblas.Narrow(a32, a.Data[:rows*p])
+		}
 		ut := u.sample(wk, i)
 		serial.Sgemm(blas.NoTrans, blas.Trans, rows, kc, p, 1, a32, p, ut[ch.k0*p:], p, 0, dst[i*f.C*w:], kc)
 	})
@@ -358,6 +363,17 @@ func (f *Conv) biasCols() blas64.General {
 	f.stats.biasOnce.Do(func() {
 		b := make([]float64, r*out)
 		par.For(r, formWorkers(), func(_, i int) {
+			if f.s32 != nil {
+				s := f.s32[i*out*p : (i+1)*out*p]
+				for o := 0; o < out; o++ {
+					var sum float64
+					for _, v := range s[o*p : (o+1)*p] {
+						sum += float64(v)
+					}
+					b[i*out+o] = sum
+				}
+				return
+			}
 			s := f.S.RawRowView(i)
 			for o := 0; o < out; o++ {
 				b[i*out+o] = floats.Sum(s[o*p : (o+1)*p])

@@ -192,7 +192,7 @@ func (f *Conv) kernelCross(dst blas64.General, y *Conv, sym bool, budget int64) 
 					sc.sx = make([]float64, cx*out*p)
 				}
 				for j := 0; j < cx; j++ {
-					copy(sc.sx[j*out*p:(j+1)*out*p], x.S.RawRowView(n*cx+j))
+					copy(sc.sx[j*out*p:(j+1)*out*p], x.rows64().RawRowView(n*cx+j))
 				}
 				sx.Data = sc.sx
 			}

@@ -94,7 +94,7 @@ func (f *Conv) MulTo(dst, u *mat.Dense) {
 	nv, _ := u.Dims()
 	checkShape(u, nv, f.Cols())
 	checkShape(dst, nv, f.Dim())
-	if v, v32 := f.keptWeight(); f.Weight && (v != nil || v32 != nil) && f.Route == RouteAuto || f.S == nil {
+	if v, v32 := f.keptWeight(); f.Weight && (v != nil || v32 != nil) && f.Route == RouteAuto || f.dropped() {
 		f.mulKeptTo(dst, u, v, v32)
 		return
 	}
@@ -403,7 +403,7 @@ func (f *Conv) aggregate(b, u []float64, n0, n1 int) {
 			if a == 0 {
 				continue
 			}
-			s := f.S.RawRowView(r)
+			s := f.rows64().RawRowView(r)
 			for o := 0; o < out; o++ {
 				floats.AddScaled(b[o*w+(i-n0)*p:o*w+(i-n0+1)*p], a, s[o*p:(o+1)*p])
 			}
@@ -453,7 +453,7 @@ func (f *Conv) TransMulTo(dst, v *mat.Dense) {
 			for i := n0; i < n1; i++ {
 				for c := 0; c < f.C; c++ {
 					r := i*f.C + c
-					s := f.S.RawRowView(r)
+					s := f.rows64().RawRowView(r)
 					var sum float64
 					for o := 0; o < out; o++ {
 						sum += floats.Dot(s[o*p:(o+1)*p], t[o*w+(i-n0)*p:o*w+(i-n0+1)*p])

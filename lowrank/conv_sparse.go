@@ -87,7 +87,7 @@ func (f *Conv) sparseRows() *sparseRows {
 		pos := starts[i] + i
 		idx, vals := sr.idx[:starts[i+1]+i+1], sr.vals[:starts[i+1]+i+1]
 		for j := 0; j < f.C; j++ {
-			row := f.S.RawRowView(i*f.C + j)
+			row := f.rows64().RawRowView(i*f.C + j)
 			for o := 0; o < out; o++ {
 				sr.ptr[(i*f.C+j)*out+o] = pos
 				pos = compress(idx, vals, pos, row[o*p:(o+1)*p], 0)

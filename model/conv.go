@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
@@ -214,6 +215,47 @@ func (l *Conv2d) BackwardInputAdd32(dst, s, in, out *mat.Dense, cols int) {
 	l.backward(dst, s, true, true)
 }
 
+// BackwardRows32 implements Rows32Layer: the phased route in float32 on
+// the rows themselves; other layers (groups, narrow input rows, factors
+// sparse enough for the sparse products) widen the rows and take
+// BackwardInput32's route, whose result is rounded back.
+func (l *Conv2d) BackwardRows32(dst, s blas32.General, in, out *mat.Dense, cols int) {
+	l.backwardRows32(dst, s, false)
+}
+
+// BackwardRows32Add implements Rows32AccumulatingLayer.
+func (l *Conv2d) BackwardRows32Add(dst, s blas32.General, in, out *mat.Dense, cols int) {
+	l.backwardRows32(dst, s, true)
+}
+
+func (l *Conv2d) backwardRows32(dst, s blas32.General, add bool) {
+	g, ng := l.Geom, l.groups()
+	r := s.Rows
+	check32(s, r, ng*g.OutSize(), "conv2d factor")
+	check32(dst, r, ng*g.InSize(), "conv2d factor destination")
+	sr, dr := rows32Of(s), rows32Of(dst)
+	if ng == 1 && !sparseBackward(estimateNonzero(sr), r, g.OutC, g.P(), 16) {
+		if f := l.phased(fastblas.ShiftedWidths[float32]()...); f != nil {
+			backwardPhased(l, f, dr, sr, func(d, s []float32) { copy(d, s) }, add)
+			return
+		}
+	}
+	s64 := widenRows(s)
+	defer scratch.Put(&s64.data)
+	d64 := newRows64(r, dst.Cols)
+	defer scratch.Put(&d64.data)
+	l.backward(mat.NewDense(r, dst.Cols, d64.data), mat.NewDense(r, s.Cols, s64.data), true, false)
+	tensorForRows(r, dst.Cols, func(i int) {
+		if add {
+			for j, v := range d64.row(i) {
+				dr.row(i)[j] += float32(v)
+			}
+			return
+		}
+		fastblas.Narrow(dr.row(i), d64.row(i))
+	})
+}
+
 // backward is the transposed convolution of the factor rows s into dst, in
 // float32 products if f32 is set, added to dst if add is set. Factors that
 // are mostly zeros take backwardSparse (in float64, when it beats the dense
@@ -237,11 +279,11 @@ func (l *Conv2d) backward(dst, s *mat.Dense, f32, add bool) {
 	}
 	if f32 {
 		if f := l.phased(fastblas.ShiftedWidths[float32]()...); f != nil {
-			backwardPhased(l, f, dst, s, fastblas.Narrow, add)
+			backwardPhased(l, f, rowsOf(dst), rowsOf(s), fastblas.Narrow, add)
 			return
 		}
 	} else if f := l.phased(fastblas.ShiftedWidths[float64]()...); f != nil {
-		backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) }, add)
+		backwardPhased(l, f, rowsOf(dst), rowsOf(s), func(d, s []float64) { copy(d, s) }, add)
 		return
 	}
 	if !add {
@@ -411,6 +453,18 @@ func parallelSamples(n int, newScratch func() any, f func(scratch any, i int)) {
 		}
 		f(scratch[w], i)
 	})
+}
+
+// FactorRows32 implements Rows32ParamLayer: a lowrank.Conv that keeps the
+// float32 rows (lowrank.NewConv32); with groups, the rows widened into
+// Factor's block.
+func (l *Conv2d) FactorRows32(s blas32.General, in *mat.Dense, cols int) lowrank.Factor {
+	if l.groups() == 1 {
+		check32(s, s.Rows, l.Geom.OutSize(), "conv2d factor")
+		return lowrank.NewConv32(l.Geom, s.Data[:s.Rows*s.Cols], s.Rows, in, cols, true, l.Bias != nil)
+	}
+	w := widenRows(s)
+	return l.Factor(mat.NewDense(s.Rows, s.Cols, w.data), in, cols)
 }
 
 // Factor returns lowrank.Conv for one group, lowrank.GroupedConv (one

@@ -62,7 +62,7 @@ func BenchmarkConvBackward(b *testing.B) {
 							if f == nil {
 								b.Skip("no phased route")
 							}
-							backwardPhased(l, f, dst, s, func(d, s []float64) { copy(d, s) }, false)
+							backwardPhased(l, f, rowsOf(dst), rowsOf(s), func(d, s []float64) { copy(d, s) }, false)
 						} else {
 							f := newPhased(g, 16)
 							if f == nil {
@@ -71,7 +71,7 @@ func BenchmarkConvBackward(b *testing.B) {
 							if f == nil {
 								b.Skip("no phased route")
 							}
-							backwardPhased(l, f, dst, s, fastblas.Narrow, false)
+							backwardPhased(l, f, rowsOf(dst), rowsOf(s), fastblas.Narrow, false)
 						}
 						continue
 					}

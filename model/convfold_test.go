@@ -73,7 +73,7 @@ func TestConvBackwardBlocks(t *testing.T) {
 				s.RawMatrix().Data[i] = 0
 			}
 		}
-		if got := sparseBackward(estimateNonzero(s), rows, g.OutC, g.P(), 8); got != sparse {
+		if got := sparseBackward(estimateNonzero(rowsOf(s)), rows, g.OutC, g.P(), 8); got != sparse {
 			t.Fatalf("geom %d: sparse products %v, want %v", gi, got, sparse)
 		}
 		want, abs := mat.NewDense(rows, g.InSize(), nil), mat.NewDense(rows, g.InSize(), nil)

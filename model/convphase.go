@@ -1,6 +1,7 @@
 package model
 
 import (
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
@@ -139,17 +140,35 @@ func (l *Conv2d) phased(widths ...int) *phased {
 	return nil
 }
 
+// factorRows is a factor's rows as the convolution's backward reads and
+// writes them: a float64 matrix's (rowsOf) or float32 rows (rows32Of).
+type factorRows[R float32 | float64] struct {
+	n, cols, stride int
+	data            []R
+}
+
+func (m factorRows[R]) row(i int) []R { return m.data[i*m.stride : i*m.stride+m.cols] }
+
+func rowsOf(m *mat.Dense) factorRows[float64] {
+	raw := m.RawMatrix()
+	return factorRows[float64]{raw.Rows, raw.Cols, raw.Stride, raw.Data}
+}
+
+func rows32Of(m blas32.General) factorRows[float32] {
+	return factorRows[float32]{m.Rows, m.Cols, m.Stride, m.Data}
+}
+
 // backwardPhased is BackwardInput (groups 1) through the phased form f in
-// precision T. Each worker keeps a padded factor plane in T, whose border
-// stays zero, and copies (rounds) a factor row into its interior; each
-// phase's plane is computed in blocks of Width() adjacent entries of a
-// row, the last block of a row shifted left to end at the row's end (its
-// overlap is computed twice, identically): into dst directly for stride 1
-// in float64, else into T planes that interleave (widens) into dst. With
-// add set the result is added to dst (always through the planes).
-func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense, round func(dst []T, src []float64), add bool) {
+// precision T, on factor rows held in R. Each worker keeps a padded
+// factor plane in T, whose border stays zero, and copies (rounds) a factor
+// row into its interior; each phase's plane is computed in blocks of
+// Width() adjacent entries of a row, the last block of a row shifted left
+// to end at the row's end (its overlap is computed twice, identically):
+// into dst directly for stride 1 when T is R, else into T planes that
+// interleave (widen) into dst. With add set the result is added to dst
+// (always through the planes).
+func backwardPhased[T, R float32 | float64](l *Conv2d, f *phased, dst, s factorRows[R], round func(dst []T, src []R), add bool) {
 	g := l.Geom
-	r, _ := s.Dims()
 	prods := make([]*fastblas.Shifted[T], len(f.phases))
 	for pi := range f.phases {
 		if ph := &f.phases[pi]; ph.offs != nil {
@@ -158,10 +177,10 @@ func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense
 		}
 	}
 	var z T
-	_, wide := any(z).(float64)
-	direct := wide && len(f.phases) == 1 && !add
+	_, same := any(z).(R)
+	direct := same && len(f.phases) == 1 && !add
 	type buffers struct{ x, d []T }
-	parallelSamples(r, func() any {
+	parallelSamples(s.n, func() any {
 		b := &buffers{x: make([]T, g.OutC*f.hp*f.wp)}
 		if !direct {
 			b.d = make([]T, g.InSize()+f.phases[0].ub) // the planes, then zeros
@@ -169,7 +188,7 @@ func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense
 		return b
 	}, func(scr any, i int) {
 		b := scr.(*buffers)
-		srow, drow := s.RawRowView(i), dst.RawRowView(i)
+		srow, drow := s.row(i), dst.row(i)
 		for o := 0; o < g.OutC; o++ {
 			for oh := 0; oh < g.OutH; oh++ {
 				at := (o*f.hp+oh+f.top)*f.wp + f.left
@@ -204,11 +223,11 @@ func backwardPhased[T float32 | float64](l *Conv2d, f *phased, dst, s *mat.Dense
 // iw of input row a + SH·t is entry (iw − b)/SW of row t of phase
 // (a, iw mod SW). With add set it adds them (and skips the phases no tap
 // reaches).
-func interleave[T float32 | float64](f *phased, drow []float64, d []T, add bool) {
+func interleave[T, R float32 | float64](f *phased, drow []R, d []T, add bool) {
 	g := f.g
 	zeros := d[g.InSize():]
 	clear(zeros)
-	put := phaseRow[T](g.SW, add)
+	put := phaseRow[T, R](g.SW, add)
 	for c := 0; c < g.InC; c++ {
 		for ih := 0; ih < g.InH; ih++ {
 			a, t := ih%g.SH, ih/g.SH
@@ -227,36 +246,44 @@ func interleave[T float32 | float64](f *phased, drow []float64, d []T, add bool)
 }
 
 // phaseRow returns the function that writes (or with add adds) a phase's
-// row src into entries b, b + sw, … of an input row: a (vector) widening
-// or copy for stride 1, a strided loop otherwise. It is chosen once per
-// call, as rows can be as short as 8 entries.
-func phaseRow[T float32 | float64](sw int, add bool) func(row []float64, b int, src []T) {
-	var z T
+// row src into entries b, b + sw, … of an input row: a (vector) widening,
+// copy or sum for stride 1, a strided loop otherwise. It is chosen once
+// per call, as rows can be as short as 8 entries.
+func phaseRow[T, R float32 | float64](sw int, add bool) func(row []R, b int, src []T) {
 	if sw == 1 {
-		switch any(z).(type) {
-		case float32:
-			f := fastblas.Widen
+		var f any
+		switch any(func(row []R, _ int, src []T) {}).(type) {
+		case func([]float64, int, []float32):
+			w := fastblas.Widen
 			if add {
-				f = fastblas.WidenAdd
+				w = fastblas.WidenAdd
 			}
-			return any(func(row []float64, _ int, src []float32) { f(row, src) }).(func([]float64, int, []T))
-		case float64:
+			f = func(row []float64, _ int, src []float32) { w(row, src) }
+		case func([]float64, int, []float64):
+			f = func(row []float64, _ int, src []float64) { copy(row, src) }
 			if add {
-				return any(func(row []float64, _ int, src []float64) { floats.Add(row, src) }).(func([]float64, int, []T))
+				f = func(row []float64, _ int, src []float64) { floats.Add(row, src) }
 			}
-			return any(func(row []float64, _ int, src []float64) { copy(row, src) }).(func([]float64, int, []T))
+		case func([]float32, int, []float32):
+			f = func(row []float32, _ int, src []float32) { copy(row, src) }
+			if add {
+				f = func(row []float32, _ int, src []float32) { fastblas.Add32(row, src) }
+			}
+		}
+		if f != nil {
+			return f.(func([]R, int, []T))
 		}
 	}
 	if add {
-		return func(row []float64, b int, src []T) {
+		return func(row []R, b int, src []T) {
 			for u, v := range src {
-				row[b+u*sw] += float64(v)
+				row[b+u*sw] += R(v)
 			}
 		}
 	}
-	return func(row []float64, b int, src []T) {
+	return func(row []R, b int, src []T) {
 		for u, v := range src {
-			row[b+u*sw] = float64(v)
+			row[b+u*sw] = R(v)
 		}
 	}
 }

@@ -18,7 +18,7 @@ func (l *Conv2d) backwardSparse(dst, s *mat.Dense, lanes int, add bool) bool {
 	g := l.Geom
 	r, _ := s.Dims()
 	p, k, out := g.P(), g.K(), g.OutC
-	if !sparseBackward(estimateNonzero(s), r, out, p, lanes) {
+	if !sparseBackward(estimateNonzero(rowsOf(s)), r, out, p, lanes) {
 		return false
 	}
 	type scratch struct {
@@ -81,12 +81,21 @@ func sparseBackward(nnz, r, out, p, lanes int) bool {
 // evenly spaced rows (all rows of smaller factors) and scaled to all rows:
 // the sparse products are a cost decision, and counting every entry would
 // be a pass over the factor on every layer.
-func estimateNonzero(s *mat.Dense) int {
-	r, c := s.Dims()
+func estimateNonzero[R float32 | float64](s factorRows[R]) int {
+	r := s.n
 	m := min(r, 8)
 	counts := make([]int, m)
 	parallelSamples(m, func() any { return nil }, func(_ any, j int) {
-		counts[j] = fastblas.CountNonzero(s.RawRowView(j * r / m)[:c])
+		switch row := any(s.row(j * r / m)).(type) {
+		case []float64:
+			counts[j] = fastblas.CountNonzero(row)
+		case []float32:
+			for _, v := range row {
+				if v != 0 {
+					counts[j]++
+				}
+			}
+		}
 	})
 	total := 0
 	for _, n := range counts {

@@ -1,8 +1,11 @@
 package model
 
 import (
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/fastblas"
+	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/lowrank"
 )
 
@@ -94,6 +97,41 @@ type Float32AccumulatingLayer interface {
 	BackwardInputAdd32(dst, s, in, out *mat.Dense, cols int)
 }
 
+// A Rows32Layer passes factor rows held in float32 back: the factor
+// backward pass keeps the rows in float32 between such layers at
+// lowrank.Float32 precision, instead of rounding float64 rows at each
+// convolution and widening its result. BackwardRows32 is BackwardInput on
+// float32 rows (contiguous, Stride = Cols), its products and sums in
+// float32 and elementwise factors rounded to float32. dst may be s when
+// the layer is an InPlaceLayer that reports true; otherwise they must not
+// alias.
+type Rows32Layer interface {
+	Layer
+	BackwardRows32(dst, s blas32.General, in, out *mat.Dense, cols int)
+}
+
+// A Rows32AccumulatingLayer adds BackwardRows32 to dst, as an
+// AccumulatingLayer does on float64 rows.
+type Rows32AccumulatingLayer interface {
+	Rows32Layer
+	BackwardRows32Add(dst, s blas32.General, in, out *mat.Dense, cols int)
+}
+
+// A Rows32ParamLayer forms its factor block from float32 factor rows:
+// FactorRows32 is Factor on them (the block may reference s, as Factor
+// references its rows, unless the layer is a FactorCopier that reports
+// true).
+type Rows32ParamLayer interface {
+	ParamLayer
+	FactorRows32(s blas32.General, in *mat.Dense, cols int) lowrank.Factor
+}
+
+// A Rows32FactorInPlaceLayer is a FactorInPlaceLayer on float32 rows.
+type Rows32FactorInPlaceLayer interface {
+	FactorInPlaceLayer
+	FactorBackwardInPlaceRows32(s blas32.General, in, out *mat.Dense, cols int) lowrank.Factor
+}
+
 // A ParamLayer is a layer with trainable parameters.
 type ParamLayer interface {
 	Layer
@@ -144,4 +182,26 @@ func checkDims(m *mat.Dense, r, c int, what string) {
 	if mr, mc := m.Dims(); mr != r || mc != c {
 		panic("model: " + what + " has wrong shape")
 	}
+}
+
+// check32 panics unless m has r contiguous rows of c entries.
+func check32(m blas32.General, r, c int, what string) {
+	if m.Rows != r || m.Cols != c || m.Stride != c || len(m.Data) < r*c {
+		panic("model: " + what + " has wrong shape")
+	}
+}
+
+// widenRows returns the float32 rows m widened to float64, in a buffer of
+// internal/scratch (the caller puts it back).
+func widenRows(m blas32.General) factorRows[float64] {
+	w := newRows64(m.Rows, m.Cols)
+	src := rows32Of(m)
+	tensorForRows(m.Rows, m.Cols, func(i int) { fastblas.Widen(w.row(i), src.row(i)) })
+	return w
+}
+
+// newRows64 returns r rows of c float64 entries from internal/scratch,
+// not cleared.
+func newRows64(r, c int) factorRows[float64] {
+	return factorRows[float64]{r, c, c, *scratch.Get(r * c)}
 }
