@@ -314,8 +314,10 @@ func (f *Conv) explicitPlan32() (chunks []chunk, cached bool, workers int, ok bo
 	if f.Precision != Float32 {
 		return nil, false, 0, false
 	}
-	if _, ok := f.sampleRows(0); f.s32 == nil && !ok {
-		return nil, false, 0, false
+	if f.s32 == nil {
+		if _, ok := f.sampleRows(0); !ok {
+			return nil, false, 0, false
+		}
 	}
 	r := f.rows()
 	words := f.weightBudget(r)/8 - int64(r*r)/2
