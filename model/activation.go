@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
@@ -28,6 +29,10 @@ type Elementwise struct {
 	// the backward pass then takes it instead of DFRows, one pass per
 	// factor row.
 	MulDFRows func(dst, s, x, y []float64)
+	// MulDFRows32, when set, is MulDFRows on float32 factor rows
+	// (BackwardRows32), with exactly the results of the product rounded
+	// to float32.
+	MulDFRows32 func(dst, s []float32, x, y []float64)
 }
 
 func (e *Elementwise) Type() string    { return e.Name }
@@ -86,13 +91,60 @@ func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	})
 }
 
+// BackwardRows32 implements Rows32Layer: the factor rows times σ'
+// rounded to float32 (ReLU's is 0 or 1, so its product is exact).
+func (e *Elementwise) BackwardRows32(dst, s blas32.General, in, out *mat.Dense, cols int) {
+	r, f := s.Rows, s.Cols
+	check32(s, r, f, e.Name+" factor")
+	check32(dst, r, f, e.Name+" factor destination")
+	n, _ := in.Dims()
+	if n*cols != r {
+		panic("model: factor rows do not match samples × cols")
+	}
+	sr, dr := rows32Of(s), rows32Of(dst)
+	if e.MulDFRows32 != nil {
+		parallelSamples(r, func() any { return nil }, func(_ any, k int) {
+			i := k / cols
+			e.MulDFRows32(dr.row(k), sr.row(k), in.RawRowView(i), out.RawRowView(i))
+		})
+		return
+	}
+	parallelSamples(n, func() any { return make([]float64, f) }, func(scratch any, i int) {
+		d := scratch.([]float64)
+		xr, yr := in.RawRowView(i), out.RawRowView(i)
+		if e.DFRows != nil {
+			e.DFRows(d, xr, yr)
+		} else {
+			for j := range d {
+				d[j] = e.DF(xr[j], yr[j])
+			}
+		}
+		for c := 0; c < cols; c++ {
+			drow := dr.row(i*cols + c)
+			for j, v := range sr.row(i*cols + c) {
+				drow[j] = float32(float64(v) * d[j])
+			}
+		}
+	})
+}
+
 // NewReLU returns PyTorch's ReLU; its derivative at 0 is 0, as in autograd.
 func NewReLU(shape []int) *Elementwise {
 	return &Elementwise{Name: "relu", Shape: shape,
 		F:         relu,
 		DF:        reluDeriv,
 		FRows:     func(y, x []float64) { fastblas.ReLU(y[:len(x)], x) },
-		MulDFRows: func(dst, s, x, _ []float64) { fastblas.MulPositive(dst, s, x) }}
+		MulDFRows: func(dst, s, x, _ []float64) { fastblas.MulPositive(dst, s, x) },
+		MulDFRows32: func(dst, s []float32, x, _ []float64) {
+			x = x[:len(dst)]
+			for j, v := range s[:len(dst)] {
+				var d float32
+				if x[j] > 0 {
+					d = 1
+				}
+				dst[j] = v * d
+			}
+		}}
 }
 
 // relu is max(x, 0) with NaN passed through, as torch.relu.

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"gonum.org/v1/gonum/blas/blas32"
 	"math"
 	"slices"
 
@@ -190,24 +191,73 @@ func (l *BatchNorm) FactorBackwardInPlace(s, in, _ *mat.Dense, cols int) lowrank
 // slice of the factor rows by a_c (BackwardInput in place) once its sums
 // are taken.
 func (l *BatchNorm) factor(s, in *mat.Dense, cols int, backward bool) lowrank.Factor {
-	r, f := s.Dims()
-	n, _ := in.Dims()
+	r, _ := s.Dims()
 	checkDims(s, r, Numel(l.Shape), "batchnorm factor")
+	return batchNormFactor(l, rowsOf(s), in, cols, backward)
+}
+
+// BackwardRows32 implements Rows32Layer: channel c of every factor row
+// times γ_c/√(σ²_c + ε) rounded to float32.
+func (l *BatchNorm) BackwardRows32(dst, s blas32.General, _, _ *mat.Dense, _ int) {
+	check32(s, s.Rows, Numel(l.Shape), "batchnorm factor")
+	check32(dst, s.Rows, Numel(l.Shape), "batchnorm factor destination")
+	a, _ := l.scaleShift()
+	p := l.positions()
+	sr, dr := rows32Of(s), rows32Of(dst)
+	parallelSamples(s.Rows, func() any { return nil }, func(_ any, i int) {
+		scaleChannels(dr.row(i), sr.row(i), a, p)
+	})
+}
+
+// FactorRows32 implements Rows32ParamLayer: Factor on float32 rows, the
+// sums in float64.
+func (l *BatchNorm) FactorRows32(s blas32.General, in *mat.Dense, cols int) lowrank.Factor {
+	check32(s, s.Rows, Numel(l.Shape), "batchnorm factor")
+	return batchNormFactor(l, rows32Of(s), in, cols, false)
+}
+
+// FactorBackwardInPlaceRows32 implements Rows32FactorInPlaceLayer.
+func (l *BatchNorm) FactorBackwardInPlaceRows32(s blas32.General, in, _ *mat.Dense, cols int) lowrank.Factor {
+	check32(s, s.Rows, Numel(l.Shape), "batchnorm factor")
+	return batchNormFactor(l, rows32Of(s), in, cols, true)
+}
+
+// scaleChannels writes channel c (p entries) of s times a_c into d.
+func scaleChannels[R float32 | float64](d, s []R, a []float64, p int) {
+	for c, v := range a {
+		switch dc := any(d[c*p : (c+1)*p]).(type) {
+		case []float64:
+			floats.ScaleTo(dc, v, any(s[c*p:(c+1)*p]).([]float64))
+		case []float32:
+			v32 := float32(v)
+			for j, x := range any(s[c*p : (c+1)*p]).([]float32) {
+				dc[j] = v32 * x
+			}
+		}
+	}
+}
+
+// batchNormFactor is BatchNorm's factor on rows of either precision.
+func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], in *mat.Dense, cols int, backward bool) lowrank.Factor {
+	r, f := s.n, s.cols
+	n, _ := in.Dims()
 	checkDims(in, n, f, "batchnorm input")
 	if n*cols != r {
 		panic("model: factor rows do not match samples × cols")
 	}
 	c, p := l.Shape[0], l.positions()
 	sizes := affineSizes(l.Weight, l.Bias, c)
-	if len(sizes) == 0 {
-		if backward {
-			l.BackwardInput(s, s, nil, nil, cols)
-		}
-		return nil
-	}
 	var a []float64
 	if backward {
 		a, _ = l.scaleShift()
+	}
+	if len(sizes) == 0 {
+		if backward {
+			parallelSamples(r, func() any { return nil }, func(_ any, i int) {
+				scaleChannels(s.row(i), s.row(i), a, p)
+			})
+		}
+		return nil
 	}
 	vt := mat.NewDense(r, c*len(sizes), nil)
 	parallelSamples(n, func() any { return make([]float64, f) }, func(scratch any, i int) {
@@ -219,19 +269,40 @@ func (l *BatchNorm) factor(s, in *mat.Dense, cols int, backward bool) lowrank.Fa
 			}
 		}
 		for k := i * cols; k < (i+1)*cols; k++ {
-			sr, vr := s.RawRowView(k), vt.RawRowView(k)
+			sr, vr := s.row(k), vt.RawRowView(k)
 			for ch := range c {
-				sc := sr[ch*p : (ch+1)*p]
 				off := 0
-				if l.Weight != nil {
-					vr[ch] = floats.Dot(sc, xhat[ch*p:(ch+1)*p])
-					off = c
-				}
-				if l.Bias != nil {
-					vr[off+ch] = floats.Sum(sc)
-				}
-				if backward {
-					floats.Scale(a[ch], sc)
+				switch sc := any(sr[ch*p : (ch+1)*p]).(type) {
+				case []float64:
+					if l.Weight != nil {
+						vr[ch] = floats.Dot(sc, xhat[ch*p:(ch+1)*p])
+						off = c
+					}
+					if l.Bias != nil {
+						vr[off+ch] = floats.Sum(sc)
+					}
+					if backward {
+						floats.Scale(a[ch], sc)
+					}
+				case []float32:
+					var dot, sum float64
+					for j, v := range sc {
+						dot += float64(v) * xhat[ch*p+j]
+						sum += float64(v)
+					}
+					if l.Weight != nil {
+						vr[ch] = dot
+						off = c
+					}
+					if l.Bias != nil {
+						vr[off+ch] = sum
+					}
+					if backward {
+						a32 := float32(a[ch])
+						for j := range sc {
+							sc[j] *= a32
+						}
+					}
 				}
 			}
 		}
