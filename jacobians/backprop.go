@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"slices"
 
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/lowrank"
@@ -91,6 +93,16 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 // them for later. If each reports true the block no longer references
 // those rows (lowrank.RowsDropper) and the pass recycles them (unless
 // they are the caller's s). each may be nil.
+//
+// With each set and precision lowrank.Float32, the factor of a tensor is
+// held in float32 when the node that computes it and every node that
+// reads it take float32 rows (model.Rows32Layer, Rows32ParamLayer or a
+// PassThroughJoin: the convolutions, BatchNorm, activations, residual
+// sums), so such a chain is passed back without rounding the rows at each
+// convolution and widening its result; where the chain starts or ends the
+// rows are rounded or widened once. The convolutions' blocks then keep
+// the float32 rows (lowrank.NewConv32), and widen them only for an
+// operation that computes in float64.
 func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lowrank.Precision, releaseAct func(t int), each func(LayerFactor) bool) ([]LayerFactor, error) {
 	nodes := net.Nodes
 	if len(acts) != len(nodes)+1 {
@@ -100,6 +112,7 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 	if r, _ := s.Dims(); r != n*c {
 		panic("jacobians: factor rows do not match samples × columns")
 	}
+	rows := n * c
 	// needed[t]: the factor at tensor t is needed, i.e. t is downstream of
 	// (or is) the output of a parameter node.
 	needed := make([]bool, len(nodes)+1)
@@ -116,13 +129,15 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			paramInput[nd.Inputs[0]] = true
 		}
 	}
+	in32 := float32Tensors(nodes, needed, prec == lowrank.Float32 && each != nil)
 	done := func(i int) {
 		if releaseAct != nil && !paramInput[i+1] {
 			releaseAct(i + 1)
 		}
 	}
 	fac := make([]*mat.Dense, len(nodes)+1)
-	kept := make([]bool, len(nodes)+1) // referenced by a parameter block
+	fac32 := make([]blas32.General, len(nodes)+1) // where in32
+	kept := make([]bool, len(nodes)+1)            // referenced by a parameter block
 	fac[len(nodes)] = s
 	kept[len(nodes)] = true // the caller's
 	// Factors the pass has released are reused by the pass before it asks
@@ -130,28 +145,35 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 	// between a release and the next request, and a fresh buffer costs a
 	// serial clear or page faults.
 	var free [][]float64
+	var free32 [][]float32
 	defer func() {
 		for i := range free {
 			scratch.Put(&free[i])
 		}
+		for i := range free32 {
+			scratch.Put32(&free32[i])
+		}
 	}()
+	width := func(t int) int { return model.Numel(net.TensorShape(t)) }
 	newFactor := func(t int) *mat.Dense {
-		size := n * c * model.Numel(net.TensorShape(t))
-		best := -1
-		for i, b := range free {
-			if cap(b) >= size && (best < 0 || cap(b) < cap(free[best])) {
-				best = i
-			}
+		b := reuse(&free, rows*width(t))
+		if b == nil {
+			b = *scratch.Get(rows * width(t))
 		}
-		if best < 0 {
-			return mat.NewDense(n*c, size/(n*c), *scratch.Get(size))
+		return mat.NewDense(rows, width(t), b)
+	}
+	newFactor32 := func(t int) blas32.General {
+		b := reuse(&free32, rows*width(t))
+		if b == nil {
+			b = *scratch.Get32(rows * width(t))
 		}
-		b := free[best][:size]
-		free = slices.Delete(free, best, best+1)
-		return mat.NewDense(n*c, size/(n*c), b)
+		return blas32.General{Rows: rows, Cols: width(t), Stride: width(t), Data: b}
 	}
 	release := func(m *mat.Dense) {
 		free = append(free, m.RawMatrix().Data)
+	}
+	release32 := func(m blas32.General) {
+		free32 = append(free32, m.Data)
 	}
 	// add accumulates the contribution d into tensor t's factor; d is
 	// owned by the pass.
@@ -162,6 +184,14 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 		}
 		addRows(fac[t], d)
 		release(d)
+	}
+	add32 := func(t int, d blas32.General) {
+		if fac32[t].Data == nil {
+			fac32[t] = d
+			return
+		}
+		addRows32(fac32[t], d)
+		release32(d)
 	}
 
 	var out []LayerFactor
@@ -175,7 +205,31 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("backpropagation stopped at node %d of %d: %w", len(nodes)-i, len(nodes), err)
 		}
-		cur := fac[i+1]
+		cur, cur32, is32 := fac[i+1], fac32[i+1], in32[i+1]
+		// temp holds cur rounded or widened for a node whose input factor
+		// is held in the other precision; the pass owns it.
+		var temp *mat.Dense
+		var temp32 blas32.General
+		as64 := func() *mat.Dense {
+			if !is32 {
+				return cur
+			}
+			if temp == nil {
+				temp = newFactor(i + 1)
+				widenRows(temp, cur32)
+			}
+			return temp
+		}
+		as32 := func() blas32.General {
+			if is32 {
+				return cur32
+			}
+			if temp32.Data == nil {
+				temp32 = newFactor32(i + 1)
+				narrowRows(temp32, cur)
+			}
+			return temp32
+		}
 		pl, isParam := nd.Op.(model.ParamLayer)
 		fused := false // the node's block and backward in one pass
 		if isParam {
@@ -185,11 +239,20 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			}
 			t := nd.Inputs[0]
 			var f lowrank.Factor
-			if fl, ok := pl.(model.FactorInPlaceLayer); ok && fl.FactorCopiesRows() && needed[t] && !kept[i+1] && fac[t] == nil {
+			fuse := needed[t] && !kept[i+1] && fac[t] == nil && fac32[t].Data == nil && in32[t] == is32
+			if fl, ok := pl.(model.Rows32FactorInPlaceLayer); ok && is32 && fuse && fl.FactorCopiesRows() {
+				f = fl.FactorBackwardInPlaceRows32(cur32, acts[t], acts[i+1], c)
+				fac32[t], fac32[i+1], fused = cur32, blas32.General{}, true
+			} else if fl, ok := pl.(model.FactorInPlaceLayer); ok && !is32 && fuse && fl.FactorCopiesRows() {
 				f = fl.FactorBackwardInPlace(cur, acts[t], acts[i+1], c)
 				fac[t], fac[i+1], fused = cur, nil, true
+			} else if p32, ok := pl.(model.Rows32ParamLayer); ok && is32 {
+				f = p32.FactorRows32(cur32, acts[t], c)
 			} else {
-				f = pl.Factor(cur, acts[t], c)
+				f = pl.Factor(as64(), acts[t], c)
+				if is32 {
+					temp = nil // the block references it
+				}
 			}
 			out = append(out, LayerFactor{Node: i, Params: names, Factor: f, whole: f})
 			if fc, ok := pl.(model.FactorCopier); !ok || !fc.FactorCopiesRows() {
@@ -202,53 +265,95 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			if !needed[t] || fused {
 				break
 			}
+			if in32[t] {
+				l32 := op.(model.Rows32Layer)
+				src := as32()
+				owned := !is32 || !kept[i+1] // a conversion is the pass's
+				if ip, ok := op.(model.InPlaceLayer); ok && ip.BackwardInPlace() && owned && fac32[t].Data == nil {
+					l32.BackwardRows32(src, src, acts[t], acts[i+1], c)
+					fac32[t] = src
+					if is32 {
+						fac32[i+1] = blas32.General{}
+					} else {
+						temp32 = blas32.General{}
+					}
+					break
+				}
+				if al, ok := op.(model.Rows32AccumulatingLayer); ok && fac32[t].Data != nil {
+					al.BackwardRows32Add(fac32[t], src, acts[t], acts[i+1], c)
+					break
+				}
+				d := newFactor32(t)
+				l32.BackwardRows32(d, src, acts[t], acts[i+1], c)
+				add32(t, d)
+				break
+			}
+			src := as64()
+			owned := is32 || !kept[i+1] // a conversion is the pass's
 			// A factor not kept by a block is an intermediate of this pass:
 			// diagonal layers overwrite it in place.
-			if ip, ok := op.(model.InPlaceLayer); ok && ip.BackwardInPlace() && !kept[i+1] && fac[t] == nil {
-				op.BackwardInput(cur, cur, acts[t], acts[i+1], c)
-				fac[t], fac[i+1] = cur, nil
+			if ip, ok := op.(model.InPlaceLayer); ok && ip.BackwardInPlace() && owned && fac[t] == nil {
+				op.BackwardInput(src, src, acts[t], acts[i+1], c)
+				fac[t] = src
+				if is32 {
+					temp = nil
+				} else {
+					fac[i+1] = nil
+				}
 				break
 			}
 			// A second reader of t adds its part to t's factor directly
 			// when it can, instead of through a matrix of its own.
-			if al, ok := op.(model.AccumulatingLayer); ok && fac[t] != nil && fac[t] != cur {
+			if al, ok := op.(model.AccumulatingLayer); ok && fac[t] != nil && fac[t] != src {
 				if a32, ok := op.(model.Float32AccumulatingLayer); ok && prec == lowrank.Float32 {
-					a32.BackwardInputAdd32(fac[t], cur, acts[t], acts[i+1], c)
+					a32.BackwardInputAdd32(fac[t], src, acts[t], acts[i+1], c)
 				} else {
-					al.BackwardInputAdd(fac[t], cur, acts[t], acts[i+1], c)
+					al.BackwardInputAdd(fac[t], src, acts[t], acts[i+1], c)
 				}
 				break
 			}
 			d := newFactor(t)
 			if l32, ok := op.(model.Float32Layer); ok && prec == lowrank.Float32 {
-				l32.BackwardInput32(d, cur, acts[t], acts[i+1], c)
+				l32.BackwardInput32(d, src, acts[t], acts[i+1], c)
 			} else {
-				op.BackwardInput(d, cur, acts[t], acts[i+1], c)
+				op.BackwardInput(d, src, acts[t], acts[i+1], c)
 			}
 			add(t, d)
 		case model.Join:
 			if pt, ok := op.(model.PassThroughJoin); ok && pt.BackwardPassesThrough() {
 				// Every input's factor is cur: the first input without a
-				// factor yet takes cur itself (unless a block references
-				// it), the others add it to theirs or copy it.
+				// factor yet, held in cur's precision, takes cur itself
+				// (unless a block references it), the others add it to
+				// theirs or copy it.
 				handed := false
 				for _, t := range nd.Inputs {
 					switch {
 					case !needed[t]:
-					case fac[t] != nil:
-						addRows(fac[t], cur)
-					case !handed && !kept[i+1]:
-						fac[t], handed = cur, true
+					case in32[t] && fac32[t].Data != nil:
+						addRows32(fac32[t], as32())
+					case !in32[t] && fac[t] != nil:
+						addRows(fac[t], as64())
+					case !handed && !kept[i+1] && in32[t] == is32:
+						if is32 {
+							fac32[t] = cur32
+						} else {
+							fac[t] = cur
+						}
+						handed = true
+					case in32[t]:
+						fac32[t] = newFactor32(t)
+						copyRows32(fac32[t], as32())
 					default:
 						fac[t] = newFactor(t)
-						copyRows(fac[t], cur)
+						copyRows(fac[t], as64())
 					}
 				}
 				if handed {
-					fac[i+1] = nil
+					fac[i+1], fac32[i+1] = nil, blas32.General{}
 				}
 				break
 			}
+			src := as64()
 			xs, dst = xs[:0], dst[:0]
 			for _, t := range nd.Inputs {
 				xs = append(xs, acts[t])
@@ -258,7 +363,7 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 				}
 				dst = append(dst, d)
 			}
-			op.BackwardJoin(dst, cur, xs, acts[i+1], c)
+			op.BackwardJoin(dst, src, xs, acts[i+1], c)
 			for j, t := range nd.Inputs {
 				if dst[j] != nil {
 					add(t, dst[j])
@@ -268,13 +373,89 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 		if isParam && each != nil && each(out[len(out)-1]) && i+1 < len(nodes) {
 			kept[i+1] = false
 		}
-		if fac[i+1] != nil && !kept[i+1] {
-			release(fac[i+1])
+		if temp != nil {
+			release(temp)
 		}
-		fac[i+1] = nil
+		if temp32.Data != nil {
+			release32(temp32)
+		}
+		if !kept[i+1] {
+			if fac[i+1] != nil {
+				release(fac[i+1])
+			}
+			if fac32[i+1].Data != nil {
+				release32(fac32[i+1])
+			}
+		}
+		fac[i+1], fac32[i+1] = nil, blas32.General{}
 		done(i)
 	}
 	return inParamOrder(net, out), nil
+}
+
+// float32Tensors reports, with on set, which tensors' factors the pass
+// holds in float32: those computed by a node that takes float32 rows (as
+// a layer whose input factor is needed, as a parameter node, or as a
+// residual sum) and read only by nodes that write float32 rows
+// (model.Rows32Layer, or a PassThroughJoin). The network's output (the
+// caller's float64 factor) and its input are not.
+func float32Tensors(nodes []model.Node, needed []bool, on bool) []bool {
+	in32 := make([]bool, len(nodes)+1)
+	if !on {
+		return in32
+	}
+	readers := make([]bool, len(nodes)+1) // every reader of t writes float32
+	for t := range readers {
+		readers[t] = true
+	}
+	for _, nd := range nodes {
+		ok := passesThrough(nd.Op)
+		if _, l32 := nd.Op.(model.Rows32Layer); l32 {
+			ok = true
+		}
+		for _, t := range nd.Inputs {
+			readers[t] = readers[t] && ok
+		}
+	}
+	for i, nd := range nodes[:len(nodes)-1] {
+		t := i + 1
+		ok := needed[t] && readers[t]
+		switch op := nd.Op.(type) {
+		case model.ParamLayer:
+			_, p32 := op.(model.Rows32ParamLayer)
+			_, l32 := op.(model.Rows32Layer)
+			ok = ok && p32 && (l32 || !needed[nd.Inputs[0]])
+		case model.Layer:
+			_, l32 := op.(model.Rows32Layer)
+			ok = ok && l32
+		default:
+			ok = ok && passesThrough(op)
+		}
+		in32[t] = ok
+	}
+	return in32
+}
+
+func passesThrough(op model.Op) bool {
+	pt, ok := op.(model.PassThroughJoin)
+	return ok && pt.BackwardPassesThrough()
+}
+
+// reuse takes the smallest buffer of at least size entries out of free,
+// or returns nil.
+func reuse[T float32 | float64](free *[][]T, size int) []T {
+	best := -1
+	for i, b := range *free {
+		if cap(b) >= size && (best < 0 || cap(b) < cap((*free)[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	b := (*free)[best][:size]
+	*free = slices.Delete(*free, best, best+1)
+	return b
 }
 
 // inParamOrder sorts the blocks into the network's parameter order,
@@ -327,6 +508,36 @@ func addRows(dst, s *mat.Dense) {
 
 func copyRows(dst, s *mat.Dense) {
 	forRows(dst, s, func(d, x []float64) { copy(d, x) })
+}
+
+func addRows32(dst, s blas32.General) {
+	forRows32(dst, s, func(d, x []float32) { fastblas.Add32(d, x) })
+}
+
+func copyRows32(dst, s blas32.General) {
+	forRows32(dst, s, func(d, x []float32) { copy(d, x) })
+}
+
+// narrowRows rounds the rows of s into dst, widenRows widens them.
+func narrowRows(dst blas32.General, s *mat.Dense) {
+	par.For(dst.Rows, par.ProcsFor(dst.Rows*dst.Cols), func(_, i int) {
+		fastblas.Narrow(dst.Data[i*dst.Stride:i*dst.Stride+dst.Cols], s.RawRowView(i))
+	})
+}
+
+func widenRows(dst *mat.Dense, s blas32.General) {
+	par.For(s.Rows, par.ProcsFor(s.Rows*s.Cols), func(_, i int) {
+		fastblas.Widen(dst.RawRowView(i), s.Data[i*s.Stride:i*s.Stride+s.Cols])
+	})
+}
+
+func forRows32(dst, s blas32.General, f func(d, x []float32)) {
+	if dst.Rows != s.Rows || dst.Cols != s.Cols {
+		panic("jacobians: factor shapes differ")
+	}
+	par.For(s.Rows, par.ProcsFor(s.Rows*s.Cols), func(_, i int) {
+		f(dst.Data[i*dst.Stride:i*dst.Stride+dst.Cols], s.Data[i*s.Stride:i*s.Stride+s.Cols])
+	})
 }
 
 func forRows(dst, s *mat.Dense, f func(d, x []float64)) {
