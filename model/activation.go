@@ -131,20 +131,11 @@ func (e *Elementwise) BackwardRows32(dst, s blas32.General, in, out *mat.Dense, 
 // NewReLU returns PyTorch's ReLU; its derivative at 0 is 0, as in autograd.
 func NewReLU(shape []int) *Elementwise {
 	return &Elementwise{Name: "relu", Shape: shape,
-		F:         relu,
-		DF:        reluDeriv,
-		FRows:     func(y, x []float64) { fastblas.ReLU(y[:len(x)], x) },
-		MulDFRows: func(dst, s, x, _ []float64) { fastblas.MulPositive(dst, s, x) },
-		MulDFRows32: func(dst, s []float32, x, _ []float64) {
-			x = x[:len(dst)]
-			for j, v := range s[:len(dst)] {
-				var d float32
-				if x[j] > 0 {
-					d = 1
-				}
-				dst[j] = v * d
-			}
-		}}
+		F:           relu,
+		DF:          reluDeriv,
+		FRows:       func(y, x []float64) { fastblas.ReLU(y[:len(x)], x) },
+		MulDFRows:   func(dst, s, x, _ []float64) { fastblas.MulPositive(dst, s, x) },
+		MulDFRows32: func(dst, s []float32, x, _ []float64) { fastblas.MulPositive32(dst, s, x) }}
 }
 
 // relu is max(x, 0) with NaN passed through, as torch.relu.

@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/lowrank"
 )
 
@@ -229,10 +230,8 @@ func scaleChannels[R float32 | float64](d, s []R, a []float64, p int) {
 		case []float64:
 			floats.ScaleTo(dc, v, any(s[c*p:(c+1)*p]).([]float64))
 		case []float32:
-			v32 := float32(v)
-			for j, x := range any(s[c*p : (c+1)*p]).([]float32) {
-				dc[j] = v32 * x
-			}
+			copy(dc, any(s[c*p:(c+1)*p]).([]float32))
+			fastblas.Scale32(float32(v), dc)
 		}
 	}
 }
@@ -285,11 +284,7 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], in *mat
 						floats.Scale(a[ch], sc)
 					}
 				case []float32:
-					var dot, sum float64
-					for j, v := range sc {
-						dot += float64(v) * xhat[ch*p+j]
-						sum += float64(v)
-					}
+					dot, sum := fastblas.DotSum32(sc, xhat[ch*p:(ch+1)*p])
 					if l.Weight != nil {
 						vr[ch] = dot
 						off = c
@@ -298,10 +293,7 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], in *mat
 						vr[off+ch] = sum
 					}
 					if backward {
-						a32 := float32(a[ch])
-						for j := range sc {
-							sc[j] *= a32
-						}
+						fastblas.Scale32(float32(a[ch]), sc)
 					}
 				}
 			}

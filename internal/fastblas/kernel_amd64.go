@@ -542,6 +542,48 @@ func relu4(n4 int, dst, x *float64)
 //go:noescape
 func mulPositive4(n4 int, dst, s, x *float64)
 
+//go:noescape
+func mulPositive32x4(n4 int, dst, s *float32, x *float64)
+
+// mulPositive32Kernel runs mulPositive32x4 on the first 4·n4 entries, or
+// reports false.
+func mulPositive32Kernel(n4 int, dst, s []float32, x []float64) bool {
+	if !haveAsm {
+		return false
+	}
+	_, _, _ = dst[4*n4-1], s[4*n4-1], x[4*n4-1]
+	mulPositive32x4(n4, &dst[0], &s[0], &x[0])
+	return true
+}
+
+//go:noescape
+func dotSum32x8(n8 int, s *float32, x *float64) (dot, sum float64)
+
+//go:noescape
+func scale32x8(n8 int, s *float32, a float32)
+
+// dotSum32Kernel returns dotSum32x8 of the first 8·n8 entries, or
+// reports false.
+func dotSum32Kernel(n8 int, s []float32, x []float64) (dot, sum float64, ok bool) {
+	if !haveAsm {
+		return 0, 0, false
+	}
+	_, _ = s[8*n8-1], x[8*n8-1]
+	dot, sum = dotSum32x8(n8, &s[0], &x[0])
+	return dot, sum, true
+}
+
+// scale32Kernel runs scale32x8 on the first 8·n8 entries, or reports
+// false.
+func scale32Kernel(n8 int, s []float32, a float32) bool {
+	if !haveAsm {
+		return false
+	}
+	_ = s[8*n8-1]
+	scale32x8(n8, &s[0], a)
+	return true
+}
+
 // reluKernel runs relu4 on the first 4·n4 entries, or reports false.
 func reluKernel(n4 int, dst, x []float64) bool {
 	if !haveAsm {

@@ -1919,3 +1919,84 @@ mulposloop:
 	JNZ     mulposloop
 	VZEROUPPER
 	RET
+
+// func mulPositive32x4(n4 int, dst, s *float32, x *float64)
+//
+// dst[i] = s[i]·(1 if x[i] > 0 else 0) in float32, for i < 4·n4, n4 ≥ 1:
+// mulPositive4 on float32 factor rows with a float64 mask source.
+TEXT ·mulPositive32x4(SB), NOSPLIT, $0-32
+	MOVQ         n4+0(FP), CX
+	MOVQ         dst+8(FP), DI
+	MOVQ         s+16(FP), DX
+	MOVQ         x+24(FP), SI
+	VXORPD       Y1, Y1, Y1
+	VBROADCASTSD one64<>(SB), Y3
+
+mulpos32loop:
+	VMOVUPD   (SI), Y0
+	VCMPPD    $0x1e, Y1, Y0, Y2 // x > 0 (GT_OQ)
+	VANDPD    Y3, Y2, Y2        // 1 or 0
+	VCVTPD2PSY Y2, X2
+	VMULPS    (DX), X2, X2
+	VMOVUPS   X2, (DI)
+	ADDQ      $32, SI
+	ADDQ      $16, DX
+	ADDQ      $16, DI
+	DECQ      CX
+	JNZ       mulpos32loop
+	VZEROUPPER
+	RET
+
+// func dotSum32x8(n8 int, s *float32, x *float64) (dot, sum float64)
+//
+// Σ s[i]·x[i] and Σ s[i] in float64 over i < 8·n8, n8 ≥ 1, in two running
+// sums each per lane.
+TEXT ·dotSum32x8(SB), NOSPLIT, $0-40
+	MOVQ   n8+0(FP), CX
+	MOVQ   s+8(FP), SI
+	MOVQ   x+16(FP), DX
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+
+dotsum32loop:
+	VCVTPS2PD   (SI), Y0
+	VCVTPS2PD   16(SI), Y1
+	VFMADD231PD (DX), Y0, Y4
+	VFMADD231PD 32(DX), Y1, Y5
+	VADDPD      Y0, Y6, Y6
+	VADDPD      Y1, Y7, Y7
+	ADDQ        $32, SI
+	ADDQ        $64, DX
+	DECQ        CX
+	JNZ         dotsum32loop
+	VADDPD       Y5, Y4, Y4
+	VADDPD       Y7, Y6, Y6
+	VEXTRACTF128 $1, Y4, X5
+	VADDPD       X5, X4, X4
+	VHADDPD      X4, X4, X4
+	VMOVSD       X4, dot+24(FP)
+	VEXTRACTF128 $1, Y6, X7
+	VADDPD       X7, X6, X6
+	VHADDPD      X6, X6, X6
+	VMOVSD       X6, sum+32(FP)
+	VZEROUPPER
+	RET
+
+// func scale32x8(n8 int, s *float32, a float32)
+//
+// s[i] *= a for i < 8·n8, n8 ≥ 1.
+TEXT ·scale32x8(SB), NOSPLIT, $0-20
+	MOVQ         n8+0(FP), CX
+	MOVQ         s+8(FP), DI
+	VBROADCASTSS a+16(FP), Y1
+
+scale32loop:
+	VMULPS  (DI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     scale32loop
+	VZEROUPPER
+	RET

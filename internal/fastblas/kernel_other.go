@@ -123,3 +123,11 @@ func shiftedKernel12[T element](k, w int, a0, a1, x []T, offs []int32, c []T, ld
 func reluKernel(n4 int, dst, x []float64) bool { return false }
 
 func mulPositiveKernel(n4 int, dst, s, x []float64) bool { return false }
+
+func mulPositive32Kernel(n4 int, dst, s []float32, x []float64) bool { return false }
+
+func dotSum32Kernel(n8 int, s []float32, x []float64) (dot, sum float64, ok bool) {
+	return 0, 0, false
+}
+
+func scale32Kernel(n8 int, s []float32, a float32) bool { return false }

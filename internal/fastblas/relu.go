@@ -33,3 +33,49 @@ func MulPositive(dst, s, x []float64) {
 		dst[i] = s[i] * d
 	}
 }
+
+// MulPositive32 is MulPositive on float32 factor rows s and dst with the
+// float64 x: dst[i] = s[i]·d in float32.
+func MulPositive32(dst, s []float32, x []float64) {
+	s, x = s[:len(dst)], x[:len(dst)]
+	start := 0
+	if n4 := len(dst) / 4; n4 > 0 && mulPositive32Kernel(n4, dst, s, x) {
+		start = 4 * n4
+	}
+	for i := start; i < len(dst); i++ {
+		var d float32
+		if x[i] > 0 {
+			d = 1
+		}
+		dst[i] = s[i] * d
+	}
+}
+
+// DotSum32 returns Σ s[i]·x[i] and Σ s[i] in float64 (BatchNorm's block
+// on float32 factor rows); x must be at least as long as s. The sums'
+// order is the kernel's.
+func DotSum32(s []float32, x []float64) (dot, sum float64) {
+	x = x[:len(s)]
+	start := 0
+	if n8 := len(s) / 8; n8 > 0 {
+		if d, t, ok := dotSum32Kernel(n8, s, x); ok {
+			dot, sum, start = d, t, 8*n8
+		}
+	}
+	for i := start; i < len(s); i++ {
+		dot += float64(s[i]) * x[i]
+		sum += float64(s[i])
+	}
+	return dot, sum
+}
+
+// Scale32 sets s[i] *= a.
+func Scale32(a float32, s []float32) {
+	start := 0
+	if n8 := len(s) / 8; n8 > 0 && scale32Kernel(n8, s, a) {
+		start = 8 * n8
+	}
+	for i := start; i < len(s); i++ {
+		s[i] *= a
+	}
+}

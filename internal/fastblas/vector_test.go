@@ -131,7 +131,7 @@ func TestCombRowsIdx(t *testing.T) {
 // TestReLUMulPositive checks ReLU and MulPositive bitwise against their
 // scalar definitions on every length around the kernels' step of four,
 // with NaN, ±Inf, ±0 and subnormal entries, with the assembly and the
-// portable code, and MulPositive in place.
+// portable code, and MulPositive in place; MulPositive32 likewise.
 func TestReLUMulPositive(t *testing.T) {
 	special := []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1), 5e-324, -5e-324, 1.5, -2.5}
 	bothKernels(func(asm bool) {
@@ -166,6 +166,22 @@ func TestReLUMulPositive(t *testing.T) {
 					t.Fatalf("asm=%v n=%d: MulPositive entry %d (s %v, x %v) = %v, in place %v, want %v", asm, n, i, s[i], x[i], got[i], inPlace[i], want[i])
 				}
 			}
+			s32, got32 := make([]float32, n+2), make([]float32, n)
+			for i := range s32 {
+				s32[i] = float32(s[i])
+			}
+			MulPositive32(got32, s32, x)
+			MulPositive32(s32[:n], s32, x)
+			for i := range got32 {
+				d := float32(0)
+				if x[i] > 0 {
+					d = 1
+				}
+				w := float32(s[i]) * d
+				if math.Float32bits(got32[i]) != math.Float32bits(w) || math.Float32bits(s32[i]) != math.Float32bits(w) {
+					t.Fatalf("asm=%v n=%d: MulPositive32 entry %d (s %v, x %v) = %v, in place %v, want %v", asm, n, i, s[i], x[i], got32[i], s32[i], w)
+				}
+			}
 		}
 	})
 }
@@ -177,4 +193,38 @@ func TestCountNonzero(t *testing.T) {
 	if got := CountNonzero(x); got != 5 {
 		t.Errorf("CountNonzero = %d, want 5", got)
 	}
+}
+
+// TestDotSum32Scale32 checks DotSum32 against float64 sums in order (to
+// rounding: the kernel sums in eight lanes) and Scale32 bitwise, on every
+// length around the kernels' step of eight, with the assembly and the
+// portable code.
+func TestDotSum32Scale32(t *testing.T) {
+	bothKernels(func(asm bool) {
+		for n := 0; n <= 37; n++ {
+			s, x := make([]float32, n), make([]float64, n+3)
+			var dot, sum, mag float64
+			for i := range s {
+				s[i] = float32(math.Sin(float64(3*i+1))) * 4
+				x[i] = math.Cos(float64(i)) * 3
+				dot += float64(s[i]) * x[i]
+				sum += float64(s[i])
+				mag += math.Abs(float64(s[i])) * (1 + math.Abs(x[i]))
+			}
+			d, u := DotSum32(s, x)
+			if !(math.Abs(d-dot) <= 1e-14*mag) || !(math.Abs(u-sum) <= 1e-14*mag) {
+				t.Fatalf("asm=%v n=%d: DotSum32 = %v, %v, want %v, %v", asm, n, d, u, dot, sum)
+			}
+			want := make([]float32, n)
+			for i, v := range s {
+				want[i] = v * -1.7
+			}
+			Scale32(-1.7, s)
+			for i := range s {
+				if math.Float32bits(s[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("asm=%v n=%d: Scale32 entry %d = %v, want %v", asm, n, i, s[i], want[i])
+				}
+			}
+		}
+	})
 }
