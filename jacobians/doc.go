@@ -19,7 +19,12 @@
 //
 // BackpropContext takes a precision: at lowrank.Float32 the layers that
 // implement model.Float32Layer (convolutions) pass the factor back in
-// float32 products; the factors themselves, and every other layer, stay
-// float64. The blocks it returns do not take the precision: callers set
-// it on them (lowrank.Precisioner).
+// float32 products between float64 factors. BackpropEach at Float32 goes
+// further: a tensor's factor is held in float32 when the node computing
+// it and all its readers take float32 rows (model.Rows32Layer and
+// friends: convolutions, BatchNorm, activations, residual sums), which
+// halves the factors' memory and traffic and drops the rounding and
+// widening at each convolution; rows are converted once where such a
+// chain meets another layer. The blocks returned do not take the
+// precision: callers set it on them (lowrank.Precisioner).
 package jacobians

@@ -12,7 +12,10 @@
 // call by a cost model between that and a kernel formulation over output
 // positions. When its Gram route has kept the weight block of V for
 // MulTo, a Conv can let go of the factor rows and inputs (RowsDropper),
-// after which it serves MulTo only. A grouped convolution's block
+// after which it serves MulTo only. A Conv may hold its factor rows in
+// float32 (NewConv32, half the memory): its float32 Gram route reads them
+// as they are, and operations that compute in float64 widen them once. A
+// grouped convolution's block
 // (GroupedConv) is one Conv block per group, on views of the factor and
 // the inputs.
 //

@@ -40,6 +40,14 @@
 // Gather), a FactorInPlaceLayer forms its block and its backward in one
 // pass (BatchNorm).
 //
+// Factor rows may also be held in float32 (blas32.General, contiguous),
+// for the float32 precision of the factor backward pass: a Rows32Layer
+// (convolution, BatchNorm, elementwise activations) passes such rows back,
+// a Rows32ParamLayer forms its block from them (the convolution's block
+// keeps them, lowrank.NewConv32; BatchNorm's copies what it needs), and
+// the Rows32 variants of AccumulatingLayer and FactorInPlaceLayer save the
+// same passes as their float64 forms.
+//
 // # Errors
 //
 // Constructors and checking a batch return errors that name the shape,
