@@ -74,14 +74,7 @@ func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	}
 	parallelSamples(n, func() any { return make([]float64, f) }, func(scratch any, i int) {
 		d := scratch.([]float64)
-		xr, yr := in.RawRowView(i), out.RawRowView(i)
-		if e.DFRows != nil {
-			e.DFRows(d, xr, yr)
-		} else {
-			for j := range d {
-				d[j] = e.DF(xr[j], yr[j])
-			}
-		}
+		e.deriv(d, in.RawRowView(i), out.RawRowView(i))
 		for c := 0; c < cols; c++ {
 			sr, dr := s.RawRowView(i*cols+c), dst.RawRowView(i*cols+c)
 			for j, v := range sr {
@@ -89,6 +82,17 @@ func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 			}
 		}
 	})
+}
+
+// deriv writes σ' at the entries of x and y = σ(x) into d.
+func (e *Elementwise) deriv(d, x, y []float64) {
+	if e.DFRows != nil {
+		e.DFRows(d, x, y)
+		return
+	}
+	for j := range d {
+		d[j] = e.DF(x[j], y[j])
+	}
 }
 
 // BackwardRows32 implements Rows32Layer: the factor rows times σ'
@@ -111,14 +115,7 @@ func (e *Elementwise) BackwardRows32(dst, s blas32.General, in, out *mat.Dense, 
 	}
 	parallelSamples(n, func() any { return make([]float64, f) }, func(scratch any, i int) {
 		d := scratch.([]float64)
-		xr, yr := in.RawRowView(i), out.RawRowView(i)
-		if e.DFRows != nil {
-			e.DFRows(d, xr, yr)
-		} else {
-			for j := range d {
-				d[j] = e.DF(xr[j], yr[j])
-			}
-		}
+		e.deriv(d, in.RawRowView(i), out.RawRowView(i))
 		for c := 0; c < cols; c++ {
 			drow := dr.row(i*cols + c)
 			for j, v := range sr.row(i*cols + c) {
