@@ -159,7 +159,10 @@ func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 }
 
 // mulChunkTo writes the entries of the chunk ch of V u_j, for the rows u_j
-// of u, from the chunk's rows of V in buf.
+// of u, from the chunk's rows of V in buf. A chunk of some patch indices
+// holds, per row, a run of them for each of its channels: one product
+// over the whole chunk into scratch, whose runs are then copied into
+// place, instead of a narrow product per channel.
 func (f *Conv) mulChunkTo(dst, u *mat.Dense, ch chunk, buf []float64) {
 	r, k := f.rows(), f.G.K()
 	nv, _ := u.Dims()
@@ -172,10 +175,16 @@ func (f *Conv) mulChunkTo(dst, u *mat.Dense, ch chunk, buf []float64) {
 			blas64.General{Rows: nv, Cols: w, Stride: out.Stride, Data: out.Data[ch.o0*k:]})
 		return
 	}
-	for o := ch.o0; o < ch.o1; o++ {
-		backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
-			blas64.General{Rows: r, Cols: kc, Stride: w, Data: buf[(o-ch.o0)*kc:]}, 0,
-			blas64.General{Rows: nv, Cols: kc, Stride: out.Stride, Data: out.Data[o*k+ch.k0:]})
+	t := scratch.Get(nv * w)
+	defer scratch.Put(t)
+	backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
+		blas64.General{Rows: r, Cols: w, Stride: w, Data: buf}, 0,
+		blas64.General{Rows: nv, Cols: w, Stride: w, Data: *t})
+	for j := 0; j < nv; j++ {
+		row, tj := out.Data[j*out.Stride:], (*t)[j*w:(j+1)*w]
+		for o := ch.o0; o < ch.o1; o++ {
+			copy(row[o*k+ch.k0:o*k+ch.k1], tj[(o-ch.o0)*kc:])
+		}
 	}
 }
 

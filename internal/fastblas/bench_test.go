@@ -49,6 +49,9 @@ var benchShapes = []struct {
 	{"NN8x1152x100", blas.NoTrans, blas.NoTrans, 8, 1152, 100},
 	{"NN16x1152x100", blas.NoTrans, blas.NoTrans, 16, 1152, 100},
 	{"NN32x1152x100", blas.NoTrans, blas.NoTrans, 32, 1152, 100},
+	// A map-back: k = 10 vectors times a kept block of V larger than the
+	// caches (ResNet-8's stage-3 convolution, R = 288).
+	{"NN10x36864x288", blas.NoTrans, blas.NoTrans, 10, 36864, 288},
 }
 
 // benchOperands returns random operands of a benchmark shape, unpadded,

@@ -772,3 +772,45 @@ func TestPairKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestThinNNPanels checks gemmThinNN with more than two rows of A, which
+// copies B's columns into panels first, bitwise against the same rows
+// taken two at a time (which read B in place), on widths with a partial
+// last block of 16 and a column tail, and on k large enough for panels
+// narrower than a task; with the assembly and the portable kernel.
+func TestThinNNPanels(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	bothKernels(func(asm bool) {
+		for _, d := range [][3]int{{3, 17, 5}, {10, 300, 288}, {16, 529, 1500}, {5, 70, 9000}, {7, 256, 1}} {
+			m, n, k := d[0], d[1], d[2]
+			ldb, ldc := n+3, n+1
+			a := randMat(rnd, m, k, k)
+			b := randMat(rnd, k, n, ldb)
+			for _, beta := range []float64{0, 0.5} {
+				c0 := randMat(rnd, m, n, ldc)
+				got := append([]float64(nil), c0...)
+				gemmThinNN(2, m, n, k, 1.5, a, k, b, ldb, beta, got, ldc)
+				want := append([]float64(nil), c0...)
+				for i0 := 0; i0 < m; i0 += 2 {
+					mi := min(2, m-i0)
+					gemmThinNN(1, mi, n, k, 1.5, a[i0*k:], k, b, ldb, beta, want[i0*ldc:], ldc)
+				}
+				for i := range m {
+					for j := range n {
+						if g, w := got[i*ldc+j], want[i*ldc+j]; math.Float64bits(g) != math.Float64bits(w) || math.IsNaN(g) {
+							t.Fatalf("asm=%v %v beta=%g: C[%d,%d] = %v, want %v", asm, d, beta, i, j, g, w)
+						}
+					}
+				}
+				var ref float64
+				for p := range k {
+					ref += a[(m-1)*k+p] * b[p*ldb+n-1]
+				}
+				ref = 1.5*ref + beta*c0[(m-1)*ldc+n-1]
+				if g := got[(m-1)*ldc+n-1]; !(math.Abs(g-ref) <= 1e-12*(1+math.Abs(ref))*float64(k)) {
+					t.Fatalf("asm=%v %v: C[m-1,n-1] = %v, want %v", asm, d, g, ref)
+				}
+			}
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/vivit-go/vivit/internal/par"
+	"github.com/vivit-go/vivit/internal/scratch"
 )
 
 // Thin products: C = α·A·op(B) + β·C where A has few rows (a block of
@@ -144,36 +145,75 @@ func gemmThinNN(procs, m, n, k int, alpha float64, a []float64, lda int, b []flo
 }
 
 // thinNNTask computes columns [t·thinColsNN, (t+1)·thinColsNN) of
-// gemmThinNN's C.
+// gemmThinNN's C. For more than two rows of A the kernel passes over B's
+// columns several times, reading 16 of them down all k rows each time: a
+// 128-byte run per row, rows ldb apart, which on a large B in memory is
+// one cache miss per row that no prefetcher sees coming. So the task's
+// columns are first copied, row by row (runs of up to thinColsNN
+// entries, which stream), into panels of 16 columns stored contiguously
+// (thinPanel), and the kernel reads those. Every element of C is still
+// computed by one kernel call over all k, as without the panels.
 func thinNNTask(t, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	var acc [32]float64
-	j1 := min((t+1)*thinColsNN, n)
-	for i0 := 0; i0 < m; i0 += 2 {
-		na := min(2, m-i0)
-		arow := [2][]float64{a[i0*lda : i0*lda+k], a[(i0+na-1)*lda : (i0+na-1)*lda+k]}
-		j0 := t * thinColsNN
-		for ; j0+16 <= j1; j0 += 16 {
-			axpyKernel(k, arow[0], arow[1], b[j0:], ldb, &acc)
-			for i := range na {
-				storeRow(c[(i0+i)*ldc+j0:(i0+i)*ldc+j0+16], acc[i*16:i*16+16], alpha, beta)
-			}
-		}
-		for j := j0; j < j1; j++ {
-			for i := range na {
-				var s float64
-				ar := arow[i]
-				for p := 0; p < k; p++ {
-					s += ar[p] * b[p*ldb+j]
+	jt, j1 := t*thinColsNN, min((t+1)*thinColsNN, n)
+	full := jt + (j1-jt)/16*16 // end of the whole 16-column blocks
+	w := thinPanelCols(k)
+	var panel *[]float64
+	if m > 2 && full > jt {
+		panel = scratch.Get(min(w, full-jt) * k)
+		defer scratch.Put(panel)
+	}
+	for jp := jt; jp < full; jp += w {
+		wp := min(w, full-jp)
+		bp, ldp := b[jp:], ldb // the blocks' B, and its stride
+		if panel != nil {
+			pb := *panel
+			for p := 0; p < k; p++ {
+				row := b[p*ldb+jp : p*ldb+jp+wp]
+				for jb := 0; jb < wp; jb += 16 {
+					copy(pb[jb*k+p*16:jb*k+p*16+16], row[jb:jb+16])
 				}
-				ci := &c[(i0+i)*ldc+j]
-				if beta == 0 {
-					*ci = alpha * s
+			}
+			bp, ldp = pb, 16
+		}
+		for i0 := 0; i0 < m; i0 += 2 {
+			na := min(2, m-i0)
+			arow := [2][]float64{a[i0*lda : i0*lda+k], a[(i0+na-1)*lda : (i0+na-1)*lda+k]}
+			for jb := 0; jb < wp; jb += 16 {
+				if panel != nil {
+					axpyKernel(k, arow[0], arow[1], bp[jb*k:], ldp, &acc)
 				} else {
-					*ci = alpha*s + beta**ci
+					axpyKernel(k, arow[0], arow[1], bp[jb:], ldp, &acc)
+				}
+				for i := range na {
+					j0 := jp + jb
+					storeRow(c[(i0+i)*ldc+j0:(i0+i)*ldc+j0+16], acc[i*16:i*16+16], alpha, beta)
 				}
 			}
 		}
 	}
+	for i := 0; i < m; i++ {
+		ar := a[i*lda : i*lda+k]
+		for j := full; j < j1; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				s += ar[p] * b[p*ldb+j]
+			}
+			ci := &c[i*ldc+j]
+			if beta == 0 {
+				*ci = alpha * s
+			} else {
+				*ci = alpha*s + beta**ci
+			}
+		}
+	}
+}
+
+// thinPanelCols is the width of thinNNTask's panels for k rows: all the
+// task's columns while the panels fit 1 MiB (an L2 cache), else fewer,
+// down to one block of 16.
+func thinPanelCols(k int) int {
+	return max(16, min(thinColsNN, (1<<17)/max(k, 1)/16*16))
 }
 
 // storeRow sets dst = alpha·src + beta·dst (dst is not read if beta is 0).
