@@ -9,7 +9,6 @@ import (
 
 	"github.com/vivit-go/vivit/internal/backend"
 	"github.com/vivit-go/vivit/internal/fastblas"
-	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
 )
 
@@ -162,8 +161,9 @@ func (f *Conv) needRows() {
 }
 
 // mulKeptTo writes V u_j for the rows u_j of u from the kept weight
-// block's chunks (float64 kept, or float32 v32: per chunk one product in
-// float32 on u rounded to float32), and the bias part from the bias
+// block's chunks (float64 kept, or float32 v32: per chunk one product of u
+// with the float32 block, widened exactly as it is read and summed in
+// float64, fastblas.GemmNNMixed), and the bias part from the bias
 // columns.
 func (f *Conv) mulKeptTo(dst, u *mat.Dense, kept []keptChunk, v32 []keptChunk32) {
 	nv, _ := u.Dims()
@@ -176,22 +176,23 @@ func (f *Conv) mulKeptTo(dst, u *mat.Dense, kept []keptChunk, v32 []keptChunk32)
 	}
 	if v32 != nil {
 		r, out, k := f.rows(), f.G.OutC, f.G.K()
-		u32 := make([]float32, nv*r)
-		for j := 0; j < nv; j++ {
-			fastblas.Narrow(u32[j*r:(j+1)*r], u.RawRowView(j))
-		}
-		t32 := make([]float32, nv*out*(v32[0].k1-v32[0].k0))
-		var impl fastblas.Implementation
+		ur := u.RawMatrix()
 		for _, ch := range v32 {
 			kc := ch.k1 - ch.k0
 			cw := out * kc
-			impl.Sgemm(blas.NoTrans, blas.NoTrans, nv, cw, r, 1, u32, r, *ch.buf, cw, 0, t32, cw)
-			par.For(nv, min(nv, par.ProcsFor(nv*cw)), func(_, j int) {
-				row := dst.RawRowView(j)
+			if kc == k {
+				fastblas.GemmNNMixed(nv, cw, r, 1, ur.Data, ur.Stride, *ch.buf, cw, 0, raw.Data, raw.Stride)
+				continue
+			}
+			t := scratch.Get(nv * cw)
+			fastblas.GemmNNMixed(nv, cw, r, 1, ur.Data, ur.Stride, *ch.buf, cw, 0, *t, cw)
+			for j := 0; j < nv; j++ {
+				row, tj := raw.Data[j*raw.Stride:], (*t)[j*cw:(j+1)*cw]
 				for o := 0; o < out; o++ {
-					fastblas.Widen(row[o*k+ch.k0:o*k+ch.k1], t32[j*cw+o*kc:])
+					copy(row[o*k+ch.k0:o*k+ch.k1], tj[o*kc:])
 				}
-			})
+			}
+			scratch.Put(t)
 		}
 	}
 	if f.Bias {

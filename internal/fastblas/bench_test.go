@@ -148,3 +148,20 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGemmNNMixed is the float32 map-back: 10 vectors times a kept
+// float32 block of V larger than the caches (ResNet-8's stage-3
+// convolution, R = 288).
+func BenchmarkGemmNNMixed(b *testing.B) {
+	const m, n, k = 10, 36864, 288
+	rnd := rand.New(rand.NewPCG(1, 1))
+	a, c := randMat(rnd, m, k, k), make([]float64, m*n)
+	bm := make([]float32, k*n)
+	for i := range bm {
+		bm[i] = float32(rnd.NormFloat64())
+	}
+	for b.Loop() {
+		GemmNNMixed(m, n, k, 1, a, k, bm, n, 0, c, n)
+	}
+	b.ReportMetric(2*m*n*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFlop/s")
+}

@@ -814,3 +814,45 @@ func TestThinNNPanels(t *testing.T) {
 		}
 	})
 }
+
+// TestGemmNNMixed checks the float32-B thin product bitwise against the
+// float64 one on B widened (the same kernel order, B widened exactly), for
+// m up to past one pass of thinMaxRows, with the assembly and the portable
+// kernel, and that beta = 0 does not read C.
+func TestGemmNNMixed(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(13, 14))
+	bothKernels(func(asm bool) {
+		for _, d := range [][3]int{{1, 1, 1}, {2, 33, 7}, {10, 300, 288}, {17, 70, 40}, {5, 529, 1500}} {
+			m, n, k := d[0], d[1], d[2]
+			ldb, ldc := n+2, n+3
+			a := randMat(rnd, m, k, k)
+			b64 := randMat(rnd, k, n, ldb)
+			b32 := make([]float32, len(b64))
+			for i, v := range b64 {
+				b32[i] = float32(v)
+				b64[i] = float64(b32[i])
+			}
+			for _, beta := range []float64{0, -0.5} {
+				c0 := randMat(rnd, m, n, ldc)
+				if beta == 0 {
+					for i := range c0 {
+						c0[i] = math.NaN()
+					}
+				}
+				got := append([]float64(nil), c0...)
+				GemmNNMixed(m, n, k, 0.75, a, k, b32, ldb, beta, got, ldc)
+				want := append([]float64(nil), c0...)
+				for i0 := 0; i0 < m; i0 += thinMaxRows {
+					gemmThinNN(1, min(thinMaxRows, m-i0), n, k, 0.75, a[i0*k:], k, b64, ldb, beta, want[i0*ldc:], ldc)
+				}
+				for i := range m {
+					for j := range n {
+						if g, w := got[i*ldc+j], want[i*ldc+j]; math.Float64bits(g) != math.Float64bits(w) || math.IsNaN(g) {
+							t.Fatalf("asm=%v %v beta=%g: C[%d,%d] = %v, want %v", asm, d, beta, i, j, g, w)
+						}
+					}
+				}
+			}
+		}
+	})
+}

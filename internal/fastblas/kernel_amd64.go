@@ -159,6 +159,19 @@ func axpyKernel(k int, a0, a1, b []float64, ldb int, acc *[32]float64) {
 }
 
 //go:noescape
+func axpy2x16Mixed(k int, a0, a1 *float64, b *float32, ldb int, acc *[32]float64)
+
+// axpyKernelMixed is axpyKernel for a float32 B.
+func axpyKernelMixed(k int, a0, a1 []float64, b []float32, ldb int, acc *[32]float64) {
+	_, _, _ = a0[k-1], a1[k-1], b[(k-1)*ldb+15]
+	if haveAsm {
+		axpy2x16Mixed(k, &a0[0], &a1[0], &b[0], ldb, acc)
+		return
+	}
+	axpy2x16Go(k, a0, a1, b, ldb, acc)
+}
+
+//go:noescape
 func addMul4(n4 int, dst, x, y *float64)
 
 // AddMul sets dst[i] += x[i]·y[i] for i < len(dst); x and y must be at

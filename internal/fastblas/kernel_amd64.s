@@ -339,6 +339,51 @@ axpyloop:
 	VZEROUPPER
 	RET
 
+// func axpy2x16Mixed(k int, a0, a1 *float64, b *float32, ldb int, acc *[32]float64)
+//
+// axpy2x16 for a float32 B, widened exactly as it is loaded.
+TEXT ·axpy2x16Mixed(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a0+8(FP), SI
+	MOVQ a1+16(FP), DI
+	MOVQ b+24(FP), R8
+	MOVQ ldb+32(FP), R9
+	SHLQ $2, R9
+	MOVQ acc+40(FP), DX
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+
+axpymixedloop:
+	VCVTPS2PD    (R8), Y0
+	VCVTPS2PD    16(R8), Y1
+	VCVTPS2PD    32(R8), Y2
+	VCVTPS2PD    48(R8), Y3
+	VBROADCASTSD (SI), Y12
+	VBROADCASTSD (DI), Y13
+	VFMADD231PD  Y0, Y12, Y4
+	VFMADD231PD  Y1, Y12, Y5
+	VFMADD231PD  Y2, Y12, Y6
+	VFMADD231PD  Y3, Y12, Y7
+	VFMADD231PD  Y0, Y13, Y8
+	VFMADD231PD  Y1, Y13, Y9
+	VFMADD231PD  Y2, Y13, Y10
+	VFMADD231PD  Y3, Y13, Y11
+	ADDQ         $8, SI
+	ADDQ         $8, DI
+	ADDQ         R9, R8
+	DECQ         CX
+	JNZ          axpymixedloop
+
+	STOREACC8
+	VZEROUPPER
+	RET
+
 // func addMul4(n4 int, dst, x, y *float64)
 //
 // dst[i] += x[i]·y[i] for i < 4·n4, n4 ≥ 1.

@@ -58,13 +58,13 @@ func dot2x6Go[T element](n4 int, a0, a1 []float64, b *[6][]T, acc *[48]float64) 
 }
 
 // axpy2x16Go is the portable reference for axpy2x16.
-func axpy2x16Go(k int, a0, a1, b []float64, ldb int, acc *[32]float64) {
+func axpy2x16Go[T element](k int, a0, a1 []float64, b []T, ldb int, acc *[32]float64) {
 	*acc = [32]float64{}
 	for p := 0; p < k; p++ {
 		row := b[p*ldb : p*ldb+16]
 		for j, v := range row {
-			acc[j] += a0[p] * v
-			acc[16+j] += a1[p] * v
+			acc[j] += a0[p] * float64(v)
+			acc[16+j] += a1[p] * float64(v)
 		}
 	}
 }

@@ -30,6 +30,10 @@ func axpyKernel(k int, a0, a1, b []float64, ldb int, acc *[32]float64) {
 	axpy2x16Go(k, a0, a1, b, ldb, acc)
 }
 
+func axpyKernelMixed(k int, a0, a1 []float64, b []float32, ldb int, acc *[32]float64) {
+	axpy2x16Go(k, a0, a1, b, ldb, acc)
+}
+
 // AddMul sets dst[i] += x[i]·y[i] for i < len(dst); x and y must be at
 // least as long as dst.
 func AddMul(dst, x, y []float64) {

@@ -133,7 +133,7 @@ func GemmNTMixed(m, n, k int, alpha float64, a []float64, lda int, b []float32, 
 
 // gemmThinNN sets C = alpha·A·B + beta·C for A m×k, B k×n and C m×n, all
 // row-major, m, n, k ≥ 1.
-func gemmThinNN(procs, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+func gemmThinNN[T element](procs, m, n, k int, alpha float64, a []float64, lda int, b []T, ldb int, beta float64, c []float64, ldc int) {
 	tasks := (n + thinColsNN - 1) / thinColsNN
 	if !parallel(procs, m*n*k) {
 		for t := 0; t < tasks; t++ {
@@ -150,28 +150,30 @@ func gemmThinNN(procs, m, n, k int, alpha float64, a []float64, lda int, b []flo
 // 128-byte run per row, rows ldb apart, which on a large B in memory is
 // one cache miss per row that no prefetcher sees coming. So the task's
 // columns are first copied, row by row (runs of up to thinColsNN
-// entries, which stream), into panels of 16 columns stored contiguously
-// (thinPanel), and the kernel reads those. Every element of C is still
-// computed by one kernel call over all k, as without the panels.
-func thinNNTask(t, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+// entries, which stream), into panels of 16 columns stored contiguously,
+// small enough together for L2 (thinPanelCols), and the kernel reads
+// those. Every element of C is still
+// computed by one kernel call over all k, as without the panel.
+func thinNNTask[T element](t, m, n, k int, alpha float64, a []float64, lda int, b []T, ldb int, beta float64, c []float64, ldc int) {
 	var acc [32]float64
 	jt, j1 := t*thinColsNN, min((t+1)*thinColsNN, n)
 	full := jt + (j1-jt)/16*16 // end of the whole 16-column blocks
 	w := thinPanelCols(k)
-	var panel *[]float64
+	var panel *[]T
 	if m > 2 && full > jt {
-		panel = scratch.Get(min(w, full-jt) * k)
-		defer scratch.Put(panel)
+		panel = scratch.GetOf[T](min(w, full-jt) * k)
+		defer scratch.PutOf(panel)
 	}
 	for jp := jt; jp < full; jp += w {
 		wp := min(w, full-jp)
 		bp, ldp := b[jp:], ldb // the blocks' B, and its stride
 		if panel != nil {
+			// Panel jb/16 holds columns jb… as k contiguous runs of 16.
 			pb := *panel
 			for p := 0; p < k; p++ {
 				row := b[p*ldb+jp : p*ldb+jp+wp]
 				for jb := 0; jb < wp; jb += 16 {
-					copy(pb[jb*k+p*16:jb*k+p*16+16], row[jb:jb+16])
+					*(*[16]T)(pb[jb*k+p*16:]) = *(*[16]T)(row[jb:])
 				}
 			}
 			bp, ldp = pb, 16
@@ -181,9 +183,9 @@ func thinNNTask(t, m, n, k int, alpha float64, a []float64, lda int, b []float64
 			arow := [2][]float64{a[i0*lda : i0*lda+k], a[(i0+na-1)*lda : (i0+na-1)*lda+k]}
 			for jb := 0; jb < wp; jb += 16 {
 				if panel != nil {
-					axpyKernel(k, arow[0], arow[1], bp[jb*k:], ldp, &acc)
+					axpyKernelAny(k, arow[0], arow[1], bp[jb*k:], ldp, &acc)
 				} else {
-					axpyKernel(k, arow[0], arow[1], bp[jb:], ldp, &acc)
+					axpyKernelAny(k, arow[0], arow[1], bp[jb:], ldp, &acc)
 				}
 				for i := range na {
 					j0 := jp + jb
@@ -197,7 +199,7 @@ func thinNNTask(t, m, n, k int, alpha float64, a []float64, lda int, b []float64
 		for j := full; j < j1; j++ {
 			var s float64
 			for p := 0; p < k; p++ {
-				s += ar[p] * b[p*ldb+j]
+				s += ar[p] * float64(b[p*ldb+j])
 			}
 			ci := &c[i*ldc+j]
 			if beta == 0 {
@@ -206,6 +208,42 @@ func thinNNTask(t, m, n, k int, alpha float64, a []float64, lda int, b []float64
 				*ci = alpha*s + beta**ci
 			}
 		}
+	}
+}
+
+// axpyKernelAny is axpyKernel for float64 B and axpyKernelMixed for
+// float32.
+func axpyKernelAny[T element](k int, a0, a1 []float64, b []T, ldb int, acc *[32]float64) {
+	switch b := any(b).(type) {
+	case []float64:
+		axpyKernel(k, a0, a1, b, ldb, acc)
+	case []float32:
+		axpyKernelMixed(k, a0, a1, b, ldb, acc)
+	}
+}
+
+// GemmNNMixed sets C = alpha·A·B + beta·C for A m×k and C m×n in float64
+// and B k×n in float32, all row-major: a few vectors times a large matrix
+// held at half the bytes (a map-back from a float32 block of V), B's
+// values widened exactly and every sum accumulated in float64, in an
+// order that does not depend on the number of goroutines. C is not read
+// when beta is 0.
+func GemmNNMixed(m, n, k int, alpha float64, a []float64, lda int, b []float32, ldb int, beta float64, c []float64, ldc int) {
+	if m < 0 || n < 0 || k < 0 || lda < max(1, k) || ldb < max(1, n) || ldc < max(1, n) {
+		panic("fastblas: GemmNNMixed: bad dimension or stride")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleGeneral(m, n, beta, c, ldc)
+		return
+	}
+	_, _, _ = a[(m-1)*lda+k-1], b[(k-1)*ldb+n-1], c[(m-1)*ldc+n-1]
+	procs := runtime.GOMAXPROCS(0)
+	for i0 := 0; i0 < m; i0 += thinMaxRows {
+		mi := min(thinMaxRows, m-i0)
+		gemmThinNN(procs, mi, n, k, alpha, a[i0*lda:], lda, b, ldb, beta, c[i0*ldc:], ldc)
 	}
 }
 
