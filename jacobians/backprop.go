@@ -138,6 +138,40 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 	fac := make([]*mat.Dense, len(nodes)+1)
 	fac32 := make([]blas32.General, len(nodes)+1) // where in32
 	kept := make([]bool, len(nodes)+1)            // referenced by a parameter block
+	// borrowed[t]: fac[t] is another tensor's factor (both inputs of a
+	// residual sum), which the pass reads but neither modifies nor
+	// releases.
+	borrowed := make([]bool, len(nodes)+1)
+	readers := make([][]int, len(nodes)+1)
+	for i, nd := range nodes {
+		for _, t := range nd.Inputs {
+			readers[t] = append(readers[t], i)
+		}
+	}
+	// canBorrow reports whether input t of join j may read the factor
+	// that the join hands to its input owner, instead of a copy: t is read
+	// by the join only; its producer, visited before owner's (t > owner),
+	// reads the factor without keeping a reference (a layer, or a
+	// parameter node whose block copies what it needs); and no other
+	// reader of owner, which may add to that factor, is visited before it.
+	canBorrow := func(t, owner, j int) bool {
+		if t <= owner || len(readers[t]) != 1 {
+			return false
+		}
+		if fc, ok := nodes[t-1].Op.(model.ParamLayer); ok {
+			if cp, ok := fc.(model.FactorCopier); !ok || !cp.FactorCopiesRows() {
+				return false
+			}
+		} else if _, ok := nodes[t-1].Op.(model.Layer); !ok {
+			return false
+		}
+		for _, r := range readers[owner] {
+			if r != j && r > t-1 {
+				return false
+			}
+		}
+		return true
+	}
 	fac[len(nodes)] = s
 	kept[len(nodes)] = true // the caller's
 	// Factors the pass has released are reused by the pass before it asks
@@ -206,6 +240,9 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			return nil, fmt.Errorf("backpropagation stopped at node %d of %d: %w", len(nodes)-i, len(nodes), err)
 		}
 		cur, cur32, is32 := fac[i+1], fac32[i+1], in32[i+1]
+		// owned: the pass may overwrite or hand on cur (no block
+		// references it, which the node's own block may change below).
+		owned := func() bool { return !kept[i+1] && !borrowed[i+1] }
 		// temp holds cur rounded or widened for a node whose input factor
 		// is held in the other precision; the pass owns it.
 		var temp *mat.Dense
@@ -239,11 +276,20 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			}
 			t := nd.Inputs[0]
 			var f lowrank.Factor
-			fuse := needed[t] && !kept[i+1] && fac[t] == nil && fac32[t].Data == nil && in32[t] == is32
-			if fl, ok := pl.(model.Rows32FactorInPlaceLayer); ok && is32 && fuse && fl.FactorCopiesRows() {
+			free := needed[t] && fac[t] == nil && fac32[t].Data == nil && in32[t] == is32
+			fuse := free && !kept[i+1]
+			if fl, ok := pl.(model.Rows32FactorBackwardToLayer); ok && is32 && fuse && borrowed[i+1] && fl.FactorCopiesRows() {
+				d := newFactor32(t)
+				f = fl.FactorBackwardToRows32(d, cur32, acts[t], acts[i+1], c)
+				fac32[t], fused = d, true
+			} else if fl, ok := pl.(model.FactorBackwardToLayer); ok && !is32 && fuse && borrowed[i+1] && fl.FactorCopiesRows() {
+				d := newFactor(t)
+				f = fl.FactorBackwardTo(d, cur, acts[t], acts[i+1], c)
+				fac[t], fused = d, true
+			} else if fl, ok := pl.(model.Rows32FactorInPlaceLayer); ok && is32 && fuse && !borrowed[i+1] && fl.FactorCopiesRows() {
 				f = fl.FactorBackwardInPlaceRows32(cur32, acts[t], acts[i+1], c)
 				fac32[t], fac32[i+1], fused = cur32, blas32.General{}, true
-			} else if fl, ok := pl.(model.FactorInPlaceLayer); ok && !is32 && fuse && fl.FactorCopiesRows() {
+			} else if fl, ok := pl.(model.FactorInPlaceLayer); ok && !is32 && fuse && !borrowed[i+1] && fl.FactorCopiesRows() {
 				f = fl.FactorBackwardInPlace(cur, acts[t], acts[i+1], c)
 				fac[t], fac[i+1], fused = cur, nil, true
 			} else if p32, ok := pl.(model.Rows32ParamLayer); ok && is32 {
@@ -268,7 +314,7 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			if in32[t] {
 				l32 := op.(model.Rows32Layer)
 				src := as32()
-				owned := !is32 || !kept[i+1] // a conversion is the pass's
+				owned := !is32 || owned() // a conversion is the pass's
 				if ip, ok := op.(model.InPlaceLayer); ok && ip.BackwardInPlace() && owned && fac32[t].Data == nil {
 					l32.BackwardRows32(src, src, acts[t], acts[i+1], c)
 					fac32[t] = src
@@ -289,7 +335,7 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 				break
 			}
 			src := as64()
-			owned := is32 || !kept[i+1] // a conversion is the pass's
+			owned := is32 || owned() // a conversion is the pass's
 			// A factor not kept by a block is an intermediate of this pass:
 			// diagonal layers overwrite it in place.
 			if ip, ok := op.(model.InPlaceLayer); ok && ip.BackwardInPlace() && owned && fac[t] == nil {
@@ -321,10 +367,17 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			add(t, d)
 		case model.Join:
 			if pt, ok := op.(model.PassThroughJoin); ok && pt.BackwardPassesThrough() {
-				// Every input's factor is cur: the first input without a
-				// factor yet, held in cur's precision, takes cur itself
-				// (unless a block references it), the others add it to
-				// theirs or copy it.
+				// Every input's factor is cur: the input without a factor
+				// yet, held in cur's precision, that the pass visits last
+				// (the lowest tensor) takes cur itself (unless the pass does
+				// not own it); inputs that canBorrow read it too; the
+				// others add it to theirs or copy it.
+				owner := -1
+				for _, t := range nd.Inputs {
+					if owned() && needed[t] && fac[t] == nil && fac32[t].Data == nil && in32[t] == is32 && (owner < 0 || t < owner) {
+						owner = t
+					}
+				}
 				handed := false
 				for _, t := range nd.Inputs {
 					switch {
@@ -333,13 +386,14 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 						addRows32(fac32[t], as32())
 					case !in32[t] && fac[t] != nil:
 						addRows(fac[t], as64())
-					case !handed && !kept[i+1] && in32[t] == is32:
+					case t == owner || owner >= 0 && in32[t] == is32 && canBorrow(t, owner, i):
 						if is32 {
 							fac32[t] = cur32
 						} else {
 							fac[t] = cur
 						}
-						handed = true
+						borrowed[t] = t != owner
+						handed = handed || t == owner
 					case in32[t]:
 						fac32[t] = newFactor32(t)
 						copyRows32(fac32[t], as32())
@@ -379,7 +433,7 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 		if temp32.Data != nil {
 			release32(temp32)
 		}
-		if !kept[i+1] {
+		if !kept[i+1] && !borrowed[i+1] {
 			if fac[i+1] != nil {
 				release(fac[i+1])
 			}

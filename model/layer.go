@@ -90,6 +90,23 @@ type FactorInPlaceLayer interface {
 	FactorBackwardInPlace(s, in, out *mat.Dense, cols int) lowrank.Factor
 }
 
+// A FactorBackwardToLayer is a FactorInPlaceLayer that can also leave
+// the rows s as they are: FactorBackwardTo(dst, s, in, out, cols) is
+// Factor(s, in, cols) followed by BackwardInput(dst, s, in, out, cols), in
+// one pass over s. The backward pass uses it when s is also another
+// tensor's factor (the two inputs of a residual sum share it).
+type FactorBackwardToLayer interface {
+	FactorInPlaceLayer
+	FactorBackwardTo(dst, s, in, out *mat.Dense, cols int) lowrank.Factor
+}
+
+// A Rows32FactorBackwardToLayer is a FactorBackwardToLayer on float32
+// rows.
+type Rows32FactorBackwardToLayer interface {
+	FactorBackwardToLayer
+	FactorBackwardToRows32(dst, s blas32.General, in, out *mat.Dense, cols int) lowrank.Factor
+}
+
 // A Float32AccumulatingLayer has a float32 variant of BackwardInputAdd,
 // as Float32Layer has of BackwardInput.
 type Float32AccumulatingLayer interface {

@@ -194,7 +194,30 @@ func (l *BatchNorm) FactorBackwardInPlace(s, in, _ *mat.Dense, cols int) lowrank
 func (l *BatchNorm) factor(s, in *mat.Dense, cols int, backward bool) lowrank.Factor {
 	r, _ := s.Dims()
 	checkDims(s, r, Numel(l.Shape), "batchnorm factor")
-	return batchNormFactor(l, rowsOf(s), in, cols, backward)
+	var dst *factorRows[float64]
+	if backward {
+		d := rowsOf(s)
+		dst = &d
+	}
+	return batchNormFactor(l, rowsOf(s), dst, in, cols)
+}
+
+// FactorBackwardTo implements FactorBackwardToLayer: Factor, and
+// BackwardInput into dst, in one pass over s.
+func (l *BatchNorm) FactorBackwardTo(dst, s, in, _ *mat.Dense, cols int) lowrank.Factor {
+	r, _ := s.Dims()
+	checkDims(s, r, Numel(l.Shape), "batchnorm factor")
+	checkDims(dst, r, Numel(l.Shape), "batchnorm factor destination")
+	d := rowsOf(dst)
+	return batchNormFactor(l, rowsOf(s), &d, in, cols)
+}
+
+// FactorBackwardToRows32 implements Rows32FactorBackwardToLayer.
+func (l *BatchNorm) FactorBackwardToRows32(dst, s blas32.General, in, _ *mat.Dense, cols int) lowrank.Factor {
+	check32(s, s.Rows, Numel(l.Shape), "batchnorm factor")
+	check32(dst, s.Rows, Numel(l.Shape), "batchnorm factor destination")
+	d := rows32Of(dst)
+	return batchNormFactor(l, rows32Of(s), &d, in, cols)
 }
 
 // BackwardRows32 implements Rows32Layer: channel c of every factor row
@@ -214,13 +237,14 @@ func (l *BatchNorm) BackwardRows32(dst, s blas32.General, _, _ *mat.Dense, _ int
 // sums in float64.
 func (l *BatchNorm) FactorRows32(s blas32.General, in *mat.Dense, cols int) lowrank.Factor {
 	check32(s, s.Rows, Numel(l.Shape), "batchnorm factor")
-	return batchNormFactor(l, rows32Of(s), in, cols, false)
+	return batchNormFactor(l, rows32Of(s), nil, in, cols)
 }
 
 // FactorBackwardInPlaceRows32 implements Rows32FactorInPlaceLayer.
 func (l *BatchNorm) FactorBackwardInPlaceRows32(s blas32.General, in, _ *mat.Dense, cols int) lowrank.Factor {
 	check32(s, s.Rows, Numel(l.Shape), "batchnorm factor")
-	return batchNormFactor(l, rows32Of(s), in, cols, true)
+	d := rows32Of(s)
+	return batchNormFactor(l, rows32Of(s), &d, in, cols)
 }
 
 // scaleChannels writes channel c (p entries) of s times a_c into d.
@@ -236,8 +260,11 @@ func scaleChannels[R float32 | float64](d, s []R, a []float64, p int) {
 	}
 }
 
-// batchNormFactor is BatchNorm's factor on rows of either precision.
-func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], in *mat.Dense, cols int, backward bool) lowrank.Factor {
+// batchNormFactor is BatchNorm's factor on rows of either precision; with
+// dst set it also writes the backward of each channel slice of s into dst
+// (which may be s) once its sums are taken.
+func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], dst *factorRows[R], in *mat.Dense, cols int) lowrank.Factor {
+	backward := dst != nil
 	r, f := s.n, s.cols
 	n, _ := in.Dims()
 	checkDims(in, n, f, "batchnorm input")
@@ -253,7 +280,7 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], in *mat
 	if len(sizes) == 0 {
 		if backward {
 			parallelSamples(r, func() any { return nil }, func(_ any, i int) {
-				scaleChannels(s.row(i), s.row(i), a, p)
+				scaleChannels(dst.row(i), s.row(i), a, p)
 			})
 		}
 		return nil
@@ -269,6 +296,10 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], in *mat
 		}
 		for k := i * cols; k < (i+1)*cols; k++ {
 			sr, vr := s.row(k), vt.RawRowView(k)
+			var dr []R
+			if backward {
+				dr = dst.row(k)
+			}
 			for ch := range c {
 				off := 0
 				switch sc := any(sr[ch*p : (ch+1)*p]).(type) {
@@ -281,7 +312,7 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], in *mat
 						vr[off+ch] = floats.Sum(sc)
 					}
 					if backward {
-						floats.Scale(a[ch], sc)
+						floats.ScaleTo(any(dr[ch*p:(ch+1)*p]).([]float64), a[ch], sc)
 					}
 				case []float32:
 					dot, sum := fastblas.DotSum32(sc, xhat[ch*p:(ch+1)*p])
@@ -293,7 +324,11 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], in *mat
 						vr[off+ch] = sum
 					}
 					if backward {
-						fastblas.Scale32(float32(a[ch]), sc)
+						dc := any(dr[ch*p : (ch+1)*p]).([]float32)
+						if &dc[0] != &sc[0] {
+							copy(dc, sc)
+						}
+						fastblas.Scale32(float32(a[ch]), dc)
 					}
 				}
 			}

@@ -205,4 +205,17 @@ func checkFactorInPlace(t *testing.T, l FactorInPlaceLayer, x, s *mat.Dense, col
 	if !mat.Equal(vg, vw) {
 		t.Errorf("FactorBackwardInPlace: block differs from Factor's")
 	}
+	if lt, ok := l.(FactorBackwardToLayer); ok {
+		keep := mat.DenseCopyOf(s)
+		dst := mat.NewDense(r, f, nil)
+		toF := lt.FactorBackwardTo(dst, s, x, nil, cols)
+		if !mat.Equal(dst, want) || !mat.Equal(s, keep) {
+			t.Errorf("FactorBackwardTo: rows differ from BackwardInput's, or s changed")
+		}
+		vt := mat.NewDense(r, toF.Dim(), nil)
+		toF.MulTo(vt, id)
+		if !mat.Equal(vt, vw) {
+			t.Errorf("FactorBackwardTo: block differs from Factor's")
+		}
+	}
 }

@@ -136,6 +136,21 @@ func TestRows32Layers(t *testing.T) {
 						t.Fatalf("FactorBackwardInPlaceRows32: entry %d is %g, not %g", i, c.Data[i], d32.Data[i])
 					}
 				}
+				if lt, ok := l.(Rows32FactorBackwardToLayer); ok {
+					keep := append([]float32(nil), s32.Data...)
+					to := blas32.General{Rows: r, Cols: s32.Cols, Stride: s32.Stride, Data: make([]float32, len(s32.Data))}
+					toF := lt.FactorBackwardToRows32(to, s32, in, out, cols)
+					mt := mat.NewDense(2, wantF.Dim(), nil)
+					toF.MulTo(mt, u)
+					if !mat.Equal(mt, mg) {
+						t.Errorf("FactorBackwardToRows32: block differs from FactorRows32's")
+					}
+					for i := range to.Data {
+						if to.Data[i] != d32.Data[i] || s32.Data[i] != keep[i] {
+							t.Fatalf("FactorBackwardToRows32: entry %d is %g, not %g, or s changed", i, to.Data[i], d32.Data[i])
+						}
+					}
+				}
 			}
 		})
 	}
