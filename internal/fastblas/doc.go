@@ -52,10 +52,13 @@
 // packing, which would cost as much as the product: B is read in place by
 // register kernels of two A rows × six B rows (A·Bᵀ, in k slabs that keep
 // the B rows in L1 across all A rows) or two A rows × sixteen columns
-// (A·B). They also run in fixed tasks, so results do not depend on the
-// number of goroutines. GemmNTMixed is the A·Bᵀ thin product with B in
-// float32 (widened exactly, accumulated in float64): a matrix streamed from
-// memory at half the bytes.
+// (A·B; with more than two A rows, a task's columns of B are first copied,
+// row by row as they stream from memory, into contiguous 16-column panels
+// that the kernel then reads from cache). They also run in fixed tasks,
+// so results do not depend on the number of goroutines. GemmNTMixed and
+// GemmNNMixed are the thin products with B in float32 (widened exactly,
+// accumulated in float64): a matrix streamed from memory at half the
+// bytes.
 //
 // Shifted is a product whose B operand is read in place from a vector at
 // fixed offsets (row p of B is a run of the vector starting at offset
@@ -70,8 +73,9 @@
 // the engine's hot loops: AddMul (dst += x∘y) and CombRows (a short linear
 // combination of matrix rows), AddMulMixed, Add32, Narrow, Widen and
 // WidenAdd for float32 data, ReLU and MulPositive (ReLU's forward and its
-// derivative times a factor row), and ArgMaxAbs (the entry of largest
-// magnitude, at memory speed).
+// derivative times a factor row; MulPositive32 on float32 rows), DotSum32
+// and Scale32 (BatchNorm's pass over float32 factor rows), and ArgMaxAbs
+// (the entry of largest magnitude, at memory speed).
 //
 // # Semantics
 //
