@@ -1,7 +1,6 @@
 package jacobians_test
 
 import (
-	"math"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -48,13 +47,9 @@ func TestPassThroughJoin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		acts := n.Forward(b.Inputs)
-		z := acts[len(acts)-1]
-		rows, c := z.Dims()
-		cols := n.Loss.ReducedCols(c)
-		s := mat.NewDense(rows*cols, c, nil)
-		n.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(n.Loss.Weight(rows)))
-		g := mat.NewSymDense(rows*cols, nil)
+		acts, s, cols := lossFactor(n, b.Inputs)
+		rows, _ := s.Dims()
+		g := mat.NewSymDense(rows, nil)
 		for _, f := range jacobians.Backprop(n, acts, s, cols) {
 			f.Factor.AddGramTo(g)
 		}

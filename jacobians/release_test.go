@@ -30,12 +30,8 @@ func TestBackpropReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	gram := func(release bool) (*mat.SymDense, []int) {
-		acts := net.Forward(b.Inputs)
-		z := acts[len(acts)-1]
-		n, c := z.Dims()
-		cols := net.Loss.ReducedCols(c)
-		s := mat.NewDense(n*cols, c, nil)
-		net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(net.Loss.Weight(n)))
+		acts, s, cols := lossFactor(net, b.Inputs)
+		r, _ := s.Dims()
 		count := make([]int, len(acts))
 		var fs []jacobians.LayerFactor
 		if release {
@@ -53,7 +49,7 @@ func TestBackpropReleases(t *testing.T) {
 		} else {
 			fs = jacobians.Backprop(net, acts, s, cols)
 		}
-		g := mat.NewSymDense(n*cols, nil)
+		g := mat.NewSymDense(r, nil)
 		for _, f := range fs {
 			f.Factor.AddGramTo(g)
 		}

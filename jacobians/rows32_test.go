@@ -34,18 +34,13 @@ func TestBackpropFloat32Rows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			acts := net.Forward(b.Inputs)
-			z := acts[len(acts)-1]
-			n, c := z.Dims()
-			cols := net.Loss.ReducedCols(c)
-			s := mat.NewDense(n*cols, c, nil)
-			net.Loss.ReducedSqrtHessianTo(s, z, math.Sqrt(net.Loss.Weight(n)))
-
-			want := mat.NewSymDense(n*cols, nil)
+			acts, s, cols := lossFactor(net, b.Inputs)
+			r, _ := s.Dims()
+			want := mat.NewSymDense(r, nil)
 			for _, f := range jacobians.Backprop(net, acts, s, cols) {
 				f.Factor.AddGramTo(want)
 			}
-			got := mat.NewSymDense(n*cols, nil)
+			got := mat.NewSymDense(r, nil)
 			rows32 := 0
 			_, err = jacobians.BackpropEach(context.Background(), net, acts, s, cols, lowrank.Float32, nil, func(lf jacobians.LayerFactor) bool {
 				if lf.Factor == nil {
