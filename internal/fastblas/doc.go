@@ -52,10 +52,11 @@
 // packing, which would cost as much as the product: B is read in place by
 // register kernels of two A rows × six B rows (A·Bᵀ, in k slabs that keep
 // the B rows in L1 across all A rows) or two A rows × sixteen columns
-// (A·B; with more than two A rows, a task's columns of B are first copied,
-// row by row as they stream from memory, into contiguous 16-column panels
-// that the kernel then reads from cache). They also run in fixed tasks,
-// so results do not depend on the number of goroutines. GemmNTMixed and
+// (A·B; with more than two A rows and a B beyond the caches, a task's
+// columns of B are first copied, row by row as they stream from memory,
+// into contiguous 16-column panels that the kernel then reads from
+// cache). They also run in fixed tasks, so results do not depend on the
+// number of goroutines. GemmNTMixed and
 // GemmNNMixed are the thin products with B in float32 (widened exactly,
 // accumulated in float64): a matrix streamed from memory at half the
 // bytes.

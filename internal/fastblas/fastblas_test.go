@@ -774,11 +774,13 @@ func TestPairKernels(t *testing.T) {
 }
 
 // TestThinNNPanels checks gemmThinNN with more than two rows of A, which
-// copies B's columns into panels first, bitwise against the same rows
+// copies B's columns into panels first (here whatever B's size), bitwise against the same rows
 // taken two at a time (which read B in place), on widths with a partial
 // last block of 16 and a column tail, and on k large enough for panels
 // narrower than a task; with the assembly and the portable kernel.
 func TestThinNNPanels(t *testing.T) {
+	defer func(b int) { thinPanelMinBytes = b }(thinPanelMinBytes)
+	thinPanelMinBytes = 0 // panels for every B
 	rnd := rand.New(rand.NewPCG(11, 12))
 	bothKernels(func(asm bool) {
 		for _, d := range [][3]int{{3, 17, 5}, {10, 300, 288}, {16, 529, 1500}, {5, 70, 9000}, {7, 256, 1}} {
@@ -820,7 +822,15 @@ func TestThinNNPanels(t *testing.T) {
 // m up to past one pass of thinMaxRows, with the assembly and the portable
 // kernel, and that beta = 0 does not read C.
 func TestGemmNNMixed(t *testing.T) {
+	defer func(b int) { thinPanelMinBytes = b }(thinPanelMinBytes)
 	rnd := rand.New(rand.NewPCG(13, 14))
+	for _, minBytes := range []int{0, 1 << 40} { // with and without panels
+		thinPanelMinBytes = minBytes
+		testGemmNNMixed(t, rnd)
+	}
+}
+
+func testGemmNNMixed(t *testing.T, rnd *rand.Rand) {
 	bothKernels(func(asm bool) {
 		for _, d := range [][3]int{{1, 1, 1}, {2, 33, 7}, {10, 300, 288}, {17, 70, 40}, {5, 529, 1500}} {
 			m, n, k := d[0], d[1], d[2]

@@ -4,6 +4,7 @@ package fastblas
 
 import (
 	"runtime"
+	"unsafe"
 
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/internal/scratch"
@@ -145,22 +146,22 @@ func gemmThinNN[T element](procs, m, n, k int, alpha float64, a []float64, lda i
 }
 
 // thinNNTask computes columns [t·thinColsNN, (t+1)·thinColsNN) of
-// gemmThinNN's C. For more than two rows of A the kernel passes over B's
+// gemmThinNN's C. With more than two rows of A the kernel passes over B's
 // columns several times, reading 16 of them down all k rows each time: a
-// 128-byte run per row, rows ldb apart, which on a large B in memory is
-// one cache miss per row that no prefetcher sees coming. So the task's
-// columns are first copied, row by row (runs of up to thinColsNN
-// entries, which stream), into panels of 16 columns stored contiguously,
-// small enough together for L2 (thinPanelCols), and the kernel reads
-// those. Every element of C is still
-// computed by one kernel call over all k, as without the panel.
+// 128-byte run per row, rows ldb apart, which on a B beyond the caches
+// (thinPanelMinBytes) is one cache miss per row that no prefetcher sees
+// coming. So there the task's columns are first copied, row by row (runs
+// of up to thinColsNN entries, which stream), into panels of 16 columns
+// stored contiguously, small enough together for L2 (thinPanelCols), and
+// the kernel reads those. Every element of C is still computed by one
+// kernel call over all k, as without the panels.
 func thinNNTask[T element](t, m, n, k int, alpha float64, a []float64, lda int, b []T, ldb int, beta float64, c []float64, ldc int) {
 	var acc [32]float64
 	jt, j1 := t*thinColsNN, min((t+1)*thinColsNN, n)
 	full := jt + (j1-jt)/16*16 // end of the whole 16-column blocks
 	w := thinPanelCols(k)
 	var panel *[]T
-	if m > 2 && full > jt {
+	if m > 2 && full > jt && k*n*int(unsafe.Sizeof(b[0])) >= thinPanelMinBytes {
 		panel = scratch.GetOf[T](min(w, full-jt) * k)
 		defer scratch.PutOf(panel)
 	}
@@ -246,6 +247,13 @@ func GemmNNMixed(m, n, k int, alpha float64, a []float64, lda int, b []float32, 
 		gemmThinNN(procs, mi, n, k, alpha, a[i0*lda:], lda, b, ldb, beta, c[i0*ldc:], ldc)
 	}
 }
+
+// thinPanelMinBytes is the size of B from which thinNNTask copies it into
+// panels. A B that the caches hold is read faster in place: with panels,
+// 10 rows times B of 288 rows took 1.5× longer at 5 MiB, as long at 21
+// MiB, 8 % less at 42 MiB and 20 % less at 85 MiB (a map-back); the
+// Lanczos shapes of BenchmarkDgemm (NN…x1152x100, 0.9 MiB) 1.5–2× longer.
+var thinPanelMinBytes = 16 << 20
 
 // thinPanelCols is the width of thinNNTask's panels for k rows: all the
 // task's columns while the panels fit 1 MiB (an L2 cache), else fewer,
