@@ -451,8 +451,9 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 // holds in float32: those computed by a node that takes float32 rows (as
 // a layer whose input factor is needed, as a parameter node, or as a
 // residual sum) and read only by nodes that write float32 rows
-// (model.Rows32Layer, or a PassThroughJoin). The network's output (the
-// caller's float64 factor) and its input are not.
+// (model.Rows32Layer, or a PassThroughJoin), except the output of a
+// parameter node whose own input factor is float64. The network's output
+// (the caller's float64 factor) and its input are not.
 func float32Tensors(nodes []model.Node, needed []bool, on bool) []bool {
 	in32 := make([]bool, len(nodes)+1)
 	if !on {
@@ -486,6 +487,17 @@ func float32Tensors(nodes []model.Node, needed []bool, on bool) []bool {
 			ok = ok && passesThrough(op)
 		}
 		in32[t] = ok
+	}
+	// A parameter node whose input factor is float64 would widen its
+	// float32 rows for its backward: keep its output in float64 too, so
+	// that a float32 island (after max pooling, say) costs no rounding
+	// and widening around one layer.
+	for i, nd := range nodes {
+		if _, ok := nd.Op.(model.ParamLayer); ok && in32[i+1] {
+			if u := nd.Inputs[0]; needed[u] && !in32[u] {
+				in32[i+1] = false
+			}
+		}
 	}
 	return in32
 }
