@@ -276,8 +276,9 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			}
 			t := nd.Inputs[0]
 			var f lowrank.Factor
-			free := needed[t] && fac[t] == nil && fac32[t].Data == nil && in32[t] == is32
-			fuse := free && !kept[i+1]
+			// fuse: the node's input factor can be formed in the pass
+			// over cur that forms its block.
+			fuse := needed[t] && fac[t] == nil && fac32[t].Data == nil && in32[t] == is32 && !kept[i+1]
 			if fl, ok := pl.(model.Rows32FactorBackwardToLayer); ok && is32 && fuse && borrowed[i+1] && fl.FactorCopiesRows() {
 				d := newFactor32(t)
 				f = fl.FactorBackwardToRows32(d, cur32, acts[t], acts[i+1], c)
