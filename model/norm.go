@@ -247,14 +247,17 @@ func (l *BatchNorm) FactorBackwardInPlaceRows32(s blas32.General, in, _ *mat.Den
 	return batchNormFactor(l, rows32Of(s), &d, in, cols)
 }
 
-// scaleChannels writes channel c (p entries) of s times a_c into d.
+// scaleChannels writes channel c (p entries) of s times a_c into d (d may
+// be s).
 func scaleChannels[R float32 | float64](d, s []R, a []float64, p int) {
 	for c, v := range a {
 		switch dc := any(d[c*p : (c+1)*p]).(type) {
 		case []float64:
 			floats.ScaleTo(dc, v, any(s[c*p:(c+1)*p]).([]float64))
 		case []float32:
-			copy(dc, any(s[c*p:(c+1)*p]).([]float32))
+			if sc := any(s[c*p : (c+1)*p]).([]float32); &sc[0] != &dc[0] {
+				copy(dc, sc)
+			}
 			fastblas.Scale32(float32(v), dc)
 		}
 	}
@@ -301,35 +304,29 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], dst *fa
 				dr = dst.row(k)
 			}
 			for ch := range c {
-				off := 0
-				switch sc := any(sr[ch*p : (ch+1)*p]).(type) {
+				sc, xc := sr[ch*p:(ch+1)*p], xhat[ch*p:(ch+1)*p]
+				var dot, sum float64
+				switch x := any(sc).(type) {
 				case []float64:
 					if l.Weight != nil {
-						vr[ch] = floats.Dot(sc, xhat[ch*p:(ch+1)*p])
-						off = c
+						dot = floats.Dot(x, xc)
 					}
 					if l.Bias != nil {
-						vr[off+ch] = floats.Sum(sc)
-					}
-					if backward {
-						floats.ScaleTo(any(dr[ch*p:(ch+1)*p]).([]float64), a[ch], sc)
+						sum = floats.Sum(x)
 					}
 				case []float32:
-					dot, sum := fastblas.DotSum32(sc, xhat[ch*p:(ch+1)*p])
-					if l.Weight != nil {
-						vr[ch] = dot
-						off = c
-					}
-					if l.Bias != nil {
-						vr[off+ch] = sum
-					}
-					if backward {
-						dc := any(dr[ch*p : (ch+1)*p]).([]float32)
-						if &dc[0] != &sc[0] {
-							copy(dc, sc)
-						}
-						fastblas.Scale32(float32(a[ch]), dc)
-					}
+					dot, sum = fastblas.DotSum32(x, xc)
+				}
+				off := 0
+				if l.Weight != nil {
+					vr[ch] = dot
+					off = c
+				}
+				if l.Bias != nil {
+					vr[off+ch] = sum
+				}
+				if backward {
+					scaleChannels(dr[ch*p:(ch+1)*p], sc, a[ch:ch+1], p)
 				}
 			}
 		}
