@@ -2,11 +2,29 @@ package jacobians_test
 
 import (
 	"math"
+	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/batch"
 	"github.com/vivit-go/vivit/model"
+	"github.com/vivit-go/vivit/onnx"
 )
+
+// loadFixture reads the ONNX network and the batch of the fixture name.
+func loadFixture(t *testing.T, name string) (*model.Network, *model.Batch) {
+	t.Helper()
+	dir := "../testdata/fixtures/" + name + "/"
+	m, err := onnx.ReadFile(dir+"model.onnx", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := batch.Load(dir+"batch.safetensors", m.Net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Net, b
+}
 
 // lossFactor runs net forward on the inputs and returns the activations
 // and the loss Hessian's square root at the output (the factor the

@@ -7,11 +7,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/vivit-go/vivit/batch"
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
-	"github.com/vivit-go/vivit/onnx"
 )
 
 // TestBackpropReleases checks on the ViT fixture (attention, LayerNorm,
@@ -20,15 +18,7 @@ import (
 // afterwards: released activations are overwritten with NaN, and the
 // Gram matrix of the blocks must still equal Backprop's exactly.
 func TestBackpropReleases(t *testing.T) {
-	m, err := onnx.ReadFile("../testdata/fixtures/vit_digits/model.onnx", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	net := m.Net
-	b, err := batch.Load("../testdata/fixtures/vit_digits/batch.safetensors", net)
-	if err != nil {
-		t.Fatal(err)
-	}
+	net, b := loadFixture(t, "vit_digits")
 	gram := func(release bool) (*mat.SymDense, []int) {
 		acts, s, cols := lossFactor(net, b.Inputs)
 		r, _ := s.Dims()

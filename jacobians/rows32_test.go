@@ -7,10 +7,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/vivit-go/vivit/batch"
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/lowrank"
-	"github.com/vivit-go/vivit/onnx"
 )
 
 // TestBackpropFloat32Rows checks the float32 factor rows of BackpropEach
@@ -24,16 +22,7 @@ import (
 func TestBackpropFloat32Rows(t *testing.T) {
 	for _, name := range []string{"resnet_digits", "resnet_rgb", "dwsep_rgb", "vit_digits", "resmlp_gelu"} {
 		t.Run(name, func(t *testing.T) {
-			dir := "../testdata/fixtures/" + name + "/"
-			m, err := onnx.ReadFile(dir+"model.onnx", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			net := m.Net
-			b, err := batch.Load(dir+"batch.safetensors", net)
-			if err != nil {
-				t.Fatal(err)
-			}
+			net, b := loadFixture(t, name)
 			acts, s, cols := lossFactor(net, b.Inputs)
 			r, _ := s.Dims()
 			want := mat.NewSymDense(r, nil)
@@ -42,7 +31,7 @@ func TestBackpropFloat32Rows(t *testing.T) {
 			}
 			got := mat.NewSymDense(r, nil)
 			rows32 := 0
-			_, err = jacobians.BackpropEach(context.Background(), net, acts, s, cols, lowrank.Float32, nil, func(lf jacobians.LayerFactor) bool {
+			_, err := jacobians.BackpropEach(context.Background(), net, acts, s, cols, lowrank.Float32, nil, func(lf jacobians.LayerFactor) bool {
 				if lf.Factor == nil {
 					return false
 				}
