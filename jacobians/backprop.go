@@ -253,7 +253,8 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			}
 			if temp == nil {
 				temp = newFactor(i + 1)
-				widenRows(temp, cur32)
+				raw := temp.RawMatrix()
+				fastblas.WidenRows(cur32.Rows, cur32.Cols, raw.Data, raw.Stride, cur32.Data, cur32.Stride)
 			}
 			return temp
 		}
@@ -263,7 +264,8 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 			}
 			if temp32.Data == nil {
 				temp32 = newFactor32(i + 1)
-				narrowRows(temp32, cur)
+				raw := cur.RawMatrix()
+				fastblas.NarrowRows(raw.Rows, raw.Cols, temp32.Data, temp32.Stride, raw.Data, raw.Stride)
 			}
 			return temp32
 		}
@@ -583,19 +585,6 @@ func addRows32(dst, s blas32.General) {
 
 func copyRows32(dst, s blas32.General) {
 	forRows32(dst, s, func(d, x []float32) { copy(d, x) })
-}
-
-// narrowRows rounds the rows of s into dst, widenRows widens them.
-func narrowRows(dst blas32.General, s *mat.Dense) {
-	par.For(dst.Rows, par.ProcsFor(dst.Rows*dst.Cols), func(_, i int) {
-		fastblas.Narrow(dst.Data[i*dst.Stride:i*dst.Stride+dst.Cols], s.RawRowView(i))
-	})
-}
-
-func widenRows(dst *mat.Dense, s blas32.General) {
-	par.For(s.Rows, par.ProcsFor(s.Rows*s.Cols), func(_, i int) {
-		fastblas.Widen(dst.RawRowView(i), s.Data[i*s.Stride:i*s.Stride+s.Cols])
-	})
 }
 
 func forRows32(dst, s blas32.General, f func(d, x []float32)) {

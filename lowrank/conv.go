@@ -179,9 +179,7 @@ func (f *Conv) rows64() *mat.Dense {
 	f.stats.wideOnce.Do(func() {
 		out := f.G.OutSize()
 		w := mat.NewDense(f.rows(), out, nil)
-		par.For(f.rows(), par.ProcsFor(len(f.s32)), func(_, i int) {
-			fastblas.Widen(w.RawRowView(i), f.s32[i*out:(i+1)*out])
-		})
+		fastblas.WidenRows(f.rows(), out, w.RawMatrix().Data, out, f.s32, out)
 		f.stats.wide = w
 	})
 	return f.stats.wide

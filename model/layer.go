@@ -212,8 +212,7 @@ func check32(m blas32.General, r, c int, what string) {
 // internal/scratch (the caller puts it back).
 func widenRows(m blas32.General) factorRows[float64] {
 	w := newRows64(m.Rows, m.Cols)
-	src := rows32Of(m)
-	tensorForRows(m.Rows, m.Cols, func(i int) { fastblas.Widen(w.row(i), src.row(i)) })
+	fastblas.WidenRows(m.Rows, m.Cols, w.data, w.stride, m.Data, m.Stride)
 	return w
 }
 

@@ -2,7 +2,27 @@
 
 package fastblas
 
-import "math"
+import (
+	"math"
+
+	"github.com/vivit-go/vivit/internal/par"
+)
+
+// WidenRows widens the rows × cols float32 entries of src (rows lds
+// apart) into dst (rows ldd apart), rows on up to GOMAXPROCS goroutines
+// (one below 2^15 entries): factor matrices are tens of megabytes.
+func WidenRows(rows, cols int, dst []float64, ldd int, src []float32, lds int) {
+	par.For(rows, par.ProcsFor(rows*cols), func(_, i int) {
+		Widen(dst[i*ldd:i*ldd+cols], src[i*lds:i*lds+cols])
+	})
+}
+
+// NarrowRows is WidenRows rounding float64 rows to float32.
+func NarrowRows(rows, cols int, dst []float32, ldd int, src []float64, lds int) {
+	par.For(rows, par.ProcsFor(rows*cols), func(_, i int) {
+		Narrow(dst[i*ldd:i*ldd+cols], src[i*lds:i*lds+cols])
+	})
+}
 
 // maxAbsGo is the portable maxAbs.
 func maxAbsGo(v []float64, init float64) float64 {

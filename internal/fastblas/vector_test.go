@@ -228,3 +228,40 @@ func TestDotSum32Scale32(t *testing.T) {
 		}
 	})
 }
+
+// TestWidenNarrowRows checks the row-wise conversions against Widen and
+// Narrow row by row, with padded rows whose padding must stay untouched.
+func TestWidenNarrowRows(t *testing.T) {
+	const rows, cols, lds, ldd = 5, 7, 9, 8
+	src := make([]float32, rows*lds)
+	for i := range src {
+		src[i] = float32(i) * 0.37
+	}
+	dst := make([]float64, rows*ldd)
+	for i := range dst {
+		dst[i] = -1
+	}
+	WidenRows(rows, cols, dst, ldd, src, lds)
+	back := make([]float32, rows*lds)
+	NarrowRows(rows, cols, back, lds, dst, ldd)
+	for i := range rows {
+		for j := range ldd {
+			want := -1.0
+			if j < cols {
+				want = float64(src[i*lds+j])
+			}
+			if dst[i*ldd+j] != want {
+				t.Fatalf("WidenRows: entry (%d, %d) = %v, want %v", i, j, dst[i*ldd+j], want)
+			}
+		}
+		for j := range lds {
+			want := float32(0)
+			if j < cols {
+				want = src[i*lds+j]
+			}
+			if back[i*lds+j] != want {
+				t.Fatalf("NarrowRows: entry (%d, %d) = %v, want %v", i, j, back[i*lds+j], want)
+			}
+		}
+	}
+}
