@@ -174,26 +174,12 @@ func (f *Conv) mulKeptTo(dst, u *mat.Dense, kept []keptChunk, v32 []keptChunk32)
 	for _, c := range kept {
 		f.mulChunkTo(dst, u, c.ch, *c.buf)
 	}
-	if v32 != nil {
-		r, out, k := f.rows(), f.G.OutC, f.G.K()
-		ur := u.RawMatrix()
-		for _, ch := range v32 {
-			kc := ch.k1 - ch.k0
-			cw := out * kc
-			if kc == k {
-				fastblas.GemmNNMixed(nv, cw, r, 1, ur.Data, ur.Stride, *ch.buf, cw, 0, raw.Data, raw.Stride)
-				continue
-			}
-			t := scratch.Get(nv * cw)
-			fastblas.GemmNNMixed(nv, cw, r, 1, ur.Data, ur.Stride, *ch.buf, cw, 0, *t, cw)
-			for j := 0; j < nv; j++ {
-				row, tj := raw.Data[j*raw.Stride:], (*t)[j*cw:(j+1)*cw]
-				for o := 0; o < out; o++ {
-					copy(row[o*k+ch.k0:o*k+ch.k1], tj[o*kc:])
-				}
-			}
-			scratch.Put(t)
-		}
+	r, ur := f.rows(), u.RawMatrix()
+	for _, c := range v32 {
+		ch := chunk{o0: 0, o1: f.G.OutC, k0: c.k0, k1: c.k1}
+		f.writeChunk(dst, ch, func(t []float64, ldt int) {
+			fastblas.GemmNNMixed(nv, ch.width(), r, 1, ur.Data, ur.Stride, *c.buf, ch.width(), 0, t, ldt)
+		})
 	}
 	if f.Bias {
 		off := 0

@@ -159,28 +159,35 @@ func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 }
 
 // mulChunkTo writes the entries of the chunk ch of V u_j, for the rows u_j
-// of u, from the chunk's rows of V in buf. A chunk of some patch indices
-// holds, per row, a run of them for each of its channels: one product
-// over the whole chunk into scratch, whose runs are then copied into
-// place, instead of a narrow product per channel.
+// of u, from the chunk's rows of V in buf.
 func (f *Conv) mulChunkTo(dst, u *mat.Dense, ch chunk, buf []float64) {
-	r, k := f.rows(), f.G.K()
-	nv, _ := u.Dims()
-	out := dst.RawMatrix()
-	w, kc := ch.width(), ch.k1-ch.k0
-	if kc == k {
-		// Whole weight rows: the chunk's columns are contiguous.
+	r, w := f.rows(), ch.width()
+	f.writeChunk(dst, ch, func(c []float64, ldc int) {
+		nv, _ := u.Dims()
 		backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
 			blas64.General{Rows: r, Cols: w, Stride: w, Data: buf}, 0,
-			blas64.General{Rows: nv, Cols: w, Stride: out.Stride, Data: out.Data[ch.o0*k:]})
+			blas64.General{Rows: nv, Cols: w, Stride: ldc, Data: c})
+	})
+}
+
+// writeChunk writes the chunk ch's entries of the rows of dst (nv rows of
+// out·K): product(c, ldc) writes the chunk's nv × width block, rows ldc
+// apart, into c. That is dst itself when the chunk holds whole weight
+// rows (its columns are contiguous); otherwise it holds, per row, a run of
+// patch indices for each of its channels, and product writes into scratch
+// whose runs are then copied into place (one product over the whole
+// chunk, not a narrow product per channel).
+func (f *Conv) writeChunk(dst *mat.Dense, ch chunk, product func(c []float64, ldc int)) {
+	k, out := f.G.K(), dst.RawMatrix()
+	w, kc := ch.width(), ch.k1-ch.k0
+	if kc == k {
+		product(out.Data[ch.o0*k:], out.Stride)
 		return
 	}
-	t := scratch.Get(nv * w)
+	t := scratch.Get(out.Rows * w)
 	defer scratch.Put(t)
-	backend.Gemm(blas.NoTrans, blas.NoTrans, 1, u.RawMatrix(),
-		blas64.General{Rows: r, Cols: w, Stride: w, Data: buf}, 0,
-		blas64.General{Rows: nv, Cols: w, Stride: w, Data: *t})
-	for j := 0; j < nv; j++ {
+	product(*t, w)
+	for j := 0; j < out.Rows; j++ {
 		row, tj := out.Data[j*out.Stride:], (*t)[j*w:(j+1)*w]
 		for o := ch.o0; o < ch.o1; o++ {
 			copy(row[o*k+ch.k0:o*k+ch.k1], tj[(o-ch.o0)*kc:])
