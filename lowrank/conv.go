@@ -266,12 +266,7 @@ func (f *Conv) sampleNonzero(i int) int {
 	nz := 0
 	if f.s32 != nil && f.S == nil {
 		out := f.G.OutSize()
-		for _, v := range f.s32[i*f.C*out : (i+1)*f.C*out] {
-			if v != 0 {
-				nz++
-			}
-		}
-		return nz
+		return fastblas.CountNonzero(f.s32[i*f.C*out : (i+1)*f.C*out])
 	}
 	for j := 0; j < f.C; j++ {
 		nz += fastblas.CountNonzero(f.S.RawRowView(i*f.C + j))

@@ -86,16 +86,7 @@ func estimateNonzero[R float32 | float64](s factorRows[R]) int {
 	m := min(r, 8)
 	counts := make([]int, m)
 	parallelSamples(m, func() any { return nil }, func(_ any, j int) {
-		switch row := any(s.row(j * r / m)).(type) {
-		case []float64:
-			counts[j] = fastblas.CountNonzero(row)
-		case []float32:
-			for _, v := range row {
-				if v != 0 {
-					counts[j]++
-				}
-			}
-		}
+		counts[j] = fastblas.CountNonzero(s.row(j * r / m))
 	})
 	total := 0
 	for _, n := range counts {

@@ -81,11 +81,19 @@ func combRowsIdxGo(c, a []float64, idx []int32, b []float64, ldb int) {
 // CountNonzero returns the number of nonzero entries of x (NaN counts),
 // without a branch per entry: about half the entries of a factor behind a
 // ReLU are zero, in no predictable pattern.
-func CountNonzero(x []float64) int {
+func CountNonzero[T float32 | float64](x []T) int {
 	n := uint64(0)
-	for _, v := range x {
-		b := math.Float64bits(v) << 1 // ±0 → 0
-		n += (b | -b) >> 63
+	switch x := any(x).(type) {
+	case []float64:
+		for _, v := range x {
+			b := math.Float64bits(v) << 1 // ±0 → 0
+			n += (b | -b) >> 63
+		}
+	case []float32:
+		for _, v := range x {
+			b := math.Float32bits(v) << 1
+			n += uint64((b | -b) >> 31)
+		}
 	}
 	return int(n)
 }

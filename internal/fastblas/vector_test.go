@@ -186,12 +186,16 @@ func TestReLUMulPositive(t *testing.T) {
 	})
 }
 
-// TestCountNonzero checks the branch-free count: signed zeros are zero,
-// NaN, infinities and subnormals are not.
+// TestCountNonzero checks the branch-free count, in float64 and float32:
+// signed zeros are zero, NaN, infinities and subnormals are not.
 func TestCountNonzero(t *testing.T) {
 	x := []float64{0, math.Copysign(0, -1), 1, -2, math.NaN(), math.Inf(-1), 5e-324, 0}
 	if got := CountNonzero(x); got != 5 {
 		t.Errorf("CountNonzero = %d, want 5", got)
+	}
+	x32 := []float32{0, float32(math.Copysign(0, -1)), 1, -2, float32(math.NaN()), float32(math.Inf(-1)), math.SmallestNonzeroFloat32, 0}
+	if got := CountNonzero(x32); got != 5 {
+		t.Errorf("CountNonzero (float32) = %d, want 5", got)
 	}
 }
 
