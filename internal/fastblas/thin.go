@@ -167,7 +167,9 @@ func thinNNTask[T element](t, m, n, k int, alpha float64, a []float64, lda int, 
 	}
 	for jp := jt; jp < full; jp += w {
 		wp := min(w, full-jp)
-		bp, ldp := b[jp:], ldb // the blocks' B, and its stride
+		// The blocks' B, its stride, and how far apart its 16-column
+		// blocks start.
+		bp, ldp, step := b[jp:], ldb, 1
 		if panel != nil {
 			// Panel jb/16 holds columns jb… as k contiguous runs of 16.
 			pb := *panel
@@ -177,17 +179,13 @@ func thinNNTask[T element](t, m, n, k int, alpha float64, a []float64, lda int, 
 					*(*[16]T)(pb[jb*k+p*16:]) = *(*[16]T)(row[jb:])
 				}
 			}
-			bp, ldp = pb, 16
+			bp, ldp, step = pb, 16, k
 		}
 		for i0 := 0; i0 < m; i0 += 2 {
 			na := min(2, m-i0)
 			arow := [2][]float64{a[i0*lda : i0*lda+k], a[(i0+na-1)*lda : (i0+na-1)*lda+k]}
 			for jb := 0; jb < wp; jb += 16 {
-				if panel != nil {
-					axpyKernelAny(k, arow[0], arow[1], bp[jb*k:], ldp, &acc)
-				} else {
-					axpyKernelAny(k, arow[0], arow[1], bp[jb:], ldp, &acc)
-				}
+				axpyKernelAny(k, arow[0], arow[1], bp[jb*step:], ldp, &acc)
 				for i := range na {
 					j0 := jp + jb
 					storeRow(c[(i0+i)*ldc+j0:(i0+i)*ldc+j0+16], acc[i*16:i*16+16], alpha, beta)
