@@ -456,8 +456,8 @@ func parallelSamples(n int, newScratch func() any, f func(scratch any, i int)) {
 }
 
 // FactorRows32 implements Rows32ParamLayer: a lowrank.Conv that keeps the
-// float32 rows (lowrank.NewConv32); with groups, the rows widened into
-// Factor's block.
+// float32 rows (lowrank.NewConv32); with groups, Factor's block on the
+// rows widened into a buffer of internal/scratch that the block keeps.
 func (l *Conv2d) FactorRows32(s blas32.General, in *mat.Dense, cols int) lowrank.Factor {
 	if l.groups() == 1 {
 		check32(s, s.Rows, l.Geom.OutSize(), "conv2d factor")
