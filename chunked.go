@@ -1,6 +1,7 @@
 package vivit
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"runtime"
@@ -88,7 +89,7 @@ func (ck *chunker) state(ci int) (*chunkState, error) {
 	rows := ck.idx[lo:min(lo+ck.plan.Chunk, len(ck.idx))]
 	t0 := time.Now()
 	x := model.Subset(ck.batch.Inputs, rows)
-	acts := ck.net.Forward(x)
+	acts, _ := ck.net.ForwardKeep(context.Background(), x, ck.net.BackwardReads())
 	z := acts[len(acts)-1]
 	c := ck.net.NumOutputs()
 	var s *mat.Dense
@@ -103,6 +104,9 @@ func (ck *chunker) state(ci int) (*chunkState, error) {
 	ck.timing.Forward += t1.Sub(t0)
 	// Activations no later node reads are recycled during the pass.
 	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, ck.opts.Precision, func(t int) {
+		if acts[t] == nil {
+			return
+		}
 		data := acts[t].RawMatrix().Data
 		scratch.Put(&data)
 		acts[t] = nil
@@ -323,7 +327,7 @@ func (ck *chunker) losses() ([]float64, error) {
 		}
 		hi := min(lo+ck.plan.Chunk, n)
 		sub := SliceBatch(ck.batch, lo, hi)
-		acts := ck.net.Forward(sub.Inputs)
+		acts, _ := ck.net.ForwardKeep(context.Background(), sub.Inputs, nil)
 		out = append(out, ck.net.Loss.PerSample(acts[len(acts)-1], sub.Targets)...)
 		model.ReleaseActivations(acts)
 	}
@@ -371,7 +375,7 @@ func (bc *batchChunk) release() { model.ReleaseActivations(bc.acts) }
 // outside a curvature sub-batch).
 func (ck *chunker) batchFactors(lo, hi int, curvature bool) (*batchChunk, error) {
 	sub := SliceBatch(ck.batch, lo, hi)
-	acts, err := ck.net.ForwardContext(ck.opts.ctx(), sub.Inputs)
+	acts, err := ck.net.ForwardKeep(ck.opts.ctx(), sub.Inputs, ck.net.BackwardReads())
 	if err != nil {
 		return nil, fmt.Errorf("vivit: run stopped: %w", err)
 	}

@@ -1,6 +1,7 @@
 package vivit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -379,7 +380,7 @@ func (r *stream) load(bi int) (*batchState, error) {
 	opts := r.opts.Options
 	p := &pass{net: r.net, batch: b, opts: opts}
 	t0 := time.Now()
-	p.acts = r.net.Forward(b.Inputs)
+	p.acts, _ = r.net.ForwardKeep(context.Background(), b.Inputs, r.net.BackwardReads())
 	losses := r.net.Loss.PerSample(p.logits(), b.Targets)
 	for i, l := range losses {
 		if math.IsNaN(l) || math.IsInf(l, 0) {
@@ -449,6 +450,9 @@ func (r *stream) releaseCache() {
 func stateBytes(p *pass) int64 {
 	var words int64
 	for _, a := range p.acts {
+		if a == nil {
+			continue
+		}
 		r, c := a.Dims()
 		words += int64(r * c)
 	}

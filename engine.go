@@ -38,7 +38,7 @@ type pass struct {
 	batch *Batch
 	opts  Options
 
-	acts  []*mat.Dense // forward activations of the whole batch
+	acts  []*mat.Dense // forward activations of the whole batch (nil where no backward pass reads them)
 	setup passSetup
 	// earlyGram is the whole network's Gram matrix when the backward pass
 	// formed it (passSetup.earlyGram), until gram hands it out; earlyTime
@@ -102,7 +102,7 @@ func newPassWith(m *Model, b *Batch, o *Options, setup passSetup) (*pass, error)
 	}
 	o.report("forward", 0, 1)
 	t0 := time.Now()
-	acts, err := m.ForwardContext(o.ctx(), b.Inputs)
+	acts, err := m.ForwardKeep(o.ctx(), b.Inputs, m.BackwardReads())
 	if err != nil {
 		return nil, fmt.Errorf("vivit: run stopped: %w", err)
 	}
@@ -143,7 +143,9 @@ func (p *pass) logits() *mat.Dense { return p.acts[len(p.acts)-1] }
 func (p *pass) curvatureFactors(idx []int, w float64, early bool) ([]jacobians.LayerFactor, int, error) {
 	acts := make([]*mat.Dense, len(p.acts))
 	for i, a := range p.acts {
-		acts[i] = model.Subset(a, idx)
+		if a != nil {
+			acts[i] = model.Subset(a, idx)
+		}
 	}
 	z := acts[len(acts)-1]
 	c := p.net.NumOutputs()
@@ -161,6 +163,9 @@ func (p *pass) curvatureFactors(idx []int, w float64, early bool) ([]jacobians.L
 	var releaseAct func(t int)
 	if p.setup.freeActs {
 		releaseAct = func(t int) {
+			if acts[t] == nil {
+				return
+			}
 			if acts[t] == p.acts[t] {
 				p.acts[t] = nil
 			}

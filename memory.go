@@ -144,7 +144,7 @@ func (p *Plan) String() string {
 // netSizes are the per-sample sizes of a network, in bytes, that the
 // planner combines.
 type netSizes struct {
-	acts     int64 // every activation of a forward pass (input copy included)
+	acts     int64 // the activations a forward pass holds (ForwardKeep with BackwardReads; input copy included)
 	keptActs int64 // the activations the factors keep: parameter layers' inputs
 	factors  int64 // stored factors per factor column
 	maxT     int64 // the largest tensor, per factor column (backprop transients)
@@ -157,9 +157,16 @@ func sizesOf(net *model.Network) netSizes {
 	numel := func(t int) int64 { return int64(model.Numel(net.TensorShape(t))) }
 	s.acts = 8 * numel(0)
 	kept := map[int]bool{0: true}
+	reads := net.BackwardReads()
+	var all, transient int64 // every activation; the largest not held
 	for i, nd := range net.Nodes {
 		out := numel(i + 1)
-		s.acts += 8 * out
+		all += 8 * out
+		if reads[i+1] || i == len(net.Nodes)-1 {
+			s.acts += 8 * out
+		} else {
+			transient = max(transient, 8*out)
+		}
 		s.maxT = max(s.maxT, 8*out)
 		pl, ok := nd.Op.(model.ParamLayer)
 		if !ok {
@@ -190,6 +197,9 @@ func sizesOf(net *model.Network) netSizes {
 	for t := range kept {
 		s.keptActs += 8 * numel(t)
 	}
+	// Up to two tensors not held are alive at once (a node's input and
+	// output, a residual sum of two normalisations).
+	s.acts = min(s.acts+2*transient, all+8*numel(0))
 	return s
 }
 

@@ -1,6 +1,7 @@
 package vivit
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -262,7 +263,7 @@ func Gradient(m *Model, b *Batch) (loss float64, grad []float64, err error) {
 		return 0, nil, err
 	}
 	n := b.Len()
-	acts := m.Forward(b.Inputs)
+	acts, _ := m.ForwardKeep(context.Background(), b.Inputs, m.BackwardReads())
 	defer model.ReleaseActivations(acts)
 	z := acts[len(acts)-1]
 	w := m.Loss.Weight(n)

@@ -53,7 +53,8 @@ func (lf LayerFactor) Select(keep []bool) lowrank.Factor {
 // Backprop propagates the output factor s ((n·c)×C) backwards through net,
 // where acts are the network's activations for the same n samples
 // (acts[0] the inputs, acts[i+1] the output of node i, as from
-// Network.Forward). It returns the factor blocks in the network's
+// Network.Forward; entries the pass does not read, Network.BackwardReads,
+// may be nil, as from Network.ForwardKeep). It returns the factor blocks in the network's
 // parameter order (Network.Params): their dimensions laid end to end give
 // the network's Layout. s is not modified.
 //
@@ -115,13 +116,7 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 	rows := n * c
 	// needed[t]: the factor at tensor t is needed, i.e. t is downstream of
 	// (or is) the output of a parameter node.
-	needed := make([]bool, len(nodes)+1)
-	for i, nd := range nodes {
-		_, needed[i+1] = nd.Op.(model.ParamLayer)
-		for _, t := range nd.Inputs {
-			needed[i+1] = needed[i+1] || needed[t]
-		}
-	}
+	needed := net.CarriesFactor()
 	// paramInput[t]: a factor block references acts[t].
 	paramInput := make([]bool, len(nodes)+1)
 	for _, nd := range nodes {

@@ -33,6 +33,11 @@ type Elementwise struct {
 	// (BackwardRows32), with exactly the results of the product rounded
 	// to float32.
 	MulDFRows32 func(dst, s []float32, x, y []float64)
+	// XUnused and YUnused say that DF and the row forms do not read x,
+	// or y: the backward pass then hands them nil rows (and DF zeros) and
+	// the forward pass need not keep that tensor (BackwardReads). The
+	// zero value, both read, is always correct.
+	XUnused, YUnused bool
 }
 
 func (e *Elementwise) Type() string    { return e.Name }
@@ -58,23 +63,52 @@ func (e *Elementwise) Forward(y, x *mat.Dense) {
 // σ' entrywise, so dst may be s.
 func (e *Elementwise) BackwardInPlace() bool { return true }
 
+// BackwardReads implements BackwardReader: the tensors σ' reads.
+func (e *Elementwise) BackwardReads() (in, out bool) { return !e.XUnused, !e.YUnused }
+
+// operands returns the forward input and output the derivative reads
+// (nil for the others) and the number of samples of r factor rows,
+// checked against them.
+func (e *Elementwise) operands(in, out *mat.Dense, r, cols int) (x, y *mat.Dense, n int) {
+	n = r / cols
+	if !e.XUnused {
+		x = in
+	}
+	if !e.YUnused {
+		y = out
+	}
+	for _, m := range []*mat.Dense{x, y} {
+		if m != nil {
+			if mr, _ := m.Dims(); mr*cols != r {
+				panic("model: factor rows do not match samples × cols")
+			}
+		}
+	}
+	return x, y, n
+}
+
+// row returns row i of m, or nil for a nil m.
+func row(m *mat.Dense, i int) []float64 {
+	if m == nil {
+		return nil
+	}
+	return m.RawRowView(i)
+}
+
 func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	r, f := s.Dims()
 	checkDims(dst, r, f, e.Name+" factor destination")
-	n, _ := in.Dims()
-	if n*cols != r {
-		panic("model: factor rows do not match samples × cols")
-	}
+	x, y, n := e.operands(in, out, r, cols)
 	if e.MulDFRows != nil {
 		parallelSamples(r, func() any { return nil }, func(_ any, k int) {
 			i := k / cols
-			e.MulDFRows(dst.RawRowView(k), s.RawRowView(k), in.RawRowView(i), out.RawRowView(i))
+			e.MulDFRows(dst.RawRowView(k), s.RawRowView(k), row(x, i), row(y, i))
 		})
 		return
 	}
 	parallelSamples(n, func() any { return make([]float64, f) }, func(scratch any, i int) {
 		d := scratch.([]float64)
-		e.deriv(d, in.RawRowView(i), out.RawRowView(i))
+		e.deriv(d, row(x, i), row(y, i))
 		for c := 0; c < cols; c++ {
 			sr, dr := s.RawRowView(i*cols+c), dst.RawRowView(i*cols+c)
 			for j, v := range sr {
@@ -84,14 +118,28 @@ func (e *Elementwise) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	})
 }
 
-// deriv writes σ' at the entries of x and y = σ(x) into d.
+// deriv writes σ' at the entries of x and y = σ(x) into d; a nil x or y
+// (XUnused, YUnused) reads as zeros.
 func (e *Elementwise) deriv(d, x, y []float64) {
-	if e.DFRows != nil {
+	switch {
+	case e.DFRows != nil:
 		e.DFRows(d, x, y)
-		return
-	}
-	for j := range d {
-		d[j] = e.DF(x[j], y[j])
+	case x != nil && y != nil:
+		for j := range d {
+			d[j] = e.DF(x[j], y[j])
+		}
+	case x != nil:
+		for j := range d {
+			d[j] = e.DF(x[j], 0)
+		}
+	case y != nil:
+		for j := range d {
+			d[j] = e.DF(0, y[j])
+		}
+	default:
+		for j := range d {
+			d[j] = e.DF(0, 0)
+		}
 	}
 }
 
@@ -101,21 +149,18 @@ func (e *Elementwise) BackwardRows32(dst, s blas32.General, in, out *mat.Dense, 
 	r, f := s.Rows, s.Cols
 	check32(s, r, f, e.Name+" factor")
 	check32(dst, r, f, e.Name+" factor destination")
-	n, _ := in.Dims()
-	if n*cols != r {
-		panic("model: factor rows do not match samples × cols")
-	}
+	x, y, n := e.operands(in, out, r, cols)
 	sr, dr := rows32Of(s), rows32Of(dst)
 	if e.MulDFRows32 != nil {
 		parallelSamples(r, func() any { return nil }, func(_ any, k int) {
 			i := k / cols
-			e.MulDFRows32(dr.row(k), sr.row(k), in.RawRowView(i), out.RawRowView(i))
+			e.MulDFRows32(dr.row(k), sr.row(k), row(x, i), row(y, i))
 		})
 		return
 	}
 	parallelSamples(n, func() any { return make([]float64, f) }, func(scratch any, i int) {
 		d := scratch.([]float64)
-		e.deriv(d, in.RawRowView(i), out.RawRowView(i))
+		e.deriv(d, row(x, i), row(y, i))
 		for c := 0; c < cols; c++ {
 			drow := dr.row(i*cols + c)
 			for j, v := range sr.row(i*cols + c) {
@@ -126,20 +171,24 @@ func (e *Elementwise) BackwardRows32(dst, s blas32.General, in, out *mat.Dense, 
 }
 
 // NewReLU returns PyTorch's ReLU; its derivative at 0 is 0, as in autograd.
+// The derivative is read off the output, which is positive exactly where
+// the input is (NaN in neither), so the input need not be kept.
 func NewReLU(shape []int) *Elementwise {
 	return &Elementwise{Name: "relu", Shape: shape,
 		F:           relu,
 		DF:          reluDeriv,
 		FRows:       func(y, x []float64) { fastblas.ReLU(y[:len(x)], x) },
-		MulDFRows:   func(dst, s, x, _ []float64) { fastblas.MulPositive(dst, s, x) },
-		MulDFRows32: func(dst, s []float32, x, _ []float64) { fastblas.MulPositive32(dst, s, x) }}
+		MulDFRows:   func(dst, s, _, y []float64) { fastblas.MulPositive(dst, s, y) },
+		MulDFRows32: func(dst, s []float32, _, y []float64) { fastblas.MulPositive32(dst, s, y) },
+		XUnused:     true}
 }
 
 // relu is max(x, 0) with NaN passed through, as torch.relu.
 func relu(x float64) float64 { return max(x, 0) }
 
-func reluDeriv(x, _ float64) float64 {
-	if x > 0 {
+// reluDeriv is 1 where y = relu(x) > 0, that is where x > 0.
+func reluDeriv(_, y float64) float64 {
+	if y > 0 {
 		return 1
 	}
 	return 0
@@ -148,7 +197,7 @@ func reluDeriv(x, _ float64) float64 {
 // NewTanh returns tanh, with derivative 1 − y².
 func NewTanh(shape []int) *Elementwise {
 	return &Elementwise{Name: "tanh", Shape: shape, F: math.Tanh,
-		DF: func(_, y float64) float64 { return 1 - y*y }}
+		DF: func(_, y float64) float64 { return 1 - y*y }, XUnused: true}
 }
 
 // NewSigmoid returns the logistic sigmoid, with derivative y(1 − y).
@@ -162,5 +211,5 @@ func NewSigmoid(shape []int) *Elementwise {
 			ex := math.Exp(x)
 			return ex / (1 + ex)
 		},
-		DF: func(_, y float64) float64 { return y * (1 - y) }}
+		DF: func(_, y float64) float64 { return y * (1 - y) }, XUnused: true}
 }

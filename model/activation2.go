@@ -17,7 +17,8 @@ func NewLeakyReLU(shape []int, slope float64) *Elementwise {
 				return 1
 			}
 			return slope
-		}}
+		},
+		YUnused: true}
 }
 
 // NewELU returns PyTorch's ELU: x for x > 0, alpha·(exp(x) − 1) otherwise
@@ -35,7 +36,8 @@ func NewELU(shape []int, alpha float64) *Elementwise {
 				return 1
 			}
 			return alpha * math.Exp(x)
-		}}
+		},
+		YUnused: true}
 }
 
 // NewSoftplus returns PyTorch's Softplus: log(1 + exp(β·x))/β, and x itself
@@ -55,7 +57,8 @@ func NewSoftplus(shape []int, beta, threshold float64) *Elementwise {
 			}
 			z := math.Exp(x * beta)
 			return z / (z + 1)
-		}}
+		},
+		YUnused: true}
 }
 
 // NewHardtanh returns PyTorch's Hardtanh: x clamped to [lo, hi] (ReLU6 is
@@ -70,7 +73,8 @@ func NewHardtanh(shape []int, lo, hi float64) *Elementwise {
 				return 1
 			}
 			return 0
-		}}
+		},
+		YUnused: true}
 }
 
 // NewHardSigmoid returns max(0, min(1, alpha·x + beta)); PyTorch's
@@ -88,7 +92,8 @@ func NewHardSigmoid(shape []int, alpha, beta float64) *Elementwise {
 				return slope
 			}
 			return 0
-		}}
+		},
+		YUnused: true}
 }
 
 // NewHardSwish returns PyTorch's Hardswish: x·min(max(x + 3, 0), 6)/6. Its
@@ -105,5 +110,6 @@ func NewHardSwish(shape []int) *Elementwise {
 				return x/3 + 0.5
 			}
 			return 1
-		}}
+		},
+		YUnused: true}
 }

@@ -137,6 +137,9 @@ func (l *MatMul) ForwardJoin(y *mat.Dense, xs []*mat.Dense) {
 	})
 }
 
+// BackwardReads implements BackwardReader: the inputs.
+func (l *MatMul) BackwardReads() (in, out bool) { return true, false }
+
 // BackwardJoin writes dA = dY·Bᵀ and dB = Aᵀ·dY for every factor row.
 func (l *MatMul) BackwardJoin(dst []*mat.Dense, s *mat.Dense, xs []*mat.Dense, _ *mat.Dense, cols int) {
 	if len(dst) != 2 || len(xs) != 2 {

@@ -66,6 +66,9 @@ func (l *BiasAdd) Forward(y, x *mat.Dense) {
 // BackwardInPlace reports true: the input Jacobian is the identity.
 func (l *BiasAdd) BackwardInPlace() bool { return true }
 
+// BackwardReads implements BackwardReader: neither.
+func (l *BiasAdd) BackwardReads() (in, out bool) { return false, false }
+
 func (l *BiasAdd) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	if dst != s {
 		dst.Copy(s)

@@ -255,6 +255,9 @@ func (l *ConstOp) deriv(x, c float64) float64 {
 // BackwardInPlace reports true: the Jacobian is diagonal.
 func (l *ConstOp) BackwardInPlace() bool { return true }
 
+// BackwardReads implements BackwardReader: the input.
+func (l *ConstOp) BackwardReads() (in, out bool) { return true, false }
+
 func (l *ConstOp) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
 	r, f := s.Dims()
 	checkDims(dst, r, f, l.Type()+" factor destination")
@@ -329,6 +332,9 @@ func (l *Binary) ForwardJoin(y *mat.Dense, xs []*mat.Dense) {
 		}
 	})
 }
+
+// BackwardReads implements BackwardReader: the inputs.
+func (l *Binary) BackwardReads() (in, out bool) { return true, false }
 
 // BackwardJoin writes, for each input with a destination, the factor
 // times the partial derivative, summed over the entries broadcast from

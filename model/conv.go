@@ -188,6 +188,9 @@ func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 	return true
 }
 
+// BackwardReads implements BackwardReader: the input, for the factor block.
+func (l *Conv2d) BackwardReads() (in, out bool) { return true, false }
+
 // BackwardInput applies the transposed convolution: row r of dst is
 // fold(Wᵀ S_r), the adjoint of the unfolding applied to the K×P product of
 // the transposed weight and the factor row (out×P), group by group, by

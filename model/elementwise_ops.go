@@ -29,7 +29,8 @@ func NewGELU(shape []int) *Elementwise {
 			cdf := 0.5 * (1 + math.Erf(x*(math.Sqrt2/2)))
 			pdf := math.Exp(-0.5*x*x) * (2 / math.SqrtPi) * (math.Sqrt2 / 2) * 0.5
 			return cdf + x*pdf
-		}}
+		},
+		YUnused: true}
 }
 
 // NewGELUTanh returns PyTorch's GELU with approximate='tanh':
@@ -46,7 +47,8 @@ func NewGELUTanh(shape []int) *Elementwise {
 			x2 := x * x
 			t := math.Tanh(beta * (x + kappa*x2*x))
 			return 0.5*(1+t) + 0.5*x*(1-t*t)*beta*(1+3*kappa*x2)
-		}}
+		},
+		YUnused: true}
 }
 
 // NewSiLU returns SiLU (swish), x·σ(x), with derivative
@@ -57,28 +59,32 @@ func NewSiLU(shape []int) *Elementwise {
 		DF: func(x, _ float64) float64 {
 			s := logistic(x)
 			return s * (1 + x*(1-s))
-		}}
+		},
+		YUnused: true}
 }
 
 // NewErf returns the error function, with derivative (2/√π)·exp(−x²).
 func NewErf(shape []int) *Elementwise {
 	return &Elementwise{Name: "erf", Shape: slices.Clone(shape), F: math.Erf,
-		DF: func(x, _ float64) float64 { return (2 / math.SqrtPi) * math.Exp(-x*x) }}
+		DF:      func(x, _ float64) float64 { return (2 / math.SqrtPi) * math.Exp(-x*x) },
+		YUnused: true}
 }
 
 // NewSqrt returns the square root, with derivative 1/(2y) (+Inf at 0, NaN
 // below, as PyTorch).
 func NewSqrt(shape []int) *Elementwise {
 	return &Elementwise{Name: "sqrt", Shape: slices.Clone(shape), F: math.Sqrt,
-		DF: func(_, y float64) float64 { return 1 / (2 * y) }}
+		DF:      func(_, y float64) float64 { return 1 / (2 * y) },
+		XUnused: true}
 }
 
 // NewAffine returns y = a·x + b: ONNX Mul, Div, Add or Sub by a scalar
 // constant (x/c as a = 1/c).
 func NewAffine(shape []int, a, b float64) *Elementwise {
 	return &Elementwise{Name: "affine", Shape: slices.Clone(shape),
-		F:  func(x float64) float64 { return a*x + b },
-		DF: func(_, _ float64) float64 { return a }}
+		F:       func(x float64) float64 { return a*x + b },
+		DF:      func(_, _ float64) float64 { return a },
+		XUnused: true, YUnused: true}
 }
 
 // NewPowConst returns y = x^p for a constant exponent p, with derivative
@@ -91,5 +97,6 @@ func NewPowConst(shape []int, p float64) *Elementwise {
 				return 0
 			}
 			return p * math.Pow(x, p-1)
-		}}
+		},
+		YUnused: true}
 }

@@ -43,6 +43,9 @@ func (a *Add) ForwardJoin(y *mat.Dense, xs []*mat.Dense) {
 // BackwardPassesThrough reports true: every input's factor is s.
 func (a *Add) BackwardPassesThrough() bool { return true }
 
+// BackwardReads implements BackwardReader: neither.
+func (a *Add) BackwardReads() (in, out bool) { return false, false }
+
 // BackwardJoin passes the factor unchanged to every input.
 func (a *Add) BackwardJoin(dst []*mat.Dense, s *mat.Dense, _ []*mat.Dense, _ *mat.Dense, _ int) {
 	for _, d := range dst {

@@ -169,6 +169,17 @@ type FactorCopier interface {
 	FactorCopiesRows() bool
 }
 
+// A BackwardReader says which of its forward tensors an operation's
+// backward pass reads: its input(s) (in) and its output (out), in any of
+// BackwardInput, BackwardJoin, Factor and their variants, which are then
+// handed nil for a tensor reported false. An operation that does not
+// implement it is taken to read both. Network.ForwardKeep uses it to
+// recycle the activations no backward pass reads while the forward pass
+// runs.
+type BackwardReader interface {
+	BackwardReads() (in, out bool)
+}
+
 // Param is one named parameter tensor.
 type Param struct {
 	Name  string // state_dict name, e.g. "0.weight"

@@ -181,6 +181,22 @@ func TestBackwardInputFiniteDifferences(t *testing.T) {
 			got := mat.NewDense(n*cols, fin, nil)
 			got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got) // must be overwritten
 			l.BackwardInput(got, s, x, y, cols)
+			if r, ok := l.(BackwardReader); ok {
+				// Without the tensors it does not read, the same numbers.
+				in, out := r.BackwardReads()
+				xr, yr := x, y
+				if !in {
+					xr = nil
+				}
+				if !out {
+					yr = nil
+				}
+				again := mat.NewDense(n*cols, fin, nil)
+				l.BackwardInput(again, s, xr, yr, cols)
+				if !mat.Equal(again, got) {
+					t.Errorf("BackwardInput without the tensors BackwardReads excludes (in %v, out %v) differs", in, out)
+				}
+			}
 			var worst, scale float64
 			for i := 0; i < n; i++ {
 				for j := 0; j < fin; j++ {

@@ -55,6 +55,9 @@ func (l *Linear) Forward(y, x *mat.Dense) {
 	}
 }
 
+// BackwardReads implements BackwardReader: the input, for the factor block.
+func (l *Linear) BackwardReads() (in, out bool) { return true, false }
+
 func (l *Linear) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	checkDims(s, r, l.Out, "linear factor")

@@ -214,9 +214,40 @@ func (net *Network) Forward(x *mat.Dense) []*mat.Dense {
 // then releases the activations computed so far and returns an error
 // wrapping ctx.Err().
 func (net *Network) ForwardContext(ctx context.Context, x *mat.Dense) ([]*mat.Dense, error) {
+	keep := make([]bool, len(net.Nodes)+1)
+	for t := range keep {
+		keep[t] = true
+	}
+	return net.ForwardKeep(ctx, x, keep)
+}
+
+// ForwardKeep is ForwardContext for a caller that needs only some
+// activations afterwards: acts[t] is kept when keep[t] is true (keep may
+// be nil), acts[0] and the output always; every other entry is nil, and
+// its storage is recycled as soon as the nodes that read it have run, so
+// the next nodes' outputs reuse it. With keep = BackwardReads(), the
+// activations are those the factor and gradient backward passes read:
+// a ResNet's BatchNorm outputs and residual sums, which only ReLUs read,
+// are not held.
+func (net *Network) ForwardKeep(ctx context.Context, x *mat.Dense, keep []bool) ([]*mat.Dense, error) {
 	n, f := x.Dims()
 	if f != net.InputSize() {
 		panic("model: input has wrong width")
+	}
+	if keep != nil && len(keep) != len(net.Nodes)+1 {
+		panic("model: keep does not match the network")
+	}
+	// last[t]: the last node that reads tensor t (its producer when none
+	// does).
+	last := make([]int, len(net.Nodes)+1)
+	for i, nd := range net.Nodes {
+		last[i+1] = i
+		for _, t := range nd.Inputs {
+			last[t] = i
+		}
+	}
+	kept := func(t int) bool {
+		return t == 0 || t == len(net.Nodes) || (keep != nil && keep[t])
 	}
 	acts := make([]*mat.Dense, len(net.Nodes)+1)
 	acts[0] = x
@@ -239,15 +270,69 @@ func (net *Network) ForwardContext(ctx context.Context, x *mat.Dense) ([]*mat.De
 			op.ForwardJoin(y, xs)
 		}
 		acts[i+1] = y
+		drop := func(t int) {
+			if last[t] == i && !kept(t) && acts[t] != nil {
+				ReleaseActivations([]*mat.Dense{nil, acts[t]})
+				acts[t] = nil
+			}
+		}
+		for _, t := range nd.Inputs {
+			drop(t)
+		}
+		drop(i + 1)
 	}
 	return acts, nil
 }
 
-// ReleaseActivations hands the storage of acts[1:] (from Forward) back for
-// reuse; neither they nor anything that references them (factors built on
-// them) may be used afterwards. acts[0], the caller's input, is kept.
+// BackwardReads reports, for each tensor (0 the input, t > 0 the output
+// of node t−1), whether a backward pass through the network reads its
+// activation (BackwardReader): the nodes a factor passes through
+// (CarriesFactor) read their inputs, outputs or neither.
+func (net *Network) BackwardReads() []bool {
+	reads := make([]bool, len(net.Nodes)+1)
+	carries := net.CarriesFactor()
+	for i, nd := range net.Nodes {
+		if !carries[i+1] {
+			continue
+		}
+		in, out := true, true
+		if r, ok := nd.Op.(BackwardReader); ok {
+			in, out = r.BackwardReads()
+		}
+		if in {
+			for _, t := range nd.Inputs {
+				reads[t] = true
+			}
+		}
+		reads[i+1] = reads[i+1] || out
+	}
+	return reads
+}
+
+// CarriesFactor reports, for each tensor, whether a backward pass
+// carries a factor (or gradient) at it: the tensor is the output of a
+// parameter node or downstream of one. The nodes whose output carries
+// none are not visited by the backward passes.
+func (net *Network) CarriesFactor() []bool {
+	carries := make([]bool, len(net.Nodes)+1)
+	for i, nd := range net.Nodes {
+		_, carries[i+1] = nd.Op.(ParamLayer)
+		for _, t := range nd.Inputs {
+			carries[i+1] = carries[i+1] || carries[t]
+		}
+	}
+	return carries
+}
+
+// ReleaseActivations hands the storage of acts[1:] (from Forward or
+// ForwardKeep; nil entries are skipped) back for reuse; neither they nor
+// anything that references them (factors built on them) may be used
+// afterwards. acts[0], the caller's input, is kept.
 func ReleaseActivations(acts []*mat.Dense) {
 	for _, a := range acts[1:] {
+		if a == nil {
+			continue
+		}
 		data := a.RawMatrix().Data
 		scratch.Put(&data)
 	}

@@ -155,6 +155,9 @@ func (l *BatchNorm) Forward(y, x *mat.Dense) {
 // BackwardInPlace reports true: the Jacobian is diagonal.
 func (l *BatchNorm) BackwardInPlace() bool { return true }
 
+// BackwardReads implements BackwardReader: the input, for the normalised values of the factor block.
+func (l *BatchNorm) BackwardReads() (in, out bool) { return true, false }
+
 // BackwardInput multiplies channel c of every factor row by
 // γ_c/√(σ²_c + ε).
 func (l *BatchNorm) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
@@ -437,6 +440,9 @@ func (l *LayerNorm) Forward(y, x *mat.Dense) {
 // BackwardInPlace reports true: row r of the result depends only on row r
 // of the factor, and each token is read before it is written.
 func (l *LayerNorm) BackwardInPlace() bool { return true }
+
+// BackwardReads implements BackwardReader: the input.
+func (l *LayerNorm) BackwardReads() (in, out bool) { return true, false }
 
 // BackwardInput applies, per token with g = γ ⊙ s,
 // (g − mean(g) − x̂·mean(g ⊙ x̂))/σ.

@@ -271,6 +271,9 @@ func (g *poolGeom) firstZero(xc []float64, p int) float64 {
 	panic("model: max pooling window without its zero maximum")
 }
 
+// BackwardReads implements BackwardReader: the input, for the maxima.
+func (l *MaxPool2d) BackwardReads() (in, out bool) { return true, false }
+
 func (l *MaxPool2d) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	ni, no := Numel(l.InShape()), Numel(l.OutShape())
@@ -353,6 +356,9 @@ func (l *AvgPool2d) Forward(y, x *mat.Dense) {
 		}
 	}
 }
+
+// BackwardReads implements BackwardReader: neither.
+func (l *AvgPool2d) BackwardReads() (in, out bool) { return false, false }
 
 func (l *AvgPool2d) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	g := l.g

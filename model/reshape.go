@@ -22,6 +22,9 @@ func (r *reshape) Forward(y, x *mat.Dense) { y.Copy(x) }
 // are.
 func (r *reshape) BackwardInPlace() bool { return true }
 
+// BackwardReads implements BackwardReader: neither.
+func (r *reshape) BackwardReads() (in, out bool) { return false, false }
+
 func (r *reshape) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	if dst != s {
 		dst.Copy(s)

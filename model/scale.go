@@ -71,6 +71,9 @@ func (l *Scale) BackwardInPlace() bool { return true }
 // matrix, so the backward pass may overwrite s.
 func (l *Scale) FactorCopiesRows() bool { return true }
 
+// BackwardReads implements BackwardReader: the input, for the factor block.
+func (l *Scale) BackwardReads() (in, out bool) { return true, false }
+
 func (l *Scale) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	r, f := s.Dims()
 	checkDims(dst, r, f, "scale factor destination")

@@ -79,6 +79,9 @@ func (l *GlobalAvgPool) Forward(y, x *mat.Dense) {
 	})
 }
 
+// BackwardReads implements BackwardReader: neither.
+func (l *GlobalAvgPool) BackwardReads() (in, out bool) { return false, false }
+
 func (l *GlobalAvgPool) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	r, _ := s.Dims()
 	c := l.in[0]
@@ -154,6 +157,9 @@ func (l *Pad) Forward(y, x *mat.Dense) {
 		}
 	})
 }
+
+// BackwardReads implements BackwardReader: neither.
+func (l *Pad) BackwardReads() (in, out bool) { return false, false }
 
 // BackwardInput keeps the entries of the factor that are not padding.
 func (l *Pad) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
@@ -244,6 +250,9 @@ func (l *ReduceMean) Forward(y, x *mat.Dense) {
 		}
 	})
 }
+
+// BackwardReads implements BackwardReader: neither.
+func (l *ReduceMean) BackwardReads() (in, out bool) { return false, false }
 
 func (l *ReduceMean) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	r, _ := s.Dims()

@@ -110,6 +110,9 @@ func (l *softmax) Forward(y, x *mat.Dense) {
 // inner product with the output is.
 func (l *softmax) BackwardInPlace() bool { return true }
 
+// BackwardReads implements BackwardReader: the output.
+func (l *softmax) BackwardReads() (in, out bool) { return false, true }
+
 func (l *softmax) BackwardInput(dst, s, _, out *mat.Dense, cols int) {
 	r, _ := s.Dims()
 	f := Numel(l.shape)
@@ -180,6 +183,9 @@ func (l *indexMap) Forward(y, x *mat.Dense) {
 		}
 	})
 }
+
+// BackwardReads implements BackwardReader: neither.
+func (l *indexMap) BackwardReads() (in, out bool) { return false, false }
 
 func (l *indexMap) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	r, _ := s.Dims()
@@ -398,6 +404,9 @@ func (c *Concat) ForwardJoin(y *mat.Dense, xs []*mat.Dense) {
 	})
 }
 
+// BackwardReads implements BackwardReader: neither.
+func (c *Concat) BackwardReads() (in, out bool) { return false, false }
+
 // BackwardJoin copies each input's blocks of the factor rows out.
 func (c *Concat) BackwardJoin(dst []*mat.Dense, s *mat.Dense, _ []*mat.Dense, _ *mat.Dense, _ int) {
 	if len(dst) != len(c.Shapes) {
@@ -477,6 +486,9 @@ func (l *ParamSource) Forward(y, x *mat.Dense) {
 		copy(y.RawRowView(i), l.P.Data)
 	}
 }
+
+// BackwardReads implements BackwardReader: neither.
+func (l *ParamSource) BackwardReads() (in, out bool) { return false, false }
 
 // BackwardInput writes zeros: the output does not depend on the input.
 func (l *ParamSource) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {

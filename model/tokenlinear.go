@@ -136,6 +136,9 @@ func (l *TokenLinear) Forward(y, x *mat.Dense) {
 	}
 }
 
+// BackwardReads implements BackwardReader: the input, for the factor block.
+func (l *TokenLinear) BackwardReads() (in, out bool) { return true, false }
+
 // BackwardInput computes S_r W for every factor row (T×out), with the
 // tokens of all rows as the rows of one product.
 func (l *TokenLinear) BackwardInput(dst, s, in, out *mat.Dense, cols int) {

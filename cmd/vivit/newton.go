@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -224,7 +225,7 @@ func lossAfterStep(m *vivit.Model, b *vivit.Batch, step []float64, chunk int) (f
 	total := 0.0
 	for lo := 0; lo < n; lo += chunk {
 		sub := vivit.SliceBatch(b, lo, min(lo+chunk, n))
-		acts := m.Forward(sub.Inputs)
+		acts, _ := m.ForwardKeep(context.Background(), sub.Inputs, nil)
 		for _, l := range m.Loss.PerSample(acts[len(acts)-1], sub.Targets) {
 			total += l
 		}

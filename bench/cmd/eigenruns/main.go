@@ -8,7 +8,9 @@
 //	    -data bench/testdata/resnet8_batch.safetensors -k 10 -runs 4 [-mc 1] [-precision float32]
 //
 // With -cpuprofile it writes a CPU profile of the warm runs (all but the
-// first), for go tool pprof.
+// first), for go tool pprof; with -memprofile, a profile of the memory the
+// first run allocates (go tool pprof -sample_index=alloc_space), which is
+// what a fresh process pays for in page faults.
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -33,7 +36,11 @@ func main() {
 	precision := flag.String("precision", "float64", "float64 or float32")
 	runs := flag.Int("runs", 4, "computations in this process (the first cold, the others warm)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the warm runs to `file`")
+	memProfile := flag.String("memprofile", "", "write a profile of the first run's allocations to `file`")
 	flag.Parse()
+	if *memProfile != "" {
+		runtime.MemProfileRate = 4096
+	}
 	m, err := vivit.LoadModel(*modelPath)
 	if err != nil {
 		log.Fatal(err)
@@ -62,6 +69,9 @@ func main() {
 		}
 		if r == 0 {
 			out.Eigenvalues = res.Blocks[0].Values
+			if *memProfile != "" {
+				writeMemProfile(*memProfile)
+			}
 			if *cpuProfile != "" {
 				f, err := os.Create(*cpuProfile)
 				if err != nil {
@@ -84,6 +94,20 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Println(string(js))
+}
+
+// writeMemProfile writes the allocations so far to path.
+func writeMemProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	runtime.MemProfileRate = 0
+	runtime.GC() // the profile holds allocations up to the last collection
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		log.Fatal(err)
+	}
 }
 
 // vmHWM returns the process's peak resident memory in MiB from
