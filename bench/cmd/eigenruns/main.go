@@ -8,7 +8,8 @@
 //	    -data bench/testdata/resnet8_batch.safetensors -k 10 -runs 4 [-mc 1] [-precision float32]
 //
 // With -cpuprofile it writes a CPU profile of the warm runs (all but the
-// first), for go tool pprof; with -memprofile, a profile of the memory the
+// first), for go tool pprof, and with -firstprofile one of the first run
+// (profiles of many processes merge: go tool pprof BINARY p1 p2 …); with -memprofile, a profile of the memory the
 // first run allocates (go tool pprof -sample_index=alloc_space), which is
 // what a fresh process pays for in page faults.
 package main
@@ -36,6 +37,7 @@ func main() {
 	precision := flag.String("precision", "float64", "float64 or float32")
 	runs := flag.Int("runs", 4, "computations in this process (the first cold, the others warm)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the warm runs to `file`")
+	firstProfile := flag.String("firstprofile", "", "write a CPU profile of the first (cold) run to `file`")
 	memProfile := flag.String("memprofile", "", "write a profile of the first run's allocations to `file`")
 	flag.Parse()
 	if *memProfile != "" {
@@ -63,9 +65,21 @@ func main() {
 		PeakRSSMiB  float64              `json:"peak_rss_mib"`
 	}
 	for r := 0; r < *runs; r++ {
+		if r == 0 && *firstProfile != "" {
+			f, err := os.Create(*firstProfile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				log.Fatal(err)
+			}
+		}
 		res, err := vivit.TopEigen(m, b, *k, opts)
 		if err != nil {
 			log.Fatal(err)
+		}
+		if r == 0 && *firstProfile != "" {
+			pprof.StopCPUProfile()
 		}
 		if r == 0 {
 			out.Eigenvalues = res.Blocks[0].Values
