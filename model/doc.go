@@ -23,6 +23,14 @@
 // PyTorch's layouts too (Linear weight [out, in], Conv2d weight
 // [out, in/groups, kh, kw]), flattened row-major, in state_dict order.
 //
+// Forward returns every node's output. A caller that only backpropagates
+// afterwards runs ForwardKeep with BackwardReads: an Op that implements
+// BackwardReader says whether its backward pass reads its input, its
+// output or neither (ReLU reads only its output, BatchNorm only its
+// input, a residual Add neither), and the outputs no backward pass reads
+// are recycled as soon as the nodes that read them forward have run; the
+// backward passes are handed nil for them.
+//
 // # Factors
 //
 // Backpropagated factors are stacked row-wise as well: a factor for a batch
