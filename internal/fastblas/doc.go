@@ -31,10 +31,14 @@
 // groups when there are few row blocks), each of which packs its own
 // 96×kc block of op(A) into 6-row panels (L2-resident) and sweeps it
 // against the B panels (L1-resident) with the micro-kernel. Units are handed
-// to min(GOMAXPROCS, units) goroutines. Work is split over C only, never
-// over k, and the micro-tile grid is fixed, so every element of C is
-// computed with the same operations in the same order whatever the number
-// of goroutines: results are bitwise reproducible, independent of
+// to min(GOMAXPROCS, units) goroutines. A small C (at most 384² entries)
+// from a long k (at least 2048) has too few units per slab to share, so
+// its k is cut into 2–8 ranges of at least 1024 instead: each range is
+// summed slab by slab on one goroutine into its own copy of C, and the
+// copies are added into C in order. The micro-tile grid and the number of
+// ranges depend on the shape only, so every element of C is computed with
+// the same operations in the same order whatever the number of
+// goroutines: results are bitwise reproducible, independent of
 // GOMAXPROCS. Buffers are pooled (sync.Pool); steady-state calls do not
 // allocate.
 //
