@@ -133,8 +133,21 @@ func kSlices(m, n, k int) int {
 	return min(maxSlices, k/sliceMinK)
 }
 
-// splitBufs pools gemmSplitK's partial products.
-var splitBufs64, splitBufs32 sync.Pool
+// splitJob is the state of one gemmSplitK call, pooled with its partial
+// products (s copies of C, m×n each).
+type splitJob[T element] struct {
+	s              int
+	aTrans, bTrans bool
+	m, n, k        int
+	alpha, beta    T
+	a, b, c        []T
+	lda, ldb, ldc  int
+	tri            triMode
+	parts          []T
+}
+
+var splitJobs64 = sync.Pool{New: func() any { return new(splitJob[float64]) }}
+var splitJobs32 = sync.Pool{New: func() any { return new(splitJob[float32]) }}
 
 // gemmSplitK computes the product over s equal ranges of k, each summed
 // slab by slab on one goroutine into its own m×n buffer, and adds the
@@ -144,64 +157,81 @@ var splitBufs64, splitBufs32 sync.Pool
 // phases' barriers, two cores ran the Gram matrix 0.8–1.3× as fast as
 // one. Here each goroutine sums whole ranges, without barriers.
 func gemmSplitK[T element](procs, s int, aTrans, bTrans bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, tri triMode) {
-	pool := &splitBufs64
+	pool := &splitJobs64
 	if _, ok := any(alpha).(float32); ok {
-		pool = &splitBufs32
+		pool = &splitJobs32
 	}
-	buf, _ := pool.Get().(*[]T)
-	if buf == nil {
-		buf = new([]T)
+	j := pool.Get().(*splitJob[T])
+	*j = splitJob[T]{s: s, aTrans: aTrans, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, tri: tri, parts: j.parts}
+	if cap(j.parts) < s*m*n {
+		j.parts = make([]T, s*m*n)
 	}
-	if cap(*buf) < s*m*n {
-		*buf = make([]T, s*m*n)
-	}
-	parts := (*buf)[:s*m*n]
+	j.parts = j.parts[:s*m*n]
 	workers := 1
 	if float64(m)*float64(n)*float64(k) >= minParallel {
 		workers = procs
 	}
-	par.For(s, workers, func(_, i int) {
-		k0, k1 := i*k/s, (i+1)*k/s
-		// op(A) is m×k: columns k0… of A, or rows of Aᵀ; op(B) k×n
-		// likewise.
-		ai, bi := a[k0:], b[k0:]
-		if aTrans {
-			ai = a[k0*lda:]
+	if workers <= 1 {
+		for i := range s {
+			j.rangeProduct(i)
 		}
-		if !bTrans {
-			bi = b[k0*ldb:]
+		for i := range m {
+			j.addRow(i)
 		}
-		gemmSlabs(1, aTrans, bTrans, m, n, k1-k0, alpha, ai, lda, bi, ldb, 0, parts[i*m*n:(i+1)*m*n], n, tri)
-	})
-	par.For(m, workers, func(_, i int) {
-		j0, j1 := 0, n
-		switch tri {
-		case triUpper:
-			j0 = i
-		case triLower:
-			j1 = i + 1
+	} else {
+		par.For(s, workers, func(_, i int) { j.rangeProduct(i) })
+		par.For(m, workers, func(_, i int) { j.addRow(i) })
+	}
+	j.a, j.b, j.c = nil, nil, nil
+	pool.Put(j)
+}
+
+// rangeProduct writes the product over range i of k into parts[i].
+func (j *splitJob[T]) rangeProduct(i int) {
+	m, n := j.m, j.n
+	k0, k1 := i*j.k/j.s, (i+1)*j.k/j.s
+	// op(A) is m×k: columns k0… of A, or rows of Aᵀ; op(B) k×n likewise.
+	ai, bi := j.a[k0:], j.b[k0:]
+	if j.aTrans {
+		ai = j.a[k0*j.lda:]
+	}
+	if !j.bTrans {
+		bi = j.b[k0*j.ldb:]
+	}
+	gemmSlabs(1, j.aTrans, j.bTrans, m, n, k1-k0, j.alpha, ai, j.lda, bi, j.ldb, 0, j.parts[i*m*n:(i+1)*m*n], n, j.tri)
+}
+
+// addRow sets row i of C (its triangle's part) to β·C plus the ranges'
+// products, added in order.
+func (j *splitJob[T]) addRow(i int) {
+	m, n := j.m, j.n
+	j0, j1 := 0, n
+	switch j.tri {
+	case triUpper:
+		j0 = i
+	case triLower:
+		j1 = i + 1
+	}
+	row := j.c[i*j.ldc+j0 : i*j.ldc+j1]
+	first := j.parts[i*n+j0 : i*n+j1]
+	switch j.beta {
+	case 0:
+		copy(row, first)
+	case 1:
+		for q, v := range first {
+			row[q] += v
 		}
-		row := c[i*ldc+j0 : i*ldc+j1]
-		first := parts[i*n+j0 : i*n+j1]
-		switch beta {
-		case 0:
-			copy(row, first)
-		case 1:
-			for j, v := range first {
-				row[j] += v
-			}
-		default:
-			for j, v := range first {
-				row[j] = beta*row[j] + v
-			}
+	default:
+		for q, v := range first {
+			row[q] = j.beta*row[q] + v
 		}
-		for p := 1; p < s; p++ {
-			for j, v := range parts[p*m*n+i*n+j0 : p*m*n+i*n+j1] {
-				row[j] += v
-			}
+	}
+	for p := 1; p < j.s; p++ {
+		for q, v := range j.parts[p*m*n+i*n+j0 : p*m*n+i*n+j1] {
+			row[q] += v
 		}
-	})
-	pool.Put(buf)
+	}
 }
 
 // gemmSlabs is gemm slab by slab: each slab of k is packed once and its
