@@ -84,8 +84,12 @@ func BenchmarkDgemm(b *testing.B) {
 	}
 }
 
+// BenchmarkDsyrk runs Gram products: square-ish ones, a block of V of
+// ResNet-8's stage 3 (288 factor columns, a 12288-column chunk) and a
+// Monte-Carlo MLP layer's (128 samples, 8320 parameters), the last two
+// summed over k ranges (gemmSplitK).
 func BenchmarkDsyrk(b *testing.B) {
-	for _, s := range []struct{ n, k int }{{512, 512}, {1152, 512}} {
+	for _, s := range []struct{ n, k int }{{512, 512}, {1152, 512}, {288, 12288}, {128, 8320}} {
 		rnd := rand.New(rand.NewPCG(1, 1))
 		a := randMat(rnd, s.n, s.k, s.k)
 		c := randMat(rnd, s.n, s.n, s.n)
