@@ -246,11 +246,17 @@ func (net *Network) ForwardKeep(ctx context.Context, x *mat.Dense, keep []bool) 
 			last[t] = i
 		}
 	}
-	kept := func(t int) bool {
-		return t == 0 || t == len(net.Nodes) || (keep != nil && keep[t])
-	}
 	acts := make([]*mat.Dense, len(net.Nodes)+1)
 	acts[0] = x
+	// drop releases tensor t once node i, its last reader, has run,
+	// unless it is kept.
+	drop := func(t, i int) {
+		if last[t] != i || t == 0 || t == len(net.Nodes) || (keep != nil && keep[t]) || acts[t] == nil {
+			return
+		}
+		ReleaseActivations([]*mat.Dense{nil, acts[t]})
+		acts[t] = nil
+	}
 	var xs []*mat.Dense
 	for i, nd := range net.Nodes {
 		if err := ctx.Err(); err != nil {
@@ -270,16 +276,10 @@ func (net *Network) ForwardKeep(ctx context.Context, x *mat.Dense, keep []bool) 
 			op.ForwardJoin(y, xs)
 		}
 		acts[i+1] = y
-		drop := func(t int) {
-			if last[t] == i && !kept(t) && acts[t] != nil {
-				ReleaseActivations([]*mat.Dense{nil, acts[t]})
-				acts[t] = nil
-			}
-		}
 		for _, t := range nd.Inputs {
-			drop(t)
+			drop(t, i)
 		}
-		drop(i + 1)
+		drop(i+1, i)
 	}
 	return acts, nil
 }
