@@ -71,6 +71,9 @@ func (e *Elementwise) BackwardReads() (in, out bool) { return !e.XUnused, !e.YUn
 // checked against them.
 func (e *Elementwise) operands(in, out *mat.Dense, r, cols int) (x, y *mat.Dense, n int) {
 	n = r / cols
+	if n*cols != r {
+		panic("model: factor rows do not match samples × cols")
+	}
 	if !e.XUnused {
 		x = in
 	}
