@@ -537,15 +537,23 @@ func TestNoAllocs(t *testing.T) {
 		t.Skip("the race detector makes sync.Pool drop pooled buffers at random")
 	}
 	rnd := rand.New(rand.NewPCG(11, 12))
-	m, n, k := 40, 48, 50 // serial path
-	a, b, c := randMat(rnd, m, k, k), randMat(rnd, k, n, n), randMat(rnd, m, n, n)
-	impl := Implementation{}
-	impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
-	allocs := testing.AllocsPerRun(50, func() {
-		impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
-	})
-	if allocs != 0 {
-		t.Errorf("serial Dgemm allocates %v times per call", allocs)
+	for _, tc := range []struct {
+		name    string
+		impl    gemmer
+		m, n, k int
+	}{
+		{"serial path", Implementation{}, 40, 48, 50},
+		{"Serial over k ranges", Serial{}, 40, 36, 2100},
+	} {
+		m, n, k := tc.m, tc.n, tc.k
+		a, b, c := randMat(rnd, m, k, k), randMat(rnd, k, n, n), randMat(rnd, m, n, n)
+		tc.impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+		allocs := testing.AllocsPerRun(50, func() {
+			tc.impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: Dgemm allocates %v times per call", tc.name, allocs)
+		}
 	}
 }
 

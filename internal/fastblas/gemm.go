@@ -83,14 +83,9 @@ const (
 // gemmJob holds the state of one gemm call; it is pooled together with its
 // packing buffers.
 type gemmJob[T element] struct {
-	ks             *kernelSet[T]
-	nr             int
-	aTrans, bTrans bool
-	m, n, k        int
-	alpha, beta    T
-	a, b, c        []T
-	lda, ldb, ldc  int
-	tri            triMode
+	ks *kernelSet[T]
+	nr int
+	gemmArgs[T]
 
 	kc    int // k slab size
 	np    int // number of B panels
@@ -133,17 +128,22 @@ func kSlices(m, n, k int) int {
 	return min(maxSlices, k/sliceMinK)
 }
 
-// splitJob is the state of one gemmSplitK call, pooled with its partial
-// products (s copies of C, m×n each).
-type splitJob[T element] struct {
-	s              int
+// gemmArgs are the arguments of a gemm call.
+type gemmArgs[T element] struct {
 	aTrans, bTrans bool
 	m, n, k        int
 	alpha, beta    T
 	a, b, c        []T
 	lda, ldb, ldc  int
 	tri            triMode
-	parts          []T
+}
+
+// splitJob is the state of one gemmSplitK call, pooled with its partial
+// products (s copies of C, m×n each).
+type splitJob[T element] struct {
+	gemmArgs[T]
+	s     int
+	parts []T
 }
 
 var splitJobs64 = sync.Pool{New: func() any { return new(splitJob[float64]) }}
@@ -162,8 +162,9 @@ func gemmSplitK[T element](procs, s int, aTrans, bTrans bool, m, n, k int, alpha
 		pool = &splitJobs32
 	}
 	j := pool.Get().(*splitJob[T])
-	*j = splitJob[T]{s: s, aTrans: aTrans, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, beta: beta,
-		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, tri: tri, parts: j.parts}
+	j.gemmArgs = gemmArgs[T]{aTrans: aTrans, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, tri: tri}
+	j.s = s
 	if cap(j.parts) < s*m*n {
 		j.parts = make([]T, s*m*n)
 	}

@@ -95,24 +95,3 @@ func TestSplitKDeterministic(t *testing.T) {
 		}
 	}
 }
-
-// TestSplitKNoAllocs checks that a serial product summed over k ranges
-// does not allocate once its buffers are pooled.
-func TestSplitKNoAllocs(t *testing.T) {
-	if !haveAsm {
-		t.Skip("no fast path")
-	}
-	if raceEnabled {
-		t.Skip("the race detector makes sync.Pool drop pooled buffers at random")
-	}
-	rnd := rand.New(rand.NewPCG(35, 36))
-	m, n, k := 40, 36, 2100
-	a, b, c := randMat(rnd, m, k, k), randMat(rnd, k, n, n), randMat(rnd, m, n, n)
-	var impl Serial
-	impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
-	if allocs := testing.AllocsPerRun(20, func() {
-		impl.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, c, n)
-	}); allocs != 0 {
-		t.Errorf("serial split Dgemm allocates %v times per call", allocs)
-	}
-}
