@@ -2,28 +2,43 @@ package jacobians_test
 
 import (
 	"math"
+	"os"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/batch"
+	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/model"
 	"github.com/vivit-go/vivit/onnx"
 )
 
-// loadFixture reads the ONNX network and the batch of the fixture name.
+// loadFixture reads the network (an ONNX graph, or a sequential
+// checkpoint with its architecture) and the batch of the fixture name.
 func loadFixture(t *testing.T, name string) (*model.Network, *model.Batch) {
 	t.Helper()
 	dir := "../testdata/fixtures/" + name + "/"
-	m, err := onnx.ReadFile(dir+"model.onnx", nil)
+	var net *model.Network
+	if _, err := os.Stat(dir + "model.onnx"); err == nil {
+		m, err := onnx.ReadFile(dir+"model.onnx", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net = m.Net
+	} else {
+		ck, err := checkpoint.Open(dir + "model.safetensors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if net, err = ck.Network(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := batch.Load(dir+"batch.safetensors", net)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := batch.Load(dir+"batch.safetensors", m.Net)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m.Net, b
+	return net, b
 }
 
 // lossFactor runs net forward on the inputs and returns the activations
