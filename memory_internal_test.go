@@ -68,3 +68,39 @@ func TestKeptVBytesFloat32(t *testing.T) {
 		}
 	}
 }
+
+// TestTransientPeak checks the bytes per sample that the forward pass
+// holds at once in activations it does not keep, on a graph where they
+// overlap: an affine output read by a ReLU and by a residual sum two
+// nodes later, and that sum, read by the ReLU after it.
+func TestTransientPeak(t *testing.T) {
+	shape := []int{8}
+	nodes := []model.Node{
+		{Name: "fc", Op: model.NewLinear(0, 8, 8, true), Inputs: []int{0}},   // 1: read by affine? no: affine reads neither
+		{Name: "affine", Op: model.NewAffine(shape, 2, 1), Inputs: []int{1}}, // 2: not read backward
+		{Name: "relu", Op: model.NewReLU(shape), Inputs: []int{2}},           // 3: kept (its output)
+		{Name: "add", Op: model.NewAdd(shape, 2), Inputs: []int{2, 3}},       // 4: not read backward
+		{Name: "relu2", Op: model.NewReLU(shape), Inputs: []int{4}},          // 5: kept
+		{Name: "out", Op: model.NewLinear(1, 8, 3, true), Inputs: []int{5}},  // 6: the output
+	}
+	net, err := model.NewNetwork(shape, nodes, model.Loss{Kind: model.MSE, Reduction: model.Sum}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := net.BackwardReads()
+	// Not kept: 1 (fc's output: affine reads neither), 2 and 4. Tensor 1
+	// lives through node 1, tensor 2 through node 3, tensor 4 through
+	// node 4: at node 1 tensors 1 and 2 are alive (16 floats), at node 3
+	// tensors 2 and 4 (16 floats).
+	for _, tc := range []struct {
+		t    int
+		read bool
+	}{{1, false}, {2, false}, {3, true}, {4, false}, {5, true}} {
+		if reads[tc.t] != tc.read {
+			t.Fatalf("BackwardReads()[%d] = %v, want %v", tc.t, reads[tc.t], tc.read)
+		}
+	}
+	if got, want := transientPeak(net, reads), int64(8*16); got != want {
+		t.Errorf("transientPeak = %d bytes per sample, want %d", got, want)
+	}
+}
