@@ -80,6 +80,11 @@ func TestRows32Layers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases = append(cases, layerCase{"batchnorm", bn, false}, layerCase{"relu", NewReLU(shape), false}, layerCase{"tanh", NewTanh(shape), false})
+	gap, err := NewGlobalAvgPool(shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, layerCase{"global_avg_pool", gap.(Rows32Layer), false})
 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -95,6 +96,28 @@ func (l *GlobalAvgPool) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 			d := dr[ch*p : (ch+1)*p]
 			for j := range d {
 				d[j] = v
+			}
+		}
+	})
+}
+
+// BackwardRows32 implements Rows32Layer: each channel's factor entry,
+// divided by the positions, spread over them in float32. A ResNet's last
+// feature map then gets its factor rows in float32 directly, instead of
+// in float64 rounded afterwards.
+func (l *GlobalAvgPool) BackwardRows32(dst, s blas32.General, _, _ *mat.Dense, _ int) {
+	r := s.Rows
+	c := l.in[0]
+	p := Numel(l.in) / c
+	check32(s, r, c, "global_avg_pool factor")
+	check32(dst, r, c*p, "global_avg_pool factor destination")
+	sr, dr := rows32Of(s), rows32Of(dst)
+	parallelSamples(r, func() any { return nil }, func(_ any, i int) {
+		d := dr.row(i)
+		for ch, v := range sr.row(i) {
+			w := float32(float64(v) / float64(p))
+			for j := range d[ch*p : (ch+1)*p] {
+				d[ch*p+j] = w
 			}
 		}
 	})
