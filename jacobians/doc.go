@@ -22,7 +22,8 @@
 // float32 products between float64 factors. BackpropEach at Float32 goes
 // further: a tensor's factor is held in float32 when the node computing
 // it and all its readers take float32 rows (model.Rows32Layer and
-// friends: convolutions, BatchNorm, activations, residual sums), which
+// friends: convolutions, BatchNorm, activations, residual sums, global
+// average pooling), which
 // halves the factors' memory and traffic and drops the rounding and
 // widening at each convolution; rows are converted once where such a
 // chain meets another layer. The blocks returned do not take the

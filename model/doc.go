@@ -50,7 +50,8 @@
 //
 // Factor rows may also be held in float32 (blas32.General, contiguous),
 // for the float32 precision of the factor backward pass: a Rows32Layer
-// (convolution, BatchNorm, elementwise activations) passes such rows back,
+// (convolution, BatchNorm, elementwise activations, global average
+// pooling) passes such rows back,
 // a Rows32ParamLayer forms its block from them (the convolution's block
 // keeps them, lowrank.NewConv32; BatchNorm's copies what it needs), and
 // the Rows32 variants of AccumulatingLayer and FactorInPlaceLayer save the
