@@ -98,9 +98,9 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 // With each set and precision lowrank.Float32, the factor of a tensor is
 // held in float32 when the node that computes it and every node that
 // reads it take float32 rows (model.Rows32Layer, Rows32ParamLayer or a
-// PassThroughJoin: the convolutions, BatchNorm, activations, residual
-// sums), so such a chain is passed back without rounding the rows at each
-// convolution and widening its result; where the chain starts or ends the
+// PassThroughJoin: the convolutions, BatchNorm, activations, global
+// average pooling, residual sums), so such a chain is passed back without
+// rounding the rows at each convolution and widening its result; where the chain starts or ends the
 // rows are rounded or widened once. The convolutions' blocks then keep
 // the float32 rows (lowrank.NewConv32), and widen them only for an
 // operation that computes in float64.
