@@ -154,8 +154,8 @@ var splitJobs32 = sync.Pool{New: func() any { return new(splitJob[float32]) }}
 // buffers into C in order. A small C from a long k (the 288×288 Gram
 // matrix of a block of V, from k = 12288) has too few work units per
 // slab to share: the goroutines of the slab-by-slab product wait at its
-// phases' barriers, two cores ran the Gram matrix 0.8–1.3× as fast as
-// one. Here each goroutine sums whole ranges, without barriers.
+// phases' barriers, and two cores run it 0.8–1.3× as fast as one. Here
+// each goroutine sums whole ranges, without barriers (1.6–2×).
 func gemmSplitK[T element](procs, s int, aTrans, bTrans bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, tri triMode) {
 	pool := &splitJobs64
 	if _, ok := any(alpha).(float32); ok {
