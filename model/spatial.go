@@ -85,37 +85,27 @@ func (l *GlobalAvgPool) BackwardReads() (in, out bool) { return false, false }
 
 func (l *GlobalAvgPool) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	r, _ := s.Dims()
-	c := l.in[0]
-	p := Numel(l.in) / c
-	checkDims(s, r, c, "global_avg_pool factor")
-	checkDims(dst, r, c*p, "global_avg_pool factor destination")
-	parallelSamples(r, func() any { return nil }, func(_ any, i int) {
-		sr, dr := s.RawRowView(i), dst.RawRowView(i)
-		for ch, v := range sr {
-			v /= float64(p)
-			d := dr[ch*p : (ch+1)*p]
-			for j := range d {
-				d[j] = v
-			}
-		}
-	})
+	checkDims(s, r, l.in[0], "global_avg_pool factor")
+	checkDims(dst, r, Numel(l.in), "global_avg_pool factor destination")
+	spreadMeans(rowsOf(dst), rowsOf(s), Numel(l.in)/l.in[0])
 }
 
-// BackwardRows32 implements Rows32Layer: each channel's factor entry,
-// divided by the positions, spread over them in float32. A ResNet's last
-// feature map then gets its factor rows in float32 directly, instead of
-// in float64 rounded afterwards.
+// BackwardRows32 implements Rows32Layer: BackwardInput on float32 rows. A
+// ResNet's last feature map then gets its factor rows in float32
+// directly, instead of in float64 rounded afterwards.
 func (l *GlobalAvgPool) BackwardRows32(dst, s blas32.General, _, _ *mat.Dense, _ int) {
-	r := s.Rows
-	c := l.in[0]
-	p := Numel(l.in) / c
-	check32(s, r, c, "global_avg_pool factor")
-	check32(dst, r, c*p, "global_avg_pool factor destination")
-	sr, dr := rows32Of(s), rows32Of(dst)
-	parallelSamples(r, func() any { return nil }, func(_ any, i int) {
-		d := dr.row(i)
-		for ch, v := range sr.row(i) {
-			w := float32(float64(v) / float64(p))
+	check32(s, s.Rows, l.in[0], "global_avg_pool factor")
+	check32(dst, s.Rows, Numel(l.in), "global_avg_pool factor destination")
+	spreadMeans(rows32Of(dst), rows32Of(s), Numel(l.in)/l.in[0])
+}
+
+// spreadMeans writes each channel's entry of every row of s, divided by
+// the p positions (in float64), over those positions of dst's row.
+func spreadMeans[R float32 | float64](dst, s factorRows[R], p int) {
+	parallelSamples(s.n, func() any { return nil }, func(_ any, i int) {
+		d := dst.row(i)
+		for ch, v := range s.row(i) {
+			w := R(float64(v) / float64(p))
 			for j := range d[ch*p : (ch+1)*p] {
 				d[ch*p+j] = w
 			}
