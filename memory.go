@@ -158,15 +158,12 @@ func sizesOf(net *model.Network) netSizes {
 	s.acts = 8 * numel(0)
 	kept := map[int]bool{0: true}
 	reads := net.BackwardReads()
-	for i := range net.Nodes {
+	s.acts += 8 * int64(net.TransientPeak(reads))
+	for i, nd := range net.Nodes {
 		out := numel(i + 1)
 		if reads[i+1] || i == len(net.Nodes)-1 {
 			s.acts += 8 * out
 		}
-	}
-	s.acts += transientPeak(net, reads)
-	for i, nd := range net.Nodes {
-		out := numel(i + 1)
 		s.maxT = max(s.maxT, 8*out)
 		pl, ok := nd.Op.(model.ParamLayer)
 		if !ok {
@@ -198,36 +195,6 @@ func sizesOf(net *model.Network) netSizes {
 		s.keptActs += 8 * numel(t)
 	}
 	return s
-}
-
-// transientPeak returns the largest bytes per sample that the forward
-// pass of model.Network.ForwardKeep(…, reads) holds at once in the
-// activations it does not keep: each lives from the node that computes it
-// to the last node that reads it.
-func transientPeak(net *model.Network, reads []bool) int64 {
-	last := make([]int, len(net.Nodes)+1)
-	for i, nd := range net.Nodes {
-		last[i+1] = i
-		for _, t := range nd.Inputs {
-			last[t] = i
-		}
-	}
-	held := func(t int) bool { return reads[t] || t == len(net.Nodes) }
-	freed := make([]int64, len(net.Nodes)) // bytes released after node i
-	for t := 1; t <= len(net.Nodes); t++ {
-		if !held(t) {
-			freed[last[t]] += 8 * int64(model.Numel(net.TensorShape(t)))
-		}
-	}
-	var live, peak int64
-	for i := range net.Nodes {
-		if !held(i + 1) {
-			live += 8 * int64(model.Numel(net.TensorShape(i+1)))
-		}
-		peak = max(peak, live)
-		live -= freed[i]
-	}
-	return peak
 }
 
 // keptVBytes bounds the weight blocks of V that the convolutions' Gram

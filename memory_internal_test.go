@@ -69,7 +69,7 @@ func TestKeptVBytesFloat32(t *testing.T) {
 	}
 }
 
-// TestTransientPeak checks the bytes per sample that the forward pass
+// TestTransientPeak checks the entries per sample that the forward pass
 // holds at once in activations it does not keep, on a graph where they
 // overlap: an affine output read by a ReLU and by a residual sum two
 // nodes later, and that sum, read by the ReLU after it.
@@ -100,7 +100,7 @@ func TestTransientPeak(t *testing.T) {
 			t.Fatalf("BackwardReads()[%d] = %v, want %v", tc.t, reads[tc.t], tc.read)
 		}
 	}
-	if got, want := transientPeak(net, reads), int64(8*16); got != want {
-		t.Errorf("transientPeak = %d bytes per sample, want %d", got, want)
+	if got, want := net.TransientPeak(reads), 16; got != want {
+		t.Errorf("TransientPeak = %d entries per sample, want %d", got, want)
 	}
 }

@@ -237,21 +237,13 @@ func (net *Network) ForwardKeep(ctx context.Context, x *mat.Dense, keep []bool) 
 	if keep != nil && len(keep) != len(net.Nodes)+1 {
 		panic("model: keep does not match the network")
 	}
-	// last[t]: the last node that reads tensor t (its producer when none
-	// does).
-	last := make([]int, len(net.Nodes)+1)
-	for i, nd := range net.Nodes {
-		last[i+1] = i
-		for _, t := range nd.Inputs {
-			last[t] = i
-		}
-	}
+	last := net.lastReaders()
 	acts := make([]*mat.Dense, len(net.Nodes)+1)
 	acts[0] = x
 	// drop releases tensor t once node i, its last reader, has run,
-	// unless it is kept.
+	// unless it is held.
 	drop := func(t, i int) {
-		if last[t] != i || t == 0 || t == len(net.Nodes) || (keep != nil && keep[t]) || acts[t] == nil {
+		if last[t] != i || net.held(t, keep) || acts[t] == nil {
 			return
 		}
 		ReleaseActivations([]*mat.Dense{nil, acts[t]})
@@ -282,6 +274,48 @@ func (net *Network) ForwardKeep(ctx context.Context, x *mat.Dense, keep []bool) 
 		drop(i+1, i)
 	}
 	return acts, nil
+}
+
+// lastReaders returns, for each tensor, the last node that reads it (its
+// producer when none does).
+func (net *Network) lastReaders() []int {
+	last := make([]int, len(net.Nodes)+1)
+	for i, nd := range net.Nodes {
+		last[i+1] = i
+		for _, t := range nd.Inputs {
+			last[t] = i
+		}
+	}
+	return last
+}
+
+// held reports whether ForwardKeep with keep holds tensor t to the end:
+// the input, the output and the tensors keep marks.
+func (net *Network) held(t int, keep []bool) bool {
+	return t == 0 || t == len(net.Nodes) || (keep != nil && keep[t])
+}
+
+// TransientPeak returns the most entries per sample that ForwardKeep
+// with keep holds at once in the activations it does not keep to the
+// end: each lives from the node that computes it to the last node that
+// reads it.
+func (net *Network) TransientPeak(keep []bool) int {
+	last := net.lastReaders()
+	freed := make([]int, len(net.Nodes)) // entries released after node i
+	for t := 1; t <= len(net.Nodes); t++ {
+		if !net.held(t, keep) {
+			freed[last[t]] += Numel(net.TensorShape(t))
+		}
+	}
+	live, peak := 0, 0
+	for i := range net.Nodes {
+		if !net.held(i+1, keep) {
+			live += Numel(net.TensorShape(i + 1))
+		}
+		peak = max(peak, live)
+		live -= freed[i]
+	}
+	return peak
 }
 
 // BackwardReads reports, for each tensor (0 the input, t > 0 the output
