@@ -54,9 +54,9 @@ func (lf LayerFactor) Select(keep []bool) lowrank.Factor {
 // where acts are the network's activations for the same n samples
 // (acts[0] the inputs, acts[i+1] the output of node i, as from
 // Network.Forward; entries the pass does not read, Network.BackwardReads,
-// may be nil, as from Network.ForwardKeep). It returns the factor blocks in the network's
-// parameter order (Network.Params): their dimensions laid end to end give
-// the network's Layout. s is not modified.
+// may be nil, as from Network.ForwardKeep). It returns the factor blocks
+// in the network's parameter order (Network.Params): their dimensions
+// laid end to end give the network's Layout. s is not modified.
 //
 // The pass visits the nodes in reverse topological order. The factor of a
 // tensor read by several nodes is the sum of what each passes back, as for
@@ -100,8 +100,8 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 // reads it take float32 rows (model.Rows32Layer, Rows32ParamLayer or a
 // PassThroughJoin: the convolutions, BatchNorm, activations, global
 // average pooling, residual sums), so such a chain is passed back without
-// rounding the rows at each convolution and widening its result; where the chain starts or ends the
-// rows are rounded or widened once. The convolutions' blocks then keep
+// rounding the rows at each convolution and widening its result; where
+// the chain starts or ends the rows are rounded or widened once. The convolutions' blocks then keep
 // the float32 rows (lowrank.NewConv32), and widen them only for an
 // operation that computes in float64.
 func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lowrank.Precision, releaseAct func(t int), each func(LayerFactor) bool) ([]LayerFactor, error) {

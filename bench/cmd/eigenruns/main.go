@@ -9,9 +9,10 @@
 //
 // With -cpuprofile it writes a CPU profile of the warm runs (all but the
 // first), for go tool pprof, and with -firstprofile one of the first run
-// (profiles of many processes merge: go tool pprof BINARY p1 p2 …); with -memprofile, a profile of the memory the
-// first run allocates (go tool pprof -sample_index=alloc_space), which is
-// what a fresh process pays for in page faults.
+// (profiles of many processes merge: go tool pprof BINARY p1 p2 …); with
+// -memprofile, a profile of the memory the first run allocates (go tool
+// pprof -sample_index=alloc_space), which is what a fresh process pays
+// for in page faults.
 package main
 
 import (
