@@ -169,11 +169,8 @@ func gemmSplitK[T element](procs, s int, aTrans, bTrans bool, m, n, k int, alpha
 		j.parts = make([]T, s*m*n)
 	}
 	j.parts = j.parts[:s*m*n]
-	workers := 1
-	if float64(m)*float64(n)*float64(k) >= minParallel {
-		workers = procs
-	}
-	if workers <= 1 {
+	// m·n ≤ splitMaxC here, so m·n·k does not overflow.
+	if !parallel(procs, m*n*k) {
 		for i := range s {
 			j.rangeProduct(i)
 		}
@@ -181,8 +178,8 @@ func gemmSplitK[T element](procs, s int, aTrans, bTrans bool, m, n, k int, alpha
 			j.addRow(i)
 		}
 	} else {
-		par.For(s, workers, func(_, i int) { j.rangeProduct(i) })
-		par.For(m, workers, func(_, i int) { j.addRow(i) })
+		par.For(s, procs, func(_, i int) { j.rangeProduct(i) })
+		par.For(m, procs, func(_, i int) { j.addRow(i) })
 	}
 	j.a, j.b, j.c = nil, nil, nil
 	pool.Put(j)
