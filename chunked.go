@@ -104,11 +104,7 @@ func (ck *chunker) state(ci int) (*chunkState, error) {
 	ck.timing.Forward += t1.Sub(t0)
 	// Activations no later node reads are recycled during the pass.
 	fs, err := jacobians.BackpropContext(ck.opts.ctx(), ck.net, acts, s, ck.cols, ck.opts.Precision, func(t int) {
-		if acts[t] == nil {
-			return
-		}
-		data := acts[t].RawMatrix().Data
-		scratch.Put(&data)
+		model.ReleaseActivations([]*mat.Dense{nil, acts[t]})
 		acts[t] = nil
 	})
 	st := &chunkState{acts: acts, own: x != ck.batch.Inputs, factors: fs}
@@ -116,18 +112,10 @@ func (ck *chunker) state(ci int) (*chunkState, error) {
 		st.release()
 		return nil, fmt.Errorf("vivit: run stopped: %w", err)
 	}
-	for _, f := range fs {
-		if b, ok := f.Factor.(lowrank.Budgeter); ok {
-			b.SetBudget(ck.scratch)
-		}
-		if pr, ok := f.Factor.(lowrank.Precisioner); ok {
-			pr.SetPrecision(ck.opts.Precision)
-		}
-	}
+	configure(fs, ck.scratch, ck.opts.Precision)
 	for t := 1; t < len(acts); t++ {
-		if !ck.kept[t] && acts[t] != nil {
-			data := acts[t].RawMatrix().Data
-			scratch.Put(&data)
+		if !ck.kept[t] {
+			model.ReleaseActivations([]*mat.Dense{nil, acts[t]})
 			acts[t] = nil
 		}
 	}
