@@ -163,9 +163,6 @@ func (p *pass) curvatureFactors(idx []int, w float64, early bool) ([]jacobians.L
 	var releaseAct func(t int)
 	if p.setup.freeActs {
 		releaseAct = func(t int) {
-			if acts[t] == nil {
-				return
-			}
 			if acts[t] == p.acts[t] {
 				p.acts[t] = nil
 			}
