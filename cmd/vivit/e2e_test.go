@@ -526,6 +526,18 @@ func TestInspect(t *testing.T) {
 		t.Errorf("inspect json: %+v", got)
 	}
 
+	// The model as the one argument without a flag, with flags on either
+	// side of it (vivit inspect net.onnx, as the docs write it), is --model.
+	for _, args := range [][]string{
+		{"inspect", f.pt, "--arch", f.arch, "--data", f.batchPT, "--format", "json"},
+		{"inspect", "--arch", f.arch, f.pt, "--data", f.batchPT, "--format", "json"},
+		{"inspect", "--arch", f.arch, "--data", f.batchPT, "--format", "json", "--", f.pt},
+	} {
+		if o := ok(t, "", args...); o.stdout != r.stdout {
+			t.Errorf("%q prints\n%s\nwant, as with --model,\n%s", args, o.stdout, r.stdout)
+		}
+	}
+
 	// Unsupported layer, extra and missing tensors, wrong shape: all listed.
 	bad := filepath.Join(f.dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"input_shape": [64], "layers": [{"type": "linear", "in": 64, "out": 16},

@@ -72,7 +72,7 @@ func newCommon(name, summary, examples string, stdout, stderr io.Writer, k knobs
 	}
 	c.fs.SetOutput(io.Discard) // errors are reported by run, help by parse
 	c.fs.Usage = func() {}
-	c.str(&c.model, "model", "", groupInput, "model `FILE`: an ONNX graph (.onnx, exported as docs/formats.md says), a .safetensors checkpoint (architecture in its metadata, or --arch) or a PyTorch .pt/.pth state_dict (needs --arch); default: the embedded example")
+	c.str(&c.model, "model", "", groupInput, "model `FILE`: an ONNX graph (.onnx, exported as docs/formats.md says), a .safetensors checkpoint (architecture in its metadata, or --arch) or a PyTorch .pt/.pth state_dict (needs --arch); also accepted as the one argument without a flag (vivit inspect net.onnx); default: the embedded example")
 	c.fs.Func("rename", "rename checkpoint tensors `OLD=NEW`: replace the name prefix OLD by NEW before matching the architecture (module.= strips nn.DataParallel's prefix); repeatable", func(v string) error {
 		r, err := checkpoint.ParseRename(v)
 		if err != nil {
@@ -129,9 +129,31 @@ func (c *common) str(p *string, name, def, group, usage string) {
 	c.add(name, group)
 }
 
+// parseFlags parses args, flags and operands in any order (the flag
+// package alone stops at the first operand: "vivit inspect net.onnx
+// --data b.safetensors" would leave --data unparsed), and returns the
+// operands; everything after "--" is an operand.
+func (c *common) parseFlags(args []string) ([]string, error) {
+	var operands []string
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := c.fs.Args()
+		if len(rest) == 0 {
+			return operands, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(operands, rest...), nil
+		}
+		operands = append(operands, rest[0])
+		args = rest[1:]
+	}
+}
+
 // help writes the command's usage to w.
 func (c *common) help(w io.Writer) {
-	fmt.Fprintf(w, "Usage: vivit %s [flags]\n\n%s\n", c.name, c.summary)
+	fmt.Fprintf(w, "Usage: vivit %s [flags] [MODEL]\n\n%s\n", c.name, c.summary)
 	for _, g := range []string{"", groupInput, groupKnobs, groupOutput} {
 		first := true
 		for _, name := range c.order {
@@ -173,7 +195,8 @@ func (c *common) set(name string) bool {
 }
 
 func (c *common) parse(args []string) error {
-	if err := c.fs.Parse(args); err != nil {
+	operands, err := c.parseFlags(args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			c.help(c.stdout)
 			return errHelp
@@ -186,8 +209,13 @@ func (c *common) parse(args []string) error {
 		return usagef("%s (see 'vivit %s --help')", msg, c.name)
 	}
 	c.progress = newProgress(c.stderr, c.quiet)
-	if c.fs.NArg() > 0 {
-		return usagef("unexpected argument %q (flags start with --; see 'vivit %s --help')", c.fs.Arg(0), c.name)
+	switch {
+	case len(operands) > 1:
+		return usagef("unexpected argument %q: the one argument without a flag is the model file (flags start with --; see 'vivit %s --help')", operands[1], c.name)
+	case len(operands) == 1 && c.set("model"):
+		return usagef("the model is given twice, by --model %s and as the argument %q", c.model, operands[0])
+	case len(operands) == 1:
+		c.model = operands[0]
 	}
 	if !contains(c.formats, c.format) {
 		return usagef("--format must be %s, got %q", orList(c.formats), c.format)

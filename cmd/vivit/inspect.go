@@ -27,6 +27,7 @@ the loss. Exits with 1 when the checkpoint cannot be analysed.`
 
 const inspectExamples = `  vivit inspect
   vivit inspect --model model.safetensors
+  vivit inspect net.onnx
   vivit inspect --model model.pt --arch arch.json --format json
   vivit inspect --model model.safetensors --data batch.safetensors
 `

@@ -76,7 +76,9 @@ func TestErrors(t *testing.T) {
 		{[]string{"stats", "--precision", "float32"}, 2, "--precision does not apply to stats"},
 		{[]string{"stats", "--precision", "float32"}, 2, "--precision does not apply to stats"},
 		{[]string{"stats", "--diag-ggn", "d.csv"}, 2, "--diag-ggn d.csv: the file name must end in .npy"},
-		{[]string{"eigen", "stray"}, 2, `unexpected argument "stray"`},
+		{[]string{"eigen", "one", "stray"}, 2, `unexpected argument "stray": the one argument without a flag is the model file`},
+		{[]string{"inspect", "--model", model, "again.onnx"}, 2, `the model is given twice, by --model ` + model + ` and as the argument "again.onnx"`},
+		{[]string{"eigen", "stray", "--data", batch}, 1, "stray"},
 		{[]string{"version", "x"}, 2, `version takes no arguments, got "x"`},
 		// input errors
 		{[]string{"eigen", "--model", filepath.Join(dir, "missing.safetensors"), "--data", batch}, 1, "missing.safetensors: no such file or directory"},
