@@ -159,15 +159,19 @@ func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 			for ih := 0; ih < g.InH; ih++ {
 				src := xi[(c*g.InH+ih)*g.InW : (c*g.InH+ih+1)*g.InW]
 				r := ih + g.PH // padded row
-				base := (c*g.SH + r%g.SH) * g.SW * plane
+				base := (c*g.SH+r%g.SH)*g.SW*plane + r/g.SH*uq
 				if g.SW == 1 {
-					at := base + r/g.SH*uq + g.PW
-					copy(xp[at:at+g.InW], src)
+					copy(xp[base+g.PW:base+g.PW+g.InW], src)
 					continue
 				}
-				for iw, v := range src {
-					q := iw + g.PW
-					xp[base+q%g.SW*plane+r/g.SH*uq+q/g.SW] = v
+				// Padded column q = iw + PW goes to phase q mod SW, entry
+				// q / SW: one strided run per phase (no division per entry).
+				for b := 0; b < g.SW; b++ {
+					iw0 := floorMod(b-g.PW, g.SW)
+					dst := xp[base+b*plane+(iw0+g.PW)/g.SW:]
+					for u, iw := 0, iw0; iw < g.InW; u, iw = u+1, iw+g.SW {
+						dst[u] = src[iw]
+					}
 				}
 			}
 		}
