@@ -51,7 +51,11 @@
 // PyTorch layout. Eigenvalues are descending; eigenvalues at or below
 // RankTol·λ₁ count as zero, are never divided by and are not returned, so a
 // result may hold fewer than k pairs. Eigenvectors have unit norm and their
-// entry of largest magnitude positive. Per-sample quantities use the
+// entry of largest magnitude positive. The Gram matrix carries rounding of
+// about 1e-16·λ₁, so eigenpair j is accurate to about 1e-16·λ₁/λ_j
+// relative: to full precision for the leading pairs, to about six digits
+// (eigenvalue, and eigenvector including its norm) for one just above
+// RankTol·λ₁; raise RankTol to drop such pairs. Per-sample quantities use the
 // unnormalised per-sample loss ℓ_n, as in the reference fixtures.
 //
 // # Factor

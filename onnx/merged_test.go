@@ -306,6 +306,32 @@ func TestFoldInfinity(t *testing.T) {
 	}
 }
 
+// TestFoldBroadcast checks the shapes folded arithmetic gives: a scalar
+// broadcasts to the other operand, an empty one included, and equal sizes
+// keep the higher rank.
+func TestFoldBroadcast(t *testing.T) {
+	ints := func(shape []int, v ...int64) *tensorData {
+		return &tensorData{shape: shape, i: v, isInt: true, dtype: "INT64"}
+	}
+	for _, c := range []struct {
+		a, b  *tensorData
+		shape []int
+		want  []int64
+	}{
+		{ints(nil, 2), ints([]int{3}, 1, 2, 3), []int{3}, []int64{3, 4, 5}},
+		{ints([]int{3}, 1, 2, 3), ints(nil, 2), []int{3}, []int64{3, 4, 5}},
+		{ints(nil, 2), ints([]int{0}), []int{0}, nil},
+		{ints([]int{0}), ints([]int{1}, 2), []int{0}, nil},
+		{ints([]int{0}), ints([]int{0}), []int{0}, nil},
+		{ints([]int{1}, 2), ints([]int{1, 1}, 5), []int{1, 1}, []int64{7}},
+	} {
+		v, err := foldArith("add", c.a, c.b)
+		if err != nil || !slices.Equal(v.c.shape, c.shape) || !slices.Equal(v.c.i, c.want) {
+			t.Errorf("%v + %v = %v %v (err %v), want %v %v", c.a.shape, c.b.shape, v.c.shape, v.c.i, err, c.shape, c.want)
+		}
+	}
+}
+
 // TestDropBatchOnes checks which constants broadcast the same way against
 // every sample once their unit axes up to the batch axis are dropped.
 func TestDropBatchOnes(t *testing.T) {

@@ -212,6 +212,9 @@ func hostile(t *testing.T) map[string]struct {
 			g.m.Graph.Input = append(g.m.Graph.Input, g.m.Graph.Input[0])
 		}), "2 inputs"},
 		"no output": {edit(func(g *graphBuilder) { g.m.Graph.Output = nil }), "0 outputs"},
+		"constant without its tensor": {edit(func(g *graphBuilder) {
+			g.node("Constant", "c", nil, []string{"c"}, &pb.AttributeProto{Name: proto.String("value"), Type: pb.AttributeProto_TENSOR.Enum()})
+		}), "c (Constant): value: no tensor"},
 		"duplicate initializer": {edit(func(g *graphBuilder) {
 			g.m.Graph.Initializer = append(g.m.Graph.Initializer, g.m.Graph.Initializer[0])
 		}), "defined twice"},

@@ -722,11 +722,11 @@ func foldArith(op string, a, b *tensorData) (value, error) {
 	if na != nb && na != 1 && nb != 1 {
 		return value{}, fmt.Errorf("folds constants of shapes %v and %v (only equal shapes or a scalar)", a.shape, b.shape)
 	}
-	shape := a.shape
-	if na < nb || (na == nb && len(b.shape) > len(a.shape)) {
-		shape = b.shape
+	// A scalar broadcasts to the other operand, empty or not.
+	shape, n := a.shape, na
+	if (na == 1 && nb != 1) || (na == nb && len(b.shape) > len(a.shape)) {
+		shape, n = b.shape, nb
 	}
-	n := max(na, nb)
 	out := &tensorData{shape: slices.Clone(shape), isInt: a.isInt, dtype: a.dtype}
 	at := func(i, n int) int {
 		if n == 1 {

@@ -36,6 +36,9 @@ func numelOf(shape []int) int {
 // decodeTensor checks and decodes t. Data stored outside the file is
 // refused: a model file never makes the reader open another path.
 func decodeTensor(t *pb.TensorProto) (*tensorData, error) {
+	if t == nil {
+		return nil, fmt.Errorf("no tensor")
+	}
 	if t.GetDataLocation() == pb.TensorProto_EXTERNAL || len(t.GetExternalData()) > 0 {
 		return nil, fmt.Errorf("its data is stored in an external file (not supported: vivit never opens paths named inside a model; export without external data)")
 	}

@@ -7,7 +7,7 @@
 Every repetition runs, in turn, each in a fresh process under /usr/bin/time:
 `vivit eigen --model bench/testdata/resnet8.onnx --data bench/testdata/resnet8_batch.safetensors
 --k 10 --format json` (eigenvectors formed, not written) in float64, with
---precision float32, and with --mc 1, with GOMAXPROCS=2 and =1 (--procs); then `resnet8.py run --dtype D --threads T
+--precision float32, with --mc 1 and with --mc 1 --precision float32, with GOMAXPROCS=2 and =1 (--procs); then `resnet8.py run --dtype D --threads T
 [--mc M]` for each M:D:T of --refs (M = 0 exact): ViViT's EighComputation on
 BackPACK with its graph converter, float32 as the issue measured it, on 2 threads
 (the issue's) and on 1 (on a shared machine much faster: OpenMP's 2-thread
@@ -15,7 +15,7 @@ barriers degrade badly when the cores are oversubscribed). It prints, per
 program, the median and range of the wall time, of the CPU time (user + system:
 the machine may be shared), of each in-process stage, and of the peak resident
 memory; the ratios to vivit's medians (exact references against vivit's exact
-runs, Monte-Carlo ones against vivit's Monte-Carlo run; 1-thread references
+runs, Monte-Carlo ones against vivit's Monte-Carlo runs; 1-thread references
 against vivit on one core, the others against vivit on two); the largest difference
 of the exact top-10 eigenvalues from vivit's float64 ones, relative to the
 largest (Monte-Carlo eigenvalues depend on the random draws, which differ); and
@@ -67,7 +67,8 @@ def main():
     for procs in a.procs.split(","):
         sfx = "" if procs == "2" else f" {procs}p"
         env = dict(os.environ, GOMAXPROCS=procs)
-        vivit_runs += [("vivit" + sfx, ["--precision", "float64"], 0, env), ("vivit float32" + sfx, ["--precision", "float32"], 0, env), ("vivit mc1" + sfx, ["--mc", "1"], 1, env)]
+        vivit_runs += [("vivit" + sfx, ["--precision", "float64"], 0, env), ("vivit float32" + sfx, ["--precision", "float32"], 0, env), ("vivit mc1" + sfx, ["--mc", "1"], 1, env),
+                       ("vivit mc1 float32" + sfx, ["--mc", "1", "--precision", "float32"], 1, env)]
     for rep in range(a.reps):
         for name, flags, mc, env in vivit_runs:
             out = os.path.join(tmp, "vivit.json")
@@ -136,7 +137,7 @@ def main():
         if not name.startswith("ref"):
             continue
         sfxs = ["", " 1p"] if name.endswith(" 1t") and "vivit 1p" in runs else [""]
-        ours = [o + sfx for sfx in sfxs for o in (["vivit", "vivit float32"] if kind[name] == 0 else ["vivit mc1"])]
+        ours = [o + sfx for sfx in sfxs for o in (["vivit", "vivit float32"] if kind[name] == 0 else ["vivit mc1", "vivit mc1 float32"])]
         for o in ours:
             print(
                 f"{name} / {o}: wall {med(name, 'wall') / med(o, 'wall'):.1f}x, cpu {med(name, 'cpu') / med(o, 'cpu'):.1f}x, "
