@@ -391,6 +391,11 @@ func (c *converter) node(n *pb.NodeProto, i int, produced map[string]int) ([]val
 	if len(ins) < h.minIn || len(ins) > h.maxIn {
 		return nil, fmt.Errorf("has %d inputs, the operator takes %d to %d", len(ins), h.minIn, h.maxIn)
 	}
+	for i, v := range ins[:h.minIn] {
+		if v.kind == invalid {
+			return nil, fmt.Errorf("input %d is empty (\"\"), but the operator needs it", i)
+		}
+	}
 	if err := checkMerged(n.GetOpType(), ins); err != nil {
 		return nil, err
 	}

@@ -212,6 +212,8 @@ func hostile(t *testing.T) map[string]struct {
 			g.m.Graph.Input = append(g.m.Graph.Input, g.m.Graph.Input[0])
 		}), "2 inputs"},
 		"no output": {edit(func(g *graphBuilder) { g.m.Graph.Output = nil }), "0 outputs"},
+		"empty required input": {edit(func(g *graphBuilder) { findNode(g, "Relu").Input[0] = "" }),
+			`input 0 is empty ("")`},
 		"constant without its tensor": {edit(func(g *graphBuilder) {
 			g.node("Constant", "c", nil, []string{"c"}, &pb.AttributeProto{Name: proto.String("value"), Type: pb.AttributeProto_TENSOR.Enum()})
 		}), "c (Constant): value: no tensor"},

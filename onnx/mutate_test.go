@@ -1,0 +1,211 @@
+package onnx_test
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vivit-go/vivit/internal/enginecheck"
+	"github.com/vivit-go/vivit/onnx"
+	pb "github.com/vivit-go/vivit/onnx/internal/onnxpb"
+)
+
+var (
+	mutations    = flag.Int("mutations", 20, "mutated models per seed file in TestMutatedModels")
+	mutationSeed = flag.Int("mutation-seed", 29, "seed of TestMutatedModels' random mutations")
+)
+
+// TestMutatedModels decodes every fixture model, changes one to three of
+// its fields at random (attribute values, operator types, node inputs,
+// node order, initializer shapes and bytes, input dimensions, the opset),
+// encodes it again and reads it. Byte-level fuzzing (FuzzRead) rarely
+// gets past the protobuf decoder into the converter; these files do. Each
+// must be refused in one line, or accepted, and an accepted small model
+// is computed on (enginecheck.TopEigen): no panic, no broken result.
+// Run with -mutations 2000 to search longer.
+func TestMutatedModels(t *testing.T) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "hostile", "*valid.onnx"))
+	more, _ := filepath.Glob(filepath.Join("..", "testdata", "fixtures", "*", "model.onnx"))
+	seeds = append(seeds, more...)
+	if len(seeds) < 10 {
+		t.Fatalf("found %d seed models", len(seeds))
+	}
+	rng := rand.New(rand.NewPCG(17, uint64(*mutationSeed)))
+	for _, path := range seeds {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var orig pb.ModelProto
+		if err := proto.Unmarshal(data, &orig); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		accepted := 0
+		for it := 0; it < *mutations; it++ {
+			m := proto.Clone(&orig).(*pb.ModelProto)
+			var did []string
+			for range 1 + rng.IntN(3) {
+				did = append(did, mutate(m, rng))
+			}
+			if checkMutated(t, m, fmt.Sprintf("%s with %s", path, strings.Join(did, "; "))) {
+				accepted++
+			}
+		}
+		t.Logf("%s: %d of %d mutated models accepted", filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), accepted, *mutations)
+	}
+}
+
+// checkMutated reads the model and computes on it if it is accepted and
+// small, failing the test with what, the mutations, on a panic, a
+// multi-line error or a broken result; it reports whether the model was
+// accepted.
+func checkMutated(t *testing.T, m *pb.ModelProto, what string) (accepted bool) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%s: panic: %v\n%s", what, r, debug.Stack())
+		}
+	}()
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return false // a mutation the encoder refuses (invalid UTF-8 in a name)
+	}
+	got, err := onnx.Read(data, nil)
+	if err != nil {
+		if strings.Contains(err.Error(), "\n") {
+			t.Fatalf("%s: multi-line error %q", what, err)
+		}
+		return false
+	}
+	if got == nil || got.Net == nil {
+		t.Fatalf("%s: no error and no network", what)
+	}
+	if enginecheck.Small(got.Net) {
+		if err := enginecheck.TopEigen(got.Net, uint64(len(data))); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	return true
+}
+
+// ops are the operator types a mutation may give a node: most of the
+// supported ones and two that are not.
+var ops = []string{"Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "Erf",
+	"BatchNormalization", "LayerNormalization", "Softmax", "Transpose", "Reshape", "Flatten", "Concat",
+	"Gather", "Slice", "Shape", "Unsqueeze", "Squeeze", "MaxPool", "AveragePool", "GlobalAveragePool",
+	"Pad", "ReduceMean", "Identity", "Dropout", "Constant", "Cast", "Sqrt", "Pow", "Where", "Equal",
+	"Expand", "ConstantOfShape", "Einsum", "Hardmax"}
+
+var intPicks = []int64{-3, -2, -1, 0, 1, 2, 3, 4, 7, 64, 1 << 31, -(1 << 40), math.MaxInt64}
+
+var floatPicks = []float32{0, -1, 1e-30, 1e30, float32(math.NaN()), float32(math.Inf(1)), 0.5}
+
+// mutate changes one field of m at random and says which.
+func mutate(m *pb.ModelProto, rng *rand.Rand) string {
+	g := m.GetGraph()
+	nodes, inits := g.GetNode(), g.GetInitializer()
+	names := []string{"", "missing"}
+	for _, in := range g.GetInput() {
+		names = append(names, in.GetName())
+	}
+	for _, t := range inits {
+		names = append(names, t.GetName())
+	}
+	for _, n := range nodes {
+		names = append(names, n.GetOutput()...)
+	}
+	var n *pb.NodeProto
+	if len(nodes) > 0 {
+		n = nodes[rng.IntN(len(nodes))]
+	}
+	switch k := rng.IntN(12); {
+	case k == 0 && n != nil && len(n.Attribute) > 0:
+		a := n.Attribute[rng.IntN(len(n.Attribute))]
+		switch {
+		case len(a.Ints) > 0 && rng.IntN(3) > 0:
+			i := rng.IntN(len(a.Ints))
+			a.Ints[i] = intPicks[rng.IntN(len(intPicks))]
+			return fmt.Sprintf("%s.%s[%d] = %d", n.GetName(), a.GetName(), i, a.Ints[i])
+		case len(a.Ints) > 0:
+			a.Ints = a.Ints[:rng.IntN(len(a.Ints))]
+			return fmt.Sprintf("%s.%s has %d ints", n.GetName(), a.GetName(), len(a.Ints))
+		case a.F != nil:
+			a.F = proto.Float32(floatPicks[rng.IntN(len(floatPicks))])
+			return fmt.Sprintf("%s.%s = %v", n.GetName(), a.GetName(), a.GetF())
+		default:
+			a.I = proto.Int64(intPicks[rng.IntN(len(intPicks))])
+			return fmt.Sprintf("%s.%s = %d", n.GetName(), a.GetName(), a.GetI())
+		}
+	case k == 1 && n != nil && len(n.Attribute) > 0:
+		i := rng.IntN(len(n.Attribute))
+		n.Attribute = slices.Delete(n.Attribute, i, i+1)
+		return fmt.Sprintf("%s loses attribute %d", n.GetName(), i)
+	case k == 2 && n != nil:
+		n.OpType = proto.String(ops[rng.IntN(len(ops))])
+		return fmt.Sprintf("%s becomes %s", n.GetName(), n.GetOpType())
+	case k == 3 && n != nil && len(n.Input) > 0:
+		i := rng.IntN(len(n.Input))
+		n.Input[i] = names[rng.IntN(len(names))]
+		return fmt.Sprintf("%s input %d = %q", n.GetName(), i, n.Input[i])
+	case k == 4 && n != nil:
+		if len(n.Input) > 0 && rng.IntN(2) == 0 {
+			n.Input = n.Input[:len(n.Input)-1]
+			return fmt.Sprintf("%s loses its last input", n.GetName())
+		}
+		n.Input = append(n.Input, names[rng.IntN(len(names))])
+		return fmt.Sprintf("%s gains input %q", n.GetName(), n.Input[len(n.Input)-1])
+	case k == 5 && len(nodes) > 1:
+		i, j := rng.IntN(len(nodes)), rng.IntN(len(nodes))
+		nodes[i], nodes[j] = nodes[j], nodes[i]
+		return fmt.Sprintf("nodes %d and %d swapped", i, j)
+	case k == 6 && len(nodes) > 1:
+		i := rng.IntN(len(nodes))
+		g.Node = slices.Delete(nodes, i, i+1)
+		return fmt.Sprintf("node %d deleted", i)
+	case k == 7 && len(inits) > 0:
+		t := inits[rng.IntN(len(inits))]
+		if len(t.Dims) > 0 && rng.IntN(3) > 0 {
+			i := rng.IntN(len(t.Dims))
+			t.Dims[i] = intPicks[rng.IntN(9)]
+			return fmt.Sprintf("%s dim %d = %d", t.GetName(), i, t.Dims[i])
+		}
+		if len(t.Dims) > 0 && rng.IntN(2) == 0 {
+			t.Dims = t.Dims[:len(t.Dims)-1]
+			return fmt.Sprintf("%s loses its last dimension", t.GetName())
+		}
+		t.Dims = append(t.Dims, 1)
+		return fmt.Sprintf("%s gains a dimension", t.GetName())
+	case k == 8 && len(inits) > 0:
+		t := inits[rng.IntN(len(inits))]
+		if len(t.RawData) >= 4 {
+			i := rng.IntN(len(t.RawData)/4) * 4
+			copy(t.RawData[i:], []byte{0xff, 0xff, 0x7f, 0x7f}) // float32 max
+			return fmt.Sprintf("%s raw float %d = MaxFloat32", t.GetName(), i/4)
+		}
+		t.DataType = proto.Int32(int32(rng.IntN(17)))
+		return fmt.Sprintf("%s data type %d", t.GetName(), t.GetDataType())
+	case k == 9 && len(g.Input) > 0:
+		dims := g.Input[0].GetType().GetTensorType().GetShape().GetDim()
+		if len(dims) > 0 {
+			d := dims[rng.IntN(len(dims))]
+			d.Value = &pb.TensorShapeProto_Dimension_DimValue{DimValue: intPicks[rng.IntN(9)]}
+			return fmt.Sprintf("an input dimension = %d", d.GetDimValue())
+		}
+	case k == 10 && len(m.OpsetImport) > 0:
+		m.OpsetImport[0].Version = proto.Int64([]int64{1, 7, 11, 13, 17, 18, 21, 99}[rng.IntN(8)])
+		return fmt.Sprintf("opset %d", m.OpsetImport[0].GetVersion())
+	case k == 11 && n != nil && len(n.Output) > 0:
+		n.Output[0] = names[rng.IntN(len(names))]
+		return fmt.Sprintf("%s output = %q", n.GetName(), n.Output[0])
+	}
+	return "nothing"
+}
