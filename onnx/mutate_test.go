@@ -22,16 +22,18 @@ import (
 var (
 	mutations    = flag.Int("mutations", 20, "mutated models per seed file in TestMutatedModels")
 	mutationSeed = flag.Int("mutation-seed", 29, "seed of TestMutatedModels' random mutations")
+	maxMutations = flag.Int("max-mutations", 3, "most fields TestMutatedModels changes in one model")
 )
 
-// TestMutatedModels decodes every fixture model, changes one to three of
-// its fields at random (attribute values, operator types, node inputs,
-// node order, initializer shapes and bytes, input dimensions, the opset),
-// encodes it again and reads it. Byte-level fuzzing (FuzzRead) rarely
-// gets past the protobuf decoder into the converter; these files do. Each
-// must be refused in one line, or accepted, and an accepted small model
-// is computed on (enginecheck.TopEigen): no panic, no broken result.
-// Run with -mutations 2000 to search longer.
+// TestMutatedModels decodes every fixture model, changes one to three
+// (-max-mutations) of its fields at random (attribute values, operator
+// types, node inputs and outputs, node order, initializer shapes and
+// bytes, input dimensions, the opset), encodes it again and reads it.
+// Byte-level fuzzing (FuzzRead) rarely gets past the protobuf decoder into
+// the converter; these files do. Each must be refused in one line, or
+// accepted, and an accepted small model is computed on
+// (enginecheck.TopEigen): no panic, no broken result. Run with
+// -mutations 20000 (and another -mutation-seed) to search longer.
 func TestMutatedModels(t *testing.T) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "hostile", "*valid.onnx"))
 	more, _ := filepath.Glob(filepath.Join("..", "testdata", "fixtures", "*", "model.onnx"))
@@ -53,7 +55,7 @@ func TestMutatedModels(t *testing.T) {
 		for it := 0; it < *mutations; it++ {
 			m := proto.Clone(&orig).(*pb.ModelProto)
 			var did []string
-			for range 1 + rng.IntN(3) {
+			for range 1 + rng.IntN(*maxMutations) {
 				did = append(did, mutate(m, rng))
 			}
 			if checkMutated(t, m, fmt.Sprintf("%s with %s", path, strings.Join(did, "; "))) {
