@@ -3,6 +3,7 @@ package vivit_test
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -212,6 +213,25 @@ func TestLargeLogitsStable(t *testing.T) {
 					t.Errorf("scale %g: γ_%d,%d = %g", scale, n, j, g)
 				}
 			}
+		}
+	}
+}
+
+// TestNoParameters: a network without parameters has no curvature; every
+// entry point says so instead of computing on an empty GGN.
+func TestNoParameters(t *testing.T) {
+	m := tinyNet(t, `{"input_shape":[3],"layers":[{"type":"sigmoid"}],"loss":{"type":"mse","reduction":"mean"}}`, 1)
+	b := tinyBatch(m, 2, 1)
+	const want = "the model has no parameters"
+	for name, run := range map[string]func() error{
+		"TopEigen":     func() error { _, err := vivit.TopEigen(m, b, 1, nil); return err },
+		"Directional":  func() error { _, err := vivit.Directional(m, b, 1, nil); return err },
+		"Spectrum":     func() error { _, err := vivit.Spectrum(m, b, nil); return err },
+		"Newton":       func() error { _, err := vivit.Newton(m, b, 1, vivit.Damping{Delta: 1}, nil); return err },
+		"ComputeStats": func() error { _, err := vivit.ComputeStats(m, b, nil); return err },
+	} {
+		if err := run(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", name, err, want)
 		}
 	}
 }

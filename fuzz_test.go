@@ -1,12 +1,15 @@
 package vivit_test
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/vivit-go/vivit/checkpoint"
 	"github.com/vivit-go/vivit/internal/enginecheck"
 	"github.com/vivit-go/vivit/onnx"
+	"github.com/vivit-go/vivit/safetensors"
 )
 
 // FuzzONNXEigen reads arbitrary bytes as an ONNX model and, when the
@@ -31,6 +34,39 @@ func FuzzONNXEigen(f *testing.F) {
 			return
 		}
 		if err := enginecheck.TopEigen(m.Net, uint64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzArchitectureEigen builds sequential networks from arbitrary
+// architecture JSON, gives a small one random weights and computes its
+// exact and Monte-Carlo top eigenpairs (enginecheck.TopEigen).
+// (checkpoint's FuzzArchitecture runs the layers' forward and backward
+// passes on any size.)
+func FuzzArchitectureEigen(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "fixtures", "*", "model.safetensors"))
+	for _, p := range seeds {
+		if st, err := safetensors.Open(p); err == nil {
+			f.Add([]byte(st.Metadata[checkpoint.ArchitectureKey]))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := checkpoint.ParseArchitecture(data)
+		if err != nil {
+			return
+		}
+		net, err := a.BuildLimited(1 << 15)
+		if err != nil || !enginecheck.Small(net) {
+			return
+		}
+		rng := rand.New(rand.NewPCG(3, uint64(len(data))))
+		for _, p := range net.Params() {
+			for i := range p.Data {
+				p.Data[i] = rng.NormFloat64() / 2
+			}
+		}
+		if err := enginecheck.TopEigen(net, uint64(len(data))); err != nil {
 			t.Fatal(err)
 		}
 	})

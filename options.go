@@ -188,6 +188,9 @@ func (o *Options) rankTol() float64 {
 
 // check validates the options against a network and batch size.
 func (o *Options) check(m *Model, n int) error {
+	if m.NumParams() == 0 {
+		return fmt.Errorf("vivit: the model has no parameters, so no curvature to compute")
+	}
 	if o.MCSamples < 0 {
 		return fmt.Errorf("vivit: MCSamples must be ≥ 0, got %d", o.MCSamples)
 	}
