@@ -782,16 +782,20 @@ func TestPairKernels(t *testing.T) {
 }
 
 // TestThinNNPanels checks gemmThinNN with more than two rows of A, which
-// copies B's columns into panels first (here whatever B's size), bitwise against the same rows
-// taken two at a time (which read B in place), on widths with a partial
-// last block of 16 and a column tail, and on k large enough for panels
-// narrower than a task; with the assembly and the portable kernel.
+// treats every B here as one beyond the caches: it copies B's columns into
+// panels first, or, on the AVX-512 kernels, streams B along its rows
+// (thinNNStream, twelve rows of A at a time, two groups for m > 12, over
+// several tasks of streamCols and passes of streamRows). It is checked
+// bitwise against the same rows taken two at a time (which read B in
+// place), on widths with a partial last block of 16 and a column tail,
+// and on k large enough for panels narrower than a task; with the
+// assembly and the portable kernel.
 func TestThinNNPanels(t *testing.T) {
-	defer func(b int) { thinPanelMinBytes = b }(thinPanelMinBytes)
-	thinPanelMinBytes = 0 // panels for every B
+	defer func(b, s int) { thinPanelMinBytes, thinStreamMinBytes = b, s }(thinPanelMinBytes, thinStreamMinBytes)
+	thinPanelMinBytes, thinStreamMinBytes = 0, 0 // panels or streaming for every B
 	rnd := rand.New(rand.NewPCG(11, 12))
 	bothKernels(func(asm bool) {
-		for _, d := range [][3]int{{3, 17, 5}, {10, 300, 288}, {16, 529, 1500}, {5, 70, 9000}, {7, 256, 1}} {
+		for _, d := range [][3]int{{3, 17, 5}, {10, 300, 288}, {16, 529, 1500}, {5, 70, 9000}, {7, 256, 1}, {12, 2100, 41}, {13, 3000, 17}} {
 			m, n, k := d[0], d[1], d[2]
 			ldb, ldc := n+3, n+1
 			a := randMat(rnd, m, k, k)
@@ -830,17 +834,17 @@ func TestThinNNPanels(t *testing.T) {
 // m up to past one pass of thinMaxRows, with the assembly and the portable
 // kernel, and that beta = 0 does not read C.
 func TestGemmNNMixed(t *testing.T) {
-	defer func(b int) { thinPanelMinBytes = b }(thinPanelMinBytes)
+	defer func(b, s int) { thinPanelMinBytes, thinStreamMinBytes = b, s }(thinPanelMinBytes, thinStreamMinBytes)
 	rnd := rand.New(rand.NewPCG(13, 14))
-	for _, minBytes := range []int{0, 1 << 40} { // with and without panels
-		thinPanelMinBytes = minBytes
+	for _, minBytes := range []int{0, 1 << 40} { // with and without panels or streaming
+		thinPanelMinBytes, thinStreamMinBytes = minBytes, minBytes
 		testGemmNNMixed(t, rnd)
 	}
 }
 
 func testGemmNNMixed(t *testing.T, rnd *rand.Rand) {
 	bothKernels(func(asm bool) {
-		for _, d := range [][3]int{{1, 1, 1}, {2, 33, 7}, {10, 300, 288}, {17, 70, 40}, {5, 529, 1500}} {
+		for _, d := range [][3]int{{1, 1, 1}, {2, 33, 7}, {10, 300, 288}, {17, 70, 40}, {5, 529, 1500}, {12, 2100, 20}} {
 			m, n, k := d[0], d[1], d[2]
 			ldb, ldc := n+2, n+3
 			a := randMat(rnd, m, k, k)

@@ -617,3 +617,21 @@ func mulPositiveKernel(n4 int, dst, s, x []float64) bool {
 	mulPositive4(n4, &dst[0], &s[0], &x[0])
 	return true
 }
+
+//go:noescape
+func axpy12x16z(k int, a *float64, b *float64, ldb int, acc *[192]float64)
+
+//go:noescape
+func axpy12x16zMixed(k int, a *float64, b *float32, ldb int, acc *[192]float64)
+
+// axpy12Kernel adds Σ_{p<k} a[p*12+i]·b[p*ldb+j] to acc[i*16+j] for k ≥ 1
+// on the AVX-512 kernels (see axpy12x16z); callers check haveAVX512.
+func axpy12Kernel[T element](k int, a []float64, b []T, ldb int, acc *[192]float64) {
+	_, _ = a[12*k-1], b[(k-1)*ldb+15]
+	switch b := any(b).(type) {
+	case []float64:
+		axpy12x16z(k, &a[0], &b[0], ldb, acc)
+	case []float32:
+		axpy12x16zMixed(k, &a[0], &b[0], ldb, acc)
+	}
+}

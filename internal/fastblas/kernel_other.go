@@ -135,3 +135,8 @@ func dotSum32Kernel(n8 int, s []float32, x []float64) (dot, sum float64, ok bool
 }
 
 func scale32Kernel(n8 int, s []float32, a float32) bool { return false }
+
+// axpy12Kernel is never called without the AVX-512 kernels (haveAVX512).
+func axpy12Kernel[T element](k int, a []float64, b []T, ldb int, acc *[192]float64) {
+	panic("fastblas: axpy12Kernel without AVX-512")
+}

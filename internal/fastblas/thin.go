@@ -135,14 +135,120 @@ func GemmNTMixed(m, n, k int, alpha float64, a []float64, lda int, b []float32, 
 // gemmThinNN sets C = alpha·A·B + beta·C for A m×k, B k×n and C m×n, all
 // row-major, m, n, k ≥ 1.
 func gemmThinNN[T element](procs, m, n, k int, alpha float64, a []float64, lda int, b []T, ldb int, beta float64, c []float64, ldc int) {
+	var a12 []float64
+	if haveAsm && haveAVX512 && m > 2 {
+		pooled := scratch.Get(12 * k * ((m + 11) / 12))
+		defer scratch.Put(pooled)
+		a12 = packRows12(*pooled, m, k, a, lda)
+	}
+	if a12 != nil && n >= 16 && k*n*int(unsafe.Sizeof(b[0])) >= thinStreamMinBytes {
+		tasks := (n/16*16 + streamCols - 1) / streamCols
+		run := func(t int) { thinNNStream(t, m, n, k, alpha, a, lda, a12, b, ldb, beta, c, ldc) }
+		if !parallel(procs, m*n*k) {
+			for t := range tasks {
+				run(t)
+			}
+		} else {
+			par.For(tasks, procs, func(_, t int) { run(t) })
+		}
+		thinTail(m, n/16*16, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	tasks := (n + thinColsNN - 1) / thinColsNN
 	if !parallel(procs, m*n*k) {
 		for t := 0; t < tasks; t++ {
-			thinNNTask(t, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			thinNNTask(t, m, n, k, alpha, a, lda, a12, b, ldb, beta, c, ldc)
 		}
 		return
 	}
-	par.For(tasks, procs, func(_, t int) { thinNNTask(t, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) })
+	par.For(tasks, procs, func(_, t int) { thinNNTask(t, m, n, k, alpha, a, lda, a12, b, ldb, beta, c, ldc) })
+}
+
+// thinStreamMinBytes is the size of B from which gemmThinNN streams it
+// (thinNNStream, on the AVX-512 kernels): beyond L2. A smaller B, which
+// the caches hold, is read faster in place (the Lanczos shapes of
+// BenchmarkDgemm, 0.9 MiB, 1.4–1.8× longer streamed); at 1.3–85 MiB
+// streaming takes 0.4–1.0× the time in place, the least on the largest.
+var thinStreamMinBytes = 1 << 20
+
+// streamCols and streamRows shape thinNNStream's work: a task's columns,
+// and the rows of B each pass over them reads.
+var streamCols, streamRows = 1024, 8
+
+// thinNNStream computes the whole 16-column blocks in columns
+// [t·streamCols, (t+1)·streamCols) of gemmThinNN's C on the AVX-512
+// kernel, twelve rows of A (a12) at a time, for a B beyond the caches. It
+// reads B in streamRows-row passes along its rows, each row a long run in
+// memory order, while the sums of the task's blocks stay in L2 between
+// the passes: the panel copy of thinNNTask reads the same B as runs of a
+// few hundred entries, one row apart, which on these machines moves a
+// third of the bandwidth. Every sum is still the kernel's multiply-adds
+// over p in order from zero, so C is bitwise thinNNTask's.
+func thinNNStream[T element](t, m, n, k int, alpha float64, a []float64, lda int, a12 []float64, b []T, ldb int, beta float64, c []float64, ldc int) {
+	j0, j1 := t*streamCols, min((t+1)*streamCols, n/16*16)
+	blocks := (j1 - j0) / 16
+	acc := scratch.Get(blocks * 192)
+	defer scratch.Put(acc)
+	for g := 0; 12*g < m; g++ {
+		ag := a12[g*12*k : (g+1)*12*k]
+		clear(*acc)
+		for p0 := 0; p0 < k; p0 += streamRows {
+			kb := min(streamRows, k-p0)
+			for blk := range blocks {
+				axpy12Kernel(kb, ag[p0*12:], b[p0*ldb+j0+16*blk:], ldb, (*[192]float64)((*acc)[blk*192:]))
+			}
+		}
+		for blk := range blocks {
+			for i := range min(12, m-12*g) {
+				r, j := 12*g+i, j0+16*blk
+				storeRow(c[r*ldc+j:r*ldc+j+16], (*acc)[blk*192+i*16:blk*192+i*16+16], alpha, beta)
+			}
+		}
+	}
+}
+
+// thinTail computes columns [j0, j1) of gemmThinNN's C one entry at a
+// time.
+func thinTail[T element](m, j0, j1, k int, alpha float64, a []float64, lda int, b []T, ldb int, beta float64, c []float64, ldc int) {
+	for i := 0; i < m; i++ {
+		ar := a[i*lda : i*lda+k]
+		for j := j0; j < j1; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				s += ar[p] * float64(b[p*ldb+j])
+			}
+			ci := &c[i*ldc+j]
+			if beta == 0 {
+				*ci = alpha * s
+			} else {
+				*ci = alpha*s + beta**ci
+			}
+		}
+	}
+}
+
+// packRows12 writes the m×k matrix a into dst in groups of twelve rows,
+// each group k×12 (p-major, axpy12Kernel's layout), the rows past m zero,
+// and returns the packed part of dst.
+func packRows12(dst []float64, m, k int, a []float64, lda int) []float64 {
+	groups := (m + 11) / 12
+	dst = dst[:12*k*groups]
+	for g := range groups {
+		d := dst[g*12*k : (g+1)*12*k]
+		for i := range 12 {
+			r := 12*g + i
+			if r >= m {
+				for p := range k {
+					d[p*12+i] = 0
+				}
+				continue
+			}
+			for p, v := range a[r*lda : r*lda+k] {
+				d[p*12+i] = v
+			}
+		}
+	}
+	return dst
 }
 
 // thinNNTask computes columns [t·thinColsNN, (t+1)·thinColsNN) of
@@ -154,8 +260,10 @@ func gemmThinNN[T element](procs, m, n, k int, alpha float64, a []float64, lda i
 // of up to thinColsNN entries, which stream), into panels of 16 columns
 // stored contiguously, small enough together for L2 (thinPanelCols), and
 // the kernel reads those. Every element of C is still computed by one
-// kernel call over all k, as without the panels.
-func thinNNTask[T element](t, m, n, k int, alpha float64, a []float64, lda int, b []T, ldb int, beta float64, c []float64, ldc int) {
+// kernel call over all k, as without the panels. With a12 (A packed by
+// packRows12, on the AVX-512 kernels) the kernel takes twelve rows of A
+// at a time instead of two, so that B is read once for up to twelve rows.
+func thinNNTask[T element](t, m, n, k int, alpha float64, a []float64, lda int, a12 []float64, b []T, ldb int, beta float64, c []float64, ldc int) {
 	var acc [32]float64
 	jt, j1 := t*thinColsNN, min((t+1)*thinColsNN, n)
 	full := jt + (j1-jt)/16*16 // end of the whole 16-column blocks
@@ -181,6 +289,22 @@ func thinNNTask[T element](t, m, n, k int, alpha float64, a []float64, lda int, 
 			}
 			bp, ldp, step = pb, 16, k
 		}
+		if a12 != nil {
+			var acc12 [192]float64
+			for g := 0; 12*g < m; g++ {
+				rows, ag := min(12, m-12*g), a12[g*12*k:(g+1)*12*k]
+				for jb := 0; jb < wp; jb += 16 {
+					acc12 = [192]float64{}
+					axpy12Kernel(k, ag, bp[jb*step:], ldp, &acc12)
+					j0 := jp + jb
+					for i := range rows {
+						r := 12*g + i
+						storeRow(c[r*ldc+j0:r*ldc+j0+16], acc12[i*16:i*16+16], alpha, beta)
+					}
+				}
+			}
+			continue
+		}
 		for i0 := 0; i0 < m; i0 += 2 {
 			na := min(2, m-i0)
 			arow := [2][]float64{a[i0*lda : i0*lda+k], a[(i0+na-1)*lda : (i0+na-1)*lda+k]}
@@ -193,21 +317,7 @@ func thinNNTask[T element](t, m, n, k int, alpha float64, a []float64, lda int, 
 			}
 		}
 	}
-	for i := 0; i < m; i++ {
-		ar := a[i*lda : i*lda+k]
-		for j := full; j < j1; j++ {
-			var s float64
-			for p := 0; p < k; p++ {
-				s += ar[p] * float64(b[p*ldb+j])
-			}
-			ci := &c[i*ldc+j]
-			if beta == 0 {
-				*ci = alpha * s
-			} else {
-				*ci = alpha*s + beta**ci
-			}
-		}
-	}
+	thinTail(m, full, j1, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // axpyKernelAny is axpyKernel for float64 B and axpyKernelMixed for
