@@ -187,12 +187,12 @@ func (f *Conv) writeChunk(dst *mat.Dense, ch chunk, product func(c []float64, ld
 	t := scratch.Get(out.Rows * w)
 	defer scratch.Put(t)
 	product(*t, w)
-	for j := 0; j < out.Rows; j++ {
+	par.For(out.Rows, par.ProcsFor(out.Rows*w), func(_, j int) {
 		row, tj := out.Data[j*out.Stride:], (*t)[j*w:(j+1)*w]
 		for o := ch.o0; o < ch.o1; o++ {
 			copy(row[o*k+ch.k0:o*k+ch.k1], tj[(o-ch.o0)*kc:])
 		}
-	}
+	})
 }
 
 // aggregatedChunkFloats bounds the aggregated factor rows of one sample
