@@ -308,17 +308,13 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], dst *fa
 			}
 			for ch := range c {
 				sc, xc := sr[ch*p:(ch+1)*p], xhat[ch*p:(ch+1)*p]
+				// One pass over the channel for its sums and, with dst, its
+				// backward; the sums are the same either way.
 				var dot, sum float64
-				switch x := any(sc).(type) {
-				case []float64:
-					if l.Weight != nil {
-						dot = floats.Dot(x, xc)
-					}
-					if l.Bias != nil {
-						sum = floats.Sum(x)
-					}
-				case []float32:
-					dot, sum = fastblas.DotSum32(x, xc)
+				if backward {
+					dot, sum = fastblas.DotSumScale(dr[ch*p:(ch+1)*p], sc, xc, a[ch])
+				} else {
+					dot, sum = fastblas.DotSum(sc, xc)
 				}
 				off := 0
 				if l.Weight != nil {
@@ -327,9 +323,6 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], dst *fa
 				}
 				if l.Bias != nil {
 					vr[off+ch] = sum
-				}
-				if backward {
-					scaleChannels(dr[ch*p:(ch+1)*p], sc, a[ch:ch+1], p)
 				}
 			}
 		}

@@ -635,3 +635,39 @@ func axpy12Kernel[T element](k int, a []float64, b []T, ldb int, acc *[192]float
 		axpy12x16zMixed(k, &a[0], &b[0], ldb, acc)
 	}
 }
+
+//go:noescape
+func dotSumScale64x8(n8 int, s, x, d *float64, a float64) (dot, sum float64)
+
+//go:noescape
+func dotSumScale32x8(n8 int, s *float32, x *float64, d *float32, a float32) (dot, sum float64)
+
+// dotSumScaleKernel runs dotSumScale64x8 or dotSumScale32x8 on the first
+// 8·n8 entries, or reports false.
+func dotSumScaleKernel[T float32 | float64](n8 int, d, s []T, x []float64, a float64) (dot, sum float64, ok bool) {
+	if !haveAsm {
+		return 0, 0, false
+	}
+	_, _, _ = s[8*n8-1], d[8*n8-1], x[8*n8-1]
+	switch s := any(s).(type) {
+	case []float64:
+		dot, sum = dotSumScale64x8(n8, &s[0], &x[0], &any(d).([]float64)[0], a)
+	case []float32:
+		dot, sum = dotSumScale32x8(n8, &s[0], &x[0], &any(d).([]float32)[0], float32(a))
+	}
+	return dot, sum, true
+}
+
+//go:noescape
+func dotSum64x8(n8 int, s, x *float64) (dot, sum float64)
+
+// dotSum64Kernel returns dotSum64x8 of the first 8·n8 entries, or
+// reports false.
+func dotSum64Kernel(n8 int, s, x []float64) (dot, sum float64, ok bool) {
+	if !haveAsm {
+		return 0, 0, false
+	}
+	_, _ = s[8*n8-1], x[8*n8-1]
+	dot, sum = dotSum64x8(n8, &s[0], &x[0])
+	return dot, sum, true
+}

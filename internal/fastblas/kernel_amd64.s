@@ -2262,3 +2262,129 @@ axpy12x16zMixedloop:
 	VMOVUPD Z23, 1472(DX)
 	VZEROUPPER
 	RET
+
+// func dotSumScale64x8(n8 int, s, x, d *float64, a float64) (dot, sum float64)
+//
+// Returns Σ s[i]·x[i] and Σ s[i] and sets d[i] = a·s[i], for i < 8·n8,
+// n8 ≥ 1, in one pass (d may be s): BatchNorm's block and backward on a
+// channel of a factor row.
+TEXT ·dotSumScale64x8(SB), NOSPLIT, $0-56
+	MOVQ         n8+0(FP), CX
+	MOVQ         s+8(FP), SI
+	MOVQ         x+16(FP), DX
+	MOVQ         d+24(FP), DI
+	VBROADCASTSD a+32(FP), Y8
+	VXORPD       Y4, Y4, Y4
+	VXORPD       Y5, Y5, Y5
+	VXORPD       Y6, Y6, Y6
+	VXORPD       Y7, Y7, Y7
+
+dss64loop:
+	VMOVUPD     (SI), Y0
+	VMOVUPD     32(SI), Y1
+	VFMADD231PD (DX), Y0, Y4
+	VFMADD231PD 32(DX), Y1, Y5
+	VADDPD      Y0, Y6, Y6
+	VADDPD      Y1, Y7, Y7
+	VMULPD      Y8, Y0, Y0
+	VMULPD      Y8, Y1, Y1
+	VMOVUPD     Y0, (DI)
+	VMOVUPD     Y1, 32(DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DX
+	ADDQ        $64, DI
+	DECQ        CX
+	JNZ         dss64loop
+	VADDPD       Y5, Y4, Y4
+	VADDPD       Y7, Y6, Y6
+	VEXTRACTF128 $1, Y4, X5
+	VADDPD       X5, X4, X4
+	VHADDPD      X4, X4, X4
+	VMOVSD       X4, dot+40(FP)
+	VEXTRACTF128 $1, Y6, X7
+	VADDPD       X7, X6, X6
+	VHADDPD      X6, X6, X6
+	VMOVSD       X6, sum+48(FP)
+	VZEROUPPER
+	RET
+
+// func dotSumScale32x8(n8 int, s *float32, x *float64, d *float32, a float32) (dot, sum float64)
+//
+// dotSum32x8 of s and x, and d[i] = a·s[i] in float32, for i < 8·n8,
+// n8 ≥ 1, in one pass (d may be s).
+TEXT ·dotSumScale32x8(SB), NOSPLIT, $0-56
+	MOVQ         n8+0(FP), CX
+	MOVQ         s+8(FP), SI
+	MOVQ         x+16(FP), DX
+	MOVQ         d+24(FP), DI
+	VBROADCASTSS a+32(FP), Y8
+	VXORPD       Y4, Y4, Y4
+	VXORPD       Y5, Y5, Y5
+	VXORPD       Y6, Y6, Y6
+	VXORPD       Y7, Y7, Y7
+
+dss32loop:
+	VMOVUPS     (SI), Y2
+	VCVTPS2PD   X2, Y0
+	VEXTRACTF128 $1, Y2, X3
+	VCVTPS2PD   X3, Y1
+	VFMADD231PD (DX), Y0, Y4
+	VFMADD231PD 32(DX), Y1, Y5
+	VADDPD      Y0, Y6, Y6
+	VADDPD      Y1, Y7, Y7
+	VMULPS      Y8, Y2, Y2
+	VMOVUPS     Y2, (DI)
+	ADDQ        $32, SI
+	ADDQ        $64, DX
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         dss32loop
+	VADDPD       Y5, Y4, Y4
+	VADDPD       Y7, Y6, Y6
+	VEXTRACTF128 $1, Y4, X5
+	VADDPD       X5, X4, X4
+	VHADDPD      X4, X4, X4
+	VMOVSD       X4, dot+40(FP)
+	VEXTRACTF128 $1, Y6, X7
+	VADDPD       X7, X6, X6
+	VHADDPD      X6, X6, X6
+	VMOVSD       X6, sum+48(FP)
+	VZEROUPPER
+	RET
+
+// func dotSum64x8(n8 int, s, x *float64) (dot, sum float64)
+//
+// dotSumScale64x8 without the scaled copy: the same sums in the same
+// order.
+TEXT ·dotSum64x8(SB), NOSPLIT, $0-40
+	MOVQ   n8+0(FP), CX
+	MOVQ   s+8(FP), SI
+	MOVQ   x+16(FP), DX
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+
+ds64loop:
+	VMOVUPD     (SI), Y0
+	VMOVUPD     32(SI), Y1
+	VFMADD231PD (DX), Y0, Y4
+	VFMADD231PD 32(DX), Y1, Y5
+	VADDPD      Y0, Y6, Y6
+	VADDPD      Y1, Y7, Y7
+	ADDQ        $64, SI
+	ADDQ        $64, DX
+	DECQ        CX
+	JNZ         ds64loop
+	VADDPD       Y5, Y4, Y4
+	VADDPD       Y7, Y6, Y6
+	VEXTRACTF128 $1, Y4, X5
+	VADDPD       X5, X4, X4
+	VHADDPD      X4, X4, X4
+	VMOVSD       X4, dot+24(FP)
+	VEXTRACTF128 $1, Y6, X7
+	VADDPD       X7, X6, X6
+	VHADDPD      X6, X6, X6
+	VMOVSD       X6, sum+32(FP)
+	VZEROUPPER
+	RET

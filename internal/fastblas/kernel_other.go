@@ -140,3 +140,9 @@ func scale32Kernel(n8 int, s []float32, a float32) bool { return false }
 func axpy12Kernel[T element](k int, a []float64, b []T, ldb int, acc *[192]float64) {
 	panic("fastblas: axpy12Kernel without AVX-512")
 }
+
+func dotSumScaleKernel[T float32 | float64](n8 int, d, s []T, x []float64, a float64) (dot, sum float64, ok bool) {
+	return 0, 0, false
+}
+
+func dotSum64Kernel(n8 int, s, x []float64) (dot, sum float64, ok bool) { return 0, 0, false }

@@ -79,3 +79,49 @@ func Scale32(a float32, s []float32) {
 		s[i] *= a
 	}
 }
+
+// DotSumScale returns Σ s[i]·x[i] and Σ s[i] in float64 and sets
+// d[i] = a·s[i] (in T, a rounded to T first), for i < len(s), in one pass:
+// BatchNorm's block and backward on one channel of a factor row. d may be
+// s; x and d must be at least as long as s. The sums' order is the
+// kernel's.
+func DotSumScale[T float32 | float64](d, s []T, x []float64, a float64) (dot, sum float64) {
+	x, d = x[:len(s)], d[:len(s)]
+	start := 0
+	if n8 := len(s) / 8; n8 > 0 {
+		if dt, st, ok := dotSumScaleKernel(n8, d, s, x, a); ok {
+			dot, sum, start = dt, st, 8*n8
+		}
+	}
+	at := T(a)
+	for i := start; i < len(s); i++ {
+		v := s[i]
+		dot += float64(v) * x[i]
+		sum += float64(v)
+		d[i] = at * v
+	}
+	return dot, sum
+}
+
+// DotSum returns Σ s[i]·x[i] and Σ s[i] in float64 for i < len(s), the
+// same sums in the same order as DotSumScale (DotSum32 for float32 rows);
+// x must be at least as long as s.
+func DotSum[T float32 | float64](s []T, x []float64) (dot, sum float64) {
+	switch s := any(s).(type) {
+	case []float32:
+		return DotSum32(s, x)
+	case []float64:
+		x = x[:len(s)]
+		start := 0
+		if n8 := len(s) / 8; n8 > 0 {
+			if d, t, ok := dotSum64Kernel(n8, s, x); ok {
+				dot, sum, start = d, t, 8*n8
+			}
+		}
+		for i := start; i < len(s); i++ {
+			dot += s[i] * x[i]
+			sum += s[i]
+		}
+	}
+	return dot, sum
+}

@@ -5,6 +5,7 @@ package fastblas
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -227,6 +228,65 @@ func TestDotSum32Scale32(t *testing.T) {
 			for i := range s {
 				if math.Float32bits(s[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("asm=%v n=%d: Scale32 entry %d = %v, want %v", asm, n, i, s[i], want[i])
+				}
+			}
+		}
+	})
+}
+
+// TestDotSumScale checks DotSumScale: on float32 rows bitwise DotSum32 and
+// Scale32, on float64 rows the sums to rounding (and bitwise DotSum's)
+// and the scaled row bitwise, in place and into another row, on every length around the
+// kernels' step of eight, with the assembly and the portable code.
+func TestDotSumScale(t *testing.T) {
+	const a = -1.7
+	bothKernels(func(asm bool) {
+		for n := 0; n <= 37; n++ {
+			s64, x := make([]float64, n), make([]float64, n+3)
+			s32 := make([]float32, n)
+			var dot, sum, mag float64
+			for i := range s64 {
+				s64[i] = math.Sin(float64(3*i+1)) * 4
+				s32[i] = float32(s64[i])
+				x[i] = math.Cos(float64(i)) * 3
+				dot += s64[i] * x[i]
+				sum += s64[i]
+				mag += math.Abs(s64[i]) * (1 + math.Abs(x[i]))
+			}
+			for _, inPlace := range []bool{false, true} {
+				d64 := make([]float64, n)
+				src := slices.Clone(s64)
+				if inPlace {
+					d64 = src
+				}
+				gd, gs := DotSumScale(d64, src, x, a)
+				if !(math.Abs(gd-dot) <= 1e-14*mag) || !(math.Abs(gs-sum) <= 1e-14*mag) {
+					t.Fatalf("asm=%v n=%d: DotSumScale = %v, %v, want %v, %v", asm, n, gd, gs, dot, sum)
+				}
+				if wd, ws := DotSum(s64, x); math.Float64bits(wd) != math.Float64bits(gd) || math.Float64bits(ws) != math.Float64bits(gs) {
+					t.Fatalf("asm=%v n=%d: DotSum = %v, %v, DotSumScale %v, %v", asm, n, wd, ws, gd, gs)
+				}
+				for i, v := range s64 {
+					if math.Float64bits(d64[i]) != math.Float64bits(a*v) {
+						t.Fatalf("asm=%v n=%d: entry %d = %v, want %v", asm, n, i, d64[i], a*v)
+					}
+				}
+				d32 := make([]float32, n)
+				src32 := slices.Clone(s32)
+				if inPlace {
+					d32 = src32
+				}
+				wd, ws := DotSum32(s32, x)
+				want := slices.Clone(s32)
+				Scale32(float32(a), want)
+				gd, gs = DotSumScale(d32, src32, x, a)
+				if math.Float64bits(gd) != math.Float64bits(wd) || math.Float64bits(gs) != math.Float64bits(ws) {
+					t.Fatalf("asm=%v n=%d: float32 DotSumScale = %v, %v, DotSum32 %v, %v", asm, n, gd, gs, wd, ws)
+				}
+				for i := range want {
+					if math.Float32bits(d32[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("asm=%v n=%d: float32 entry %d = %v, want %v", asm, n, i, d32[i], want[i])
+					}
 				}
 			}
 		}
