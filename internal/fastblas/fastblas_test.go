@@ -781,19 +781,26 @@ func TestPairKernels(t *testing.T) {
 	}
 }
 
-// TestThinNNPanels checks gemmThinNN with more than two rows of A, which
-// treats every B here as one beyond the caches: it copies B's columns into
-// panels first, or, on the AVX-512 kernels, streams B along its rows
-// (thinNNStream, twelve rows of A at a time, two groups for m > 12, over
-// several tasks of streamCols and passes of streamRows). It is checked
-// bitwise against the same rows taken two at a time (which read B in
-// place), on widths with a partial last block of 16 and a column tail,
-// and on k large enough for panels narrower than a task; with the
-// assembly and the portable kernel.
+// TestThinNNPanels checks gemmThinNN with more than two rows of A on each
+// of its paths, whatever B's size: B streamed along its rows (on AVX-512:
+// thinNNStream, twelve rows of A at a time, two groups for m > 12, over
+// several tasks of streamCols and passes of streamRows), B copied into
+// panels, and B read in place (twelve rows of A at a time on AVX-512,
+// else two). Each is checked bitwise against the same rows taken two at
+// a time (which read B in place), on widths with a partial last block of
+// 16 and a column tail, and on k large enough for panels narrower than a
+// task; with the assembly and the portable kernel.
 func TestThinNNPanels(t *testing.T) {
 	defer func(b, s int) { thinPanelMinBytes, thinStreamMinBytes = b, s }(thinPanelMinBytes, thinStreamMinBytes)
-	thinPanelMinBytes, thinStreamMinBytes = 0, 0 // panels or streaming for every B
 	rnd := rand.New(rand.NewPCG(11, 12))
+	// Streaming (on AVX-512), panels, and B in place, for every B.
+	for _, mode := range [][2]int{{0, 0}, {0, 1 << 40}, {1 << 40, 1 << 40}} {
+		thinPanelMinBytes, thinStreamMinBytes = mode[0], mode[1]
+		testThinNNPanels(t, rnd)
+	}
+}
+
+func testThinNNPanels(t *testing.T, rnd *rand.Rand) {
 	bothKernels(func(asm bool) {
 		for _, d := range [][3]int{{3, 17, 5}, {10, 300, 288}, {16, 529, 1500}, {5, 70, 9000}, {7, 256, 1}, {12, 2100, 41}, {13, 3000, 17}} {
 			m, n, k := d[0], d[1], d[2]
@@ -812,7 +819,8 @@ func TestThinNNPanels(t *testing.T) {
 				for i := range m {
 					for j := range n {
 						if g, w := got[i*ldc+j], want[i*ldc+j]; math.Float64bits(g) != math.Float64bits(w) || math.IsNaN(g) {
-							t.Fatalf("asm=%v %v beta=%g: C[%d,%d] = %v, want %v", asm, d, beta, i, j, g, w)
+							t.Fatalf("asm=%v %v beta=%g (panels from %d, streaming from %d bytes): C[%d,%d] = %v, want %v",
+								asm, d, beta, thinPanelMinBytes, thinStreamMinBytes, i, j, g, w)
 						}
 					}
 				}
