@@ -56,3 +56,6 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzArchitecture$$' -fuzztime $(FUZZTIME) ./checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckpoint$$' -fuzztime $(FUZZTIME) ./checkpoint
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./onnx
+	$(GO) test -run '^$$' -fuzz '^FuzzONNXEigen$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzArchitectureEigen$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run TestMutatedModels ./onnx -args -mutations 2000
