@@ -54,20 +54,7 @@ func MulPositive32(dst, s []float32, x []float64) {
 // DotSum32 returns Σ s[i]·x[i] and Σ s[i] in float64 (BatchNorm's block
 // on float32 factor rows); x must be at least as long as s. The sums'
 // order is the kernel's.
-func DotSum32(s []float32, x []float64) (dot, sum float64) {
-	x = x[:len(s)]
-	start := 0
-	if n8 := len(s) / 8; n8 > 0 {
-		if d, t, ok := dotSum32Kernel(n8, s, x); ok {
-			dot, sum, start = d, t, 8*n8
-		}
-	}
-	for i := start; i < len(s); i++ {
-		dot += float64(s[i]) * x[i]
-		sum += float64(s[i])
-	}
-	return dot, sum
-}
+func DotSum32(s []float32, x []float64) (dot, sum float64) { return DotSum(s, x) }
 
 // Scale32 sets s[i] *= a.
 func Scale32(a float32, s []float32) {
@@ -104,24 +91,27 @@ func DotSumScale[T float32 | float64](d, s []T, x []float64, a float64) (dot, su
 }
 
 // DotSum returns Σ s[i]·x[i] and Σ s[i] in float64 for i < len(s), the
-// same sums in the same order as DotSumScale (DotSum32 for float32 rows);
-// x must be at least as long as s.
+// same sums in the same order as DotSumScale; x must be at least as long
+// as s.
 func DotSum[T float32 | float64](s []T, x []float64) (dot, sum float64) {
-	switch s := any(s).(type) {
-	case []float32:
-		return DotSum32(s, x)
-	case []float64:
-		x = x[:len(s)]
-		start := 0
-		if n8 := len(s) / 8; n8 > 0 {
-			if d, t, ok := dotSum64Kernel(n8, s, x); ok {
-				dot, sum, start = d, t, 8*n8
-			}
+	x = x[:len(s)]
+	start := 0
+	if n8 := len(s) / 8; n8 > 0 {
+		var ok bool
+		switch s := any(s).(type) {
+		case []float32:
+			dot, sum, ok = dotSum32Kernel(n8, s, x)
+		case []float64:
+			dot, sum, ok = dotSum64Kernel(n8, s, x)
 		}
-		for i := start; i < len(s); i++ {
-			dot += s[i] * x[i]
-			sum += s[i]
+		if ok {
+			start = 8 * n8
 		}
+	}
+	for i := start; i < len(s); i++ {
+		v := float64(s[i])
+		dot += v * x[i]
+		sum += v
 	}
 	return dot, sum
 }
