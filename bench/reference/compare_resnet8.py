@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 
-from refrun import timed
+from refrun import reference_blas_warning, timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -62,6 +62,7 @@ def main():
     vals = {}
     kind = {}
     warm = {}
+    blas = set()
     tmp = tempfile.mkdtemp()
     vivit_runs = []
     for procs in a.procs.split(","):
@@ -83,6 +84,7 @@ def main():
             out = os.path.join(tmp, "ref.json")
             wall, cpu, rss = timed([a.python, "-W", "ignore", os.path.join(HERE, "resnet8.py"), "run", "--dtype", dt, "--threads", threads, "--mc", mc, "--json", out])
             r = json.load(open(out))
+            blas.add(r.get("blas"))
             s = r["seconds"]
             st = {k: s[k] for k in ["import", "load", "extend", "forward", "backward_eigh"]}
             st["compute"] = s["forward"] + s["backward_eigh"]
@@ -150,6 +152,10 @@ def main():
             print(f"{name}: exact top-10 eigenvalues differ from vivit's float64 ones by {rel:.1e} of the largest")
     loads = [r["load"] for rs in runs.values() for r in rs]
     print(f"one-minute load average during the runs: {min(loads):.1f}-{max(loads):.1f} (2 cores)")
+    for b in sorted(blas, key=str):
+        print(f"the reference's BLAS: {b}")
+        if reference_blas_warning(b):
+            print(reference_blas_warning(b))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"runs": runs, "warm": warm, "eigenvalues": vals}, fh, indent=1)

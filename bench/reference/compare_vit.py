@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 
-from refrun import timed
+from refrun import reference_blas_warning, timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -41,6 +41,7 @@ def main():
     a = ap.parse_args()
     runs = {}
     ref_vals = {}
+    blas = set()
     tmp = tempfile.mkdtemp()
     for rep in range(a.reps):
         for prec in ["float64", "float32"]:
@@ -58,6 +59,7 @@ def main():
             out = os.path.join(tmp, f"ref_{dt}.json")
             wall, cpu, rss = timed([a.python, os.path.join(HERE, "vit.py"), "run", "--dtype", dt, "--threads", threads, "--json", out])
             r = json.load(open(out))
+            blas.add(r.get("blas"))
             name = f"torch {dt} {threads}t"
             runs.setdefault(name, []).append(
                 {"wall": wall, "cpu": cpu, "rss": rss, "stages": r["seconds"], "products": r["products"], "load": os.getloadavg()[0]}
@@ -89,6 +91,10 @@ def main():
             f"peak RSS {statistics.median(r['rss'] for r in rs) / vm:.2f}x; eigenvalues differ by {rel:.2e} of the largest"
         )
     print(f"load average during the runs: {min(r['load'] for rs in runs.values() for r in rs):.1f}-{max(r['load'] for rs in runs.values() for r in rs):.1f} (2 cores)")
+    for b in sorted(blas, key=str):
+        print(f"the reference's BLAS: {b}")
+        if reference_blas_warning(b):
+            print(reference_blas_warning(b))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"runs": runs, "vivit_eigenvalues": vivit_vals, "reference_eigenvalues": ref_vals}, fh, indent=1)

@@ -53,7 +53,7 @@ import time
 
 import numpy as np
 
-from refrun import emit
+from refrun import blas_library, emit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTDATA = os.path.join(HERE, "..", "testdata")
@@ -242,6 +242,7 @@ def run(dtype_name, threads, mc=0, k=10, runs=1, onnx_path=None, batch_path=None
             "total_after_import": t_extend - t_import + first["forward"] + first["backward_eigh"],
         },
         "peak_rss_mib": peak_rss_mib(),
+        "blas": blas_library(),
     }
     if runs > 1:
         out["warm_seconds"] = [{"forward": r["forward"], "backward_eigh": r["backward_eigh"]} for r in results[1:]]

@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from refrun import emit
+from refrun import blas_library, emit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTDATA = os.path.join(HERE, "..", "testdata")
@@ -187,6 +187,7 @@ def run(dtype_name, threads, k=10, tol=1e-6, onnx_path=None, batch_path=None):
             "total_after_import": t_eig - t_import,
         },
         "peak_rss_mib": peak_rss_mib(),
+        "blas": blas_library(),
     }
 
 
