@@ -1,6 +1,7 @@
 package par
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,4 +68,23 @@ func TestForConcurrentAndNested(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestHelpersSpinOnIdleCores checks that only the helpers that can have a
+// core of their own (ids below runtime.NumCPU) spin after a loop, however
+// many helpers GOMAXPROCS asks for, and that a loop run by more helpers
+// than cores still runs every task once.
+func TestHelpersSpinOnIdleCores(t *testing.T) {
+	count := runtime.NumCPU() + 3
+	var ran atomic.Int64
+	For(4*count, count+1, func(_, _ int) { ran.Add(1) })
+	if got := ran.Load(); got != int64(4*count) {
+		t.Fatalf("ran %d tasks, want %d", got, 4*count)
+	}
+	hs := ensureHelpers(count)
+	for _, h := range hs {
+		if want := h.id < runtime.NumCPU(); h.spins != want {
+			t.Errorf("helper %d (NumCPU %d): spins %v, want %v", h.id, runtime.NumCPU(), h.spins, want)
+		}
+	}
 }
