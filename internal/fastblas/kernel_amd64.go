@@ -671,3 +671,29 @@ func dotSum64Kernel(n8 int, s, x []float64) (dot, sum float64, ok bool) {
 	dot, sum = dotSum64x8(n8, &s[0], &x[0])
 	return dot, sum, true
 }
+
+//go:noescape
+func countNonzero64x8(n8 int, x *float64) int
+
+//go:noescape
+func countNonzero32x16(n16 int, x *float32) int
+
+// countNonzeroFast counts the nonzero entries of the longest prefix of x
+// that the assembly takes (whole runs of eight float64 or sixteen float32)
+// and returns the count and the prefix's length; 0, 0 without it.
+func countNonzeroFast[T float32 | float64](x []T) (count, done int) {
+	if !haveAsm {
+		return 0, 0
+	}
+	switch x := any(x).(type) {
+	case []float64:
+		if n8 := len(x) / 8; n8 > 0 {
+			return countNonzero64x8(n8, &x[0]), 8 * n8
+		}
+	case []float32:
+		if n16 := len(x) / 16; n16 > 0 {
+			return countNonzero32x16(n16, &x[0]), 16 * n16
+		}
+	}
+	return 0, 0
+}

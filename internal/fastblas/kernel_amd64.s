@@ -2291,3 +2291,53 @@ ds64loop:
 	REDUCEDOTSUM(dot+24(FP), sum+32(FP))
 	VZEROUPPER
 	RET
+
+// func countNonzero64x8(n8 int, x *float64) int
+// The number of entries of x[:8·n8] that compare unequal to zero (NaN
+// included, ±0 not): VCMPPD's predicate 4 (NEQ_UQ), a four-bit mask per
+// four entries, counted by POPCNT.
+TEXT ·countNonzero64x8(SB), NOSPLIT, $0-24
+	MOVQ   n8+0(FP), CX
+	MOVQ   x+8(FP), SI
+	VXORPD Y15, Y15, Y15
+	XORQ   AX, AX
+
+cnz64loop:
+	VCMPPD    $4, (SI), Y15, Y0
+	VCMPPD    $4, 32(SI), Y15, Y1
+	VMOVMSKPD Y0, DX
+	VMOVMSKPD Y1, BX
+	POPCNTL   DX, DX
+	POPCNTL   BX, BX
+	ADDQ      DX, AX
+	ADDQ      BX, AX
+	ADDQ      $64, SI
+	DECQ      CX
+	JNZ       cnz64loop
+	VZEROUPPER
+	MOVQ      AX, ret+16(FP)
+	RET
+
+// func countNonzero32x16(n16 int, x *float32) int
+// countNonzero64x8 for float32: an eight-bit mask per eight entries.
+TEXT ·countNonzero32x16(SB), NOSPLIT, $0-24
+	MOVQ   n16+0(FP), CX
+	MOVQ   x+8(FP), SI
+	VXORPS Y15, Y15, Y15
+	XORQ   AX, AX
+
+cnz32loop:
+	VCMPPS    $4, (SI), Y15, Y0
+	VCMPPS    $4, 32(SI), Y15, Y1
+	VMOVMSKPS Y0, DX
+	VMOVMSKPS Y1, BX
+	POPCNTL   DX, DX
+	POPCNTL   BX, BX
+	ADDQ      DX, AX
+	ADDQ      BX, AX
+	ADDQ      $64, SI
+	DECQ      CX
+	JNZ       cnz32loop
+	VZEROUPPER
+	MOVQ      AX, ret+16(FP)
+	RET

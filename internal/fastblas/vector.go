@@ -82,8 +82,9 @@ func combRowsIdxGo(c, a []float64, idx []int32, b []float64, ldb int) {
 // without a branch per entry: about half the entries of a factor behind a
 // ReLU are zero, in no predictable pattern.
 func CountNonzero[T float32 | float64](x []T) int {
-	n := uint64(0)
-	switch x := any(x).(type) {
+	fast, done := countNonzeroFast(x)
+	n := uint64(fast)
+	switch x := any(x[done:]).(type) {
 	case []float64:
 		for _, v := range x {
 			b := math.Float64bits(v) << 1 // ±0 → 0

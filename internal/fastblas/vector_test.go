@@ -3,6 +3,7 @@
 package fastblas
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -80,6 +81,30 @@ func BenchmarkArgMaxAbs(b *testing.B) {
 	b.SetBytes(int64(8 * len(v)))
 	for range b.N {
 		ArgMaxAbs(v)
+	}
+}
+
+// BenchmarkCountNonzero counts a float32 factor sample's entries (16·1024
+// per class, half of them zero, as behind a ReLU), with the assembly and
+// the portable loop.
+func BenchmarkCountNonzero(b *testing.B) {
+	rnd := rand.New(rand.NewPCG(49, 50))
+	x := make([]float32, 9*16*1024)
+	for i := range x {
+		if rnd.IntN(2) == 0 {
+			x[i] = float32(rnd.NormFloat64())
+		}
+	}
+	b.SetBytes(int64(4 * len(x)))
+	for _, asm := range []bool{true, false} {
+		b.Run(fmt.Sprintf("asm=%v", asm), func(b *testing.B) {
+			old := haveAsm
+			defer func() { haveAsm = old }()
+			haveAsm = haveAsm && asm
+			for range b.N {
+				CountNonzero(x)
+			}
+		})
 	}
 }
 
@@ -198,6 +223,40 @@ func TestCountNonzero(t *testing.T) {
 	if got := CountNonzero(x32); got != 5 {
 		t.Errorf("CountNonzero (float32) = %d, want 5", got)
 	}
+}
+
+// TestCountNonzeroKernels checks the count, with the assembly and the
+// portable code, on every length around the kernels' steps (eight float64,
+// sixteen float32) and every offset into the slice, on entries drawn from
+// zeros of both signs, NaN, infinities, subnormals and ordinary numbers.
+func TestCountNonzeroKernels(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(21, 22))
+	pool := []float64{0, math.Copysign(0, -1), 0, 0, 1, -2.5, math.NaN(), math.Inf(1), math.Inf(-1), 5e-324, -1e-310, 1e300}
+	pool32 := []float32{0, float32(math.Copysign(0, -1)), 0, 0, 1, -2.5, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.SmallestNonzeroFloat32, -1e-40, 3e38}
+	bothKernels(func(asm bool) {
+		for n := 0; n <= 70; n++ {
+			for off := 0; off < 3; off++ {
+				x := make([]float64, off+n)
+				x32 := make([]float32, off+n)
+				want, want32 := 0, 0
+				for i := off; i < off+n; i++ {
+					x[i], x32[i] = pool[rnd.IntN(len(pool))], pool32[rnd.IntN(len(pool32))]
+					if x[i] != 0 || x[i] != x[i] {
+						want++
+					}
+					if x32[i] != 0 || x32[i] != x32[i] {
+						want32++
+					}
+				}
+				if got := CountNonzero(x[off:]); got != want {
+					t.Fatalf("asm %v, n %d, offset %d: CountNonzero = %d, want %d", asm, n, off, got, want)
+				}
+				if got := CountNonzero(x32[off:]); got != want32 {
+					t.Fatalf("asm %v, n %d, offset %d: CountNonzero (float32) = %d, want %d", asm, n, off, got, want32)
+				}
+			}
+		}
+	})
 }
 
 // TestDotSum32Scale32 checks DotSum32 against float64 sums in order (to
