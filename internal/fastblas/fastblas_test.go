@@ -781,6 +781,60 @@ func TestPairKernels(t *testing.T) {
 	}
 }
 
+// TestGramKernels checks that Gram products (Dsyrk and Ssyrk of A·Aᵀ)
+// on the gram kernels, which read their A panels from the packed B panels,
+// give bitwise the results of the pair kernels with A packed on its own:
+// both triangles, β = 0 (over NaN), 1 and ½, padded rows, sizes around the
+// kernels' 8 rows and 16 (32) columns, slabs and the split over k.
+func TestGramKernels(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rnd := rand.New(rand.NewPCG(23, 24))
+	for _, n := range []int{5, 8, 9, 16, 17, 31, 33, 47, 70, 288} {
+		for _, k := range []int{1, 3, 7, 256, 300, 2100} {
+			if n*n*k < 2*minFastSize {
+				continue // gonum's
+			}
+			for _, ul := range []blas.Uplo{blas.Upper, blas.Lower} {
+				for _, beta := range []float64{0, 1, 0.5} {
+					lda := k + rnd.IntN(3)
+					a := randMat(rnd, n, k, lda)
+					c0 := randMat(rnd, n, n, n)
+					if beta == 0 {
+						for i := range c0 {
+							c0[i] = math.NaN()
+						}
+					}
+					a32, c32 := make([]float32, len(a)), make([]float32, len(c0))
+					Narrow(a32, a)
+					Narrow(c32, c0)
+					run := func(gram bool) ([]float64, []float32) {
+						defer func(old bool) { gramEnabled = old }(gramEnabled)
+						gramEnabled = gram
+						var impl Implementation
+						c := append([]float64(nil), c0...)
+						impl.Dsyrk(ul, blas.NoTrans, n, k, -1.25, a, lda, beta, c, n)
+						c3 := append([]float32(nil), c32...)
+						impl.Ssyrk(ul, blas.NoTrans, n, k, -1.25, a32, lda, float32(beta), c3, n)
+						return c, c3
+					}
+					g64, g32 := run(true)
+					p64, p32 := run(false)
+					for i := range g64 {
+						if math.Float64bits(g64[i]) != math.Float64bits(p64[i]) {
+							t.Fatalf("n %d, k %d, %c, β %v: Dsyrk entry %d: %v with the gram kernel, %v without", n, k, ul, beta, i, g64[i], p64[i])
+						}
+						if math.Float32bits(g32[i]) != math.Float32bits(p32[i]) {
+							t.Fatalf("n %d, k %d, %c, β %v: Ssyrk entry %d: %v with the gram kernel, %v without", n, k, ul, beta, i, g32[i], p32[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestThinNNPanels checks gemmThinNN with more than two rows of A on each
 // of its paths, whatever B's size: B streamed along its rows (on AVX-512:
 // thinNNStream, twelve rows of A at a time, two groups for m > 12, over

@@ -20,7 +20,12 @@ const (
 	nr    = 8  // float64 micro-tile width
 	nr32  = 16 // float32 micro-tile width
 	kcMax = 256
-	mcMax = 96 // rows of C per work unit (multiple of mr)
+	mcMax = 96 // rows of C per work unit (multiple of mr and of gramRows)
+
+	// gramRows is the micro-tile height of Gram products (A·Aᵀ on
+	// AVX-512): their A panels are eight rows of the packed B panels, so
+	// that A is not packed a second time (gemmJob.computeGram).
+	gramRows = 8
 
 	packChunk = 8 // B panels per packing work item
 
@@ -36,6 +41,9 @@ const (
 	maxSlices = 8
 )
 
+// gramEnabled switches the gram kernels on (tests compare without them).
+var gramEnabled = true
+
 // element is the scalar type of a product.
 type element interface{ float32 | float64 }
 
@@ -48,7 +56,11 @@ type kernelSet[T element] struct {
 	micro func(kc int, a, b, c []T, ldc int, alpha, beta T)
 	// pair, when not nil, is micro on two adjacent B panels at once (an
 	// mr×2nr block, AVX-512), with the same operations per entry.
-	pair          func(kc int, a, b, c []T, ldc int, alpha, beta T)
+	pair func(kc int, a, b, c []T, ldc int, alpha, beta T)
+	// gram, when not nil, is pair for a gramRows×2nr block whose A panel
+	// is gramRows rows of a packed B panel (its steps nr apart), with the
+	// same operations per entry.
+	gram          func(kc int, a, b, c []T, ldc int, alpha, beta T)
 	packA, packAT func(dst, a []T, lda, p0, kk, i, rows int)
 	packB, packBT func(dst, b []T, ldb, p0, kk, j, cols int)
 	jobs          *sync.Pool // of *gemmJob[T]
@@ -56,10 +68,11 @@ type kernelSet[T element] struct {
 
 var (
 	pair64, pair32 = pairKernels()
-	kernels64      = kernelSet[float64]{nr: nr, micro: microKernel, pair: pair64,
+	gram64, gram32 = gramKernels()
+	kernels64      = kernelSet[float64]{nr: nr, micro: microKernel, pair: pair64, gram: gram64,
 		packA: packColsN6, packAT: packRowsT, packB: packRows8, packBT: packColsN8,
 		jobs: &sync.Pool{New: func() any { return new(gemmJob[float64]) }}}
-	kernels32 = kernelSet[float32]{nr: nr32, micro: microKernel32, pair: pair32,
+	kernels32 = kernelSet[float32]{nr: nr32, micro: microKernel32, pair: pair32, gram: gram32,
 		packA: packTransposing32, packAT: packCopying32, packB: packCopying32, packBT: packTransposing32,
 		jobs: &sync.Pool{New: func() any { return new(gemmJob[float32]) }}}
 )
@@ -92,8 +105,9 @@ type gemmJob[T element] struct {
 	bp    []T
 	aBufs [][]T // private A block per worker
 
-	p0, kk int // current slab
-	betaK  T   // beta for the current slab (beta, then 1)
+	p0, kk int  // current slab
+	shared bool // a Gram product: A's panels are B's (computeGram)
+	betaK  T    // beta for the current slab (beta, then 1)
 
 	mc     int // rows per unit
 	cw     int // columns per unit (multiple of nr)
@@ -244,6 +258,10 @@ func gemmSlabs[T element](procs int, aTrans, bTrans bool, m, n, k int, alpha T, 
 	j.a, j.b, j.c = a, b, c
 	j.lda, j.ldb, j.ldc = lda, ldb, ldc
 	j.tri = tri
+	// C = A·Aᵀ (Dsyrk, Ssyrk without transposition): op(A)'s rows are
+	// op(B)'s columns, which packB packs.
+	j.shared = tri != triNone && !aTrans && bTrans && lda == ldb && &a[0] == &b[0] &&
+		ks.gram != nil && haveAsm && haveAVX512 && gramEnabled
 
 	// The slab size depends only on k and the micro-tile grid is fixed, so
 	// the summation order of every element of C is independent of the
@@ -262,7 +280,13 @@ func gemmSlabs[T element](procs int, aTrans, bTrans bool, m, n, k int, alpha T, 
 	bSize := j.np * j.nr * j.kc
 	// Each worker's buffer: its A block, then an edge micro-tile (a local
 	// array would escape through the kernel function value).
-	aSize := j.mc*j.kc + 2*mr*nr32 // the A block, then a pair's micro-tile
+	aSize := j.mc*j.kc + 2*gramRows*nr32 // the A block, then a pair's micro-tile
+	if j.shared {
+		// No A block, and a spare panel after the last, which a pair
+		// kernel reads for the columns past n that its edge drops.
+		bSize += j.nr * j.kc
+		aSize = 2 * gramRows * nr32
+	}
 	need := bSize + workers*aSize
 	if cap(j.buf) < need {
 		j.buf = make([]T, need)
@@ -295,8 +319,12 @@ func gemmSlabs[T element](procs int, aTrans, bTrans bool, m, n, k int, alpha T, 
 // of cw columns. Column groups are only used when there are too few row
 // blocks to keep the workers busy; every unit packs its own A block.
 func (j *gemmJob[T]) partition(workers int) {
+	rows := mr
+	if j.shared {
+		rows = gramRows
+	}
 	j.tm = (j.m + mcMax - 1) / mcMax
-	j.mc = roundUp((j.m+j.tm-1)/j.tm, mr)
+	j.mc = roundUp((j.m+j.tm-1)/j.tm, rows)
 	j.tm = (j.m + j.mc - 1) / j.mc
 	tg := 1
 	if workers > 1 {
@@ -306,7 +334,11 @@ func (j *gemmJob[T]) partition(workers int) {
 		}
 		tg = min(j.np, max(1, (want+j.tm-1)/j.tm))
 	}
-	j.cw = roundUp((j.n+tg-1)/tg, j.nr)
+	width := j.nr
+	if j.shared {
+		width = 2 * j.nr // the gram kernel's
+	}
+	j.cw = roundUp((j.n+tg-1)/tg, width)
 	j.tg = (j.n + j.cw - 1) / j.cw
 }
 
@@ -344,6 +376,10 @@ func (j *gemmJob[T]) packB(it int) {
 }
 
 func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
+	if j.shared {
+		j.computeGram(u, abuf)
+		return
+	}
 	nr := j.nr
 	ti, tg := u/j.tg, u%j.tg
 	i0, j0 := ti*j.mc, tg*j.cw
@@ -363,7 +399,7 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 		j1 = min(j1, i1)
 	}
 	kk := j.kk
-	abuf, tile := abuf[:j.mc*kk], abuf[len(abuf)-2*mr*nr32:]
+	abuf, tile := abuf[:j.mc*kk], abuf[len(abuf)-2*gramRows*nr32:]
 
 	// Pack the A block (rows i0..i1) into the private buffer.
 	for i := i0; i < i1; i += mr {
@@ -386,8 +422,8 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 			bpan := j.bp[(jj/nr)*nr*kk : (jj/nr+2)*nr*kk]
 			for i := i0; i < i1; i += mr {
 				apan := abuf[(i-i0)*kk : (i-i0+mr)*kk]
-				skip0, full0 := j.tileKind(i, jj, nr)
-				skip1, full1 := j.tileKind(i, jj+nr, nr)
+				skip0, full0 := j.tileKind(i, jj, mr, nr)
+				skip1, full1 := j.tileKind(i, jj+nr, mr, nr)
 				if full0 && full1 {
 					pair(kk, apan, bpan, j.c[i*j.ldc+jj:], j.ldc, j.alpha, j.betaK)
 					continue
@@ -395,7 +431,7 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 				if !skip0 && !skip1 {
 					// Both cut (by the diagonal or C's last rows): one
 					// pair kernel on a copy.
-					j.edge(tile, apan, bpan, i, jj, min(mr, j.m-i), 2*nr, pair)
+					j.edge(tile, apan, bpan, i, jj, mr, 2*nr, pair)
 					continue
 				}
 				if !skip0 {
@@ -411,7 +447,7 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 		bpan := j.bp[(jj/nr)*nr*kk : (jj/nr+1)*nr*kk]
 		cols := min(nr, j.n-jj)
 		for i := i0; i < i1; i += mr {
-			if skip, full := j.tileKind(i, jj, cols); !skip {
+			if skip, full := j.tileKind(i, jj, mr, cols); !skip {
 				j.tile(tile, abuf[(i-i0)*kk:(i-i0+mr)*kk], bpan, i, jj, cols, full)
 			}
 		}
@@ -419,12 +455,59 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 	}
 }
 
-// tileKind reports whether the micro-tile at row i and column jj with cols
-// columns lies outside the triangle to update (skip), or whole inside it
-// and C (full).
-func (j *gemmJob[T]) tileKind(i, jj, cols int) (skip, full bool) {
-	rows := min(mr, j.m-i)
-	full = rows == mr && cols == j.nr
+// computeGram is computeUnit for a Gram product (j.shared): the A panel
+// of rows i…i+7 is read from the packed B panel that holds those rows (B's
+// columns are A's rows), and each gramRows×2nr micro-tile is one call of
+// the gram kernel, on a copy (edge) where the unit's last columns, C's
+// last rows or the diagonal cut it.
+func (j *gemmJob[T]) computeGram(u int, abuf []T) {
+	nr, kk := j.nr, j.kk
+	ti, tg := u/j.tg, u%j.tg
+	i0, j0 := ti*j.mc, tg*j.cw
+	i1, j1 := min(i0+j.mc, j.m), min(j0+j.cw, j.n)
+	switch j.tri {
+	case triUpper:
+		if j1-1 < i0 {
+			return
+		}
+		j0 = max(j0, i0/nr*nr)
+	case triLower:
+		if j0 > i1-1 {
+			return
+		}
+		j1 = min(j1, i1)
+	}
+	tile := abuf[len(abuf)-2*gramRows*nr32:]
+	gram := j.ks.gram
+	for jj := j0; jj < j1; jj += 2 * nr {
+		cols := min(2*nr, j1-jj)
+		bpan := j.bp[(jj/nr)*nr*kk : (jj/nr+2)*nr*kk]
+		for i := i0; i < i1; i += gramRows {
+			skip, full := j.tileKind(i, jj, gramRows, cols)
+			if skip {
+				continue
+			}
+			apan := j.bp[(i/nr)*nr*kk+i%nr:]
+			if full {
+				gram(kk, apan, bpan, j.c[i*j.ldc+jj:], j.ldc, j.alpha, j.betaK)
+				continue
+			}
+			j.edge(tile, apan, bpan, i, jj, gramRows, cols, gram)
+		}
+	}
+}
+
+// tileKind reports whether the micro-tile of kr rows (the kernel's) at
+// row i and column jj with cols columns lies outside the triangle to
+// update (skip), or whole inside it and C (full: kr rows of C and the
+// kernel's whole width).
+func (j *gemmJob[T]) tileKind(i, jj, kr, cols int) (skip, full bool) {
+	rows := min(kr, j.m-i)
+	width := j.nr
+	if kr == gramRows {
+		width = 2 * j.nr
+	}
+	full = rows == kr && cols == width
 	switch j.tri {
 	case triUpper:
 		if jj+cols-1 < i {
@@ -451,18 +534,20 @@ func (j *gemmJob[T]) tile(tile, apan, bpan []T, i, jj, cols int, full bool) {
 		j.ks.micro(j.kk, apan, bpan, j.c[i*j.ldc+jj:], j.ldc, j.alpha, j.betaK)
 		return
 	}
-	j.edge(tile, apan, bpan, i, jj, min(mr, j.m-i), cols, j.ks.micro)
+	j.edge(tile, apan, bpan, i, jj, mr, cols, j.ks.micro)
 }
 
-// edge handles a micro-tile that is cut by the border of C or by the
-// diagonal (triangular update): kernel (the micro-kernel, or the pair
-// kernel for cols = 2·nr) works on a copy in tile.
-func (j *gemmJob[T]) edge(tile, apan, bpan []T, i, jj, rows, cols int, kernel func(kc int, a, b, c []T, ldc int, alpha, beta T)) {
+// edge handles a micro-tile of kr rows (the kernel's: mr, or gramRows for
+// the gram kernel) that is cut by the border of C or by the diagonal
+// (triangular update): kernel (the micro-kernel, or a pair kernel for
+// more than nr columns, always the gram kernel) works on a copy in tile.
+func (j *gemmJob[T]) edge(tile, apan, bpan []T, i, jj, kr, cols int, kernel func(kc int, a, b, c []T, ldc int, alpha, beta T)) {
+	rows := min(kr, j.m-i)
 	nr := j.nr
-	if cols > nr {
+	if cols > nr || kr == gramRows {
 		nr *= 2
 	}
-	tmp := tile[:mr*nr]
+	tmp := tile[:kr*nr]
 	c, ldc := j.c, j.ldc
 	if j.betaK != 0 {
 		for r := 0; r < rows; r++ {

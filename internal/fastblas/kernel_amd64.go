@@ -697,3 +697,37 @@ func countNonzeroFast[T float32 | float64](x []T) (count, done int) {
 	}
 	return 0, 0
 }
+
+//go:noescape
+func kern8x16z(kc int, a, b, c *float64, ldc int, alpha, beta float64)
+
+//go:noescape
+func kern8x32z(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// gramKernels returns the pair kernels of Gram products (A·Aᵀ) whose A
+// panel is eight rows of a packed B panel (kern8x16z, kern8x32z), or nil
+// without AVX-512.
+func gramKernels() (func(kc int, a, b, c []float64, ldc int, alpha, beta float64), func(kc int, a, b, c []float32, ldc int, alpha, beta float32)) {
+	if !haveAVX512 {
+		return nil, nil
+	}
+	return gramKernelPair, gramKernelPair32
+}
+
+// gramKernelPair is kern8x16z: a holds kc steps of 8 values (one B panel),
+// b two B panels.
+func gramKernelPair(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
+	_ = a[kc*gramRows-1]
+	_ = b[2*kc*nr-1]
+	_ = c[(gramRows-1)*ldc+2*nr-1]
+	kern8x16z(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// gramKernelPair32 is kern8x32z: a's kc steps are 16 values apart (rows
+// 0–7 or 8–15 of one B panel), b two B panels.
+func gramKernelPair32(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[(kc-1)*nr32+gramRows-1]
+	_ = b[2*kc*nr32-1]
+	_ = c[(gramRows-1)*ldc+2*nr32-1]
+	kern8x32z(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}

@@ -2341,3 +2341,251 @@ cnz32loop:
 	VZEROUPPER
 	MOVQ      AX, ret+16(FP)
 	RET
+
+// KSTEP8Z(O) is one k step of kern8x16z: the eight A values at O(SI) (one
+// k of a B panel: eight rows, 64 bytes), the two B panels' sixteen values
+// at O(DI) and O(DI)(R11*1), into the accumulators Z16–Z31 (row r in
+// Z16+2r, Z17+2r).
+#define KSTEP8Z(O) \
+	VMOVUPD      O(DI), Z0; \
+	VMOVUPD      O(DI)(R11*1), Z1; \
+	VBROADCASTSD O(SI), Z2; \
+	VBROADCASTSD O+8(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z16; \
+	VFMADD231PD  Z1, Z2, Z17; \
+	VFMADD231PD  Z0, Z3, Z18; \
+	VFMADD231PD  Z1, Z3, Z19; \
+	VBROADCASTSD O+16(SI), Z2; \
+	VBROADCASTSD O+24(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z20; \
+	VFMADD231PD  Z1, Z2, Z21; \
+	VFMADD231PD  Z0, Z3, Z22; \
+	VFMADD231PD  Z1, Z3, Z23; \
+	VBROADCASTSD O+32(SI), Z2; \
+	VBROADCASTSD O+40(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z24; \
+	VFMADD231PD  Z1, Z2, Z25; \
+	VFMADD231PD  Z0, Z3, Z26; \
+	VFMADD231PD  Z1, Z3, Z27; \
+	VBROADCASTSD O+48(SI), Z2; \
+	VBROADCASTSD O+56(SI), Z3; \
+	VFMADD231PD  Z0, Z2, Z28; \
+	VFMADD231PD  Z1, Z2, Z29; \
+	VFMADD231PD  Z0, Z3, Z30; \
+	VFMADD231PD  Z1, Z3, Z31
+
+// func kern8x16z(kc int, a, b, c *float64, ldc int, alpha, beta float64)
+//
+// The 8×16 block C[r*ldc+j] = alpha·Σ_p a[p*8+r]·b[p*8+j] + beta·C (b's
+// columns 8–15 in the second panel, kc·8 values after the first) of a
+// product whose A panel is a packed B panel (a Gram product, A·Aᵀ): every
+// entry is summed over p in order by fused multiply-adds from zero and
+// stored as kern6x16z stores it, so its results are bitwise kern6x16z's.
+TEXT ·kern8x16z(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $3, R8
+	MOVQ CX, R11
+	SHLQ $6, R11 // kc·8 doubles: the second panel
+
+	VPXORQ Z16, Z16, Z16
+	VPXORQ Z17, Z17, Z17
+	VPXORQ Z18, Z18, Z18
+	VPXORQ Z19, Z19, Z19
+	VPXORQ Z20, Z20, Z20
+	VPXORQ Z21, Z21, Z21
+	VPXORQ Z22, Z22, Z22
+	VPXORQ Z23, Z23, Z23
+	VPXORQ Z24, Z24, Z24
+	VPXORQ Z25, Z25, Z25
+	VPXORQ Z26, Z26, Z26
+	VPXORQ Z27, Z27, Z27
+	VPXORQ Z28, Z28, Z28
+	VPXORQ Z29, Z29, Z29
+	VPXORQ Z30, Z30, Z30
+	VPXORQ Z31, Z31, Z31
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tail8z
+
+	PCALIGN $64
+loop8x16z:
+	KSTEP8Z(0)
+	KSTEP8Z(64)
+	KSTEP8Z(128)
+	KSTEP8Z(192)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	DECQ BX
+	JNZ  loop8x16z
+
+tail8z:
+	TESTQ CX, CX
+	JZ    store8z
+
+loop8x16z1:
+	KSTEP8Z(0)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop8x16z1
+
+store8z:
+	VBROADCASTSD alpha+40(FP), Z0
+	VMOVSD       beta+48(FP), X1
+	VXORPD       X2, X2, X2
+	VUCOMISD     X2, X1
+	JNE          withbeta8z
+	JPS          withbeta8z
+
+	STORE0Z(Z16, Z17)
+	STORE0Z(Z18, Z19)
+	STORE0Z(Z20, Z21)
+	STORE0Z(Z22, Z23)
+	STORE0Z(Z24, Z25)
+	STORE0Z(Z26, Z27)
+	STORE0Z(Z28, Z29)
+	STORE0Z(Z30, Z31)
+	VZEROUPPER
+	RET
+
+withbeta8z:
+	VBROADCASTSD beta+48(FP), Z1
+	STOREBZ(Z16, Z17)
+	STOREBZ(Z18, Z19)
+	STOREBZ(Z20, Z21)
+	STOREBZ(Z22, Z23)
+	STOREBZ(Z24, Z25)
+	STOREBZ(Z26, Z27)
+	STOREBZ(Z28, Z29)
+	STOREBZ(Z30, Z31)
+	VZEROUPPER
+	RET
+
+// KSTEP8ZS(O) is KSTEP8Z in float32: the eight A values at O(SI) (half of
+// one k of a sixteen-row B panel), the two panels' thirty-two values.
+#define KSTEP8ZS(O) \
+	VMOVUPS      O(DI), Z0; \
+	VMOVUPS      O(DI)(R11*1), Z1; \
+	VBROADCASTSS O(SI), Z2; \
+	VBROADCASTSS O+4(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z16; \
+	VFMADD231PS  Z1, Z2, Z17; \
+	VFMADD231PS  Z0, Z3, Z18; \
+	VFMADD231PS  Z1, Z3, Z19; \
+	VBROADCASTSS O+8(SI), Z2; \
+	VBROADCASTSS O+12(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z20; \
+	VFMADD231PS  Z1, Z2, Z21; \
+	VFMADD231PS  Z0, Z3, Z22; \
+	VFMADD231PS  Z1, Z3, Z23; \
+	VBROADCASTSS O+16(SI), Z2; \
+	VBROADCASTSS O+20(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z24; \
+	VFMADD231PS  Z1, Z2, Z25; \
+	VFMADD231PS  Z0, Z3, Z26; \
+	VFMADD231PS  Z1, Z3, Z27; \
+	VBROADCASTSS O+24(SI), Z2; \
+	VBROADCASTSS O+28(SI), Z3; \
+	VFMADD231PS  Z0, Z2, Z28; \
+	VFMADD231PS  Z1, Z2, Z29; \
+	VFMADD231PS  Z0, Z3, Z30; \
+	VFMADD231PS  Z1, Z3, Z31
+
+// func kern8x32z(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+//
+// kern8x16z in float32: the 8×32 block, A's eight values of each k 64
+// bytes apart (rows 0–7 or 8–15 of a sixteen-row B panel); bitwise
+// kern6x32z's results.
+TEXT ·kern8x32z(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ CX, R11
+	SHLQ $6, R11 // kc·16 floats: the second panel
+
+	VPXORQ Z16, Z16, Z16
+	VPXORQ Z17, Z17, Z17
+	VPXORQ Z18, Z18, Z18
+	VPXORQ Z19, Z19, Z19
+	VPXORQ Z20, Z20, Z20
+	VPXORQ Z21, Z21, Z21
+	VPXORQ Z22, Z22, Z22
+	VPXORQ Z23, Z23, Z23
+	VPXORQ Z24, Z24, Z24
+	VPXORQ Z25, Z25, Z25
+	VPXORQ Z26, Z26, Z26
+	VPXORQ Z27, Z27, Z27
+	VPXORQ Z28, Z28, Z28
+	VPXORQ Z29, Z29, Z29
+	VPXORQ Z30, Z30, Z30
+	VPXORQ Z31, Z31, Z31
+
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	ANDQ  $3, CX
+	TESTQ BX, BX
+	JZ    tail8zs
+
+	PCALIGN $64
+loop8x32z:
+	KSTEP8ZS(0)
+	KSTEP8ZS(64)
+	KSTEP8ZS(128)
+	KSTEP8ZS(192)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	DECQ BX
+	JNZ  loop8x32z
+
+tail8zs:
+	TESTQ CX, CX
+	JZ    store8zs
+
+loop8x32z1:
+	KSTEP8ZS(0)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop8x32z1
+
+store8zs:
+	VBROADCASTSS alpha+40(FP), Z0
+	VMOVSS       beta+44(FP), X1
+	VXORPS       X2, X2, X2
+	VUCOMISS     X2, X1
+	JNE          withbeta8zs
+	JPS          withbeta8zs
+
+	STORE0ZS(Z16, Z17)
+	STORE0ZS(Z18, Z19)
+	STORE0ZS(Z20, Z21)
+	STORE0ZS(Z22, Z23)
+	STORE0ZS(Z24, Z25)
+	STORE0ZS(Z26, Z27)
+	STORE0ZS(Z28, Z29)
+	STORE0ZS(Z30, Z31)
+	VZEROUPPER
+	RET
+
+withbeta8zs:
+	VBROADCASTSS beta+44(FP), Z1
+	STOREBZS(Z16, Z17)
+	STOREBZS(Z18, Z19)
+	STOREBZS(Z20, Z21)
+	STOREBZS(Z22, Z23)
+	STOREBZS(Z24, Z25)
+	STOREBZS(Z26, Z27)
+	STOREBZS(Z28, Z29)
+	STOREBZS(Z30, Z31)
+	VZEROUPPER
+	RET

@@ -148,3 +148,7 @@ func dotSumScaleKernel[T float32 | float64](n8 int, d, s []T, x []float64, a flo
 func dotSum64Kernel(n8 int, s, x []float64) (dot, sum float64, ok bool) { return 0, 0, false }
 
 func countNonzeroFast[T float32 | float64](x []T) (count, done int) { return 0, 0 }
+
+func gramKernels() (func(kc int, a, b, c []float64, ldc int, alpha, beta float64), func(kc int, a, b, c []float32, ldc int, alpha, beta float32)) {
+	return nil, nil
+}
