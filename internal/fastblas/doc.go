@@ -30,7 +30,11 @@
 // then C is divided into work units of ≤ 96 rows (split further into column
 // groups when there are few row blocks), each of which packs its own
 // 96×kc block of op(A) into 6-row panels (L2-resident) and sweeps it
-// against the B panels (L1-resident) with the micro-kernel. Units are handed
+// against the B panels (L1-resident) with the micro-kernel. A Gram product
+// on AVX-512 (Dsyrk or Ssyrk of A·Aᵀ, where op(A)'s rows are op(B)'s
+// columns) packs nothing more: its A panels are eight rows of the B
+// panels, read in place by 8×16 (float32 8×32) kernels, again with the
+// same operations per entry. Units are handed
 // to min(GOMAXPROCS, units) goroutines. A small C (at most 384² entries)
 // from a long k (at least 2048) has too few units per slab to share, so
 // its k is cut into 2–8 ranges of at least 1024 instead: each range is
