@@ -381,22 +381,9 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 		return
 	}
 	nr := j.nr
-	ti, tg := u/j.tg, u%j.tg
-	i0, j0 := ti*j.mc, tg*j.cw
-	i1, j1 := min(i0+j.mc, j.m), min(j0+j.cw, j.n)
-	switch j.tri {
-	case triUpper:
-		if j1-1 < i0 {
-			return
-		}
-		// Columns left of the first micro-tile that touches the triangle
-		// contribute nothing.
-		j0 = max(j0, i0/nr*nr)
-	case triLower:
-		if j0 > i1-1 {
-			return
-		}
-		j1 = min(j1, i1)
+	i0, i1, j0, j1, ok := j.unit(u)
+	if !ok {
+		return
 	}
 	kk := j.kk
 	abuf, tile := abuf[:j.mc*kk], abuf[len(abuf)-2*gramRows*nr32:]
@@ -455,6 +442,29 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 	}
 }
 
+// unit returns the rows [i0, i1) and columns [j0, j1) of C that work unit
+// u updates, or ok false when it lies outside the triangle to update.
+func (j *gemmJob[T]) unit(u int) (i0, i1, j0, j1 int, ok bool) {
+	ti, tg := u/j.tg, u%j.tg
+	i0, j0 = ti*j.mc, tg*j.cw
+	i1, j1 = min(i0+j.mc, j.m), min(j0+j.cw, j.n)
+	switch j.tri {
+	case triUpper:
+		if j1-1 < i0 {
+			return 0, 0, 0, 0, false
+		}
+		// Columns left of the first panel that touches the triangle
+		// contribute nothing.
+		j0 = max(j0, i0/j.nr*j.nr)
+	case triLower:
+		if j0 > i1-1 {
+			return 0, 0, 0, 0, false
+		}
+		j1 = min(j1, i1)
+	}
+	return i0, i1, j0, j1, true
+}
+
 // computeGram is computeUnit for a Gram product (j.shared): the A panel
 // of rows i…i+7 is read from the packed B panel that holds those rows (B's
 // columns are A's rows), and each gramRows×2nr micro-tile is one call of
@@ -462,20 +472,9 @@ func (j *gemmJob[T]) computeUnit(u int, abuf []T) {
 // last rows or the diagonal cut it.
 func (j *gemmJob[T]) computeGram(u int, abuf []T) {
 	nr, kk := j.nr, j.kk
-	ti, tg := u/j.tg, u%j.tg
-	i0, j0 := ti*j.mc, tg*j.cw
-	i1, j1 := min(i0+j.mc, j.m), min(j0+j.cw, j.n)
-	switch j.tri {
-	case triUpper:
-		if j1-1 < i0 {
-			return
-		}
-		j0 = max(j0, i0/nr*nr)
-	case triLower:
-		if j0 > i1-1 {
-			return
-		}
-		j1 = min(j1, i1)
+	i0, i1, j0, j1, ok := j.unit(u)
+	if !ok {
+		return
 	}
 	tile := abuf[len(abuf)-2*gramRows*nr32:]
 	gram := j.ks.gram
