@@ -34,19 +34,22 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 			keep := f.keepV(f.G.OutC*f.G.K(), 8)
 			var kept []keptChunk
 			pooled := scratch.Get(r * chunks[0].width())
-			for _, ch := range chunks {
+			for ci, ch := range chunks {
 				w := ch.width()
+				if keep && ci > 0 {
+					pooled = scratch.Get(r * chunks[0].width()) // the last is kept
+				}
 				buf := *pooled
 				f.formWeight(buf, ch, u, sr)
 				addOuterUpper(g, blas64.General{Rows: r, Cols: w, Stride: w, Data: buf})
 				if keep {
 					kept = append(kept, keptChunk{ch, pooled})
-					pooled = scratch.Get(r * chunks[0].width())
 				}
 			}
-			scratch.Put(pooled)
 			if keep {
 				f.setKeptV(kept)
+			} else {
+				scratch.Put(pooled)
 			}
 		}
 	}
