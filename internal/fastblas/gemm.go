@@ -317,7 +317,8 @@ func gemmSlabs[T element](procs int, aTrans, bTrans bool, m, n, k int, alpha T, 
 
 // partition splits C into work units: tm blocks of mc rows times tg groups
 // of cw columns. Column groups are only used when there are too few row
-// blocks to keep the workers busy; every unit packs its own A block.
+// blocks to keep the workers busy; every unit packs its own A block (but
+// a Gram product's, computeGram).
 func (j *gemmJob[T]) partition(workers int) {
 	rows := mr
 	if j.shared {
