@@ -24,9 +24,7 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 	}
 	g := symRaw(dst)
 	if f.Weight {
-		if route, _, _ := f.GramRouteFor(f); route == RouteKernel {
-			f.kernelCross(blas64.General{Rows: r, Cols: r, Stride: g.Stride, Data: g.Data}, f, true, f.weightBudget(r))
-		} else if !f.addGramExplicit32(g) {
+		if route, _, _ := f.GramRouteFor(f); (route != RouteKernel || !f.addGramKernel(g)) && !f.addGramExplicit32(g) {
 			sr, budget := f.sparseForm(f.weightBudget(r))
 			chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
 			u := newUnfolder[float64](f.G, f.A, cached, workers, sr != nil)
@@ -56,6 +54,63 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 	if f.Bias {
 		addOuterUpper(g, f.biasCols())
 	}
+}
+
+// kernelTrust is the smallest ratio of a diagonal entry of the kernel
+// route's Gram matrix to its rounding scale that AddGramTo accepts (see
+// addGramKernel). The test suite's kernel-route Gram matrices give 2.6e-3
+// and more: a row of V sums its terms with incoherent signs.
+const kernelTrust = 1e-6
+
+// addGramKernel adds the weight part of VᵀV to the upper triangle of g by
+// the kernel route and reports whether it did. That route sums products of
+// the factor rows' and the unfolded inputs' Gram matrices, so its rounding
+// in entry (r, r) is of the order of ε·‖S_r‖²·‖U_n‖², where the explicit
+// route's is of ε·‖S_r‖·‖U_n‖·‖V_r‖: where the columns of V cancel
+// (‖V_r‖² far below ‖S_r‖²·‖U_n‖², as with activations of 1e38 along
+// one direction), its Gram matrix is rounding noise. So it is formed on
+// its own first, and added only if every diagonal entry is at least
+// kernelTrust·KH·KW·‖S_r‖²·‖X_n‖² (‖U_n‖² ≤ KH·KW·‖X_n‖²); otherwise
+// AddGramTo forms V explicitly.
+func (f *Conv) addGramKernel(g blas64.Symmetric) bool {
+	r := f.rows()
+	buf := scratch.Get(r * r)
+	defer scratch.Put(buf)
+	tmp := (*buf)[:r*r]
+	clear(tmp)
+	f.kernelCross(blas64.General{Rows: r, Cols: r, Stride: r, Data: tmp}, f, true, f.weightBudget(r))
+	taps := float64(f.G.KH * f.G.KW)
+	out := f.G.OutSize()
+	for i := 0; i < r; i++ {
+		var s float64
+		if f.S != nil {
+			s = sumSquares(f.S.RawRowView(i))
+		} else {
+			for _, v := range f.s32[i*out : (i+1)*out] {
+				s += float64(v) * float64(v)
+			}
+		}
+		x := sumSquares(f.A.RawRowView(i / f.C))
+		if !(tmp[i*r+i] >= kernelTrust*taps*s*x) {
+			return false
+		}
+	}
+	for i := 0; i < r; i++ {
+		row := g.Data[i*g.Stride : i*g.Stride+r]
+		for j := i; j < r; j++ {
+			row[j] += tmp[i*r+j]
+		}
+	}
+	return true
+}
+
+// sumSquares returns Σ v².
+func sumSquares(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v * v
+	}
+	return s
 }
 
 func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
