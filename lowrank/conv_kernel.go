@@ -5,6 +5,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/backend"
@@ -81,18 +82,22 @@ func (f *Conv) addGramKernel(g blas64.Symmetric) bool {
 	f.kernelCross(blas64.General{Rows: r, Cols: r, Stride: r, Data: tmp}, f, true, f.weightBudget(r))
 	taps := float64(f.G.KH * f.G.KW)
 	out := f.G.OutSize()
-	for i := 0; i < r; i++ {
-		var s float64
-		if f.S != nil {
-			s = sumSquares(f.S.RawRowView(i))
-		} else {
-			for _, v := range f.s32[i*out : (i+1)*out] {
-				s += float64(v) * float64(v)
+	for n := 0; n < f.n(); n++ {
+		xn := f.A.RawRowView(n)
+		x := floats.Dot(xn, xn)
+		for i := n * f.C; i < (n+1)*f.C; i++ {
+			var s float64
+			if f.S != nil {
+				si := f.S.RawRowView(i)
+				s = floats.Dot(si, si)
+			} else {
+				for _, v := range f.s32[i*out : (i+1)*out] {
+					s += float64(v) * float64(v)
+				}
 			}
-		}
-		x := sumSquares(f.A.RawRowView(i / f.C))
-		if !(tmp[i*r+i] >= kernelTrust*taps*s*x) {
-			return false
+			if !(tmp[i*r+i] >= kernelTrust*taps*s*x) {
+				return false
+			}
 		}
 	}
 	for i := 0; i < r; i++ {
@@ -102,15 +107,6 @@ func (f *Conv) addGramKernel(g blas64.Symmetric) bool {
 		}
 	}
 	return true
-}
-
-// sumSquares returns Σ v².
-func sumSquares(x []float64) float64 {
-	var s float64
-	for _, v := range x {
-		s += v * v
-	}
-	return s
 }
 
 func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
