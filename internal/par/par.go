@@ -56,9 +56,9 @@ func (l *loop) run(worker int) {
 }
 
 type helper struct {
-	id    int
-	spins bool // whether it looks for the next loop for Spin before it parks
-	wake  chan struct{}
+	id   int
+	spin time.Duration // how long it looks for the next loop before it parks: Spin, or 0 past the cores
+	wake chan struct{}
 }
 
 var (
@@ -72,8 +72,10 @@ func ensureHelpers(count int) []*helper {
 	mu.Lock()
 	defer mu.Unlock()
 	for len(helpers) < count {
-		id := len(helpers) + 1
-		h := &helper{id: id, spins: id < runtime.NumCPU(), wake: make(chan struct{}, 1)}
+		h := &helper{id: len(helpers) + 1, wake: make(chan struct{}, 1)}
+		if h.id < runtime.NumCPU() {
+			h.spin = Spin
+		}
 		helpers = append(helpers, h)
 		go h.serve()
 	}
@@ -86,11 +88,7 @@ func (h *helper) serve() {
 		l := current.Load()
 		if l == nil || l == last {
 			// Nothing new: spin a little, then park until woken.
-			spin := time.Duration(0)
-			if h.spins {
-				spin = Spin
-			}
-			deadline := time.Now().Add(spin)
+			deadline := time.Now().Add(h.spin)
 			for {
 				runtime.Gosched()
 				if l = current.Load(); l != nil && l != last {

@@ -83,8 +83,12 @@ func TestHelpersSpinOnIdleCores(t *testing.T) {
 	}
 	hs := ensureHelpers(count)
 	for _, h := range hs {
-		if want := h.id < runtime.NumCPU(); h.spins != want {
-			t.Errorf("helper %d (NumCPU %d): spins %v, want %v", h.id, runtime.NumCPU(), h.spins, want)
+		want := time.Duration(0)
+		if h.id < runtime.NumCPU() {
+			want = Spin
+		}
+		if h.spin != want {
+			t.Errorf("helper %d (NumCPU %d): spins %v, want %v", h.id, runtime.NumCPU(), h.spin, want)
 		}
 	}
 }
