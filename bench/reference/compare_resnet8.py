@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 
-from refrun import reference_blas_warning, timed
+from refrun import print_blas, timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -152,10 +152,7 @@ def main():
             print(f"{name}: exact top-10 eigenvalues differ from vivit's float64 ones by {rel:.1e} of the largest")
     loads = [r["load"] for rs in runs.values() for r in rs]
     print(f"one-minute load average during the runs: {min(loads):.1f}-{max(loads):.1f} (2 cores)")
-    for b in sorted(blas, key=str):
-        print(f"the reference's BLAS: {b}")
-        if reference_blas_warning(b):
-            print(reference_blas_warning(b))
+    print_blas(blas)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"runs": runs, "warm": warm, "eigenvalues": vals}, fh, indent=1)

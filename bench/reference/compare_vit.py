@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 
-from refrun import reference_blas_warning, timed
+from refrun import print_blas, timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -91,10 +91,7 @@ def main():
             f"peak RSS {statistics.median(r['rss'] for r in rs) / vm:.2f}x; eigenvalues differ by {rel:.2e} of the largest"
         )
     print(f"load average during the runs: {min(r['load'] for rs in runs.values() for r in rs):.1f}-{max(r['load'] for rs in runs.values() for r in rs):.1f} (2 cores)")
-    for b in sorted(blas, key=str):
-        print(f"the reference's BLAS: {b}")
-        if reference_blas_warning(b):
-            print(reference_blas_warning(b))
+    print_blas(blas)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"runs": runs, "vivit_eigenvalues": vivit_vals, "reference_eigenvalues": ref_vals}, fh, indent=1)

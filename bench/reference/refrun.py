@@ -35,12 +35,14 @@ def blas_library():
     return ", ".join(hits) or None
 
 
-def reference_blas_warning(blas):
-    """A warning when blas (blas_library's answer) is the netlib reference BLAS."""
-    if blas and "openblas" not in blas and "mkl" not in blas and "/blas/" in blas:
-        return (f"warning: the reference's torch runs on the netlib reference BLAS ({blas}), 3-4 times slower; "
-                "apt-get install libopenblas0 (Debian switches libblas.so.3 to OpenBLAS)")
-    return None
+def print_blas(libraries):
+    """Prints each of the BLAS libraries the reference processes reported
+    (blas_library's answers), with a warning for the netlib reference BLAS."""
+    for blas in sorted(libraries, key=str):
+        print(f"the reference's BLAS: {blas}")
+        if blas and "openblas" not in blas and "mkl" not in blas and "/blas/" in blas:
+            print(f"warning: the reference's torch runs on the netlib reference BLAS ({blas}), 3-4 times slower; "
+                  "apt-get install libopenblas0 (Debian switches libblas.so.3 to OpenBLAS)")
 
 
 def emit(res, path=None):
