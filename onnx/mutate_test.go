@@ -43,17 +43,10 @@ func TestMutatedModels(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(17, uint64(*mutationSeed)))
 	for _, path := range seeds {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var orig pb.ModelProto
-		if err := proto.Unmarshal(data, &orig); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+		orig := decodeModel(t, path)
 		accepted := 0
 		for it := 0; it < *mutations; it++ {
-			m := proto.Clone(&orig).(*pb.ModelProto)
+			m := proto.Clone(orig).(*pb.ModelProto)
 			var did []string
 			for range 1 + rng.IntN(*maxMutations) {
 				did = append(did, mutate(m, rng))
@@ -106,6 +99,23 @@ var ops = []string{"Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu",
 	"Gather", "Slice", "Shape", "Unsqueeze", "Squeeze", "MaxPool", "AveragePool", "GlobalAveragePool",
 	"Pad", "ReduceMean", "Identity", "Dropout", "Constant", "Cast", "Sqrt", "Pow", "Where", "Equal",
 	"Expand", "ConstantOfShape", "Einsum", "Hardmax"}
+
+// decodeModel returns the decoded ONNX file at path.
+func decodeModel(t *testing.T, path string) *pb.ModelProto {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m pb.ModelProto
+	if err := proto.Unmarshal(data, &m); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return &m
+}
+
+// maxFloat32 is math.MaxFloat32 as little-endian raw tensor data.
+var maxFloat32 = []byte{0xff, 0xff, 0x7f, 0x7f}
 
 var intPicks = []int64{-3, -2, -1, 0, 1, 2, 3, 4, 7, 64, 1 << 31, -(1 << 40), math.MaxInt64}
 
@@ -190,7 +200,7 @@ func mutate(m *pb.ModelProto, rng *rand.Rand) string {
 		t := inits[rng.IntN(len(inits))]
 		if len(t.RawData) >= 4 {
 			i := rng.IntN(len(t.RawData)/4) * 4
-			copy(t.RawData[i:], []byte{0xff, 0xff, 0x7f, 0x7f}) // float32 max
+			copy(t.RawData[i:], maxFloat32)
 			return fmt.Sprintf("%s raw float %d = MaxFloat32", t.GetName(), i/4)
 		}
 		t.DataType = proto.Int32(int32(rng.IntN(17)))
@@ -226,20 +236,13 @@ func TestMutatedRegressions(t *testing.T) {
 		{"vit_digits", map[string]int{"norm.weight": 13, "blocks.0.norm1.weight": 12}},
 	} {
 		path := filepath.Join("..", "testdata", "fixtures", tc.fixture, "model.onnx")
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m pb.ModelProto
-		if err := proto.Unmarshal(data, &m); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+		m := decodeModel(t, path)
 		for _, in := range m.GetGraph().GetInitializer() {
 			if i, ok := tc.floats[in.GetName()]; ok {
-				copy(in.RawData[4*i:], []byte{0xff, 0xff, 0x7f, 0x7f})
+				copy(in.RawData[4*i:], maxFloat32)
 			}
 		}
-		if !checkMutated(t, &m, fmt.Sprintf("%s with %v = MaxFloat32", path, tc.floats)) {
+		if !checkMutated(t, m, fmt.Sprintf("%s with %v = MaxFloat32", path, tc.floats)) {
 			t.Fatalf("%s: the mutated model is refused", path)
 		}
 	}
