@@ -80,6 +80,23 @@ func (f *Conv) addGramKernel(g blas64.Symmetric) bool {
 	tmp := (*buf)[:r*r]
 	clear(tmp)
 	f.kernelCross(blas64.General{Rows: r, Cols: r, Stride: r, Data: tmp}, f, true, f.weightBudget(r))
+	if !f.kernelTrusted(func(i int) float64 { return tmp[i*r+i] }) {
+		return false
+	}
+	for i := 0; i < r; i++ {
+		row := g.Data[i*g.Stride : i*g.Stride+r]
+		for j := i; j < r; j++ {
+			row[j] += tmp[i*r+j]
+		}
+	}
+	return true
+}
+
+// kernelTrusted reports whether every diagonal entry diag(i) of the
+// weight part of VᵀV, as the kernel route computes it, is at least
+// kernelTrust·KH·KW·‖S_i‖²·‖X_n‖² (row i of the factor, its sample's
+// input), so that the route's rounding is negligible against it.
+func (f *Conv) kernelTrusted(diag func(i int) float64) bool {
 	taps := float64(f.G.KH * f.G.KW)
 	out := f.G.OutSize()
 	for n := 0; n < f.n(); n++ {
@@ -95,18 +112,56 @@ func (f *Conv) addGramKernel(g blas64.Symmetric) bool {
 					s += float64(v) * float64(v)
 				}
 			}
-			if !(tmp[i*r+i] >= kernelTrust*taps*s*x) {
+			if !(diag(i) >= kernelTrust*taps*s*x) {
 				return false
 			}
 		}
 	}
-	for i := 0; i < r; i++ {
-		row := g.Data[i*g.Stride : i*g.Stride+r]
-		for j := i; j < r; j++ {
-			row[j] += tmp[i*r+j]
-		}
-	}
 	return true
+}
+
+// kernelDiag returns the diagonal of the weight part of VᵀV by the kernel
+// route: entry (n, j) is ⟨S_{n,j}, S_{n,j} B_n⟩ with B_n = U_n U_nᵀ (P×P),
+// which costs 1/N of the route's whole Gram matrix.
+func (f *Conv) kernelDiag() []float64 {
+	g := f.G
+	p, k, out := g.P(), g.K(), g.OutC
+	d := make([]float64, f.rows())
+	workers := kernelWorkers(f.n())
+	type work struct{ u, b, z []float64 }
+	scr := make([]work, workers)
+	par.For(f.n(), workers, func(wk, n int) {
+		sc := &scr[wk]
+		if sc.u == nil {
+			sc.u, sc.b, sc.z = make([]float64, p*k), make([]float64, p*p), make([]float64, out*p)
+		}
+		g.Unfold(sc.u, k, f.A.RawRowView(n))
+		u := blas64.General{Rows: p, Cols: k, Stride: k, Data: sc.u}
+		b := blas64.General{Rows: p, Cols: p, Stride: p, Data: sc.b}
+		gemm(blas.NoTrans, blas.Trans, 1, u, u, 0, b)
+		for i := n * f.C; i < (n+1)*f.C; i++ {
+			s := f.srow(i)
+			gemm(blas.NoTrans, blas.NoTrans, 1, s, b, 0, blas64.General{Rows: out, Cols: p, Stride: p, Data: sc.z})
+			d[i] = floats.Dot(f.rows64().RawRowView(i), sc.z)
+		}
+	})
+	return d
+}
+
+// kernelCrossTrusted reports whether the kernel route's cross product of
+// f and y is within rounding of the true one: its entry (i, j) is bounded
+// by ‖V_i‖·‖Y_j‖ and its rounding by ε·√(scale_i·scale_j), so it is when
+// both factors pass kernelTrusted with their own diagonals.
+func (f *Conv) kernelCrossTrusted(y *Conv) bool {
+	fd := f.kernelDiag()
+	if !f.kernelTrusted(func(i int) float64 { return fd[i] }) {
+		return false
+	}
+	if y == f {
+		return true
+	}
+	yd := y.kernelDiag()
+	return y.kernelTrusted(func(i int) float64 { return yd[i] })
 }
 
 func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
@@ -118,7 +173,7 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 	checkShape(dst, f.rows(), o.rows())
 	raw := dst.RawMatrix()
 	if f.Weight {
-		if route, _, _ := f.GramRouteFor(o); route == RouteKernel {
+		if route, _, _ := f.GramRouteFor(o); route == RouteKernel && f.kernelCrossTrusted(o) {
 			f.kernelCross(raw, o, false, f.weightBudget(f.rows()+o.rows()))
 		} else {
 			rows, nsamp := f.rows()+o.rows(), f.n()

@@ -580,3 +580,68 @@ func TestConvPlansIgnoreProcs(t *testing.T) {
 		}
 	}
 }
+
+// TestConvKernelRouteCancellation checks the products of a factor whose
+// columns of V cancel: an input channel of 1e20 at every position and
+// factor rows that sum to zero over the positions. The kernel route's
+// Gram and cross products are then rounding noise of about 1e24 where the
+// true entries are of order 1, so even with the route forced both must
+// match the explicit V.
+func TestConvKernelRouteCancellation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	g := im2col.New(2, 1, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1) // P = 2
+	factor := func(n, c int) *Conv {
+		a := randDense(rng, n, g.InSize())
+		s := randDense(rng, n*c, g.OutSize())
+		for i := 0; i < n; i++ {
+			a.Set(i, 0, 1e20)
+			a.Set(i, 1, 1e20)
+		}
+		for r := 0; r < n*c; r++ {
+			for o := 0; o < g.OutC; o++ {
+				s.Set(r, 2*o+1, -s.At(r, 2*o))
+			}
+		}
+		f := NewConv(g, s, a, c, true, false)
+		f.Route = RouteKernel
+		return f
+	}
+	x, y := factor(3, 2), factor(2, 3)
+	vx, vy := explicitConv(x), explicitConv(y)
+
+	g0 := mat.NewSymDense(x.Cols(), nil)
+	x.AddGramTo(g0)
+	var want mat.Dense
+	want.Mul(vx.T(), vx)
+	if e, scale := maxAbsDiff(g0, &want), mat.Norm(&want, math.Inf(1)); !(e <= 1e-12*scale) {
+		t.Errorf("Gram differs from VᵀV by %.3g (scale %.3g)", e, scale)
+	}
+	c := mat.NewDense(x.Cols(), y.Cols(), nil)
+	x.AddCrossTo(c, y)
+	want.Mul(vx.T(), vy)
+	if e, scale := maxAbsDiff(c, &want), mat.Norm(&want, math.Inf(1)); !(e <= 1e-12*scale) {
+		t.Errorf("cross product differs from VᵀY by %.3g (scale %.3g)", e, scale)
+	}
+}
+
+// TestConvKernelDiag checks the kernel route's diagonal of the weight
+// part of VᵀV against the explicit V, on every geometry.
+func TestConvKernelDiag(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for ci, tc := range convCases {
+		if !tc.weight {
+			continue
+		}
+		x, _ := tc.factors(rng)
+		v := explicitConv(x)
+		w := x.G.OutC * x.G.K() // the weight rows come first
+		got := x.kernelDiag()
+		for i := range got {
+			col := v.Slice(0, w, i, i+1).(*mat.Dense)
+			want := mat.Dot(col.ColView(0), col.ColView(0))
+			if !(math.Abs(got[i]-want) <= 1e-13*want) {
+				t.Errorf("case %d: diagonal %d is %v, want %v", ci, i, got[i], want)
+			}
+		}
+	}
+}
