@@ -141,9 +141,13 @@ func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 	tq, uq := (hp+g.SH-1)/g.SH, (wp+g.SW-1)/g.SW // a phase plane
 	plane := tq * uq
 	offs := make([]int32, g.K())
+	// read[a·SW+b]: some tap reads phase (a, b); the others (three of
+	// four for a 1×1 convolution of stride 2) are not filled.
+	read := make([]bool, g.SH*g.SW)
 	for c := 0; c < g.InC; c++ {
 		for i := 0; i < g.KH; i++ {
 			for j := 0; j < g.KW; j++ {
+				read[i*g.DH%g.SH*g.SW+j*g.DW%g.SW] = true
 				ph := (c*g.SH+i*g.DH%g.SH)*g.SW + j*g.DW%g.SW
 				offs[(c*g.KH+i)*g.KW+j] = int32(ph*plane + i*g.DH/g.SH*uq + j*g.DW/g.SW)
 			}
@@ -161,12 +165,17 @@ func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 				r := ih + g.PH // padded row
 				base := (c*g.SH+r%g.SH)*g.SW*plane + r/g.SH*uq
 				if g.SW == 1 {
-					copy(xp[base+g.PW:base+g.PW+g.InW], src)
+					if read[r%g.SH] {
+						copy(xp[base+g.PW:base+g.PW+g.InW], src)
+					}
 					continue
 				}
 				// Padded column q = iw + PW goes to phase q mod SW, entry
 				// q / SW: one strided run per phase (no division per entry).
 				for b := 0; b < g.SW; b++ {
+					if !read[r%g.SH*g.SW+b] {
+						continue
+					}
 					iw0 := floorMod(b-g.PW, g.SW)
 					dst := xp[base+b*plane+(iw0+g.PW)/g.SW:]
 					for u, iw := 0, iw0; iw < g.InW; u, iw = u+1, iw+g.SW {

@@ -3,6 +3,7 @@ package model
 import (
 	"slices"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -34,10 +35,17 @@ func (a *Add) ForwardJoin(y *mat.Dense, xs []*mat.Dense) {
 	if len(xs) != a.Inputs {
 		panic("model: add has the wrong number of inputs")
 	}
-	y.Add(xs[0], xs[1])
-	for _, x := range xs[2:] {
-		y.Add(y, x)
+	n, f := y.Dims()
+	for _, x := range xs {
+		checkDims(x, n, f, "add input")
 	}
+	parallelSamples(n, func() any { return nil }, func(_ any, i int) {
+		yr := y.RawRowView(i)
+		floats.AddTo(yr, xs[0].RawRowView(i), xs[1].RawRowView(i))
+		for _, x := range xs[2:] {
+			floats.Add(yr, x.RawRowView(i))
+		}
+	})
 }
 
 // BackwardPassesThrough reports true: every input's factor is s.

@@ -144,9 +144,11 @@ func (l *BatchNorm) Forward(y, x *mat.Dense) {
 	p := l.positions()
 	parallelSamples(n, func() any { return nil }, func(_ any, i int) {
 		xr, yr := x.RawRowView(i), y.RawRowView(i)
-		for c := range a {
-			for j := c * p; j < (c+1)*p; j++ {
-				yr[j] = xr[j]*a[c] + b[c]
+		for c, ac := range a {
+			bc, xs := b[c], xr[c*p:(c+1)*p]
+			ys := yr[c*p : c*p+len(xs)]
+			for j, v := range xs {
+				ys[j] = v*ac + bc
 			}
 		}
 	})

@@ -53,3 +53,38 @@ func BenchmarkBatchNormFactor(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBatchNormForward measures BatchNorm's forward pass on the
+// largest activation of the ResNet-8 case (N = 32, per-sample [16, 32, 32]),
+// alone and followed by ReLU.
+func BenchmarkBatchNormForward(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	const n = 32
+	shape := []int{16, 32, 32}
+	c := shape[0]
+	w, bias := randParam(rng, "bn.weight", c), randParam(rng, "bn.bias", c)
+	mean, variance := make([]float64, c), make([]float64, c)
+	for i := range variance {
+		mean[i], variance[i] = rng.NormFloat64(), 0.5+rng.Float64()
+	}
+	l, err := NewBatchNorm(shape, w, bias, mean, variance, 1e-5)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := randMat(rng, n, Numel(shape))
+	y := mat.NewDense(n, Numel(shape), nil)
+	z := mat.NewDense(n, Numel(shape), nil)
+	relu := NewReLU(shape)
+	b.SetBytes(int64(2 * 8 * n * Numel(shape)))
+	b.Run("bn", func(b *testing.B) {
+		for b.Loop() {
+			l.Forward(y, x)
+		}
+	})
+	b.Run("bn+relu", func(b *testing.B) {
+		for b.Loop() {
+			l.Forward(y, x)
+			relu.Forward(z, y)
+		}
+	})
+}

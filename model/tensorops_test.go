@@ -548,3 +548,30 @@ func TestTensorOpsParallelRows(t *testing.T) {
 		}
 	}
 }
+
+// TestAddForward checks Add's sum of two and of three tensors entry by
+// entry, summed left to right.
+func TestAddForward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	shape := []int{2, 3, 5}
+	for _, k := range []int{2, 3} {
+		a := NewAdd(shape, k)
+		xs := make([]*mat.Dense, k)
+		for i := range xs {
+			xs[i] = randMat(rng, 4, Numel(shape))
+		}
+		y := mat.NewDense(4, Numel(shape), nil)
+		a.ForwardJoin(y, xs)
+		for r := 0; r < 4; r++ {
+			for j := 0; j < Numel(shape); j++ {
+				want := xs[0].At(r, j)
+				for _, x := range xs[1:] {
+					want += x.At(r, j)
+				}
+				if got := y.At(r, j); got != want {
+					t.Fatalf("%d inputs: entry (%d, %d) = %v, want %v", k, r, j, got, want)
+				}
+			}
+		}
+	}
+}
