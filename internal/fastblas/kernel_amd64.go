@@ -731,3 +731,47 @@ func gramKernelPair32(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 	_ = c[(gramRows-1)*ldc+2*nr32-1]
 	kern8x32z(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
 }
+
+//go:noescape
+func zip2x64(n4 int, dst, a, b *float64)
+
+//go:noescape
+func zip2Add64(n4 int, dst, a, b *float64)
+
+//go:noescape
+func zip2x32(n8 int, dst, a, b *float32)
+
+//go:noescape
+func zip2Add32(n8 int, dst, a, b *float32)
+
+// zip2Fast is Zip2 (Zip2Add with add) on the longest prefix of a that the
+// assembly takes (whole runs of four float64 or eight float32) and returns
+// the prefix's length; 0 without it. The lengths are checked by the caller.
+func zip2Fast[T float32 | float64](dst, a, b []T, add bool) int {
+	if !haveAsm {
+		return 0
+	}
+	switch a := any(a).(type) {
+	case []float64:
+		d, b := any(dst).([]float64), any(b).([]float64)
+		if n4 := len(a) / 4; n4 > 0 {
+			if add {
+				zip2Add64(n4, &d[0], &a[0], &b[0])
+			} else {
+				zip2x64(n4, &d[0], &a[0], &b[0])
+			}
+			return 4 * n4
+		}
+	case []float32:
+		d, b := any(dst).([]float32), any(b).([]float32)
+		if n8 := len(a) / 8; n8 > 0 {
+			if add {
+				zip2Add32(n8, &d[0], &a[0], &b[0])
+			} else {
+				zip2x32(n8, &d[0], &a[0], &b[0])
+			}
+			return 8 * n8
+		}
+	}
+	return 0
+}
