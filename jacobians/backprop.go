@@ -82,7 +82,7 @@ func Backprop(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int) []Laye
 // layers, stay float64. The blocks returned do not take the precision:
 // the caller sets it (lowrank.Precisioner).
 func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lowrank.Precision, releaseAct func(t int)) ([]LayerFactor, error) {
-	return BackpropEach(ctx, net, acts, s, c, prec, releaseAct, nil)
+	return backprop(ctx, net, acts, s, c, prec, releaseAct, nil, false)
 }
 
 // BackpropEach is BackpropContext that also calls each(lf) with the block
@@ -104,6 +104,13 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 // the float32 rows (lowrank.NewConv32), and widen them only for an
 // operation that computes in float64.
 func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lowrank.Precision, releaseAct func(t int), each func(LayerFactor) bool) ([]LayerFactor, error) {
+	return backprop(ctx, net, acts, s, c, prec, releaseAct, each, true)
+}
+
+// backprop is BackpropEach; with separable it follows separable factor
+// rows (model.SeparableParamLayer) and forms those layers' blocks from
+// them.
+func backprop(ctx context.Context, net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lowrank.Precision, releaseAct func(t int), each func(LayerFactor) bool, separable bool) ([]LayerFactor, error) {
 	nodes := net.Nodes
 	if len(acts) != len(nodes)+1 {
 		panic("jacobians: activations do not match the network")
@@ -112,7 +119,7 @@ func BackpropEach(ctx context.Context, net *model.Network, acts []*mat.Dense, s 
 	if r, _ := s.Dims(); r != n*c {
 		panic("jacobians: factor rows do not match samples × columns")
 	}
-	p := newPass(net, acts, s, c, prec, releaseAct, each)
+	p := newPass(net, acts, s, c, prec, releaseAct, each, separable)
 	defer p.recycle()
 	for i := len(nodes) - 1; i >= 0; i-- {
 		if !p.needed[i+1] {

@@ -166,6 +166,13 @@ func (f *Conv) kernelCrossTrusted(y *Conv) bool {
 
 func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 	f.needRows()
+	if sc, ok := y.(*SepConv); ok {
+		if sc.Weight != f.Weight || sc.Bias != f.Bias || !sameGeom(f.G, sc.G) {
+			panic("lowrank: cross product of factors of different layers")
+		}
+		crossSep(dst, f, sc, false)
+		return
+	}
 	o, ok := y.(*Conv)
 	if !ok || o.Weight != f.Weight || o.Bias != f.Bias || !sameGeom(f.G, o.G) {
 		panic("lowrank: cross product of factors of different layers")

@@ -6,6 +6,7 @@
 package enginecheck
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -13,6 +14,8 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/jacobians"
+	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
 )
 
@@ -55,14 +58,18 @@ func RandomBatch(net *model.Network, n int, rng *rand.Rand) *model.Batch {
 
 // TopEigen computes the exact and the Monte-Carlo (M = 1) top-2
 // eigenpairs of a random batch of three samples drawn with seed, and
-// returns an error if the batch does not fit the network or a result
-// breaks the package's conventions (Block). The engine may refuse to
+// returns an error if the batch does not fit the network, a result
+// breaks the package's conventions (Block), or the blocks formed from
+// separable factor rows disagree with the dense ones (separableGram). The engine may refuse to
 // compute (a loss that overflows on these inputs, say); that is not an
 // error here. A panic is left to the caller's test.
 func TopEigen(net *model.Network, seed uint64) error {
 	b := RandomBatch(net, 3, rand.New(rand.NewPCG(1, seed)))
 	if err := b.Check(net); err != nil {
 		return fmt.Errorf("random batch refused: %v", err)
+	}
+	if err := separableGram(net, b); err != nil {
+		return err
 	}
 	for _, mc := range []int{0, 1} {
 		res, err := vivit.TopEigen(net, b, 2, &vivit.Options{MCSamples: mc, Seed: 7})
@@ -102,4 +109,60 @@ func Block(blk vivit.Block) error {
 		}
 	}
 	return nil
+}
+
+// separableGram returns an error unless the Gram matrix of the exact
+// curvature factor's blocks as the engine forms them (jacobians.BackpropEach,
+// separable rows as lowrank.SepConv where it finds them) agrees with that
+// of the dense blocks (jacobians.Backprop) to 1e-9 of its largest entry.
+// A batch whose factor is not finite is not checked.
+func separableGram(net *model.Network, b *model.Batch) error {
+	acts := net.Forward(b.Inputs)
+	z := acts[len(acts)-1]
+	n, c := z.Dims()
+	cols := net.Loss.ReducedCols(c)
+	s := mat.NewDense(n*cols, c, nil)
+	net.Loss.ReducedSqrtHessianTo(s, z, 1)
+	if !finite(s.RawMatrix().Data) {
+		return nil
+	}
+	gram := func(fs []jacobians.LayerFactor) *mat.SymDense {
+		g := mat.NewSymDense(n*cols, nil)
+		for _, f := range fs {
+			f.Factor.AddGramTo(g)
+		}
+		return g
+	}
+	want := gram(jacobians.Backprop(net, acts, s, cols))
+	fs, err := jacobians.BackpropEach(context.Background(), net, acts, s, cols, lowrank.Float64, nil, nil)
+	if err != nil {
+		return err
+	}
+	got := gram(fs)
+	var scale, diff float64
+	for i := 0; i < n*cols; i++ {
+		for j := i; j < n*cols; j++ {
+			w, g := want.At(i, j), got.At(i, j)
+			if !finite([]float64{w}) {
+				return nil
+			}
+			scale, diff = max(scale, math.Abs(w)), max(diff, math.Abs(g-w))
+			if math.IsNaN(g) {
+				diff = math.NaN()
+			}
+		}
+	}
+	if !(diff <= 1e-9*scale) {
+		return fmt.Errorf("Gram matrix from separable factor rows differs from the dense one by %v (largest entry %v)", diff, scale)
+	}
+	return nil
+}
+
+func finite(x []float64) bool {
+	for _, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
 }

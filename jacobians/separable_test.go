@@ -1,0 +1,105 @@
+package jacobians_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/jacobians"
+	"github.com/vivit-go/vivit/lowrank"
+	"github.com/vivit-go/vivit/model"
+)
+
+// TestBackpropSeparable checks the blocks BackpropEach forms from
+// separable factor rows (lowrank.SepConv: the convolutions between a
+// ResNet's last residual block and its global average pooling) against
+// the dense blocks of Backprop, method by method, on the project's
+// graphs: ResNets (BatchNorm, residual sums, projection shortcuts,
+// dropout), a depthwise-separable CNN, a ViT and a residual MLP (none:
+// LayerNorm or no pooling). The ResNets must have such blocks, the others
+// none, and with one column per sample nothing is separable.
+func TestBackpropSeparable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sep  bool
+	}{{"resnet_digits", true}, {"resnet_rgb", true}, {"dwsep_rgb", false}, {"vit_digits", false}, {"resmlp_gelu", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			net, b := loadFixture(t, tc.name)
+			acts, s, cols := lossFactor(net, b.Inputs)
+			checkSeparable(t, net, acts, s, cols, tc.sep, rng)
+			r, c := s.Dims()
+			one := mat.NewDense(r/cols, c, nil) // the first column of each sample
+			for i := 0; i < r/cols; i++ {
+				one.SetRow(i, s.RawRowView(i*cols))
+			}
+			checkSeparable(t, net, acts, one, 1, false, rng)
+		})
+	}
+}
+
+func checkSeparable(t *testing.T, net *model.Network, acts []*mat.Dense, s *mat.Dense, cols int, wantSep bool, rng *rand.Rand) {
+	t.Helper()
+	dense := jacobians.Backprop(net, acts, s, cols)
+	got, err := jacobians.BackpropEach(context.Background(), net, acts, s, cols, lowrank.Float64, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(dense) {
+		t.Fatalf("%d blocks, want %d", len(got), len(dense))
+	}
+	r, _ := s.Dims()
+	seps := 0
+	for bi, lf := range got {
+		f, d := lf.Factor, dense[bi].Factor
+		if _, ok := f.(*lowrank.SepConv); !ok {
+			continue
+		}
+		seps++
+		check := func(what string, g, w mat.Matrix) {
+			t.Helper()
+			if e, scale := maxAbsDiff(g, w), mat.Norm(w, math.Inf(1)); !(e <= 1e-12*scale) {
+				t.Errorf("block %d (%v), %s: error %.3g (scale %.3g)", bi, lf.Names(), what, e, scale)
+			}
+		}
+		gs, ws := mat.NewSymDense(r, nil), mat.NewSymDense(r, nil)
+		f.AddGramTo(gs)
+		d.AddGramTo(ws)
+		check("Gram", gs, ws)
+		u := randMatrix(rng, 3, r)
+		gm, wm := mat.NewDense(3, f.Dim(), nil), mat.NewDense(3, f.Dim(), nil)
+		f.MulTo(gm, u)
+		d.MulTo(wm, u)
+		check("MulTo", gm, wm)
+		v := randMatrix(rng, 3, f.Dim())
+		gt, wt := mat.NewDense(3, r, nil), mat.NewDense(3, r, nil)
+		f.TransMulTo(gt, v)
+		d.TransMulTo(wt, v)
+		check("TransMulTo", gt, wt)
+		gd, wd := make([]float64, f.Dim()), make([]float64, f.Dim())
+		f.AddDiagTo(gd)
+		d.AddDiagTo(wd)
+		check("AddDiagTo", mat.NewVecDense(len(gd), gd), mat.NewVecDense(len(wd), wd))
+		gc, wc := mat.NewDense(r, r, nil), mat.NewDense(r, r, nil)
+		f.AddCrossTo(gc, d) // against the dense block of the same layer
+		d.AddCrossTo(wc, d)
+		check("AddCrossTo(dense)", gc, wc)
+		gc.Zero()
+		d.AddCrossTo(gc, f)
+		check("dense AddCrossTo", gc, wc)
+	}
+	if wantSep != (seps > 0) {
+		t.Errorf("%d columns per sample: %d separable blocks", cols, seps)
+	}
+}
+
+func randMatrix(rng *rand.Rand, r, c int) *mat.Dense {
+	m := mat.NewDense(r, c, nil)
+	for i := range m.RawMatrix().Data {
+		m.RawMatrix().Data[i] = rng.NormFloat64()
+	}
+	return m
+}
