@@ -28,4 +28,11 @@
 // widening at each convolution; rows are converted once where such a
 // chain meets another layer. The blocks returned do not take the
 // precision: callers set it on them (lowrank.Precisioner).
+//
+// BackpropEach also follows separable factor rows, S_r[o, p] =
+// s_r[o]·m_n[o, p]: global average pooling (model.ChannelSpreader) makes
+// them, layers of diagonal Jacobian (model.DiagonalLayer) and residual
+// sums keep them, as long as each tensor on the way has one reader, and
+// a convolution they reach (model.SeparableParamLayer) forms its block
+// from s and m (lowrank.SepConv), from two factor columns per sample on.
 package jacobians

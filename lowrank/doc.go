@@ -17,7 +17,11 @@
 // as they are, and operations that compute in float64 widen them once. A
 // grouped convolution's block
 // (GroupedConv) is one Conv block per group, on views of the factor and
-// the inputs.
+// the inputs. A convolution whose factor rows are separable,
+// S_r[o, p] = s_r[o]·m_n[o, p] (the last convolutions before a global
+// average pooling), has a block of its own (SepConv) that holds the
+// products M_n = m_n U_nᵀ, N·out·(K+1) float64s, and computes every
+// product from them at the cost of one factor column per sample.
 //
 // # Vectors
 //
