@@ -227,31 +227,6 @@ func interleave[T, R float32 | float64](f *phased, drow []R, d []T, add bool) {
 	g := f.g
 	zeros := d[g.InSize():]
 	clear(zeros)
-	if zip, ok := any(fastblas.Zip2[T]).(func([]R, []T, []T)); ok && g.SW == 2 && g.InW%2 == 0 {
-		// Both column phases have InW/2 entries a row: one vector zip
-		// (or zip and add) per input row.
-		if add {
-			zip = any(fastblas.Zip2Add[T]).(func([]R, []T, []T))
-		}
-		ub := g.InW / 2
-		for c := 0; c < g.InC; c++ {
-			for ih := 0; ih < g.InH; ih++ {
-				a, t := ih%g.SH, ih/g.SH
-				p0, p1 := &f.phases[2*a], &f.phases[2*a+1]
-				if add && p0.offs == nil && p1.offs == nil {
-					continue
-				}
-				src := func(ph *phase) []T {
-					if ph.offs == nil {
-						return zeros[:ub]
-					}
-					return d[ph.at+(c*ph.ta+t)*ub : ph.at+(c*ph.ta+t+1)*ub]
-				}
-				zip(drow[(c*g.InH+ih)*g.InW:(c*g.InH+ih+1)*g.InW], src(p0), src(p1))
-			}
-		}
-		return
-	}
 	put := phaseRow[T, R](g.SW, add)
 	for c := 0; c < g.InC; c++ {
 		for ih := 0; ih < g.InH; ih++ {

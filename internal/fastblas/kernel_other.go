@@ -152,5 +152,3 @@ func countNonzeroFast[T float32 | float64](x []T) (count, done int) { return 0, 
 func gramKernels() (func(kc int, a, b, c []float64, ldc int, alpha, beta float64), func(kc int, a, b, c []float32, ldc int, alpha, beta float32)) {
 	return nil, nil
 }
-
-func zip2Fast[T float32 | float64](dst, a, b []T, add bool) int { return 0 }

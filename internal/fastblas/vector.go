@@ -98,30 +98,3 @@ func CountNonzero[T float32 | float64](x []T) int {
 	}
 	return int(n)
 }
-
-// Zip2 interleaves a and b into dst: dst[2i] = a[i] and dst[2i+1] = b[i]
-// for i < len(a), as the two column phases of a stride-2 transposed
-// convolution make up one input row. b must be as long as a and dst twice
-// as long; Zip2 panics otherwise.
-func Zip2[T float32 | float64](dst, a, b []T) { zip2(dst, a, b, false) }
-
-// Zip2Add is Zip2 adding to dst: dst[2i] += a[i], dst[2i+1] += b[i].
-func Zip2Add[T float32 | float64](dst, a, b []T) { zip2(dst, a, b, true) }
-
-func zip2[T float32 | float64](dst, a, b []T, add bool) {
-	if len(b) != len(a) || len(dst) != 2*len(a) {
-		panic("fastblas: Zip2 lengths do not match")
-	}
-	done := zip2Fast(dst, a, b, add)
-	if add {
-		for i := done; i < len(a); i++ {
-			dst[2*i] += a[i]
-			dst[2*i+1] += b[i]
-		}
-		return
-	}
-	for i := done; i < len(a); i++ {
-		dst[2*i] = a[i]
-		dst[2*i+1] = b[i]
-	}
-}
