@@ -11,6 +11,7 @@ import (
 	"github.com/vivit-go/vivit/jacobians"
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
+	"github.com/vivit-go/vivit/model/im2col"
 )
 
 // TestBackpropSeparable checks the blocks BackpropEach forms from
@@ -102,4 +103,46 @@ func randMatrix(rng *rand.Rand, r, c int) *mat.Dense {
 		m.RawMatrix().Data[i] = rng.NormFloat64()
 	}
 	return m
+}
+
+// TestBackpropSeparableFanOut checks the one-reader rule on a graph
+// where a residual sum's input is also read by a convolution: the sum's
+// other input (that convolution's output) is separable, the shared
+// tensor is not, so only the second convolution gets a separable block,
+// and every block agrees with the dense one.
+func TestBackpropSeparableFanOut(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	g1 := im2col.New(2, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1)
+	g2 := im2col.New(3, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1)
+	shape := []int{3, 5, 5}
+	gap, err := model.NewGlobalAvgPool(shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := []model.Node{
+		{Name: "conv1", Op: model.NewConv2d(0, g1, true), Inputs: []int{0}}, // 1
+		{Name: "relu", Op: model.NewReLU(shape), Inputs: []int{1}},          // 2: read by conv2 and add
+		{Name: "conv2", Op: model.NewConv2d(1, g2, true), Inputs: []int{2}}, // 3
+		{Name: "add", Op: model.NewAdd(shape, 2), Inputs: []int{2, 3}},      // 4
+		{Name: "pool", Op: gap, Inputs: []int{4}},                           // 5
+		{Name: "flatten", Op: model.NewFlatten(gap.OutShape()), Inputs: []int{5}},
+		{Name: "fc", Op: model.NewLinear(2, 3, 4, true), Inputs: []int{6}},
+	}
+	net, err := model.NewNetwork([]int{2, 5, 5}, nodes, model.Loss{Kind: model.CrossEntropy, Reduction: model.Mean}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.InitDefault(rng)
+	acts, s, cols := lossFactor(net, randMatrix(rng, 4, net.InputSize()))
+	checkSeparable(t, net, acts, s, cols, true, rng)
+	fs, err := jacobians.BackpropEach(context.Background(), net, acts, s, cols, lowrank.Float64, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lf := range fs {
+		_, sep := lf.Factor.(*lowrank.SepConv)
+		if want := lf.Params[0] == "1.weight"; sep != want { // conv2
+			t.Errorf("block %v: separable %v, want %v", lf.Params, sep, want)
+		}
+	}
 }
