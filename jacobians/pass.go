@@ -304,6 +304,9 @@ func (v *visit) block(pl model.ParamLayer) (fused bool) {
 // layer passes cur back through a layer to its input t.
 func (v *visit) layer(op model.Layer, t int) {
 	i := v.i
+	if v.separableBackward(op, t) {
+		return
+	}
 	if v.in32[t] {
 		l32 := op.(model.Rows32Layer)
 		src := v.as32()
@@ -452,4 +455,32 @@ func (v *visit) separable(op model.Layer, t int) {
 		l.BackwardInput(m, d.m, v.acts[t], v.acts[v.i+1], 1)
 		v.sep[t] = &sepRows{s: d.s, m: m}
 	}
+}
+
+// separableBackward passes separable rows back through a
+// model.SeparableBackwardLayer into t's factor, if t has none yet, and
+// reports whether it did.
+func (v *visit) separableBackward(op model.Layer, t int) bool {
+	sb, ok := op.(model.SeparableBackwardLayer)
+	if !ok || v.sep == nil || v.sep[v.i+1] == nil {
+		return false
+	}
+	d := v.sep[v.i+1]
+	switch {
+	case v.in32[t] && v.fac32[t].Data == nil:
+		f := v.newFactor32(t)
+		if sb.BackwardSeparable(f, d.s, d.m, v.c) {
+			v.fac32[t] = f
+			return true
+		}
+		v.release32(f)
+	case !v.in32[t] && v.fac[t] == nil:
+		f := v.newFactor(t)
+		if sb.BackwardSeparable(f, d.s, d.m, v.c) {
+			v.fac[t] = f
+			return true
+		}
+		v.release(f)
+	}
+	return false
 }

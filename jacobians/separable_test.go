@@ -53,6 +53,16 @@ func checkSeparable(t *testing.T, net *model.Network, acts []*mat.Dense, s *mat.
 		t.Fatalf("%d blocks, want %d", len(got), len(dense))
 	}
 	r, _ := s.Dims()
+	// The whole Gram matrix: the blocks before the separable ones take
+	// their factors from the separable backward (model.SeparableBackwardLayer).
+	wg, gg := mat.NewSymDense(r, nil), mat.NewSymDense(r, nil)
+	for bi := range got {
+		dense[bi].Factor.AddGramTo(wg)
+		got[bi].Factor.AddGramTo(gg)
+	}
+	if e, scale := maxAbsDiff(gg, wg), mat.Norm(wg, math.Inf(1)); !(e <= 1e-12*scale) {
+		t.Errorf("Gram matrix of all blocks: error %.3g (scale %.3g)", e, scale)
+	}
 	seps := 0
 	for bi, lf := range got {
 		f, d := lf.Factor, dense[bi].Factor
@@ -145,4 +155,47 @@ func TestBackpropSeparableFanOut(t *testing.T) {
 			t.Errorf("block %v: separable %v, want %v", lf.Params, sep, want)
 		}
 	}
+}
+
+// TestBackpropSeparableChain checks the separable backward
+// (model.SeparableBackwardLayer) on a chain conv → ReLU → conv → BatchNorm
+// → ReLU → pooling → linear with 8×8 maps, wide enough for the shifted
+// products: the second convolution's block is separable and passes its
+// rows back without writing them out; the first convolution's block,
+// formed from those, must agree with the dense pass.
+func TestBackpropSeparableChain(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	g1 := im2col.New(2, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1)
+	g2 := im2col.New(4, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1)
+	shape1, shape2 := []int{4, 8, 8}, []int{5, 8, 8}
+	gap, err := model.NewGlobalAvgPool(shape2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, b := &model.Param{Name: "bn.weight", Shape: []int{5}, Data: make([]float64, 5)}, &model.Param{Name: "bn.bias", Shape: []int{5}, Data: make([]float64, 5)}
+	mean, variance := make([]float64, 5), make([]float64, 5)
+	for i := range variance {
+		w.Data[i], b.Data[i], mean[i], variance[i] = rng.NormFloat64(), rng.NormFloat64(), rng.NormFloat64(), 0.5+rng.Float64()
+	}
+	bn, err := model.NewBatchNorm(shape2, w, b, mean, variance, 1e-5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := []model.Node{
+		{Name: "conv1", Op: model.NewConv2d(0, g1, true), Inputs: []int{0}},
+		{Name: "relu1", Op: model.NewReLU(shape1), Inputs: []int{1}},
+		{Name: "conv2", Op: model.NewConv2d(1, g2, false), Inputs: []int{2}},
+		{Name: "bn", Op: bn, Inputs: []int{3}},
+		{Name: "relu2", Op: model.NewReLU(shape2), Inputs: []int{4}},
+		{Name: "pool", Op: gap, Inputs: []int{5}},
+		{Name: "flatten", Op: model.NewFlatten(gap.OutShape()), Inputs: []int{6}},
+		{Name: "fc", Op: model.NewLinear(2, 5, 3, true), Inputs: []int{7}},
+	}
+	net, err := model.NewNetwork([]int{2, 8, 8}, nodes, model.Loss{Kind: model.CrossEntropy, Reduction: model.Mean}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.InitDefault(rng)
+	acts, s, cols := lossFactor(net, randMatrix(rng, 5, net.InputSize()))
+	checkSeparable(t, net, acts, s, cols, true, rng)
 }

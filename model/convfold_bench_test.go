@@ -23,8 +23,8 @@ func cpuTime() float64 {
 
 // BenchmarkConvBackward times the transposed convolution of ResNet-8's
 // layers on 320 factor rows (N = 32, C = 10), blocked (the route in use),
-// its float32 variant (BackwardInput32), and through the P×K product and
-// patch-table fold.
+// its float32 variant (BackwardInput32), through the P×K product and
+// patch-table fold, and for separable rows (BackwardSeparable, stride 1).
 // cpu-ms/op is the CPU time per operation.
 func BenchmarkConvBackward(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -42,7 +42,8 @@ func BenchmarkConvBackward(b *testing.B) {
 		s := randMat(rng, rows, g.OutSize())
 		dst := mat.NewDense(rows, g.InSize(), nil)
 		name := fmt.Sprintf("in=%d/%dx%d/out=%d/stride=%d", g.InC, g.InH, g.InW, g.OutC, g.SH)
-		for _, route := range []string{"blocked", "float32", "phased", "phased32", "patch"} {
+		sepS, sepM := randMat(rng, rows, g.OutC), randMat(rng, rows/10, g.OutSize())
+		for _, route := range []string{"blocked", "float32", "phased", "phased32", "patch", "separable"} {
 			b.Run(name+"/"+route, func(b *testing.B) {
 				c0 := cpuTime()
 				for it := 0; it < b.N; it++ {
@@ -55,6 +56,13 @@ func BenchmarkConvBackward(b *testing.B) {
 							l.BackwardInput32(dst, s, nil, nil, 10)
 						}
 						shiftedConv = true
+						continue
+					case "separable":
+						// Separable rows s_r[o]·m_n[o, p] (rows/10 samples):
+						// GF/cpu-s counts the dense rows' work.
+						if !l.BackwardSeparable(dst, sepS, sepM, 10) {
+							b.Skip("no separable route")
+						}
 						continue
 					case "phased", "phased32":
 						if route == "phased" {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/model/im2col"
@@ -235,4 +236,67 @@ func TestConvForwardShifted(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConvBackwardSeparable checks the backward of separable factor rows
+// s_r[o]·m_n[o, p] (BackwardSeparable) against BackwardInput on the rows
+// written out, into float64 and float32 rows, on the stride-1 geometries
+// (paddings, dilations, rectangular windows); strided ones decline.
+func TestConvBackwardSeparable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	tested := 0
+	for gi, g := range shiftedGeoms {
+		l := NewConv2d(0, g, false)
+		for i := range l.Weight.Data {
+			l.Weight.Data[i] = rng.NormFloat64()
+		}
+		const n, cols = 3, 4
+		s, m := randMat(rng, n*cols, g.OutC), randMat(rng, n, g.OutSize())
+		dense := mat.NewDense(n*cols, g.OutSize(), nil)
+		for r := 0; r < n*cols; r++ {
+			for j := 0; j < g.OutSize(); j++ {
+				dense.Set(r, j, s.At(r, j/g.P())*m.At(r/cols, j))
+			}
+		}
+		want := mat.NewDense(n*cols, g.InSize(), nil)
+		l.BackwardInput(want, dense, nil, nil, cols)
+		got := mat.NewDense(n*cols, g.InSize(), nil)
+		got.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, got)
+		if !l.BackwardSeparable(got, s, m, cols) {
+			if g.SH == 1 && g.SW == 1 {
+				t.Errorf("geom %d: stride 1 declined", gi)
+			}
+			continue
+		}
+		if g.SH != 1 || g.SW != 1 {
+			t.Errorf("geom %d: stride %dx%d taken", gi, g.SH, g.SW)
+		}
+		tested++
+		scale := mat.Norm(want, math.Inf(1))
+		if e := maxAbsDiffModel(got, want); !(e <= 1e-13*scale) {
+			t.Errorf("geom %d: error %.3g (scale %.3g)", gi, e, scale)
+		}
+		got32 := make([]float32, n*cols*g.InSize())
+		l.BackwardSeparable(blas32.General{Rows: n * cols, Cols: g.InSize(), Stride: g.InSize(), Data: got32}, s, m, cols)
+		for i, w := range want.RawMatrix().Data {
+			if d := math.Abs(float64(got32[i]) - w); !(d <= 1e-6*scale) {
+				t.Fatalf("geom %d: float32 entry %d = %v, want %v", gi, i, got32[i], w)
+			}
+		}
+	}
+	if tested < 5 {
+		t.Errorf("only %d geometries tested", tested)
+	}
+}
+
+func maxAbsDiffModel(a, b *mat.Dense) float64 {
+	var worst float64
+	for i, v := range a.RawMatrix().Data {
+		d := math.Abs(v - b.RawMatrix().Data[i])
+		if math.IsNaN(d) {
+			return math.NaN()
+		}
+		worst = max(worst, d)
+	}
+	return worst
 }

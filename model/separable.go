@@ -43,6 +43,16 @@ type SeparableParamLayer interface {
 	SeparableFactor(s, m, in *mat.Dense, cols int) (lowrank.Factor, bool)
 }
 
+// A SeparableBackwardLayer passes separable factor rows S_r[o, p] =
+// s_r[o]·m_n[o, p] (s R×out, m N×out·P, R = N·cols) back to its input
+// without writing them out, into dst (*mat.Dense or, for float32 rows,
+// blas32.General; R rows of the input's entries, overwritten), and
+// reports whether it could.
+type SeparableBackwardLayer interface {
+	Layer
+	BackwardSeparable(dst any, s, m *mat.Dense, cols int) bool
+}
+
 // DiagonalJacobian reports true: σ' entrywise.
 func (e *Elementwise) DiagonalJacobian() bool { return true }
 
