@@ -34,5 +34,7 @@
 // them, layers of diagonal Jacobian (model.DiagonalLayer) and residual
 // sums keep them, as long as each tensor on the way has one reader, and
 // a convolution they reach (model.SeparableParamLayer) forms its block
-// from s and m (lowrank.SepConv), from two factor columns per sample on.
+// from s and m (lowrank.SepConv), from two factor columns per sample on,
+// and passes them back to its input without the rows written out where
+// it can (model.SeparableBackwardLayer).
 package jacobians
