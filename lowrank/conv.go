@@ -211,13 +211,17 @@ func (f *Conv) weightBudget(rows int) int64 {
 func (f *Conv) n() int    { return f.nsamples }
 func (f *Conv) rows() int { return f.nrows }
 
-func (f *Conv) Dim() int {
+func (f *Conv) Dim() int { return convDim(f.G, f.Weight, f.Bias) }
+
+// convDim is the number of parameters of a convolution block covering the
+// weight and/or the bias.
+func convDim(g *im2col.Geom, weight, bias bool) int {
 	d := 0
-	if f.Weight {
-		d += f.G.OutC * f.G.K()
+	if weight {
+		d += g.OutC * g.K()
 	}
-	if f.Bias {
-		d += f.G.OutC
+	if bias {
+		d += g.OutC
 	}
 	return d
 }

@@ -74,16 +74,7 @@ func NewSepConv(g *im2col.Geom, s, m, a *mat.Dense, c int, weight, bias bool) *S
 
 func (f *SepConv) Cols() int { return f.n * f.c }
 
-func (f *SepConv) Dim() int {
-	d := 0
-	if f.Weight {
-		d += f.G.OutC * f.G.K()
-	}
-	if f.Bias {
-		d += f.G.OutC
-	}
-	return d
-}
+func (f *SepConv) Dim() int { return convDim(f.G, f.Weight, f.Bias) }
 
 // span returns the entries [k0, k1) of each channel's K+1 that the block
 // covers.

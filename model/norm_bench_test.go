@@ -22,16 +22,7 @@ func BenchmarkBatchNormFactor(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	const n, cols = 32, 10
 	shape := []int{64, 8, 8}
-	c := shape[0]
-	w, bias := randParam(rng, "bn.weight", c), randParam(rng, "bn.bias", c)
-	mean, variance := make([]float64, c), make([]float64, c)
-	for i := range variance {
-		mean[i], variance[i] = rng.NormFloat64(), 0.5+rng.Float64()
-	}
-	l, err := NewBatchNorm(shape, w, bias, mean, variance, 1e-5)
-	if err != nil {
-		b.Fatal(err)
-	}
+	l := benchBatchNorm(b, rng, shape)
 	x := randMat(rng, n, Numel(shape))
 	s := randMat(rng, n*cols, Numel(shape))
 	b.Run("factor", func(b *testing.B) {
@@ -61,16 +52,7 @@ func BenchmarkBatchNormForward(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	const n = 32
 	shape := []int{16, 32, 32}
-	c := shape[0]
-	w, bias := randParam(rng, "bn.weight", c), randParam(rng, "bn.bias", c)
-	mean, variance := make([]float64, c), make([]float64, c)
-	for i := range variance {
-		mean[i], variance[i] = rng.NormFloat64(), 0.5+rng.Float64()
-	}
-	l, err := NewBatchNorm(shape, w, bias, mean, variance, 1e-5)
-	if err != nil {
-		b.Fatal(err)
-	}
+	l := benchBatchNorm(b, rng, shape)
 	x := randMat(rng, n, Numel(shape))
 	y := mat.NewDense(n, Numel(shape), nil)
 	z := mat.NewDense(n, Numel(shape), nil)
@@ -87,4 +69,20 @@ func BenchmarkBatchNormForward(b *testing.B) {
 			relu.Forward(z, y)
 		}
 	})
+}
+
+// benchBatchNorm returns a BatchNorm of per-sample shape shape with random
+// parameters and running statistics.
+func benchBatchNorm(b *testing.B, rng *rand.Rand, shape []int) *BatchNorm {
+	c := shape[0]
+	w, bias := randParam(rng, "bn.weight", c), randParam(rng, "bn.bias", c)
+	mean, variance := make([]float64, c), make([]float64, c)
+	for i := range variance {
+		mean[i], variance[i] = rng.NormFloat64(), 0.5+rng.Float64()
+	}
+	l, err := NewBatchNorm(shape, w, bias, mean, variance, 1e-5)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
 }
