@@ -77,7 +77,10 @@
 // pass has formed the layer's factor; a convolution whose block of V the
 // Gram route keeps for the map-back (formed anyway, at most R·out·K
 // entries) then lets go of its factor rows, so those are not all held at
-// once.
+// once. A convolution reached by separable factor rows (between a global
+// average pooling and the last layer before it that is not an activation,
+// BatchNorm or residual sum) holds N·out·(K+1) entries instead, and costs
+// one factor column per sample rather than c (lowrank.SepConv).
 //
 // # Concurrency and side effects
 //
