@@ -13,6 +13,11 @@
 // -memprofile, a profile of the memory the first run allocates (go tool
 // pprof -sample_index=alloc_space), which is what a fresh process pays
 // for in page faults.
+//
+// Time it alone: a reader that starts alongside it (eigenruns … |
+// python3 …) competes for the cores during the first run and inflated
+// its time by 30–50 % on two cores; write the JSON to a file, or let the
+// reader wait for the process as compare_resnet8.py does.
 package main
 
 import (
