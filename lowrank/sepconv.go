@@ -25,7 +25,8 @@ import (
 // N·out·P·K multiply-adds; the Gram matrix then costs N²·out·(K + c²)/2
 // (the explicit route of Conv: R²·out·K/2 and forming V, R·out·P·K, with
 // R = N·c), MulTo and TransMulTo k·N·out·K. It holds the M_n, N·out·(K+1)
-// float64s, and the s_r; no factor rows, maps or inputs.
+// float64s, and the s_r; no factor rows, maps or inputs. A Gram matrix or
+// cross product takes at most 16 MiB more (crossChannelFloats).
 type SepConv struct {
 	G            *im2col.Geom
 	Weight, Bias bool // which tensors the block covers
@@ -127,58 +128,69 @@ func (f *SepConv) get(vals []float64, row []float64, o int) {
 	}
 }
 
-// innerProducts returns, for each output channel o, the N_x×N_y matrix
-// ⟨M^x_n[o, :], M^y_m[o, :]⟩ over the covered span, as out blocks of
-// N_x·N_y entries.
-func innerProducts(x, y *SepConv) []float64 {
-	out, nx, ny := x.G.OutC, x.n, y.n
-	q := make([]float64, out*nx*ny)
-	par.For(out, kernelWorkers(out), func(_, o int) {
-		gemm(blas.NoTrans, blas.Trans, 1, x.channel(o), y.channel(o), 0,
-			blas64.General{Rows: nx, Cols: ny, Stride: ny, Data: q[o*nx*ny:]})
+// innerProducts returns, for the output channels o in [o0, o1), the
+// N_x×N_y matrix ⟨M^x_n[o, :], M^y_m[o, :]⟩ over the covered span, as
+// o1−o0 blocks of N_x·N_y entries.
+func innerProducts(x, y *SepConv, o0, o1 int) []float64 {
+	nx, ny := x.n, y.n
+	q := make([]float64, (o1-o0)*nx*ny)
+	par.For(o1-o0, kernelWorkers(o1-o0), func(_, j int) {
+		gemm(blas.NoTrans, blas.Trans, 1, x.channel(o0+j), y.channel(o0+j), 0,
+			blas64.General{Rows: nx, Cols: ny, Stride: ny, Data: q[j*nx*ny:]})
 	})
 	return q
 }
 
+// crossChannelFloats bounds the channel products addCross holds at once:
+// 2 Mi float64s (16 MiB), a channel's N_x×N_y matrix at least. (A
+// variable for the tests.)
+var crossChannelFloats = 2 << 20
+
 // addCross adds entry ((n, c), (m, d)) = Σ_o s^x_{nc}[o]·s^y_{md}[o]·Q_o[n, m]
-// of XᵀY to dst, for the pairs with m ≥ n only when upper is set.
+// of XᵀY to dst, for the pairs with m ≥ n only when upper is set. The
+// channels are taken in groups whose Q_o fit crossChannelFloats.
 func addCross(dst blas64.General, x, y *SepConv, upper bool) {
 	out, nx, ny := x.G.OutC, x.n, y.n
-	q := innerProducts(x, y)
+	group := max(1, min(out, crossChannelFloats/(nx*ny)))
 	type work struct{ t, blk []float64 }
 	scr := make([]work, kernelWorkers(nx))
-	par.For(nx, len(scr), func(w, n int) {
-		if scr[w].t == nil {
-			scr[w].t, scr[w].blk = make([]float64, x.c*out), make([]float64, x.c*y.c)
-		}
-		t, blk := scr[w].t, scr[w].blk
-		m0 := 0
-		if upper {
-			m0 = n
-		}
-		for m := m0; m < ny; m++ {
-			// t = S^x_n scaled by Q_·[n, m] along the channels.
-			for c := 0; c < x.c; c++ {
-				sr := x.s.RawRowView(n*x.c + c)
-				for o := range out {
-					t[c*out+o] = sr[o] * q[(o*nx+n)*ny+m]
-				}
+	for o0 := 0; o0 < out; o0 += group {
+		o1 := min(out, o0+group)
+		oc := o1 - o0
+		q := innerProducts(x, y, o0, o1)
+		par.For(nx, len(scr), func(w, n int) {
+			if scr[w].t == nil {
+				scr[w].t, scr[w].blk = make([]float64, x.c*group), make([]float64, x.c*y.c)
 			}
-			gemm(blas.NoTrans, blas.Trans, 1,
-				blas64.General{Rows: x.c, Cols: out, Stride: out, Data: t},
-				blas64.General{Rows: y.c, Cols: out, Stride: out, Data: y.s.RawMatrix().Data[m*y.c*out:]}, 0,
-				blas64.General{Rows: x.c, Cols: y.c, Stride: y.c, Data: blk})
-			for c := 0; c < x.c; c++ {
-				row := dst.Data[(n*x.c+c)*dst.Stride:]
-				for d := 0; d < y.c; d++ {
-					if upper && m == n && d < c {
-						continue
+			t, blk := scr[w].t, scr[w].blk
+			m0 := 0
+			if upper {
+				m0 = n
+			}
+			for m := m0; m < ny; m++ {
+				// t = S^x_n's channels [o0, o1) scaled by Q_·[n, m].
+				for c := 0; c < x.c; c++ {
+					sr := x.s.RawRowView(n*x.c + c)[o0:o1]
+					for j, v := range sr {
+						t[c*oc+j] = v * q[(j*nx+n)*ny+m]
 					}
-					row[m*y.c+d] += blk[c*y.c+d]
+				}
+				gemm(blas.NoTrans, blas.Trans, 1,
+					blas64.General{Rows: x.c, Cols: oc, Stride: oc, Data: t},
+					blas64.General{Rows: y.c, Cols: oc, Stride: out, Data: y.s.RawMatrix().Data[m*y.c*out+o0:]}, 0,
+					blas64.General{Rows: x.c, Cols: y.c, Stride: y.c, Data: blk})
+				for c := 0; c < x.c; c++ {
+					row := dst.Data[(n*x.c+c)*dst.Stride:]
+					for d := 0; d < y.c; d++ {
+						if upper && m == n && d < c {
+							continue
+						}
+						row[m*y.c+d] += blk[c*y.c+d]
+					}
 				}
 			}
-		}
-	})
+		})
+	}
 }
 
 func (f *SepConv) AddGramTo(dst *mat.SymDense) {

@@ -35,8 +35,17 @@ func sepRows(rng *rand.Rand, n, c, out, p int) (dense, s, m *mat.Dense) {
 // TestSepConv runs the factor conformance suite on the separable block of
 // every geometry, each tensor selection, against the explicit V of the
 // dense factor rows it stands for; the cross products are taken with a
-// separable and with a dense (Conv) block of the same layer, both ways.
+// separable and with a dense (Conv) block of the same layer, both ways,
+// with the channels in one group and one at a time (crossChannelFloats).
 func TestSepConv(t *testing.T) {
+	for _, limit := range []int{crossChannelFloats, 1} {
+		defer func(old int) { crossChannelFloats = old }(crossChannelFloats)
+		crossChannelFloats = limit
+		testSepConv(t)
+	}
+}
+
+func testSepConv(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	for ci, tc := range convCases {
 		g := tc.geom()
