@@ -229,8 +229,8 @@ func convDim(g *im2col.Geom, weight, bias bool) int {
 func (f *Conv) Cols() int { return f.rows() }
 
 func (f *Conv) Select(keep []bool) Factor {
-	w, b := f.Weight && keep[0], f.Bias && len(keep) > 1 && keep[1]
-	if !w && !b {
+	w, b, ok := selected(f.Weight, f.Bias, keep)
+	if !ok {
 		return nil
 	}
 	g := *f

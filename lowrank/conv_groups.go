@@ -139,8 +139,8 @@ func (f *GroupedConv) Dim() int {
 func (f *GroupedConv) Cols() int { r, _ := f.S.Dims(); return r }
 
 func (f *GroupedConv) Select(keep []bool) Factor {
-	w, b := f.convs != nil && keep[0], f.bias != nil && len(keep) > 1 && keep[1]
-	if !w && !b {
+	w, b, ok := selected(f.convs != nil, f.bias != nil, keep)
+	if !ok {
 		return nil
 	}
 	g := *f

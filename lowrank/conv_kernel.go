@@ -167,9 +167,7 @@ func (f *Conv) kernelCrossTrusted(y *Conv) bool {
 func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 	f.needRows()
 	if sc, ok := y.(*SepConv); ok {
-		if sc.Weight != f.Weight || sc.Bias != f.Bias || !sameGeom(f.G, sc.G) {
-			panic("lowrank: cross product of factors of different layers")
-		}
+		sc.mustMatch(f.G, f.Weight, f.Bias)
 		crossSep(dst, f, sc, false)
 		return
 	}

@@ -25,6 +25,14 @@ type Factor interface {
 	Select(keep []bool) Factor
 }
 
+// selected returns which of a layer block's weight and bias a Select with
+// keep (indexing the layer's tensors, weight then bias) leaves covered,
+// and whether any is.
+func selected(weight, bias bool, keep []bool) (w, b, ok bool) {
+	w, b = weight && keep[0], bias && len(keep) > 1 && keep[1]
+	return w, b, w || b
+}
+
 // Precision is the floating-point type of a factor's large products.
 type Precision int
 

@@ -57,8 +57,8 @@ func (l *Linear) Dim() int {
 func (l *Linear) Cols() int { r, _ := l.S.Dims(); return r }
 
 func (l *Linear) Select(keep []bool) Factor {
-	w, b := l.Weight && keep[0], l.Bias && len(keep) > 1 && keep[1]
-	if !w && !b {
+	w, b, ok := selected(l.Weight, l.Bias, keep)
+	if !ok {
 		return nil
 	}
 	return &Linear{S: l.S, A: l.A, C: l.C, Weight: w, Bias: b, Precision: l.Precision}

@@ -207,17 +207,21 @@ func (f *SepConv) AddGramTo(dst *mat.SymDense) {
 func (f *SepConv) AddCrossTo(dst *mat.Dense, y Factor) {
 	switch o := y.(type) {
 	case *Conv:
-		if o.Weight != f.Weight || o.Bias != f.Bias || !sameGeom(f.G, o.G) {
-			panic("lowrank: cross product of factors of different layers")
-		}
+		f.mustMatch(o.G, o.Weight, o.Bias)
 		crossSep(dst, o, f, true)
 	case *SepConv:
-		if o.Weight != f.Weight || o.Bias != f.Bias || !sameGeom(f.G, o.G) {
-			panic("lowrank: cross product of factors of different layers")
-		}
+		f.mustMatch(o.G, o.Weight, o.Bias)
 		checkShape(dst, f.Cols(), o.Cols())
 		addCross(dst.RawMatrix(), f, o, false)
 	default:
+		panic("lowrank: cross product of factors of different layers")
+	}
+}
+
+// mustMatch panics unless a block of geometry g covering weight and bias
+// is of the same layer and tensors as f.
+func (f *SepConv) mustMatch(g *im2col.Geom, weight, bias bool) {
+	if weight != f.Weight || bias != f.Bias || !sameGeom(f.G, g) {
 		panic("lowrank: cross product of factors of different layers")
 	}
 }
@@ -389,8 +393,8 @@ func (f *SepConv) AddDiagTo(dst []float64) {
 }
 
 func (f *SepConv) Select(keep []bool) Factor {
-	w, b := f.Weight && keep[0], f.Bias && len(keep) > 1 && keep[1]
-	if !w && !b {
+	w, b, ok := selected(f.Weight, f.Bias, keep)
+	if !ok {
 		return nil
 	}
 	g := *f
