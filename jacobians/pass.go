@@ -40,6 +40,8 @@ type pass struct {
 	free   [][]float64
 	free32 [][]float32
 	out    []LayerFactor
+	// xs, dst: a join's inputs and input factors, reused from join to join.
+	xs, dst []*mat.Dense
 	// sep[t], where set, says tensor t's factor rows are separable
 	// (model.SeparableParamLayer); nil when the pass does not follow the
 	// structure.
@@ -371,20 +373,19 @@ func (v *visit) join(op model.Join) {
 		return
 	}
 	src := v.as64()
-	xs := make([]*mat.Dense, 0, len(nd.Inputs))
-	dst := make([]*mat.Dense, 0, len(nd.Inputs))
+	v.xs, v.dst = v.xs[:0], v.dst[:0]
 	for _, t := range nd.Inputs {
-		xs = append(xs, v.acts[t])
+		v.xs = append(v.xs, v.acts[t])
 		var d *mat.Dense
 		if v.needed[t] {
 			d = v.newFactor(t)
 		}
-		dst = append(dst, d)
+		v.dst = append(v.dst, d)
 	}
-	op.BackwardJoin(dst, src, xs, v.acts[i+1], v.c)
+	op.BackwardJoin(v.dst, src, v.xs, v.acts[i+1], v.c)
 	for j, t := range nd.Inputs {
-		if dst[j] != nil {
-			v.add(t, dst[j])
+		if v.dst[j] != nil {
+			v.add(t, v.dst[j])
 		}
 	}
 }
