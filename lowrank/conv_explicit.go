@@ -157,8 +157,8 @@ var maxChunk int64 = 1 << 22
 // them (each holds one sample's unfolded input per unfolder, of which
 // cross products have two; they share workerShare of the budget). Chunks hold all output channels and a range of patch
 // indices whenever the budget allows (one product per sample forms them),
-// else one channel and a range of patch indices. The chunks do not depend
-// on GOMAXPROCS.
+// else one channel and a range of patch indices, the ranges near-equal.
+// The chunks do not depend on GOMAXPROCS.
 func explicitPlan(g *im2col.Geom, rows, nsamp int, budget int64) (chunks []chunk, cached bool, workers int) {
 	words := budget / 8
 	pk := int64(g.P() * g.K())
@@ -181,12 +181,12 @@ func explicitPlan(g *im2col.Geom, rows, nsamp int, budget int64) (chunks []chunk
 	case w >= int64(out*k):
 		chunks = []chunk{{0, out, 0, k}}
 	case w >= int64(out):
-		kc := int(w / int64(out))
+		kc := balanced(k, int(w/int64(out)))
 		for k0 := 0; k0 < k; k0 += kc {
 			chunks = append(chunks, chunk{0, out, k0, min(k0+kc, k)})
 		}
 	default:
-		kc := int(w)
+		kc := balanced(k, int(w))
 		for o := 0; o < out; o++ {
 			for k0 := 0; k0 < k; k0 += kc {
 				chunks = append(chunks, chunk{o, o + 1, k0, min(k0+kc, k)})
@@ -201,6 +201,14 @@ func explicitPlan(g *im2col.Geom, rows, nsamp int, budget int64) (chunks []chunk
 		workers = scratchWorkers(int64(nsamp)*pk, 2*pk)
 	}
 	return chunks, cached, workers
+}
+
+// balanced returns the width of ⌈n/most⌉ near-equal parts of n, none
+// wider than most: the chunks' buffers, each at the first chunk's width,
+// then hold little beyond their columns.
+func balanced(n, most int) int {
+	parts := (n + most - 1) / most
+	return (n + parts - 1) / parts
 }
 
 // formWeight writes the chunk ch of V's weight block, one row per factor
