@@ -18,6 +18,7 @@ type pass struct {
 	net        *model.Network
 	acts       []*mat.Dense
 	c, rows    int
+	maxWidth   int // the widest factor the pass may form
 	prec       lowrank.Precision
 	releaseAct func(t int)
 	each       func(LayerFactor) bool
@@ -75,6 +76,11 @@ func newPass(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lo
 		}
 	}
 	p.in32 = float32Tensors(nodes, p.needed, prec == lowrank.Float32 && each != nil)
+	for t := range nodes {
+		if p.needed[t] || p.needed[t+1] {
+			p.maxWidth = max(p.maxWidth, p.width(t), p.width(t+1))
+		}
+	}
 	p.fac[len(nodes)] = s
 	p.kept[len(nodes)] = true // the caller's
 	// With one column per sample (Monte-Carlo, M = 1) a separable block
@@ -106,18 +112,35 @@ func (p *pass) done(i int) {
 
 func (p *pass) width(t int) int { return model.Numel(p.net.TensorShape(t)) }
 
+// newFactor returns a matrix for tensor t's factor rows, from the
+// buffers the pass released if one is large enough, else from
+// internal/scratch (allocWidth).
 func (p *pass) newFactor(t int) *mat.Dense {
 	b := reuse(&p.free, p.rows*p.width(t))
 	if b == nil {
-		b = *scratch.Get(p.rows * p.width(t))
+		b = (*scratch.Get(p.rows * p.allocWidth(t)))[:p.rows*p.width(t)]
 	}
 	return mat.NewDense(p.rows, p.width(t), b)
+}
+
+// allocWidth is the width of a fresh buffer for tensor t's rows. When
+// the caller's step lets the blocks drop the rows they read (each), the
+// pass releases most rows once it has moved on, and the rows widen from a
+// network's head to its stem (a ResNet's double at each stage): a fresh
+// buffer then has room for twice t's rows, up to the widest factor, so
+// that once released it holds the next stage's rows where fresh memory
+// would cost page faults. Fresh pages beyond the rows stay untouched.
+func (p *pass) allocWidth(t int) int {
+	if p.each == nil {
+		return p.width(t)
+	}
+	return min(p.maxWidth, 2*p.width(t))
 }
 
 func (p *pass) newFactor32(t int) blas32.General {
 	b := reuse(&p.free32, p.rows*p.width(t))
 	if b == nil {
-		b = *scratch.Get32(p.rows * p.width(t))
+		b = (*scratch.Get32(p.rows * p.allocWidth(t)))[:p.rows*p.width(t)]
 	}
 	return blas32.General{Rows: p.rows, Cols: p.width(t), Stride: p.width(t), Data: b}
 }
@@ -195,6 +218,12 @@ func (p *pass) backward(i int) {
 	fused := false // the node's block and backward in one pass
 	if isParam {
 		fused = v.block(pl)
+		// The caller's step runs before the node's backward: a block
+		// that lets go of cur (a convolution that kept its weight
+		// block) leaves it to be overwritten by the backward in place.
+		if p.each != nil && p.each(p.out[len(p.out)-1]) && i+1 < len(p.nodes) {
+			p.kept[i+1] = false
+		}
 	}
 	switch op := nd.Op.(type) {
 	case model.Layer:
@@ -203,9 +232,6 @@ func (p *pass) backward(i int) {
 		}
 	case model.Join:
 		v.join(op)
-	}
-	if isParam && p.each != nil && p.each(p.out[len(p.out)-1]) && i+1 < len(p.nodes) {
-		p.kept[i+1] = false
 	}
 	if v.temp != nil {
 		p.release(v.temp)
@@ -337,7 +363,7 @@ func (v *visit) layer(op model.Layer, t int) {
 	// A factor not kept by a block is an intermediate of this pass:
 	// diagonal layers overwrite it in place.
 	if ip, ok := op.(model.InPlaceLayer); ok && ip.BackwardInPlace() && owned && v.fac[t] == nil {
-		op.BackwardInput(src, src, v.acts[t], v.acts[i+1], v.c)
+		v.backwardInput(op, src, src, t)
 		v.fac[t] = src
 		if v.is32 {
 			v.temp = nil
@@ -357,12 +383,18 @@ func (v *visit) layer(op model.Layer, t int) {
 		return
 	}
 	d := v.newFactor(t)
-	if l32, ok := op.(model.Float32Layer); ok && v.prec == lowrank.Float32 {
-		l32.BackwardInput32(d, src, v.acts[t], v.acts[i+1], v.c)
-	} else {
-		op.BackwardInput(d, src, v.acts[t], v.acts[i+1], v.c)
-	}
+	v.backwardInput(op, d, src, t)
 	v.add(t, d)
+}
+
+// backwardInput writes op's backward of src into dst, the rows of its
+// input t: in float32 products at float32 precision where op has them.
+func (v *visit) backwardInput(op model.Layer, dst, src *mat.Dense, t int) {
+	if l32, ok := op.(model.Float32Layer); ok && v.prec == lowrank.Float32 {
+		l32.BackwardInput32(dst, src, v.acts[t], v.acts[v.i+1], v.c)
+		return
+	}
+	op.BackwardInput(dst, src, v.acts[t], v.acts[v.i+1], v.c)
 }
 
 // join passes cur back through a join to its inputs.

@@ -204,6 +204,13 @@ func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 // BackwardReads implements BackwardReader: the input, for the factor block.
 func (l *Conv2d) BackwardReads() (in, out bool) { return true, false }
 
+// BackwardInPlace implements InPlaceLayer: a convolution whose input and
+// output have the same size (stride 1, as many input as output channels,
+// same padding) overwrites its factor rows, each read before its result
+// is written, which saves the backward pass a new N·C × features matrix
+// where the rows are largest.
+func (l *Conv2d) BackwardInPlace() bool { return l.Geom.InSize() == l.Geom.OutSize() }
+
 // BackwardInput applies the transposed convolution: row r of dst is
 // fold(Wᵀ S_r), the adjoint of the unfolding applied to the K×P product of
 // the transposed weight and the factor row (out×P), group by group, by
@@ -330,9 +337,22 @@ func (l *Conv2d) backwardBlocked(dst, s *mat.Dense, f32 bool) {
 	r, _ := s.Dims()
 	p, k := g.P(), g.K()
 	bh := max(1, min(g.OutH, convBlockFloats/(k*g.OutW))) // output rows per block
-	parallelSamples(r, func() any { return make([]float64, k*bh*g.OutW) }, func(scr any, i int) {
-		t := scr.([]float64)
+	inPlace := aliased(dst, s)
+	type buffers struct{ t, s []float64 }
+	parallelSamples(r, func() any {
+		b := &buffers{t: make([]float64, k*bh*g.OutW)}
+		if inPlace {
+			b.s = make([]float64, ng*g.OutSize())
+		}
+		return b
+	}, func(scr any, i int) {
+		b := scr.(*buffers)
+		t := b.t
 		srow, d := s.RawRowView(i), dst.RawRowView(i)
+		if inPlace {
+			srow = b.s
+			copy(srow, d)
+		}
 		clear(d)
 		for gi := 0; gi < ng; gi++ {
 			w, sg, dg := l.w.Data[gi*g.OutC*k:], srow[gi*g.OutSize():], d[gi*g.InSize():]
@@ -345,6 +365,13 @@ func (l *Conv2d) backwardBlocked(dst, s *mat.Dense, f32 bool) {
 			}
 		}
 	})
+}
+
+// aliased reports whether a and b share their first entry: a layer's
+// backward pass in place (InPlaceLayer).
+func aliased(a, b *mat.Dense) bool {
+	ra, rb := a.RawMatrix(), b.RawMatrix()
+	return len(ra.Data) > 0 && len(rb.Data) > 0 && &ra.Data[0] == &rb.Data[0]
 }
 
 // backwardPhases32 is BackwardInput32 for ng groups of the geometry g

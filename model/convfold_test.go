@@ -57,6 +57,7 @@ func TestConvBackwardBlocks(t *testing.T) {
 		im2col.New(2, 7, 9, 2, 3, 3, 2, 2, 0, 0, 1, 1),
 		im2col.New(3, 8, 32, 5, 3, 3, 2, 2, 1, 1, 1, 1),
 		im2col.New(2, 7, 40, 3, 1, 1, 2, 2, 0, 0, 1, 1),
+		im2col.New(4, 8, 8, 16, 3, 3, 2, 2, 1, 1, 1, 1), // in place: 4×8×8 in, 16×4×4 out
 	}, shiftedGeoms...)
 	defer func(b int) { convBlockFloats, shiftedConv = b, true }(convBlockFloats)
 	for gi, g := range geoms {
@@ -123,6 +124,7 @@ func TestConvBackwardBlocks(t *testing.T) {
 						t.Fatalf("float32: entry %d = %v, want %v (bound %.3g)", i, got.RawMatrix().Data[i], w, gamma*abs.RawMatrix().Data[i])
 					}
 				}
+				checkBackwardInPlace(t, l, s)
 				checkBackwardAdd(t, rng, l, s, want, func(i int, f32 bool, b, w float64) float64 {
 					if f32 {
 						return gamma*abs.RawMatrix().Data[i] + 1e-15*(math.Abs(b)+math.Abs(w))
@@ -130,6 +132,37 @@ func TestConvBackwardBlocks(t *testing.T) {
 					return 1e-13 * (1 + scale + math.Abs(b))
 				})
 			})
+		}
+	}
+}
+
+// checkBackwardInPlace checks that BackwardInPlace reports whether the
+// layer's input and output have the same size and, if they do, that
+// BackwardInput and BackwardInput32 overwriting s give what they give
+// into a matrix of their own, bit for bit.
+func checkBackwardInPlace(t *testing.T, l *Conv2d, s *mat.Dense) {
+	t.Helper()
+	g := l.Geom
+	if got := l.BackwardInPlace(); got != (g.InSize() == g.OutSize()) {
+		t.Fatalf("BackwardInPlace = %v for %d inputs and %d outputs", got, g.InSize(), g.OutSize())
+	}
+	if !l.BackwardInPlace() {
+		return
+	}
+	r, _ := s.Dims()
+	for _, f32 := range []bool{false, true} {
+		want, got := mat.NewDense(r, g.InSize(), nil), mat.DenseCopyOf(s)
+		if f32 {
+			l.BackwardInput32(want, s, nil, nil, 1)
+			l.BackwardInput32(got, got, nil, nil, 1)
+		} else {
+			l.BackwardInput(want, s, nil, nil, 1)
+			l.BackwardInput(got, got, nil, nil, 1)
+		}
+		for i, w := range want.RawMatrix().Data {
+			if g := got.RawMatrix().Data[i]; g != w {
+				t.Fatalf("in place (float32 %v): entry %d = %v, want %v", f32, i, g, w)
+			}
 		}
 	}
 }

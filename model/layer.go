@@ -61,8 +61,11 @@ type PassThroughJoin interface {
 // An InPlaceLayer may be asked to overwrite its input factor:
 // BackwardInput(s, s, in, out, cols) is allowed when BackwardInPlace
 // reports true (diagonal and reshaping layers, whose row r of the result
-// depends on row r of s entrywise). The factor backward pass uses it to
-// avoid a new N·C × features matrix per such layer.
+// depends on row r of s entrywise; a convolution whose input and output
+// have the same size, which reads each row before it writes it). The
+// factor backward pass uses it to avoid a new N·C × features matrix per
+// such layer. A Float32Layer's BackwardInput32 and a Rows32Layer's
+// BackwardRows32 run in place under the same condition.
 type InPlaceLayer interface {
 	Layer
 	BackwardInPlace() bool
@@ -74,7 +77,8 @@ type InPlaceLayer interface {
 // BackwardInput with the factor rows and the layer's weights rounded to
 // float32, the products formed and summed in float32 and the result
 // widened to float64: errors of float32 rounding relative to the rows'
-// magnitude. dst and s must not alias.
+// magnitude. dst and s must not alias, unless the layer is an
+// InPlaceLayer that reports true.
 type Float32Layer interface {
 	Layer
 	BackwardInput32(dst, s, in, out *mat.Dense, cols int)
