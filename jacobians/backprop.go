@@ -87,12 +87,13 @@ func BackpropContext(ctx context.Context, net *model.Network, acts []*mat.Dense,
 
 // BackpropEach is BackpropContext that also calls each(lf) with the block
 // of every parameter node (all its tensors, Keep not yet set) as soon as
-// the node's input factor has been computed, while the factor rows the
-// block references are still intact: a caller can form the block's Gram
-// matrix there, while the rows are fresh in cache, instead of holding
-// them for later. If each reports true the block no longer references
-// those rows (lowrank.RowsDropper) and the pass recycles them (unless
-// they are the caller's s). each may be nil.
+// the block is formed, before the node's backward pass, while the factor
+// rows the block references are intact: a caller can form the block's
+// Gram matrix there, while the rows are fresh in cache, instead of
+// holding them for later. If each reports true the block no longer
+// references those rows (lowrank.RowsDropper) and the pass recycles them
+// or overwrites them with the node's backward (unless they are the
+// caller's s). each may be nil.
 //
 // With each set and precision lowrank.Float32, the factor of a tensor is
 // held in float32 when the node that computes it and every node that

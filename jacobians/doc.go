@@ -12,7 +12,9 @@
 // only per-layer memory it holds: O(n·c·Σ out_l) for linear layers.
 // BackpropEach hands each parameter layer's block to the caller as soon as
 // it is formed; a block that no longer needs its factor rows afterwards
-// (lowrank.RowsDropper) lets the pass recycle them. Tensors read by
+// (lowrank.RowsDropper) lets the pass recycle them, or overwrite them with
+// the layer's backward where it runs in place (model.InPlaceLayer: a
+// convolution whose input and output have the same size). Tensors read by
 // several nodes take the second reader's part in place where the layer can
 // add it (model.AccumulatingLayer), and BatchNorm forms its block and
 // scales the rows in one pass (model.FactorInPlaceLayer).

@@ -14,11 +14,14 @@ import (
 // every tensor (fac, or fac32 where in32), who holds it, and the buffers
 // the pass has released for reuse.
 type pass struct {
-	nodes      []model.Node
-	net        *model.Network
-	acts       []*mat.Dense
-	c, rows    int
-	maxWidth   int // the widest factor the pass may form
+	nodes   []model.Node
+	net     *model.Network
+	acts    []*mat.Dense
+	c, rows int
+	// grow[t]: the width of a fresh buffer for tensor t's rows once
+	// dropping (allocWidth)
+	grow       []int
+	dropping   bool // a block has let go of rows of the pass it referenced
 	prec       lowrank.Precision
 	releaseAct func(t int)
 	each       func(LayerFactor) bool
@@ -76,10 +79,8 @@ func newPass(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lo
 		}
 	}
 	p.in32 = float32Tensors(nodes, p.needed, prec == lowrank.Float32 && each != nil)
-	for t := range nodes {
-		if p.needed[t] || p.needed[t+1] {
-			p.maxWidth = max(p.maxWidth, p.width(t), p.width(t+1))
-		}
+	if each != nil {
+		p.grow = growWidths(p)
 	}
 	p.fac[len(nodes)] = s
 	p.kept[len(nodes)] = true // the caller's
@@ -123,18 +124,44 @@ func (p *pass) newFactor(t int) *mat.Dense {
 	return mat.NewDense(p.rows, p.width(t), b)
 }
 
-// allocWidth is the width of a fresh buffer for tensor t's rows. When
-// the caller's step lets the blocks drop the rows they read (each), the
-// pass releases most rows once it has moved on, and the rows widen from a
-// network's head to its stem (a ResNet's double at each stage): a fresh
-// buffer then has room for twice t's rows, up to the widest factor, so
-// that once released it holds the next stage's rows where fresh memory
-// would cost page faults. Fresh pages beyond the rows stay untouched.
+// allocWidth is the width of a fresh buffer for tensor t's rows (see
+// growWidths).
 func (p *pass) allocWidth(t int) int {
-	if p.each == nil {
+	if !p.dropping {
 		return p.width(t)
 	}
-	return min(p.maxWidth, 2*p.width(t))
+	return p.grow[t]
+}
+
+// growWidths returns, for each tensor t, the width at which the pass
+// allocates a fresh buffer for its rows once a block has let go of the
+// pass's rows it referenced (dropping: a convolution whose Gram route kept
+// its weight block): the narrowest width of 1.5 to 2 times t's among the
+// tensors the pass reaches later (those before t), else t's own. Such
+// rows are released as soon as the pass has moved on, and a ResNet's
+// widen from the head to the stem (they double at each stage): a buffer
+// allocated for one stage then holds the next stage's rows where fresh
+// memory would cost page faults. Fresh pages beyond the rows stay
+// untouched, but Go clears the whole of a buffer it recycles, so where
+// the blocks copy what they need (a transformer's token-wise layers,
+// whose widths also double) the slack measured as resident memory and
+// the buffers are allocated at their width.
+func growWidths(p *pass) []int {
+	grow := make([]int, len(p.nodes)+1)
+	for t := range grow {
+		w := p.width(t)
+		grow[t] = w
+		next := 0
+		for u := 0; u < t; u++ {
+			if wu := p.width(u); p.needed[u] && 2*wu >= 3*w && wu <= 2*w && (next == 0 || wu < next) {
+				next = wu
+			}
+		}
+		if next > 0 {
+			grow[t] = next
+		}
+	}
+	return grow
 }
 
 func (p *pass) newFactor32(t int) blas32.General {
@@ -222,6 +249,7 @@ func (p *pass) backward(i int) {
 		// that lets go of cur (a convolution that kept its weight
 		// block) leaves it to be overwritten by the backward in place.
 		if p.each != nil && p.each(p.out[len(p.out)-1]) && i+1 < len(p.nodes) {
+			p.dropping = p.dropping || p.kept[i+1]
 			p.kept[i+1] = false
 		}
 	}
