@@ -86,3 +86,49 @@ func gramOf(t *testing.T, net *model.Network, acts []*mat.Dense, s *mat.Dense, c
 	}
 	return g
 }
+
+// TestBackpropEachDropped checks, on every fixture, the Gram matrix that
+// BackpropEach forms block by block, letting the pass recycle or
+// overwrite the rows of every block that drops them (a convolution's
+// rows overwritten by its own backward in place), against the one of the
+// blocks BackpropContext returns, which hold their rows: equal to
+// rounding, in float64.
+func TestBackpropEachDropped(t *testing.T) {
+	entries, err := os.ReadDir("../testdata/fixtures")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			net, b := loadFixture(t, e.Name())
+			acts, s, cols := lossFactor(net, b.Inputs)
+			defer model.ReleaseActivations(acts)
+			got := gramOf(t, net, acts, s, cols, lowrank.Float64)
+			fs, err := jacobians.BackpropContext(context.Background(), net, acts, s, cols, lowrank.Float64, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _ := s.Dims()
+			want := mat.NewSymDense(r, nil)
+			for _, lf := range fs {
+				if lf.Factor != nil {
+					lf.Factor.AddGramTo(want)
+				}
+			}
+			scale := 0.0
+			for i := range r {
+				scale = math.Max(scale, math.Abs(want.At(i, i)))
+			}
+			for i := range r {
+				for j := i; j < r; j++ {
+					if g, w := got.At(i, j), want.At(i, j); !(math.Abs(g-w) <= 1e-12*scale) {
+						t.Fatalf("Gram[%d,%d] = %v block by block, %v from the held blocks", i, j, g, w)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,8 @@
 package jacobians
 
 import (
+	"slices"
+
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/mat"
 
@@ -14,17 +16,18 @@ import (
 // every tensor (fac, or fac32 where in32), who holds it, and the buffers
 // the pass has released for reuse.
 type pass struct {
-	nodes   []model.Node
-	net     *model.Network
-	acts    []*mat.Dense
-	c, rows int
-	// grow[t]: the width of a fresh buffer for tensor t's rows once
-	// dropping (allocWidth)
-	grow       []int
-	dropping   bool // a block has let go of rows of the pass it referenced
+	nodes      []model.Node
+	net        *model.Network
+	acts       []*mat.Dense
+	c, rows    int
 	prec       lowrank.Precision
 	releaseAct func(t int)
 	each       func(LayerFactor) bool
+	// grow[t] is the width of a fresh buffer for tensor t's rows once
+	// dropping: a block has let go of rows of the pass it referenced
+	// (allocWidth).
+	grow     []int
+	dropping bool
 
 	needed     []bool // the factor of tensor t is needed (Network.CarriesFactor)
 	paramInput []bool // a factor block references acts[t]
@@ -148,17 +151,16 @@ func (p *pass) allocWidth(t int) int {
 // the buffers are allocated at their width.
 func growWidths(p *pass) []int {
 	grow := make([]int, len(p.nodes)+1)
+	var seen []int // the widths of the needed tensors before t, ascending
 	for t := range grow {
 		w := p.width(t)
 		grow[t] = w
-		next := 0
-		for u := 0; u < t; u++ {
-			if wu := p.width(u); p.needed[u] && 2*wu >= 3*w && wu <= 2*w && (next == 0 || wu < next) {
-				next = wu
-			}
+		// The narrowest width seen of at least 1.5·w.
+		if j, _ := slices.BinarySearch(seen, (3*w+1)/2); j < len(seen) && seen[j] <= 2*w {
+			grow[t] = seen[j]
 		}
-		if next > 0 {
-			grow[t] = next
+		if j, found := slices.BinarySearch(seen, w); p.needed[t] && !found {
+			seen = slices.Insert(seen, j, w)
 		}
 	}
 	return grow
@@ -389,7 +391,8 @@ func (v *visit) layer(op model.Layer, t int) {
 	src := v.as64()
 	owned := v.is32 || v.owned() // a conversion is the pass's
 	// A factor not kept by a block is an intermediate of this pass:
-	// diagonal layers overwrite it in place.
+	// in-place layers (diagonal ones, same-size convolutions) overwrite
+	// it.
 	if ip, ok := op.(model.InPlaceLayer); ok && ip.BackwardInPlace() && owned && v.fac[t] == nil {
 		v.backwardInput(op, src, src, t)
 		v.fac[t] = src
