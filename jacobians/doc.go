@@ -17,7 +17,9 @@
 // convolution whose input and output have the same size). Tensors read by
 // several nodes take the second reader's part in place where the layer can
 // add it (model.AccumulatingLayer), and BatchNorm forms its block and
-// scales the rows in one pass (model.FactorInPlaceLayer).
+// scales the rows in one pass (model.FactorInPlaceLayer), into which an
+// elementwise layer that alone reads its output folds its own backward
+// (model.FactorThroughLayer: a ReLU after BatchNorm).
 //
 // BackpropContext takes a precision: at lowrank.Float32 the layers that
 // implement model.Float32Layer (convolutions) pass the factor back in

@@ -132,3 +132,38 @@ func TestBackpropEachDropped(t *testing.T) {
 		})
 	}
 }
+
+// TestFoldSteps checks, on every fixture, that folding an elementwise
+// layer's backward into the pass of the BatchNorm before it
+// (model.FactorThroughLayer: a ReLU after BatchNorm) changes no bit of
+// the Gram matrix, in float64 and on float32 rows.
+func TestFoldSteps(t *testing.T) {
+	entries, err := os.ReadDir("../testdata/fixtures")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			net, b := loadFixture(t, e.Name())
+			acts, s, cols := lossFactor(net, b.Inputs)
+			defer model.ReleaseActivations(acts)
+			r, _ := s.Dims()
+			for _, prec := range []lowrank.Precision{lowrank.Float64, lowrank.Float32} {
+				got := gramOf(t, net, acts, s, cols, prec)
+				defer jacobians.SetFoldSteps(jacobians.SetFoldSteps(false))
+				want := gramOf(t, net, acts, s, cols, prec)
+				jacobians.SetFoldSteps(true)
+				for i := range r {
+					for j := i; j < r; j++ {
+						if g, w := got.At(i, j), want.At(i, j); g != w && !(math.IsNaN(g) && math.IsNaN(w)) {
+							t.Fatalf("precision %v: Gram[%d,%d] = %v folded, %v not", prec, i, j, g, w)
+						}
+					}
+				}
+			}
+		})
+	}
+}

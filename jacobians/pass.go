@@ -53,7 +53,22 @@ type pass struct {
 	// (model.SeparableParamLayer); nil when the pass does not follow the
 	// structure.
 	sep []*sepRows
+	// folded[t], where set, is the elementwise layer reading t alone
+	// whose backward the pass left for t's producer, a BatchNorm
+	// (model.FactorThroughLayer), to apply in its own pass over the rows.
+	folded []*foldedStep
 }
+
+// foldedStep is an elementwise layer (node) whose backward a
+// model.FactorThroughLayer applies to its input's rows.
+type foldedStep struct {
+	e    *model.Elementwise
+	node int
+}
+
+// foldSteps lets the pass fold elementwise layers into BatchNorm's pass
+// (a variable for tests).
+var foldSteps = true
 
 // sepRows are factor rows S_r[o, p] = s_r[o]·m_n[o, p], row r of sample
 // n = r/c: s holds the s_r (R×channels), m the m_n (N×entries).
@@ -72,6 +87,7 @@ func newPass(net *model.Network, acts []*mat.Dense, s *mat.Dense, c int, prec lo
 		fac32:      make([]blas32.General, len(nodes)+1),
 		kept:       make([]bool, len(nodes)+1),
 		borrowed:   make([]bool, len(nodes)+1),
+		folded:     make([]*foldedStep, len(nodes)+1),
 	}
 	for i, nd := range nodes {
 		if _, ok := nd.Op.(model.ParamLayer); ok {
@@ -233,6 +249,10 @@ type visit struct {
 	is32   bool
 	temp   *mat.Dense
 	temp32 blas32.General
+	// deferred: the node is an elementwise layer whose backward its
+	// input's producer applies (fold); its output activation is
+	// released then.
+	deferred bool
 }
 
 // backward passes the factor of node i's output back to its inputs and,
@@ -278,7 +298,9 @@ func (p *pass) backward(i int) {
 		}
 	}
 	p.fac[i+1], p.fac32[i+1] = nil, blas32.General{}
-	p.done(i)
+	if !v.deferred {
+		p.done(i)
+	}
 }
 
 // owned reports whether the pass may overwrite or hand on cur (no block
@@ -330,6 +352,26 @@ func (v *visit) block(pl model.ParamLayer) (fused bool) {
 	// fuse: the node's input factor can be formed in the pass over cur
 	// that forms its block.
 	fuse := v.needed[t] && v.fac[t] == nil && v.fac32[t].Data == nil && v.in32[t] == v.is32 && !v.kept[i+1]
+	st := v.folded[i+1]
+	tl, through := pl.(model.FactorThroughLayer)
+	if st != nil && !(through && fuse && !v.borrowed[i+1] && tl.FactorCopiesRows()) {
+		v.unfold(st) // the block takes another route
+		st = nil
+	}
+	if st != nil {
+		ex, ey := v.acts[i+1], v.acts[st.node+1]
+		if v.is32 {
+			f = tl.FactorBackwardInPlaceRows32Through(st.e, v.cur32, v.acts[t], ex, ey, v.c)
+			v.fac32[t], v.fac32[i+1] = v.cur32, blas32.General{}
+		} else {
+			f = tl.FactorBackwardInPlaceThrough(st.e, v.cur, v.acts[t], ex, ey, v.c)
+			v.fac[t], v.fac[i+1] = v.cur, nil
+		}
+		v.folded[i+1] = nil
+		v.done(st.node)
+		v.out = append(v.out, LayerFactor{Node: i, Params: names, Factor: f, whole: f})
+		return true
+	}
 	if fl, ok := pl.(model.Rows32FactorBackwardToLayer); ok && v.is32 && fuse && v.borrowed[i+1] && fl.FactorCopiesRows() {
 		d := v.newFactor32(t)
 		f = fl.FactorBackwardToRows32(d, v.cur32, v.acts[t], v.acts[i+1], v.c)
@@ -359,10 +401,54 @@ func (v *visit) block(pl model.ParamLayer) (fused bool) {
 	return fused
 }
 
+// fold leaves the backward of op, an elementwise layer that alone reads
+// t, to t's producer when that is a model.FactorThroughLayer (BatchNorm),
+// which applies it row by row in the pass that forms its block: cur
+// becomes t's factor as it is, and op's output activation is kept until
+// then. It reports whether it did. The pass must own cur in t's
+// precision, and t must have no factor yet and no separable rows.
+func (v *visit) fold(op model.Layer, t int) bool {
+	e, ok := op.(*model.Elementwise)
+	if !ok || !foldSteps || !e.RowForms() || t == 0 || len(v.readers[t]) != 1 || v.in32[t] != v.is32 || !v.owned() {
+		return false
+	}
+	if _, ok := v.nodes[t-1].Op.(model.FactorThroughLayer); !ok || v.sep != nil && v.sep[t] != nil {
+		return false
+	}
+	if v.is32 {
+		if v.fac32[t].Data != nil {
+			return false
+		}
+		v.fac32[t], v.fac32[v.i+1] = v.cur32, blas32.General{}
+	} else {
+		if v.fac[t] != nil {
+			return false
+		}
+		v.fac[t], v.fac[v.i+1] = v.cur, nil
+	}
+	v.folded[t] = &foldedStep{e: e, node: v.i}
+	v.deferred = true
+	return true
+}
+
+// unfold applies the folded step st to cur, tensor st's input's factor,
+// for a producer that does not take it into its pass.
+func (v *visit) unfold(st *foldedStep) {
+	t := v.i + 1
+	ex, ey := v.acts[t], v.acts[st.node+1]
+	if v.is32 {
+		st.e.BackwardRows32(v.cur32, v.cur32, ex, ey, v.c)
+	} else {
+		st.e.BackwardInput(v.cur, v.cur, ex, ey, v.c)
+	}
+	v.folded[t] = nil
+	v.done(st.node)
+}
+
 // layer passes cur back through a layer to its input t.
 func (v *visit) layer(op model.Layer, t int) {
 	i := v.i
-	if v.separableBackward(op, t) {
+	if v.separableBackward(op, t) || v.fold(op, t) {
 		return
 	}
 	if v.in32[t] {

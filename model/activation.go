@@ -173,6 +173,45 @@ func (e *Elementwise) BackwardRows32(dst, s blas32.General, in, out *mat.Dense, 
 	})
 }
 
+// RowForms reports whether the backward pass has the layer's row forms
+// in both precisions (MulDFRows, MulDFRows32), which a FactorThroughLayer
+// needs to fold the layer into its own pass over the rows.
+func (e *Elementwise) RowForms() bool { return e.MulDFRows != nil && e.MulDFRows32 != nil }
+
+// rowStep is an elementwise layer's backward on one factor row at a
+// time, in place, for a layer that folds it into its own pass over the
+// rows (FactorThroughLayer): x and y are the layer's forward input and
+// output (nil where it does not read them).
+type rowStep struct {
+	e    *Elementwise
+	x, y *mat.Dense
+}
+
+// rowStep returns e's backward for r factor rows, cols per sample, of
+// the forward input in and output out. It panics without the row forms
+// (RowForms), or if the rows do not match the samples.
+func (e *Elementwise) rowStep(in, out *mat.Dense, r, cols int) *rowStep {
+	if !e.RowForms() {
+		panic("model: " + e.Name + " has no row forms to fold")
+	}
+	x, y, _ := e.operands(in, out, r, cols)
+	return &rowStep{e, x, y}
+}
+
+// applyStep passes the factor row r of sample i back through st in
+// place; a nil st leaves it.
+func applyStep[R float32 | float64](st *rowStep, r []R, i int) {
+	if st == nil {
+		return
+	}
+	switch r := any(r).(type) {
+	case []float64:
+		st.e.MulDFRows(r, r, row(st.x, i), row(st.y, i))
+	case []float32:
+		st.e.MulDFRows32(r, r, row(st.x, i), row(st.y, i))
+	}
+}
+
 // NewReLU returns PyTorch's ReLU; its derivative at 0 is 0, as in autograd.
 // The derivative is read off the output, which is positive exactly where
 // the input is (NaN in neither), so the input need not be kept.

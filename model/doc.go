@@ -46,7 +46,9 @@
 // InPlaceLayer overwrites its factor rows, an AccumulatingLayer adds its
 // part to a tensor's factor that another reader started (the convolution,
 // Gather), a FactorInPlaceLayer forms its block and its backward in one
-// pass (BatchNorm).
+// pass (BatchNorm), and a FactorThroughLayer also applies the backward of
+// an elementwise layer that alone reads its output (a ReLU after
+// BatchNorm) in that pass.
 //
 // Factor rows may also be held in float32 (blas32.General, contiguous),
 // for the float32 precision of the factor backward pass: a Rows32Layer

@@ -94,6 +94,21 @@ type FactorInPlaceLayer interface {
 	FactorBackwardInPlace(s, in, out *mat.Dense, cols int) lowrank.Factor
 }
 
+// A FactorThroughLayer is a FactorInPlaceLayer that can first pass its
+// factor rows back through an elementwise layer e that reads its output
+// (with row forms, Elementwise.RowForms), row by row in the same pass:
+// FactorBackwardInPlaceThrough(e, s, in, ex, ey, cols) is
+// e.BackwardInput(s, s, ex, ey, cols) followed by
+// FactorBackwardInPlace(s, in, nil, cols), with the same results, where
+// ex and ey are e's forward input and output; the Rows32 form is the same
+// on float32 rows. The factor backward pass folds a ReLU after BatchNorm
+// this way: one pass over the rows instead of two (BatchNorm).
+type FactorThroughLayer interface {
+	FactorInPlaceLayer
+	FactorBackwardInPlaceThrough(e *Elementwise, s, in, ex, ey *mat.Dense, cols int) lowrank.Factor
+	FactorBackwardInPlaceRows32Through(e *Elementwise, s blas32.General, in, ex, ey *mat.Dense, cols int) lowrank.Factor
+}
+
 // A FactorBackwardToLayer is a FactorInPlaceLayer that can also leave
 // the rows s as they are: FactorBackwardTo(dst, s, in, out, cols) is
 // Factor(s, in, cols) followed by BackwardInput(dst, s, in, out, cols), in

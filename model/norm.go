@@ -217,6 +217,21 @@ func (l *BatchNorm) FactorBackwardTo(dst, s, in, _ *mat.Dense, cols int) lowrank
 	return batchNormFactor(l, rowsOf(s), &d, in, cols)
 }
 
+// FactorBackwardInPlaceThrough implements FactorThroughLayer.
+func (l *BatchNorm) FactorBackwardInPlaceThrough(e *Elementwise, s, in, ex, ey *mat.Dense, cols int) lowrank.Factor {
+	r, _ := s.Dims()
+	checkDims(s, r, Numel(l.Shape), "batchnorm factor")
+	d := rowsOf(s)
+	return batchNormFactorThrough(l, rowsOf(s), &d, in, cols, e.rowStep(ex, ey, r, cols))
+}
+
+// FactorBackwardInPlaceRows32Through implements FactorThroughLayer.
+func (l *BatchNorm) FactorBackwardInPlaceRows32Through(e *Elementwise, s blas32.General, in, ex, ey *mat.Dense, cols int) lowrank.Factor {
+	check32(s, s.Rows, Numel(l.Shape), "batchnorm factor")
+	d := rows32Of(s)
+	return batchNormFactorThrough(l, rows32Of(s), &d, in, cols, e.rowStep(ex, ey, s.Rows, cols))
+}
+
 // FactorBackwardToRows32 implements Rows32FactorBackwardToLayer.
 func (l *BatchNorm) FactorBackwardToRows32(dst, s blas32.General, in, _ *mat.Dense, cols int) lowrank.Factor {
 	check32(s, s.Rows, Numel(l.Shape), "batchnorm factor")
@@ -272,7 +287,17 @@ func scaleChannels[R float32 | float64](d, s []R, a []float64, p int) {
 // dst set it also writes the backward of each channel slice of s into dst
 // (which may be s) once its sums are taken.
 func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], dst *factorRows[R], in *mat.Dense, cols int) lowrank.Factor {
+	return batchNormFactorThrough(l, s, dst, in, cols, nil)
+}
+
+// batchNormFactorThrough is batchNormFactor that first passes each factor
+// row back through the elementwise step, in place, where step is not nil
+// (then dst must be s).
+func batchNormFactorThrough[R float32 | float64](l *BatchNorm, s factorRows[R], dst *factorRows[R], in *mat.Dense, cols int, step *rowStep) lowrank.Factor {
 	backward := dst != nil
+	if step != nil && (!backward || &dst.data[0] != &s.data[0]) {
+		panic("model: an elementwise step before BatchNorm's block needs the block in place")
+	}
 	r, f := s.n, s.cols
 	n, _ := in.Dims()
 	checkDims(in, n, f, "batchnorm input")
@@ -288,6 +313,7 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], dst *fa
 	if len(sizes) == 0 {
 		if backward {
 			parallelSamples(r, func() any { return nil }, func(_ any, i int) {
+				applyStep(step, s.row(i), i/cols)
 				scaleChannels(dst.row(i), s.row(i), a, p)
 			})
 		}
@@ -304,6 +330,7 @@ func batchNormFactor[R float32 | float64](l *BatchNorm, s factorRows[R], dst *fa
 		}
 		for k := i * cols; k < (i+1)*cols; k++ {
 			sr, vr := s.row(k), vt.RawRowView(k)
+			applyStep(step, sr, i)
 			var dr []R
 			if backward {
 				dr = dst.row(k)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/vivit-go/vivit/lowrank"
 )
 
 // TestBatchNormValues checks the forward against values computed by hand.
@@ -97,6 +99,7 @@ func TestNormFD(t *testing.T) {
 					checkFactorFD(t, l, x, s, cols)
 				}
 				checkFactorInPlace(t, l, x, s, cols)
+				checkFactorThrough(t, l, x, s, cols)
 			})
 			t.Run(fmt.Sprintf("layernorm/%v/w=%v/b=%v", shape, withW, withB), func(t *testing.T) {
 				d := shape[len(shape)-1]
@@ -173,6 +176,53 @@ func TestNormErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", tc.name, tc.err, tc.want)
 		}
 	}
+}
+
+// checkFactorThrough checks that FactorBackwardInPlaceThrough with a
+// ReLU after the layer gives, bit for bit, the rows and block of the
+// ReLU's backward in place followed by FactorBackwardInPlace, on float64
+// rows and (the Rows32 forms) on float32 rows.
+func checkFactorThrough(t *testing.T, l *BatchNorm, x, s *mat.Dense, cols int) {
+	t.Helper()
+	r, f := s.Dims()
+	relu := NewReLU(l.Shape)
+	bn := forward(l, x)
+	y := forward(relu, bn)
+	blockOf := func(fac lowrank.Factor) *mat.Dense {
+		if fac == nil {
+			return nil
+		}
+		id := mat.NewDense(r, r, nil)
+		for i := 0; i < r; i++ {
+			id.Set(i, i, 1)
+		}
+		v := mat.NewDense(r, fac.Dim(), nil)
+		fac.MulTo(v, id)
+		return v
+	}
+	same := func(name string, got, want *mat.Dense) {
+		t.Helper()
+		if (got == nil) != (want == nil) || got != nil && !mat.Equal(got, want) {
+			t.Errorf("%s differs from the ReLU's backward followed by FactorBackwardInPlace", name)
+		}
+	}
+	want, got := mat.DenseCopyOf(s), mat.DenseCopyOf(s)
+	relu.BackwardInput(want, want, bn, y, cols)
+	wantF := l.FactorBackwardInPlace(want, x, nil, cols)
+	gotF := l.FactorBackwardInPlaceThrough(relu, got, x, bn, y, cols)
+	same("FactorBackwardInPlaceThrough's rows", got, want)
+	same("FactorBackwardInPlaceThrough's block", blockOf(gotF), blockOf(wantF))
+
+	want32, got32 := narrowed(s), narrowed(s)
+	relu.BackwardRows32(want32, want32, bn, y, cols)
+	wantF = l.FactorBackwardInPlaceRows32(want32, x, nil, cols)
+	gotF = l.FactorBackwardInPlaceRows32Through(relu, got32, x, bn, y, cols)
+	for i := range want32.Data[:r*f] {
+		if got32.Data[i] != want32.Data[i] {
+			t.Fatalf("FactorBackwardInPlaceRows32Through: entry %d = %v, want %v", i, got32.Data[i], want32.Data[i])
+		}
+	}
+	same("FactorBackwardInPlaceRows32Through's block", blockOf(gotF), blockOf(wantF))
 }
 
 // checkFactorInPlace checks that FactorBackwardInPlace gives Factor's
