@@ -41,6 +41,25 @@ func loadFixture(t *testing.T, name string) (*model.Network, *model.Batch) {
 	return net, b
 }
 
+// eachFixture runs f as a subtest on the network and batch of every
+// fixture (ONNX graphs and sequential checkpoints).
+func eachFixture(t *testing.T, f func(t *testing.T, net *model.Network, b *model.Batch)) {
+	t.Helper()
+	entries, err := os.ReadDir("../testdata/fixtures")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			net, b := loadFixture(t, e.Name())
+			f(t, net, b)
+		})
+	}
+}
+
 // lossFactor runs net forward on the inputs and returns the activations
 // and the loss Hessian's square root at the output (the factor the
 // backward pass starts from), with its columns per sample.

@@ -192,13 +192,7 @@ func checkFactorThrough(t *testing.T, l *BatchNorm, x, s *mat.Dense, cols int) {
 		if fac == nil {
 			return nil
 		}
-		id := mat.NewDense(r, r, nil)
-		for i := 0; i < r; i++ {
-			id.Set(i, i, 1)
-		}
-		v := mat.NewDense(r, fac.Dim(), nil)
-		fac.MulTo(v, id)
-		return v
+		return explicitV(fac)
 	}
 	same := func(name string, got, want *mat.Dense) {
 		t.Helper()
