@@ -205,10 +205,10 @@ func (l *Conv2d) forwardShifted(y, x *mat.Dense) bool {
 func (l *Conv2d) BackwardReads() (in, out bool) { return true, false }
 
 // BackwardInPlace implements InPlaceLayer: a convolution whose input and
-// output have the same size (stride 1, as many input as output channels,
-// same padding) overwrites its factor rows, each read before its result
-// is written, which saves the backward pass a new N·C × features matrix
-// where the rows are largest.
+// output have the same size (a residual block's second: stride 1, as many
+// channels out as in) overwrites its factor rows, each read before its
+// result is written (the blocked route copies it first), which saves the
+// backward pass a new N·C × features matrix where the rows are largest.
 func (l *Conv2d) BackwardInPlace() bool { return l.Geom.InSize() == l.Geom.OutSize() }
 
 // BackwardInput applies the transposed convolution: row r of dst is
