@@ -142,16 +142,16 @@ func TestConvBackwardBlocks(t *testing.T) {
 // into a matrix of their own, bit for bit.
 func checkBackwardInPlace(t *testing.T, l *Conv2d, s *mat.Dense) {
 	t.Helper()
-	g := l.Geom
-	if got := l.BackwardInPlace(); got != (g.InSize() == g.OutSize()) {
-		t.Fatalf("BackwardInPlace = %v for %d inputs and %d outputs", got, g.InSize(), g.OutSize())
+	in, out := Numel(l.InShape()), Numel(l.OutShape())
+	if got := l.BackwardInPlace(); got != (in == out) {
+		t.Fatalf("BackwardInPlace = %v for %d inputs and %d outputs", got, in, out)
 	}
 	if !l.BackwardInPlace() {
 		return
 	}
 	r, _ := s.Dims()
 	for _, f32 := range []bool{false, true} {
-		want, got := mat.NewDense(r, g.InSize(), nil), mat.DenseCopyOf(s)
+		want, got := mat.NewDense(r, in, nil), mat.DenseCopyOf(s)
 		if f32 {
 			l.BackwardInput32(want, s, nil, nil, 1)
 			l.BackwardInput32(got, got, nil, nil, 1)
@@ -203,6 +203,7 @@ func TestConvBackward32Groups(t *testing.T) {
 		{im2col.New(2, 9, 8, 3, 3, 3, 1, 1, 1, 1, 1, 1), 3},
 		{im2col.New(1, 10, 9, 1, 3, 3, 2, 2, 1, 1, 1, 1), 4},
 		{im2col.New(4, 8, 8, 2, 1, 1, 2, 2, 0, 0, 1, 1), 2},
+		{im2col.New(1, 8, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1), 3}, // depthwise, in place
 	} {
 		l, abs := NewGroupedConv2d(0, tc.g, tc.groups, false), NewGroupedConv2d(0, tc.g, tc.groups, false)
 		for i := range l.Weight.Data {
@@ -224,6 +225,7 @@ func TestConvBackward32Groups(t *testing.T) {
 				t.Fatalf("groups %d: entry %d = %v, want %v", tc.groups, i, got.RawMatrix().Data[i], w)
 			}
 		}
+		checkBackwardInPlace(t, l, s)
 		// The accumulating variants (through a scratch matrix for groups).
 		checkBackwardAdd(t, rng, l, s, want, func(i int, f32 bool, b, w float64) float64 {
 			if f32 {
