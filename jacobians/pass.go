@@ -369,10 +369,8 @@ func (v *visit) block(pl model.ParamLayer) (fused bool) {
 		}
 		v.folded[i+1] = nil
 		v.done(st.node)
-		v.out = append(v.out, LayerFactor{Node: i, Params: names, Factor: f, whole: f})
-		return true
-	}
-	if fl, ok := pl.(model.Rows32FactorBackwardToLayer); ok && v.is32 && fuse && v.borrowed[i+1] && fl.FactorCopiesRows() {
+		fused = true
+	} else if fl, ok := pl.(model.Rows32FactorBackwardToLayer); ok && v.is32 && fuse && v.borrowed[i+1] && fl.FactorCopiesRows() {
 		d := v.newFactor32(t)
 		f = fl.FactorBackwardToRows32(d, v.cur32, v.acts[t], v.acts[i+1], v.c)
 		v.fac32[t], fused = d, true
