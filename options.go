@@ -78,8 +78,14 @@ type Options struct {
 	// PyTorch tools do, on operands rounded to float32 and with results
 	// returned (and sums across blocks accumulated) in float64:
 	//   - the backward pass of the curvature factor through convolutions
-	//     (their transposed products, model.Float32Layer; the factor rows
-	//     between layers, and all other layers, stay float64);
+	//     (their transposed products, model.Float32Layer). Runs that form
+	//     the whole network's Gram matrix during the backward pass (one
+	//     block on the Gram side: TopEigen and Spectrum without groups
+	//     or chunks) also hold the factor rows in float32 along chains of
+	//     convolutions, BatchNorms, activations, residual sums and global
+	//     average pooling (half their memory), with BatchNorm's block
+	//     summed in float64 from them; elsewhere the factor rows, and all
+	//     other layers, stay float64;
 	//   - the Gram matrices of linear layers, and of convolutions on their
 	//     explicit route (forming V's weight block and VᵀV);
 	//   - the map-back of the eigenvectors: linear layers, convolutions
