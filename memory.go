@@ -1,48 +1,71 @@
 package vivit
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
+	"math"
 	"sync"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 
 	"github.com/vivit-go/vivit/lowrank"
 	"github.com/vivit-go/vivit/model"
 )
 
-// fallbackMemory is the default memory budget where the physical memory
-// cannot be read (no /proc/meminfo: systems other than Linux): 4 GiB.
+// fallbackMemory is the default memory budget where the memory cannot be
+// read: 4 GiB.
 const fallbackMemory int64 = 4 << 30
 
-// physicalMemory is MemTotal of /proc/meminfo in bytes, or 0.
+// physicalMemory is the machine's memory in bytes (sysinfo's total RAM on
+// Linux, MemTotal; sysctl on the BSDs and macOS; Windows' physical
+// memory), or 0 where it cannot be read.
 var physicalMemory = sync.OnceValue(func() int64 {
-	f, err := os.Open("/proc/meminfo")
+	m, err := memlimit.FromSystem()
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) >= 2 && fields[0] == "MemTotal:" {
-			kb, err := strconv.ParseInt(fields[1], 10, 64)
-			if err != nil || kb <= 0 {
-				return 0
-			}
-			return kb << 10
-		}
-	}
-	return 0
+	return clampBytes(m)
 })
 
+// cgroupMemory is the memory limit of the process's cgroup (v1 or v2, the
+// innermost limit of its hierarchy: a container's, a batch job's) in
+// bytes, or 0 where it has none or it cannot be read (no cgroups: systems
+// other than Linux).
+var cgroupMemory = sync.OnceValue(func() int64 {
+	m, err := memlimit.FromCgroup()
+	if err != nil {
+		return 0
+	}
+	return clampBytes(m)
+})
+
+// clampBytes converts a byte count to int64, 0 for one beyond it.
+func clampBytes(m uint64) int64 {
+	if m > math.MaxInt64 {
+		return 0
+	}
+	return int64(m)
+}
+
+// availableMemory is the memory a process may use: the smaller of the
+// physical memory and its cgroup's limit, either 0 when unknown (0 when
+// both are).
+func availableMemory(physical, limit int64) int64 {
+	switch {
+	case physical <= 0:
+		return max(limit, 0)
+	case limit <= 0:
+		return physical
+	}
+	return min(physical, limit)
+}
+
 // DefaultMemoryBudget is the memory budget of a run whose
-// Options.MemoryBudget is 0: three quarters of the physical memory
-// (MemTotal of /proc/meminfo on Linux), or 4 GiB where that cannot be
-// read.
+// Options.MemoryBudget is 0: three quarters of the memory the process may
+// use, the physical memory or, when smaller, the memory limit of its
+// cgroup (in a container or a batch job on Linux, where the physical
+// memory is the host's); 4 GiB where neither can be read.
 func DefaultMemoryBudget() int64 {
-	if m := physicalMemory(); m > 0 {
+	if m := availableMemory(physicalMemory(), cgroupMemory()); m > 0 {
 		return m / 4 * 3
 	}
 	return fallbackMemory

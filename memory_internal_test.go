@@ -1,6 +1,10 @@
 package vivit
 
 import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vivit-go/vivit/model"
@@ -103,4 +107,62 @@ func TestTransientPeak(t *testing.T) {
 	if got, want := net.TransientPeak(reads), 16; got != want {
 		t.Errorf("TransientPeak = %d entries per sample, want %d", got, want)
 	}
+}
+
+// TestAvailableMemory: the smaller of the physical memory and the cgroup's
+// limit, either unknown (0) when it cannot be read.
+func TestAvailableMemory(t *testing.T) {
+	const g = int64(1) << 30
+	for _, c := range []struct{ physical, limit, want int64 }{
+		{0, 0, 0},
+		{16 * g, 0, 16 * g},
+		{0, 2 * g, 2 * g},
+		{16 * g, 2 * g, 2 * g}, // a container on a larger host
+		{2 * g, 16 * g, 2 * g}, // a limit above the machine's memory
+		{16 * g, -1, 16 * g},   // unreadable
+		{-1, 2 * g, 2 * g},
+	} {
+		if got := availableMemory(c.physical, c.limit); got != c.want {
+			t.Errorf("availableMemory(%d, %d) = %d, want %d", c.physical, c.limit, got, c.want)
+		}
+	}
+}
+
+// TestDefaultMemoryBudget: three quarters of what the process may use,
+// never above three quarters of its cgroup's limit; on Linux the physical
+// memory is /proc/meminfo's MemTotal, read here on its own.
+func TestDefaultMemoryBudget(t *testing.T) {
+	phys, limit := physicalMemory(), cgroupMemory()
+	got := DefaultMemoryBudget()
+	if m := availableMemory(phys, limit); m > 0 {
+		if got != m/4*3 {
+			t.Errorf("DefaultMemoryBudget() = %d, want 3/4 of %d", got, m)
+		}
+	} else if got != fallbackMemory {
+		t.Errorf("DefaultMemoryBudget() = %d with no memory known, want %d", got, fallbackMemory)
+	}
+	if limit > 0 && got > limit/4*3 {
+		t.Errorf("DefaultMemoryBudget() = %d above 3/4 of the cgroup limit %d", got, limit)
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if phys != kb<<10 {
+				t.Errorf("physical memory %d bytes, /proc/meminfo has MemTotal %d kB", phys, kb)
+			}
+			return
+		}
+	}
+	t.Error("no MemTotal in /proc/meminfo")
 }

@@ -45,7 +45,8 @@ type Options struct {
 	// that cannot be held (same results up to rounding, more time); when
 	// no plan fits, the run returns a *MemoryError naming the least memory
 	// it needs. 0 means
-	// DefaultMemoryBudget (three quarters of the physical memory). One
+	// DefaultMemoryBudget (three quarters of the physical memory, or of the
+	// process's cgroup memory limit when that is smaller). One
 	// tenth of the budget is left for what the plan does not count: the
 	// Go runtime and garbage not yet collected. The library does not set
 	// the Go runtime's memory limit; a program that wants the budget to

@@ -94,7 +94,7 @@ func newCommon(name, summary, examples string, stdout, stderr io.Writer, k knobs
 		c.add("seed", groupKnobs)
 		c.str(&c.subbatch, "subbatch", "", groupKnobs, "curvature from these samples only: comma-separated 0-based `INDICES` and inclusive ranges, e.g. 0-31,40,50-59 (gradients still use the whole batch)")
 		c.str(&c.groupsBy, "groups", "full", groupKnobs, "parameter blocks `MODE`: full (one GGN for the whole network) or layer (block-diagonal, one block per layer)")
-		c.str(&c.memory, "memory", "", groupKnobs, "memory `SIZE` (2GiB, 512MiB, bytes) for the whole run: activations, factors, Gram matrix, eigensolver, outputs; large batches are then processed in chunks of samples, and a run that cannot fit is refused up front with the memory it needs (docs/scaling.md); also the Go runtime's memory limit; default: three quarters of the physical memory")
+		c.str(&c.memory, "memory", "", groupKnobs, "memory `SIZE` (2GiB, 512MiB, bytes) for the whole run: activations, factors, Gram matrix, eigensolver, outputs; large batches are then processed in chunks of samples, and a run that cannot fit is refused up front with the memory it needs (docs/scaling.md); also the Go runtime's memory limit; default: three quarters of the physical memory, or of the cgroup's memory limit (a container's, a batch job's) when smaller")
 		c.str(&c.precision, "precision", "float64", groupKnobs, "`TYPE` of the largest products (the convolutions' backward pass, the Gram matrices, the eigenvectors' map-back): float64, or float32 (about twice as fast on those products, errors of float32 rounding: about 1e-6 of the largest eigenvalue)")
 	}
 	c.str(&c.format, "format", "table", groupOutput, "output `FORMAT`: table, json or csv")
