@@ -87,13 +87,14 @@ func main() {
 	vivit.UseBLAS()
 	// The engine's heap is mostly large float64 buffers (activations,
 	// factors, Gram chunks) that the collector does not scan, so
-	// collecting when the heap has grown by 10 % instead of 100 % keeps
+	// collecting when the heap has grown by 25 % instead of 100 % keeps
 	// the peak resident memory near the live working set at a small cost
-	// in CPU (the ViT of bench/: 364 instead of 431 MiB, 10 % more CPU;
-	// ResNet-8: 4 % less memory, 3–4 % more CPU; docs/performance.md).
+	// in CPU (the ViT of bench/: 376 instead of 435 MiB, 6 % more time;
+	// 10 % saves another 3 % of memory for 5 % more time, 18 % on
+	// Monte-Carlo runs; ResNet-8 alike either way; docs/performance.md).
 	// The GOGC environment variable overrides it.
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(10)
+		debug.SetGCPercent(25)
 	}
 	os.Exit(runInterruptible(os.Args[1:], os.Stdout, os.Stderr))
 }
