@@ -66,10 +66,29 @@ func FromSafetensors(f *safetensors.File, net *model.Network) (*model.Batch, err
 	} else {
 		y, ys, err = f.Float64s("targets")
 	}
+	if errors.Is(err, safetensors.ErrDType) {
+		return nil, targetsKind(f, net, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return New(net, x, xs, classes, y, ys)
+}
+
+// targetsKind explains a "targets" tensor of the other loss's kind (err,
+// the reader's dtype error): floats for cross_entropy, or integers for mse,
+// are most likely a batch made for the other loss. Other dtypes keep err.
+func targetsKind(f *safetensors.File, net *model.Network, err error) error {
+	info, _ := f.Info("targets")
+	d := string(info.DType)
+	isInt := strings.HasPrefix(d, "I") || strings.HasPrefix(d, "U")
+	if net.Loss.Kind == model.CrossEntropy && !isInt && d != "BOOL" {
+		return fmt.Errorf("tensor \"targets\" is %s %v: cross_entropy needs integer class indices [N], not floats (mse's targets; the model's loss: LoadOptions.Loss, --loss)", d, info.Shape)
+	}
+	if net.Loss.Kind != model.CrossEntropy && isInt {
+		return fmt.Errorf("tensor \"targets\" is %s %v: mse needs float targets [N, C], not integers (cross_entropy's class indices; the model's loss: LoadOptions.Loss, --loss)", d, info.Shape)
+	}
+	return err
 }
 
 // missing is the error for a batch file without the tensor name: it says

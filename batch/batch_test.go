@@ -87,7 +87,7 @@ func TestBatchErrors(t *testing.T) {
 		}, `tensor "targets" has shape [3], cross_entropy needs class indices of shape [2]`},
 		{"float labels", func() []safetensors.Tensor {
 			return []safetensors.Tensor{x, {Name: "targets", Shape: []int{2}, F32: []float32{0, 1}}}
-		}, "targets"},
+		}, `tensor "targets" is F32 [2]: cross_entropy needs integer class indices [N], not floats (mse's targets`},
 		{"NaN input", func() []safetensors.Tensor {
 			bad := safetensors.Tensor{Name: "inputs", Shape: []int{2, 3}, F64: []float64{0, 0, 0, 0, math.NaN(), 0}}
 			return []safetensors.Tensor{bad, y}
@@ -120,7 +120,7 @@ func TestMSEBatchErrors(t *testing.T) {
 		want string
 	}{
 		{safetensors.Tensor{Name: "targets", Shape: []int{2, 2}, F64: []float64{1, 2, 3, 4}}, ""},
-		{safetensors.Tensor{Name: "targets", Shape: []int{2}, I64: []int64{0, 1}}, "targets"},
+		{safetensors.Tensor{Name: "targets", Shape: []int{2}, I64: []int64{0, 1}}, `tensor "targets" is I64 [2]: mse needs float targets [N, C], not integers (cross_entropy's class indices`},
 		{safetensors.Tensor{Name: "targets", Shape: []int{2, 3}, F64: make([]float64, 6)}, `tensor "targets" has shape [2 3], mse needs [2 2]`},
 		{safetensors.Tensor{Name: "targets", Shape: []int{2, 2}, F64: []float64{1, math.Inf(-1), 3, 4}}, "non-finite value -Inf at [0, 1]"},
 	} {

@@ -264,9 +264,9 @@ func curvatureNote(res *vivit.Result, mc int) string {
 		side = "; some blocks solved on the parameter side, D×D"
 	}
 	if mc > 0 {
-		return fmt.Sprintf("Monte-Carlo curvature from %d samples, %d sampled column%s each%s", res.CurvatureSamples, mc, plural(mc), side)
+		return fmt.Sprintf("Monte-Carlo curvature from %d sample%s, %d sampled column%s each%s", res.CurvatureSamples, plural(res.CurvatureSamples), mc, plural(mc), side)
 	}
-	return fmt.Sprintf("exact curvature from %d samples, %d factor columns each%s", res.CurvatureSamples, res.Columns, side)
+	return fmt.Sprintf("exact curvature from %d sample%s, %d factor column%s each%s", res.CurvatureSamples, plural(res.CurvatureSamples), res.Columns, plural(res.Columns), side)
 }
 
 // writeEigenTable writes the table of eigenvalues; traces, if not nil, are

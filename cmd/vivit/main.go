@@ -32,6 +32,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/vivit-go/vivit"
 )
@@ -126,7 +127,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil || errors.Is(err, errHelp) {
 		return 0
 	}
-	fmt.Fprintln(stderr, "vivit:", err)
+	// The library's errors start with its package name, which the
+	// command's own prefix already says.
+	fmt.Fprintln(stderr, "vivit:", strings.TrimPrefix(err.Error(), "vivit: "))
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return 2

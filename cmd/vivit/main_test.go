@@ -68,6 +68,9 @@ func cli(t *testing.T, dir string, args ...string) result {
 	default:
 		t.Fatalf("running vivit %v: %v", args, err)
 	}
+	if strings.Contains(r.stderr, "vivit: vivit:") {
+		t.Errorf("vivit %v: a message names the program twice:\n%s", args, r.stderr)
+	}
 	return r
 }
 

@@ -96,6 +96,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"eigen", "--model", model, "--inputs", shortInputs, "--targets", f.targetNPY}, 1, `tensor "inputs" has shape [64 63], the network needs [N 64]`},
 		{[]string{"eigen", "--model", model, "--inputs", f.targetNPY, "--targets", f.targetNPY}, 1, `tensor "inputs" has shape [64], the network needs [N 64]`},
 		{append([]string{"eigen", "--out", filepath.Join(dir, "no", "such", "dir.txt")}, m...), 1, "no such file or directory"},
+		// the library's refusal, under the command's one prefix
+		{append([]string{"eigen", "--memory", "1KiB"}, m...), 1, "vivit: TopEigen (chunked, with a"},
 	} {
 		r := cli(t, "", tc.args...)
 		lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
