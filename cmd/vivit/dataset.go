@@ -64,19 +64,19 @@ func (f *dataSetFlags) options(o *vivit.Options) (*vivit.DataSetOptions, error) 
 }
 
 // topEigen runs DataSetTopEigen on the batch b as a data set, reports
-// the method on standard error, and returns the result with each block's
-// trace (the GGN's diagonal summed over the batches).
-func (f *dataSetFlags) topEigen(c *common, m *vivit.Model, b *vivit.Batch, k int, o *vivit.Options) (*vivit.Result, []float64, error) {
+// the method on standard error, and returns the result (with each
+// block's trace, the GGN's diagonal summed over the batches).
+func (f *dataSetFlags) topEigen(c *common, m *vivit.Model, b *vivit.Batch, k int, o *vivit.Options) (*vivit.DataSetResult, error) {
 	do, err := f.options(o)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	res, err := vivit.DataSetTopEigen(m, vivit.NewBatchDataSet(b), k, do)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	c.note(dataSetNote(res))
-	return &res.Result, res.Trace, nil
+	return res, nil
 }
 
 // spectrum runs DataSetSpectrum on the batch b as a data set.

@@ -57,6 +57,14 @@ func TestBatchSize(t *testing.T) {
 		if !(math.Abs(got.Loss-want.Loss) <= 1e-12*want.Loss) || got.Side != "parameters" {
 			t.Errorf("--method %s: loss %v (want %v), side %q", tc.method, got.Loss, want.Loss, got.Side)
 		}
+		// The table's header says whether a D×D matrix was formed.
+		header := "solved on the parameter side, D×D)"
+		if tc.note == "method lanczos" {
+			header = "block Lanczos on the parameter side, no D×D matrix)"
+		}
+		if r := cli(t, "", "eigen", "--k", "4", "--batch-size", "48", "--method", tc.method); !strings.Contains(r.stdout, header) {
+			t.Errorf("--method %s: table %q, want its header to end in %q", tc.method, r.stdout, header)
+		}
 	}
 	type spec struct {
 		Eigenvalues []float64 `json:"eigenvalues"`

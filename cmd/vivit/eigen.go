@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/vivit-go/vivit"
@@ -165,9 +166,11 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 		compute = vivit.Directional
 	}
 	var res *vivit.Result
-	var traces []float64 // per block, with --batch-size
+	var data *vivit.DataSetResult // with --batch-size
 	if ds.on() {
-		res, traces, err = ds.topEigen(c, m, b, *k, opts)
+		if data, err = ds.topEigen(c, m, b, *k, opts); err == nil {
+			res = &data.Result
+		}
 	} else {
 		res, err = compute(m, b, *k, opts)
 	}
@@ -201,14 +204,14 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 	err = c.writeResult(func(w io.Writer) error {
 		switch c.format {
 		case "json":
-			return c.writeEigenJSON(w, res, *k, warnings, traces)
+			return c.writeEigenJSON(w, res, *k, warnings, data)
 		case "csv":
 			return writeEigenCSV(w, res, *dir)
 		}
 		if dirCmd {
 			return writeDirectionalTable(w, res, c.mc)
 		}
-		return writeEigenTable(w, res, *dir, c.mc, traces)
+		return writeEigenTable(w, res, *dir, c.mc, data)
 	})
 	if err == nil {
 		c.timing(res.Timing)
@@ -216,9 +219,9 @@ func runTop(name, summary, examples string, dirCmd bool, args []string, stdout, 
 	return err
 }
 
-// writeEigenJSON writes the result as JSON; traces, if not nil, are the
-// blocks' traces of a data set's GGN.
-func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings []string, traces []float64) error {
+// writeEigenJSON writes the result as JSON; data, if not nil, is the data
+// set run that res belongs to (its GGN's traces are written too).
+func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings []string, data *vivit.DataSetResult) error {
 	out := eigenJSON{
 		NumParams: res.NumParams, BatchSize: res.BatchSize, CurvatureSamples: res.CurvatureSamples,
 		Columns: res.Columns, MCSamples: c.mc, Precision: c.precisionField(), Loss: res.Loss, Side: res.Side, K: k, Warnings: warnings, Seconds: c.seconds(res.Timing),
@@ -231,10 +234,10 @@ func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings 
 		return &r
 	}
 	trace := func(i int) *float64 {
-		if traces == nil {
+		if data == nil {
 			return nil
 		}
-		return &traces[i]
+		return &data.Trace[i]
 	}
 	if c.groupsBy == "layer" {
 		for i, blk := range res.Blocks {
@@ -269,19 +272,25 @@ func curvatureNote(res *vivit.Result, mc int) string {
 	return fmt.Sprintf("exact curvature from %d sample%s, %d factor column%s each%s", res.CurvatureSamples, plural(res.CurvatureSamples), res.Columns, plural(res.Columns), side)
 }
 
-// writeEigenTable writes the table of eigenvalues; traces, if not nil, are
-// the blocks' traces of a data set's GGN.
-func writeEigenTable(w io.Writer, res *vivit.Result, dir bool, mc int, traces []float64) error {
+// writeEigenTable writes the table of eigenvalues; data, if not nil, is the
+// data set run that res belongs to.
+func writeEigenTable(w io.Writer, res *vivit.Result, dir bool, mc int, data *vivit.DataSetResult) error {
 	if dir {
 		return writeDirectionalTable(w, res, mc)
 	}
-	if traces != nil {
+	if data != nil {
 		var tr float64
-		for _, t := range traces {
+		for _, t := range data.Trace {
 			tr += t
 		}
+		note := curvatureNote(res, mc)
+		if data.Method == vivit.MethodLanczos.String() {
+			// Lanczos multiplies by the GGN batch by batch and forms no
+			// D×D matrix.
+			note = strings.Replace(note, "solved on the parameter side, D×D", "block Lanczos on the parameter side, no D×D matrix", 1)
+		}
 		fmt.Fprintf(w, "GGN top eigenvalues: %d parameters, data set of %d, loss %.6g, tr(G) %.6g\n(%s)\n\n",
-			res.NumParams, res.BatchSize, res.Loss, tr, curvatureNote(res, mc))
+			res.NumParams, res.BatchSize, res.Loss, tr, note)
 	} else {
 		fmt.Fprintf(w, "GGN top eigenvalues: %d parameters, batch of %d, loss %.6g\n(%s)\n\n",
 			res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc))
