@@ -13,12 +13,13 @@ import (
 	"github.com/vivit-go/vivit/bench"
 )
 
-// TestBitwiseAcrossProcs runs the entry points on graph fixtures (a ResNet
-// with BatchNorm, a ViT) and on the benchmarks' ResNet-8 at N = 4 (large
-// enough for the products that split their sums over ranges of k) at 1,
-// 2, 3 and 8 Ps and checks that every number they return is bitwise the
-// same: the work is split among workers, but no sum's order depends on
-// how (docs/guide.md, "Reproducibility").
+// TestBitwiseAcrossProcs runs the entry points (the data set's Lanczos on
+// the fixtures only) on graph fixtures (a ResNet with BatchNorm, a ViT)
+// and on the benchmarks' ResNet-8 at N = 4 (large enough for the products
+// that split their sums over ranges of k) at 1, 2, 3 and 8 Ps and checks
+// that every number they return is bitwise the same: the work is split
+// among workers, but no sum's order depends on how (docs/guide.md,
+// "Reproducibility").
 func TestBitwiseAcrossProcs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every entry point four times")
@@ -74,6 +75,19 @@ func TestBitwiseAcrossProcs(t *testing.T) {
 				h.add(s.DiagGGN...)
 				h.add(s.PerSampleGradNorms...)
 				return h.sum(), nil
+			}},
+			{"DataSetTopEigen Lanczos", func() (uint64, error) {
+				if name == "ResNet-8" {
+					return 0, nil // many passes of 78,042 parameters: slow
+				}
+				o := &vivit.DataSetOptions{BatchSize: 5, Method: vivit.MethodLanczos}
+				r, err := vivit.DataSetTopEigen(m, vivit.NewBatchDataSet(b), 3, o)
+				if err != nil {
+					return 0, err
+				}
+				var h bitHash
+				h.add(r.Trace...)
+				return h.sum() ^ resultBits(&r.Result), nil
 			}},
 			{"Newton", func() (uint64, error) {
 				s, err := vivit.Newton(m, b, 4, vivit.Damping{}, nil)
