@@ -3,6 +3,7 @@ package vivit_test
 import (
 	"fmt"
 	"log"
+	"math"
 
 	"github.com/vivit-go/vivit"
 	"github.com/vivit-go/vivit/example"
@@ -91,4 +92,96 @@ func ExampleComputeStats() {
 	// loss 0.3283, |grad| 0.5294, tr(GGN) 12.8125
 	// layer 0: |grad| 0.5038, tr 11.6328, SNR 0.0119
 	// layer 2: |grad| 0.1627, tr 1.1797, SNR 0.0125
+}
+
+// A ResNet exported from PyTorch (docs/formats.md has the export recipe):
+// eigenvectors come back in the checkpoint's layout, by state_dict name.
+func ExampleLoadModel() {
+	m, err := vivit.LoadModel("testdata/fixtures/resnet_digits/model.onnx")
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := vivit.LoadBatch("testdata/fixtures/resnet_digits/batch.safetensors", m)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := vivit.TopEigen(m, b, 2, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	blk := res.Blocks[0]
+	fmt.Printf("%d parameter tensors, %d parameters\n", len(blk.Layout.Names), res.NumParams)
+	for j, v := range blk.Values {
+		g, shape, _ := blk.Tensor(j, "layer1.bn1.weight")
+		fmt.Printf("λ%d = %.4f; its layer1.bn1.weight part: shape %v, first entry %.4f\n", j+1, v, shape, g[0])
+	}
+	// Output:
+	// 20 parameter tensors, 5122 parameters
+	// λ1 = 548.1182; its layer1.bn1.weight part: shape [8], first entry 0.0457
+	// λ2 = 159.8314; its layer1.bn1.weight part: shape [8], first entry 0.0438
+}
+
+func ExampleNewton() {
+	m, b, err := example.Load()
+	if err != nil {
+		log.Fatal(err)
+	}
+	// A damped Newton step in the top-5 eigenbasis, damped by the noise of
+	// each direction's curvature (the command line's --damping auto).
+	st, err := vivit.Newton(m, b, 5, vivit.DefaultDamping, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var norm float64
+	for _, s := range st.Step {
+		norm += s * s
+	}
+	fmt.Printf("step of %d entries, norm %.4f; the quadratic model predicts a change of %.4f\n", len(st.Step), math.Sqrt(norm), st.PredictedChange)
+	// Output:
+	// step of 2410 entries, norm 0.1288; the quadratic model predicts a change of -0.0330
+}
+
+// A data set too large for one batch, streamed batch by batch: the GGN
+// of the whole set's loss.
+func ExampleDataSetTopEigen() {
+	m, b, err := example.Load()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ds := vivit.NewBatchDataSet(b) // or any DataSet: Len and Batch(i, j)
+	res, err := vivit.DataSetTopEigen(m, ds, 3, &vivit.DataSetOptions{BatchSize: 32})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%d samples in %d batches of %d, method %s\n", res.CurvatureSamples, res.Batches, res.BatchSize, res.Method)
+	for j, v := range res.Blocks[0].Values {
+		fmt.Printf("λ%d = %.4f\n", j+1, v)
+	}
+	// Output:
+	// 128 samples in 4 batches of 32, method lanczos
+	// λ1 = 2.3785
+	// λ2 = 1.7861
+	// λ3 = 1.4673
+}
+
+// The memory a run needs, before running it. A budget too small for the
+// whole batch at once is met by chunks of samples where they help (large
+// activations and factors), and refused, with the least it needs, where
+// they do not (here the Gram matrix dominates).
+func ExamplePlanTopEigen() {
+	m, b, err := example.Load()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, budget := range []int64{1 << 30, 16 << 20} {
+		pl, err := vivit.PlanTopEigen(m, b, 10, &vivit.Options{MemoryBudget: budget})
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Println(pl)
+	}
+	// Output:
+	// 77.5 MiB of 1 GiB
+	// vivit: TopEigen (chunked, with a 12.3 MiB matrix) needs at least 18.6 MiB of memory, more than the budget of 16 MiB (Options.MemoryBudget, --memory)
 }
