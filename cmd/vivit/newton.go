@@ -127,7 +127,7 @@ func runNewton(args []string, stdout, stderr io.Writer) error {
 			c.warn("%s", w)
 		}
 	}
-	blockName := func(j int) string { return st.Result.Blocks[st.Block[j]].Name }
+	groupOf := func(j int) string { return st.Result.Blocks[st.Block[j]].Name } // "" for the whole network
 	dirIndex := func(j int) int { // 1-based index of direction j within its block
 		i := 1
 		for q := j - 1; q >= 0 && st.Block[q] == st.Block[j]; q-- {
@@ -144,7 +144,7 @@ func runNewton(args []string, stdout, stderr io.Writer) error {
 				out.Warnings = []string{}
 			}
 			for j, lam := range st.Values {
-				out.Directions = append(out.Directions, newtonDirJSON{Group: blockName(j), K: dirIndex(j), Eigenvalue: lam, GradProj: st.GradProj[j],
+				out.Directions = append(out.Directions, newtonDirJSON{Group: groupOf(j), K: dirIndex(j), Eigenvalue: lam, GradProj: st.GradProj[j],
 					GammaSNR: jsonFloat(st.GradSNR[j]), GammaBatchSNR: jsonFloat(st.GradBatchSNR[j]), LambdaSNR: jsonFloat(st.CurvSNR[j]),
 					Damping: st.Damping[j], Weight: st.Weights[j], Coefficient: st.Coefficient[j]})
 			}
@@ -155,7 +155,7 @@ func runNewton(args []string, stdout, stderr io.Writer) error {
 			cw := csv.NewWriter(w)
 			cw.Write([]string{"group", "k", "eigenvalue", "grad_projection", "gamma_snr", "gamma_batch_snr", "lambda_snr", "damping", "weight", "coefficient"})
 			for j, lam := range st.Values {
-				cw.Write([]string{blockName(j), strconv.Itoa(dirIndex(j)), csvFloat(lam), csvFloat(st.GradProj[j]), csvFloat(st.GradSNR[j]), csvFloat(st.GradBatchSNR[j]),
+				cw.Write([]string{blockName(groupOf(j)), strconv.Itoa(dirIndex(j)), csvFloat(lam), csvFloat(st.GradProj[j]), csvFloat(st.GradSNR[j]), csvFloat(st.GradBatchSNR[j]),
 					csvFloat(st.CurvSNR[j]), csvFloat(st.Damping[j]), csvFloat(st.Weights[j]), csvFloat(st.Coefficient[j])})
 			}
 			cw.Flush()
@@ -176,7 +176,7 @@ func runNewton(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(tw, head)
 		for j, lam := range st.Values {
 			if c.groupsBy == "layer" {
-				fmt.Fprintf(tw, "%s\t", blockName(j))
+				fmt.Fprintf(tw, "%s\t", groupOf(j))
 			}
 			fmt.Fprintf(tw, "%d\t%.6e\t%.4e\t%.4g\t%.4g\t%.4g\t%.3e\t%.3f\t%.4e\t\n", dirIndex(j), lam, st.GradProj[j], st.GradSNR[j], st.GradBatchSNR[j], st.CurvSNR[j], st.Damping[j], st.Weights[j], st.Coefficient[j])
 		}

@@ -229,6 +229,12 @@ func TestNewtonGroupsCommand(t *testing.T) {
 	if len(lines) != 5 || !strings.HasPrefix(lines[0], "group,k,eigenvalue") || !strings.HasPrefix(lines[1], "0,1,") || !strings.HasPrefix(lines[4], "2,2,") {
 		t.Fatalf("csv:\n%s", r.stdout)
 	}
+	// The whole network's group is "all", as in eigen's and directional's CSV.
+	r = ok(t, "", "newton", "--k", "2", "--format", "csv", "--no-timing")
+	lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "all,1,") || !strings.HasPrefix(lines[2], "all,2,") {
+		t.Fatalf("csv without groups:\n%s", r.stdout)
+	}
 }
 
 func TestStatsPlot(t *testing.T) {
