@@ -127,7 +127,8 @@ func runNewton(args []string, stdout, stderr io.Writer) error {
 			c.warn("%s", w)
 		}
 	}
-	groupOf := func(j int) string { return st.Result.Blocks[st.Block[j]].Name } // "" for the whole network
+	// groupOf is direction j's group: "" for the whole network.
+	groupOf := func(j int) string { return st.Result.Blocks[st.Block[j]].Name }
 	dirIndex := func(j int) int { // 1-based index of direction j within its block
 		i := 1
 		for q := j - 1; q >= 0 && st.Block[q] == st.Block[j]; q-- {
