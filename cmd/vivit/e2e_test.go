@@ -544,7 +544,7 @@ func TestInspect(t *testing.T) {
 		{"type": "lstm", "hidden": 3}, {"type": "linear", "in": 32, "out": 10}],
 		"loss": {"type": "cross_entropy", "reduction": "mean"}}`), 0o644)
 	r = cli(t, "", "inspect", "--model", f.pt, "--arch", bad)
-	if r.code != 1 || !strings.Contains(r.stderr, "cannot be analysed: 4 problem(s)") {
+	if r.code != 1 || !strings.Contains(r.stderr, "the model cannot be analysed: 4 problems") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 	for _, want := range []string{

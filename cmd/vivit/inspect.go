@@ -18,12 +18,12 @@ import (
 	"github.com/vivit-go/vivit/safetensors"
 )
 
-const inspectSummary = `What a checkpoint holds and whether vivit can analyse it: the layers of its
-architecture with their input and output shapes and parameters, the
-parameter count, the loss, the tensors in the file, and every problem found
-(unsupported layer types, missing or extra tensors, shape mismatches, bad
-dtypes). A batch is optional; with one, inspect also checks it and prints
-the loss. Exits with 1 when the checkpoint cannot be analysed.`
+const inspectSummary = `What a model file (ONNX graph or checkpoint) holds and whether vivit can
+analyse it: the nodes or layers with their input and output shapes and
+parameters, the parameter count, the loss, the tensors in the file, and
+every problem found (unsupported operators or layer types, missing or extra
+tensors, shape mismatches, bad dtypes). A batch is optional; with one, inspect also checks it and prints
+the loss. Exits with 1 when the model cannot be analysed.`
 
 const inspectExamples = `  vivit inspect
   vivit inspect --model model.safetensors
@@ -92,9 +92,9 @@ type inspectBatch struct {
 	Loss float64 `json:"loss"`
 }
 
-// errUnsupported is returned by inspect when the checkpoint cannot be
+// errUnsupported is returned by inspect when the model cannot be
 // analysed; the report says why.
-var errUnsupported = errors.New("the checkpoint cannot be analysed")
+var errUnsupported = errors.New("the model cannot be analysed")
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
 	c := newCommon("inspect", inspectSummary, inspectExamples, stdout, stderr, withoutKnobs)
@@ -154,7 +154,7 @@ func (c *common) report(rep *inspectJSON) error {
 		return rep.table(w)
 	})
 	if err == nil && !rep.Supported {
-		return fmt.Errorf("%w: %d problem(s), listed in the report", errUnsupported, len(rep.Problems))
+		return fmt.Errorf("%w: %d problem%s, listed in the report", errUnsupported, len(rep.Problems), plural(len(rep.Problems)))
 	}
 	return err
 }

@@ -61,7 +61,7 @@ Commands:
   stats        loss, gradient, gradient noise and the diagonal of the GGN
   newton       a damped Newton step in the top-k eigenbasis, written as tensors
   bench        exact versus approximate curvature: error, subspace overlap, time, memory
-  inspect      what a checkpoint holds and whether vivit supports it
+  inspect      what a model file holds and whether vivit supports it
   version      print the version
 
 Run 'vivit <command> --help' for a command's flags and examples. Without
