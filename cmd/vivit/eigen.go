@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/vivit-go/vivit"
@@ -257,13 +256,17 @@ func (c *common) writeEigenJSON(w io.Writer, res *vivit.Result, k int, warnings 
 }
 
 // curvatureNote describes where the curvature comes from, and when the
-// parameter side was used (Result.Side).
-func curvatureNote(res *vivit.Result, mc int) string {
+// parameter side was used (Result.Side); data, if not nil, is the data set
+// run that res belongs to.
+func curvatureNote(res *vivit.Result, mc int, data *vivit.DataSetResult) string {
 	side := ""
-	switch res.Side {
-	case "parameters":
+	switch {
+	case data != nil && data.Method == vivit.MethodLanczos.String():
+		// Lanczos multiplies by the GGN batch by batch.
+		side = "; block Lanczos on the parameter side, no D×D matrix"
+	case res.Side == "parameters":
 		side = "; solved on the parameter side, D×D"
-	case "mixed":
+	case res.Side == "mixed":
 		side = "; some blocks solved on the parameter side, D×D"
 	}
 	if mc > 0 {
@@ -283,17 +286,11 @@ func writeEigenTable(w io.Writer, res *vivit.Result, dir bool, mc int, data *viv
 		for _, t := range data.Trace {
 			tr += t
 		}
-		note := curvatureNote(res, mc)
-		if data.Method == vivit.MethodLanczos.String() {
-			// Lanczos multiplies by the GGN batch by batch and forms no
-			// D×D matrix.
-			note = strings.Replace(note, "solved on the parameter side, D×D", "block Lanczos on the parameter side, no D×D matrix", 1)
-		}
 		fmt.Fprintf(w, "GGN top eigenvalues: %d parameters, data set of %d, loss %.6g, tr(G) %.6g\n(%s)\n\n",
-			res.NumParams, res.BatchSize, res.Loss, tr, note)
+			res.NumParams, res.BatchSize, res.Loss, tr, curvatureNote(res, mc, data))
 	} else {
 		fmt.Fprintf(w, "GGN top eigenvalues: %d parameters, batch of %d, loss %.6g\n(%s)\n\n",
-			res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc))
+			res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc, nil))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "group\tk\teigenvalue\t")
@@ -307,7 +304,7 @@ func writeEigenTable(w io.Writer, res *vivit.Result, dir bool, mc int, data *viv
 
 func writeDirectionalTable(w io.Writer, res *vivit.Result, mc int) error {
 	fmt.Fprintf(w, "GGN directional derivatives: %d parameters, batch of %d, loss %.6g\n(%s)\n\n",
-		res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc))
+		res.NumParams, res.BatchSize, res.Loss, curvatureNote(res, mc, nil))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "group\tk\teigenvalue\tmean γ\tvar γ\tSNR(γ)\tmean λ\tvar λ\tSNR(λ)\t")
 	for _, blk := range res.Blocks {

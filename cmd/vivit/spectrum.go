@@ -121,7 +121,7 @@ func runSpectrum(args []string, stdout, stderr io.Writer) error {
 }
 
 func writeSpectrumTable(w io.Writer, res *vivit.SpectrumResult, mc int) error {
-	note := curvatureNote(&vivit.Result{CurvatureSamples: res.CurvatureSamples, Columns: res.Columns}, mc)
+	note := curvatureNote(&vivit.Result{CurvatureSamples: res.CurvatureSamples, Columns: res.Columns}, mc, nil)
 	fmt.Fprintf(w, "GGN spectrum: %d parameters, batch of %d, loss %.6g\n(%s)\n\n", res.NumParams, res.BatchSize, res.Loss, note)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "group\trank\ttrace\tλ_max\tλ_min (nonzero)\ttop-10 share of trace\t")
