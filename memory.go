@@ -18,32 +18,24 @@ const fallbackMemory int64 = 4 << 30
 // physicalMemory is the machine's memory in bytes (sysinfo's total RAM on
 // Linux, MemTotal; sysctl on the BSDs and macOS; Windows' physical
 // memory), or 0 where it cannot be read.
-var physicalMemory = sync.OnceValue(func() int64 {
-	m, err := memlimit.FromSystem()
-	if err != nil {
-		return 0
-	}
-	return clampBytes(m)
-})
+var physicalMemory = memoryOnce(memlimit.FromSystem)
 
 // cgroupMemory is the memory limit of the process's cgroup (v1 or v2, the
 // innermost limit of its hierarchy: a container's, a batch job's) in
 // bytes, or 0 where it has none or it cannot be read (no cgroups: systems
 // other than Linux).
-var cgroupMemory = sync.OnceValue(func() int64 {
-	m, err := memlimit.FromCgroup()
-	if err != nil {
-		return 0
-	}
-	return clampBytes(m)
-})
+var cgroupMemory = memoryOnce(memlimit.FromCgroup)
 
-// clampBytes converts a byte count to int64, 0 for one beyond it.
-func clampBytes(m uint64) int64 {
-	if m > math.MaxInt64 {
-		return 0
-	}
-	return int64(m)
+// memoryOnce returns the byte count read gives, read on the first call:
+// 0 where read fails or the count exceeds int64.
+func memoryOnce(read func() (uint64, error)) func() int64 {
+	return sync.OnceValue(func() int64 {
+		m, err := read()
+		if err != nil || m > math.MaxInt64 {
+			return 0
+		}
+		return int64(m)
+	})
 }
 
 // availableMemory is the memory a process may use: the smaller of the
