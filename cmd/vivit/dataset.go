@@ -145,8 +145,8 @@ func parseByteSize(s string) (int64, error) {
 // applyMemory sets the run's memory budget from --memory (default: the
 // library's, a share of the memory available to the process) and ties
 // the Go runtime's memory limit to it, so that the collector reclaims
-// garbage before the heap outgrows the budget. The library leaves the limit alone; the CLI owns
-// its process.
+// garbage before the heap outgrows the budget. The library leaves the
+// limit alone; the CLI owns its process.
 func (c *common) applyMemory(o *vivit.Options) error {
 	budget := vivit.DefaultMemoryBudget()
 	if c.memory != "" {

@@ -22,8 +22,9 @@ const inspectSummary = `What a model file (ONNX graph or checkpoint) holds and w
 analyse it: the nodes or layers with their input and output shapes and
 parameters, the parameter count, the loss, the tensors in the file, and
 every problem found (unsupported operators or layer types, missing or extra
-tensors, shape mismatches, bad dtypes). A batch is optional; with one, inspect also checks it and prints
-the loss. Exits with 1 when the model cannot be analysed.`
+tensors, shape mismatches, bad dtypes). A batch is optional; with one,
+inspect also checks it and prints the loss. Exits with 1 when the model
+cannot be analysed.`
 
 const inspectExamples = `  vivit inspect
   vivit inspect --model model.safetensors
