@@ -40,27 +40,36 @@ func memoryOnce(read func() (uint64, error)) func() int64 {
 
 // availableMemory is the memory a process may use: the smaller of the
 // physical memory and its cgroup's limit, either 0 when unknown (0 when
-// both are).
-func availableMemory(physical, limit int64) int64 {
+// both are); and which of the two it is, "physical memory" or "cgroup
+// limit" ("" when both are unknown).
+func availableMemory(physical, limit int64) (int64, string) {
 	switch {
-	case physical <= 0:
-		return max(limit, 0)
-	case limit <= 0:
-		return physical
+	case physical <= 0 && limit <= 0:
+		return 0, ""
+	case limit > 0 && (physical <= 0 || limit < physical):
+		return limit, "cgroup limit"
 	}
-	return min(physical, limit)
+	return physical, "physical memory"
 }
 
 // DefaultMemoryBudget is the memory budget of a run whose
 // Options.MemoryBudget is 0: three quarters of the memory the process may
-// use, the physical memory or, when smaller, the memory limit of its
-// cgroup (in a container or a batch job on Linux, where the physical
-// memory is the host's); 4 GiB where neither can be read.
+// use (AvailableMemory), the physical memory or, when smaller, the memory
+// limit of its cgroup (in a container or a batch job on Linux, where the
+// physical memory is the host's); 4 GiB where neither can be read.
 func DefaultMemoryBudget() int64 {
-	if m := availableMemory(physicalMemory(), cgroupMemory()); m > 0 {
+	if m, _ := AvailableMemory(); m > 0 {
 		return m / 4 * 3
 	}
 	return fallbackMemory
+}
+
+// AvailableMemory returns the memory the process may use, in bytes, as
+// DefaultMemoryBudget reads it, and where that figure comes from:
+// "physical memory", or "cgroup limit" when the process's cgroup limit is
+// the smaller; 0 and "" where neither can be read.
+func AvailableMemory() (bytes int64, source string) {
+	return availableMemory(physicalMemory(), cgroupMemory())
 }
 
 // budgetOrDefault returns the memory budget b, or DefaultMemoryBudget for

@@ -113,17 +113,22 @@ func TestTransientPeak(t *testing.T) {
 // limit, either unknown (0) when it cannot be read.
 func TestAvailableMemory(t *testing.T) {
 	const g = int64(1) << 30
-	for _, c := range []struct{ physical, limit, want int64 }{
-		{0, 0, 0},
-		{16 * g, 0, 16 * g},
-		{0, 2 * g, 2 * g},
-		{16 * g, 2 * g, 2 * g}, // a container on a larger host
-		{2 * g, 16 * g, 2 * g}, // a limit above the machine's memory
-		{16 * g, -1, 16 * g},   // unreadable
-		{-1, 2 * g, 2 * g},
+	for _, c := range []struct {
+		physical, limit, want int64
+		source                string
+	}{
+		{0, 0, 0, ""},
+		{16 * g, 0, 16 * g, "physical memory"},
+		{0, 2 * g, 2 * g, "cgroup limit"},
+		{16 * g, 2 * g, 2 * g, "cgroup limit"},    // a container on a larger host
+		{2 * g, 16 * g, 2 * g, "physical memory"}, // a limit above the machine's memory
+		{2 * g, 2 * g, 2 * g, "physical memory"},
+		{16 * g, -1, 16 * g, "physical memory"}, // unreadable
+		{-1, 2 * g, 2 * g, "cgroup limit"},
+		{-1, -1, 0, ""},
 	} {
-		if got := availableMemory(c.physical, c.limit); got != c.want {
-			t.Errorf("availableMemory(%d, %d) = %d, want %d", c.physical, c.limit, got, c.want)
+		if got, source := availableMemory(c.physical, c.limit); got != c.want || source != c.source {
+			t.Errorf("availableMemory(%d, %d) = %d, %q; want %d, %q", c.physical, c.limit, got, source, c.want, c.source)
 		}
 	}
 }
@@ -134,7 +139,7 @@ func TestAvailableMemory(t *testing.T) {
 func TestDefaultMemoryBudget(t *testing.T) {
 	phys, limit := physicalMemory(), cgroupMemory()
 	got := DefaultMemoryBudget()
-	if m := availableMemory(phys, limit); m > 0 {
+	if m, _ := availableMemory(phys, limit); m > 0 {
 		if got != m/4*3 {
 			t.Errorf("DefaultMemoryBudget() = %d, want 3/4 of %d", got, m)
 		}

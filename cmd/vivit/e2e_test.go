@@ -7,10 +7,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/internal/backend"
+	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/npy"
 	"github.com/vivit-go/vivit/safetensors"
 	"github.com/vivit-go/vivit/torchpt"
@@ -584,6 +588,17 @@ func TestHelpAndVersion(t *testing.T) {
 	r = ok(t, "", "version")
 	if !strings.HasPrefix(r.stdout, "vivit v") || !strings.Contains(r.stdout, "gonum.org/v1/gonum") {
 		t.Errorf("version: %q", r.stdout)
+	}
+	// The machine's part: the child reads the same machine as this test.
+	m, source := vivit.AvailableMemory()
+	for _, want := range []string{
+		"\nbuild:  " + backend.Build + ", " + fastblas.Kernels() + " kernels\n",
+		fmt.Sprintf("\ncores:  %d (GOMAXPROCS ", runtime.NumCPU()),
+		fmt.Sprintf("\nmemory: %s (%s); default budget %s\n", vivit.FormatBytes(m), source, vivit.FormatBytes(vivit.DefaultMemoryBudget())),
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("version: %q lacks %q", r.stdout, want)
+		}
 	}
 }
 

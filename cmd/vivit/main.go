@@ -35,6 +35,8 @@ import (
 	"strings"
 
 	"github.com/vivit-go/vivit"
+	"github.com/vivit-go/vivit/internal/backend"
+	"github.com/vivit-go/vivit/internal/fastblas"
 )
 
 // version is set at link time (-ldflags "-X main.version=…").
@@ -62,7 +64,7 @@ Commands:
   newton       a damped Newton step in the top-k eigenbasis, written as tensors
   bench        exact versus approximate curvature: error, subspace overlap, time, memory
   inspect      what a model file holds and whether vivit supports it
-  version      print the version
+  version      the version, the build, the cores and the memory a run may use
 
 Run 'vivit <command> --help' for a command's flags and examples. Without
 --model, commands run on the embedded example (a 64-32-10 MLP trained on the
@@ -140,7 +142,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func runVersion(args []string, stdout, _ io.Writer) error {
 	if len(args) > 0 {
 		if args[0] == "--help" || args[0] == "-h" {
-			fmt.Fprint(stdout, "Usage: vivit version\n\nPrints the version of vivit, of Go and of the main dependencies.\n")
+			fmt.Fprint(stdout, "Usage: vivit version\n\nPrints the version of vivit, of Go and of the main dependencies, and what\nthis machine gives a run: the build and its kernels, the cores, and the\nmemory (the default --memory budget is three quarters of it).\n")
 			return errHelp
 		}
 		return usagef("version takes no arguments, got %q", args[0])
@@ -158,6 +160,12 @@ func runVersion(args []string, stdout, _ io.Writer) error {
 			}
 		}
 	}
-	_, err := fmt.Fprintf(stdout, "vivit %s (%s %s/%s%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH, deps)
+	memory := "unknown (the default budget is 4 GiB)"
+	if m, source := vivit.AvailableMemory(); m > 0 {
+		memory = fmt.Sprintf("%s (%s); default budget %s", vivit.FormatBytes(m), source, vivit.FormatBytes(vivit.DefaultMemoryBudget()))
+	}
+	_, err := fmt.Fprintf(stdout, "vivit %s (%s %s/%s%s)\nbuild:  %s, %s kernels\ncores:  %d (GOMAXPROCS %d)\nmemory: %s\n",
+		v, runtime.Version(), runtime.GOOS, runtime.GOARCH, deps,
+		backend.Build, fastblas.Kernels(), runtime.NumCPU(), runtime.GOMAXPROCS(0), memory)
 	return err
 }

@@ -47,6 +47,10 @@ import (
 // pure-Go one.
 var impl blas.Float64 = fastblas.Implementation{}
 
+// Build names the backend this build links: the products in Go, the
+// eigensolvers through OpenBLAS's LAPACKE.
+const Build = "openblas (LAPACKE eigensolvers, products in Go)"
+
 var single sync.Once
 
 // stoppedWorkers records whether Prepare found OpenBLAS's

@@ -10,6 +10,10 @@ import (
 
 var impl blas.Float64 = fastblas.Implementation{}
 
+// Build names the backend this build links: "pure Go" (products and
+// eigensolvers in Go).
+const Build = "pure Go"
+
 // Prepare does nothing in this build; in the openblas build it restricts
 // OpenBLAS to the calling thread and stops the worker threads the library
 // started when it loaded.
