@@ -5,7 +5,7 @@ GO ?= go
 # FUZZTIME=1000000x cannot.
 FUZZTIME ?= 30s
 
-.PHONY: install build test test-openblas race bench bench-openblas bench-both gobench run fuzz vet generate
+.PHONY: install build test test-openblas race test-386 bench bench-openblas bench-both gobench run fuzz vet generate
 
 build:
 	$(GO) build ./...
@@ -23,6 +23,11 @@ test-openblas:
 
 race:
 	$(GO) test -race -short ./...
+
+# 32-bit int: the readers' size checks, the memory budget's address-space
+# bound (runs on amd64 Linux with IA32 emulation).
+test-386:
+	GOARCH=386 $(GO) test -short ./...
 
 vet:
 	$(GO) vet ./...

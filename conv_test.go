@@ -2,6 +2,7 @@ package vivit_test
 
 import (
 	"fmt"
+	"math/bits"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -132,5 +133,15 @@ func testConvMemoryBudget(t *testing.T, arch int) {
 	}
 	if _, err := vivit.TopEigen(m, b, 1, &vivit.Options{MemoryBudget: -1}); err == nil || !contains(err.Error(), "MemoryBudget must be ≥ 0") {
 		t.Errorf("negative budget: %v", err)
+	}
+	// A 32-bit process refuses budgets beyond its address space; a 64-bit
+	// one plans within any.
+	_, err := vivit.TopEigen(m, b, 1, &vivit.Options{MemoryBudget: 3 << 30})
+	if bits.UintSize == 32 {
+		if err == nil || !contains(err.Error(), "MemoryBudget (--memory) 3 GiB is more than a 32-bit process can address (at most 2 GiB)") {
+			t.Errorf("3 GiB budget on a 32-bit platform: %v", err)
+		}
+	} else if err != nil {
+		t.Errorf("3 GiB budget: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package vivit
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"sync"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -38,18 +39,28 @@ func memoryOnce(read func() (uint64, error)) func() int64 {
 	})
 }
 
+// addressableMemory is the memory a run may plan for in the process's
+// address space: on 32-bit platforms 2 GiB (of the 4 GiB a process
+// addresses at most, shared with its code, stacks and the heap's
+// fragmentation), unbounded on 64-bit ones.
+const addressableMemory int64 = 1<<(bits.UintSize-1) - 1
+
 // availableMemory is the memory a process may use: the smaller of the
 // physical memory and its cgroup's limit, either 0 when unknown (0 when
-// both are); and which of the two it is, "physical memory" or "cgroup
-// limit" ("" when both are unknown).
+// both are), and at most addressableMemory; and which it is, "physical
+// memory", "cgroup limit" or "address space" ("" when both are unknown).
 func availableMemory(physical, limit int64) (int64, string) {
+	m, source := physical, "physical memory"
 	switch {
 	case physical <= 0 && limit <= 0:
 		return 0, ""
 	case limit > 0 && (physical <= 0 || limit < physical):
-		return limit, "cgroup limit"
+		m, source = limit, "cgroup limit"
 	}
-	return physical, "physical memory"
+	if m > addressableMemory {
+		return addressableMemory, "address space"
+	}
+	return m, source
 }
 
 // DefaultMemoryBudget is the memory budget of a run whose
@@ -66,8 +77,9 @@ func DefaultMemoryBudget() int64 {
 
 // AvailableMemory returns the memory the process may use, in bytes, as
 // DefaultMemoryBudget reads it, and where that figure comes from:
-// "physical memory", or "cgroup limit" when the process's cgroup limit is
-// the smaller; 0 and "" where neither can be read.
+// "physical memory", "cgroup limit" when the process's cgroup limit is
+// the smaller, or "address space" on 32-bit platforms, where a run plans
+// for at most 2 GiB; 0 and "" where neither can be read.
 func AvailableMemory() (bytes int64, source string) {
 	return availableMemory(physicalMemory(), cgroupMemory())
 }

@@ -1,6 +1,7 @@
 package vivit
 
 import (
+	"math/bits"
 	"os"
 	"runtime"
 	"strconv"
@@ -112,7 +113,7 @@ func TestTransientPeak(t *testing.T) {
 // TestAvailableMemory: the smaller of the physical memory and the cgroup's
 // limit, either unknown (0) when it cannot be read.
 func TestAvailableMemory(t *testing.T) {
-	const g = int64(1) << 30
+	const g = int64(1) << 26 // 64 MiB: within any address space
 	for _, c := range []struct {
 		physical, limit, want int64
 		source                string
@@ -126,6 +127,8 @@ func TestAvailableMemory(t *testing.T) {
 		{16 * g, -1, 16 * g, "physical memory"}, // unreadable
 		{-1, 2 * g, 2 * g, "cgroup limit"},
 		{-1, -1, 0, ""},
+		{1 << 40, 16 << 30, min(16<<30, addressableMemory), map[bool]string{true: "address space", false: "cgroup limit"}[bits.UintSize == 32]},
+		{3 << 30, 0, min(3<<30, addressableMemory), map[bool]string{true: "address space", false: "physical memory"}[bits.UintSize == 32]},
 	} {
 		if got, source := availableMemory(c.physical, c.limit); got != c.want || source != c.source {
 			t.Errorf("availableMemory(%d, %d) = %d, %q; want %d, %q", c.physical, c.limit, got, source, c.want, c.source)

@@ -44,9 +44,10 @@ type Options struct {
 	// they are backpropagated over chunks of samples, recomputing chunks
 	// that cannot be held (same results up to rounding, more time); when
 	// no plan fits, the run returns a *MemoryError naming the least memory
-	// it needs. 0 means
-	// DefaultMemoryBudget (three quarters of the physical memory, or of the
-	// process's cgroup memory limit when that is smaller). One
+	// it needs. 0 means DefaultMemoryBudget (three quarters of the
+	// physical memory, or of the process's cgroup memory limit when that
+	// is smaller; on 32-bit platforms, which refuse budgets above 2 GiB,
+	// of at most 2 GiB). One
 	// tenth of the budget is left for what the plan does not count: the
 	// Go runtime and garbage not yet collected. The library does not set
 	// the Go runtime's memory limit; a program that wants the budget to
@@ -209,6 +210,9 @@ func (o *Options) check(m *Model, n int) error {
 	}
 	if o.MemoryBudget < 0 {
 		return fmt.Errorf("vivit: MemoryBudget must be ≥ 0, got %d", o.MemoryBudget)
+	}
+	if o.MemoryBudget > addressableMemory {
+		return fmt.Errorf("vivit: MemoryBudget (--memory) %s is more than a 32-bit process can address (at most %s)", FormatBytes(o.MemoryBudget), FormatBytes(addressableMemory))
 	}
 	if o.ScratchBudget < 0 {
 		return fmt.Errorf("vivit: ScratchBudget must be ≥ 0, got %d", o.ScratchBudget)

@@ -119,7 +119,7 @@ func TestResNet8Cold(t *testing.T) {
 	usage := func() (cpu time.Duration, faults int64) {
 		var ru syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Minflt
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), int64(ru.Minflt)
 	}
 	for run := 0; run < 2; run++ {
 		opts := &vivit.Options{MCSamples: *resnet8Cold}

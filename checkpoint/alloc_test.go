@@ -1,6 +1,8 @@
 package checkpoint
 
 import (
+	"fmt"
+	"math/bits"
 	"runtime"
 	"testing"
 )
@@ -21,16 +23,21 @@ func allocated(f func()) uint64 {
 // allocated (building the first layers alone would take gigabytes).
 func TestMistypedArchitectureAllocatesNothing(t *testing.T) {
 	const bound = 100 << 20
+	// The first layer's outputs: 2²⁸ − 1 (805 M parameters, 6.4 GB of
+	// weights); 4·10⁷ within 32-bit platforms' smaller MaxParams.
+	wide := 268435455
+	if bits.UintSize == 32 {
+		wide = 40000000
+	}
 	for _, tc := range []struct {
 		name, arch, want string
 		first            string // the same layers without the mistake
 	}{
 		{
-			// 805 M parameters: 6.4 GB of weights.
 			name:  "linear",
-			first: `{"input_shape":[3],"layers":[{"type":"linear","in":3,"out":268435455},{"type":"linear","in":268435455,"out":2}],"loss":{"type":"mse","reduction":"sum"}}`,
-			arch:  `{"input_shape":[3],"layers":[{"type":"linear","in":3,"out":268435455},{"type":"tanh"},{"type":"linear","in":4,"out":2}],"loss":{"type":"mse","reduction":"sum"}}`,
-			want:  "architecture: layer 2 (linear): expects input of shape [4], but the previous layer gives [268435455]",
+			first: fmt.Sprintf(`{"input_shape":[3],"layers":[{"type":"linear","in":3,"out":%d},{"type":"linear","in":%[1]d,"out":2}],"loss":{"type":"mse","reduction":"sum"}}`, wide),
+			arch:  fmt.Sprintf(`{"input_shape":[3],"layers":[{"type":"linear","in":3,"out":%d},{"type":"tanh"},{"type":"linear","in":4,"out":2}],"loss":{"type":"mse","reduction":"sum"}}`, wide),
+			want:  fmt.Sprintf("architecture: layer 2 (linear): expects input of shape [4], but the previous layer gives [%d]", wide),
 		},
 		{
 			// A patch table of 2²⁸ entries (1 GiB) and 2²⁶ max-pool windows.

@@ -234,8 +234,10 @@ func buildFlatten(s LayerSpec, in []int) (LayerPlan, error) {
 // ErrTooLarge marks architectures that ask for more parameters than allowed.
 var ErrTooLarge = errors.New("architecture too large")
 
-// MaxParams bounds the parameters Build allocates (2³¹, 16 GiB of float64).
-const MaxParams = 1 << 31
+// MaxParams bounds the parameters Build allocates: 2³¹ (16 GiB of
+// float64), or on 32-bit platforms the float64 entries an int can address
+// in bytes (2²⁸ − 1, 2 GiB).
+const MaxParams = min(1<<31, math.MaxInt/8)
 
 // Build makes an untrained network (zero parameters) from an architecture.
 func (a *Architecture) Build() (*model.Network, error) {

@@ -348,7 +348,7 @@ func encodeHeader(a *Array) ([]byte, error) {
 		major    byte
 		lenBytes int
 		max      int
-	}{{1, 2, math.MaxUint16}, {2, 4, math.MaxUint32}} {
+	}{{1, 2, math.MaxUint16}, {2, 4, int(min(math.MaxUint32, math.MaxInt))}} {
 		pre := len(magic) + 2 + v.lenBytes
 		pad := 64 - (pre+hlen)%64
 		if hlen+pad > v.max {

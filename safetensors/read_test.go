@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -247,6 +249,10 @@ func TestOpenErrorsMentionPath(t *testing.T) {
 
 // TestValid checks unusual but well-formed files.
 func TestValid(t *testing.T) {
+	largeDim := 1000000000
+	if bits.UintSize == 32 {
+		largeDim = 20000
+	}
 	f32 := func(v ...float32) []byte {
 		var b []byte
 		for _, x := range v {
@@ -272,7 +278,9 @@ func TestValid(t *testing.T) {
 		{"other dtypes", `{"h":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]},"u":{"dtype":"U8","shape":[4],"data_offsets":[4,8]},"k":{"dtype":"BOOL","shape":[],"data_offsets":[8,9]}}`, make([]byte, 9), []string{"h", "u", "k"}, nil},
 		{"unicode", `{"__metadata__":{"ü":"<&>"},"\u00e9\t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, f32(1), []string{"é\t"}, map[string]string{"ü": "<&>"}},
 		{"metadata last", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{"k":"v"}}`, f32(1), []string{"a"}, map[string]string{"k": "v"}},
-		{"dims 1e9 zero", `{"z":{"dtype":"F32","shape":[1000000000,0,1000000000],"data_offsets":[0,0]}}`, nil, []string{"z"}, nil},
+		// Large dimensions around a zero: valid while the others' product
+		// (1e18; 4e8 on 32-bit platforms) and its bytes fit an int.
+		{"large dims around zero", fmt.Sprintf(`{"z":{"dtype":"F32","shape":[%d,0,%d],"data_offsets":[0,0]}}`, largeDim, largeDim), nil, []string{"z"}, nil},
 	} {
 		f, err := Parse(build(tc.header, tc.data))
 		if err != nil {
@@ -373,9 +381,9 @@ func TestCorrupt(t *testing.T) {
 		{"nested dim", edit(`[16,5]`, `[16,[5]]`), ErrShape, "shape[1] is an array, want an integer"},
 		{"shape not an array", edit(`"shape":[16,5]`, `"shape":80`), ErrShape, "shape is a number, want an array"},
 		{"dim out of range", edit(`[16,5]`, `[16,99999999999999999999]`), ErrShape, "shape[1] = 99999999999999999999 is out of range"},
-		{"overflow shape", edit(`[16,5]`, `[4294967296,4294967296]`), ErrShape, "element count of [4294967296 4294967296] overflows"},
-		{"overflow bytes", edit(`[16,5]`, `[2305843009213693952]`), ErrShape, "overflows"},
-		{"overflow before zero", edit(`[16,5]`, `[4294967296,0,4294967296]`), ErrShape, "overflows"},
+		{"overflow shape", edit(`[16,5]`, `[65536,65536,65536,65536]`), ErrShape, "element count of [65536 65536 65536 65536] overflows"},
+		{"overflow bytes", edit(`[16,5]`, fmt.Sprintf("[%d]", math.MaxInt/4+1)), ErrShape, "overflows"},
+		{"overflow before zero", edit(`[16,5]`, `[65536,65536,0,65536,65536]`), ErrShape, "overflows"},
 		{"three offsets", edit(`[0,320]`, `[0,160,320]`), ErrOffsets, `tensor "0.weight": invalid data_offsets: has 3 values, want 2 [begin, end]`},
 		{"one offset", edit(`[0,320]`, `[320]`), ErrOffsets, "has 1 values"},
 		{"offsets not an array", edit(`"data_offsets":[0,320]`, `"data_offsets":{"begin":0}`), ErrOffsets, "data_offsets is an object, want an array"},

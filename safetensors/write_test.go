@@ -181,7 +181,7 @@ func TestWriteErrors(t *testing.T) {
 		{"no data", []Tensor{{Name: "a", Shape: []int{0}}}, nil, ErrData, "none of F64, F32 and I64 is set"},
 		{"two slices", []Tensor{{Name: "a", F64: []float64{1}, F32: []float32{1}}}, nil, ErrData, "more than one"},
 		{"negative dim", []Tensor{{Name: "a", Shape: []int{2, -1}, F64: []float64{}}}, nil, ErrShape, "dimension 1 is -1, must be non-negative"},
-		{"overflow", []Tensor{{Name: "a", Shape: []int{1 << 40, 1 << 40}, F64: []float64{}}}, nil, ErrShape, "overflows"},
+		{"overflow", []Tensor{{Name: "a", Shape: []int{math.MaxInt, math.MaxInt}, F64: []float64{}}}, nil, ErrShape, "overflows"},
 		{"length mismatch", []Tensor{{Name: "a", Shape: []int{2, 3}, I64: make([]int64, 5)}}, nil, ErrSize, `tensor "a": data size mismatch: shape [2 3] has 6 elements, I64 holds 5`},
 		{"scalar needs one element", []Tensor{{Name: "a", F32: []float32{}}}, nil, ErrSize, "shape [] has 1 elements, F32 holds 0"},
 	} {

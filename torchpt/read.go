@@ -361,7 +361,7 @@ func (a *archive) load(s *storage) error {
 		return fmt.Errorf("%w: storage %q has no record %q", ErrFormat, s.key, "data/"+s.key)
 	}
 	want := int64(s.numel) * int64(s.dtype.Size())
-	if s.numel > math.MaxInt64/8 || rec.UncompressedSize64 != uint64(want) {
+	if int64(s.numel) > math.MaxInt64/8 || rec.UncompressedSize64 != uint64(want) {
 		return fmt.Errorf("%w: record %q has %d bytes, its %d elements of %s need %d", ErrFormat, "data/"+s.key, rec.UncompressedSize64, s.numel, s.dtype, want)
 	}
 	b, err := readRecord(rec, want)
@@ -552,7 +552,7 @@ func (a *archive) tensor(name string, v *view) (Tensor, error) {
 				n *= d
 			}
 		}
-		if v.stride[i] > 0 && d-1 > (math.MaxInt64-last)/v.stride[i] {
+		if v.stride[i] > 0 && d-1 > (math.MaxInt-last)/v.stride[i] {
 			return t, bad("view runs past the end of its storage")
 		}
 		last += (d - 1) * v.stride[i]

@@ -848,7 +848,7 @@ func TestThinNNPanels(t *testing.T) {
 	defer func(b, s int) { thinPanelMinBytes, thinStreamMinBytes = b, s }(thinPanelMinBytes, thinStreamMinBytes)
 	rnd := rand.New(rand.NewPCG(11, 12))
 	// Streaming (on AVX-512), panels, and B in place, for every B.
-	for _, mode := range [][2]int{{0, 0}, {0, 1 << 40}, {1 << 40, 1 << 40}} {
+	for _, mode := range [][2]int{{0, 0}, {0, math.MaxInt}, {math.MaxInt, math.MaxInt}} {
 		thinPanelMinBytes, thinStreamMinBytes = mode[0], mode[1]
 		testThinNNPanels(t, rnd)
 	}
@@ -898,7 +898,7 @@ func testThinNNPanels(t *testing.T, rnd *rand.Rand) {
 func TestGemmNNMixed(t *testing.T) {
 	defer func(b, s int) { thinPanelMinBytes, thinStreamMinBytes = b, s }(thinPanelMinBytes, thinStreamMinBytes)
 	rnd := rand.New(rand.NewPCG(13, 14))
-	for _, minBytes := range []int{0, 1 << 40} { // with and without panels or streaming
+	for _, minBytes := range []int{0, math.MaxInt} { // with and without panels or streaming
 		thinPanelMinBytes, thinStreamMinBytes = minBytes, minBytes
 		testGemmNNMixed(t, rnd)
 	}

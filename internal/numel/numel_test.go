@@ -16,8 +16,10 @@ func TestElements(t *testing.T) {
 		{[]int{3, 4}, 8, 12, true},
 		{[]int{0, 5}, 4, 0, true},
 		{[]int{-1}, 8, 0, false},
-		{[]int{1 << 32, 1 << 32}, 1, 0, false},
-		{[]int{1 << 40, 0, 1 << 40}, 1, 0, false},
+		{[]int{1 << 16, 1 << 16, 1 << 16, 1 << 16}, 1, 0, false},
+		{[]int{math.MaxInt, 0, math.MaxInt}, 1, 0, false},
+		{[]int{math.MaxInt / 2, 2}, 1, math.MaxInt - 1, true},
+		{[]int{math.MaxInt/2 + 1, 2}, 1, 0, false},
 		{[]int{math.MaxInt / 4}, 8, 0, false},
 		{[]int{math.MaxInt / 8}, 8, math.MaxInt / 8, true},
 	} {
