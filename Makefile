@@ -5,7 +5,7 @@ GO ?= go
 # FUZZTIME=1000000x cannot.
 FUZZTIME ?= 30s
 
-.PHONY: install build test test-openblas race test-386 bench bench-openblas bench-both gobench run fuzz vet generate
+.PHONY: install build test test-openblas race test-386 test-arm64 bench bench-openblas bench-both gobench run fuzz vet generate
 
 build:
 	$(GO) build ./...
@@ -28,6 +28,12 @@ race:
 # bound (runs on amd64 Linux with IA32 emulation).
 test-386:
 	GOARCH=386 $(GO) test -short ./...
+
+# arm64 under qemu's user-mode emulator (apt-get install qemu-user; about
+# 20 minutes on two cores), all but cmd/vivit, whose tests run the built
+# command directly.
+test-arm64:
+	GOARCH=arm64 $(GO) test -exec qemu-aarch64 -short -timeout 60m $$($(GO) list ./... | grep -v /cmd/vivit)
 
 vet:
 	$(GO) vet ./...

@@ -83,12 +83,17 @@ func NewHardtanh(shape []int, lo, hi float64) *Elementwise {
 // float32 inside: PyTorch's kernel computes the slope as 1.0f/6.0f in
 // every precision (0.1666666716…, 6e-8 above 1/6), and the engine
 // reproduces its float64 gradients to 1e-15.
+//
+// alpha·x is rounded before beta is added (the float64 conversion), so
+// that no platform fuses the two into one multiply-add: fused, 1/6·(−3)
+// + 1/2 is 2.8e-17 rather than 0 (on arm64, which fuses by default), and
+// the derivative at the kink would change sides.
 func NewHardSigmoid(shape []int, alpha, beta float64) *Elementwise {
 	slope := float64(float32(alpha))
 	return &Elementwise{Name: "hard_sigmoid", Shape: shape,
-		F: func(x float64) float64 { return min(max(alpha*x+beta, 0), 1) },
+		F: func(x float64) float64 { return min(max(float64(alpha*x)+beta, 0), 1) },
 		DF: func(x, _ float64) float64 {
-			if z := alpha*x + beta; z > 0 && z < 1 {
+			if z := float64(alpha*x) + beta; z > 0 && z < 1 {
 				return slope
 			}
 			return 0
