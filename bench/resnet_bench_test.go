@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"syscall"
 	"testing"
 	"time"
 
@@ -116,25 +115,20 @@ func TestResNet8Cold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	usage := func() (cpu time.Duration, faults int64) {
-		var ru syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), int64(ru.Minflt)
-	}
 	for run := 0; run < 2; run++ {
 		opts := &vivit.Options{MCSamples: *resnet8Cold}
 		stages := []string{}
 		var cpus []time.Duration
 		var faults []int64
 		opts.Progress = func(stage string, _, _ int) {
-			c, f := usage()
+			c, f := processUsage()
 			stages, cpus, faults = append(stages, stage), append(cpus, c), append(faults, f)
 		}
 		res, err := vivit.TopEigen(m, batch, 10, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, f := usage()
+		c, f := processUsage()
 		cpus, faults = append(cpus, c), append(faults, f)
 		line := ""
 		for i, st := range stages {

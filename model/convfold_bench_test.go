@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -12,14 +11,6 @@ import (
 	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/model/im2col"
 )
-
-// cpuTime returns the process's user+system CPU time in seconds: on a
-// shared machine it measures the work where wall time measures the queue.
-func cpuTime() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
 
 // BenchmarkConvBackward times the transposed convolution of ResNet-8's
 // layers on 320 factor rows (N = 32, C = 10), blocked (the route in use),
