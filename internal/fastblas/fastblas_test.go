@@ -940,3 +940,17 @@ func testGemmNNMixed(t *testing.T, rnd *rand.Rand) {
 		}
 	})
 }
+
+// TestKernels checks that Kernels names the kernels the products take.
+func TestKernels(t *testing.T) {
+	want := "portable Go"
+	switch {
+	case haveAVX512:
+		want = "AVX-512"
+	case haveAsm:
+		want = "AVX2/FMA"
+	}
+	if got := Kernels(); got != want {
+		t.Errorf("Kernels() = %q, want %q", got, want)
+	}
+}
