@@ -254,8 +254,32 @@ func layerStats(m *Model, st *Stats, n int, w float64) []LayerStats {
 }
 
 // Gradient returns the batch loss L and its gradient ∇L in the model's
-// layout: one forward and one backward pass, no curvature.
+// layout: a forward and a backward pass, no curvature. Its memory stays
+// within DefaultMemoryBudget: a batch whose activations and backward
+// factors do not fit is processed in chunks of samples, whose gradients
+// add up (the same result up to rounding); a model of which not even one
+// sample fits gives a *MemoryError.
 func Gradient(m *Model, b *Batch) (loss float64, grad []float64, err error) {
+	return gradient(m, b, DefaultMemoryBudget())
+}
+
+// gradientChunk returns the samples of a batch of n whose gradient pass
+// fits the budget at once (n when the whole batch does): their
+// activations and backward factors (one column each), besides the
+// gradient and the factors' scratch.
+func gradientChunk(m *Model, n int, budget int64) (int, error) {
+	s := sizesOf(m)
+	perSample := s.acts + s.factors + s.maxT + 8*int64(m.NumOutputs())
+	fixed := 8*int64(m.NumParams()) + scratchShare(budget)
+	avail := budget - budget/headroom - fixed
+	if avail < perSample {
+		return 0, &MemoryError{Budget: budget, Needed: (fixed + perSample) * headroom / (headroom - 1), What: "Gradient (one sample's activations and backward factors)"}
+	}
+	return int(min(int64(n), avail/perSample)), nil
+}
+
+// gradient is Gradient within the memory budget.
+func gradient(m *Model, b *Batch, budget int64) (loss float64, grad []float64, err error) {
 	if m == nil {
 		return 0, nil, errNilModel
 	}
@@ -263,25 +287,41 @@ func Gradient(m *Model, b *Batch) (loss float64, grad []float64, err error) {
 		return 0, nil, err
 	}
 	n := b.Len()
-	acts, _ := m.ForwardKeep(context.Background(), b.Inputs, m.BackwardReads())
-	defer model.ReleaseActivations(acts)
-	z := acts[len(acts)-1]
+	chunk, err := gradientChunk(m, n, budget)
+	if err != nil {
+		return 0, nil, err
+	}
 	w := m.Loss.Weight(n)
-	loss = w * sum(m.Loss.PerSample(z, b.Targets))
-	_, c := z.Dims()
-	g := mat.NewDense(n, c, nil)
-	m.Loss.GradTo(g, z, b.Targets)
-	g.Scale(w, g) // ∇L = Σ_n J_nᵀ (w ∇ℓ_n): fold w in and sum over samples
 	grad = make([]float64, m.NumParams())
-	ones := mat.NewDense(1, n, nil)
-	for i := range ones.RawRowView(0) {
-		ones.RawRowView(0)[i] = 1
+	losses := make([]float64, 0, n)
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		sub := SliceBatch(b, lo, hi)
+		acts, _ := m.ForwardKeep(context.Background(), sub.Inputs, m.BackwardReads())
+		z := acts[len(acts)-1]
+		losses = append(losses, m.Loss.PerSample(z, sub.Targets)...)
+		_, c := z.Dims()
+		g := mat.NewDense(hi-lo, c, nil)
+		m.Loss.GradTo(g, z, sub.Targets)
+		g.Scale(w, g) // ∇L = Σ_n J_nᵀ (w ∇ℓ_n): fold w in and sum over samples
+		ones := mat.NewDense(1, hi-lo, nil)
+		for i := range ones.RawRowView(0) {
+			ones.RawRowView(0)[i] = 1
+		}
+		off := 0
+		for _, lf := range jacobians.Backprop(m, acts, g, 1) {
+			dim := lf.Factor.Dim()
+			part := grad[off : off+dim]
+			if lo == 0 {
+				lf.Factor.MulTo(mat.NewDense(1, dim, part), ones)
+			} else {
+				sum := make([]float64, dim)
+				lf.Factor.MulTo(mat.NewDense(1, dim, sum), ones)
+				floats.Add(part, sum)
+			}
+			off += dim
+		}
+		model.ReleaseActivations(acts)
 	}
-	off := 0
-	for _, lf := range jacobians.Backprop(m, acts, g, 1) {
-		dim := lf.Factor.Dim()
-		lf.Factor.MulTo(mat.NewDense(1, dim, grad[off:off+dim]), ones)
-		off += dim
-	}
-	return loss, grad, nil
+	return w * sum(losses), grad, nil
 }
