@@ -1,6 +1,8 @@
 package model
 
 import (
+	"math"
+
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/mat"
 
@@ -207,9 +209,15 @@ type Param struct {
 }
 
 // Numel returns the number of elements of a shape.
+//
+// A product beyond the int range saturates at math.MaxInt, so that size
+// checks refuse it on 32-bit platforms too instead of seeing it wrapped.
 func Numel(shape []int) int {
 	n := 1
 	for _, d := range shape {
+		if n > 0 && d > 0 && n > math.MaxInt/d {
+			return math.MaxInt
+		}
 		n *= d
 	}
 	return n

@@ -468,3 +468,25 @@ func TestElementwiseRows(t *testing.T) {
 		}
 	}
 }
+
+// TestNumelSaturates: a product beyond int saturates at math.MaxInt (on
+// any word size), so that size checks refuse it rather than a wrapped
+// value.
+func TestNumelSaturates(t *testing.T) {
+	for _, tc := range []struct {
+		shape []int
+		want  int
+	}{
+		{nil, 1},
+		{[]int{3, 4}, 12},
+		{[]int{0, math.MaxInt}, 0},
+		{[]int{math.MaxInt, 1}, math.MaxInt},
+		{[]int{1 << 16, 1 << 16, 1 << 16, 1 << 16}, math.MaxInt},
+		{[]int{math.MaxInt/2 + 1, 2}, math.MaxInt},
+		{[]int{math.MaxInt / 2, 2}, math.MaxInt - 1},
+	} {
+		if got := Numel(tc.shape); got != tc.want {
+			t.Errorf("Numel(%v) = %d, want %d", tc.shape, got, tc.want)
+		}
+	}
+}

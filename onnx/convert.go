@@ -154,13 +154,13 @@ func newConverter(g *pb.GraphProto, m *Model) (*converter, error) {
 		return nil, fmt.Errorf("%w: input %q has %d axes; it needs a batch axis and at least one more", ErrUnsupported, c.input, len(dims))
 	}
 	full := []int{-1}
-	size := 1
+	size := int64(1)
 	for i, d := range dims[1:] {
 		v := d.GetDimValue()
 		if d.GetDimParam() != "" || v < 1 || v > maxFeatures {
 			return nil, fmt.Errorf("%w: input %q axis %d must have a fixed positive size (only the batch axis may vary), got %q", ErrUnsupported, c.input, i+1, dimString(d))
 		}
-		size *= int(v)
+		size *= v // both at most 2²⁸: no overflow
 		if size > maxFeatures {
 			return nil, fmt.Errorf("%w: input %q is too large per sample", ErrUnsupported, c.input)
 		}

@@ -137,7 +137,7 @@ func opTranspose(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		return nil, fmt.Errorf("perm %v does not fit %d axes", perm, rank)
 	}
 	for i, a := range perm {
-		if a < 0 || int(a) >= rank || seen[a] {
+		if a < 0 || a >= int64(rank) || seen[a] {
 			return nil, fmt.Errorf("perm %v is not a permutation of %d axes", perm, rank)
 		}
 		seen[a] = true
@@ -795,13 +795,13 @@ func opConstantOfShape(c *converter, n *pb.NodeProto, in []value) ([]value, erro
 		return nil, err
 	}
 	shape := make([]int, len(dims))
-	total := 1
+	total := int64(1)
 	for i, d := range dims {
-		if d < 0 || d > maxFeatures || total*int(max(d, 1)) > maxFeatures {
+		if d < 0 || d > maxFeatures || total*max(d, 1) > maxFeatures {
 			return nil, fmt.Errorf("shape %s is invalid or too large for a constant", formatInts(dims))
 		}
 		shape[i] = int(d)
-		total *= int(d)
+		total *= d
 	}
 	fill := &tensorData{f: []float64{0}, dtype: "FLOAT"}
 	if a := attr(n, "value"); a != nil {

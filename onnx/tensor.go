@@ -6,13 +6,15 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/vivit-go/vivit/model"
 	pb "github.com/vivit-go/vivit/onnx/internal/onnxpb"
 )
 
 // maxElements bounds every tensor the reader decodes (2³¹ values, 16 GiB
-// of float64): a crafted header cannot make it allocate more than the
-// file's own data, and no tensor beyond this is plausible here.
-const maxElements = 1 << 31
+// of float64; on 32-bit platforms 2²⁸ − 1, 2 GiB, what an int counts in
+// bytes): a crafted header cannot make it allocate more than the file's
+// own data, and no tensor beyond this is plausible here.
+const maxElements = min(1<<31, math.MaxInt/8)
 
 // tensorData is a decoded initializer or Constant value: floats or ints.
 type tensorData struct {
@@ -25,13 +27,7 @@ type tensorData struct {
 
 func (t *tensorData) numel() int { return numelOf(t.shape) }
 
-func numelOf(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	return n
-}
+func numelOf(shape []int) int { return model.Numel(shape) }
 
 // decodeTensor checks and decodes t. Data stored outside the file is
 // refused: a model file never makes the reader open another path.
