@@ -379,8 +379,8 @@ func opSplit(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 	}
 	var total int64
 	for _, s := range sizes {
-		if s < 0 {
-			return nil, fmt.Errorf("split %v has a negative size", sizes)
+		if s < 0 || s > int64(x.shape[a]) {
+			return nil, fmt.Errorf("split %v has a size outside [0, %d]", sizes, x.shape[a])
 		}
 		total += s
 	}
@@ -469,6 +469,9 @@ func opSlice(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 			return nil, fmt.Errorf("step %d: only positive steps are supported", steps[i])
 		}
 		s, e := clampSlice(starts[i], ends[i], shape[a])
+		// A step past the axis takes its first entry, as one of the
+		// axis's length does (and fits an int on any platform).
+		step := int(min(steps[i], int64(max(shape[a], 1))))
 		if e <= s {
 			return nil, fmt.Errorf("the slice [%d:%d] of axis %d is empty", starts[i], ends[i], axes[i])
 		}
@@ -478,7 +481,7 @@ func opSlice(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 			}
 			d := cur.c
 			out := &tensorData{isInt: d.isInt, dtype: d.dtype}
-			for k := s; k < e; k += int(steps[i]) {
+			for k := s; k < e; k += step {
 				if d.isInt {
 					out.i = append(out.i, d.i[k])
 				} else {
@@ -497,10 +500,10 @@ func opSlice(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 			continue
 		}
 		sa, _ := sampleAxis(cur, a)
-		if s == 0 && e == shape[a] && steps[i] == 1 {
+		if s == 0 && e == shape[a] && step == 1 {
 			continue
 		}
-		l, err := model.NewSlice(cur.perSample(), sa, s, e, int(steps[i]))
+		l, err := model.NewSlice(cur.perSample(), sa, s, e, step)
 		if err != nil {
 			return nil, err
 		}
@@ -649,7 +652,7 @@ func opExpand(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		}
 		out := slices.Clone(shape[1:])
 		for i, t := range target[1:] {
-			if t != 1 && t != -1 && int(t) != out[i] {
+			if t != 1 && t != -1 && t != int64(out[i]) {
 				return nil, fmt.Errorf("expands parameter %q beyond the batch axis", v.param)
 			}
 		}
@@ -665,7 +668,7 @@ func opExpand(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		off := len(v.shape) - len(target)
 		for i, t := range target {
 			d := v.shape[off+i]
-			if t != 1 && t != batchSym && t != -1 && int(t) != d {
+			if t != 1 && t != batchSym && t != -1 && t != int64(d) {
 				return nil, fmt.Errorf("expands %s to %s: only a target it already has is supported", formatShape(v.shape), formatInts(target))
 			}
 		}
