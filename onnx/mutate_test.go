@@ -247,3 +247,76 @@ func TestMutatedRegressions(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeIntegerFields gives integer fields values beyond a 32-bit int
+// (2³² and MaxInt64): each model is refused or read and computed without
+// a panic, on any word size (on 32-bit platforms a perm entry of
+// MaxInt64 indexed an array). TestSliceHugeStep slices a constant.
+func TestHugeIntegerFields(t *testing.T) {
+	// Transpose's perm.
+	path := filepath.Join("testdata", "hostile", "vit_valid.onnx")
+	m := decodeModel(t, path)
+	transposed := false
+	for _, n := range m.GetGraph().GetNode() {
+		for _, a := range n.GetAttribute() {
+			if n.GetName() == "/blocks.0/fc1/Transpose" && a.GetName() == "perm" && len(a.Ints) > 1 {
+				a.Ints[1] = math.MaxInt64
+				transposed = true
+			}
+		}
+	}
+	if !transposed {
+		t.Fatalf("%s has no Transpose /blocks.0/fc1/Transpose with a perm", path)
+	}
+	if checkMutated(t, m, path+" with perm[1] = MaxInt64") {
+		t.Errorf("%s with perm[1] = MaxInt64 is accepted", path)
+	}
+
+	// Slice's steps, as an initializer of the length of its starts.
+	for _, step := range []int64{1 << 32, math.MaxInt64} {
+		path := filepath.Join("..", "testdata", "fixtures", "mha_tiny", "model.onnx")
+		m := decodeModel(t, path)
+		g := m.GetGraph()
+		lengths := map[string]int{}
+		for _, in := range g.GetInitializer() {
+			if len(in.GetDims()) == 1 {
+				lengths[in.GetName()] = int(in.GetDims()[0])
+			}
+		}
+		for _, n := range g.GetNode() {
+			if n.GetOpType() != "Constant" {
+				continue
+			}
+			for _, a := range n.GetAttribute() {
+				if a.GetName() == "value" && len(a.GetT().GetDims()) == 1 {
+					lengths[n.GetOutput()[0]] = int(a.GetT().GetDims()[0])
+				}
+			}
+		}
+		sliced := 0
+		for i, n := range g.GetNode() {
+			if n.GetOpType() != "Slice" || len(n.GetInput()) < 3 {
+				continue
+			}
+			l, ok := lengths[n.GetInput()[1]]
+			if !ok {
+				continue
+			}
+			name := fmt.Sprintf("huge_steps_%d", i)
+			steps := &pb.TensorProto{Name: proto.String(name), DataType: proto.Int32(int32(pb.TensorProto_INT64)), Dims: []int64{int64(l)}}
+			for range l {
+				steps.Int64Data = append(steps.Int64Data, step)
+			}
+			g.Initializer = append(g.Initializer, steps)
+			for len(n.Input) < 4 {
+				n.Input = append(n.Input, "")
+			}
+			n.Input = append(n.Input[:4], name)
+			sliced++
+		}
+		if sliced == 0 {
+			t.Fatalf("%s has no Slice whose starts have a known length", path)
+		}
+		checkMutated(t, m, fmt.Sprintf("%s with Slice steps %d", path, step))
+	}
+}

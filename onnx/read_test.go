@@ -405,3 +405,24 @@ func TestHostileFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestSliceHugeStep slices a constant (shape arithmetic) with steps
+// beyond a 32-bit int: [-1 6 99][0:2:step] is the target shape of a
+// Reshape, [-1 6] for a step of 1 (read) and [-1] for a step past the
+// axis (refused: it merges the batch away). On 32-bit platforms a step
+// of 2³² became a loop step of 0, which never ended.
+func TestSliceHugeStep(t *testing.T) {
+	for _, step := range []int64{1, 2, 1 << 32, math.MaxInt64} {
+		g := newGraph("input", 6)
+		shape := g.constInts("shape", -1, 6, 99)
+		g.node("Slice", "/Slice", []string{shape, g.initInts("starts", 0), g.initInts("ends", 2), g.initInts("axes", 0), g.initInts("steps", step)}, []string{"target"})
+		g.node("Reshape", "/Reshape", []string{"input", "target"}, []string{"r"})
+		g.node("Gemm", "/fc/Gemm", []string{"r", g.init("fc.weight", 0.5, 0, 3, 6), g.init("fc.bias", 0.1, 0, 3)}, []string{"logits"},
+			floatAttr("alpha", 1), floatAttr("beta", 1), intAttr("transB", 1))
+		g.output("logits")
+		_, err := Read(g.bytes(t), nil)
+		if (err == nil) != (step == 1) {
+			t.Errorf("step %d: error %v", step, err)
+		}
+	}
+}
