@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime/debug"
 	"sync"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -67,12 +68,24 @@ func availableMemory(physical, limit int64) (int64, string) {
 // Options.MemoryBudget is 0: three quarters of the memory the process may
 // use (AvailableMemory), the physical memory or, when smaller, the memory
 // limit of its cgroup (in a container or a batch job on Linux, where the
-// physical memory is the host's); 4 GiB where neither can be read.
+// physical memory is the host's); 4 GiB where neither can be read. A Go
+// memory limit below that (GOMEMLIMIT, debug.SetMemoryLimit; the CLI's
+// --memory) is the budget instead: the program has said how much memory
+// it means to use. It is read, never set.
 func DefaultMemoryBudget() int64 {
-	if m, _ := AvailableMemory(); m > 0 {
-		return m / 4 * 3
+	return defaultBudget(AvailableMemory())
+}
+
+// defaultBudget is DefaultMemoryBudget for m bytes available.
+func defaultBudget(m int64, _ string) int64 {
+	b := fallbackMemory
+	if m > 0 {
+		b = m / 4 * 3
 	}
-	return fallbackMemory
+	if l := debug.SetMemoryLimit(-1); l > 0 && l < b {
+		b = l
+	}
+	return b
 }
 
 // AvailableMemory returns the memory the process may use, in bytes, as

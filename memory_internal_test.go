@@ -1,9 +1,11 @@
 package vivit
 
 import (
+	"math"
 	"math/bits"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -173,4 +175,28 @@ func TestDefaultMemoryBudget(t *testing.T) {
 		}
 	}
 	t.Error("no MemTotal in /proc/meminfo")
+}
+
+// TestDefaultBudgetGoLimit: a Go memory limit below three quarters of the
+// available memory is the default budget; a higher one changes nothing.
+func TestDefaultBudgetGoLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	const g = int64(1) << 30
+	for _, c := range []struct{ available, limit, want int64 }{
+		{16 * g, math.MaxInt64, 12 * g},
+		{16 * g, 2 * g, 2 * g},
+		{16 * g, 13 * g, 12 * g},
+		{0, 1 * g, 1 * g},
+		{0, math.MaxInt64, fallbackMemory},
+	} {
+		debug.SetMemoryLimit(c.limit)
+		if got := defaultBudget(c.available, ""); got != c.want {
+			t.Errorf("available %d, Go limit %d: budget %d, want %d", c.available, c.limit, got, c.want)
+		}
+	}
+	debug.SetMemoryLimit(100 << 20)
+	if got := DefaultMemoryBudget(); got != 100<<20 {
+		t.Errorf("DefaultMemoryBudget() = %d under a Go limit of 100 MiB", got)
+	}
 }

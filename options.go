@@ -47,7 +47,8 @@ type Options struct {
 	// it needs. 0 means DefaultMemoryBudget (three quarters of the
 	// physical memory, or of the process's cgroup memory limit when that
 	// is smaller; on 32-bit platforms, which refuse budgets above 2 GiB,
-	// of at most 2 GiB). One
+	// of at most 2 GiB; or the Go memory limit, GOMEMLIMIT, when that is
+	// lower still). One
 	// tenth of the budget is left for what the plan does not count: the
 	// Go runtime and garbage not yet collected. The library does not set
 	// the Go runtime's memory limit; a program that wants the budget to

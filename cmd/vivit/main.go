@@ -160,9 +160,14 @@ func runVersion(args []string, stdout, _ io.Writer) error {
 			}
 		}
 	}
-	memory := "unknown (the default budget is 4 GiB)"
-	if m, source := vivit.AvailableMemory(); m > 0 {
-		memory = fmt.Sprintf("%s (%s); default budget %s", vivit.FormatBytes(m), source, vivit.FormatBytes(vivit.DefaultMemoryBudget()))
+	budget := vivit.FormatBytes(vivit.DefaultMemoryBudget())
+	m, source := vivit.AvailableMemory()
+	if vivit.DefaultMemoryBudget() == debug.SetMemoryLimit(-1) {
+		budget += " (the Go memory limit, GOMEMLIMIT)"
+	}
+	memory := "unknown; default budget " + budget
+	if m > 0 {
+		memory = fmt.Sprintf("%s (%s); default budget %s", vivit.FormatBytes(m), source, budget)
 	}
 	_, err := fmt.Fprintf(stdout, "vivit %s (%s %s/%s%s)\nbuild:  %s, %s kernels\ncores:  %d (GOMAXPROCS %d)\nmemory: %s\n",
 		v, runtime.Version(), runtime.GOOS, runtime.GOARCH, deps,
