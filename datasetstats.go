@@ -62,10 +62,7 @@ func DataSetStats(m *Model, ds DataSet, opts *DataSetOptions) (*Stats, error) {
 			p.release()
 			return nil, err
 		}
-		ones := mat.NewDense(1, nb, nil)
-		for i := range ones.RawRowView(0) {
-			ones.RawRowView(0)[i] = 1
-		}
+		ones := filledRow(nb, 1)
 		norms := mat.NewSymDense(nb, nil)
 		// bmean holds the batch's gradient sum Σ_{n∈b} ∇ℓ_n until scaled.
 		off := 0

@@ -90,10 +90,7 @@ func ComputeStats(m *Model, b *Batch, opts *Options) (*Stats, error) {
 	}
 	st.Grad = make([]float64, d)
 	st.DiagGGN = make([]float64, d)
-	ones := mat.NewDense(1, n, nil)
-	for i := range ones.RawRowView(0) {
-		ones.RawRowView(0)[i] = p.w
-	}
+	ones := filledRow(n, p.w)
 	norms := mat.NewSymDense(n, nil)
 	off := 0
 	for i, gf := range grads {
@@ -171,10 +168,7 @@ func statsChunked(m *Model, b *Batch, o Options, pl *Plan, idx []int, cols int) 
 			return nil, err
 		}
 		st.PerSampleLoss = append(st.PerSampleLoss, bc.losses...)
-		ones := mat.NewDense(1, nb, nil)
-		for i := range ones.RawRowView(0) {
-			ones.RawRowView(0)[i] = 1
-		}
+		ones := filledRow(nb, 1)
 		norms := mat.NewSymDense(nb, nil)
 		off := 0
 		for _, gf := range bc.grads {
@@ -293,6 +287,10 @@ func gradient(m *Model, b *Batch, budget int64) (loss float64, grad []float64, e
 	}
 	w := m.Loss.Weight(n)
 	grad = make([]float64, m.NumParams())
+	var part []float64 // a chunk's gradient, when there are several
+	if chunk < n {
+		part = make([]float64, len(grad))
+	}
 	losses := make([]float64, 0, n)
 	for lo := 0; lo < n; lo += chunk {
 		hi := min(lo+chunk, n)
@@ -304,22 +302,19 @@ func gradient(m *Model, b *Batch, budget int64) (loss float64, grad []float64, e
 		g := mat.NewDense(hi-lo, c, nil)
 		m.Loss.GradTo(g, z, sub.Targets)
 		g.Scale(w, g) // ∇L = Σ_n J_nᵀ (w ∇ℓ_n): fold w in and sum over samples
-		ones := mat.NewDense(1, hi-lo, nil)
-		for i := range ones.RawRowView(0) {
-			ones.RawRowView(0)[i] = 1
+		dst := grad
+		if lo > 0 {
+			dst = part
 		}
+		ones := filledRow(hi-lo, 1)
 		off := 0
 		for _, lf := range jacobians.Backprop(m, acts, g, 1) {
 			dim := lf.Factor.Dim()
-			part := grad[off : off+dim]
-			if lo == 0 {
-				lf.Factor.MulTo(mat.NewDense(1, dim, part), ones)
-			} else {
-				sum := make([]float64, dim)
-				lf.Factor.MulTo(mat.NewDense(1, dim, sum), ones)
-				floats.Add(part, sum)
-			}
+			lf.Factor.MulTo(mat.NewDense(1, dim, dst[off:off+dim]), ones)
 			off += dim
+		}
+		if lo > 0 {
+			floats.Add(grad, part)
 		}
 		model.ReleaseActivations(acts)
 	}

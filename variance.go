@@ -61,11 +61,7 @@ func gradM2(grads []jacobians.LayerFactor, n, d int, o *Options) ([]float64, err
 func centredByColumns(dst []float64, f lowrank.Factor, n int) {
 	dim := f.Dim()
 	mean := mat.NewDense(1, dim, nil)
-	ones := mat.NewDense(1, n, nil)
-	for i := range ones.RawRowView(0) {
-		ones.RawRowView(0)[i] = 1 / float64(n)
-	}
-	f.MulTo(mean, ones)
+	f.MulTo(mean, filledRow(n, 1/float64(n)))
 	m := mean.RawRowView(0)
 	chunk := max(1, min(n, (1<<20)/max(dim, 1)))
 	sum := make([]float64, dim)

@@ -267,6 +267,16 @@ func normalizeColumnSigns(u *mat.Dense) {
 	}
 }
 
+// filledRow returns a 1×n matrix of v: the weights of a sum over a
+// factor's columns (MulTo).
+func filledRow(n int, v float64) *mat.Dense {
+	r := mat.NewDense(1, n, nil)
+	for i := range r.RawRowView(0) {
+		r.RawRowView(0)[i] = v
+	}
+	return r
+}
+
 func sum(xs []float64) float64 {
 	var s float64
 	for _, x := range xs {
