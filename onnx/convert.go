@@ -410,7 +410,7 @@ var errSilent = errors.New("depends on a node that cannot be analysed")
 // output as an activation with the batch axis at position batch.
 func (c *converter) addNode(op model.Op, batch int, inputs ...int) (value, error) {
 	out := op.OutShape()
-	if numelOf(out) > maxFeatures {
+	if model.Numel(out) > maxFeatures {
 		return value{}, fmt.Errorf("its output %v is too large per sample", out)
 	}
 	c.nodes = append(c.nodes, model.Node{Name: c.curInfo.Name, Op: op, Inputs: inputs})

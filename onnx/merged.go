@@ -173,7 +173,7 @@ func (v value) dims() []int64 {
 	for _, d := range v.shape[:v.batch-v.outer] {
 		out = append(out, int64(d))
 	}
-	k := numelOf(v.shape[v.batch-v.outer:v.batch]) * numelOf(v.shape[v.batch+1:v.batch+1+v.inner])
+	k := model.Numel(v.shape[v.batch-v.outer:v.batch]) * model.Numel(v.shape[v.batch+1:v.batch+1+v.inner])
 	out = append(out, symN(int64(k)))
 	for _, d := range v.shape[v.batch+1+v.inner:] {
 		out = append(out, int64(d))
@@ -246,7 +246,7 @@ func (c *converter) reshapeAct(v value, target []int64, allowZero bool) (value, 
 			at = i
 		}
 	}
-	size := int64(numelOf(v.perSample()))
+	size := int64(model.Numel(v.perSample()))
 	if at >= 0 {
 		if k, _ := symFactor(out[at]); k > size {
 			return value{}, fmt.Errorf("target shape %s does not fit the %d values per sample of %s", formatInts(target), size, v.format())
@@ -280,7 +280,7 @@ func (c *converter) reshapeAct(v value, target []int64, allowZero bool) (value, 
 			return value{}, fmt.Errorf("cannot reshape %s to %s", v.format(), formatInts(target))
 		}
 	}
-	before, after := int64(numelOf(v.shape[:v.batch])), int64(numelOf(v.shape[v.batch+1:]))
+	before, after := int64(model.Numel(v.shape[:v.batch])), int64(model.Numel(v.shape[v.batch+1:]))
 	pa, pb := int64(1), int64(1)
 	for _, d := range out[:at] {
 		pa *= d

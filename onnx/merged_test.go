@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/vivit-go/vivit/model"
 	pb "github.com/vivit-go/vivit/onnx/internal/onnxpb"
 )
 
@@ -353,7 +354,7 @@ func TestDropBatchOnes(t *testing.T) {
 		{tokens, []int{1, 4}, []int{4}},
 	}
 	for _, c := range cases {
-		k := &tensorData{shape: c.shape, f: make([]float64, numelOf(c.shape))}
+		k := &tensorData{shape: c.shape, f: make([]float64, model.Numel(c.shape))}
 		if got := dropBatchOnes(c.x, k).shape; !slices.Equal(got, c.want) {
 			t.Errorf("%v against %s: %v, want %v", c.shape, c.x.format(), got, c.want)
 		}

@@ -23,7 +23,7 @@ func folded(c *converter, d *tensorData) ([]value, error) {
 // reshapeTo returns x with per-sample shape out and the batch axis at
 // position batch: no node when the storage is unchanged.
 func (c *converter) reshapeTo(x value, out []int, batch int) (value, error) {
-	if numelOf(out) != numelOf(x.perSample()) {
+	if model.Numel(out) != model.Numel(x.perSample()) {
 		return value{}, fmt.Errorf("cannot reshape %s to %v per sample", formatShape(x.shape), out)
 	}
 	if slices.Equal(out, x.perSample()) {
@@ -57,14 +57,14 @@ func opFlatten(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		if a != 1 {
 			return nil, fmt.Errorf("attribute axis = %d: only axis 1 (keep the batch axis, flatten the rest) is supported", ax)
 		}
-		return one(c.reshapeTo(v, []int{numelOf(v.perSample())}, 0))
+		return one(c.reshapeTo(v, []int{model.Numel(v.perSample())}, 0))
 	case constant:
 		a, err := axisOf(ax, len(v.c.shape)+1)
 		if err != nil {
 			return nil, err
 		}
 		d := *v.c
-		d.shape = []int{numelOf(v.c.shape[:a]), numelOf(v.c.shape[a:])}
+		d.shape = []int{model.Numel(v.c.shape[:a]), model.Numel(v.c.shape[a:])}
 		return folded(c, &d)
 	}
 	return nil, fmt.Errorf("flattens a parameter")
@@ -100,11 +100,11 @@ func opReshape(c *converter, n *pb.NodeProto, in []value) ([]value, error) {
 		}
 		if infer >= 0 {
 			shape[infer] = 1
-			if r := numelOf(shape); r > 0 {
+			if r := model.Numel(shape); r > 0 {
 				shape[infer] = d.numel() / r
 			}
 		}
-		if numelOf(shape) != d.numel() {
+		if model.Numel(shape) != d.numel() {
 			return nil, fmt.Errorf("cannot reshape a constant %v to %s", d.shape, formatInts(target))
 		}
 		d.shape = shape

@@ -25,9 +25,7 @@ type tensorData struct {
 	dtype string
 }
 
-func (t *tensorData) numel() int { return numelOf(t.shape) }
-
-func numelOf(shape []int) int { return model.Numel(shape) }
+func (t *tensorData) numel() int { return model.Numel(t.shape) }
 
 // decodeTensor checks and decodes t. Data stored outside the file is
 // refused: a model file never makes the reader open another path.

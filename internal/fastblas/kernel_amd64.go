@@ -427,18 +427,6 @@ func kern6x32z(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 // 512-bit units they double the multiply-add rate of the AVX2 kernels.
 var haveAVX512 = haveAsm && detectAVX512()
 
-// Kernels names the micro-kernels the products run on this CPU:
-// "AVX-512", "AVX2/FMA" or, without either, "portable Go".
-func Kernels() string {
-	switch {
-	case haveAVX512:
-		return "AVX-512"
-	case haveAsm:
-		return "AVX2/FMA"
-	}
-	return "portable Go"
-}
-
 func detectAVX512() bool {
 	_, ebx7, _, _ := cpuid(7, 0)
 	const avx512fBit = 1 << 16

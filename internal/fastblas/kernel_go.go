@@ -2,6 +2,19 @@
 
 package fastblas
 
+// Kernels names the micro-kernels the products run on this CPU:
+// "AVX-512", "AVX2/FMA" or, without the assembly kernels (other CPUs and
+// architectures, the purego tag), "portable Go".
+func Kernels() string {
+	switch {
+	case haveAVX512:
+		return "AVX-512"
+	case haveAsm:
+		return "AVX2/FMA"
+	}
+	return "portable Go"
+}
+
 // kern6x8Go is the portable reference for the float64 assembly
 // micro-kernel, kern6x16Go for the float32 one. They perform the same
 // operations in the same order except that they do not fuse multiply-adds.

@@ -111,10 +111,6 @@ func packTransposeFast32(dst, src []float32, base, ld, kk, rows int) int { retur
 
 func packCopyFast32(dst, src []float32, ld, off, kk int) bool { return false }
 
-// Kernels names the micro-kernels the products run: without the assembly
-// kernels, "portable Go".
-func Kernels() string { return "portable Go" }
-
 // haveAVX512 is false without the assembly kernels.
 var haveAVX512 = false
 
