@@ -73,11 +73,12 @@ func availableMemory(physical, limit int64) (int64, string) {
 // --memory) is the budget instead: the program has said how much memory
 // it means to use. It is read, never set.
 func DefaultMemoryBudget() int64 {
-	return defaultBudget(AvailableMemory())
+	m, _ := AvailableMemory()
+	return defaultBudget(m)
 }
 
 // defaultBudget is DefaultMemoryBudget for m bytes available.
-func defaultBudget(m int64, _ string) int64 {
+func defaultBudget(m int64) int64 {
 	b := fallbackMemory
 	if m > 0 {
 		b = m / 4 * 3

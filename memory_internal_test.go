@@ -138,18 +138,22 @@ func TestAvailableMemory(t *testing.T) {
 	}
 }
 
-// TestDefaultMemoryBudget: three quarters of what the process may use,
-// never above three quarters of its cgroup's limit; on Linux the physical
+// TestDefaultMemoryBudget: three quarters of what the process may use (or
+// a lower Go memory limit), never above three quarters of its cgroup's
+// limit; on Linux the physical
 // memory is /proc/meminfo's MemTotal, read here on its own.
 func TestDefaultMemoryBudget(t *testing.T) {
 	phys, limit := physicalMemory(), cgroupMemory()
 	got := DefaultMemoryBudget()
+	want := fallbackMemory
 	if m, _ := availableMemory(phys, limit); m > 0 {
-		if got != m/4*3 {
-			t.Errorf("DefaultMemoryBudget() = %d, want 3/4 of %d", got, m)
-		}
-	} else if got != fallbackMemory {
-		t.Errorf("DefaultMemoryBudget() = %d with no memory known, want %d", got, fallbackMemory)
+		want = m / 4 * 3
+	}
+	if goLimit := debug.SetMemoryLimit(-1); goLimit < want {
+		want = goLimit // GOMEMLIMIT set for the test binary
+	}
+	if got != want {
+		t.Errorf("DefaultMemoryBudget() = %d, want %d (3/4 of the available memory, %d without it, or a lower GOMEMLIMIT)", got, want, fallbackMemory)
 	}
 	if limit > 0 && got > limit/4*3 {
 		t.Errorf("DefaultMemoryBudget() = %d above 3/4 of the cgroup limit %d", got, limit)
@@ -191,7 +195,7 @@ func TestDefaultBudgetGoLimit(t *testing.T) {
 		{0, math.MaxInt64, fallbackMemory},
 	} {
 		debug.SetMemoryLimit(c.limit)
-		if got := defaultBudget(c.available, ""); got != c.want {
+		if got := defaultBudget(c.available); got != c.want {
 			t.Errorf("available %d, Go limit %d: budget %d, want %d", c.available, c.limit, got, c.want)
 		}
 	}

@@ -160,11 +160,12 @@ func runVersion(args []string, stdout, _ io.Writer) error {
 			}
 		}
 	}
-	budget := vivit.FormatBytes(vivit.DefaultMemoryBudget())
-	m, source := vivit.AvailableMemory()
-	if vivit.DefaultMemoryBudget() == debug.SetMemoryLimit(-1) {
+	b := vivit.DefaultMemoryBudget()
+	budget := vivit.FormatBytes(b)
+	if b == debug.SetMemoryLimit(-1) {
 		budget += " (the Go memory limit, GOMEMLIMIT)"
 	}
+	m, source := vivit.AvailableMemory()
 	memory := "unknown; default budget " + budget
 	if m > 0 {
 		memory = fmt.Sprintf("%s (%s); default budget %s", vivit.FormatBytes(m), source, budget)
