@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -596,9 +597,14 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Errorf("version: %q lacks the build line (%s, kernels)", r.stdout, backend.Build)
 	}
 	m, source := vivit.AvailableMemory()
+	budget := vivit.FormatBytes(vivit.DefaultMemoryBudget())
+	if vivit.DefaultMemoryBudget() == debug.SetMemoryLimit(-1) {
+		// GOMEMLIMIT in the environment, which the child inherits.
+		budget += " (the Go memory limit, GOMEMLIMIT)"
+	}
 	for _, want := range []string{
 		fmt.Sprintf("\ncores:  %d (GOMAXPROCS ", runtime.NumCPU()),
-		fmt.Sprintf("\nmemory: %s (%s); default budget %s\n", vivit.FormatBytes(m), source, vivit.FormatBytes(vivit.DefaultMemoryBudget())),
+		fmt.Sprintf("\nmemory: %s (%s); default budget %s\n", vivit.FormatBytes(m), source, budget),
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("version: %q lacks %q", r.stdout, want)
