@@ -239,41 +239,53 @@ func (f *Conv) Select(keep []bool) Factor {
 }
 
 // density returns the fraction of nonzero entries of S, estimated once per
-// factor from at most densitySamples samples spread evenly over the batch
-// (all of them in smaller batches). It only steers cost decisions (forming
-// V from the nonzeros, the kernel route's operand order, the products'
-// routes), and counting all N·C·out·P entries would cost a pass over the
-// factor (16 M entries for 3c3d's first layer at N = 32).
+// factor from at most densityRows rows spread evenly over the batch, one
+// per sample and each sample's rows in turn (all rows of smaller
+// factors). It only steers cost decisions (forming V from the nonzeros,
+// the kernel route's operand order, the products' routes), and counting
+// all N·C·out·P entries would cost a pass over the factor (16 M entries
+// for 3c3d's first layer at N = 32). One row a sample suffices: a
+// sample's zeros come from the masks of its ReLUs and poolings, which all
+// its rows share.
 func (f *Conv) density() float64 {
 	f.stats.once.Do(func() {
-		n := f.n()
-		m := min(n, densitySamples)
+		rows := f.rows()
+		m := min(rows, densityRows)
 		counts := make([]int, m)
 		par.For(m, runtime.GOMAXPROCS(0), func(_, j int) {
-			counts[j] = f.sampleNonzero(j * n / m)
+			r := j
+			if m < rows {
+				n := f.n()
+				r = (j*n/m)*f.C + j%f.C
+			}
+			counts[j] = f.rowNonzero(r)
 		})
 		total := 0
 		for _, c := range counts {
 			total += c
 		}
-		c := f.G.OutSize()
-		f.stats.density = float64(total) / float64(m*f.C*c)
+		f.stats.density = float64(total) / float64(m*f.G.OutSize())
 	})
 	return f.stats.density
 }
 
-// densitySamples bounds the samples density counts.
-const densitySamples = 8
+// densityRows bounds the factor rows density counts.
+const densityRows = 16
+
+// rowNonzero returns the nonzero entries of factor row r.
+func (f *Conv) rowNonzero(r int) int {
+	if f.s32 != nil && f.S == nil {
+		out := f.G.OutSize()
+		return fastblas.CountNonzero(f.s32[r*out : (r+1)*out])
+	}
+	return fastblas.CountNonzero(f.S.RawRowView(r))
+}
 
 // sampleNonzero returns the nonzero factor entries of sample i.
 func (f *Conv) sampleNonzero(i int) int {
 	nz := 0
-	if f.s32 != nil && f.S == nil {
-		out := f.G.OutSize()
-		return fastblas.CountNonzero(f.s32[i*f.C*out : (i+1)*f.C*out])
-	}
 	for j := 0; j < f.C; j++ {
-		nz += fastblas.CountNonzero(f.S.RawRowView(i*f.C + j))
+		nz += f.rowNonzero(i*f.C + j)
 	}
 	return nz
 }

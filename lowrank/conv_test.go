@@ -421,31 +421,52 @@ func TestConvMulToPlans(t *testing.T) {
 }
 
 // TestConvDensity checks the count of nonzero factor entries: density
-// from every sample of a batch of at most densitySamples, and the
+// from every row of a factor of at most densityRows rows, estimated from
+// densityRows rows of a larger one whose samples' rows share their zeros
+// (to within one entry a row, the spread of the row counts), and the
 // per-sample counts of the sparse rows.
 func TestConvDensity(t *testing.T) {
 	g := im2col.New(2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 1)
-	n, c := 7, 3
-	s := mat.NewDense(n*c, g.OutSize(), nil)
-	nz := 0
-	for i := 0; i < n*c; i++ {
-		for j := 0; j < g.OutSize(); j++ {
-			if (i*31+j*7)%5 == 0 {
-				s.Set(i, j, float64(j+1))
-				nz++
+	for _, tc := range []struct {
+		n, c   int
+		shared bool // the zeros depend on the sample alone
+	}{
+		{5, 3, false},
+		{1, densityRows, false},
+		{densityRows + 1, 3, true},
+		{40, 3, true},
+		{40, 1, true},
+	} {
+		s := mat.NewDense(tc.n*tc.c, g.OutSize(), nil)
+		nz := 0
+		for i := 0; i < tc.n*tc.c; i++ {
+			for j := 0; j < g.OutSize(); j++ {
+				key := i*31 + j*7
+				if tc.shared {
+					key = i/tc.c + j
+				}
+				if key%5 == 0 {
+					s.Set(i, j, float64(j+1))
+					nz++
+				}
 			}
 		}
-	}
-	f := NewConv(g, s, mat.NewDense(n, g.InSize(), nil), c, true, false)
-	if got, want := f.Density(), float64(nz)/float64(n*c*g.OutSize()); got != want {
-		t.Errorf("density %v, want %v", got, want)
-	}
-	total := 0
-	for _, v := range f.sampleCounts() {
-		total += v
-	}
-	if total != nz {
-		t.Errorf("sample counts add up to %d, want %d", total, nz)
+		f := NewConv(g, s, mat.NewDense(tc.n, g.InSize(), nil), tc.c, true, false)
+		want := float64(nz) / float64(tc.n*tc.c*g.OutSize())
+		got := f.Density()
+		if tc.n*tc.c <= densityRows && got != want {
+			t.Errorf("n %d, c %d: density %v, want %v", tc.n, tc.c, got, want)
+		}
+		if !(math.Abs(got-want) <= 1/float64(g.OutSize())) {
+			t.Errorf("n %d, c %d: density %v, want %v to within a row's entry", tc.n, tc.c, got, want)
+		}
+		total := 0
+		for _, v := range f.sampleCounts() {
+			total += v
+		}
+		if total != nz {
+			t.Errorf("n %d, c %d: sample counts add up to %d, want %d", tc.n, tc.c, total, nz)
+		}
 	}
 }
 
