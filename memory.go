@@ -207,6 +207,13 @@ func sizesOf(net *model.Network) netSizes {
 	numel := func(t int) int64 { return int64(model.Numel(net.TensorShape(t))) }
 	s.acts = 8 * numel(0)
 	kept := map[int]bool{0: true}
+	rowsHeld := make([]bool, len(net.Nodes)+1) // tensors whose factor rows a block holds
+	readers := make([]int, len(net.Nodes)+1)
+	for _, nd := range net.Nodes {
+		for _, t := range nd.Inputs {
+			readers[t]++
+		}
+	}
 	reads := net.BackwardReads()
 	s.acts += 8 * int64(net.TransientPeak(reads))
 	for i, nd := range net.Nodes {
@@ -220,7 +227,7 @@ func sizesOf(net *model.Network) netSizes {
 			continue
 		}
 		kept[nd.Inputs[0]] = true
-		s.factors += 8 * out
+		holds := true // the block references the factor rows at its output
 		dim := int64(0)
 		for _, p := range pl.Params() {
 			dim += int64(len(p.Data))
@@ -235,10 +242,24 @@ func sizesOf(net *model.Network) netSizes {
 				s.factors += 8 * int64(len(op.Bias.Data))
 			}
 		case *model.Linear, *model.TokenLinear:
+			// A TokenLinear with FactorCopiesRows holds a channel-major
+			// copy of the rows instead: as many bytes.
 		default:
 			// Other layers (normalisations, biases) may keep their block
-			// of V explicitly: one row of Dim per factor column.
+			// of V explicitly: one row of Dim per factor column. One that
+			// copies it (model.FactorCopier) and alone reads the output
+			// of a layer that holds its rows (a convolution's BatchNorm)
+			// holds nothing else: its backward overwrites the rows it
+			// read with the factor at its input, which that layer holds
+			// and which is counted there.
 			s.factors += 8 * dim
+			if fc, ok := nd.Op.(model.FactorCopier); ok && fc.FactorCopiesRows() && rowsHeld[nd.Inputs[0]] && readers[nd.Inputs[0]] == 1 {
+				holds = false
+			}
+		}
+		if holds {
+			s.factors += 8 * out
+			rowsHeld[i+1] = true
 		}
 	}
 	for t := range kept {

@@ -204,3 +204,49 @@ func TestDefaultBudgetGoLimit(t *testing.T) {
 		t.Errorf("DefaultMemoryBudget() = %d under a Go limit of 100 MiB", got)
 	}
 }
+
+// TestSizesFactorCopier checks the stored factor bytes per factor column
+// that the planner counts: a convolution and a linear layer hold the
+// factor rows at their outputs, a BatchNorm that alone reads the
+// convolution's output only the block it copies (two entries a channel),
+// not the rows, which its backward overwrites with the convolution's;
+// when a residual sum reads the convolution's output too, the BatchNorm's
+// backward writes elsewhere and its rows count.
+func TestSizesFactorCopier(t *testing.T) {
+	g := im2col.New(3, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1) // 4×6×6 outputs
+	shape := []int{4, 6, 6}
+	param := func(name string, n int) *model.Param {
+		return &model.Param{Name: name, Shape: []int{n}, Data: make([]float64, n)}
+	}
+	for _, tc := range []struct {
+		residual bool
+		want     int64
+	}{
+		{false, 8 * (144 + 2*4 + 5)},      // conv's rows, BatchNorm's block, fc's rows
+		{true, 8 * (144 + 144 + 2*4 + 5)}, // and BatchNorm's rows
+	} {
+		bn, err := model.NewBatchNorm(shape, param("bn.weight", 4), param("bn.bias", 4), make([]float64, 4), []float64{1, 1, 1, 1}, 1e-5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes := []model.Node{
+			{Name: "conv", Op: model.NewConv2d(0, g, true), Inputs: []int{0}},
+			{Name: "bn", Op: bn, Inputs: []int{1}},
+		}
+		if tc.residual {
+			nodes = append(nodes, model.Node{Name: "add", Op: model.NewAdd(shape, 2), Inputs: []int{1, 2}})
+		}
+		last := len(nodes)
+		nodes = append(nodes,
+			model.Node{Name: "relu", Op: model.NewReLU(shape), Inputs: []int{last}},
+			model.Node{Name: "flatten", Op: model.NewFlatten(shape), Inputs: []int{last + 1}},
+			model.Node{Name: "fc", Op: model.NewLinear(1, 144, 5, true), Inputs: []int{last + 2}})
+		net, err := model.NewNetwork([]int{3, 6, 6}, nodes, model.Loss{Kind: model.CrossEntropy, Reduction: model.Mean}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sizesOf(net).factors; got != tc.want {
+			t.Errorf("residual %v: stored factors %d bytes a column, want %d", tc.residual, got, tc.want)
+		}
+	}
+}
