@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
@@ -139,6 +140,11 @@ type convStats struct {
 	bias      []float64 // the bias block (biasCols)
 	wideOnce  sync.Once
 	wide      *mat.Dense // float32 rows widened (rows64)
+	// ownedS is the internal/scratch buffer of S when the block made S
+	// itself (NewTokenLinear's channel-major copy); DropRows hands it
+	// back unless a Select'ed copy, which would still read it, exists.
+	ownedS  *[]float64
+	selects atomic.Int32
 }
 
 // NewConv returns the block for factor rows s and layer inputs a.
@@ -233,6 +239,7 @@ func (f *Conv) Select(keep []bool) Factor {
 	if !ok {
 		return nil
 	}
+	f.stats.selects.Add(1)
 	g := *f
 	g.Weight, g.Bias = w, b
 	return &g

@@ -113,7 +113,8 @@ func (f *Conv) Release() {
 
 // DropRows implements RowsDropper: once the Gram matrix's route has kept
 // the weight block (or the block has no weight), it sums the bias columns
-// and lets go of S and A. With a forced Route MulTo would not read the
+// and lets go of S and A (handing S's buffer back to internal/scratch when
+// the block made S itself and has no Select'ed copies). With a forced Route MulTo would not read the
 // kept block, so the rows stay.
 func (f *Conv) DropRows() bool {
 	if f.dropped() {
@@ -130,6 +131,10 @@ func (f *Conv) DropRows() bool {
 	}
 	f.S, f.s32, f.A = nil, nil, nil
 	f.stats.wide = nil
+	if f.stats.ownedS != nil && f.stats.selects.Load() == 0 {
+		scratch.Put(f.stats.ownedS)
+		f.stats.ownedS = nil
+	}
 	return true
 }
 

@@ -70,6 +70,7 @@ func TestTokenLinear(t *testing.T) {
 		{5, 3, 4, 2, 3, 3, 1, true, false},
 		{4, 6, 2, 4, 1, 2, 2, false, true},
 		{7, 2, 3, 3, 2, 3, 2, true, true},
+		{19, 3, 4, 2, 2, 2, 1, true, true}, // blocks of 8 tokens and a partial one
 	} {
 		g := TokenGeom(tc.tokens, tc.in, tc.out)
 		s := randDense(rng, tc.n*tc.c, tc.tokens*tc.out)
@@ -116,6 +117,50 @@ func TestTokenLinear(t *testing.T) {
 				testFactor(t, x.Select([]bool{true, false}), vw, nil, nil, rng)
 				testFactor(t, x.Select([]bool{false, true}), vb, nil, nil, rng)
 			})
+		}
+	}
+}
+
+// TestTokenLinearDropRows checks that a token-wise block hands its copy of
+// the factor rows back to internal/scratch when DropRows lets go of them,
+// unless a Select'ed copy, which still reads them, exists; and that the
+// block's products stay right afterwards (from the kept weight block and
+// the bias sums formed with the copy).
+func TestTokenLinearDropRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	const tokens, in, out, n, c = 12, 5, 4, 3, 2
+	g := TokenGeom(tokens, in, out)
+	s := randDense(rng, n*c, tokens*out)
+	a := randDense(rng, n, tokens*in)
+	v := explicitTokenLinear(s, a, tokens, c, true, true)
+	u := randDense(rng, 3, n*c)
+	var want mat.Dense
+	want.Mul(u, v.T())
+	for _, selected := range []bool{false, true} {
+		f := NewTokenLinear(g, s, a, c, true, true).(*Conv)
+		var sel Factor
+		if selected {
+			sel = f.Select([]bool{true, true})
+		}
+		gram := mat.NewSymDense(n*c, nil)
+		f.AddGramTo(gram)
+		if !f.DropRows() {
+			t.Fatalf("selected %v: DropRows kept the rows", selected)
+		}
+		if owned := f.stats.ownedS != nil; owned != selected {
+			t.Errorf("selected %v: copy still owned %v, want %v", selected, owned, selected)
+		}
+		got := mat.NewDense(3, out*in+out, nil)
+		f.MulTo(got, u)
+		if !mat.EqualApprox(got, &want, 1e-12) {
+			t.Errorf("selected %v: MulTo after DropRows = %v, want %v", selected, mat.Formatted(got), mat.Formatted(&want))
+		}
+		if sel != nil {
+			got.Zero()
+			sel.MulTo(got, u)
+			if !mat.EqualApprox(got, &want, 1e-12) {
+				t.Errorf("Select'ed copy's MulTo after DropRows = %v, want %v", mat.Formatted(got), mat.Formatted(&want))
+			}
 		}
 	}
 }
