@@ -242,8 +242,6 @@ func sizesOf(net *model.Network) netSizes {
 				s.factors += 8 * int64(len(op.Bias.Data))
 			}
 		case *model.Linear, *model.TokenLinear:
-			// A TokenLinear with FactorCopiesRows holds a channel-major
-			// copy of the rows instead: as many bytes.
 		default:
 			// Other layers (normalisations, biases) may keep their block
 			// of V explicitly: one row of Dim per factor column. One that

@@ -4,9 +4,9 @@ import (
 	"math"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/fastblas"
@@ -126,6 +126,9 @@ type Conv struct {
 	stats  *convStats // shared with Select'ed copies
 	// s32 holds the factor rows in float32 instead of S (NewConv32)
 	s32 []float32
+	// tok holds the factor rows token-major instead of S (T×out each, the
+	// layout of a token-wise linear layer's output; NewTokenLinear)
+	tok *mat.Dense
 	// factor rows and samples, kept apart from S and A (nil after DropRows)
 	nrows, nsamples int
 }
@@ -140,11 +143,6 @@ type convStats struct {
 	bias      []float64 // the bias block (biasCols)
 	wideOnce  sync.Once
 	wide      *mat.Dense // float32 rows widened (rows64)
-	// ownedS is the internal/scratch buffer of S when the block made S
-	// itself (NewTokenLinear's channel-major copy); DropRows hands it
-	// back unless a Select'ed copy, which would still read it, exists.
-	ownedS  *[]float64
-	selects atomic.Int32
 }
 
 // NewConv returns the block for factor rows s and layer inputs a.
@@ -176,19 +174,43 @@ func NewConv32(g *im2col.Geom, s []float32, r int, a *mat.Dense, c int, weight, 
 	return &Conv{G: g, s32: s, A: a, C: c, Weight: weight, Bias: bias, stats: &convStats{}, nrows: r, nsamples: n}
 }
 
-// rows64 returns the factor rows in float64: S, or the float32 rows
-// widened once per block (shared with Select'ed copies).
+// rows64 returns the factor rows in float64, channel-major: S, or the
+// float32 rows widened or the token-major rows transposed, once per block
+// (shared with Select'ed copies).
 func (f *Conv) rows64() *mat.Dense {
-	if f.S != nil || f.s32 == nil {
+	if f.S != nil || (f.s32 == nil && f.tok == nil) {
 		return f.S
 	}
 	f.stats.wideOnce.Do(func() {
 		out := f.G.OutSize()
 		w := mat.NewDense(f.rows(), out, nil)
-		fastblas.WidenRows(f.rows(), out, w.RawMatrix().Data, out, f.s32, out)
+		if f.tok != nil {
+			transposeTokens(w, f.tok, f.G.OutH, f.G.OutC)
+		} else {
+			fastblas.WidenRows(f.rows(), out, w.RawMatrix().Data, out, f.s32, out)
+		}
 		f.stats.wide = w
 	})
 	return f.stats.wide
+}
+
+// rowSquare returns the squared norm of factor row i, in whatever layout
+// the block holds it.
+func (f *Conv) rowSquare(i int) float64 {
+	switch {
+	case f.S != nil:
+		si := f.S.RawRowView(i)
+		return floats.Dot(si, si)
+	case f.tok != nil:
+		si := f.tok.RawRowView(i)
+		return floats.Dot(si, si)
+	}
+	out := f.G.OutSize()
+	var s float64
+	for _, v := range f.s32[i*out : (i+1)*out] {
+		s += float64(v) * float64(v)
+	}
+	return s
 }
 
 // SetPrecision implements Precisioner.
@@ -239,7 +261,6 @@ func (f *Conv) Select(keep []bool) Factor {
 	if !ok {
 		return nil
 	}
-	f.stats.selects.Add(1)
 	g := *f
 	g.Weight, g.Bias = w, b
 	return &g
@@ -281,6 +302,9 @@ const densityRows = 16
 
 // rowNonzero returns the nonzero entries of factor row r.
 func (f *Conv) rowNonzero(r int) int {
+	if f.tok != nil {
+		return fastblas.CountNonzero(f.tok.RawRowView(r))
+	}
 	if f.s32 != nil && f.S == nil {
 		out := f.G.OutSize()
 		return fastblas.CountNonzero(f.s32[r*out : (r+1)*out])

@@ -113,8 +113,7 @@ func (f *Conv) Release() {
 
 // DropRows implements RowsDropper: once the Gram matrix's route has kept
 // the weight block (or the block has no weight), it sums the bias columns
-// and lets go of S and A (handing S's buffer back to internal/scratch when
-// the block made S itself and has no Select'ed copies). With a forced Route MulTo would not read the
+// and lets go of S and A. With a forced Route MulTo would not read the
 // kept block, so the rows stay.
 func (f *Conv) DropRows() bool {
 	if f.dropped() {
@@ -129,12 +128,8 @@ func (f *Conv) DropRows() bool {
 	if f.Bias {
 		f.biasCols()
 	}
-	f.S, f.s32, f.A = nil, nil, nil
+	f.S, f.s32, f.tok, f.A = nil, nil, nil, nil
 	f.stats.wide = nil
-	if f.stats.ownedS != nil && f.stats.selects.Load() == 0 {
-		scratch.Put(f.stats.ownedS)
-		f.stats.ownedS = nil
-	}
 	return true
 }
 
@@ -148,6 +143,9 @@ func (f *Conv) HeldWords() int64 {
 		w += int64(r) * int64(c)
 	}
 	w += int64(len(f.s32)+1) / 2
+	if f.tok != nil {
+		w += int64(f.rows()) * int64(f.G.OutSize())
+	}
 	if f.stats.wide != nil {
 		w += int64(f.rows()) * int64(f.G.OutSize())
 	}
@@ -155,7 +153,7 @@ func (f *Conv) HeldWords() int64 {
 }
 
 // dropped reports whether DropRows let go of the factor rows.
-func (f *Conv) dropped() bool { return f.S == nil && f.s32 == nil }
+func (f *Conv) dropped() bool { return f.S == nil && f.s32 == nil && f.tok == nil }
 
 // needRows panics if DropRows let go of the factor rows (programmer
 // misuse: only MulTo is left).

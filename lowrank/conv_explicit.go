@@ -35,10 +35,23 @@ type unfolder[T float32 | float64] struct {
 // release hands the cache or the workers' buffers back to the buffer
 // pool; the unfolder may not be used afterwards. (An unfolder that is not released is collected.)
 func (u *unfolder[T]) release() {
+	if u == nil {
+		return
+	}
 	for _, b := range u.pooled {
 		scratch.PutOf(b)
 	}
 	u.pooled, u.cache, u.scratch = nil, nil, nil
+}
+
+// formUnfolder returns the unfolder formWeight reads for the block, or
+// nil when it reads none (dense token-major rows: formWeightTokens reads
+// the inputs as they are).
+func (f *Conv) formUnfolder(cached bool, workers int, sparse bool) *unfolder[float64] {
+	if f.tok != nil && !sparse {
+		return nil
+	}
+	return newUnfolder[float64](f.G, f.A, cached, workers, sparse)
 }
 
 // formWorkers is the number of goroutines of loops that need no
@@ -220,6 +233,10 @@ func (f *Conv) formWeight(dst []float64, ch chunk, u *unfolder[float64], sr *spa
 		f.formWeightSparse(dst, ch, u, sr)
 		return
 	}
+	if f.tok != nil {
+		f.formWeightTokens(dst, ch)
+		return
+	}
 	if !u.kp {
 		panic("lowrank: dense forming with a sparse unfolder")
 	}
@@ -382,6 +399,10 @@ func (f *Conv) biasCols() blas64.General {
 					}
 					b[i*out+o] = sum
 				}
+				return
+			}
+			if f.tok != nil {
+				tokenSums(b[i*out:(i+1)*out], f.tok.RawRowView(i), p)
 				return
 			}
 			s := f.S.RawRowView(i)

@@ -28,7 +28,7 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 		if route, _, _ := f.GramRouteFor(f); (route != RouteKernel || !f.addGramKernel(g)) && !f.addGramExplicit32(g) {
 			sr, budget := f.sparseForm(f.weightBudget(r))
 			chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
-			u := newUnfolder[float64](f.G, f.A, cached, workers, sr != nil)
+			u := f.formUnfolder(cached, workers, sr != nil)
 			defer u.release()
 			keep := f.keepV(f.G.OutC*f.G.K(), 8)
 			var kept []keptChunk
@@ -98,21 +98,11 @@ func (f *Conv) addGramKernel(g blas64.Symmetric) bool {
 // input), so that the route's rounding is negligible against it.
 func (f *Conv) kernelTrusted(diag func(i int) float64) bool {
 	taps := float64(f.G.KH * f.G.KW)
-	out := f.G.OutSize()
 	for n := 0; n < f.n(); n++ {
 		xn := f.A.RawRowView(n)
 		x := floats.Dot(xn, xn)
 		for i := n * f.C; i < (n+1)*f.C; i++ {
-			var s float64
-			if f.S != nil {
-				si := f.S.RawRowView(i)
-				s = floats.Dot(si, si)
-			} else {
-				for _, v := range f.s32[i*out : (i+1)*out] {
-					s += float64(v) * float64(v)
-				}
-			}
-			if !(diag(i) >= kernelTrust*taps*s*x) {
+			if !(diag(i) >= kernelTrust*taps*f.rowSquare(i)*x) {
 				return false
 			}
 		}
@@ -188,11 +178,11 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 			sx, budget := f.sparseForm(f.weightBudget(rows))
 			sy, budget := o.sparseForm(budget)
 			chunks, cached, workers := explicitPlan(f.G, rows, nsamp, budget)
-			ux := newUnfolder[float64](f.G, f.A, cached, workers, sx != nil)
+			ux := f.formUnfolder(cached, workers, sx != nil)
 			defer ux.release()
 			uy := ux
-			if f.A != o.A || (sx != nil) != (sy != nil) {
-				uy = newUnfolder[float64](f.G, o.A, cached, workers, sy != nil)
+			if f.A != o.A || (sx != nil) != (sy != nil) || (f.tok != nil) != (o.tok != nil) {
+				uy = o.formUnfolder(cached, workers, sy != nil)
 				defer uy.release()
 			}
 			w0 := chunks[0].width()

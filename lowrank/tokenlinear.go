@@ -3,10 +3,12 @@ package lowrank
 import (
 	"fmt"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/vivit-go/vivit/internal/par"
-	"github.com/vivit-go/vivit/internal/scratch"
 	"github.com/vivit-go/vivit/model/im2col"
 )
 
@@ -32,24 +34,14 @@ func TokenGeom(tokens, in, out int) *im2col.Geom {
 // The weight is shared over the T tokens as a convolution's kernel is
 // shared over positions, so for T > 1 the block is a Conv on g: it takes
 // every route of a convolution (explicit chunks of V or the pair kernel
-// over tokens, chosen by cost within the memory budget). The Conv reads
-// the inputs as they are (the geometry unfolds them to themselves) and a
-// channel-major copy of s (out×T per row, the layout of a convolution's
-// output), made here in a buffer from internal/scratch (recycled memory,
-// where a fresh (n·c)×(T·out) matrix would cost a page fault per 4 KiB)
-// that DropRows hands back, for the next layer's copy; the bias block's
-// sums are formed in the same pass. The block does not reference s, which
-// the caller may reuse. For T = 1 the block is a Linear on s and a, with
-// no copy, referencing s.
-//
-// Measured (BenchmarkTokenLinear: N = 32, C = 10, width 64, 2 cores):
-// the copy takes 0.1, 1.0 and 5.8 ms at T = 16, 64 and 256 from recycled
-// memory (several times that from fresh memory), against 7.0, 8.4 and
-// 16.6 ms for the explicit Gram matrix and 3.0, 4.6 and 10.7 ms for the
-// explicit map-back of 10 vectors. A dedicated factor reading token-major
-// rows would save that copy (a transposed operand in every product
-// instead) but duplicate the convolution's routes, cost model and budget
-// plans.
+// over tokens, chosen by cost within the memory budget). It references s
+// and a as they are: the explicit route forms V's rows as S_rᵀ X_n, one
+// product per row with S_r read transposed (formWeightTokens), and the
+// bias block sums S_r's token rows; the operations written for a
+// convolution's channel-major rows (out×T, the kernel route, the sparse
+// and float32 products, cross products with a convolution's rows) read a
+// channel-major copy made on first use. For T = 1 the block is a Linear
+// on s and a, referencing s.
 func NewTokenLinear(g *im2col.Geom, s, a *mat.Dense, c int, weight, bias bool) Factor {
 	if g.InC != 1 || g.KH != 1 || g.KW != g.InW || g.OutW != 1 {
 		panic("lowrank: not a token-wise linear geometry")
@@ -58,48 +50,80 @@ func NewTokenLinear(g *im2col.Geom, s, a *mat.Dense, c int, weight, bias bool) F
 		return NewLinear(s, a, c, weight, bias)
 	}
 	r, sc := s.Dims()
-	if sc != g.OutSize() {
+	n, ac := a.Dims()
+	if sc != g.OutSize() || ac != g.InSize() || n*c != r {
 		panic("lowrank: factor does not match the token-wise linear layer")
 	}
-	t, out := g.OutH, g.OutC
-	// Every entry is written below. The block owns the buffer: DropRows
-	// hands it back, for the next layer's copy.
-	buf := scratch.Get(r * sc)
-	st := mat.NewDense(r, sc, *buf)
-	// The bias block (row i: Σ_t S_i[t, :]) is summed in the same pass,
-	// while the rows are in cache, instead of in a pass over the copy.
-	var sums []float64
-	if bias {
-		sums = make([]float64, r*out)
-	}
-	par.For(r, par.ProcsFor(r*sc), func(_, i int) {
-		src, dst := s.RawRowView(i), st.RawRowView(i)
-		var b []float64
-		if sums != nil {
-			b = sums[i*out : (i+1)*out]
-		}
+	return &Conv{G: g, tok: s, A: a, C: c, Weight: weight, Bias: bias, stats: &convStats{}, nrows: r, nsamples: n}
+}
+
+// transposeTokens writes the token-major rows src (T×out each) into dst
+// channel-major (out×T each, a convolution's layout), rows in parallel.
+func transposeTokens(dst, src *mat.Dense, t, out int) {
+	r, _ := src.Dims()
+	par.For(r, par.ProcsFor(r*t*out), func(_, i int) {
+		s, d := src.RawRowView(i), dst.RawRowView(i)
 		// Eight tokens at a time: each channel's eight entries fill one
-		// cache line of dst (row by row, 5× slower at T = 256).
+		// cache line of d (row by row, 5× slower at T = 256).
 		for t0 := 0; t0 < t; t0 += 8 {
 			t1 := min(t0+8, t)
 			for o := 0; o < out; o++ {
-				d := dst[o*t+t0 : o*t+t1]
-				var sum float64
-				for j := range d {
-					v := src[(t0+j)*out+o]
-					d[j] = v
-					sum += v
-				}
-				if b != nil {
-					b[o] += sum
+				dd := d[o*t+t0 : o*t+t1]
+				for j := range dd {
+					dd[j] = s[(t0+j)*out+o]
 				}
 			}
 		}
 	})
-	f := NewConv(g, st, a, c, weight, bias)
-	f.stats.ownedS = buf
-	if bias {
-		f.stats.biasOnce.Do(func() { f.stats.bias = sums })
+}
+
+// formWeightTokens is formWeight on token-major factor rows: the chunk of
+// row r of V is S_rᵀ X_n restricted to the chunk's channels and inputs,
+// with S_r (T×out) and X_n (T×in, the layer input, which the token
+// geometry unfolds to itself) read as they are. The first chunk of all
+// channels also sums the bias block (biasCols) while each row is in cache,
+// unless it is already summed.
+func (f *Conv) formWeightTokens(dst []float64, ch chunk) {
+	if f.Bias && ch.k0 == 0 && ch.o0 == 0 && ch.o1 == f.G.OutC {
+		formed := false
+		f.stats.biasOnce.Do(func() {
+			b := make([]float64, f.rows()*f.G.OutC)
+			f.formTokens(dst, ch, b)
+			f.stats.bias, formed = b, true
+		})
+		if formed {
+			return
+		}
 	}
-	return f
+	f.formTokens(dst, ch, nil)
+}
+
+// formTokens is formWeightTokens, which also writes the bias block into
+// bias (rows × out) unless it is nil.
+func (f *Conv) formTokens(dst []float64, ch chunk, bias []float64) {
+	t, out, in := f.G.OutH, f.G.OutC, f.G.K()
+	co, kc := ch.o1-ch.o0, ch.k1-ch.k0
+	w := co * kc
+	par.For(f.n(), formWorkers(), func(_, i int) {
+		x := blas64.General{Rows: t, Cols: kc, Stride: in, Data: f.A.RawRowView(i)[ch.k0:]}
+		for j := 0; j < f.C; j++ {
+			r := i*f.C + j
+			row := f.tok.RawRowView(r)
+			s := blas64.General{Rows: t, Cols: co, Stride: out, Data: row[ch.o0:]}
+			gemm(blas.Trans, blas.NoTrans, 1, s, x, 0, blas64.General{Rows: co, Cols: kc, Stride: kc, Data: dst[r*w:]})
+			if bias != nil {
+				tokenSums(bias[r*out:(r+1)*out], row, t)
+			}
+		}
+	})
+}
+
+// tokenSums writes the sum of the t token rows of row (T×out,
+// token-major) into dst (out).
+func tokenSums(dst, row []float64, t int) {
+	out := len(dst)
+	copy(dst, row[:out])
+	for tok := 1; tok < t; tok++ {
+		floats.Add(dst, row[tok*out:(tok+1)*out])
+	}
 }

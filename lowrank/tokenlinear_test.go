@@ -80,13 +80,7 @@ func TestTokenLinear(t *testing.T) {
 		vx := explicitTokenLinear(s, a, tc.tokens, tc.c, tc.weight, tc.bias)
 		vy := explicitTokenLinear(sy, ay, tc.tokens, tc.cy, tc.weight, tc.bias)
 		name := fmt.Sprintf("T=%d/in=%d/out=%d/w=%v/b=%v", tc.tokens, tc.in, tc.out, tc.weight, tc.bias)
-		sc := mat.DenseCopyOf(s)
-		x, y := NewTokenLinear(g, sc, a, tc.c, tc.weight, tc.bias), NewTokenLinear(g, sy, ay, tc.cy, tc.weight, tc.bias)
-		if tc.tokens > 1 {
-			// For T > 1 the block works on its own copy: the caller may
-			// reuse the factor rows.
-			sc.Apply(func(_, _ int, _ float64) float64 { return math.NaN() }, sc)
-		}
+		x, y := NewTokenLinear(g, s, a, tc.c, tc.weight, tc.bias), NewTokenLinear(g, sy, ay, tc.cy, tc.weight, tc.bias)
 		if tc.tokens == 1 {
 			if _, ok := x.(*Linear); !ok {
 				t.Fatalf("%s: factor is %T, want *Linear", name, x)
@@ -121,46 +115,61 @@ func TestTokenLinear(t *testing.T) {
 	}
 }
 
-// TestTokenLinearDropRows checks that a token-wise block hands its copy of
-// the factor rows back to internal/scratch when DropRows lets go of them,
-// unless a Select'ed copy, which still reads them, exists; and that the
-// block's products stay right afterwards (from the kept weight block and
-// the bias sums formed with the copy).
-func TestTokenLinearDropRows(t *testing.T) {
+// TestTokenLinearTokenMajor checks that a token-wise block's explicit
+// route reads the token-major factor rows as they are: its Gram matrix,
+// diagonal and products need no channel-major copy of them; that the
+// routes that do (the kernel route) make one that gives the same Gram
+// matrix; and that after DropRows the block's products, from the kept
+// weight block and the bias sums, are still right.
+func TestTokenLinearTokenMajor(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	const tokens, in, out, n, c = 12, 5, 4, 3, 2
 	g := TokenGeom(tokens, in, out)
 	s := randDense(rng, n*c, tokens*out)
 	a := randDense(rng, n, tokens*in)
 	v := explicitTokenLinear(s, a, tokens, c, true, true)
+	var gram mat.SymDense
+	gram.SymOuterK(1, v.T())
 	u := randDense(rng, 3, n*c)
 	var want mat.Dense
 	want.Mul(u, v.T())
-	for _, selected := range []bool{false, true} {
-		f := NewTokenLinear(g, s, a, c, true, true).(*Conv)
-		var sel Factor
-		if selected {
-			sel = f.Select([]bool{true, true})
+	check := func(name string, f *Conv, wantCopy bool) {
+		t.Helper()
+		got := mat.NewSymDense(n*c, nil)
+		f.AddGramTo(got)
+		if !mat.EqualApprox(got, &gram, 1e-12) {
+			t.Errorf("%s: Gram matrix %v, want %v", name, mat.Formatted(got), mat.Formatted(&gram))
 		}
-		gram := mat.NewSymDense(n*c, nil)
-		f.AddGramTo(gram)
-		if !f.DropRows() {
-			t.Fatalf("selected %v: DropRows kept the rows", selected)
-		}
-		if owned := f.stats.ownedS != nil; owned != selected {
-			t.Errorf("selected %v: copy still owned %v, want %v", selected, owned, selected)
-		}
-		got := mat.NewDense(3, out*in+out, nil)
-		f.MulTo(got, u)
-		if !mat.EqualApprox(got, &want, 1e-12) {
-			t.Errorf("selected %v: MulTo after DropRows = %v, want %v", selected, mat.Formatted(got), mat.Formatted(&want))
-		}
-		if sel != nil {
-			got.Zero()
-			sel.MulTo(got, u)
-			if !mat.EqualApprox(got, &want, 1e-12) {
-				t.Errorf("Select'ed copy's MulTo after DropRows = %v, want %v", mat.Formatted(got), mat.Formatted(&want))
+		diag := make([]float64, f.Dim())
+		f.AddDiagTo(diag)
+		for i := range diag {
+			if d := mat.Dot(v.RowView(i), v.RowView(i)); !(math.Abs(diag[i]-d) <= 1e-12*math.Abs(d)) {
+				t.Errorf("%s: diagonal entry %d %v, want %v", name, i, diag[i], d)
 			}
 		}
+		if copied := f.stats.wide != nil; copied != wantCopy {
+			t.Errorf("%s: channel-major copy made %v, want %v", name, copied, wantCopy)
+		}
+		if !f.DropRows() {
+			t.Fatalf("%s: DropRows kept the rows", name)
+		}
+		prod := mat.NewDense(3, out*in+out, nil)
+		f.MulTo(prod, u)
+		if !mat.EqualApprox(prod, &want, 1e-12) {
+			t.Errorf("%s: MulTo after DropRows %v, want %v", name, mat.Formatted(prod), mat.Formatted(&want))
+		}
+	}
+	f := NewTokenLinear(g, s, a, c, true, true).(*Conv)
+	f.Route = RouteAuto
+	if route, _, _ := f.GramRouteFor(f); route != RouteExplicit {
+		t.Fatalf("the cost model takes the %v route; the test wants the explicit one", route)
+	}
+	check("explicit", f, false)
+	k := NewTokenLinear(g, s, a, c, true, true).(*Conv)
+	k.Route = RouteKernel
+	got := mat.NewSymDense(n*c, nil)
+	k.AddGramTo(got)
+	if !mat.EqualApprox(got, &gram, 1e-12) || k.stats.wide == nil {
+		t.Errorf("kernel route: Gram matrix %v (channel-major copy made %v), want %v", mat.Formatted(got), k.stats.wide != nil, mat.Formatted(&gram))
 	}
 }

@@ -156,10 +156,6 @@ func (l *TokenLinear) BackwardInput(dst, s, in, out *mat.Dense, cols int) {
 	})
 }
 
-// FactorCopiesRows reports true for T > 1, where the block works on a
-// channel-major copy of the factor rows (lowrank.NewTokenLinear).
-func (l *TokenLinear) FactorCopiesRows() bool { return l.Tokens > 1 }
-
 // Factor returns lowrank.NewTokenLinear's block for the factor s at the
 // output and the inputs in.
 func (l *TokenLinear) Factor(s, in *mat.Dense, cols int) lowrank.Factor {
