@@ -20,10 +20,8 @@ func (l *indexMap) BackwardInputAdd(dst, s, _, _ *mat.Dense, _ int) {
 	src := l.src.get()
 	checkDims(s, r, len(src), l.name+" factor")
 	checkDims(dst, r, Numel(l.in), l.name+" factor destination")
+	runs := l.runsOf()
 	tensorForRows(r, len(src), func(i int) {
-		sr, dr := s.RawRowView(i), dst.RawRowView(i)
-		for k, j := range src {
-			dr[j] += sr[k]
-		}
+		l.scatterAdd(dst.RawRowView(i), s.RawRowView(i), src, runs)
 	})
 }

@@ -29,6 +29,12 @@ func TestBackwardInputAdd(t *testing.T) {
 	} else {
 		layers = append(layers, l)
 	}
+	// Runs of 8 entries (indexMap.runsOf), one of them read twice.
+	if l, err := NewGather([]int{3, 8}, 0, []int{2, 0, 2}, []int{3}); err != nil {
+		t.Fatal(err)
+	} else {
+		layers = append(layers, l)
+	}
 	fill := func(m *mat.Dense) *mat.Dense {
 		d := m.RawMatrix().Data
 		for i := range d {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -165,6 +166,38 @@ type indexMap struct {
 	// bijective: every input entry is read exactly once (Transpose), so
 	// the backward needs no zeroing and no sums.
 	bijective bool
+	runsOnce  sync.Once
+	runs      []indexRun // src as runs of consecutive entries, when they are long
+}
+
+// indexRun is n consecutive entries of an index map: y[k+i] = x[j+i].
+type indexRun struct{ k, j, n int32 }
+
+// minRun is the mean run length from which an index map moves runs (copies
+// and sums of slices) instead of single entries: a Transpose that keeps
+// the last axis (attention heads' [T, H, d] and [H, T, d]) and Gather and
+// Slice along outer axes read runs of d or more.
+const minRun = 4
+
+// runsOf returns the index map's runs, or nil when they are shorter than
+// minRun on average.
+func (l *indexMap) runsOf() []indexRun {
+	l.runsOnce.Do(func() {
+		src := l.src.get()
+		var runs []indexRun
+		for k := 0; k < len(src); {
+			n := 1
+			for k+n < len(src) && src[k+n] == src[k]+int32(n) {
+				n++
+			}
+			runs = append(runs, indexRun{int32(k), src[k], int32(n)})
+			k += n
+		}
+		if len(runs)*minRun <= len(src) {
+			l.runs = runs
+		}
+	})
+	return l.runs
 }
 
 func (l *indexMap) Type() string    { return l.name }
@@ -176,8 +209,15 @@ func (l *indexMap) Forward(y, x *mat.Dense) {
 	checkDims(x, n, Numel(l.in), l.name+" input")
 	src := l.src.get()
 	checkDims(y, n, len(src), l.name+" output")
+	runs := l.runsOf()
 	tensorForRows(n, len(src), func(i int) {
 		xr, yr := x.RawRowView(i), y.RawRowView(i)
+		if runs != nil {
+			for _, r := range runs {
+				copy(yr[r.k:r.k+r.n], xr[r.j:r.j+r.n])
+			}
+			return
+		}
 		for k, j := range src {
 			yr[k] = xr[j]
 		}
@@ -192,19 +232,41 @@ func (l *indexMap) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 	src := l.src.get()
 	checkDims(s, r, len(src), l.name+" factor")
 	checkDims(dst, r, Numel(l.in), l.name+" factor destination")
+	runs := l.runsOf()
 	tensorForRows(r, len(src), func(i int) {
 		sr, dr := s.RawRowView(i), dst.RawRowView(i)
-		if l.bijective {
+		switch {
+		case l.bijective && runs != nil:
+			for _, r := range runs {
+				copy(dr[r.j:r.j+r.n], sr[r.k:r.k+r.n])
+			}
+		case l.bijective:
 			for k, j := range src {
 				dr[j] = sr[k]
 			}
-			return
-		}
-		clear(dr)
-		for k, j := range src {
-			dr[j] += sr[k]
+		default:
+			clear(dr)
+			l.scatterAdd(dr, sr, src, runs)
 		}
 	})
+}
+
+// scatterAdd adds each entry of sr to the entry of dr it was read from, in
+// the order of sr (so that entries read from one place sum in that order
+// whichever way they are moved): by runs when runs is not nil.
+func (l *indexMap) scatterAdd(dr, sr []float64, src []int32, runs []indexRun) {
+	if runs != nil {
+		for _, r := range runs {
+			d, s := dr[r.j:r.j+r.n], sr[r.k:r.k+r.n]
+			for a, v := range s {
+				d[a] += v
+			}
+		}
+		return
+	}
+	for k, j := range src {
+		dr[j] += sr[k]
+	}
 }
 
 // NewTranspose returns the permutation of the per-sample axes of tensors

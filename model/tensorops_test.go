@@ -338,6 +338,8 @@ func TestTranspose(t *testing.T) {
 		{[]int{2, 3, 4}, []int{2, 0, 1}},
 		{[]int{2, 3, 4}, []int{0, 2, 1}},
 		{[]int{2, 3, 1, 4}, []int{3, 1, 0, 2}},
+		{[]int{4, 3, 2, 8}, []int{2, 0, 1, 3}}, // runs of 8 (the last axis stays)
+		{[]int{5, 2, 6}, []int{1, 0, 2}},       // attention heads' [T, H, d] → [H, T, d]
 	} {
 		t.Run(fmt.Sprint(tc.shape, tc.perm), func(t *testing.T) {
 			l, err := NewTranspose(tc.shape, tc.perm)
@@ -373,6 +375,7 @@ func TestSlice(t *testing.T) {
 		{[]int{4, 3, 2}, 0, 1, 4, 2},
 		{[]int{4, 3, 2}, 1, 2, 3, 1},
 		{[]int{4, 3, 2}, 2, 0, 2, 5},
+		{[]int{4, 3, 8}, 0, 1, 4, 2}, // runs of 24
 	} {
 		t.Run(fmt.Sprint(tc), func(t *testing.T) {
 			l, err := NewSlice(tc.shape, tc.axis, tc.start, tc.end, tc.step)
@@ -412,6 +415,7 @@ func TestGather(t *testing.T) {
 		{[]int{2, 4, 3}, 1, []int{3, 1}, []int{2}},
 		{[]int{2, 4, 3}, -1, []int{1}, []int{}},
 		{[]int{2, 4, 3}, 0, []int{1, 1, 0}, []int{3, 1}},
+		{[]int{3, 2, 8}, 0, []int{2, 0, 2}, []int{3}}, // runs of 16, one read twice
 	} {
 		t.Run(fmt.Sprint(tc), func(t *testing.T) {
 			l, err := NewGather(tc.shape, tc.axis, tc.indices, tc.is)
@@ -572,6 +576,43 @@ func TestAddForward(t *testing.T) {
 					t.Fatalf("%d inputs: entry (%d, %d) = %v, want %v", k, r, j, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestIndexRuns checks the runs an index map moves instead of single
+// entries: they reproduce its table exactly, and are used only when they
+// are at least minRun long on average.
+func TestIndexRuns(t *testing.T) {
+	for _, tc := range []struct {
+		shape, perm []int
+		runs        bool
+	}{
+		{[]int{4, 3, 2, 8}, []int{2, 0, 1, 3}, true},
+		{[]int{64, 3, 4, 16}, []int{1, 2, 0, 3}, true}, // a ViT's qkv
+		{[]int{3, 4}, []int{1, 0}, false},
+		{[]int{4, 16, 2}, []int{0, 2, 1}, false},
+	} {
+		l, err := NewTranspose(tc.shape, tc.perm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := l.(*indexMap)
+		runs, src := m.runsOf(), m.src.get()
+		if (runs != nil) != tc.runs {
+			t.Errorf("%v %v: runs used %v, want %v", tc.shape, tc.perm, runs != nil, tc.runs)
+		}
+		k := 0
+		for _, r := range runs {
+			for i := int32(0); i < r.n; i++ {
+				if int(r.k+i) != k || src[k] != r.j+i {
+					t.Fatalf("%v %v: run %v does not match the table at %d", tc.shape, tc.perm, r, k)
+				}
+				k++
+			}
+		}
+		if runs != nil && k != len(src) {
+			t.Errorf("%v %v: runs cover %d of %d entries", tc.shape, tc.perm, k, len(src))
 		}
 	}
 }
