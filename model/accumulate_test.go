@@ -7,9 +7,9 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// TestBackwardInputAdd checks, for Gather (with a repeated index), Slice
-// and Transpose, that BackwardInputAdd adds exactly what BackwardInput
-// writes.
+// TestBackwardInputAdd checks, for Gather (with a repeated index), Slice,
+// Transpose and LayerNorm, that BackwardInputAdd adds exactly what
+// BackwardInput writes.
 func TestBackwardInputAdd(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	shape := []int{3, 4, 2}
@@ -25,6 +25,14 @@ func TestBackwardInputAdd(t *testing.T) {
 		layers = append(layers, l)
 	}
 	if l, err := NewTranspose(shape, []int{2, 0, 1}); err != nil {
+		t.Fatal(err)
+	} else {
+		layers = append(layers, l)
+	}
+	// LayerNorm over the last axis, with a scale and a shift.
+	gamma := &Param{Name: "ln.weight", Shape: []int{2}, Data: []float64{1.5, -0.7}}
+	beta := &Param{Name: "ln.bias", Shape: []int{2}, Data: []float64{0.2, 0.1}}
+	if l, err := NewLayerNorm(shape, gamma, beta, 1e-5); err != nil {
 		t.Fatal(err)
 	} else {
 		layers = append(layers, l)

@@ -469,6 +469,19 @@ func (l *LayerNorm) BackwardReads() (in, out bool) { return true, false }
 // BackwardInput applies, per token with g = γ ⊙ s,
 // (g − mean(g) − x̂·mean(g ⊙ x̂))/σ.
 func (l *LayerNorm) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
+	l.backward(dst, s, in, cols, false)
+}
+
+// BackwardInputAdd adds BackwardInput's result to dst
+// (AccumulatingLayer): a pre-norm transformer's LayerNorm reads the
+// residual stream, whose factor the residual sum has already started.
+// dst must not alias s.
+func (l *LayerNorm) BackwardInputAdd(dst, s, in, _ *mat.Dense, cols int) {
+	l.backward(dst, s, in, cols, true)
+}
+
+// backward is BackwardInput, adding to dst with add set.
+func (l *LayerNorm) backward(dst, s, in *mat.Dense, cols int, add bool) {
 	r, f := s.Dims()
 	n, _ := in.Dims()
 	checkDims(s, r, Numel(l.Shape), "layernorm factor")
@@ -499,7 +512,11 @@ func (l *LayerNorm) BackwardInput(dst, s, in, _ *mat.Dense, cols int) {
 					if l.Weight != nil {
 						v *= l.Weight.Data[j]
 					}
-					dt[j] = (v - mg - xt[j]*mgx) * rs
+					if add {
+						dt[j] += (v - mg - xt[j]*mgx) * rs
+					} else {
+						dt[j] = (v - mg - xt[j]*mgx) * rs
+					}
 				}
 			}
 		}
