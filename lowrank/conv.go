@@ -104,7 +104,7 @@ func (r GramRoute) String() string {
 // rounding of every result, does not depend on GOMAXPROCS.
 type Conv struct {
 	G            *im2col.Geom
-	S            *mat.Dense // (n·c)×(out·P) backpropagated factor rows
+	S            *mat.Dense // (n·c)×(out·P) backpropagated factor rows; nil for NewConv32's and NewTokenLinear's
 	A            *mat.Dense // n×(in·H·W) layer inputs
 	C            int        // factor columns per sample
 	Weight, Bias bool       // which tensors the block covers
