@@ -277,8 +277,11 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 		return false
 	}
 	r, perWorker := f.rows(), f.perWorker32()
-	u := newUnfolder[float32](f.G, f.A, cached, workers, false)
-	defer u.release()
+	var u *unfolder[float32] // token-major rows read the inputs as they are
+	if f.tok == nil {
+		u = newUnfolder[float32](f.G, f.A, cached, workers, false)
+		defer u.release()
+	}
 	keep := f.keepV(f.G.OutC*f.G.K(), 4)
 	var kept []keptChunk32
 	// Pooled buffers (internal/scratch): Go clears a large new slice on
@@ -325,8 +328,12 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 
 // perWorker32 is the float32 scratch of one worker of formWeight32: a
 // sample's factor rows (the unfolded inputs that are not cached are
-// the float32 unfolder's, counted by explicitPlan).
+// the float32 unfolder's, counted by explicitPlan), and for token-major
+// rows the sample's input.
 func (f *Conv) perWorker32() int {
+	if f.tok != nil {
+		return f.C*f.G.OutC*f.G.P() + f.G.InSize()
+	}
 	return f.C * f.G.OutC * f.G.P()
 }
 
@@ -339,7 +346,7 @@ func (f *Conv) explicitPlan32() (chunks []chunk, cached bool, workers int, ok bo
 	if f.Precision != Float32 {
 		return nil, false, 0, false
 	}
-	if f.s32 == nil {
+	if f.s32 == nil && f.tok == nil {
 		if _, ok := f.sampleRows(0); !ok {
 			return nil, false, 0, false
 		}
@@ -363,6 +370,10 @@ func (f *Conv) explicitPlan32() (chunks []chunk, cached bool, workers int, ok bo
 // scratch (C·out·P values), and one float32 product with the chunk's rows
 // of its float32 K×P unfolded input forms the sample's rows of the chunk.
 func (f *Conv) formWeight32(dst []float32, ch chunk, u *unfolder[float32], scr [][]float32) {
+	if f.tok != nil {
+		f.formTokens32(dst, ch, scr)
+		return
+	}
 	p, out := f.G.P(), f.G.OutC
 	kc := ch.k1 - ch.k0
 	w := out * kc

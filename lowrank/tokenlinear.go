@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/vivit-go/vivit/internal/fastblas"
 	"github.com/vivit-go/vivit/internal/par"
 	"github.com/vivit-go/vivit/model/im2col"
 )
@@ -114,6 +115,27 @@ func (f *Conv) formTokens(dst []float64, ch chunk, bias []float64) {
 			if bias != nil {
 				tokenSums(bias[r*out:(r+1)*out], row, t)
 			}
+		}
+	})
+}
+
+// formTokens32 is formWeight32 on token-major factor rows, for a chunk of
+// all output channels: each sample's input and factor rows are rounded
+// to float32 in the worker's scratch (perWorker32), and one float32
+// product per row, S_rᵀ X_n, forms its row of the chunk.
+func (f *Conv) formTokens32(dst []float32, ch chunk, scr [][]float32) {
+	t, out, in := f.G.OutH, f.G.OutC, f.G.K()
+	kc := ch.k1 - ch.k0
+	w := out * kc
+	var serial fastblas.Serial
+	par.For(f.n(), len(scr), func(wk, i int) {
+		rows, x := scr[wk][:f.C*t*out], scr[wk][f.C*t*out:f.C*t*out+t*in]
+		fastblas.Narrow(x, f.A.RawRowView(i))
+		for j := 0; j < f.C; j++ {
+			r := i*f.C + j
+			s := rows[j*t*out : (j+1)*t*out]
+			fastblas.Narrow(s, f.tok.RawRowView(r))
+			serial.Sgemm(blas.Trans, blas.NoTrans, out, kc, t, 1, s, out, x[ch.k0:], in, 0, dst[r*w:], kc)
 		}
 	})
 }

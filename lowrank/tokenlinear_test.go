@@ -116,8 +116,9 @@ func TestTokenLinear(t *testing.T) {
 }
 
 // TestTokenLinearTokenMajor checks that a token-wise block's explicit
-// route reads the token-major factor rows as they are: its Gram matrix,
-// diagonal and products need no channel-major copy of them; that the
+// route reads the token-major factor rows as they are: its Gram matrix
+// (in float64 and in float32 products), diagonal and products need no
+// channel-major copy of them; that the
 // routes that do (the kernel route) make one that gives the same Gram
 // matrix; and that after DropRows the block's products, from the kept
 // weight block and the bias sums, are still right.
@@ -165,6 +166,18 @@ func TestTokenLinearTokenMajor(t *testing.T) {
 		t.Fatalf("the cost model takes the %v route; the test wants the explicit one", route)
 	}
 	check("explicit", f, false)
+	// Float32 products: the float32 explicit route on the token-major rows
+	// (float32 accuracy, not float64's) without the channel-major copy.
+	f32 := NewTokenLinear(g, s, a, c, true, true).(*Conv)
+	f32.SetPrecision(Float32)
+	got32 := mat.NewSymDense(n*c, nil)
+	f32.AddGramTo(got32)
+	scale := mat.Norm(&gram, math.Inf(1))
+	var diff mat.Dense
+	diff.Sub(got32, &gram)
+	if e := mat.Norm(&diff, math.Inf(1)); !(e <= 1e-5*scale && e > 1e-13*scale) || f32.stats.wide != nil {
+		t.Errorf("float32: Gram matrix error %.3g of %.3g (want float32 rounding), channel-major copy made %v", e, scale, f32.stats.wide != nil)
+	}
 	k := NewTokenLinear(g, s, a, c, true, true).(*Conv)
 	k.Route = RouteKernel
 	got := mat.NewSymDense(n*c, nil)
