@@ -108,7 +108,7 @@ func (f *Conv) AddCentredDiagTo(dst []float64) {
 	if f.Weight {
 		sr, budget := f.sparseForm(f.weightBudget(r))
 		chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
-		u := f.formUnfolder(cached, workers, sr != nil)
+		u := formUnfolder[float64](f, cached, workers, sr != nil)
 		defer u.release()
 		w0 := chunks[0].width()
 		buf := make([]float64, r*w0)

@@ -194,15 +194,22 @@ func (f *Conv) rows64() *mat.Dense {
 	return f.stats.wide
 }
 
-// rowSquare returns the squared norm of factor row i, in whatever layout
-// the block holds it.
-func (f *Conv) rowSquare(i int) float64 {
+// rowAsHeld returns factor row i in the layout the block holds it, S's
+// or token-major, for reductions that do not depend on the layout; nil
+// when the rows are float32.
+func (f *Conv) rowAsHeld(i int) []float64 {
 	switch {
 	case f.S != nil:
-		si := f.S.RawRowView(i)
-		return floats.Dot(si, si)
+		return f.S.RawRowView(i)
 	case f.tok != nil:
-		si := f.tok.RawRowView(i)
+		return f.tok.RawRowView(i)
+	}
+	return nil
+}
+
+// rowSquare returns the squared norm of factor row i.
+func (f *Conv) rowSquare(i int) float64 {
+	if si := f.rowAsHeld(i); si != nil {
 		return floats.Dot(si, si)
 	}
 	out := f.G.OutSize()
@@ -302,14 +309,11 @@ const densityRows = 16
 
 // rowNonzero returns the nonzero entries of factor row r.
 func (f *Conv) rowNonzero(r int) int {
-	if f.tok != nil {
-		return fastblas.CountNonzero(f.tok.RawRowView(r))
+	if sr := f.rowAsHeld(r); sr != nil {
+		return fastblas.CountNonzero(sr)
 	}
-	if f.s32 != nil && f.S == nil {
-		out := f.G.OutSize()
-		return fastblas.CountNonzero(f.s32[r*out : (r+1)*out])
-	}
-	return fastblas.CountNonzero(f.S.RawRowView(r))
+	out := f.G.OutSize()
+	return fastblas.CountNonzero(f.s32[r*out : (r+1)*out])
 }
 
 // sampleNonzero returns the nonzero factor entries of sample i.

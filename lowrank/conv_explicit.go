@@ -44,14 +44,14 @@ func (u *unfolder[T]) release() {
 	u.pooled, u.cache, u.scratch = nil, nil, nil
 }
 
-// formUnfolder returns the unfolder formWeight reads for the block, or
-// nil when it reads none (dense token-major rows: formWeightTokens reads
-// the inputs as they are).
-func (f *Conv) formUnfolder(cached bool, workers int, sparse bool) *unfolder[float64] {
+// formUnfolder returns the unfolder that f's forming in T (formWeight,
+// formWeight32) reads, or nil when it reads none (dense token-major rows:
+// formWeightTokens and formTokens32 read the inputs as they are).
+func formUnfolder[T float32 | float64](f *Conv, cached bool, workers int, sparse bool) *unfolder[T] {
 	if f.tok != nil && !sparse {
 		return nil
 	}
-	return newUnfolder[float64](f.G, f.A, cached, workers, sparse)
+	return newUnfolder[T](f.G, f.A, cached, workers, sparse)
 }
 
 // formWorkers is the number of goroutines of loops that need no
@@ -277,11 +277,8 @@ func (f *Conv) addGramExplicit32(g blas64.Symmetric) bool {
 		return false
 	}
 	r, perWorker := f.rows(), f.perWorker32()
-	var u *unfolder[float32] // token-major rows read the inputs as they are
-	if f.tok == nil {
-		u = newUnfolder[float32](f.G, f.A, cached, workers, false)
-		defer u.release()
-	}
+	u := formUnfolder[float32](f, cached, workers, false)
+	defer u.release()
 	keep := f.keepV(f.G.OutC*f.G.K(), 4)
 	var kept []keptChunk32
 	// Pooled buffers (internal/scratch): Go clears a large new slice on

@@ -28,7 +28,7 @@ func (f *Conv) AddGramTo(dst *mat.SymDense) {
 		if route, _, _ := f.GramRouteFor(f); (route != RouteKernel || !f.addGramKernel(g)) && !f.addGramExplicit32(g) {
 			sr, budget := f.sparseForm(f.weightBudget(r))
 			chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
-			u := f.formUnfolder(cached, workers, sr != nil)
+			u := formUnfolder[float64](f, cached, workers, sr != nil)
 			defer u.release()
 			keep := f.keepV(f.G.OutC*f.G.K(), 8)
 			var kept []keptChunk
@@ -178,11 +178,11 @@ func (f *Conv) AddCrossTo(dst *mat.Dense, y Factor) {
 			sx, budget := f.sparseForm(f.weightBudget(rows))
 			sy, budget := o.sparseForm(budget)
 			chunks, cached, workers := explicitPlan(f.G, rows, nsamp, budget)
-			ux := f.formUnfolder(cached, workers, sx != nil)
+			ux := formUnfolder[float64](f, cached, workers, sx != nil)
 			defer ux.release()
 			uy := ux
 			if f.A != o.A || (sx != nil) != (sy != nil) || (f.tok != nil) != (o.tok != nil) {
-				uy = o.formUnfolder(cached, workers, sy != nil)
+				uy = formUnfolder[float64](o, cached, workers, sy != nil)
 				defer uy.release()
 			}
 			w0 := chunks[0].width()

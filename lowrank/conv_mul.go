@@ -27,7 +27,7 @@ func (f *Conv) AddDiagTo(dst []float64) {
 	if f.Weight {
 		sr, budget := f.sparseForm(f.weightBudget(r))
 		chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
-		u := f.formUnfolder(cached, workers, sr != nil)
+		u := formUnfolder[float64](f, cached, workers, sr != nil)
 		defer u.release()
 		pooled := scratch.Get(r * chunks[0].width())
 		defer scratch.Put(pooled)
@@ -147,7 +147,7 @@ func (f *Conv) mulExplicitTo(dst, u *mat.Dense) {
 	r := f.rows()
 	sr, budget := f.sparseForm(f.weightBudget(r))
 	chunks, cached, workers := explicitPlan(f.G, r, f.n(), budget)
-	un := f.formUnfolder(cached, workers, sr != nil)
+	un := formUnfolder[float64](f, cached, workers, sr != nil)
 	defer un.release()
 	pooled := scratch.Get(r * chunks[0].width())
 	defer scratch.Put(pooled)

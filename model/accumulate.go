@@ -22,6 +22,6 @@ func (l *indexMap) BackwardInputAdd(dst, s, _, _ *mat.Dense, _ int) {
 	checkDims(dst, r, Numel(l.in), l.name+" factor destination")
 	runs := l.runsOf()
 	tensorForRows(r, len(src), func(i int) {
-		l.scatterAdd(dst.RawRowView(i), s.RawRowView(i), src, runs)
+		scatterAdd(dst.RawRowView(i), s.RawRowView(i), src, runs)
 	})
 }

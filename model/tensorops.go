@@ -246,7 +246,7 @@ func (l *indexMap) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 			}
 		default:
 			clear(dr)
-			l.scatterAdd(dr, sr, src, runs)
+			scatterAdd(dr, sr, src, runs)
 		}
 	})
 }
@@ -254,7 +254,7 @@ func (l *indexMap) BackwardInput(dst, s, _, _ *mat.Dense, _ int) {
 // scatterAdd adds each entry of sr to the entry of dr it was read from, in
 // the order of sr (so that entries read from one place sum in that order
 // whichever way they are moved): by runs when runs is not nil.
-func (l *indexMap) scatterAdd(dr, sr []float64, src []int32, runs []indexRun) {
+func scatterAdd(dr, sr []float64, src []int32, runs []indexRun) {
 	if runs != nil {
 		for _, r := range runs {
 			d, s := dr[r.j:r.j+r.n], sr[r.k:r.k+r.n]
